@@ -1,0 +1,107 @@
+//! `terrace-bench`: the platform measured against its substrate, in one run on one machine.
+//!
+//! Every platform number is printed beside the raw baseline it must be compared with, measured in
+//! the same run: PostgreSQL inserts and primary-key selects through sqlx, JetStream publishes (one at
+//! a time, and pipelined) through async-nats, and a no-op tonic call on a bare server. Then the
+//! outbox relay's drain rate, a call through the full platform server stack, and optionally the
+//! `terrace dev` process (readiness time and idle memory).
+//!
+//! Run: `cargo run --release -p terrace-bench -- [--terrace-bin target/release/terrace]`
+//!
+//! # Layout
+//!
+//! - `main.rs`: the command line, the runs and the report (this file).
+//! - [`measure`]: timing of a fixed number of operations at a given concurrency.
+//! - [`substrate`]: the raw baselines.
+//! - [`platform`]: the platform's own numbers.
+
+mod measure;
+mod platform;
+mod substrate;
+
+use clap::Parser;
+use terrace_testkit::TestContext;
+
+/// Measures the substrate baselines and the platform against them.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Operations per database measurement.
+    #[arg(long, default_value_t = 20_000)]
+    db_ops: usize,
+    /// Messages per JetStream and relay measurement.
+    #[arg(long, default_value_t = 50_000)]
+    messages: usize,
+    /// Calls per gRPC measurement.
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// Concurrent tasks for database and gRPC measurements.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// A built `terrace` binary; when given, `terrace dev` readiness and idle memory are measured.
+    #[arg(long)]
+    terrace_bin: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let ctx = TestContext::new();
+    let mut report = measure::Report::default();
+
+    let pg = substrate::postgres(&ctx, args.db_ops, args.concurrency).await?;
+    report.add("postgres: single-row insert (sqlx)", &pg.insert);
+    report.add("postgres: primary-key select (sqlx)", &pg.select);
+
+    let js = substrate::jetstream(&ctx, args.messages).await?;
+    report.add("jetstream: publish, await each ack", &js.sync);
+    report.add(
+        "jetstream: publish async, 512 acks in flight",
+        &js.pipelined,
+    );
+
+    let bare = substrate::bare_grpc(args.calls, args.concurrency).await?;
+    report.add("tonic: no-op call (health check, bare server)", &bare);
+
+    let relay = platform::relay(&ctx, args.messages).await?;
+    report.add("platform: outbox relay drain", &relay);
+    report.ratio(
+        "relay drain / raw async publish",
+        relay.rate() / js.pipelined.rate(),
+    );
+
+    let through = platform::probe_calls(args.calls, args.concurrency).await?;
+    report.add("platform: authenticated call, full server stack", &through);
+    report.ratio(
+        "platform call / bare tonic call",
+        through.rate() / bare.rate(),
+    );
+
+    let writes = platform::probe_writes(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "platform: create with outbox event (gRPC → row + event)",
+        &writes,
+    );
+    report.ratio(
+        "create with event / raw insert",
+        writes.rate() / pg.insert.rate(),
+    );
+
+    if let Some(bin) = &args.terrace_bin {
+        let dev = platform::terrace_dev(bin).await?;
+        report.note(format!(
+            "terrace dev: first start to SERVING (creates and migrates 5 databases): {:.0} ms",
+            dev.first_ready.as_secs_f64() * 1e3
+        ));
+        report.note(format!(
+            "terrace dev: restart to SERVING (already migrated): {:.0} ms",
+            dev.ready.as_secs_f64() * 1e3
+        ));
+        report.note(format!(
+            "terrace dev: idle resident memory after 5 s: {:.1} MB",
+            dev.idle_rss_kb as f64 / 1024.0
+        ));
+    }
+
+    report.print();
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Timing a fixed number of operations at a fixed concurrency.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The outcome of one measurement: operations, elapsed time, and per-operation latencies.
+#[derive(Debug, Clone)]
+pub(crate) struct Measurement {
+    pub(crate) ops: usize,
+    pub(crate) elapsed: Duration,
+    /// Sorted latencies of individual operations, when they were timed one by one.
+    pub(crate) latencies: Vec<Duration>,
+}
+
+impl Measurement {
+    pub(crate) fn rate(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Option<Duration> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let index = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies.get(index).copied()
+    }
+}
+
+/// Runs `op(i)` for i in 0..ops over `concurrency` tasks and times each call.
+pub(crate) async fn run<F, Fut>(
+    ops: usize,
+    concurrency: usize,
+    op: F,
+) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency.max(1) {
+        let op = op.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= ops {
+                    return anyhow::Ok(latencies);
+                }
+                let start = Instant::now();
+                op(i).await?;
+                latencies.push(start.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(ops);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        ops,
+        elapsed,
+        latencies,
+    })
+}
+
+/// The printed result of a run.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    rows: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn add(&mut self, what: &str, m: &Measurement) {
+        let micros = |d: Option<Duration>| {
+            d.map_or_else(
+                || "-".to_owned(),
+                |d| format!("{:.0}", d.as_secs_f64() * 1e6),
+            )
+        };
+        self.rows.push(format!(
+            "| {what} | {} | {:.0} | {} | {} |",
+            m.ops,
+            m.rate(),
+            micros(m.percentile(0.5)),
+            micros(m.percentile(0.99)),
+        ));
+    }
+
+    pub(crate) fn ratio(&mut self, what: &str, ratio: f64) {
+        self.notes.push(format!("{what}: {:.1} %", ratio * 100.0));
+    }
+
+    pub(crate) fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    #[allow(clippy::print_stdout)] // The report is the program's output.
+    pub(crate) fn print(&self) {
+        println!("| measurement | ops | per second | p50 µs | p99 µs |");
+        println!("| --- | ---: | ---: | ---: | ---: |");
+        for row in &self.rows {
+            println!("{row}");
+        }
+        println!();
+        for note in &self.notes {
+            println!("- {note}");
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The consumer runner: durable pull consumers with an inbox and a dead-letter stream.
+//!
+//! For every message the runner opens a transaction, records the event id in the `inbox` table and
+//! calls the handler with that transaction. Only after the commit does it acknowledge. So:
+//! - a crash before the commit leaves nothing behind, and the redelivery is processed anew;
+//! - a crash after the commit but before the ack leads to a redelivery whose inbox insert finds the
+//!   id already there: the runner acknowledges it without calling the handler.
+//!
+//! A failing handler rolls back and the message is redelivered after a backoff; after
+//! `max_deliver` attempts (or at once, for a [`HandlerError::Reject`]) the message is copied to the
+//! dead-letter stream with the error and terminated, so that one poisoned event cannot hold up the
+//! rest. Shutdown stops pulling and returns after the message in hand.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use futures::StreamExt as _;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::Bus;
+use super::envelope::{Envelope, HEADER_MSG_ID};
+use crate::config::ConsumerSettings;
+use crate::db::SqlMigration;
+
+/// The inbox table: which events each consumer has processed.
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261128_000002_platform_inbox",
+    up: r#"
+CREATE TABLE inbox (
+    consumer      text        NOT NULL,
+    event_id      uuid        NOT NULL,
+    subject       text        NOT NULL,
+    processed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+CREATE INDEX inbox_processed_at ON inbox (processed_at);
+"#,
+};
+
+/// Header on a dead letter: the consumer that gave up.
+pub const HEADER_DEAD_CONSUMER: &str = "terrace-dead-consumer";
+/// Header on a dead letter: the last error.
+pub const HEADER_DEAD_ERROR: &str = "terrace-dead-error";
+/// Header on a dead letter: the subject it was published on.
+pub const HEADER_DEAD_SUBJECT: &str = "terrace-dead-subject";
+/// Header on a dead letter: how many times it was delivered.
+pub const HEADER_DEAD_DELIVERIES: &str = "terrace-dead-deliveries";
+
+/// Why a handler did not process an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Something that may pass later (a lock timeout, a dependency down): retry with backoff.
+    #[error("retry: {0:#}")]
+    Retry(anyhow::Error),
+    /// The event can never be processed (undecodable, violates an invariant): dead-letter it now.
+    #[error("reject: {0:#}")]
+    Reject(anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for HandlerError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Retry(error.into())
+    }
+}
+
+/// What a consumer does with one event, inside the transaction that records it in the inbox.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Which events a consumer takes.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The durable name, unique per stream, e.g. `notify-market-listings`.
+    pub name: String,
+    /// The domain whose stream is read, e.g. `market`.
+    pub domain: String,
+    /// The logical subject filter (wildcards allowed), e.g. `market.listing.>`; `None` takes the
+    /// whole stream. One filter only: Debian's NATS server (2.9) predates multi-subject filters.
+    pub subject: Option<String>,
+}
+
+/// A durable consumer bound to a handler.
+#[derive(Debug)]
+pub struct Consumer<H> {
+    spec: ConsumerSpec,
+    db: DatabaseConnection,
+    bus: Bus,
+    settings: ConsumerSettings,
+    handler: Arc<H>,
+    metrics: ConsumerMetrics,
+}
+
+#[derive(Debug, Clone)]
+struct ConsumerMetrics {
+    consumer: KeyValue,
+    outcomes: Counter<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Processed,
+    Duplicate,
+    Retried,
+    DeadLettered,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Processed => "processed",
+            Self::Duplicate => "duplicate",
+            Self::Retried => "retried",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+impl<H: Handler> Consumer<H> {
+    pub fn new(
+        spec: ConsumerSpec,
+        db: &DatabaseConnection,
+        bus: &Bus,
+        settings: &ConsumerSettings,
+        handler: H,
+    ) -> Self {
+        let consumer = KeyValue::new("consumer", spec.name.clone());
+        Self {
+            spec,
+            db: db.clone(),
+            bus: bus.clone(),
+            settings: settings.clone(),
+            handler: Arc::new(handler),
+            metrics: ConsumerMetrics {
+                consumer,
+                outcomes: crate::telemetry::meter()
+                    .u64_counter("consumer.messages")
+                    .with_description("events handled by a consumer, by outcome")
+                    .build(),
+            },
+        }
+    }
+
+    /// Creates the durable consumer on the server, or updates it to this configuration.
+    pub async fn ensure(&self) -> anyhow::Result<PullConsumer> {
+        let stream_name = self.bus.naming.stream(&self.spec.domain);
+        let stream = self
+            .bus
+            .jetstream
+            .get_stream(&stream_name)
+            .await
+            .with_context(|| format!("opening stream {stream_name}"))?;
+        let config = pull::Config {
+            durable_name: Some(self.spec.name.clone()),
+            filter_subject: self
+                .spec
+                .subject
+                .as_deref()
+                .map(|s| self.bus.naming.subject(s))
+                .unwrap_or_default(),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.settings.ack_wait,
+            deliver_policy: DeliverPolicy::All,
+            // The server stops redelivering after this many attempts even if the process handling
+            // the message dies every time (the runner moves it to the dead letters before that).
+            max_deliver: self.settings.max_deliver,
+            max_ack_pending: 1024,
+            ..Default::default()
+        };
+        stream
+            .create_consumer(config)
+            .await
+            .with_context(|| format!("creating consumer {} on {stream_name}", self.spec.name))
+    }
+
+    /// Pulls and handles messages until `shutdown`, reconnecting after errors.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut failures = 0u32;
+        loop {
+            match self.run_once(&shutdown).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(consumer = %self.spec.name, error = format!("{error:#}"), "consumer interrupted, restarting");
+                }
+            }
+            let wait = Duration::from_millis(200u64.saturating_mul(1 << failures.min(5)));
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn run_once(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let consumer = self.ensure().await?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.settings.batch)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .context("pulling messages")?;
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                message = messages.next() => message,
+            };
+            let Some(message) = message else {
+                anyhow::bail!("message stream ended");
+            };
+            let message = message.context("receiving a message")?;
+            let outcome = self.process(&message).await?;
+            self.metrics.outcomes.add(
+                1,
+                &[
+                    self.metrics.consumer.clone(),
+                    KeyValue::new("outcome", outcome.label()),
+                ],
+            );
+        }
+    }
+
+    async fn process(&self, message: &async_nats::jetstream::Message) -> anyhow::Result<Outcome> {
+        let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+        let subject = self.bus.naming.strip(message.subject.as_str()).to_owned();
+        let envelope = match Envelope::from_message(
+            &subject,
+            message.headers.as_ref(),
+            message.payload.clone(),
+        ) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                self.dead_letter(message, &subject, delivered, &error)
+                    .await?;
+                return Ok(Outcome::DeadLettered);
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = %format!("consume {subject}"),
+            otel.kind = "consumer",
+            consumer = %self.spec.name,
+            event_id = %envelope.id,
+            event_type = %envelope.event_type,
+            delivered,
+        );
+        if let Some(traceparent) = &envelope.traceparent {
+            let _ = span.set_parent(crate::telemetry::propagation::context_from_traceparent(
+                traceparent,
+            ));
+        }
+        let result = self
+            .handle_in_inbox(&envelope)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        match result {
+            Ok(true) => {
+                message
+                    .ack()
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))
+                    .context("acking")?;
+                Ok(Outcome::Processed)
+            }
+            Ok(false) => {
+                tracing::debug!("event already processed, acknowledging the redelivery");
+                message
+                    .ack()
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))
+                    .context("acking")?;
+                Ok(Outcome::Duplicate)
+            }
+            Err(HandlerError::Retry(error)) if delivered < self.settings.max_deliver => {
+                let delay = self.backoff(delivered);
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    ?delay,
+                    "handler failed, will retry"
+                );
+                message
+                    .ack_with(AckKind::Nak(Some(delay)))
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))
+                    .context("nak")?;
+                Ok(Outcome::Retried)
+            }
+            Err(HandlerError::Retry(error) | HandlerError::Reject(error)) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "handler gave up, dead-lettering the event"
+                );
+                self.dead_letter(message, &subject, delivered, &error)
+                    .await?;
+                Ok(Outcome::DeadLettered)
+            }
+        }
+    }
+
+    /// Records the event in the inbox and runs the handler in one transaction. `Ok(false)` means the
+    /// event was processed before.
+    async fn handle_in_inbox(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
+        let txn = self.db.begin().await?;
+        let inserted = txn
+            .execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "INSERT INTO inbox (consumer, event_id, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                [self.spec.name.clone().into(), envelope.id.into(), envelope.subject.clone().into()],
+            ))
+            .await?
+            .rows_affected();
+        if inserted == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        self.handler.handle(&txn, envelope).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    fn backoff(&self, delivered: i64) -> Duration {
+        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
+        self.settings
+            .backoff
+            .get(index)
+            .or(self.settings.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Copies the message to the dead-letter stream with why it died, then terminates it.
+    async fn dead_letter(
+        &self,
+        message: &async_nats::jetstream::Message,
+        subject: &str,
+        delivered: i64,
+        error: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        let mut headers = message.headers.clone().unwrap_or_default();
+        // A new message id, so that a second dead-lettering of the same event (after a crash
+        // between the publish and the term) is dropped too.
+        let original_id = headers
+            .get(HEADER_MSG_ID)
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default();
+        headers.insert(
+            HEADER_MSG_ID,
+            format!("{}:{original_id}", self.spec.name).as_str(),
+        );
+        headers.insert(HEADER_DEAD_CONSUMER, self.spec.name.as_str());
+        headers.insert(HEADER_DEAD_SUBJECT, subject);
+        headers.insert(HEADER_DEAD_DELIVERIES, delivered.to_string().as_str());
+        // Header values are single lines.
+        headers.insert(
+            HEADER_DEAD_ERROR,
+            format!("{error:#}").replace(['\r', '\n'], " ").as_str(),
+        );
+        let dead_subject = self
+            .bus
+            .naming
+            .dead_letter_subject(&self.spec.name, subject);
+        self.bus
+            .jetstream
+            .publish_with_headers(dead_subject, headers, message.payload.clone())
+            .await
+            .context("publishing a dead letter")?
+            .await
+            .context("awaiting the dead letter's ack")?;
+        message
+            .ack_with(AckKind::Term)
+            .await
+            .map_err(|error| anyhow::anyhow!(error))
+            .context("terminating a dead-lettered message")?;
+        Ok(())
+    }
+}

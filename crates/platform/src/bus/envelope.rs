@@ -1,0 +1,120 @@
+//! The event as it travels.
+//!
+//! The NATS message body is the protobuf encoding of the event message from the domain's
+//! `events.proto`; everything about the event travels in headers, in the shape of the CloudEvents
+//! NATS binding (binary mode), so that a consumer can route, deduplicate and trace an event without
+//! decoding it, and an agency can read the stream with any NATS client.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// `Nats-Msg-Id`: the event id; JetStream drops a second publish with the same id.
+pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+/// `ce-type`: the full protobuf name of the payload, e.g. `terrace.market.v1.ListingCreated`.
+pub const HEADER_TYPE: &str = "ce-type";
+/// `ce-source`: the service that produced the event, e.g. `terrace/market`.
+pub const HEADER_SOURCE: &str = "ce-source";
+/// `ce-time`: when the state change committed, RFC 3339.
+pub const HEADER_TIME: &str = "ce-time";
+/// `ce-id`: the event id again, for CloudEvents readers.
+pub const HEADER_ID: &str = "ce-id";
+/// `traceparent`: the W3C trace context of the request that caused the event.
+pub const HEADER_TRACEPARENT: &str = "traceparent";
+
+/// A protobuf event message and where it is published.
+///
+/// Each domain implements this for the messages of its `events.proto`, one subject each:
+/// `<domain>.<entity>.<event>`.
+pub trait Event: prost::Message + Default {
+    /// The subject without the deployment prefix, e.g. `market.listing.created`.
+    const SUBJECT: &'static str;
+    /// The full protobuf name, e.g. `terrace.market.v1.ListingCreated`.
+    const TYPE: &'static str;
+}
+
+/// One event with its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    pub id: Uuid,
+    /// Subject without the deployment prefix.
+    pub subject: String,
+    pub event_type: String,
+    pub source: String,
+    pub time: DateTime<Utc>,
+    pub traceparent: Option<String>,
+    pub payload: Bytes,
+}
+
+impl Envelope {
+    /// Wraps an event produced now by `source`, in the trace of the current span.
+    pub fn new<E: Event>(source: &str, event: &E) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            subject: E::SUBJECT.to_owned(),
+            event_type: E::TYPE.to_owned(),
+            source: source.to_owned(),
+            time: Utc::now(),
+            traceparent: crate::telemetry::propagation::current_traceparent(),
+            payload: Bytes::from(event.encode_to_vec()),
+        }
+    }
+
+    /// Decodes the payload as `E`, checking that the type header says it is one.
+    pub fn decode<E: Event>(&self) -> anyhow::Result<E> {
+        anyhow::ensure!(
+            self.event_type == E::TYPE,
+            "event {} is a {}, not a {}",
+            self.id,
+            self.event_type,
+            E::TYPE
+        );
+        Ok(E::decode(self.payload.clone())?)
+    }
+
+    /// The NATS headers of this event.
+    pub fn headers(&self) -> async_nats::HeaderMap {
+        let mut headers = async_nats::HeaderMap::new();
+        let id = self.id.to_string();
+        headers.insert(HEADER_MSG_ID, id.as_str());
+        headers.insert(HEADER_ID, id.as_str());
+        headers.insert(HEADER_TYPE, self.event_type.as_str());
+        headers.insert(HEADER_SOURCE, self.source.as_str());
+        headers.insert(HEADER_TIME, self.time.to_rfc3339().as_str());
+        if let Some(traceparent) = &self.traceparent {
+            headers.insert(HEADER_TRACEPARENT, traceparent.as_str());
+        }
+        headers
+    }
+
+    /// Reads an event back from a NATS message; `subject` is the message's subject with the
+    /// deployment prefix already removed.
+    pub fn from_message(
+        subject: &str,
+        headers: Option<&async_nats::HeaderMap>,
+        payload: Bytes,
+    ) -> anyhow::Result<Self> {
+        let headers =
+            headers.ok_or_else(|| anyhow::anyhow!("event on {subject} has no headers"))?;
+        let get = |name: &str| headers.get(name).map(|value| value.as_str().to_owned());
+        // `ce-id` is the event's identity; `Nats-Msg-Id` normally equals it, but a republished
+        // copy (after the duplicate window) may carry another one.
+        let id = get(HEADER_ID)
+            .or_else(|| get(HEADER_MSG_ID))
+            .ok_or_else(|| anyhow::anyhow!("event on {subject} has no {HEADER_ID}"))?;
+        let id =
+            Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("event id {id:?} is not a uuid"))?;
+        let time = get(HEADER_TIME)
+            .and_then(|time| DateTime::parse_from_rfc3339(&time).ok())
+            .map_or_else(Utc::now, |time| time.with_timezone(&Utc));
+        Ok(Self {
+            id,
+            subject: subject.to_owned(),
+            event_type: get(HEADER_TYPE).unwrap_or_default(),
+            source: get(HEADER_SOURCE).unwrap_or_default(),
+            time,
+            traceparent: get(HEADER_TRACEPARENT),
+            payload,
+        })
+    }
+}

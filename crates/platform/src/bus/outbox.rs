@@ -1,0 +1,82 @@
+//! The transactional outbox.
+//!
+//! A service never publishes to NATS inside a request: it calls [`enqueue`] with the same
+//! transaction that writes its state, so the event exists exactly when the change does. A rolled
+//! back transaction leaves no event; a committed one leaves a row that the [`relay`](super::relay)
+//! will publish, however often the process dies in between.
+//!
+//! An `AFTER INSERT ... FOR EACH STATEMENT` trigger sends `NOTIFY terrace_outbox` on commit, which
+//! wakes the relay at once instead of waiting for its next poll.
+
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+use uuid::Uuid;
+
+use super::envelope::{Envelope, Event};
+use crate::db::SqlMigration;
+
+/// The channel the outbox trigger notifies on.
+pub const NOTIFY_CHANNEL: &str = "terrace_outbox";
+
+/// The outbox table, its pending-rows index and the wake-up trigger.
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261128_000001_platform_outbox",
+    up: r#"
+CREATE TABLE outbox (
+    -- Publish order: rows are claimed lowest first.
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The event id, published as Nats-Msg-Id so JetStream drops a second publish of it.
+    event_id     uuid        NOT NULL UNIQUE,
+    subject      text        NOT NULL,
+    event_type   text        NOT NULL,
+    source       text        NOT NULL,
+    payload      bytea       NOT NULL,
+    -- W3C trace context of the request that made the change, so consumers join its trace.
+    traceparent  text,
+    occurred_at  timestamptz NOT NULL,
+    sent_at      timestamptz
+);
+-- The relay only ever looks at unsent rows; this index stays as small as the backlog.
+CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('terrace_outbox', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+"#,
+};
+
+/// Writes `envelope` to the outbox as part of the caller's transaction.
+pub async fn enqueue<C: ConnectionTrait>(conn: &C, envelope: &Envelope) -> Result<(), DbErr> {
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "INSERT INTO outbox (event_id, subject, event_type, source, payload, traceparent, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            envelope.id.into(),
+            envelope.subject.clone().into(),
+            envelope.event_type.clone().into(),
+            envelope.source.clone().into(),
+            envelope.payload.to_vec().into(),
+            envelope.traceparent.clone().into(),
+            envelope.time.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Wraps `event` (produced by `source`, e.g. `terrace/market`) and enqueues it; returns its id.
+pub async fn publish<C: ConnectionTrait, E: Event>(
+    conn: &C,
+    source: &str,
+    event: &E,
+) -> Result<Uuid, DbErr> {
+    let envelope = Envelope::new(source, event);
+    enqueue(conn, &envelope).await?;
+    Ok(envelope.id)
+}

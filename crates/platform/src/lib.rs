@@ -1,0 +1,36 @@
+//! The shared runtime of every Terrace service.
+//!
+//! A service crate owns its domain, its SQL and its handlers; everything that every service needs in
+//! the same way lives here, once, so that the services stay small and behave alike on the wire.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed, layered settings (defaults, an optional file, `TERRACE__SECTION__KEY`
+//!   environment overrides); the only module that reads the environment.
+//! - [`telemetry`]: the tracing subscriber, OTLP export, Prometheus metrics, and W3C trace context
+//!   carried over gRPC metadata and NATS headers.
+//! - [`db`]: the PostgreSQL pool of one service's own database, created if missing, migrated at start.
+//! - [`bus`]: the event envelope, JetStream streams, the transactional outbox and its relay, and the
+//!   consumer runner with inbox deduplication and a dead-letter stream.
+//! - [`auth`]: EdDSA JWT verification against a JWKS, the [`auth::Principal`] with its scoped role
+//!   grants, and the layer that turns away unauthenticated calls.
+//! - [`error`]: the one conversion from domain errors to `tonic::Status` with google.rpc details.
+//! - [`grpc`]: the server every service runs: health, reflection, gRPC-Web, tracing, timeouts,
+//!   load shedding, message-size limits and a graceful drain.
+//! - [`http`]: the side HTTP port: `/metrics`, liveness, and routes a service adds (JWKS).
+//! - [`service`]: the [`service::Service`] trait each service crate implements, and [`service::run`],
+//!   which runs one or all of them over already-bound listeners.
+//! - [`shutdown`]: the signal that tells every task of a process to finish.
+
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::{Error, Result};

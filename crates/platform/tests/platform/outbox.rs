@@ -1,0 +1,145 @@
+//! The outbox and its relay: every committed event reaches JetStream exactly once, however the
+//! relay is interrupted; a rolled-back event never does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use sea_orm::TransactionTrait;
+use sea_orm_migration::MigratorTrait;
+use terrace_platform::bus::relay::Relay;
+use terrace_platform::bus::{Envelope, outbox};
+use terrace_testkit::TestContext;
+use terrace_testkit::pb::NoteRecorded;
+use terrace_testkit::probe::ProbeMigrator;
+use uuid::Uuid;
+
+/// Reads every message of the probe stream and returns the count per event id.
+async fn stream_event_ids(
+    bus: &terrace_platform::bus::Bus,
+    expected: usize,
+) -> HashMap<Uuid, usize> {
+    let stream = bus
+        .jetstream
+        .get_stream(bus.naming.stream("probe"))
+        .await
+        .unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut counts = HashMap::new();
+    let mut messages = consumer.messages().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while counts.values().sum::<usize>() < expected {
+        let message = tokio::time::timeout_at(deadline, messages.next())
+            .await
+            .expect("stream messages in time")
+            .unwrap()
+            .unwrap();
+        let subject = bus.naming.strip(message.subject.as_str()).to_owned();
+        let envelope =
+            Envelope::from_message(&subject, message.headers.as_ref(), message.payload.clone())
+                .unwrap();
+        *counts.entry(envelope.id).or_insert(0) += 1;
+    }
+    // Nothing more arrives: a duplicate would show up here.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), messages.next())
+            .await
+            .is_err(),
+        "more messages than committed events"
+    );
+    counts
+}
+
+#[tokio::test]
+async fn committed_events_reach_jetstream_exactly_once_across_relay_crashes() {
+    let ctx = TestContext::new();
+    let db = ctx.database("probe").await;
+    ProbeMigrator::up(&db, None).await.unwrap();
+    let bus = ctx.bus(&["probe"]).await;
+
+    // 200 events in 200 transactions; every 10th is rolled back.
+    let mut committed = BTreeSet::new();
+    for i in 0..200 {
+        let txn = db.begin().await.unwrap();
+        let event = NoteRecorded {
+            note_id: Uuid::now_v7().to_string(),
+            text: format!("note {i}"),
+        };
+        let id = outbox::publish(&txn, "terrace/probe", &event)
+            .await
+            .unwrap();
+        if i % 10 == 0 {
+            txn.rollback().await.unwrap();
+        } else {
+            txn.commit().await.unwrap();
+            committed.insert(id);
+        }
+    }
+
+    // A relay with small batches is killed at arbitrary points (possibly after publishing and
+    // before marking sent), again and again, then allowed to finish.
+    let mut settings = ctx.settings.outbox.clone();
+    settings.batch_size = 7;
+    let relay = Relay::new("probe", &db, &bus, &settings);
+    for round in 0..8u64 {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(relay.clone().run(shutdown));
+        tokio::time::sleep(Duration::from_millis(3 + round * 2)).await;
+        task.abort();
+        let _ = task.await;
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(relay.clone().run(shutdown.clone()));
+    crate::eventually("outbox drained", Duration::from_secs(20), || async {
+        (relay.backlog().await.unwrap() == 0).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+
+    let counts = stream_event_ids(&bus, committed.len()).await;
+    let seen: BTreeSet<Uuid> = counts.keys().copied().collect();
+    assert_eq!(
+        seen, committed,
+        "exactly the committed events are in the stream"
+    );
+    assert!(counts.values().all(|&n| n == 1), "no event appears twice");
+}
+
+#[tokio::test]
+async fn relay_wakes_on_notify_without_waiting_for_the_poll() {
+    let ctx = TestContext::new();
+    let db = ctx.database("probe").await;
+    ProbeMigrator::up(&db, None).await.unwrap();
+    let bus = ctx.bus(&["probe"]).await;
+    let mut settings = ctx.settings.outbox.clone();
+    // A poll this slow would fail the test; only the notification can deliver in time.
+    settings.poll_interval = Duration::from_secs(60);
+    let relay = Relay::new("probe", &db, &bus, &settings);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(relay.clone().run(shutdown.clone()));
+    // Let the relay reach its first sleep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let txn = db.begin().await.unwrap();
+    let event = NoteRecorded {
+        note_id: "n1".into(),
+        text: "wake up".into(),
+    };
+    let id = outbox::publish(&txn, "terrace/probe", &event)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+
+    let counts = stream_event_ids(&bus, 1).await;
+    assert_eq!(counts.keys().copied().collect::<Vec<_>>(), vec![id]);
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}

@@ -1,0 +1,58 @@
+//! Generates Rust code for every `.proto` file under the repository's `proto/` directory.
+//!
+//! protoc comes from `protoc-bin-vendored` (with its bundled well-known types), so a machine
+//! without protoc builds this crate. The encoded descriptor set (with imports and source
+//! comments) is written to `$OUT_DIR/terrace_descriptor.bin` for tonic-reflection and tests.
+
+use std::error::Error;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?,
+    );
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
+    let proto_root = manifest_dir.join("../../proto").canonicalize()?;
+
+    // Any added, removed or edited file under proto/ reruns this script (a directory is
+    // watched recursively by cargo).
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let mut protos = Vec::new();
+    collect_protos(&proto_root, &mut protos)?;
+    // Sorted, so that the generated code and descriptor set do not depend on directory order.
+    protos.sort();
+    if protos.is_empty() {
+        return Err(format!("no .proto files under {}", proto_root.display()).into());
+    }
+
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+
+    let includes = [proto_root, protoc_bin_vendored::include_path()?];
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        // Every RPC gets a default body answering UNIMPLEMENTED, so a service implements its RPCs
+        // one by one as its issues land, and a new RPC in a contract never breaks the build.
+        .generate_default_stubs(true)
+        // `connect()` on clients needs tonic's transport channel; see the `transport` feature.
+        .build_transport(std::env::var_os("CARGO_FEATURE_TRANSPORT").is_some())
+        .file_descriptor_set_path(out_dir.join("terrace_descriptor.bin"))
+        .compile_with_config(config, &protos, &includes)?;
+    Ok(())
+}
+
+/// Appends every `*.proto` file below `dir` to `out`.
+fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The `terrace` binary.
+//!
+//! - `terrace dev`: every service in one process on one gRPC port, metrics on another; starts a
+//!   private PostgreSQL and NATS under the data directory when none is listening and the programs
+//!   are installed.
+//! - `terrace serve --service <name>`: one service, as its container runs it.
+//! - `terrace migrate [--service <name>]`: create and migrate the databases, then exit.
+//!
+//! # Layout
+//!
+//! - `main.rs`: command-line parsing and dispatch (this file).
+//! - [`services`]: the list of services this binary can run.
+//! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
+
+mod services;
+mod substrate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use terrace_platform::config::{Settings, Sources};
+
+/// Terrace: the digital-village platform.
+#[derive(Debug, Parser)]
+#[command(name = "terrace", version, about)]
+struct Cli {
+    /// A TOML settings file (also `TERRACE_CONFIG`); `TERRACE__SECTION__KEY` variables override it.
+    #[arg(long, global = true, env = "TERRACE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in one process, for development and small sites.
+    Dev {
+        /// Load demonstration data.
+        #[arg(long)]
+        demo: bool,
+        /// Where a private PostgreSQL and NATS keep their data, when they have to be started.
+        #[arg(long, default_value = ".terrace")]
+        data_dir: PathBuf,
+        /// The gRPC (and gRPC-Web) address; overrides the settings.
+        #[arg(long)]
+        grpc_addr: Option<SocketAddr>,
+        /// The metrics and JWKS address; overrides the settings.
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
+    },
+    /// Run one service, as its container does.
+    Serve {
+        #[arg(long, value_parser = services::parse_name)]
+        service: &'static str,
+    },
+    /// Create and migrate the databases of one service, or of all, then exit.
+    Migrate {
+        #[arg(long, value_parser = services::parse_name)]
+        service: Option<&'static str>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::load(&Sources {
+        file: cli.config.clone(),
+        environment: true,
+    })
+    .context("reading settings")?;
+    match cli.command {
+        Command::Dev {
+            demo,
+            data_dir,
+            grpc_addr,
+            http_addr,
+        } => {
+            if let Some(addr) = grpc_addr {
+                settings.grpc.addr = addr;
+            }
+            if let Some(addr) = http_addr {
+                settings.http.addr = addr;
+            }
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace")?;
+            let substrate = substrate::Substrate::ensure(&settings, &data_dir).await?;
+            tracing::info!(
+                grpc = %settings.grpc.addr,
+                http = %settings.http.addr,
+                postgres = substrate.postgres_origin(),
+                nats = substrate.nats_origin(),
+                "terrace dev"
+            );
+            if demo {
+                tracing::info!(
+                    "demo data is loaded by each service as its features land; none yet"
+                );
+            }
+            let result = terrace_platform::service::serve(settings, services::all()).await;
+            substrate.stop().await;
+            result
+        }
+        Command::Serve { service } => {
+            let _telemetry = terrace_platform::telemetry::init(
+                &settings.telemetry,
+                &format!("terrace-{service}"),
+            )?;
+            terrace_platform::service::serve(settings, vec![services::by_name(service)?]).await
+        }
+        Command::Migrate { service } => {
+            let _telemetry =
+                terrace_platform::telemetry::init(&settings.telemetry, "terrace-migrate")?;
+            let defs = match service {
+                Some(name) => vec![services::by_name(name)?],
+                None => services::all(),
+            };
+            for def in defs {
+                let db = terrace_platform::db::connect(&settings.database, def.name).await?;
+                def.migrate(&db).await?;
+                tracing::info!(service = def.name, "migrated");
+            }
+            Ok(())
+        }
+    }
+}

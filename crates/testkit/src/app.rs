@@ -1,0 +1,157 @@
+//! Services started for a test, on real sockets.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use terrace_platform::auth::Role;
+use terrace_platform::config::Settings;
+use terrace_platform::service::{Listeners, ServiceDef};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::context::TestContext;
+use crate::tokens::TestIssuer;
+
+/// Services running in this test process, as `terrace dev` or `terrace serve` would run them.
+#[derive(Debug)]
+pub struct TestApp {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Signs tokens that the services accept (its JWKS is served over HTTP to their verifier).
+    pub issuer: TestIssuer,
+    /// Cancelling it is what SIGTERM does to a real process.
+    pub shutdown: CancellationToken,
+    pub settings: Settings,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    // Dropped last: removes the databases and streams.
+    pub ctx: TestContext,
+}
+
+impl TestApp {
+    /// Starts `services` and waits until their health is `SERVING`.
+    pub async fn spawn(services: &[ServiceDef]) -> Self {
+        Self::spawn_with(services, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with a chance to change the settings first.
+    pub async fn spawn_with(
+        services: &[ServiceDef],
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let app = Self::start(services, configure).await;
+        app.wait_until_serving().await;
+        app
+    }
+
+    /// Starts `services` without waiting for readiness.
+    pub async fn start(services: &[ServiceDef], configure: impl FnOnce(&mut Settings)) -> Self {
+        let ctx = TestContext::new();
+        for def in services {
+            ctx.track_service(def.name);
+        }
+        let issuer = TestIssuer::new();
+        let jwks_url = issuer.serve_jwks().await;
+        let mut settings = ctx.settings.clone();
+        settings.auth.jwks_url = Some(jwks_url);
+        configure(&mut settings);
+        let grpc = TcpListener::bind(settings.grpc.addr)
+            .await
+            .expect("bind grpc");
+        let http = TcpListener::bind(settings.http.addr)
+            .await
+            .expect("bind http");
+        let grpc_addr = grpc.local_addr().expect("grpc addr");
+        let http_addr = http.local_addr().expect("http addr");
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(terrace_platform::service::run(
+            settings.clone(),
+            services.to_vec(),
+            Listeners {
+                grpc,
+                http: Some(http),
+            },
+            shutdown.clone(),
+        ));
+        Self {
+            grpc_addr,
+            http_addr,
+            issuer,
+            shutdown,
+            settings,
+            server: Some(server),
+            ctx,
+        }
+    }
+
+    /// Polls the overall health until `SERVING` (panics after 30 s).
+    pub async fn wait_until_serving(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.health("").await == Some(ServingStatus::Serving) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "services did not become ready in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The health of one service (`""` for the whole server), or `None` if unreachable.
+    pub async fn health(&self, service: &str) -> Option<ServingStatus> {
+        let mut client = HealthClient::new(self.channel().await);
+        let response = client
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .ok()?;
+        ServingStatus::try_from(response.into_inner().status).ok()
+    }
+
+    /// A channel to the gRPC port.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// An access token for `subject` with `grants` of (role, administrative-code prefix).
+    pub fn token(&self, subject: &str, grants: &[(Role, &str)]) -> String {
+        self.issuer.token(subject, grants)
+    }
+
+    /// Wraps `message` in a request that carries `token`.
+    pub fn request<T>(&self, message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let value = format!("Bearer {token}").parse().expect("token header");
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+
+    /// Cancels the services (as SIGTERM would) and returns what `run` returned.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The test harness of every Terrace crate: real PostgreSQL, real NATS, real gRPC over a socket.
+//!
+//! Each test gets its own names — databases `t_<id>_<service>`, NATS streams and subjects under the
+//! prefix `t<id>` — so tests run in parallel against the one server of each kind, and everything is
+//! dropped when the test's [`TestContext`] goes. Logs are silent unless `TEST_LOG` is set.
+//!
+//! # Layout
+//!
+//! - [`context`]: per-test names and settings, a database or a bus on demand, and the clean-up.
+//! - [`app`]: [`TestApp`], services started with `terrace_platform::service::run` on `127.0.0.1:0`.
+//! - [`tokens`]: a test token issuer with a real JWKS endpoint.
+//! - [`probe`]: a small service that exercises every platform layer from the outside.
+//! - [`pb`]: the probe's generated protobuf code.
+
+// A harness that cannot set itself up is a failed test: panicking with the reason is right here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+pub mod app;
+pub mod context;
+pub mod probe;
+pub mod tokens;
+
+/// Generated code of the probe service (`crates/testkit/proto`).
+#[allow(
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod pb {
+    tonic::include_proto!("terrace.testkit.v1");
+
+    /// The probe's descriptors, for reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("probe_descriptor");
+}
+
+pub use app::TestApp;
+pub use context::TestContext;

@@ -1,0 +1,292 @@
+//! The probe: a small service built only from platform parts, so that the platform's tests and
+//! benchmarks can drive every layer from the outside exactly as a real service uses it.
+//!
+//! - `Echo` validates its fields and reports the principal and trace id it saw.
+//! - `Record` writes a note and its `probe.note.recorded` event in one transaction (idempotent by
+//!   `request_id`), or rolls both back on request.
+//! - A consumer (`probe-notes`) records every event it handles in `probe_seen`, with the trace id it
+//!   ran under and how often it was attempted. Notes whose text is `fail-always` always fail; notes
+//!   whose text is `fail-once` fail their first attempt.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use terrace_platform::auth::Principal;
+use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
+use terrace_platform::bus::outbox;
+use terrace_platform::bus::{Envelope, Event};
+use terrace_platform::db::SqlMigration;
+use terrace_platform::error::{Error, Violations, parse_request_id};
+use terrace_platform::grpc::GrpcServer;
+use terrace_platform::service::{Service, ServiceContext};
+use terrace_platform::telemetry::propagation::current_trace_id;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::pb;
+use crate::pb::probe_service_server::{ProbeService, ProbeServiceServer};
+
+/// The probe as a service the platform runner can start.
+#[derive(Debug)]
+pub struct Probe;
+
+impl Event for pb::NoteRecorded {
+    const SUBJECT: &'static str = "probe.note.recorded";
+    const TYPE: &'static str = "terrace.testkit.v1.NoteRecorded";
+}
+
+/// The probe's migrations: the platform's tables, then its own.
+#[derive(Debug)]
+pub struct ProbeMigrator;
+
+impl MigratorTrait for ProbeMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = terrace_platform::bus::migrations();
+        migrations.push(
+            SqlMigration {
+                name: "m20261128_100001_probe",
+                up: r"
+CREATE TABLE probe_notes (
+    note_id    uuid PRIMARY KEY,
+    request_id uuid NOT NULL UNIQUE,
+    event_id   uuid NOT NULL,
+    text       text NOT NULL
+);
+CREATE TABLE probe_seen (
+    event_id uuid PRIMARY KEY,
+    text     text NOT NULL,
+    trace_id text,
+    handled  integer NOT NULL DEFAULT 1
+);
+CREATE TABLE probe_attempts (
+    event_id uuid PRIMARY KEY,
+    attempts integer NOT NULL
+);
+",
+            }
+            .boxed(),
+        );
+        migrations
+    }
+}
+
+impl Service for Probe {
+    const NAME: &'static str = "probe";
+    type Migrator = ProbeMigrator;
+
+    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+        let limit = server.max_message_bytes();
+        server.add_file_descriptor_set(pb::FILE_DESCRIPTOR_SET);
+        server.add_service(
+            ProbeServiceServer::new(ProbeHandler { ctx: ctx.clone() })
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        );
+    }
+
+    async fn start(ctx: &ServiceContext) -> anyhow::Result<()> {
+        let consumer = Consumer::new(
+            ConsumerSpec {
+                name: "probe-notes".to_owned(),
+                domain: "probe".to_owned(),
+                subject: Some("probe.note.>".to_owned()),
+            },
+            &ctx.db,
+            &ctx.bus,
+            &ctx.settings.consumer,
+            SeenRecorder { db: ctx.db.clone() },
+        );
+        consumer.ensure().await?;
+        ctx.tasks.spawn(consumer.run(ctx.shutdown.clone()));
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ProbeHandler {
+    ctx: ServiceContext,
+}
+
+#[tonic::async_trait]
+impl ProbeService for ProbeHandler {
+    #[tracing::instrument(skip_all)]
+    async fn echo(
+        &self,
+        request: Request<pb::EchoRequest>,
+    ) -> Result<Response<pb::EchoResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        violations.check(!message.text.is_empty(), "text", "required");
+        violations.check(
+            message.text.chars().count() <= 100,
+            "text",
+            "at most 100 characters",
+        );
+        violations.check(
+            (0..=10).contains(&message.repeat),
+            "repeat",
+            "must be between 0 and 10",
+        );
+        violations.finish()?;
+        let times = usize::try_from(message.repeat.max(1)).unwrap_or(1);
+        Ok(Response::new(pb::EchoResponse {
+            text: message.text.repeat(times),
+            subject: principal.subject.clone(),
+            actor: principal.actor.clone().unwrap_or_default(),
+            grants: principal
+                .grants
+                .iter()
+                .map(|grant| format!("{}@{}", grant.role.as_str(), grant.scope.as_str()))
+                .collect(),
+            trace_id: current_trace_id().unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record(
+        &self,
+        request: Request<pb::RecordRequest>,
+    ) -> Result<Response<pb::RecordResponse>, Status> {
+        Principal::from_request(&request)?;
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+        violations.check(!message.text.is_empty(), "text", "required");
+        violations.finish()?;
+        let request_id =
+            request_id.ok_or_else(|| Error::invalid("request_id", "must be a UUID"))?;
+        let event_id = self
+            .record_note(request_id, &message.text, message.fail_after_write)
+            .await?;
+        Ok(Response::new(pb::RecordResponse {
+            event_id: event_id.to_string(),
+            trace_id: current_trace_id().unwrap_or_default(),
+        }))
+    }
+
+    async fn sleep(
+        &self,
+        request: Request<pb::SleepRequest>,
+    ) -> Result<Response<pb::SleepResponse>, Status> {
+        Principal::from_request(&request)?;
+        let millis = request.into_inner().millis.min(60_000);
+        tokio::time::sleep(Duration::from_millis(u64::from(millis))).await;
+        Ok(Response::new(pb::SleepResponse {}))
+    }
+
+    async fn upload(
+        &self,
+        request: Request<pb::UploadRequest>,
+    ) -> Result<Response<pb::UploadResponse>, Status> {
+        Principal::from_request(&request)?;
+        let size = request.into_inner().data.len() as u64;
+        Ok(Response::new(pb::UploadResponse { size }))
+    }
+}
+
+impl ProbeHandler {
+    /// Writes the note and its event together; a replayed `request_id` returns the first event.
+    async fn record_note(
+        &self,
+        request_id: Uuid,
+        text: &str,
+        fail_after_write: bool,
+    ) -> Result<Uuid, Error> {
+        let txn = self.ctx.db.begin().await?;
+        let existing = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "SELECT event_id, text FROM probe_notes WHERE request_id = $1",
+                [request_id.into()],
+            ))
+            .await?;
+        if let Some(row) = existing {
+            let earlier_text: String = row.try_get("", "text")?;
+            if earlier_text != text {
+                return Err(Error::failed_precondition(
+                    "REQUEST_ID_REUSED",
+                    "request_id was already used for a different note",
+                ));
+            }
+            return Ok(row.try_get("", "event_id")?);
+        }
+        let note_id = Uuid::now_v7();
+        let event = pb::NoteRecorded {
+            note_id: note_id.to_string(),
+            text: text.to_owned(),
+        };
+        let event_id = outbox::publish(&txn, &self.ctx.event_source(), &event).await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO probe_notes (note_id, request_id, event_id, text) VALUES ($1, $2, $3, $4)",
+            [
+                note_id.into(),
+                request_id.into(),
+                event_id.into(),
+                text.into(),
+            ],
+        ))
+        .await?;
+        if fail_after_write {
+            txn.rollback().await?;
+            return Err(Error::failed_precondition(
+                "ASKED_TO_FAIL",
+                "the note was rolled back as asked",
+            ));
+        }
+        txn.commit().await?;
+        Ok(event_id)
+    }
+}
+
+/// The probe's consumer: remembers what it saw.
+#[derive(Debug)]
+struct SeenRecorder {
+    db: sea_orm::DatabaseConnection,
+}
+
+impl Handler for SeenRecorder {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> Result<(), HandlerError> {
+        let note: pb::NoteRecorded = event.decode().map_err(HandlerError::Reject)?;
+        // Attempts are counted outside the transaction so that failed attempts are counted too.
+        let attempts: i32 = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                "INSERT INTO probe_attempts (event_id, attempts) VALUES ($1, 1) \
+                 ON CONFLICT (event_id) DO UPDATE SET attempts = probe_attempts.attempts + 1 \
+                 RETURNING attempts",
+                [event.id.into()],
+            ))
+            .await?
+            .map(|row| row.try_get("", "attempts"))
+            .transpose()?
+            .unwrap_or(1);
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO probe_seen (event_id, text, trace_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (event_id) DO UPDATE SET handled = probe_seen.handled + 1",
+            [
+                event.id.into(),
+                note.text.clone().into(),
+                current_trace_id().into(),
+            ],
+        ))
+        .await?;
+        match note.text.as_str() {
+            "fail-always" => Err(HandlerError::Retry(anyhow::anyhow!(
+                "this note always fails"
+            ))),
+            "fail-once" if attempts == 1 => {
+                Err(HandlerError::Retry(anyhow::anyhow!("first attempt fails")))
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The agri service: agricultural data: plots with geometry, plantings, activity logs, harvest lots with public traceability, sensor telemetry and alerts, statistics.
+//!
+//! The contracts are in `proto/terrace/agri/v1`; the behaviour lands with the service's own issue,
+//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
+//! the frame every service shares: registration with the platform's gRPC server, the database with
+//! the platform's outbox and inbox tables, and a binary of its own.
+//!
+//! # Layout
+//!
+//! - [`grpc`]: the handlers of `terrace.agri.v1.AgriService`.
+//! - [`migration`]: the service's migrator (the platform's tables first, then its own).
+//! - `main.rs`: the `terrace-agri` binary, the same as `terrace serve --service agri`.
+
+pub mod grpc;
+pub mod migration;
+
+use terrace_platform::grpc::GrpcServer;
+use terrace_platform::service::{Service, ServiceContext};
+use terrace_proto::agri::v1::agri_service_server::AgriServiceServer;
+
+/// The agri service, as the platform runner starts it.
+#[derive(Debug)]
+pub struct Agri;
+
+impl Service for Agri {
+    const NAME: &'static str = "agri";
+    type Migrator = migration::Migrator;
+
+    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+        let limit = server.max_message_bytes();
+        server.add_service(
+            AgriServiceServer::new(grpc::AgriGrpc::new(ctx.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        );
+    }
+}

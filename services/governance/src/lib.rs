@@ -1,0 +1,37 @@
+//! The governance service: the village registry (administrative divisions, households, residents), villagers' service requests with SLA and escalation, open village affairs (notices, finance disclosures) and polls.
+//!
+//! The contracts are in `proto/terrace/governance/v1`; the behaviour lands with the service's own issue,
+//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
+//! the frame every service shares: registration with the platform's gRPC server, the database with
+//! the platform's outbox and inbox tables, and a binary of its own.
+//!
+//! # Layout
+//!
+//! - [`grpc`]: the handlers of `terrace.governance.v1.GovernanceService`.
+//! - [`migration`]: the service's migrator (the platform's tables first, then its own).
+//! - `main.rs`: the `terrace-governance` binary, the same as `terrace serve --service governance`.
+
+pub mod grpc;
+pub mod migration;
+
+use terrace_platform::grpc::GrpcServer;
+use terrace_platform::service::{Service, ServiceContext};
+use terrace_proto::governance::v1::governance_service_server::GovernanceServiceServer;
+
+/// The governance service, as the platform runner starts it.
+#[derive(Debug)]
+pub struct Governance;
+
+impl Service for Governance {
+    const NAME: &'static str = "governance";
+    type Migrator = migration::Migrator;
+
+    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+        let limit = server.max_message_bytes();
+        server.add_service(
+            GovernanceServiceServer::new(grpc::GovernanceGrpc::new(ctx.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        );
+    }
+}

@@ -1,0 +1,37 @@
+//! The identity service: who is who for the whole platform: users, phone login with one-time codes, sessions, roles scoped to administrative areas, agency clients, consented helpers and the signing keys every service verifies tokens with.
+//!
+//! The contracts are in `proto/terrace/identity/v1`; the behaviour lands with the service's own issue,
+//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
+//! the frame every service shares: registration with the platform's gRPC server, the database with
+//! the platform's outbox and inbox tables, and a binary of its own.
+//!
+//! # Layout
+//!
+//! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
+//! - [`migration`]: the service's migrator (the platform's tables first, then its own).
+//! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
+
+pub mod grpc;
+pub mod migration;
+
+use terrace_platform::grpc::GrpcServer;
+use terrace_platform::service::{Service, ServiceContext};
+use terrace_proto::identity::v1::identity_service_server::IdentityServiceServer;
+
+/// The identity service, as the platform runner starts it.
+#[derive(Debug)]
+pub struct Identity;
+
+impl Service for Identity {
+    const NAME: &'static str = "identity";
+    type Migrator = migration::Migrator;
+
+    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+        let limit = server.max_message_bytes();
+        server.add_service(
+            IdentityServiceServer::new(grpc::IdentityGrpc::new(ctx.clone()))
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        );
+    }
+}

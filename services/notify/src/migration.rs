@@ -1,0 +1,13 @@
+//! The notify service's migrations. Applied migrations are never edited; a change is a new one.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+/// The migrator of the `notify` database.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        terrace_platform::bus::migrations()
+    }
+}
