@@ -35,4 +35,11 @@ pub mod pb {
 }
 
 pub use app::TestApp;
+
+/// An HTTP client for tests (metrics, gRPC-Web, JWKS). The workspace's one rustls crypto provider
+/// is ring, installed here because reqwest is built without choosing one.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
 pub use context::TestContext;

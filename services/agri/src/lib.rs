@@ -18,6 +18,12 @@ use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::agri::v1::agri_service_server::AgriServiceServer;
 
+/// RPCs callable without an access token (marked **public** in the contract).
+pub const PUBLIC_METHODS: [&str; 2] = [
+    "/terrace.agri.v1.AgriService/LookupTraceability",
+    "/terrace.agri.v1.AgriService/IngestTelemetry",
+];
+
 /// The agri service, as the platform runner starts it.
 #[derive(Debug)]
 pub struct Agri;
@@ -28,6 +34,7 @@ impl Service for Agri {
 
     fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
+        server.add_public_methods(PUBLIC_METHODS);
         server.add_service(
             AgriServiceServer::new(grpc::AgriGrpc::new(ctx.clone()))
                 .max_decoding_message_size(limit)

@@ -18,6 +18,18 @@ use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::identity::v1::identity_service_server::IdentityServiceServer;
 
+/// RPCs callable without an access token (marked **public** in the contract).
+pub const PUBLIC_METHODS: [&str; 8] = [
+    "/terrace.identity.v1.IdentityService/RequestOtp",
+    "/terrace.identity.v1.IdentityService/SignUp",
+    "/terrace.identity.v1.IdentityService/LoginWithPassword",
+    "/terrace.identity.v1.IdentityService/LoginWithOtp",
+    "/terrace.identity.v1.IdentityService/RefreshToken",
+    "/terrace.identity.v1.IdentityService/ResetPassword",
+    "/terrace.identity.v1.IdentityService/GetJwks",
+    "/terrace.identity.v1.IdentityService/ExchangeClientCredentials",
+];
+
 /// The identity service, as the platform runner starts it.
 #[derive(Debug)]
 pub struct Identity;
@@ -28,6 +40,7 @@ impl Service for Identity {
 
     fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
+        server.add_public_methods(PUBLIC_METHODS);
         server.add_service(
             IdentityServiceServer::new(grpc::IdentityGrpc::new(ctx.clone()))
                 .max_decoding_message_size(limit)

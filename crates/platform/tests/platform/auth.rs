@@ -549,7 +549,7 @@ async fn the_layer_strips_a_principal_it_did_not_verify() {
     assert_eq!(response.headers()["x-subject"], "-");
 }
 
-/// Run with `cargo test --release -p terrace-testkit verify_cost -- --ignored --nocapture`.
+/// Run with `cargo test --release -p terrace-platform --test platform verify_cost -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "a measurement, not a test"]
 async fn verify_cost() {

@@ -83,11 +83,44 @@ async fn committed_events_reach_jetstream_exactly_once_across_relay_crashes() {
         }
     }
 
-    // A relay with small batches is killed at arbitrary points (possibly after publishing and
-    // before marking sent), again and again, then allowed to finish.
     let mut settings = ctx.settings.outbox.clone();
     settings.batch_size = 7;
     let relay = Relay::new("probe", &db, &bus, &settings);
+
+    // Three clean rounds: 21 events published and marked.
+    for _ in 0..3 {
+        assert_eq!(relay.drain_once().await.unwrap(), 7);
+    }
+    // A relay that died after publishing the next 7 and before marking them: they are in the
+    // stream, and still unsent in the table.
+    let pool = db.get_postgres_connection_pool();
+    let unmarked: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+        "SELECT event_id, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 7",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (event_id, payload) in &unmarked {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event_id.to_string().as_str());
+        headers.insert("ce-id", event_id.to_string().as_str());
+        headers.insert("ce-type", "terrace.testkit.v1.NoteRecorded");
+        bus.jetstream
+            .publish_with_headers(
+                bus.naming.subject("probe.note.recorded"),
+                headers,
+                payload.clone().into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let backlog_before_crashes = relay.backlog().await.unwrap();
+    assert_eq!(backlog_before_crashes as usize, committed.len() - 21);
+
+    // Then relays killed at arbitrary points (possibly between publishing and marking), again
+    // and again, and finally one allowed to finish.
     for round in 0..8u64 {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(relay.clone().run(shutdown));

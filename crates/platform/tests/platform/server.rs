@@ -36,6 +36,9 @@ async fn health_turns_not_serving_on_shutdown_before_the_server_stops() {
         .unwrap()
         .unwrap();
     assert_eq!(next.status(), ServingStatus::NotServing);
+    // An open watch would hold the drain until its timeout; a real client goes away.
+    drop(watch);
+    drop(health);
     app.stop().await.unwrap();
 }
 
@@ -55,7 +58,7 @@ async fn grpc_web_calls_from_a_browser_are_answered() {
         "http://{}/terrace.testkit.v1.ProbeService/Echo",
         app.grpc_addr
     );
-    let http = reqwest::Client::new();
+    let http = terrace_testkit::http_client();
 
     let preflight = http
         .request(reqwest::Method::OPTIONS, &url)
