@@ -20,7 +20,7 @@ use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use futures::StreamExt as _;
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Counter;
+use opentelemetry::metrics::{Counter, Gauge};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
 };
@@ -110,6 +110,7 @@ pub struct Consumer<H> {
 struct ConsumerMetrics {
     consumer: KeyValue,
     outcomes: Counter<u64>,
+    pending: Gauge<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -151,6 +152,12 @@ impl<H: Handler> Consumer<H> {
                 outcomes: crate::telemetry::meter()
                     .u64_counter("consumer.messages")
                     .with_description("events handled by a consumer, by outcome")
+                    .build(),
+                pending: crate::telemetry::meter()
+                    .u64_gauge("consumer.pending")
+                    .with_description(
+                        "events in the stream not yet delivered to the consumer (its lag)",
+                    )
                     .build(),
             },
         }
@@ -208,8 +215,10 @@ impl<H: Handler> Consumer<H> {
     }
 
     async fn run_once(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let consumer = self.ensure().await?;
+        let mut consumer = self.ensure().await?;
+        let mut lag = tokio::time::interval(Duration::from_secs(15));
         let mut messages = consumer
+            .clone()
             .stream()
             .max_messages_per_batch(self.settings.batch)
             .heartbeat(Duration::from_secs(5))
@@ -220,6 +229,13 @@ impl<H: Handler> Consumer<H> {
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                _ = lag.tick() => {
+                    match consumer.info().await {
+                        Ok(info) => self.metrics.pending.record(info.num_pending, std::slice::from_ref(&self.metrics.consumer)),
+                        Err(error) => tracing::debug!(%error, "cannot read the consumer's lag"),
+                    }
+                    continue;
+                }
                 message = messages.next() => message,
             };
             let Some(message) = message else {
