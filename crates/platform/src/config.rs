@@ -121,10 +121,17 @@ impl DatabaseSettings {
         format!("{}{}", self.database_prefix, service)
     }
 
-    /// The URL of one database on the configured server.
+    /// The URL of one database on the configured server (connection options after `?` are kept).
     pub fn url_for(&self, database: &str) -> SecretString {
-        let base = self.url.expose_secret().trim_end_matches('/');
-        SecretString::from(format!("{base}/{database}"))
+        let url = self.url.expose_secret();
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url, None), |(base, query)| (base, Some(query)));
+        let base = base.trim_end_matches('/');
+        SecretString::from(match query {
+            Some(query) => format!("{base}/{database}?{query}"),
+            None => format!("{base}/{database}"),
+        })
     }
 }
 
@@ -458,6 +465,14 @@ mod tests {
         assert_eq!(
             settings.url_for("terrace_market").expose_secret(),
             "postgres://u:p@db:5432/terrace_market"
+        );
+        let with_options = DatabaseSettings {
+            url: SecretString::from("postgres://u@db:5432?sslmode=require"),
+            ..DatabaseSettings::default()
+        };
+        assert_eq!(
+            with_options.url_for("terrace_agri").expose_secret(),
+            "postgres://u@db:5432/terrace_agri?sslmode=require"
         );
     }
 }

@@ -138,8 +138,19 @@ impl Error {
 }
 
 impl From<sea_orm::DbErr> for Error {
+    /// An unreachable database is the service being unavailable — the client may retry — not a
+    /// bug; everything else the database says is unexpected here and internal.
     fn from(error: sea_orm::DbErr) -> Self {
-        Self::Internal(error.into())
+        match error {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(%error, "database unavailable");
+                Self::Unavailable {
+                    message: "the service's database is unavailable; retry shortly".to_owned(),
+                    retry_after: Some(Duration::from_secs(1)),
+                }
+            }
+            error => Self::Internal(error.into()),
+        }
     }
 }
 

@@ -8,8 +8,9 @@
 //! 2. CORS and gRPC-Web translation.
 //! 3. Load shedding over a process-wide concurrency limit: when every slot is taken a new call is
 //!    answered `RESOURCE_EXHAUSTED` at once instead of queueing behind the rest.
-//! 4. [`AuthLayer`]: no principal, no call (except the public methods).
-//! 5. The request timeout (also honouring the client's `grpc-timeout`) and message-size limits.
+//! 4. The request timeout (`DEADLINE_EXCEEDED`); tonic also honours the client's `grpc-timeout`.
+//! 5. [`AuthLayer`]: no principal, no call (except the public methods).
+//! 6. Message-size limits, set on each generated service.
 //!
 //! Health starts `NOT_SERVING` for every registered service and is flipped by the caller once the
 //! database and NATS are ready; on shutdown it flips back to `NOT_SERVING` first, waits
@@ -57,6 +58,8 @@ pub struct GrpcServer {
 pub struct Health {
     reporter: HealthReporter,
     names: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+    /// Set once the process is stopping: from then on nothing turns health back to `SERVING`.
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Health {
@@ -66,8 +69,10 @@ impl std::fmt::Debug for Health {
 }
 
 impl Health {
-    /// Sets every registered service, and the server as a whole (`""`), to `serving`.
+    /// Sets every registered service, and the server as a whole (`""`), to `serving`. Once
+    /// [`Health::stop`] was called, only `NOT_SERVING` is set.
     pub async fn set_all(&self, serving: bool) {
+        let serving = serving && !self.stopping.load(std::sync::atomic::Ordering::SeqCst);
         let status = if serving {
             ServingStatus::Serving
         } else {
@@ -81,6 +86,13 @@ impl Health {
         for name in names.into_iter().chain([""]) {
             self.reporter.set_service_status(name, status).await;
         }
+    }
+
+    /// Turns everything `NOT_SERVING` for good: the process is stopping.
+    pub async fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.set_all(false).await;
     }
 }
 
@@ -101,6 +113,7 @@ impl GrpcServer {
             health: Health {
                 reporter,
                 names: Default::default(),
+                stopping: Default::default(),
             },
         }
     }
@@ -124,6 +137,9 @@ impl GrpcServer {
         S::Future: Send + 'static,
     {
         self.service_names.push(S::NAME);
+        if let Ok(mut names) = self.health.names.lock() {
+            names.push(S::NAME);
+        }
         self.routes.add_service(service);
         self
     }
@@ -163,10 +179,6 @@ impl GrpcServer {
         verifier: Verifier,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        if let Ok(mut names) = self.health.names.lock() {
-            *names = self.service_names.clone();
-        }
-        self.health.set_all(false).await;
         let reflection = || {
             self.descriptor_sets.iter().fold(
                 tonic_reflection::server::Builder::configure(),
@@ -187,10 +199,12 @@ impl GrpcServer {
             .layer(GrpcTraceLayer::default())
             .layer(cors(&settings))
             .layer(tonic_web::GrpcWebLayer::new())
+            .map_result(answer_errors)
             .load_shed()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 settings.concurrency_limit,
             ))
+            .timeout(settings.request_timeout)
             .layer(AuthLayer::new(verifier, self.public_methods))
             .into_inner();
 
@@ -199,7 +213,7 @@ impl GrpcServer {
         let stopping = shutdown.clone();
         let signal = async move {
             stopping.cancelled().await;
-            health.set_all(false).await;
+            health.stop().await;
             tracing::info!(?drain_delay, "health set to not serving, draining");
             tokio::time::sleep(drain_delay).await;
         };
@@ -207,7 +221,6 @@ impl GrpcServer {
         tracing::info!(addr = ?local_addr, "grpc server listening");
         let server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .timeout(settings.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
             .layer(stack)
@@ -217,11 +230,33 @@ impl GrpcServer {
         tokio::select! {
             result = &mut server => result.context("grpc server failed"),
             () = async { shutdown.cancelled().await; tokio::time::sleep(drain_timeout).await } => {
-                tracing::warn!("drain timed out, closing remaining connections");
+                // Connections still open are left to the process's exit.
+                tracing::warn!("drain timed out, not waiting for the remaining calls");
                 Ok(())
             }
         }
     }
+}
+
+/// Turns the errors of the layers below gRPC-Web (shed load, timeouts) into gRPC answers, so that a
+/// browser gets a framed `RESOURCE_EXHAUSTED` or `DEADLINE_EXCEEDED` with CORS headers instead of a
+/// broken response, and the trace layer records the code.
+fn answer_errors(
+    result: Result<http::Response<tonic::body::Body>, tower::BoxError>,
+) -> Result<http::Response<tonic::body::Body>, tower::BoxError> {
+    Ok(match result {
+        Ok(response) => response,
+        Err(error) => {
+            let status = if error.is::<tower::load_shed::error::Overloaded>() {
+                tonic::Status::resource_exhausted("the server is at capacity; retry with backoff")
+            } else if error.is::<tower::timeout::error::Elapsed>() {
+                tonic::Status::deadline_exceeded("the call took longer than the server allows")
+            } else {
+                tonic::Status::from_error(error)
+            };
+            status.into_http()
+        }
+    })
 }
 
 fn cors(settings: &GrpcSettings) -> CorsLayer {

@@ -11,7 +11,9 @@
 //! 3. in the background: create the databases when allowed, migrate them, set up the streams,
 //!    start each service's outbox relay and its own tasks, then flip health to `SERVING`;
 //! 4. watch the database and NATS connections and report `NOT_SERVING` while either is down;
-//! 5. on shutdown: `NOT_SERVING`, drain gRPC, stop the tasks, close the pools.
+//! 5. on shutdown: `NOT_SERVING`, drain gRPC, then stop the tasks (the relays publish what the
+//!    last requests committed), close the pools. A fatal error anywhere (start-up, the gRPC or
+//!    HTTP server) takes the same path and makes `run` return it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -144,6 +146,9 @@ pub async fn run(
     };
     let verifier = Verifier::new(&settings.auth, key_source);
     let tasks = TaskTracker::new();
+    // Background work (relays, consumers, the HTTP port) stops only after gRPC has drained, so
+    // that what the last requests committed is still relayed and metrics stay scrapable.
+    let tasks_shutdown = CancellationToken::new();
 
     let mut server = GrpcServer::new(&settings.grpc);
     let mut contexts = Vec::with_capacity(services.len());
@@ -156,27 +161,32 @@ pub async fn run(
             bus: bus.clone(),
             verifier: verifier.clone(),
             jwks: jwks.clone(),
-            shutdown: shutdown.clone(),
+            shutdown: tasks_shutdown.clone(),
             tasks: tasks.clone(),
         };
         (def.register)(&ctx, &mut server);
         http_routes = http_routes.merge((def.http_routes)(&ctx));
         contexts.push((*def, ctx));
     }
+    let pools: Vec<DatabaseConnection> = contexts.iter().map(|(_, ctx)| ctx.db.clone()).collect();
     let health = server.health();
+    // Before the port answers anything: every service NOT_SERVING until it is ready.
+    health.set_all(false).await;
     tracing::info!(services = ?server.service_names(), "starting");
 
     if let Some(listener) = listeners.http {
         let router = crate::http::router(http_routes);
-        let stop = shutdown.clone();
+        let stop = tasks_shutdown.clone();
+        let failed = shutdown.clone();
         tasks.spawn(async move {
             if let Err(error) = crate::http::serve(listener, router, stop).await {
-                tracing::error!(error = format!("{error:#}"), "http server stopped");
+                tracing::error!(error = format!("{error:#}"), "http server failed, stopping");
+                failed.cancel();
             }
         });
     }
 
-    let grpc = tokio::spawn(server.serve(listeners.grpc, verifier, shutdown.clone()));
+    let mut grpc = tokio::spawn(server.serve(listeners.grpc, verifier, shutdown.clone()));
 
     let startup = {
         let settings = settings.clone();
@@ -192,22 +202,38 @@ pub async fn run(
             anyhow::Ok(())
         }
     };
+    let mut grpc_result = None;
     let result = tokio::select! {
-        result = startup => result,
+        // A stop request wins over whatever start-up was doing when it came.
+        biased;
         () = shutdown.cancelled() => Ok(()),
+        served = &mut grpc => {
+            grpc_result = Some(served);
+            Err(anyhow::anyhow!("the grpc server stopped before it was asked to"))
+        }
+        result = startup => result,
     };
     if let Err(error) = &result {
-        tracing::error!(error = format!("{error:#}"), "start-up failed, stopping");
-        shutdown.cancel();
+        tracing::error!(error = format!("{error:#}"), "stopping after a fatal error");
     }
     shutdown.cancel();
-    let served = grpc.await.context("grpc task panicked")?;
+    let served = match grpc_result {
+        Some(served) => served,
+        None => grpc.await,
+    }
+    .context("grpc task panicked")?;
+    tasks_shutdown.cancel();
     tasks.close();
     if tokio::time::timeout(settings.grpc.drain_timeout, tasks.wait())
         .await
         .is_err()
     {
         tracing::warn!("background tasks did not stop in time");
+    }
+    for pool in pools {
+        if let Err(error) = pool.close().await {
+            tracing::warn!(%error, "closing a database pool");
+        }
     }
     tracing::info!("stopped");
     result.and(served)
@@ -249,20 +275,24 @@ async fn prepare(
     })
     .await?;
     for (def, ctx) in contexts {
-        if settings.database.create_if_missing {
-            let name = settings.database.database_name(def.name);
-            retry("database", shutdown, || {
-                crate::db::create_database_if_missing(&settings.database, &name)
-            })
-            .await?;
-        }
+        let name = settings.database.database_name(def.name);
+        retry("database", shutdown, || async {
+            if settings.database.create_if_missing {
+                crate::db::create_database_if_missing(&settings.database, &name).await?;
+            }
+            ctx.db
+                .ping()
+                .await
+                .with_context(|| format!("reaching database {name}"))
+        })
+        .await?;
         if settings.database.migrate_on_start {
             def.migrate(&ctx.db)
                 .await
                 .with_context(|| format!("migrating {}", def.name))?;
         }
         let relay = Relay::new(def.name, &ctx.db, bus, &settings.outbox);
-        let stop = shutdown.clone();
+        let stop = ctx.shutdown.clone();
         let name = def.name;
         ctx.tasks.spawn(async move {
             if let Err(error) = relay.run(stop).await {

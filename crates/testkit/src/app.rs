@@ -105,7 +105,12 @@ impl TestApp {
 
     /// The health of one service (`""` for the whole server), or `None` if unreachable.
     pub async fn health(&self, service: &str) -> Option<ServingStatus> {
-        let mut client = HealthClient::new(self.channel().await);
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        let mut client = HealthClient::new(channel);
         let response = client
             .check(HealthCheckRequest {
                 service: service.to_owned(),
@@ -148,10 +153,9 @@ impl TestApp {
 }
 
 impl Drop for TestApp {
+    /// Cancelling lets the services stop their own tasks; the context's clean-up then drops the
+    /// databases (disconnecting whatever is left).
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
     }
 }

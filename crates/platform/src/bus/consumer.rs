@@ -185,7 +185,10 @@ impl<H: Handler> Consumer<H> {
             deliver_policy: DeliverPolicy::All,
             // The server stops redelivering after this many attempts even if the process handling
             // the message dies every time (the runner moves it to the dead letters before that).
-            max_deliver: self.settings.max_deliver,
+            // One more than the runner's own limit: the runner dead-letters on its last attempt,
+            // and if that attempt dies with the process the server still redelivers once, so
+            // the event is dead-lettered then instead of silently dropped.
+            max_deliver: self.settings.max_deliver.saturating_add(1),
             max_ack_pending: 1024,
             ..Default::default()
         };
@@ -199,9 +202,14 @@ impl<H: Handler> Consumer<H> {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut failures = 0u32;
         loop {
+            let started = tokio::time::Instant::now();
             match self.run_once(&shutdown).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
+                    // A consumer that ran for a while before failing starts its backoff afresh.
+                    if started.elapsed() > Duration::from_secs(60) {
+                        failures = 0;
+                    }
                     failures = failures.saturating_add(1);
                     tracing::warn!(consumer = %self.spec.name, error = format!("{error:#}"), "consumer interrupted, restarting");
                 }
@@ -217,6 +225,7 @@ impl<H: Handler> Consumer<H> {
     async fn run_once(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let mut consumer = self.ensure().await?;
         let mut lag = tokio::time::interval(Duration::from_secs(15));
+        let mut last_prune = tokio::time::Instant::now();
         let mut messages = consumer
             .clone()
             .stream()
@@ -233,6 +242,10 @@ impl<H: Handler> Consumer<H> {
                     match consumer.info().await {
                         Ok(info) => self.metrics.pending.record(info.num_pending, std::slice::from_ref(&self.metrics.consumer)),
                         Err(error) => tracing::debug!(%error, "cannot read the consumer's lag"),
+                    }
+                    if last_prune.elapsed() > Duration::from_secs(3600) {
+                        last_prune = tokio::time::Instant::now();
+                        self.prune_inbox().await;
                     }
                     continue;
                 }
@@ -305,6 +318,18 @@ impl<H: Handler> Consumer<H> {
                     .context("acking")?;
                 Ok(Outcome::Duplicate)
             }
+            Err(HandlerError::Retry(error)) if is_unavailable(&error) => {
+                // The database is down: that says nothing about this event, so the attempt is
+                // not counted against it. Keep the message (extending its ack deadline) and
+                // try again when the database answers.
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "database unavailable, holding the event"
+                );
+                let _ = message.ack_with(AckKind::Progress).await;
+                tokio::time::sleep(self.backoff(1)).await;
+                return Box::pin(self.process(message)).await;
+            }
             Err(HandlerError::Retry(error)) if delivered < self.settings.max_deliver => {
                 let delay = self.backoff(delivered);
                 tracing::warn!(
@@ -352,6 +377,22 @@ impl<H: Handler> Consumer<H> {
         Ok(true)
     }
 
+    /// Forgets processed events older than the streams keep messages (7 days, plus a margin):
+    /// they can no longer be redelivered.
+    async fn prune_inbox(&self) {
+        let result = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                "DELETE FROM inbox WHERE consumer = $1 AND processed_at < now() - interval '8 days'",
+                [self.spec.name.clone().into()],
+            ))
+            .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, consumer = %self.spec.name, "pruning the inbox failed");
+        }
+    }
+
     fn backoff(&self, delivered: i64) -> Duration {
         let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
         self.settings
@@ -373,13 +414,14 @@ impl<H: Handler> Consumer<H> {
         let mut headers = message.headers.clone().unwrap_or_default();
         // A new message id, so that a second dead-lettering of the same event (after a crash
         // between the publish and the term) is dropped too.
-        let original_id = headers
-            .get(HEADER_MSG_ID)
-            .map(|id| id.as_str().to_owned())
+        // The stream sequence identifies the message even when it has no id of its own.
+        let sequence = message
+            .info()
+            .map(|info| info.stream_sequence)
             .unwrap_or_default();
         headers.insert(
             HEADER_MSG_ID,
-            format!("{}:{original_id}", self.spec.name).as_str(),
+            format!("{}:{}:{sequence}", self.spec.name, message.subject).as_str(),
         );
         headers.insert(HEADER_DEAD_CONSUMER, self.spec.name.as_str());
         headers.insert(HEADER_DEAD_SUBJECT, subject);
@@ -407,4 +449,14 @@ impl<H: Handler> Consumer<H> {
             .context("terminating a dead-lettered message")?;
         Ok(())
     }
+}
+
+/// Whether a handler's error is the database being unreachable (not the event's fault).
+fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sea_orm::DbErr>(),
+            Some(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_))
+        )
+    })
 }

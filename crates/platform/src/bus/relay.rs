@@ -1,20 +1,30 @@
 //! The outbox relay: drains committed outbox rows into JetStream.
 //!
-//! Each round claims a batch of unsent rows with `FOR UPDATE SKIP LOCKED` (so replicas of a service
-//! share the work without waiting on each other), publishes them all asynchronously — the
-//! JetStream context bounds how many acknowledgements may be outstanding — waits for the acks,
-//! marks the acknowledged rows sent and commits. A crash anywhere in between leaves rows unsent;
-//! the next round publishes them again and JetStream drops the copies by `Nats-Msg-Id`.
+//! Each round claims a batch of pending rows with `FOR UPDATE SKIP LOCKED` (so replicas of a service
+//! share the work without waiting on each other), publishes them asynchronously with at most
+//! `outbox.max_in_flight` acknowledgements outstanding, marks the acknowledged rows sent and
+//! commits. A crash anywhere in between leaves rows unsent; the next round publishes them again and
+//! JetStream drops the copies by `Nats-Msg-Id`.
+//!
+//! A row that fails is not allowed to hold up the others: its attempt is counted and the rest of
+//! the batch goes on. A row that can never be published (larger than NATS accepts, a subject no
+//! stream captures after many tries) is parked — kept with its error, skipped, counted in the
+//! `outbox.parked` metric — for an operator to look at. Only failures of NATS itself (a timeout, a
+//! broken connection) end the round early and make the relay back off.
 //!
 //! The relay sleeps on `LISTEN terrace_outbox` and wakes as soon as a transaction with an outbox
-//! row commits; the poll interval is only a safety net for a lost notification.
+//! row commits; the poll interval is only a safety net for a lost notification. Writers notify only
+//! while the relay sleeps (see [`outbox`](super::outbox) for why and how), and while writers are in
+//! flight the relay does not sleep but looks again within milliseconds.
 //!
-//! Ordering: one relay publishes in commit-sequence order. With several replicas, batches may
-//! interleave, so consumers must not depend on the order of events across entities.
+//! Ordering: rows are published in insertion order (`seq`), which for concurrent transactions is
+//! not exactly commit order; a row that failed is published after later ones; several replicas
+//! interleave their batches. Consumers must not depend on the order of events across entities.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -30,14 +40,21 @@ use uuid::Uuid;
 
 use super::Bus;
 use super::envelope::Envelope;
-use super::outbox::NOTIFY_CHANNEL;
+use super::outbox::{NOTIFY_CHANNEL, RELAY_IDLE_LOCK};
+use super::streams::Naming;
 use crate::config::OutboxSettings;
+
+/// Failed attempts after which a row whose subject no stream captures is parked.
+const MAX_ATTEMPTS: i32 = 10;
 
 /// The relay of one service's outbox.
 #[derive(Debug, Clone)]
 pub struct Relay {
     pool: PgPool,
-    bus: Bus,
+    /// A JetStream context of the relay's own, so that its acknowledgement budget is not shared
+    /// with (and cannot be exhausted by) other relays or consumers of the same connection.
+    jetstream: async_nats::jetstream::Context,
+    naming: Naming,
     settings: OutboxSettings,
     metrics: RelayMetrics,
 }
@@ -47,6 +64,7 @@ struct RelayMetrics {
     service: KeyValue,
     published: Counter<u64>,
     failures: Counter<u64>,
+    parked: Counter<u64>,
     backlog: Gauge<u64>,
 }
 
@@ -62,6 +80,25 @@ struct OutboxRow {
     occurred_at: DateTime<Utc>,
 }
 
+/// What one round did with the rows it claimed.
+#[derive(Debug, Default)]
+struct Round {
+    sent: Vec<i64>,
+    /// Rows that failed on their own account, with the error; parked when `permanent`.
+    failed: Vec<(i64, String, bool)>,
+    /// A failure of NATS itself that ended the round early.
+    interrupted: Option<anyhow::Error>,
+}
+
+/// How a wait for work ended.
+#[derive(Debug, Clone, Copy)]
+enum Slept {
+    /// The relay slept (or found work just before).
+    Idle,
+    /// Writers were in flight; the relay only paused.
+    Busy,
+}
+
 impl Relay {
     /// A relay for the outbox in `db`, publishing through `bus`. `service` labels its metrics.
     pub fn new(
@@ -71,12 +108,18 @@ impl Relay {
         settings: &OutboxSettings,
     ) -> Self {
         let meter = crate::telemetry::meter();
+        let service = KeyValue::new("service", service.to_owned());
         Self {
             pool: db.get_postgres_connection_pool().clone(),
-            bus: bus.clone(),
+            jetstream: async_nats::jetstream::context::ContextBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .max_ack_inflight(settings.max_in_flight.max(1))
+                .backpressure_on_inflight(true)
+                .build(bus.client.clone()),
+            naming: bus.naming.clone(),
             settings: settings.clone(),
             metrics: RelayMetrics {
-                service: KeyValue::new("service", service.to_owned()),
+                service,
                 published: meter
                     .u64_counter("outbox.published")
                     .with_description(
@@ -85,7 +128,13 @@ impl Relay {
                     .build(),
                 failures: meter
                     .u64_counter("outbox.publish_failures")
-                    .with_description("outbox rounds that failed and will be retried")
+                    .with_description("outbox publishes that failed and will be retried")
+                    .build(),
+                parked: meter
+                    .u64_counter("outbox.parked")
+                    .with_description(
+                        "outbox rows that can never be published, parked for an operator",
+                    )
                     .build(),
                 backlog: meter
                     .u64_gauge("outbox.backlog")
@@ -95,27 +144,27 @@ impl Relay {
         }
     }
 
-    /// Runs until `shutdown`, then returns after the round in progress.
+    /// Runs until `shutdown`, then publishes what is still pending (one last drain, bounded) and
+    /// returns. Errors are retried with backoff; this only returns early if never asked to stop.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut listener = self.listen().await?;
+        let mut listener: Option<PgListener> = None;
         let mut failures = 0u32;
+        let mut busy = 0u32;
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
             if shutdown.is_cancelled() {
+                self.final_drain().await;
                 return Ok(());
             }
             match self.drain_once().await {
                 // A full batch means there is probably more: go again without sleeping.
-                Ok(count) if count as u64 >= self.settings.batch_size => {
+                Ok(claimed) if claimed as u64 >= self.settings.batch_size => {
                     failures = 0;
                     continue;
                 }
                 Ok(_) => failures = 0,
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    self.metrics
-                        .failures
-                        .add(1, std::slice::from_ref(&self.metrics.service));
                     tracing::warn!(
                         error = format!("{error:#}"),
                         failures,
@@ -130,22 +179,52 @@ impl Relay {
                 }
                 self.record_backlog().await;
             }
-            // After a failure, back off (100 ms doubling to 5 s) instead of hammering NATS.
-            let wait = if failures > 0 {
-                Duration::from_millis(100u64.saturating_mul(1 << failures.min(6)))
-                    .min(Duration::from_secs(5))
-            } else {
-                self.settings.poll_interval
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(wait) => {}
-                notification = listener.recv(), if failures == 0 => {
-                    if let Err(error) = notification {
-                        // PgListener reconnects by itself on the next recv; note it and poll.
-                        tracing::warn!(%error, "outbox listener interrupted");
-                    }
+            if failures > 0 {
+                // Back off (100 ms doubling to 5 s) instead of hammering NATS or PostgreSQL.
+                let wait = Duration::from_millis(100u64.saturating_mul(1 << failures.min(6)))
+                    .min(Duration::from_secs(5));
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
+                continue;
+            }
+            let connected = match listener.as_mut() {
+                Some(connected) => connected,
+                None => match self.listen().await {
+                    Ok(connected) => listener.insert(connected),
+                    Err(error) => {
+                        failures = 1;
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "cannot listen for outbox notifications"
+                        );
+                        continue;
+                    }
+                },
+            };
+            match self.sleep(connected, &shutdown, busy).await {
+                Ok(Slept::Idle) => busy = 0,
+                Ok(Slept::Busy) => busy = busy.saturating_add(1),
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "outbox listener interrupted");
+                    listener = None;
+                }
+            }
+        }
+    }
+
+    /// After shutdown: publish what the last requests committed, for at most a few seconds.
+    async fn final_drain(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while tokio::time::Instant::now() < deadline {
+            match tokio::time::timeout_at(deadline, self.drain_once()).await {
+                Ok(Ok(claimed)) if claimed > 0 => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(error = format!("{error:#}"), "final outbox drain failed");
+                    return;
+                }
+                _ => return,
             }
         }
     }
@@ -161,12 +240,63 @@ impl Relay {
         Ok(listener)
     }
 
-    /// Publishes one batch of pending rows; returns how many were claimed.
+    /// Waits for more work.
+    ///
+    /// To sleep, the relay takes [`RELAY_IDLE_LOCK`] exclusively on its listener's connection:
+    /// from then on every writer fails to take it shared and notifies. Rows committed before the
+    /// lock was taken did not notify, so it looks once more before sleeping. When the lock cannot
+    /// be taken, a writer holds it shared — its row may be about to commit — or another replica
+    /// sleeps on it; either way the relay looks again shortly (5 ms, doubling to 100 ms while it
+    /// stays so) instead of sleeping.
+    async fn sleep(
+        &self,
+        listener: &mut PgListener,
+        shutdown: &CancellationToken,
+        busy: u32,
+    ) -> anyhow::Result<Slept> {
+        // Notifications that arrived while the relay was draining are answered by that drain.
+        while listener.next_buffered().is_some() {}
+        let idle: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RELAY_IDLE_LOCK)
+            .fetch_one(&mut *listener)
+            .await?;
+        if !idle {
+            let wait = Duration::from_millis(5u64 << busy.min(5)).min(Duration::from_millis(100));
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(wait) => {}
+                notification = listener.recv() => { notification?; }
+            }
+            return Ok(Slept::Busy);
+        }
+        let slept = async {
+            if self.drain_once().await? > 0 {
+                return anyhow::Ok(());
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                notification = listener.recv() => { notification?; }
+            }
+            Ok(())
+        }
+        .await;
+        // If the connection broke, the server released the lock with it.
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(RELAY_IDLE_LOCK)
+            .execute(&mut *listener)
+            .await;
+        slept.map(|()| Slept::Idle)
+    }
+
+    /// Publishes one batch of pending rows; returns how many were claimed. An error means NATS
+    /// itself failed during the round (what was acknowledged is still marked sent).
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT seq, event_id, subject, event_type, source, payload, traceparent, occurred_at \
-             FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+             FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL \
+             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(i64::try_from(self.settings.batch_size).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
@@ -177,31 +307,56 @@ impl Relay {
             return Ok(0);
         }
         let span = tracing::debug_span!("outbox.relay", claimed);
-        let (sent, error) = self.publish(rows).instrument(span).await;
-        if !sent.is_empty() {
+        let round = self.publish(rows).instrument(span).await;
+        if !round.sent.is_empty() {
             sqlx::query("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)")
-                .bind(&sent)
+                .bind(&round.sent)
                 .execute(&mut *tx)
                 .await
                 .context("marking outbox rows sent")?;
         }
+        for (seq, error, permanent) in &round.failed {
+            let parked: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                 parked_at = CASE WHEN $3 OR attempts + 1 >= $4 THEN now() END \
+                 WHERE seq = $1 RETURNING parked_at",
+            )
+            .bind(seq)
+            .bind(error)
+            .bind(permanent)
+            .bind(MAX_ATTEMPTS)
+            .fetch_one(&mut *tx)
+            .await
+            .context("recording a failed publish")?;
+            if parked.is_some() {
+                self.metrics
+                    .parked
+                    .add(1, std::slice::from_ref(&self.metrics.service));
+                tracing::error!(seq, error = %error, "outbox row parked: it cannot be published");
+            }
+        }
         tx.commit().await.context("committing outbox round")?;
-        self.metrics.published.add(
-            sent.len() as u64,
-            std::slice::from_ref(&self.metrics.service),
-        );
-        match error {
+        let attrs = std::slice::from_ref(&self.metrics.service);
+        self.metrics.published.add(round.sent.len() as u64, attrs);
+        self.metrics.failures.add(round.failed.len() as u64, attrs);
+        match round.interrupted {
             Some(error) => Err(error),
             None => Ok(claimed),
         }
     }
 
-    /// Publishes rows in order; returns the sequence numbers JetStream acknowledged, and the first
-    /// error if any publish failed (the rest of the batch is left for the next round).
-    async fn publish(&self, rows: Vec<OutboxRow>) -> (Vec<i64>, Option<anyhow::Error>) {
+    /// Publishes rows in order, never with more than `max_in_flight` acknowledgements awaited.
+    async fn publish(&self, rows: Vec<OutboxRow>) -> Round {
+        let mut round = Round::default();
         let mut acks = FuturesOrdered::new();
-        let mut error = None;
         for row in rows {
+            // Awaiting the oldest acknowledgement before sending more keeps the relay within its
+            // context's budget, so a send never waits for a permit that only it could release.
+            while acks.len() >= self.settings.max_in_flight.max(1) {
+                if let Some((seq, ack)) = acks.next().await {
+                    record_ack(&mut round, seq, ack);
+                }
+            }
             let envelope = Envelope {
                 id: row.event_id,
                 subject: row.subject,
@@ -211,34 +366,34 @@ impl Relay {
                 traceparent: row.traceparent,
                 payload: Bytes::from(row.payload),
             };
-            let subject = self.bus.naming.subject(&envelope.subject);
             let message = PublishMessage::build()
                 .payload(envelope.payload.clone())
                 .headers(envelope.headers())
                 .message_id(envelope.id.to_string());
-            match self.bus.jetstream.send_publish(subject, message).await {
-                Ok(ack) => acks.push_back(async move { (row.seq, ack.await) }),
-                Err(publish_error) => {
-                    error = Some(
-                        anyhow::Error::new(publish_error).context("publishing an outbox event"),
-                    );
-                    break;
-                }
-            }
-        }
-        let mut sent = Vec::with_capacity(acks.len());
-        while let Some((seq, ack)) = acks.next().await {
-            match ack {
-                Ok(_) => sent.push(seq),
-                Err(ack_error) => {
-                    if error.is_none() {
-                        error =
-                            Some(anyhow::Error::new(ack_error).context("awaiting a jetstream ack"));
+            match self
+                .jetstream
+                .send_publish(self.naming.subject(&envelope.subject), message)
+                .await
+            {
+                Ok(ack) => acks.push_back(ack_of(row.seq, ack)),
+                Err(error) => match error.kind() {
+                    // The row itself is unpublishable: park it and go on with the rest.
+                    PublishErrorKind::MaxPayloadExceeded | PublishErrorKind::Other => {
+                        round.failed.push((row.seq, error.to_string(), true));
                     }
-                }
+                    // NATS is in trouble: stop here; the rest waits for the next round.
+                    _ => {
+                        round.interrupted =
+                            Some(anyhow::Error::new(error).context("publishing an outbox event"));
+                        break;
+                    }
+                },
             }
         }
-        (sent, error)
+        while let Some((seq, ack)) = acks.next().await {
+            record_ack(&mut round, seq, ack);
+        }
+        round
     }
 
     /// Deletes sent rows older than the retention.
@@ -266,11 +421,49 @@ impl Relay {
         }
     }
 
-    /// Rows not yet published.
+    /// Rows not yet published (parked rows excluded).
     pub async fn backlog(&self) -> anyhow::Result<u64> {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+async fn ack_of(
+    seq: i64,
+    ack: PublishAckFuture,
+) -> (
+    i64,
+    Result<
+        async_nats::jetstream::publish::PublishAck,
+        async_nats::jetstream::context::PublishError,
+    >,
+) {
+    (seq, ack.await)
+}
+
+fn record_ack(
+    round: &mut Round,
+    seq: i64,
+    ack: Result<
+        async_nats::jetstream::publish::PublishAck,
+        async_nats::jetstream::context::PublishError,
+    >,
+) {
+    match ack {
+        Ok(_) => round.sent.push(seq),
+        // No stream captures the subject: counted, parked after MAX_ATTEMPTS.
+        Err(error) if error.kind() == PublishErrorKind::StreamNotFound => {
+            round.failed.push((seq, error.to_string(), false));
+        }
+        Err(error) => {
+            if round.interrupted.is_none() {
+                round.interrupted =
+                    Some(anyhow::Error::new(error).context("awaiting a jetstream ack"));
+            }
+        }
     }
 }

@@ -158,8 +158,19 @@ async fn relay_wakes_on_notify_without_waiting_for_the_poll() {
     let relay = Relay::new("probe", &db, &bus, &settings);
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(relay.clone().run(shutdown.clone()));
-    // Let the relay reach its first sleep.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the relay sleeps: it then holds its idle lock.
+    crate::eventually("the relay to sleep", Duration::from_secs(10), || async {
+        let sleeping: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' \
+             AND granted AND ((classid::bigint << 32) | objid::bigint) = $1)",
+        )
+        .bind(terrace_platform::bus::outbox::RELAY_IDLE_LOCK)
+        .fetch_one(db.get_postgres_connection_pool())
+        .await
+        .unwrap();
+        sleeping.then_some(())
+    })
+    .await;
 
     let txn = db.begin().await.unwrap();
     let event = NoteRecorded {
@@ -175,4 +186,96 @@ async fn relay_wakes_on_notify_without_waiting_for_the_poll() {
     assert_eq!(counts.keys().copied().collect::<Vec<_>>(), vec![id]);
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_unpublishable_row_is_parked_and_the_rest_go_on() {
+    let ctx = TestContext::new();
+    let db = ctx.database("probe").await;
+    ProbeMigrator::up(&db, None).await.unwrap();
+    let bus = ctx.bus(&["probe"]).await;
+
+    // Larger than the NATS server accepts (1 MiB by default), between two ordinary events.
+    let first = NoteRecorded {
+        note_id: "1".into(),
+        text: "before".into(),
+    };
+    let huge = NoteRecorded {
+        note_id: "2".into(),
+        text: "x".repeat(2 * 1024 * 1024),
+    };
+    let last = NoteRecorded {
+        note_id: "3".into(),
+        text: "after".into(),
+    };
+    let mut ids = Vec::new();
+    for event in [&first, &huge, &last] {
+        let txn = db.begin().await.unwrap();
+        ids.push(outbox::publish(&txn, "terrace/probe", event).await.unwrap());
+        txn.commit().await.unwrap();
+    }
+
+    let relay = Relay::new("probe", &db, &bus, &ctx.settings.outbox);
+    assert_eq!(
+        relay.drain_once().await.unwrap(),
+        3,
+        "the round is not cut short"
+    );
+    assert_eq!(relay.backlog().await.unwrap(), 0, "nothing left pending");
+    assert_eq!(
+        relay.drain_once().await.unwrap(),
+        0,
+        "the parked row is not claimed again"
+    );
+
+    let counts = stream_event_ids(&bus, 2).await;
+    let published: BTreeSet<Uuid> = counts.keys().copied().collect();
+    assert_eq!(published, BTreeSet::from([ids[0], ids[2]]));
+
+    let (attempts, error, parked): (i32, Option<String>, bool) = sqlx::query_as(
+        "SELECT attempts, last_error, parked_at IS NOT NULL FROM outbox WHERE event_id = $1",
+    )
+    .bind(ids[1])
+    .fetch_one(db.get_postgres_connection_pool())
+    .await
+    .unwrap();
+    assert_eq!((attempts, parked), (1, true));
+    assert!(
+        error.unwrap().contains("payload"),
+        "the reason is kept for an operator"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_the_ack_budget_still_drains() {
+    let ctx = TestContext::new();
+    let db = ctx.database("probe").await;
+    ProbeMigrator::up(&db, None).await.unwrap();
+    let bus = ctx.bus(&["probe"]).await;
+    let txn = db.begin().await.unwrap();
+    let mut committed = BTreeSet::new();
+    for i in 0..300 {
+        let event = NoteRecorded {
+            note_id: i.to_string(),
+            text: "bulk".into(),
+        };
+        committed.insert(
+            outbox::publish(&txn, "terrace/probe", &event)
+                .await
+                .unwrap(),
+        );
+    }
+    txn.commit().await.unwrap();
+
+    let mut settings = ctx.settings.outbox.clone();
+    settings.batch_size = 300;
+    settings.max_in_flight = 16;
+    let relay = Relay::new("probe", &db, &bus, &settings);
+    let claimed = tokio::time::timeout(Duration::from_secs(20), relay.drain_once())
+        .await
+        .expect("no deadlock on the ack budget")
+        .unwrap();
+    assert_eq!(claimed, 300);
+    let counts = stream_event_ids(&bus, 300).await;
+    assert_eq!(counts.keys().copied().collect::<BTreeSet<_>>(), committed);
 }

@@ -146,17 +146,46 @@ async fn calls_beyond_the_concurrency_limit_are_shed_at_once() {
     .await;
     let token = app.token("user-1", &[(Role::Resident, "110101001001")]);
     let channel = app.channel().await;
-    let slow = |millis| {
+    let header: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().unwrap();
+    let slow = std::sync::Arc::new(move |millis| {
         let mut client = ProbeServiceClient::new(channel.clone());
-        let request = app.request(SleepRequest { millis }, &token);
+        let mut request = tonic::Request::new(SleepRequest { millis });
+        request
+            .metadata_mut()
+            .insert("authorization", header.clone());
         async move { client.sleep(request).await }
+    });
+    // Two slow calls take both slots; each retries if a probe below took its slot first.
+    let hold = |millis| {
+        let slow = slow.clone();
+        async move {
+            loop {
+                match slow(millis).await {
+                    Err(status) if status.code() == Code::ResourceExhausted => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    other => return other,
+                }
+            }
+        }
     };
-    let first = tokio::spawn(slow(1500));
-    let second = tokio::spawn(slow(1500));
-    // Let both take their slots.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let shed = slow(0).await.unwrap_err();
-    assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
+    let first = tokio::spawn(hold(2000));
+    let second = tokio::spawn(hold(2000));
+    // While both are held, a call is refused at once instead of queued.
+    let shed = crate::eventually("a call to be shed", Duration::from_secs(5), || async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = tokio::time::Instant::now();
+        slow(0)
+            .await
+            .err()
+            .map(|status| (status, started.elapsed()))
+    })
+    .await;
+    assert_eq!(shed.0.code(), Code::ResourceExhausted, "{:?}", shed.0);
+    assert!(
+        shed.1 < Duration::from_secs(1),
+        "refused at once, not after waiting for a slot"
+    );
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
     // With the slots free again, calls pass.
