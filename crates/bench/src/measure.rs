@@ -28,6 +28,13 @@ impl Measurement {
     }
 }
 
+/// The measurement with the median rate.
+pub(crate) fn median(mut runs: Vec<Measurement>) -> Option<Measurement> {
+    runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    let middle = runs.len() / 2;
+    runs.into_iter().nth(middle)
+}
+
 /// Runs `op(i)` for i in 0..ops over `concurrency` tasks and times each call.
 pub(crate) async fn run<F, Fut>(
     ops: usize,

@@ -19,8 +19,12 @@ use crate::substrate::PAYLOAD;
 
 /// Fills the outbox with `messages` committed rows, then times the relay draining them to JetStream
 /// with the default settings.
-pub(crate) async fn relay(ctx: &TestContext, messages: usize) -> anyhow::Result<Measurement> {
-    let db = ctx.database("relay").await;
+pub(crate) async fn relay(
+    ctx: &TestContext,
+    messages: usize,
+    round: usize,
+) -> anyhow::Result<Measurement> {
+    let db = ctx.database(&format!("relay{round}")).await;
     ProbeMigrator::up(&db, None).await?;
     let bus = ctx.bus(&["bench"]).await;
     let pool = db.get_postgres_connection_pool().clone();

@@ -73,8 +73,12 @@ pub(crate) struct JetStream {
 }
 
 /// Publishes to a file-backed stream with message ids, as the relay does: one at a time, and
-/// pipelined with at most 512 acknowledgements outstanding.
-pub(crate) async fn jetstream(ctx: &TestContext, messages: usize) -> anyhow::Result<JetStream> {
+/// pipelined with at most 1024 acknowledgements outstanding (the relay's default budget).
+pub(crate) async fn jetstream(
+    ctx: &TestContext,
+    messages: usize,
+    round: usize,
+) -> anyhow::Result<JetStream> {
     let bus = ctx.bus(&["bench"]).await;
     let subject = bus.naming.subject("bench.raw.published");
     let payload = Bytes::from_static(PAYLOAD);
@@ -86,7 +90,7 @@ pub(crate) async fn jetstream(ctx: &TestContext, messages: usize) -> anyhow::Res
         let start = Instant::now();
         let publish = async_nats::jetstream::message::PublishMessage::build()
             .payload(payload.clone())
-            .message_id(format!("sync-{i}"));
+            .message_id(format!("sync-{round}-{i}"));
         bus.jetstream
             .send_publish(subject.clone(), publish)
             .await?
@@ -105,14 +109,14 @@ pub(crate) async fn jetstream(ctx: &TestContext, messages: usize) -> anyhow::Res
     for i in 0..messages {
         let publish = async_nats::jetstream::message::PublishMessage::build()
             .payload(payload.clone())
-            .message_id(format!("async-{i}"));
+            .message_id(format!("async-{round}-{i}"));
         acks.push(
             bus.jetstream
                 .send_publish(subject.clone(), publish)
                 .await?
                 .into_future(),
         );
-        while acks.len() >= 512 {
+        while acks.len() >= 1024 {
             if let Some(ack) = acks.next().await {
                 ack?;
             }

@@ -255,8 +255,8 @@ pub struct OutboxSettings {
 impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
-            batch_size: 256,
-            max_in_flight: 512,
+            batch_size: 1000,
+            max_in_flight: 1024,
             poll_interval: Duration::from_millis(1000),
             retention: Duration::from_secs(24 * 3600),
         }
