@@ -1,0 +1,3 @@
+BEGIN;
+INSERT INTO always_notify (payload) VALUES (repeat($$x$$, 64));
+COMMIT;

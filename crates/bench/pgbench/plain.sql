@@ -1,0 +1,3 @@
+BEGIN;
+INSERT INTO plain (payload) VALUES (repeat($$x$$, 64));
+COMMIT;
