@@ -200,10 +200,7 @@ impl GrpcServer {
             .layer(cors(&settings))
             .layer(tonic_web::GrpcWebLayer::new())
             .map_result(answer_errors)
-            .load_shed()
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                settings.concurrency_limit,
-            ))
+            .layer(LimitExceptProbesLayer::new(settings.concurrency_limit))
             .timeout(settings.request_timeout)
             .layer(AuthLayer::new(verifier, self.public_methods))
             .into_inner();
@@ -234,6 +231,70 @@ impl GrpcServer {
                 tracing::warn!("drain timed out, not waiting for the remaining calls");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Load shedding over the process-wide concurrency limit, for every call but health checks and
+/// reflection: a Kubernetes probe must get an answer from a busy pod, or the pod is restarted
+/// exactly when it is busiest.
+#[derive(Debug, Clone)]
+struct LimitExceptProbesLayer {
+    limit: tower::limit::GlobalConcurrencyLimitLayer,
+}
+
+impl LimitExceptProbesLayer {
+    fn new(concurrency_limit: usize) -> Self {
+        Self {
+            limit: tower::limit::GlobalConcurrencyLimitLayer::new(concurrency_limit),
+        }
+    }
+}
+
+impl<S: Clone> tower::Layer<S> for LimitExceptProbesLayer {
+    type Service = LimitExceptProbes<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LimitExceptProbes {
+            limited: tower::load_shed::LoadShed::new(self.limit.layer(inner.clone())),
+            direct: inner,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LimitExceptProbes<S> {
+    limited: tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<S>>,
+    direct: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for LimitExceptProbes<S>
+where
+    S: tower::Service<http::Request<B>> + Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = tower::BoxError;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, tower::BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // Load shedding never waits: `limited` is always ready (it remembers whether a slot was free).
+        futures::ready!(self.direct.poll_ready(cx)).map_err(Into::into)?;
+        self.limited.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        use futures::FutureExt as _;
+        let path = request.uri().path();
+        if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
+            let future = self.direct.call(request);
+            async move { future.await.map_err(Into::into) }.boxed()
+        } else {
+            self.limited.call(request).boxed()
         }
     }
 }
