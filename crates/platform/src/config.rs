@@ -193,7 +193,8 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
             log_format: LogFormat::Pretty,
-            log_filter: "info".to_owned(),
+            // sqlx reports every "already exists, skipping" notice at info; OpenTelemetry announces its globals.
+            log_filter: "info,sqlx=warn,opentelemetry=warn".to_owned(),
             otlp_endpoint: None,
             sample_ratio: 1.0,
         }

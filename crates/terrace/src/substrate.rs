@@ -35,7 +35,14 @@ impl Substrate {
         }
         let (nats_host, nats_port) = host_port(&settings.nats.url, 4222)?;
         if !listening(&nats_host, nats_port).await {
-            substrate.nats = Some(start_nats(data_dir, &nats_host, nats_port).await?);
+            match start_nats(data_dir, &nats_host, nats_port).await {
+                Ok(nats) => substrate.nats = Some(nats),
+                Err(error) => {
+                    // Do not leave a private PostgreSQL behind.
+                    substrate.stop().await;
+                    return Err(error);
+                }
+            }
         }
         Ok(substrate)
     }
@@ -56,10 +63,21 @@ impl Substrate {
         }
     }
 
-    /// Stops the servers this process started.
+    /// Stops the servers this process started, gently (SIGTERM, then a kill after 10 s).
     pub(crate) async fn stop(mut self) {
         if let Some(mut nats) = self.nats.take() {
-            let _ = nats.kill().await;
+            if let Some(pid) = nats.id() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), nats.wait())
+                .await
+                .is_err()
+            {
+                let _ = nats.kill().await;
+            }
         }
         if let Some(dir) = self.postgres.take() {
             let status = pg_command("pg_ctl")
@@ -226,6 +244,9 @@ async fn start_nats(data_dir: &Path, host: &str, port: u16) -> anyhow::Result<Ch
         .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // Its own process group: Ctrl-C in the terminal reaches terrace, which drains first and
+        // then stops the server, instead of the server dying under the draining services.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .context("starting nats-server")?;
