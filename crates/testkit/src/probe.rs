@@ -86,21 +86,31 @@ impl Service for Probe {
     }
 
     async fn start(ctx: &ServiceContext) -> anyhow::Result<()> {
-        let consumer = Consumer::new(
-            ConsumerSpec {
-                name: "probe-notes".to_owned(),
-                domain: "probe".to_owned(),
-                subject: Some("probe.note.>".to_owned()),
-            },
-            &ctx.db,
-            &ctx.bus,
-            &ctx.settings.consumer,
-            SeenRecorder { db: ctx.db.clone() },
-        );
+        let consumer = notes_consumer(&ctx.db, &ctx.bus, &ctx.settings.consumer);
         consumer.ensure().await?;
         ctx.tasks.spawn(consumer.run(ctx.shutdown.clone()));
         Ok(())
     }
+}
+
+/// The probe's consumer of its own notes (`probe-notes`), which records what it handles in
+/// `probe_seen` and `probe_attempts`.
+pub fn notes_consumer(
+    db: &sea_orm::DatabaseConnection,
+    bus: &terrace_platform::bus::Bus,
+    settings: &terrace_platform::config::ConsumerSettings,
+) -> Consumer<impl Handler + std::fmt::Debug> {
+    Consumer::new(
+        ConsumerSpec {
+            name: "probe-notes".to_owned(),
+            domain: "probe".to_owned(),
+            subject: Some("probe.note.>".to_owned()),
+        },
+        db,
+        bus,
+        settings,
+        SeenRecorder { db: db.clone() },
+    )
 }
 
 #[derive(Debug)]
