@@ -10,6 +10,7 @@ mod consumer;
 mod errors;
 mod outbox;
 mod server;
+mod telemetry;
 mod trace;
 
 use std::time::Duration;
