@@ -9,10 +9,8 @@ use terrace_platform::service::ServiceDef;
 use terrace_testkit::pb::probe_service_client::ProbeServiceClient;
 use terrace_testkit::pb::{EchoRequest, RecordRequest};
 use terrace_testkit::probe::{Probe, ProbeMigrator};
+use terrace_testkit::process::TerraceProcess;
 use terrace_testkit::{TestApp, TestContext};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::measure::{self, Measurement};
 use crate::substrate::PAYLOAD;
@@ -114,96 +112,23 @@ pub(crate) struct DevProcess {
 /// Starts `terrace dev` twice (fresh, then already migrated) and reads its memory when idle.
 pub(crate) async fn terrace_dev(bin: &std::path::Path) -> anyhow::Result<DevProcess> {
     let ctx = TestContext::new();
-    let first = start_dev(bin, &ctx).await?;
-    let first_ready = first.ready;
-    first.stop().await?;
-    let second = start_dev(bin, &ctx).await?;
+    let first = TerraceProcess::start(bin, &["dev"], &ctx).await?;
+    let first_ready = first.ready_after;
+    anyhow::ensure!(
+        first.terminate().await?.success(),
+        "terrace dev failed to stop"
+    );
+    let second = TerraceProcess::start(bin, &["dev"], &ctx).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle_rss_kb = rss_kb(second.child.id().unwrap_or_default())?;
-    let ready = second.ready;
-    second.stop().await?;
+    let idle_rss_kb = second.rss_kb()?;
+    let ready = second.ready_after;
+    anyhow::ensure!(
+        second.terminate().await?.success(),
+        "terrace dev failed to stop"
+    );
     Ok(DevProcess {
         first_ready,
         ready,
         idle_rss_kb,
     })
-}
-
-struct Running {
-    child: tokio::process::Child,
-    ready: Duration,
-}
-
-impl Running {
-    async fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.child.id().unwrap_or_default().to_string();
-        tokio::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await?;
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
-        anyhow::ensure!(status.success(), "terrace dev exited with {status}");
-        Ok(())
-    }
-}
-
-async fn free_port() -> anyhow::Result<u16> {
-    Ok(tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await?
-        .local_addr()?
-        .port())
-}
-
-async fn start_dev(bin: &std::path::Path, ctx: &TestContext) -> anyhow::Result<Running> {
-    let grpc = free_port().await?;
-    let http = free_port().await?;
-    let started = Instant::now();
-    let child = tokio::process::Command::new(bin)
-        .arg("dev")
-        .env(
-            "TERRACE__DATABASE__DATABASE_PREFIX",
-            &ctx.settings.database.database_prefix,
-        )
-        .env("TERRACE__NATS__PREFIX", &ctx.settings.nats.prefix)
-        .env("TERRACE__GRPC__ADDR", format!("127.0.0.1:{grpc}"))
-        .env("TERRACE__HTTP__ADDR", format!("127.0.0.1:{http}"))
-        .env("TERRACE__GRPC__DRAIN_DELAY", "0")
-        .env("TERRACE__TELEMETRY__LOG_FILTER", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-    loop {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "terrace dev not ready in 60 s"
-        );
-        if let Ok(channel) =
-            tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{grpc}"))?
-                .connect()
-                .await
-        {
-            let status = HealthClient::new(channel)
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .ok()
-                .map(|response| response.into_inner().status());
-            if status == Some(ServingStatus::Serving) {
-                return Ok(Running {
-                    child,
-                    ready: started.elapsed(),
-                });
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn rss_kb(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for process {pid}"))
 }

@@ -49,21 +49,23 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> anyhow::Resul
     M::up(db, None).await.context("running migrations")
 }
 
+/// One connection to the server's `postgres` database, for creating and dropping databases.
+pub async fn admin_connection(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let single = DatabaseSettings {
+        max_connections: 1,
+        min_connections: 0,
+        ..settings.clone()
+    };
+    connect_to(&single, "postgres").await
+}
+
 /// Creates `database` on the configured server unless it exists.
 pub async fn create_database_if_missing(
     settings: &DatabaseSettings,
     database: &str,
 ) -> anyhow::Result<()> {
     let identifier = quote_identifier(database)?;
-    let admin = connect_to(
-        &DatabaseSettings {
-            max_connections: 1,
-            min_connections: 0,
-            ..settings.clone()
-        },
-        "postgres",
-    )
-    .await?;
+    let admin = admin_connection(settings).await?;
     let exists = admin
         .query_one_raw(Statement::from_sql_and_values(
             admin.get_database_backend(),
@@ -92,15 +94,7 @@ pub async fn create_database_if_missing(
 /// Drops `database`, disconnecting whoever is still in it (tests clean up after themselves).
 pub async fn drop_database(settings: &DatabaseSettings, database: &str) -> anyhow::Result<()> {
     let identifier = quote_identifier(database)?;
-    let admin = connect_to(
-        &DatabaseSettings {
-            max_connections: 1,
-            min_connections: 0,
-            ..settings.clone()
-        },
-        "postgres",
-    )
-    .await?;
+    let admin = admin_connection(settings).await?;
     admin
         .execute_unprepared(&format!(
             "DROP DATABASE IF EXISTS {identifier} WITH (FORCE)"

@@ -10,9 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 use crate::context::TestContext;
 use crate::tokens::TestIssuer;
@@ -110,14 +108,7 @@ impl TestApp {
             .connect()
             .await
             .ok()?;
-        let mut client = HealthClient::new(channel);
-        let response = client
-            .check(HealthCheckRequest {
-                service: service.to_owned(),
-            })
-            .await
-            .ok()?;
-        ServingStatus::try_from(response.into_inner().status).ok()
+        crate::process::health(&channel, service).await
     }
 
     /// A channel to the gRPC port.

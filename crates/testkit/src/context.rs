@@ -129,7 +129,7 @@ impl Drop for TestContext {
 
 async fn drop_databases(settings: &Settings, prefix: &str) -> anyhow::Result<()> {
     use sea_orm::{ConnectionTrait, Statement};
-    let admin = terrace_platform::db::connect_to(&settings.database, "postgres").await?;
+    let admin = terrace_platform::db::admin_connection(&settings.database).await?;
     let rows = admin
         .query_all_raw(Statement::from_sql_and_values(
             admin.get_database_backend(),

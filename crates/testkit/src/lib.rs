@@ -9,6 +9,7 @@
 //! - [`context`]: per-test names and settings, a database or a bus on demand, and the clean-up.
 //! - [`app`]: [`TestApp`], services started with `terrace_platform::service::run` on `127.0.0.1:0`.
 //! - [`tokens`]: a test token issuer with a real JWKS endpoint.
+//! - [`process`]: the `terrace` binary run as its own process, health and reflection helpers.
 //! - [`probe`]: a small service that exercises every platform layer from the outside.
 //! - [`pb`]: the probe's generated protobuf code.
 
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod context;
 pub mod probe;
+pub mod process;
 pub mod tokens;
 
 /// Generated code of the probe service (`crates/testkit/proto`).

@@ -196,28 +196,10 @@ async fn calls_beyond_the_concurrency_limit_are_shed_at_once() {
 
 #[tokio::test]
 async fn reflection_lists_the_registered_services() {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
     let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
-    let mut client = ServerReflectionClient::new(app.channel().await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(futures::stream::iter([request]))
+    let names = terrace_testkit::process::reflected_services(&app.channel().await)
         .await
-        .unwrap()
-        .into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        responses.next().await.unwrap().unwrap().message_response
-    else {
-        panic!("expected a service list");
-    };
-    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        .unwrap();
     assert!(
         names.contains(&"terrace.testkit.v1.ProbeService".to_owned()),
         "{names:?}"
