@@ -32,6 +32,16 @@ impl TerraceProcess {
         args: &[&str],
         ctx: &TestContext,
     ) -> anyhow::Result<Self> {
+        Self::start_with_env(bin, args, ctx, &[]).await
+    }
+
+    /// As [`TerraceProcess::start`], with more environment variables.
+    pub async fn start_with_env(
+        bin: &std::path::Path,
+        args: &[&str],
+        ctx: &TestContext,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let grpc_port = free_port().await?;
         let http_port = free_port().await?;
         let started = Instant::now();
@@ -46,6 +56,7 @@ impl TerraceProcess {
             .env("TERRACE__HTTP__ADDR", format!("127.0.0.1:{http_port}"))
             .env("TERRACE__GRPC__DRAIN_DELAY", "100")
             .env("TERRACE__TELEMETRY__LOG_FILTER", "warn")
+            .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()?;

@@ -78,3 +78,125 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
     let status = dev.terminate().await.unwrap();
     assert!(status.success(), "terrace dev exited with {status}");
 }
+
+#[tokio::test]
+async fn serve_runs_one_service_as_its_container_does() {
+    let ctx = TestContext::new();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_terrace"));
+    let market = TerraceProcess::start(bin, &["serve", "--service", "market"], &ctx)
+        .await
+        .unwrap();
+    let channel = market.channel().await.unwrap();
+    assert_eq!(
+        health(&channel, "terrace.market.v1.MarketService").await,
+        Some(ServingStatus::Serving)
+    );
+    // Only market is registered: health knows nothing of the others.
+    assert_eq!(
+        health(&channel, "terrace.identity.v1.IdentityService").await,
+        None
+    );
+    let status = market.terminate().await.unwrap();
+    assert!(status.success(), "terrace serve exited with {status}");
+}
+
+#[tokio::test]
+async fn migrate_creates_and_migrates_every_database_then_exits() {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let ctx = TestContext::new();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .arg("migrate")
+        .env(
+            "TERRACE__DATABASE__DATABASE_PREFIX",
+            &ctx.settings.database.database_prefix,
+        )
+        .env("TERRACE__TELEMETRY__LOG_FILTER", "warn")
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    for service in ["identity", "governance", "agri", "market", "notify"] {
+        let db = ctx.database(service).await;
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) AS n FROM seaql_migrations WHERE version LIKE '%platform_outbox'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get::<i64>("", "n").unwrap(),
+            1,
+            "{service} is migrated"
+        );
+    }
+    let unknown = tokio::process::Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .args(["migrate", "--service", "weather"])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!unknown.status.success());
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        message.contains("one of: identity, governance, agri, market, notify"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn dev_starts_a_private_postgresql_and_nats_when_none_listens() {
+    use terrace_testkit::process::free_port;
+
+    // Ports where nothing listens: terrace dev must bring its own servers (they, and everything
+    // in them, go with the data directory).
+    let private = TestContext::new();
+    let data_dir = std::env::temp_dir().join(format!("terrace-dev-{}", private.id));
+    let (pg_port, nats_port) = (free_port().await.unwrap(), free_port().await.unwrap());
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_terrace"));
+    let dev = TerraceProcess::start_with_env(
+        bin,
+        &["dev", "--data-dir", data_dir.to_str().unwrap()],
+        &private,
+        &[
+            (
+                "TERRACE__DATABASE__URL",
+                format!("postgres://postgres@127.0.0.1:{pg_port}"),
+            ),
+            (
+                "TERRACE__NATS__URL",
+                format!("nats://127.0.0.1:{nats_port}"),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        data_dir.join("postgres/PG_VERSION").exists(),
+        "a private cluster was initialised"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", nats_port))
+            .await
+            .is_ok(),
+        "a private nats listens"
+    );
+    let status = dev.terminate().await.unwrap();
+    assert!(status.success(), "terrace dev exited with {status}");
+    // Both were stopped with it.
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", pg_port))
+            .await
+            .is_err(),
+        "postgresql stopped"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", nats_port))
+            .await
+            .is_err(),
+        "nats stopped"
+    );
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
