@@ -25,6 +25,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub outbox: OutboxSettings,
     pub consumer: ConsumerSettings,
+    /// Settings of individual services, one table each (`[services.identity]`, or
+    /// `TERRACE__SERVICES__IDENTITY__KEY`), read by the service with [`Settings::service`].
+    pub services: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// The public gRPC port (native gRPC and gRPC-Web on the same listener).
@@ -306,6 +309,17 @@ pub struct Sources {
 }
 
 impl Settings {
+    /// The settings section of one service, with its defaults for whatever is not set.
+    pub fn service<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        service: &str,
+    ) -> Result<T, serde_json::Error> {
+        match self.services.get(service) {
+            Some(section) => serde_json::from_value(section.clone()),
+            None => Ok(T::default()),
+        }
+    }
+
     /// Loads settings from defaults, then the file, then the environment.
     pub fn load(sources: &Sources) -> Result<Self, config::ConfigError> {
         let mut builder = config::Config::builder();
@@ -338,20 +352,23 @@ impl Settings {
     }
 }
 
-/// Durations in settings are whole seconds (`30`) or a number with a unit (`30s`, `500ms`, `5m`).
-mod humantime_secs {
+/// Durations in settings are whole seconds (`30`) or a number with a unit (`30s`, `500ms`, `5m`);
+/// services use it for their own sections with `#[serde(with = "humantime_secs")]`.
+pub mod humantime_secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    /// Reads a duration whose bare numbers are seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         super::parse_duration(DurationRepr::deserialize(d)?, Duration::from_secs)
             .map_err(serde::de::Error::custom)
     }
 
-    #[derive(Deserialize)]
+    /// A duration as written in settings: a bare number or text with a unit.
+    #[derive(Debug, Deserialize)]
     #[serde(untagged)]
-    pub(super) enum DurationRepr {
+    pub enum DurationRepr {
         Number(u64),
         Text(String),
     }
@@ -428,7 +445,8 @@ mod tests {
         std::fs::write(
             &file,
             "[grpc]\naddr = \"0.0.0.0:7000\"\nrequest_timeout = \"5m\"\n\
-             [consumer]\nbackoff = [\"1s\", 250]\n[outbox]\npoll_interval = 20\n",
+             [consumer]\nbackoff = [\"1s\", 250]\n[outbox]\npoll_interval = 20\n\
+             [services.market]\nreindex_on_start = true\n",
         )
         .unwrap();
         let settings = Settings::load(&Sources {
@@ -445,6 +463,21 @@ mod tests {
         assert_eq!(settings.outbox.poll_interval, Duration::from_millis(20));
         // Untouched sections keep their defaults.
         assert_eq!(settings.database.database_name("agri"), "terrace_agri");
+        // A service's own section.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(default)]
+        struct Market {
+            reindex_on_start: bool,
+            page_limit: u32,
+        }
+        let market: Market = settings.service("market").unwrap();
+        assert!(market.reindex_on_start);
+        assert_eq!(
+            market.page_limit, 0,
+            "unset keys keep the service's defaults"
+        );
+        let absent: Market = settings.service("agri").unwrap();
+        assert!(!absent.reindex_on_start);
     }
 
     #[test]

@@ -7,12 +7,19 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: the service's own settings (`[services.identity]`).
+//! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
+//!   as the JWKS every service verifies tokens against.
+//! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
+pub mod config;
 pub mod grpc;
+pub mod keys;
 pub mod migration;
+pub mod tokens;
 
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
