@@ -8,6 +8,7 @@
 //! # Layout
 //!
 //! - [`config`]: the service's own settings (`[services.identity]`).
+//! - [`domain`]: phone numbers, passwords and one-time codes.
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
@@ -16,6 +17,7 @@
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
 pub mod config;
+pub mod domain;
 pub mod grpc;
 pub mod keys;
 pub mod migration;

@@ -1,0 +1,12 @@
+//! The rules of identity, free of storage and transport: what a phone number, a password and a
+//! one-time code must be.
+//!
+//! # Layout
+//!
+//! - [`phone`]: phone numbers, parsed and normalised to E.164.
+//! - [`password`]: the password policy and argon2id hashing.
+//! - [`otp`]: one-time codes: made, hashed, compared.
+
+pub mod otp;
+pub mod password;
+pub mod phone;
