@@ -67,20 +67,39 @@ pub trait Service: Send + Sync + 'static {
     const NAME: &'static str;
     /// The service's migrator (the platform's outbox and inbox tables come first in its list).
     type Migrator: MigratorTrait;
+    /// What the service's handlers, routes and background tasks share (caches, clients), built
+    /// once per process before anything is registered. `()` for a service with nothing to share.
+    type State: Send + Sync + 'static;
+
+    /// Builds the shared state. Runs before the database is ready: connect nothing here.
+    fn state(ctx: &ServiceContext) -> anyhow::Result<Self::State>;
 
     /// Adds the service's gRPC services (and their public methods) to the server.
-    fn register(ctx: &ServiceContext, server: &mut GrpcServer);
+    fn register(ctx: &ServiceContext, state: &Arc<Self::State>, server: &mut GrpcServer);
 
     /// Routes the service adds to the side HTTP port.
-    fn http_routes(_ctx: &ServiceContext) -> axum::Router {
+    fn http_routes(_ctx: &ServiceContext, _state: &Arc<Self::State>) -> axum::Router {
         axum::Router::new()
     }
 
     /// Background work started once the database and NATS are ready (consumers, jobs). Spawn on
     /// `ctx.tasks` and stop when `ctx.shutdown` is cancelled.
-    fn start(_ctx: &ServiceContext) -> impl Future<Output = anyhow::Result<()>> + Send {
+    fn start(
+        _ctx: &ServiceContext,
+        _state: &Arc<Self::State>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
         async { Ok(()) }
     }
+}
+
+/// Start-up work of one service, bound to its state.
+type StartFn =
+    Box<dyn for<'a> FnOnce(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<()>> + Send>;
+
+/// What setting a service up in a process yields: its HTTP routes and its start-up work.
+struct SetUp {
+    http_routes: axum::Router,
+    start: StartFn,
 }
 
 /// A [`Service`] as a value, so that a process can run a list of them.
@@ -88,9 +107,7 @@ pub trait Service: Send + Sync + 'static {
 pub struct ServiceDef {
     pub name: &'static str,
     migrate: for<'a> fn(&'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>>,
-    register: fn(&ServiceContext, &mut GrpcServer),
-    http_routes: fn(&ServiceContext) -> axum::Router,
-    start: for<'a> fn(&'a ServiceContext) -> BoxFuture<'a, anyhow::Result<()>>,
+    set_up: fn(&ServiceContext, &mut GrpcServer) -> anyhow::Result<SetUp>,
 }
 
 impl std::fmt::Debug for ServiceDef {
@@ -106,9 +123,14 @@ impl ServiceDef {
         Self {
             name: S::NAME,
             migrate: |db| Box::pin(crate::db::migrate::<S::Migrator>(db)),
-            register: S::register,
-            http_routes: S::http_routes,
-            start: |ctx| Box::pin(S::start(ctx)),
+            set_up: |ctx, server| {
+                let state = Arc::new(S::state(ctx)?);
+                S::register(ctx, &state, server);
+                let http_routes = S::http_routes(ctx, &state);
+                let start: StartFn =
+                    Box::new(move |ctx| Box::pin(async move { S::start(ctx, &state).await }));
+                Ok(SetUp { http_routes, start })
+            },
         }
     }
 
@@ -152,6 +174,7 @@ pub async fn run(
 
     let mut server = GrpcServer::new(&settings.grpc);
     let mut contexts = Vec::with_capacity(services.len());
+    let mut starts = Vec::with_capacity(services.len());
     let mut http_routes = axum::Router::new();
     for def in &services {
         let ctx = ServiceContext {
@@ -164,9 +187,11 @@ pub async fn run(
             shutdown: tasks_shutdown.clone(),
             tasks: tasks.clone(),
         };
-        (def.register)(&ctx, &mut server);
-        http_routes = http_routes.merge((def.http_routes)(&ctx));
+        let set_up =
+            (def.set_up)(&ctx, &mut server).with_context(|| format!("setting up {}", def.name))?;
+        http_routes = http_routes.merge(set_up.http_routes);
         contexts.push((*def, ctx));
+        starts.push(set_up.start);
     }
     let pools: Vec<DatabaseConnection> = contexts.iter().map(|(_, ctx)| ctx.db.clone()).collect();
     let health = server.health();
@@ -195,7 +220,7 @@ pub async fn run(
         let health = health.clone();
         async move {
             let started = tokio::time::Instant::now();
-            prepare(&settings, &bus, &contexts, &shutdown).await?;
+            prepare(&settings, &bus, &contexts, starts, &shutdown).await?;
             health.set_all(true).await;
             tracing::info!(elapsed = ?started.elapsed(), "ready");
             watch_dependencies(&contexts, &bus, &health, &shutdown).await;
@@ -267,6 +292,7 @@ async fn prepare(
     settings: &Settings,
     bus: &Bus,
     contexts: &[(ServiceDef, ServiceContext)],
+    starts: Vec<StartFn>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let names: Vec<&str> = contexts.iter().map(|(def, _)| def.name).collect();
@@ -274,7 +300,7 @@ async fn prepare(
         crate::bus::streams::ensure_streams(&bus.jetstream, &bus.naming, &settings.nats, &names)
     })
     .await?;
-    for (def, ctx) in contexts {
+    for ((def, ctx), start) in contexts.iter().zip(starts) {
         let name = settings.database.database_name(def.name);
         retry("database", shutdown, || async {
             if settings.database.create_if_missing {
@@ -303,7 +329,7 @@ async fn prepare(
                 );
             }
         });
-        (def.start)(ctx)
+        start(ctx)
             .await
             .with_context(|| format!("starting {}", def.name))?;
     }

@@ -74,8 +74,13 @@ CREATE TABLE probe_attempts (
 impl Service for Probe {
     const NAME: &'static str = "probe";
     type Migrator = ProbeMigrator;
+    type State = ();
 
-    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn register(ctx: &ServiceContext, _state: &std::sync::Arc<()>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_file_descriptor_set(pb::FILE_DESCRIPTOR_SET);
         server.add_service(
@@ -85,7 +90,7 @@ impl Service for Probe {
         );
     }
 
-    async fn start(ctx: &ServiceContext) -> anyhow::Result<()> {
+    async fn start(ctx: &ServiceContext, _state: &std::sync::Arc<()>) -> anyhow::Result<()> {
         let consumer = notes_consumer(&ctx.db, &ctx.bus, &ctx.settings.consumer);
         consumer.ensure().await?;
         ctx.tasks.spawn(consumer.run(ctx.shutdown.clone()));

@@ -14,6 +14,8 @@
 pub mod grpc;
 pub mod migration;
 
+use std::sync::Arc;
+
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::agri::v1::agri_service_server::AgriServiceServer;
@@ -31,8 +33,13 @@ pub struct Agri;
 impl Service for Agri {
     const NAME: &'static str = "agri";
     type Migrator = migration::Migrator;
+    type State = ();
 
-    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_public_methods(PUBLIC_METHODS);
         server.add_service(

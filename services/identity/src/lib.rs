@@ -23,6 +23,8 @@ pub mod keys;
 pub mod migration;
 pub mod tokens;
 
+use std::sync::Arc;
+
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::identity::v1::identity_service_server::IdentityServiceServer;
@@ -46,8 +48,13 @@ pub struct Identity;
 impl Service for Identity {
     const NAME: &'static str = "identity";
     type Migrator = migration::Migrator;
+    type State = ();
 
-    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_public_methods(PUBLIC_METHODS);
         server.add_service(

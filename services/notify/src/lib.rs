@@ -14,6 +14,8 @@
 pub mod grpc;
 pub mod migration;
 
+use std::sync::Arc;
+
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::notify::v1::notify_service_server::NotifyServiceServer;
@@ -25,8 +27,13 @@ pub struct Notify;
 impl Service for Notify {
     const NAME: &'static str = "notify";
     type Migrator = migration::Migrator;
+    type State = ();
 
-    fn register(ctx: &ServiceContext, server: &mut GrpcServer) {
+    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_service(
             NotifyServiceServer::new(grpc::NotifyGrpc::new(ctx.clone()))
