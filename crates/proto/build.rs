@@ -41,6 +41,60 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build_transport(std::env::var_os("CARGO_FEATURE_TRANSPORT").is_some())
         .file_descriptor_set_path(out_dir.join("terrace_descriptor.bin"))
         .compile_with_config(config, &protos, &includes)?;
+    write_event_impls(&protos, &out_dir.join("events.rs"))?;
+    Ok(())
+}
+
+/// Generates `impl Event` for every message of a domain's `events.proto` whose comment names its
+/// subject (`Subject: \`market.listing.created\``), so that the subject is written once, in the
+/// contract. Messages whose subject has a placeholder (`agri.telemetry.<device_id>`) are not
+/// outbox events and get no impl.
+fn write_event_impls(protos: &[PathBuf], out: &Path) -> Result<(), Box<dyn Error>> {
+    let mut code = String::new();
+    for proto in protos
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|name| name == "events.proto"))
+    {
+        let text = fs::read_to_string(proto)?;
+        let package = text
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("package ")?.strip_suffix(';'))
+            .ok_or_else(|| format!("{} has no package", proto.display()))?;
+        // terrace.market.v1 -> crate::market::v1
+        let module = format!(
+            "crate::{}",
+            package.trim_start_matches("terrace.").replace('.', "::")
+        );
+        let mut comment = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(text) = line.strip_prefix("//") {
+                comment.push_str(text);
+                comment.push(' ');
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("message ") {
+                let name = rest.split_whitespace().next().unwrap_or_default();
+                let subject = comment
+                    .split("Subject:")
+                    .nth(1)
+                    .and_then(|rest| rest.trim_start().strip_prefix('`'))
+                    .and_then(|rest| rest.split('`').next())
+                    .filter(|subject| {
+                        subject.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_'
+                        })
+                    });
+                if let Some(subject) = subject {
+                    code.push_str(&format!(
+                        "impl crate::Event for {module}::{name} {{\n    const SUBJECT: &'static str = \"{subject}\";\n    const TYPE: &'static str = \"{package}.{name}\";\n}}\n"
+                    ));
+                }
+            }
+            comment.clear();
+        }
+    }
+    fs::write(out, code)?;
     Ok(())
 }
 

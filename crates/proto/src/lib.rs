@@ -97,5 +97,19 @@ pub mod notify {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/terrace_descriptor.bin"));
 
+/// A protobuf event message and the subject it is published on.
+///
+/// Implemented (by the build script) for every message of a domain's `events.proto` whose comment
+/// names its subject, so the subject is written once, in the contract. The platform's outbox and
+/// consumers work with it (`terrace_platform::bus::Event` is this trait).
+pub trait Event: prost::Message + Default {
+    /// The subject without the deployment prefix, e.g. `market.listing.created`.
+    const SUBJECT: &'static str;
+    /// The full protobuf name, e.g. `terrace.market.v1.ListingCreated`.
+    const TYPE: &'static str;
+}
+
+include!(concat!(env!("OUT_DIR"), "/events.rs"));
+
 #[cfg(test)]
 mod tests;

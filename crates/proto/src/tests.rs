@@ -244,3 +244,42 @@ fn generated_types_round_trip() {
     assert_eq!(decoded.status(), ListingStatus::Active);
     assert_eq!(Unit::Jin.as_str_name(), "UNIT_JIN");
 }
+
+#[test]
+fn events_know_their_subjects_from_the_contract() {
+    use crate::Event;
+    assert_eq!(
+        <crate::identity::v1::OtpRequested as Event>::SUBJECT,
+        "identity.otp.requested"
+    );
+    assert_eq!(
+        <crate::identity::v1::OtpRequested as Event>::TYPE,
+        "terrace.identity.v1.OtpRequested"
+    );
+    assert_eq!(
+        <crate::market::v1::ListingCreated as Event>::SUBJECT,
+        "market.listing.created"
+    );
+    assert_eq!(
+        <crate::agri::v1::AlertRaised as Event>::SUBJECT,
+        "agri.alert.raised"
+    );
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/events.rs"));
+    // Every message whose comment names a subject, but the telemetry readings (whose subject
+    // carries the device id).
+    let declared: usize = [
+        include_str!("../../../proto/terrace/identity/v1/events.proto"),
+        include_str!("../../../proto/terrace/governance/v1/events.proto"),
+        include_str!("../../../proto/terrace/agri/v1/events.proto"),
+        include_str!("../../../proto/terrace/market/v1/events.proto"),
+        include_str!("../../../proto/terrace/notify/v1/events.proto"),
+    ]
+    .iter()
+    .map(|text| text.matches("Subject:").count())
+    .sum();
+    assert!(
+        generated.contains("ServiceRequestEscalated"),
+        "a subject on the next comment line counts"
+    );
+    assert_eq!(generated.matches("impl crate::Event").count(), declared - 1);
+}

@@ -22,16 +22,9 @@ pub const HEADER_ID: &str = "ce-id";
 /// `traceparent`: the W3C trace context of the request that caused the event.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
-/// A protobuf event message and where it is published.
-///
-/// Each domain implements this for the messages of its `events.proto`, one subject each:
-/// `<domain>.<entity>.<event>`.
-pub trait Event: prost::Message + Default {
-    /// The subject without the deployment prefix, e.g. `market.listing.created`.
-    const SUBJECT: &'static str;
-    /// The full protobuf name, e.g. `terrace.market.v1.ListingCreated`.
-    const TYPE: &'static str;
-}
+/// A protobuf event message and where it is published: defined with the contracts, implemented
+/// there for every event of every domain (see `terrace_proto::Event`).
+pub use terrace_proto::Event;
 
 /// One event with its metadata.
 #[derive(Debug, Clone, PartialEq)]
