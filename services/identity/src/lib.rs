@@ -1,13 +1,19 @@
-//! The identity service: who is who for the whole platform: users, phone login with one-time codes, sessions, roles scoped to administrative areas, agency clients, consented helpers and the signing keys every service verifies tokens with.
+//! The identity service: who is who for the whole platform: users, phone login with one-time
+//! codes, sessions, roles scoped to administrative areas, agency clients, consented helpers and
+//! the signing keys every service verifies tokens with.
 //!
-//! The contracts are in `proto/terrace/identity/v1`; the behaviour lands with the service's own issue,
-//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
-//! the frame every service shares: registration with the platform's gRPC server, the database with
-//! the platform's outbox and inbox tables, and a binary of its own.
+//! What works now: sign-up with an SMS code, login with a code or a password (throttled, with
+//! lockout), access tokens signed with rotating Ed25519 keys, refresh-token rotation with reuse
+//! detection, logout, revoking all sessions, and the JWKS over gRPC, over HTTP
+//! (`/.well-known/jwks.json`) and in memory for the other services of the same process. Role
+//! grants, agency clients, consented helpers and the user-management RPCs answer `UNIMPLEMENTED`
+//! until their part of the identity issue lands.
 //!
 //! # Layout
 //!
 //! - [`config`]: the service's own settings (`[services.identity]`).
+//! - [`accounts`]: sign-up and login flows and their throttles; the state the handlers share.
+//! - [`users`]: the SQL of users and one-time code challenges.
 //! - [`domain`]: phone numbers, passwords and one-time codes.
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
@@ -16,18 +22,24 @@
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
+pub mod accounts;
 pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod keys;
 pub mod migration;
 pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret as _;
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::identity::v1::identity_service_server::IdentityServiceServer;
+
+use crate::accounts::Accounts;
+use crate::config::IdentitySettings;
 
 /// RPCs callable without an access token (marked **public** in the contract).
 pub const PUBLIC_METHODS: [&str; 8] = [
@@ -48,19 +60,47 @@ pub struct Identity;
 impl Service for Identity {
     const NAME: &'static str = "identity";
     type Migrator = migration::Migrator;
-    type State = ();
+    type State = Accounts;
 
-    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
-        Ok(())
+    fn state(ctx: &ServiceContext) -> anyhow::Result<Accounts> {
+        let settings: IdentitySettings = ctx.settings.service(Self::NAME)?;
+        if settings.secret.expose_secret() == config::DEVELOPMENT_SECRET {
+            tracing::warn!(
+                "services.identity.secret is the development default: set a secret of your own before real use"
+            );
+        }
+        Ok(Accounts::new(ctx, settings))
     }
 
-    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
+    fn register(_ctx: &ServiceContext, state: &Arc<Accounts>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_public_methods(PUBLIC_METHODS);
         server.add_service(
-            IdentityServiceServer::new(grpc::IdentityGrpc::new(ctx.clone()))
+            IdentityServiceServer::new(grpc::IdentityGrpc::new(state.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
+    }
+
+    /// `/.well-known/jwks.json`: the public signing keys, for verifiers in other processes.
+    fn http_routes(_ctx: &ServiceContext, state: &Arc<Accounts>) -> axum::Router {
+        let state = state.clone();
+        axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                let state = state.clone();
+                async move { axum::Json(state.keys.jwks().await) }
+            }),
+        )
+    }
+
+    /// Makes or loads the signing keys (and publishes them) before the service reports ready, and
+    /// keeps them rotated.
+    async fn start(ctx: &ServiceContext, state: &Arc<Accounts>) -> anyhow::Result<()> {
+        state.keys.refresh().await?;
+        state
+            .keys
+            .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
+        Ok(())
     }
 }

@@ -17,6 +17,8 @@ CREATE TABLE users (
     status         text        NOT NULL CHECK (status IN ('active', 'locked', 'disabled')),
     -- argon2id PHC string; NULL for villagers who only log in with one-time codes.
     password_hash  text,
+    -- Consecutive wrong passwords; at the limit the account is locked for a while.
+    failed_logins  integer     NOT NULL DEFAULT 0,
     locked_until   timestamptz,
     last_login_at  timestamptz,
     -- Who registered the user when it was not the user (an official for a villager without a phone).

@@ -1,9 +1,545 @@
-//! Access and refresh tokens (being written).
+//! Access tokens, and sessions with rotating refresh tokens.
+//!
+//! # Access tokens
+//!
+//! Short-lived (`access_token_ttl`, 15 minutes) EdDSA JWTs signed by [`SigningKeys`] in the
+//! format of `terrace_platform::auth`. Every service verifies them on its own, so an access token
+//! cannot be revoked: its short life bounds what a revoked session can still do.
+//!
+//! # Sessions and refresh tokens
+//!
+//! A session is one login on one device: a family of refresh tokens, exactly one of them current. A
+//! refresh token is 256 random bits (base64url), handed to the client once and stored only as its
+//! HMAC-SHA256 under a key derived from the service secret: a copy of the table yields no usable
+//! token, and a token is found by an index lookup of its keyed hash, so no comparison of secrets
+//! takes a time that depends on how much of them matched.
+//!
+//! Each use rotates the family ([`TokenService::rotate`]): the presented token is spent (its
+//! hash moves to `rotated_refresh_tokens`), a new one becomes current, and the session's expiry
+//! slides to `refresh_token_ttl` from now. A session unused for that long expires.
+//!
+//! # Reuse detection
+//!
+//! A spent token presented again means that two parties hold the family, the client and a thief,
+//! and identity cannot tell which is which. So the whole session is revoked
+//! (`refresh_token_reused`): the thief's newest token dies with the client's, and the user logs in
+//! again (OAuth 2.0 Security BCP, refresh token rotation). Two concurrent rotations of one token
+//! are the same case and end the same way: the session row is locked (`SELECT ... FOR UPDATE`),
+//! the first rotation wins, the second finds the token spent. A client that retries a refresh whose
+//! answer it lost is therefore logged out; that is the price of the rule.
 
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SubsecRound as _, Utc};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
+};
+use sha2::Sha256;
+use terrace_platform::auth::{Claims, PrincipalKind, RoleGrant};
+use terrace_platform::config::AuthSettings;
 use terrace_platform::db::SqlMigration;
+use terrace_platform::{Error, Result};
+use uuid::Uuid;
 
-/// The sessions table.
+use crate::config::IdentitySettings;
+use crate::keys::{SigningKeys, derive_key};
+
+/// The sessions table and the spent refresh tokens.
 pub const MIGRATION: SqlMigration = SqlMigration {
     name: "m20261128_200003_identity_sessions",
-    up: "SELECT 1",
+    up: r"
+-- One login on one device: a family of refresh tokens, one of them current.
+CREATE TABLE sessions (
+    id                 uuid        PRIMARY KEY,
+    -- No foreign key: sessions outlive nothing, and users are never deleted, only disabled.
+    user_id            uuid        NOT NULL,
+    -- password, otp, ...
+    login_method       text        NOT NULL,
+    -- What the client said it is (app and device), shown in the list of sessions.
+    client_description text        NOT NULL,
+    -- A consented helper acting for the user, when the session is the helper's.
+    actor_id           uuid,
+    -- HMAC-SHA256 of the current refresh token under a key derived from the service secret.
+    refresh_token_hash bytea       NOT NULL UNIQUE CHECK (octet_length(refresh_token_hash) = 32),
+    created_at         timestamptz NOT NULL,
+    last_used_at       timestamptz NOT NULL,
+    -- Slides to refresh_token_ttl after every use.
+    expires_at         timestamptz NOT NULL,
+    revoked_at         timestamptz,
+    -- logout, refresh_token_reused, or what revoked every session of the user.
+    revoke_reason      text,
+    CHECK ((revoked_at IS NULL) = (revoke_reason IS NULL))
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- Refresh tokens already exchanged: presenting one again revokes its session.
+CREATE TABLE rotated_refresh_tokens (
+    token_hash bytea       PRIMARY KEY,
+    session_id uuid        NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    rotated_at timestamptz NOT NULL
+);
+CREATE INDEX rotated_refresh_tokens_session ON rotated_refresh_tokens (session_id);
+",
 };
+
+/// `revoke_reason` of a session whose spent refresh token was presented again.
+pub const REASON_REUSED: &str = "refresh_token_reused";
+/// `revoke_reason` of a session ended by [`TokenService::revoke`] (logout).
+pub const REASON_LOGOUT: &str = "logout";
+
+/// HKDF info of the key that hashes refresh tokens.
+const HASH_PURPOSE: &str = "terrace identity refresh-token hmac v1";
+/// Bytes of randomness in a refresh token.
+const TOKEN_BYTES: usize = 32;
+/// A client description is free text from the client; bounded so that a session row stays small.
+const MAX_CLIENT_DESCRIPTION_CHARS: usize = 256;
+
+/// Issues access tokens and keeps sessions. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    keys: SigningKeys,
+    /// HMAC-SHA256 key of refresh tokens, derived from the service secret.
+    hash_key: [u8; 32],
+    access_token_ttl: Duration,
+    refresh_token_ttl: Duration,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("keys", &self.inner.keys)
+            .field("access_token_ttl", &self.inner.access_token_ttl)
+            .field("refresh_token_ttl", &self.inner.refresh_token_ttl)
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session just started: what the client keeps.
+pub struct NewSession {
+    pub session_id: Uuid,
+    /// The first refresh token, shown to the client once and never stored.
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The outcome of a successful [`TokenService::rotate`]: who the session belongs to, so that the
+/// caller can check the user is still allowed in before issuing an access token.
+pub struct Rotated {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// The consented helper of a helper's session.
+    pub actor_id: Option<Uuid>,
+    /// The new refresh token; the presented one is spent.
+    pub refresh_token: String,
+    /// The session's new (slid) expiry.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("session_id", &self.session_id)
+            .field("refresh_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Rotated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rotated")
+            .field("user_id", &self.user_id)
+            .field("session_id", &self.session_id)
+            .field("actor_id", &self.actor_id)
+            .field("refresh_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A live session, as the user's list of devices shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub login_method: String,
+    pub client_description: String,
+    pub actor_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionInfo {
+    fn from_row(row: &QueryResult) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("", "id")?,
+            login_method: row.try_get("", "login_method")?,
+            client_description: row.try_get("", "client_description")?,
+            actor_id: row.try_get("", "actor_id")?,
+            created_at: row.try_get("", "created_at")?,
+            last_used_at: row.try_get("", "last_used_at")?,
+            expires_at: row.try_get("", "expires_at")?,
+        })
+    }
+}
+
+impl TokenService {
+    /// Sessions in `db`, access tokens signed by `keys` with the lifetimes of `settings` and the
+    /// `iss`/`aud` every verifier expects (`auth`).
+    pub fn new(
+        db: DatabaseConnection,
+        keys: SigningKeys,
+        settings: &IdentitySettings,
+        auth: &AuthSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                keys,
+                hash_key: derive_key(&settings.secret, HASH_PURPOSE),
+                access_token_ttl: settings.access_token_ttl,
+                refresh_token_ttl: settings.refresh_token_ttl,
+                issuer: auth.issuer.clone(),
+                audience: auth.audience.clone(),
+            }),
+        }
+    }
+
+    /// Starts a session for `user_id` in the caller's transaction (the login that creates it
+    /// commits or rolls back with it) and returns its first refresh token.
+    pub async fn start_session<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user_id: Uuid,
+        login_method: &str,
+        client_description: &str,
+    ) -> Result<NewSession> {
+        let session_id = Uuid::now_v7();
+        let now = now();
+        let expires_at = now + self.inner.refresh_token_ttl;
+        let (refresh_token, hash) = self.inner.new_token();
+        let client_description: String = client_description
+            .chars()
+            .take(MAX_CLIENT_DESCRIPTION_CHARS)
+            .collect();
+        conn.execute_raw(statement(
+            conn.get_database_backend(),
+            "INSERT INTO sessions (id, user_id, login_method, client_description, \
+             refresh_token_hash, created_at, last_used_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+            [
+                session_id.into(),
+                user_id.into(),
+                login_method.into(),
+                client_description.into(),
+                hash.into(),
+                now.into(),
+                expires_at.into(),
+            ],
+        ))
+        .await?;
+        tracing::debug!(%session_id, %user_id, login_method, "session started");
+        Ok(NewSession {
+            session_id,
+            refresh_token,
+            expires_at,
+        })
+    }
+
+    /// A user's access token for `subject` with `grants`, valid for `access_token_ttl`; returns it
+    /// with its expiry. `session_id` is logged with the token's `jti`, which ties the token to its
+    /// login in the logs (the token format has no session claim).
+    pub async fn access_token(
+        &self,
+        subject: Uuid,
+        grants: &[RoleGrant],
+        session_id: Option<Uuid>,
+    ) -> Result<(String, DateTime<Utc>)> {
+        // The verifier refuses a token with any invalid grant as a whole: never sign one.
+        for grant in grants {
+            grant.validate().map_err(|error| {
+                Error::internal(anyhow!("refusing to sign an invalid role grant: {error}"))
+            })?;
+        }
+        let now = Utc::now().timestamp();
+        let ttl = i64::try_from(self.inner.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let claims = Claims {
+            iss: self.inner.issuer.clone(),
+            aud: self.inner.audience.clone(),
+            sub: subject.to_string(),
+            kind: PrincipalKind::User,
+            exp: now.saturating_add(ttl),
+            iat: now,
+            nbf: None,
+            jti: Uuid::now_v7().to_string(),
+            roles: grants.to_vec(),
+            scope: String::new(),
+            act: None,
+        };
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| Error::internal(anyhow!("access token expiry out of range")))?;
+        let token = self
+            .inner
+            .keys
+            .sign(&claims)
+            .await
+            .map_err(Error::internal)?;
+        tracing::debug!(%subject, ?session_id, jti = %claims.jti, "access token issued");
+        Ok((token, expires_at))
+    }
+
+    /// Exchanges a refresh token for a new one (see the module documentation).
+    ///
+    /// Fails with `UNAUTHENTICATED` for a malformed, unknown, expired or revoked token, and for a
+    /// spent one, which also revokes its whole session.
+    pub async fn rotate(&self, refresh_token: &str) -> Result<Rotated> {
+        let Some(hash) = self.inner.hash(refresh_token) else {
+            return Err(unauthenticated("malformed refresh token"));
+        };
+        let txn = self.inner.db.begin().await?;
+        let backend = txn.get_database_backend();
+        let now = now();
+        // The lock makes concurrent rotations of one token wait for each other; the loser then
+        // finds the token spent and is treated as a reuse.
+        let current = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT id, user_id, actor_id, expires_at, revoked_at FROM sessions \
+                 WHERE refresh_token_hash = $1 FOR UPDATE",
+                [hash.clone().into()],
+            ))
+            .await?;
+        if let Some(row) = current {
+            let session_id: Uuid = row.try_get("", "id")?;
+            let user_id: Uuid = row.try_get("", "user_id")?;
+            let actor_id: Option<Uuid> = row.try_get("", "actor_id")?;
+            let expires_at: DateTime<Utc> = row.try_get("", "expires_at")?;
+            let revoked_at: Option<DateTime<Utc>> = row.try_get("", "revoked_at")?;
+            if revoked_at.is_some() {
+                txn.rollback().await?;
+                return Err(unauthenticated("the session has been revoked"));
+            }
+            if expires_at <= now {
+                txn.rollback().await?;
+                return Err(unauthenticated("refresh token has expired"));
+            }
+            let (refresh_token, new_hash) = self.inner.new_token();
+            let expires_at = now + self.inner.refresh_token_ttl;
+            txn.execute_raw(statement(
+                backend,
+                "INSERT INTO rotated_refresh_tokens (token_hash, session_id, rotated_at) \
+                 VALUES ($1, $2, $3)",
+                [hash.into(), session_id.into(), now.into()],
+            ))
+            .await?;
+            txn.execute_raw(statement(
+                backend,
+                "UPDATE sessions SET refresh_token_hash = $2, last_used_at = $3, expires_at = $4 \
+                 WHERE id = $1",
+                [
+                    session_id.into(),
+                    new_hash.into(),
+                    now.into(),
+                    expires_at.into(),
+                ],
+            ))
+            .await?;
+            txn.commit().await?;
+            return Ok(Rotated {
+                user_id,
+                session_id,
+                actor_id,
+                refresh_token,
+                expires_at,
+            });
+        }
+
+        let spent = txn
+            .query_one_raw(statement(
+                backend,
+                "SELECT s.id, s.user_id FROM rotated_refresh_tokens r \
+                 JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
+                [hash.into()],
+            ))
+            .await?;
+        let Some(row) = spent else {
+            txn.rollback().await?;
+            return Err(unauthenticated("unknown refresh token"));
+        };
+        let session_id: Uuid = row.try_get("", "id")?;
+        let user_id: Uuid = row.try_get("", "user_id")?;
+        let revoked = txn
+            .execute_raw(statement(
+                backend,
+                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
+                 WHERE id = $1 AND revoked_at IS NULL",
+                [session_id.into(), now.into(), REASON_REUSED.into()],
+            ))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        if revoked > 0 {
+            tracing::warn!(
+                %session_id,
+                %user_id,
+                "spent refresh token presented again, session revoked"
+            );
+        }
+        Err(unauthenticated(
+            "refresh token was already used; the session has been revoked",
+        ))
+    }
+
+    /// Logs out: revokes the session of `refresh_token` (current or spent). Returns whether a
+    /// session was revoked now; an unknown token or an ended session is not an error, so logging
+    /// out twice is harmless.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<bool> {
+        let Some(hash) = self.inner.hash(refresh_token) else {
+            return Err(Error::invalid("refresh_token", "not a refresh token"));
+        };
+        let db = &self.inner.db;
+        let revoked = db
+            .execute_raw(statement(
+                db.get_database_backend(),
+                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
+                 WHERE revoked_at IS NULL AND (refresh_token_hash = $1 \
+                   OR id = (SELECT session_id FROM rotated_refresh_tokens WHERE token_hash = $1))",
+                [hash.into(), now().into(), REASON_LOGOUT.into()],
+            ))
+            .await?
+            .rows_affected();
+        Ok(revoked > 0)
+    }
+
+    /// Revokes one session of `user_id` (signing out one device from the list of sessions).
+    /// Returns whether it was live; a session of another user is left alone.
+    pub async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        reason: &str,
+    ) -> Result<bool> {
+        let db = &self.inner.db;
+        let revoked = db
+            .execute_raw(statement(
+                db.get_database_backend(),
+                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                [
+                    session_id.into(),
+                    user_id.into(),
+                    now().into(),
+                    reason.into(),
+                ],
+            ))
+            .await?
+            .rows_affected();
+        Ok(revoked > 0)
+    }
+
+    /// Revokes every live session of `user_id` (a stolen phone, a password reset, an official's
+    /// decision); returns how many. Access tokens already issued live out their few minutes.
+    pub async fn revoke_all(&self, user_id: Uuid, reason: &str) -> Result<u64> {
+        let db = &self.inner.db;
+        let now = now();
+        let revoked = db
+            .execute_raw(statement(
+                db.get_database_backend(),
+                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+                [user_id.into(), now.into(), reason.into()],
+            ))
+            .await?
+            .rows_affected();
+        tracing::info!(%user_id, revoked, reason, "sessions revoked");
+        Ok(revoked)
+    }
+
+    /// The live (neither revoked nor expired) sessions of `user_id`, most recently used first.
+    pub async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<SessionInfo>> {
+        let db = &self.inner.db;
+        let rows = db
+            .query_all_raw(statement(
+                db.get_database_backend(),
+                "SELECT id, login_method, client_description, actor_id, created_at, last_used_at, \
+                 expires_at FROM sessions \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+                 ORDER BY last_used_at DESC, id DESC",
+                [user_id.into(), now().into()],
+            ))
+            .await?;
+        rows.iter().map(SessionInfo::from_row).collect()
+    }
+
+    /// Deletes sessions that ended (expired or were revoked) more than `retention` ago, with their
+    /// spent tokens; returns how many. A token of a deleted session is then merely unknown, which
+    /// is refused just the same. Meant for a periodic job.
+    pub async fn prune(&self, retention: Duration) -> Result<u64> {
+        let db = &self.inner.db;
+        let before = now() - retention;
+        let deleted = db
+            .execute_raw(statement(
+                db.get_database_backend(),
+                "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1",
+                [before.into()],
+            ))
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+}
+
+impl Inner {
+    /// A fresh refresh token and its hash.
+    fn new_token(&self) -> (String, Vec<u8>) {
+        let bytes: [u8; TOKEN_BYTES] = rand::random();
+        (URL_SAFE_NO_PAD.encode(bytes), self.hash_bytes(&bytes))
+    }
+
+    /// The stored hash of a presented token, or `None` when it cannot be one of ours.
+    fn hash(&self, token: &str) -> Option<Vec<u8>> {
+        // 32 bytes are 43 base64url characters; anything else is refused before decoding.
+        if token.len() != 43 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        (bytes.len() == TOKEN_BYTES).then(|| self.hash_bytes(&bytes))
+    }
+
+    fn hash_bytes(&self, token: &[u8]) -> Vec<u8> {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.hash_key) else {
+            // HMAC takes keys of any length.
+            unreachable!("hmac accepts a 32-byte key");
+        };
+        mac.update(token);
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+/// The time stored in rows, at PostgreSQL's precision, so that what is returned is what is stored.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn statement<const N: usize>(backend: DbBackend, sql: &str, values: [Value; N]) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+fn unauthenticated(message: &str) -> Error {
+    Error::Unauthenticated(message.to_owned())
+}

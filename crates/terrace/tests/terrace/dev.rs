@@ -44,12 +44,34 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
         );
     }
 
-    // A public method reaches its (not yet implemented) handler; a guarded one needs a token.
-    let status = IdentityServiceClient::new(channel.clone())
+    // A public method answers without a token: identity publishes its signing keys, over gRPC
+    // and on the HTTP port alike.
+    let keys = IdentityServiceClient::new(channel.clone())
         .get_jwks(GetJwksRequest::default())
         .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+        .unwrap()
+        .into_inner()
+        .keys;
+    assert!(!keys.is_empty(), "identity made a signing key at start");
+    let http_jwks = terrace_testkit::http_client()
+        .get(format!(
+            "http://127.0.0.1:{}/.well-known/jwks.json",
+            dev.http_port
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for key in &keys {
+        assert!(
+            http_jwks.contains(&key.kid),
+            "{} missing from {http_jwks}",
+            key.kid
+        );
+    }
+    // A guarded method needs a token.
     let status = MarketServiceClient::new(channel.clone())
         .list_categories(ListCategoriesRequest::default())
         .await

@@ -1,0 +1,406 @@
+//! Sign-up and login as a client sees them: over gRPC, with the one-time code read from the real
+//! NATS stream it is published on.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use terrace_identity::Identity;
+use terrace_platform::bus::Envelope;
+use terrace_platform::service::ServiceDef;
+use terrace_proto::identity::v1 as pb;
+use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use terrace_testkit::TestApp;
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
+use uuid::Uuid;
+
+const PHONE: &str = "+8613800138000";
+
+/// Identity alone, verifying the tokens it signs itself (in memory, as in `terrace dev`).
+async fn identity(configure: impl FnOnce(&mut serde_json::Value)) -> TestApp {
+    let mut section =
+        serde_json::json!({ "secret": "a test secret of more than thirty-two bytes" });
+    configure(&mut section);
+    TestApp::spawn_with(&[ServiceDef::of::<Identity>()], |settings| {
+        settings.auth.jwks_url = None;
+        settings.services.insert("identity".into(), section);
+    })
+    .await
+}
+
+fn request_id() -> String {
+    Uuid::now_v7().to_string()
+}
+
+/// Reads `identity.otp.requested` events from the stream, as notify will.
+struct Sms {
+    messages: async_nats::jetstream::consumer::pull::Stream,
+    naming: terrace_platform::bus::Naming,
+}
+
+impl Sms {
+    async fn listen(app: &TestApp) -> Self {
+        let bus = app.ctx.bus(&[]).await;
+        let stream = bus
+            .jetstream
+            .get_stream(bus.naming.stream("identity"))
+            .await
+            .unwrap();
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                filter_subject: bus.naming.subject("identity.otp.requested"),
+                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        Self {
+            messages: consumer.messages().await.unwrap(),
+            naming: bus.naming.clone(),
+        }
+    }
+
+    async fn next(&mut self) -> pb::OtpRequested {
+        let message = tokio::time::timeout(Duration::from_secs(10), self.messages.next())
+            .await
+            .expect("a one-time code on NATS")
+            .unwrap()
+            .unwrap();
+        let subject = self.naming.strip(message.subject.as_str()).to_owned();
+        Envelope::from_message(&subject, message.headers.as_ref(), message.payload.clone())
+            .unwrap()
+            .decode()
+            .unwrap()
+    }
+}
+
+async fn request_code(
+    client: &mut IdentityServiceClient<Channel>,
+    phone: &str,
+    purpose: pb::OtpPurpose,
+) {
+    client
+        .request_otp(pb::RequestOtpRequest {
+            request_id: request_id(),
+            phone_number: phone.into(),
+            purpose: purpose as i32,
+            locale: "zh-CN".into(),
+        })
+        .await
+        .unwrap();
+}
+
+fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn violations(status: &tonic::Status) -> Vec<(String, String)> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| {
+            b.field_violations
+                .iter()
+                .map(|v| (v.field.clone(), v.description.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sign_up_and_log_in_with_codes_end_to_end_over_nats() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+
+    // Sign up: the code goes out on identity.otp.requested, in national form typed by the user.
+    request_code(&mut client, "138 0013 8000", pb::OtpPurpose::SignUp).await;
+    let sent = sms.next().await;
+    assert_eq!(sent.phone_number, PHONE);
+    assert_eq!(sent.purpose, pb::OtpPurpose::SignUp as i32);
+    assert!(sent.user_id.is_empty(), "no account yet");
+    let signed_up = client
+        .sign_up(pb::SignUpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: sent.code.clone(),
+            display_name: "王秀英".into(),
+            password: "村口老槐树下的井".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let user = signed_up.user.unwrap();
+    assert_eq!(
+        (user.phone_number.as_str(), user.display_name.as_str()),
+        (PHONE, "王秀英")
+    );
+    assert!(user.has_password);
+    let tokens = signed_up.tokens.unwrap();
+
+    // The access token is accepted by the platform's verifier (this process's services).
+    let me = client
+        .get_current_user(bearer(pb::GetCurrentUserRequest {}, &tokens.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.user.unwrap().id, user.id);
+
+    // The code was single use.
+    let again = client
+        .sign_up(pb::SignUpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: sent.code,
+            display_name: "王秀英".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+    assert_eq!(
+        again.get_error_details().error_info().unwrap().reason,
+        "OTP_ALREADY_USED"
+    );
+
+    // Log in with a code: now the event names the user.
+    request_code(&mut client, PHONE, pb::OtpPurpose::Login).await;
+    let sent = sms.next().await;
+    assert_eq!(sent.user_id, user.id);
+    let login = client
+        .login_with_otp(pb::LoginWithOtpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: sent.code,
+            client_description: "test phone".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(login.user.unwrap().id, user.id);
+
+    // And with the password.
+    let login = client
+        .login_with_password(pb::LoginWithPasswordRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            password: "村口老槐树下的井".into(),
+            client_description: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let tokens = login.tokens.unwrap();
+
+    // Refresh rotates; presenting a spent refresh token revokes the whole session.
+    let refreshed = client
+        .refresh_token(pb::RefreshTokenRequest {
+            request_id: request_id(),
+            refresh_token: tokens.refresh_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    assert_ne!(refreshed.refresh_token, tokens.refresh_token);
+    let reused = client
+        .refresh_token(pb::RefreshTokenRequest {
+            request_id: request_id(),
+            refresh_token: tokens.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::Unauthenticated);
+    let after_reuse = client
+        .refresh_token(pb::RefreshTokenRequest {
+            request_id: request_id(),
+            refresh_token: refreshed.refresh_token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        after_reuse.code(),
+        Code::Unauthenticated,
+        "the family was revoked"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_and_bad_codes_get_specific_errors_and_change_nothing() {
+    let app = identity(|section| {
+        section["otp_ttl"] = serde_json::json!("1s");
+        section["otp_resend_interval"] = serde_json::json!("1s");
+    })
+    .await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+
+    let status = client
+        .request_otp(pb::RequestOtpRequest {
+            request_id: "x".into(),
+            phone_number: "12345".into(),
+            purpose: 0,
+            locale: "fr".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> = violations(&status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect();
+    assert_eq!(fields, ["request_id", "phone_number", "purpose", "locale"]);
+
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let code = sms.next().await.code;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let sign_up = |otp_code: &str, password: &str| pb::SignUpRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        otp_code: otp_code.into(),
+        display_name: "李建国".into(),
+        password: password.into(),
+        time_zone: "Asia/Shanghai".into(),
+        ..Default::default()
+    };
+
+    let weak = client
+        .sign_up(sign_up(&code, "12345678"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violations(&weak),
+        [(
+            "password".to_owned(),
+            "is one of the most common passwords; choose another".to_owned()
+        )]
+    );
+
+    let status = client.sign_up(sign_up(wrong, "")).await.unwrap_err();
+    assert_eq!(
+        violations(&status),
+        [(
+            "otp_code".to_owned(),
+            "wrong code; 4 attempts left".to_owned()
+        )]
+    );
+
+    // The code expires.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let status = client.sign_up(sign_up(&code, "")).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "OTP_EXPIRED"
+    );
+
+    // Nothing was created: logging in with a fresh code finds no account.
+    request_code(&mut client, PHONE, pb::OtpPurpose::Login).await;
+    let code = sms.next().await.code;
+    let status = client
+        .login_with_otp(pb::LoginWithOtpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: code,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "NOT_REGISTERED"
+    );
+
+    // A second code too soon is refused with when to retry.
+    request_code(&mut client, "+8613900139000", pb::OtpPurpose::Login).await;
+    let status = client
+        .request_otp(pb::RequestOtpRequest {
+            request_id: request_id(),
+            phone_number: "+8613900139000".into(),
+            purpose: pb::OtpPurpose::Login as i32,
+            locale: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(
+        status
+            .get_error_details()
+            .retry_info()
+            .and_then(|r| r.retry_delay)
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_and_unknown_phones_look_the_same() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let code = sms.next().await.code;
+    client
+        .sign_up(pb::SignUpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: code,
+            display_name: "张伟".into(),
+            password: "correct horse battery".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let login = |phone: &str, password: &str| pb::LoginWithPasswordRequest {
+        request_id: request_id(),
+        phone_number: phone.into(),
+        password: password.into(),
+        client_description: String::new(),
+    };
+    let unknown = client
+        .login_with_password(login("+8613900139000", "correct horse battery"))
+        .await
+        .unwrap_err();
+    let wrong = client
+        .login_with_password(login(PHONE, "wrong horse battery"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (unknown.code(), unknown.message()),
+        (wrong.code(), wrong.message()),
+        "indistinguishable"
+    );
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+
+    for _ in 0..3 {
+        client
+            .login_with_password(login(PHONE, "wrong horse battery"))
+            .await
+            .unwrap_err();
+    }
+    let locked = client
+        .login_with_password(login(PHONE, "wrong horse battery"))
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), Code::ResourceExhausted, "{locked:?}");
+    assert_eq!(
+        locked.get_error_details().error_info().unwrap().reason,
+        "ACCOUNT_LOCKED"
+    );
+    let still = client
+        .login_with_password(login(PHONE, "correct horse battery"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        still.get_error_details().error_info().unwrap().reason,
+        "ACCOUNT_LOCKED",
+        "the right password waits too"
+    );
+}
