@@ -93,9 +93,14 @@ async fn main() -> anyhow::Result<()> {
                 "terrace dev"
             );
             if demo {
-                tracing::info!(
-                    "demo data is loaded by each service as its features land; none yet"
-                );
+                // Each service loads its own demonstration data when its setting says so.
+                let identity = settings
+                    .services
+                    .entry("identity".to_owned())
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(section) = identity.as_object_mut() {
+                    section.insert("demo_users".to_owned(), serde_json::Value::Bool(true));
+                }
             }
             let result = terrace_platform::service::serve(settings, services::all()).await;
             substrate.stop().await;

@@ -35,6 +35,8 @@ pub struct IdentitySettings {
     /// Shortest time between two codes sent to one phone.
     #[serde(with = "humantime_secs")]
     pub otp_resend_interval: Duration,
+    /// Create the demonstration accounts at start (`terrace dev --demo`); see [`crate::demo`].
+    pub demo_users: bool,
 }
 
 impl Default for IdentitySettings {
@@ -47,6 +49,7 @@ impl Default for IdentitySettings {
             otp_ttl: Duration::from_secs(5 * 60),
             otp_max_attempts: 5,
             otp_resend_interval: Duration::from_secs(60),
+            demo_users: false,
         }
     }
 }

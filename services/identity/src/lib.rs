@@ -14,6 +14,7 @@
 //! - [`config`]: the service's own settings (`[services.identity]`).
 //! - [`accounts`]: sign-up and login flows and their throttles; the state the handlers share.
 //! - [`users`]: the SQL of users and one-time code challenges.
+//! - [`demo`]: demonstration accounts for `terrace dev --demo`.
 //! - [`domain`]: phone numbers, passwords and one-time codes.
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
@@ -24,6 +25,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod grpc;
 pub mod keys;
@@ -101,6 +103,13 @@ impl Service for Identity {
         state
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
+        if state.settings.demo_users {
+            let created = demo::create_demo_users(state).await?;
+            tracing::info!(
+                created,
+                "demonstration accounts ready (passwords in the README)"
+            );
+        }
         Ok(())
     }
 }

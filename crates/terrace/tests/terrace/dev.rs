@@ -1,7 +1,7 @@
 //! `terrace dev`: all five services in one process, healthy, listed, guarded, and stopping cleanly.
 
-use terrace_proto::identity::v1::GetJwksRequest;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use terrace_proto::identity::v1::{GetJwksRequest, LoginWithPasswordRequest};
 use terrace_proto::market::v1::ListCategoriesRequest;
 use terrace_proto::market::v1::market_service_client::MarketServiceClient;
 use terrace_testkit::TestContext;
@@ -71,6 +71,18 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
             key.kid
         );
     }
+    // --demo made the demonstration accounts: log in as the farmer.
+    let login = IdentityServiceClient::new(channel.clone())
+        .login_with_password(LoginWithPasswordRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            phone_number: "+8613800000001".into(),
+            password: "terrace-demo-farmer".into(),
+            client_description: "dev test".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(login.user.unwrap().display_name, "王秀英（农户）");
     // A guarded method needs a token.
     let status = MarketServiceClient::new(channel.clone())
         .list_categories(ListCategoriesRequest::default())
