@@ -370,9 +370,11 @@ impl Accounts {
             .tokens
             .start_session(txn, user.id, method, client_description)
             .await?;
+        // The token carries the user's live role grants.
+        let grants = crate::grants::live_grants(txn, user.id).await?;
         let (access_token, access_expires) = self
             .tokens
-            .access_token(user.id, &[], Some(session.session_id))
+            .access_token(user.id, &grants, Some(session.session_id))
             .await?;
         Ok(LoggedIn {
             tokens: pb::TokenPair {
@@ -396,9 +398,11 @@ impl Accounts {
                 Error::Unauthenticated("the session's user no longer exists".to_owned())
             })?;
         ensure_may_log_in(&user, false)?;
+        // Grants given or taken since the last token take effect now.
+        let grants = crate::grants::live_grants(&self.ctx.db, user.id).await?;
         let (access_token, access_expires) = self
             .tokens
-            .access_token(user.id, &[], Some(rotated.session_id))
+            .access_token(user.id, &grants, Some(rotated.session_id))
             .await?;
         Ok(pb::TokenPair {
             access_token,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::accounts::Accounts;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
-use crate::users;
+use crate::{grants, users};
 
 /// The locales the product speaks.
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
@@ -68,6 +68,40 @@ fn check_time_zone(violations: &mut Violations, field: &str, value: &str) -> Str
         violations.add(field, "must be an IANA time zone such as Asia/Shanghai");
     }
     value.to_owned()
+}
+
+/// A scope given as the contract's 12-digit code with its level; the two must agree.
+fn check_scope(
+    violations: &mut Violations,
+    field: &str,
+    code: Option<&terrace_proto::common::v1::AdminCode>,
+) -> Option<terrace_platform::auth::AdminScope> {
+    let Some(code) = code else {
+        violations.add(field, "required");
+        return None;
+    };
+    if code.code.len() != 12 {
+        violations.add(
+            format!("{field}.code"),
+            "must be the 12-digit division code (000000000000 for the whole country)",
+        );
+        return None;
+    }
+    let scope = match terrace_platform::auth::AdminScope::parse(&code.code) {
+        Ok(scope) => scope,
+        Err(error) => {
+            violations.add(format!("{field}.code"), error.to_string());
+            return None;
+        }
+    };
+    if grants::admin_code(&scope).level != code.level {
+        violations.add(
+            format!("{field}.level"),
+            "does not match the level the code names",
+        );
+        return None;
+    }
+    Some(scope)
 }
 
 fn check_code(violations: &mut Violations, field: &str, value: &str) {
@@ -381,6 +415,152 @@ impl IdentityService for IdentityGrpc {
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(user.to_proto()),
             ..Default::default()
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn grant_role(
+        &self,
+        request: Request<pb::GrantRoleRequest>,
+    ) -> Result<Response<pb::GrantRoleResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let proposed = message.grant.unwrap_or_default();
+        let user_id = Uuid::parse_str(&proposed.user_id)
+            .map_err(|_| violations.add("grant.user_id", "must be a user id"))
+            .ok();
+        let role = grants::role_from_proto(proposed.role);
+        if role.is_none() {
+            violations.add(
+                "grant.role",
+                "required: a role that can be granted (digital helpers act through consents)",
+            );
+        }
+        let scope = check_scope(&mut violations, "grant.scope", proposed.scope.as_ref());
+        check_text(
+            &mut violations,
+            "grant.reason",
+            &proposed.reason,
+            false,
+            500,
+        );
+        let expires_at = proposed.expire_time.map(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        });
+        if let Some(expiry) = &expires_at {
+            violations.check(
+                expiry.is_some_and(|e| e > chrono::Utc::now()),
+                "grant.expire_time",
+                "must be in the future",
+            );
+        }
+        let grant = match (role, scope) {
+            (Some(role), Some(scope)) => terrace_platform::auth::RoleGrant::new(role, scope)
+                .map_err(|error| violations.add("grant.scope", error.to_string()))
+                .ok(),
+            _ => None,
+        };
+        violations.finish()?;
+        let (Some(user_id), Some(grant)) = (user_id, grant) else {
+            return Err(Error::invalid("grant", "incomplete").into());
+        };
+        let row = grants::grant(
+            &self.accounts.ctx,
+            Some(&principal),
+            user_id,
+            grant,
+            expires_at.flatten(),
+            &proposed.reason,
+        )
+        .await?;
+        Ok(Response::new(pb::GrantRoleResponse {
+            grant: Some(row.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_role(
+        &self,
+        request: Request<pb::RevokeRoleRequest>,
+    ) -> Result<Response<pb::RevokeRoleResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let grant_id = Uuid::parse_str(&message.grant_id)
+            .map_err(|_| violations.add("grant_id", "must be a grant id"))
+            .ok();
+        check_text(&mut violations, "reason", &message.reason, true, 500);
+        violations.finish()?;
+        let grant_id = grant_id.ok_or_else(|| Error::invalid("grant_id", "required"))?;
+        let row = grants::revoke(
+            &self.accounts.ctx,
+            Some(&principal),
+            grant_id,
+            &message.reason,
+        )
+        .await?;
+        Ok(Response::new(pb::RevokeRoleResponse {
+            grant: Some(row.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_role_grants(
+        &self,
+        request: Request<pb::ListRoleGrantsRequest>,
+    ) -> Result<Response<pb::ListRoleGrantsResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let user_id = if message.user_id.is_empty() {
+            None
+        } else {
+            Uuid::parse_str(&message.user_id)
+                .map_err(|_| violations.add("user_id", "must be a user id"))
+                .ok()
+        };
+        let page = message.page.unwrap_or_default();
+        violations.check(
+            (0..=200).contains(&page.page_size),
+            "page.page_size",
+            "must be between 0 and 200",
+        );
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Uuid::parse_str(&page.page_token)
+                .map_err(|_| violations.add("page.page_token", "not a token from this list"))
+                .ok()
+        };
+        violations.check(
+            message.area.is_none() && message.role == 0,
+            "area",
+            "filtering by area or role is not supported yet",
+        );
+        violations.finish()?;
+        let page_size = if page.page_size == 0 {
+            50
+        } else {
+            u64::try_from(page.page_size).unwrap_or(50)
+        };
+        let (rows, next) = grants::list(
+            &self.accounts.ctx,
+            &principal,
+            user_id,
+            message.include_inactive,
+            page_size,
+            after,
+        )
+        .await?;
+        Ok(Response::new(pb::ListRoleGrantsResponse {
+            grants: rows.iter().map(grants::GrantRow::to_proto).collect(),
+            page: Some(terrace_proto::common::v1::PageResponse {
+                next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+                total_size: None,
+            }),
         }))
     }
 }

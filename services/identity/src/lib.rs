@@ -19,6 +19,7 @@
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
+//! - [`grants`]: role grants scoped to areas, and the audit trail.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
@@ -27,6 +28,7 @@ pub mod accounts;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod grants;
 pub mod grpc;
 pub mod keys;
 pub mod migration;

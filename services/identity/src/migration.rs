@@ -62,6 +62,7 @@ impl MigratorTrait for Migrator {
             USERS.boxed(),
             crate::keys::MIGRATION.boxed(),
             crate::tokens::MIGRATION.boxed(),
+            crate::grants::MIGRATION.boxed(),
         ]);
         migrations
     }
