@@ -5,15 +5,18 @@
 //!   are installed.
 //! - `terrace serve --service <name>`: one service, as its container runs it.
 //! - `terrace migrate [--service <name>]`: create and migrate the databases, then exit.
+//! - `terrace user create|grant|revoke`: users and role grants, with the operator's authority.
 //!
 //! # Layout
 //!
 //! - `main.rs`: command-line parsing and dispatch (this file).
 //! - [`services`]: the list of services this binary can run.
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
+//! - [`users`]: `terrace user create|grant|revoke`.
 
 mod services;
 mod substrate;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +62,11 @@ enum Command {
     Migrate {
         #[arg(long, value_parser = services::parse_name)]
         service: Option<&'static str>,
+    },
+    /// Manage users directly in the identity database (the operator's authority, no token).
+    User {
+        #[command(subcommand)]
+        action: users::UserCommand,
     },
 }
 
@@ -126,6 +134,10 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(service = def.name, "migrated");
             }
             Ok(())
+        }
+        Command::User { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            users::run(&settings, action).await
         }
     }
 }

@@ -7,7 +7,9 @@
 //! (`identity.role.granted` / `identity.role.revoked`) in the transaction that makes it.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, TransactionTrait as _};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, TransactionTrait as _,
+};
 use terrace_platform::auth::{AdminScope, Principal, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
@@ -263,9 +265,11 @@ fn out_of_scope(grant: &RoleGrant) -> Error {
     )
 }
 
-/// Gives `grant` to `user_id` on behalf of `principal` (or the system, for the command line).
+/// Gives `grant` to `user_id` on behalf of `principal` (`None`: the operator at the command line,
+/// who acts with the database's authority). `source` is the events' `ce-source`.
 pub async fn grant(
-    ctx: &ServiceContext,
+    db: &DatabaseConnection,
+    source: &str,
     principal: Option<&Principal>,
     user_id: Uuid,
     grant: RoleGrant,
@@ -277,7 +281,7 @@ pub async fn grant(
     {
         return Err(out_of_scope(&grant));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = db.begin().await?;
     users::by_id(&txn, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user", user_id.to_string()))?;
@@ -330,7 +334,7 @@ pub async fn grant(
         grant: Some(row.to_proto()),
         actor: Some(actor_of(actor)),
     };
-    outbox::publish(&txn, &ctx.event_source(), &event).await?;
+    outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
     tracing::info!(grant_id = %row.id, user_id = %user_id, role = row.grant.role.as_str(), scope = row.grant.scope.as_str(), "role granted");
     Ok(row)
@@ -338,12 +342,13 @@ pub async fn grant(
 
 /// Takes a grant back.
 pub async fn revoke(
-    ctx: &ServiceContext,
+    db: &DatabaseConnection,
+    source: &str,
     principal: Option<&Principal>,
     grant_id: Uuid,
     reason: &str,
 ) -> Result<GrantRow> {
-    let txn = ctx.db.begin().await?;
+    let txn = db.begin().await?;
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
@@ -392,7 +397,7 @@ pub async fn revoke(
         actor: Some(actor_of(actor)),
         expired: false,
     };
-    outbox::publish(&txn, &ctx.event_source(), &event).await?;
+    outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
     tracing::info!(grant_id = %row.id, "role revoked");
     Ok(row)

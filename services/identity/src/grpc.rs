@@ -467,7 +467,8 @@ impl IdentityService for IdentityGrpc {
             return Err(Error::invalid("grant", "incomplete").into());
         };
         let row = grants::grant(
-            &self.accounts.ctx,
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
             Some(&principal),
             user_id,
             grant,
@@ -496,7 +497,8 @@ impl IdentityService for IdentityGrpc {
         violations.finish()?;
         let grant_id = grant_id.ok_or_else(|| Error::invalid("grant_id", "required"))?;
         let row = grants::revoke(
-            &self.accounts.ctx,
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
             Some(&principal),
             grant_id,
             &message.reason,

@@ -12,6 +12,7 @@
 //! # Layout
 //!
 //! - [`config`]: the service's own settings (`[services.identity]`).
+//! - [`admin`]: what an operator does from the command line (`terrace user ...`).
 //! - [`accounts`]: sign-up and login flows and their throttles; the state the handlers share.
 //! - [`users`]: the SQL of users and one-time code challenges.
 //! - [`demo`]: demonstration accounts for `terrace dev --demo`.
@@ -25,6 +26,7 @@
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
 pub mod accounts;
+pub mod admin;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -106,7 +108,7 @@ impl Service for Identity {
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
         if state.settings.demo_users {
-            let created = demo::create_demo_users(state).await?;
+            let created = demo::create_demo_users(&ctx.db).await?;
             tracing::info!(
                 created,
                 "demonstration accounts ready (passwords in the README)"

@@ -234,3 +234,142 @@ async fn dev_starts_a_private_postgresql_and_nats_when_none_listens() {
     );
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// Runs `terrace <args>` against `ctx`'s databases, with `stdin` as its input.
+async fn terrace(ctx: &TestContext, args: &[&str], stdin: &str) -> std::process::Output {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .args(args)
+        .env(
+            "TERRACE__DATABASE__DATABASE_PREFIX",
+            &ctx.settings.database.database_prefix,
+        )
+        .env("TERRACE__TELEMETRY__LOG_FILTER", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_first_admin_is_made_from_the_command_line_and_logs_in() {
+    use base64::Engine as _;
+
+    let ctx = TestContext::new();
+    let weak = terrace(
+        &ctx,
+        &[
+            "user",
+            "create",
+            "--phone",
+            "13500135000",
+            "--name",
+            "管理员",
+            "--password-stdin",
+        ],
+        "12345678\n",
+    )
+    .await;
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("most common passwords"),
+        "{weak:?}"
+    );
+
+    let created = terrace(
+        &ctx,
+        &[
+            "user",
+            "create",
+            "--phone",
+            "13500135000",
+            "--name",
+            "管理员",
+            "--password-stdin",
+        ],
+        "村委会办公室的新密码\n",
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    assert!(String::from_utf8_lossy(&created.stdout).contains("+8613500135000"));
+    let again = terrace(
+        &ctx,
+        &[
+            "user",
+            "create",
+            "--phone",
+            "+8613500135000",
+            "--name",
+            "又一个",
+        ],
+        "",
+    )
+    .await;
+    assert!(!again.status.success(), "one account per phone");
+
+    let granted = terrace(
+        &ctx,
+        &[
+            "user",
+            "grant",
+            "--phone",
+            "13500135000",
+            "--role",
+            "platform_admin",
+        ],
+        "",
+    )
+    .await;
+    assert!(granted.status.success(), "{granted:?}");
+    let too_broad = terrace(
+        &ctx,
+        &[
+            "user",
+            "grant",
+            "--phone",
+            "13500135000",
+            "--role",
+            "village_official",
+            "--scope",
+            "110101",
+        ],
+        "",
+    )
+    .await;
+    assert!(!too_broad.status.success());
+
+    let dev = TerraceProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_terrace")),
+        &["dev"],
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let login = IdentityServiceClient::new(dev.channel().await.unwrap())
+        .login_with_password(LoginWithPasswordRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            phone_number: "13500135000".into(),
+            password: "村委会办公室的新密码".into(),
+            client_description: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let token = login.tokens.unwrap().access_token;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["roles"],
+        serde_json::json!([{ "role": "platform_admin", "scope": "" }])
+    );
+    assert!(dev.terminate().await.unwrap().success());
+}

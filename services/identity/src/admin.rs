@@ -1,0 +1,104 @@
+//! What an operator does from the command line (`terrace user ...`), with the database's
+//! authority rather than a token's: creating users (the first platform admin among them), and
+//! giving and taking role grants. The same rules as the RPCs apply to the data — valid phones,
+//! the password policy, well-formed grants — and the same events and audit records are written.
+
+use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use terrace_platform::auth::RoleGrant;
+use terrace_platform::bus::outbox;
+use terrace_platform::error::{Error, Result};
+use terrace_proto::identity::v1 as pb;
+use uuid::Uuid;
+
+use crate::domain::password;
+use crate::domain::phone::PhoneNumber;
+use crate::grants::{self, GrantRow};
+use crate::users::{self, NewUser, UserRow};
+
+/// The `ce-source` of events the command line causes.
+pub const SOURCE: &str = "terrace/identity";
+
+/// A user to create from the command line.
+#[derive(Debug)]
+pub struct NewAccount<'a> {
+    pub phone: &'a str,
+    pub display_name: &'a str,
+    pub password: Option<&'a str>,
+    pub locale: &'a str,
+    pub time_zone: &'a str,
+}
+
+fn system_actor(component: &str) -> terrace_proto::common::v1::Actor {
+    terrace_proto::common::v1::Actor {
+        kind: terrace_proto::common::v1::ActorKind::System as i32,
+        system_component: component.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Creates a user; `Ok(None)` when the phone already has an account (nothing changes).
+pub async fn create_user(
+    db: &DatabaseConnection,
+    account: NewAccount<'_>,
+    component: &str,
+) -> Result<Option<UserRow>> {
+    let phone = PhoneNumber::parse(account.phone)
+        .map_err(|error| Error::invalid("phone", error.to_string()))?;
+    let name = account.display_name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(Error::invalid("name", "required, at most 64 characters"));
+    }
+    let password_hash = match account.password {
+        Some(secret) => {
+            password::check(secret, phone.as_str().trim_start_matches('+'))
+                .map_err(|error| Error::invalid("password", error.to_string()))?;
+            let secret = secret.to_owned();
+            Some(
+                tokio::task::spawn_blocking(move || password::hash(&secret))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(Error::internal)?,
+            )
+        }
+        None => None,
+    };
+    let txn = db.begin().await?;
+    let new = NewUser {
+        phone: &phone,
+        display_name: name,
+        locale: account.locale,
+        time_zone: account.time_zone,
+        password_hash,
+        created_by: None,
+    };
+    let Some(user) = users::insert(&txn, new).await? else {
+        return Ok(None);
+    };
+    let event = pb::UserCreated {
+        user: Some(user.to_proto()),
+        actor: Some(system_actor(component)),
+    };
+    outbox::publish(&txn, SOURCE, &event).await?;
+    txn.commit().await?;
+    Ok(Some(user))
+}
+
+/// Gives a role in an area to the user with this phone.
+pub async fn grant(
+    db: &DatabaseConnection,
+    phone: &str,
+    grant: RoleGrant,
+    reason: &str,
+) -> Result<GrantRow> {
+    let phone =
+        PhoneNumber::parse(phone).map_err(|error| Error::invalid("phone", error.to_string()))?;
+    let user = users::by_phone(db, &phone, false)
+        .await?
+        .ok_or_else(|| Error::not_found("user", phone.masked()))?;
+    grants::grant(db, SOURCE, None, user.id, grant, None, reason).await
+}
+
+/// Takes a grant back.
+pub async fn revoke(db: &DatabaseConnection, grant_id: Uuid, reason: &str) -> Result<GrantRow> {
+    grants::revoke(db, SOURCE, None, grant_id, reason).await
+}
