@@ -14,7 +14,9 @@
 //! - [`measure`]: timing of a fixed number of operations at a given concurrency.
 //! - [`substrate`]: the raw baselines.
 //! - [`platform`]: the platform's own numbers.
+//! - [`identity`]: token verification and password login costs.
 
+mod identity;
 mod measure;
 mod platform;
 mod substrate;
@@ -102,6 +104,25 @@ async fn main() -> anyhow::Result<()> {
         "create with event / raw insert",
         writes.rate() / pg.insert.rate(),
     );
+
+    let verification = identity::verification(5_000).await?;
+    report.add(
+        "identity: token verification, first sight (Ed25519), one core",
+        &verification.first_sight,
+    );
+    report.add(
+        "identity: token verification, token seen before (cache), one core",
+        &verification.repeated,
+    );
+    let checks = identity::password_checks(20)?;
+    report.add(
+        "identity: argon2id password check (19 MiB, t=2), one core",
+        &checks,
+    );
+    report.note(format!(
+        "identity: password logins per core per second, argon2 alone: {:.0}",
+        checks.rate()
+    ));
 
     if let Some(bin) = &args.terrace_bin {
         let dev = platform::terrace_dev(bin).await?;
