@@ -124,6 +124,7 @@ impl Accounts {
     /// Makes a code for `phone` and queues it for delivery (`identity.otp.requested`).
     pub async fn request_otp(
         &self,
+        request_id: Uuid,
         phone: &PhoneNumber,
         purpose: pb::OtpPurpose,
         locale: &str,
@@ -133,6 +134,13 @@ impl Accounts {
         let purpose_name =
             purpose_name(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
         let txn = self.ctx.db.begin().await?;
+        // A retried request (the phone lost the answer) gets the first answer, not a second SMS.
+        let fingerprint = crate::replay::fingerprint(&[phone.as_str(), purpose_name]);
+        if let Some(previous) =
+            crate::replay::previous(&txn, request_id, "RequestOtp", &fingerprint).await?
+        {
+            return Ok(previous);
+        }
         let now = Utc::now();
         let resend =
             chrono::Duration::from_std(self.settings.otp_resend_interval).unwrap_or_default();
@@ -178,12 +186,14 @@ impl Accounts {
             expire_time: Some(timestamp(expires_at)),
         };
         outbox::publish(&txn, &self.ctx.event_source(), &event).await?;
-        txn.commit().await?;
-        tracing::info!(phone = %phone.masked(), purpose = purpose_name, "one-time code requested");
-        Ok(pb::RequestOtpResponse {
+        let response = pb::RequestOtpResponse {
             expire_time: Some(timestamp(expires_at)),
             retry_time: Some(timestamp(now + resend)),
-        })
+        };
+        crate::replay::remember(&txn, request_id, "RequestOtp", &fingerprint, &response).await?;
+        txn.commit().await?;
+        tracing::info!(phone = %phone.masked(), purpose = purpose_name, "one-time code requested");
+        Ok(response)
     }
 
     /// Checks a code in `txn`; a wrong code is counted (and that count committed) before the error.

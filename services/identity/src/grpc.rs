@@ -137,7 +137,7 @@ impl IdentityService for IdentityGrpc {
         let client = client_of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
         let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
         let purpose =
             pb::OtpPurpose::try_from(message.purpose).unwrap_or(pb::OtpPurpose::Unspecified);
@@ -148,10 +148,12 @@ impl IdentityService for IdentityGrpc {
         );
         let locale = check_locale(&mut violations, "locale", &message.locale);
         violations.finish()?;
-        let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
+        let (Some(phone), Some(request_id)) = (phone, request_id) else {
+            return Err(Error::invalid("phone_number", "required").into());
+        };
         Ok(Response::new(
             self.accounts
-                .request_otp(&phone, purpose, &locale, &client)
+                .request_otp(request_id, &phone, purpose, &locale, &client)
                 .await?,
         ))
     }

@@ -22,6 +22,7 @@
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
 //! - [`grants`]: role grants scoped to areas, and the audit trail.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
+//! - [`replay`]: the first answer to a `request_id`, kept and replayed.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
@@ -34,6 +35,7 @@ pub mod grants;
 pub mod grpc;
 pub mod keys;
 pub mod migration;
+pub mod replay;
 pub mod tokens;
 pub mod users;
 

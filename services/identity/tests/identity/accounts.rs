@@ -404,3 +404,45 @@ async fn wrong_passwords_lock_the_account_and_unknown_phones_look_the_same() {
         "the right password waits too"
     );
 }
+
+#[tokio::test]
+async fn a_retried_code_request_sends_one_sms_and_a_reused_request_id_is_refused() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let request = pb::RequestOtpRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        purpose: pb::OtpPurpose::SignUp as i32,
+        locale: String::new(),
+    };
+    let first = client
+        .request_otp(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let retried = client
+        .request_otp(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, retried, "the retry gets the first answer");
+    sms.next().await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), sms.messages.next())
+            .await
+            .is_err(),
+        "only one code was sent"
+    );
+
+    let reused = pb::RequestOtpRequest {
+        phone_number: "+8613900139000".into(),
+        ..request
+    };
+    let status = client.request_otp(reused).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "REQUEST_ID_REUSED"
+    );
+}
