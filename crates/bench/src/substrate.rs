@@ -146,9 +146,10 @@ pub(crate) async fn bare_grpc(calls: usize, concurrency: usize) -> anyhow::Resul
     let server = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(tokio_stream_listener(listener), async move {
-                stop.cancelled().await
-            }),
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async move { stop.cancelled().await },
+            ),
     );
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))?
         .connect()
@@ -168,13 +169,4 @@ pub(crate) async fn bare_grpc(calls: usize, concurrency: usize) -> anyhow::Resul
     shutdown.cancel();
     server.await??;
     result
-}
-
-fn tokio_stream_listener(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
 }
