@@ -6,6 +6,8 @@
 //! - `terrace serve --service <name>`: one service, as its container runs it.
 //! - `terrace migrate [--service <name>]`: create and migrate the databases, then exit.
 //! - `terrace user create|grant|revoke`: users and role grants, with the operator's authority.
+//! - `terrace agency create|rotate`: agency clients and their secrets, with the operator's
+//!   authority.
 //!
 //! # Layout
 //!
@@ -13,7 +15,9 @@
 //! - [`services`]: the list of services this binary can run.
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
 //! - [`users`]: `terrace user create|grant|revoke`.
+//! - [`agencies`]: `terrace agency create|rotate`.
 
+mod agencies;
 mod services;
 mod substrate;
 mod users;
@@ -67,6 +71,11 @@ enum Command {
     User {
         #[command(subcommand)]
         action: users::UserCommand,
+    },
+    /// Manage agency clients directly in the identity database (the operator's authority).
+    Agency {
+        #[command(subcommand)]
+        action: agencies::AgencyCommand,
     },
 }
 
@@ -138,6 +147,10 @@ async fn main() -> anyhow::Result<()> {
         Command::User { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             users::run(&settings, action).await
+        }
+        Command::Agency { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            agencies::run(&settings, action).await
         }
     }
 }

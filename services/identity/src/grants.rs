@@ -215,7 +215,7 @@ pub async fn audit<C: ConnectionTrait>(
 }
 
 /// The operator at the command line (`terrace user grant`), who acts with the database's authority.
-fn system() -> Principal {
+pub(crate) fn operator() -> Principal {
     Principal {
         subject: "system:cli".to_owned(),
         kind: terrace_platform::auth::PrincipalKind::User,
@@ -227,14 +227,16 @@ fn system() -> Principal {
     }
 }
 
-fn actor_of(principal: &Principal) -> common::Actor {
-    if principal.subject == "system:cli" {
+/// The event's actor: the user (or the helper acting for one, or the agency) behind `principal`,
+/// or the command line when there is none.
+pub(crate) fn actor_of(principal: Option<&Principal>) -> common::Actor {
+    let Some(principal) = principal.filter(|p| p.subject != "system:cli") else {
         return common::Actor {
             kind: common::ActorKind::System as i32,
             system_component: "terrace command line".to_owned(),
             ..Default::default()
         };
-    }
+    };
     common::Actor {
         kind: if principal.is_agency() {
             common::ActorKind::Agency
@@ -320,7 +322,7 @@ pub async fn grant(
         return Ok(GrantRow::from_row(&existing)?);
     };
     let row = GrantRow::from_row(&row)?;
-    let system = system();
+    let system = operator();
     let actor = principal.unwrap_or(&system);
     audit(
         &txn,
@@ -332,7 +334,7 @@ pub async fn grant(
     .await?;
     let event = pb::RoleGranted {
         grant: Some(row.to_proto()),
-        actor: Some(actor_of(actor)),
+        actor: Some(actor_of(principal)),
     };
     outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
@@ -382,7 +384,7 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| Error::not_found("role grant", grant_id.to_string()))?;
     let row = GrantRow::from_row(&updated)?;
-    let system = system();
+    let system = operator();
     let actor = principal.unwrap_or(&system);
     audit(
         &txn,
@@ -394,7 +396,7 @@ pub async fn revoke(
     .await?;
     let event = pb::RoleRevoked {
         grant: Some(row.to_proto()),
-        actor: Some(actor_of(actor)),
+        actor: Some(actor_of(principal)),
         expired: false,
     };
     outbox::publish(&txn, source, &event).await?;

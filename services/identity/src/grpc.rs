@@ -5,6 +5,7 @@
 use std::str::FromStr as _;
 use std::sync::Arc;
 
+use secrecy::ExposeSecret as _;
 use terrace_platform::auth::Principal;
 use terrace_platform::error::{Error, Violations, parse_request_id};
 use terrace_proto::identity::v1 as pb;
@@ -13,6 +14,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::accounts::Accounts;
+use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::{grants, users};
@@ -28,11 +30,17 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 #[derive(Debug)]
 pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
+    /// The credentials exchange and its throttles (one per process, as the handlers are).
+    agencies: Agencies,
 }
 
 impl IdentityGrpc {
     pub fn new(accounts: Arc<Accounts>) -> Self {
-        Self { accounts }
+        // `Identity::state` already refused unreadable agency settings at start, so the default
+        // stands in only where no service runs (a handler built by hand).
+        let settings = AgencySettings::load(&accounts.ctx.settings).unwrap_or_default();
+        let agencies = Agencies::new(accounts.ctx.db.clone(), accounts.tokens.clone(), settings);
+        Self { accounts, agencies }
     }
 }
 
@@ -124,6 +132,55 @@ fn check_text(violations: &mut Violations, field: &str, value: &str, required: b
         violations.add(field, format!("at most {max} characters"));
     } else if value.chars().any(char::is_control) {
         violations.add(field, "must not contain control characters");
+    }
+}
+
+fn check_client_id(violations: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
+    Uuid::parse_str(value)
+        .map_err(|_| violations.add(field, "must be an agency client id"))
+        .ok()
+}
+
+/// An agency's areas given as codes, each with the official standing of its level
+/// ([`agencies::standing_for`]: the contract names no role). `None` when any is malformed.
+fn check_agency_areas(
+    violations: &mut Violations,
+    field: &str,
+    codes: &[terrace_proto::common::v1::AdminCode],
+) -> Option<Vec<terrace_platform::auth::RoleGrant>> {
+    let mut areas = Vec::new();
+    let mut complete = true;
+    for (i, code) in codes.iter().enumerate() {
+        match check_scope(violations, &format!("{field}[{i}]"), Some(code)) {
+            Some(scope) => {
+                let role = agencies::standing_for(&scope);
+                match terrace_platform::auth::RoleGrant::new(role, scope) {
+                    Ok(grant) => areas.push(grant),
+                    Err(error) => {
+                        violations.add(format!("{field}[{i}]"), error.to_string());
+                        complete = false;
+                    }
+                }
+            }
+            None => complete = false,
+        }
+    }
+    if complete {
+        agencies::check_areas(violations, field, &areas);
+        Some(areas)
+    } else {
+        None
+    }
+}
+
+/// A page size as proto/README.md says: 0 is the default (50), above 500 is lowered to 500.
+fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
+    if size < 0 {
+        violations.add(field, "must not be negative");
+    }
+    match u64::try_from(size) {
+        Ok(0) | Err(_) => 50,
+        Ok(size) => size.min(500),
     }
 }
 
@@ -565,6 +622,338 @@ impl IdentityService for IdentityGrpc {
                 next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
                 total_size: None,
             }),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_agency_client(
+        &self,
+        request: Request<pb::CreateAgencyClientRequest>,
+    ) -> Result<Response<pb::CreateAgencyClientResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let client = message.client.unwrap_or_default();
+        let auth_method = AuthMethod::from_proto(client.auth_method);
+        if auth_method.is_none() {
+            violations.add(
+                "client.auth_method",
+                "required: AGENCY_AUTH_METHOD_SECRET or AGENCY_AUTH_METHOD_MTLS",
+            );
+        }
+        let areas = if client.areas.is_empty() {
+            violations.add("client.areas", "required: at least one area");
+            None
+        } else {
+            check_agency_areas(&mut violations, "client.areas", &client.areas)
+        };
+        let new = NewClient {
+            name: client.name,
+            description: client.description,
+            auth_method: auth_method.unwrap_or(AuthMethod::Secret),
+            certificate_sha256: (!client.certificate_sha256.is_empty())
+                .then_some(client.certificate_sha256),
+            api_scopes: client.scopes,
+            areas: areas.unwrap_or_default(),
+        };
+        agencies::check_name(&mut violations, "client.name", &new.name);
+        agencies::check_description(&mut violations, "client.description", &new.description);
+        match (auth_method, new.certificate_sha256.as_deref()) {
+            (Some(AuthMethod::Mtls), Some(fingerprint)) => agencies::check_fingerprint(
+                &mut violations,
+                "client.certificate_sha256",
+                fingerprint,
+            ),
+            (Some(AuthMethod::Mtls), None) => {
+                violations.add("client.certificate_sha256", "required for mTLS clients");
+            }
+            (Some(AuthMethod::Secret), Some(_)) => violations.add(
+                "client.certificate_sha256",
+                "only mTLS clients have a certificate",
+            ),
+            _ => {}
+        }
+        agencies::check_scopes(&mut violations, "client.scopes", &new.api_scopes);
+        violations.finish()?;
+        let created = agencies::create(
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
+            Some(&principal),
+            new,
+        )
+        .await?;
+        Ok(Response::new(pb::CreateAgencyClientResponse {
+            client: Some(created.client.to_proto()),
+            client_secret: created
+                .secret
+                .map(|secret| secret.expose_secret().to_owned())
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_agency_client(
+        &self,
+        request: Request<pb::GetAgencyClientRequest>,
+    ) -> Result<Response<pb::GetAgencyClientResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let id = check_client_id(&mut violations, "client_id", &message.client_id);
+        violations.finish()?;
+        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
+        let client = agencies::get(&self.accounts.ctx.db, Some(&principal), id).await?;
+        Ok(Response::new(pb::GetAgencyClientResponse {
+            client: Some(client.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_agency_clients(
+        &self,
+        request: Request<pb::ListAgencyClientsRequest>,
+    ) -> Result<Response<pb::ListAgencyClientsResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let page = message.page.unwrap_or_default();
+        let page_size = check_page_size(&mut violations, "page.page_size", page.page_size);
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Uuid::parse_str(&page.page_token)
+                .map_err(|_| violations.add("page.page_token", "not a token from this list"))
+                .ok()
+        };
+        let area = message
+            .area
+            .as_ref()
+            .and_then(|code| check_scope(&mut violations, "area", Some(code)));
+        violations.finish()?;
+        let filter = agencies::ListFilter {
+            area,
+            include_revoked: message.include_revoked,
+        };
+        let (clients, next) = agencies::list(
+            &self.accounts.ctx.db,
+            Some(&principal),
+            &filter,
+            page_size,
+            after,
+        )
+        .await?;
+        Ok(Response::new(pb::ListAgencyClientsResponse {
+            clients: clients.iter().map(agencies::ClientRow::to_proto).collect(),
+            page: Some(terrace_proto::common::v1::PageResponse {
+                next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+                total_size: None,
+            }),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_agency_client(
+        &self,
+        request: Request<pb::UpdateAgencyClientRequest>,
+    ) -> Result<Response<pb::UpdateAgencyClientResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let client = message.client.unwrap_or_default();
+        let id = check_client_id(&mut violations, "client.id", &client.id);
+        let paths = message.update_mask.unwrap_or_default().paths;
+        if paths.is_empty() {
+            violations.add("update_mask", "required: name the fields to change");
+        }
+        let mut changes = Changes::default();
+        for path in &paths {
+            match path.as_str() {
+                "name" => {
+                    agencies::check_name(&mut violations, "client.name", &client.name);
+                    changes.name = Some(client.name.clone());
+                }
+                "description" => {
+                    agencies::check_description(
+                        &mut violations,
+                        "client.description",
+                        &client.description,
+                    );
+                    changes.description = Some(client.description.clone());
+                }
+                "scopes" => {
+                    agencies::check_scopes(&mut violations, "client.scopes", &client.scopes);
+                    changes.api_scopes = Some(client.scopes.clone());
+                }
+                "areas" => {
+                    if client.areas.is_empty() {
+                        violations.add("client.areas", "required: at least one area");
+                    } else {
+                        changes.areas =
+                            check_agency_areas(&mut violations, "client.areas", &client.areas);
+                    }
+                }
+                "certificate_sha256" => {
+                    agencies::check_fingerprint(
+                        &mut violations,
+                        "client.certificate_sha256",
+                        &client.certificate_sha256,
+                    );
+                    changes.certificate_sha256 = Some(client.certificate_sha256.clone());
+                }
+                other => violations.add(
+                    "update_mask",
+                    format!(
+                        "{other:?} cannot be changed; name, description, scopes, areas or \
+                         certificate_sha256 can"
+                    ),
+                ),
+            }
+        }
+        violations.finish()?;
+        let id = id.ok_or_else(|| Error::invalid("client.id", "required"))?;
+        let client = agencies::update(
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
+            Some(&principal),
+            id,
+            changes,
+        )
+        .await?;
+        Ok(Response::new(pb::UpdateAgencyClientResponse {
+            client: Some(client.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rotate_agency_client_secret(
+        &self,
+        request: Request<pb::RotateAgencyClientSecretRequest>,
+    ) -> Result<Response<pb::RotateAgencyClientSecretResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let id = check_client_id(&mut violations, "client_id", &message.client_id);
+        let overlap = match message.overlap {
+            None => Some(self.agencies.settings.agency_secret_overlap),
+            Some(overlap) => match std::time::Duration::try_from(overlap) {
+                Ok(overlap) if overlap <= agencies::MAX_OVERLAP => Some(overlap),
+                Ok(_) => {
+                    violations.add("overlap", "at most 7 days");
+                    None
+                }
+                Err(_) => {
+                    violations.add("overlap", "must not be negative");
+                    None
+                }
+            },
+        };
+        violations.finish()?;
+        let (Some(id), Some(overlap)) = (id, overlap) else {
+            return Err(Error::invalid("client_id", "required").into());
+        };
+        let rotated = agencies::rotate_secret(
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
+            Some(&principal),
+            id,
+            overlap,
+        )
+        .await?;
+        Ok(Response::new(pb::RotateAgencyClientSecretResponse {
+            client: Some(rotated.client.to_proto()),
+            client_secret: rotated.secret.expose_secret().to_owned(),
+            previous_secret_expire_time: Some(users::timestamp(
+                rotated
+                    .previous_expires_at
+                    .unwrap_or(rotated.client.updated_at),
+            )),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_agency_client(
+        &self,
+        request: Request<pb::RevokeAgencyClientRequest>,
+    ) -> Result<Response<pb::RevokeAgencyClientResponse>, Status> {
+        let principal = Principal::from_request(&request)?.clone();
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let id = check_client_id(&mut violations, "client_id", &message.client_id);
+        check_text(
+            &mut violations,
+            "reason",
+            &message.reason,
+            true,
+            agencies::MAX_REASON_CHARS,
+        );
+        violations.finish()?;
+        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
+        let client = agencies::revoke(
+            &self.accounts.ctx.db,
+            &self.accounts.ctx.event_source(),
+            Some(&principal),
+            id,
+            message.reason.trim(),
+        )
+        .await?;
+        Ok(Response::new(pb::RevokeAgencyClientResponse {
+            client: Some(client.to_proto()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn exchange_client_credentials(
+        &self,
+        request: Request<pb::ExchangeClientCredentialsRequest>,
+    ) -> Result<Response<pb::ExchangeClientCredentialsResponse>, Status> {
+        let client = client_of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        parse_request_id(&mut violations, "request_id", &message.request_id);
+        let id = check_client_id(&mut violations, "client_id", &message.client_id);
+        // Empty is an mTLS client's secret; refused with the rest (no TLS yet).
+        violations.check(
+            message.client_secret.len() <= 256,
+            "client_secret",
+            "not a client secret",
+        );
+        for (i, scope) in message.scopes.iter().enumerate() {
+            if let Err(problem) = agencies::check_api_scope(scope) {
+                violations.add(format!("scopes[{i}]"), problem);
+            }
+        }
+        let areas: Vec<_> = message
+            .areas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, code)| {
+                check_scope(&mut violations, &format!("areas[{i}]"), Some(code))
+            })
+            .collect();
+        violations.finish()?;
+        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
+        let exchanged = self
+            .agencies
+            .exchange(agencies::Credentials {
+                client_id: id,
+                secret: &message.client_secret,
+                scopes: &message.scopes,
+                areas: &areas,
+                address: &client,
+            })
+            .await?;
+        Ok(Response::new(pb::ExchangeClientCredentialsResponse {
+            tokens: Some(pb::TokenPair {
+                access_token: exchanged.access_token,
+                access_token_expire_time: Some(users::timestamp(exchanged.expires_at)),
+                token_type: "Bearer".to_owned(),
+                ..Default::default()
+            }),
+            scopes: exchanged.scopes,
         }))
     }
 }

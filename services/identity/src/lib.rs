@@ -5,9 +5,9 @@
 //! What works now: sign-up with an SMS code, login with a code or a password (throttled, with
 //! lockout), access tokens signed with rotating Ed25519 keys, refresh-token rotation with reuse
 //! detection, logout, revoking all sessions, and the JWKS over gRPC, over HTTP
-//! (`/.well-known/jwks.json`) and in memory for the other services of the same process. Role
-//! grants, agency clients, consented helpers and the user-management RPCs answer `UNIMPLEMENTED`
-//! until their part of the identity issue lands.
+//! (`/.well-known/jwks.json`) and in memory for the other services of the same process; role
+//! grants; agency clients exchanging client credentials for scoped tokens. Consented helpers and
+//! the user-management RPCs answer `UNIMPLEMENTED` until their part of the identity issue lands.
 //!
 //! # Layout
 //!
@@ -21,6 +21,8 @@
 //!   as the JWKS every service verifies tokens against.
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
 //! - [`grants`]: role grants scoped to areas, and the audit trail.
+//! - [`agencies`]: agency clients: credentials exchanged for tokens with API scopes and areas,
+//!   created, rotated and revoked by admins (`terrace agency ...` at the command line).
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
 //! - [`replay`]: the first answer to a `request_id`, kept and replayed.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
@@ -28,6 +30,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod agencies;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -72,6 +75,9 @@ impl Service for Identity {
 
     fn state(ctx: &ServiceContext) -> anyhow::Result<Accounts> {
         let settings: IdentitySettings = ctx.settings.service(Self::NAME)?;
+        // Read again by the handlers (`IdentityGrpc::new`); checked here so that a bad value
+        // stops the start.
+        agencies::AgencySettings::load(&ctx.settings)?;
         if settings.secret.expose_secret() == config::DEVELOPMENT_SECRET {
             tracing::warn!(
                 "services.identity.secret is the development default: set a secret of your own before real use"

@@ -63,6 +63,7 @@ impl MigratorTrait for Migrator {
             crate::keys::MIGRATION.boxed(),
             crate::tokens::MIGRATION.boxed(),
             crate::grants::MIGRATION.boxed(),
+            crate::agencies::MIGRATION.boxed(),
         ]);
         migrations
     }

@@ -270,6 +270,54 @@ impl TokenService {
         grants: &[RoleGrant],
         session_id: Option<Uuid>,
     ) -> Result<(String, DateTime<Utc>)> {
+        let (token, expires_at, jti) = self
+            .sign(PrincipalKind::User, subject, grants, String::new())
+            .await?;
+        tracing::debug!(%subject, ?session_id, %jti, "access token issued");
+        Ok((token, expires_at))
+    }
+
+    /// An agency client's access token, valid for `access_token_ttl`; returns it with its expiry.
+    /// `kind` is `agency`, `sub` the client id, `scope` the API scopes space-separated and
+    /// `roles` the areas, which is what the platform's verifier reads as an agency
+    /// (`Claims::into_principal`). There is no session: the client exchanges its credentials
+    /// again when the token expires.
+    pub async fn agency_access_token(
+        &self,
+        client_id: Uuid,
+        api_scopes: &[String],
+        areas: &[RoleGrant],
+    ) -> Result<(String, DateTime<Utc>)> {
+        // The claim is split on whitespace: a scope that is empty or holds a space would be read
+        // back as something else.
+        if let Some(bad) = api_scopes
+            .iter()
+            .find(|scope| scope.is_empty() || scope.chars().any(char::is_whitespace))
+        {
+            return Err(Error::internal(anyhow!(
+                "refusing to sign a malformed api scope {bad:?}"
+            )));
+        }
+        let (token, expires_at, jti) = self
+            .sign(
+                PrincipalKind::Agency,
+                client_id,
+                areas,
+                api_scopes.join(" "),
+            )
+            .await?;
+        tracing::debug!(%client_id, %jti, "agency access token issued");
+        Ok((token, expires_at))
+    }
+
+    /// Signs an access token of `kind` for `subject`; returns it with its expiry and `jti`.
+    async fn sign(
+        &self,
+        kind: PrincipalKind,
+        subject: Uuid,
+        grants: &[RoleGrant],
+        scope: String,
+    ) -> Result<(String, DateTime<Utc>, String)> {
         // The verifier refuses a token with any invalid grant as a whole: never sign one.
         for grant in grants {
             grant.validate().map_err(|error| {
@@ -282,13 +330,13 @@ impl TokenService {
             iss: self.inner.issuer.clone(),
             aud: self.inner.audience.clone(),
             sub: subject.to_string(),
-            kind: PrincipalKind::User,
+            kind,
             exp: now.saturating_add(ttl),
             iat: now,
             nbf: None,
             jti: Uuid::now_v7().to_string(),
             roles: grants.to_vec(),
-            scope: String::new(),
+            scope,
             act: None,
         };
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
@@ -299,8 +347,7 @@ impl TokenService {
             .sign(&claims)
             .await
             .map_err(Error::internal)?;
-        tracing::debug!(%subject, ?session_id, jti = %claims.jti, "access token issued");
-        Ok((token, expires_at))
+        Ok((token, expires_at, claims.jti))
     }
 
     /// Exchanges a refresh token for a new one (see the module documentation).

@@ -373,3 +373,145 @@ async fn the_first_admin_is_made_from_the_command_line_and_logs_in() {
     );
     assert!(dev.terminate().await.unwrap().success());
 }
+
+/// The value after `label: ` on its line of `output`'s standard output.
+fn printed(output: &std::process::Output, label: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{label}: ")))
+        .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_agency_client_is_made_from_the_command_line_and_exchanges_its_secret() {
+    use terrace_platform::auth::{KeySource, PrincipalKind, Role, RoleGrant, Verifier};
+    use terrace_platform::config::AuthSettings;
+    use terrace_proto::identity::v1::ExchangeClientCredentialsRequest;
+
+    let ctx = TestContext::new();
+    let bad_scope = terrace(
+        &ctx,
+        &[
+            "agency",
+            "create",
+            "--name",
+            "县农业农村局 data platform",
+            "--scope",
+            "weather:read",
+            "--area",
+            "county_admin@110101",
+        ],
+        "",
+    )
+    .await;
+    assert!(!bad_scope.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_scope.stderr).contains("scopes[0]"),
+        "{bad_scope:?}"
+    );
+    let too_broad = terrace(
+        &ctx,
+        &[
+            "agency",
+            "create",
+            "--name",
+            "县农业农村局 data platform",
+            "--scope",
+            "agri.statistics:read",
+            "--area",
+            "village_official@110101",
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        !too_broad.status.success(),
+        "a village official's area is a village"
+    );
+
+    let created = terrace(
+        &ctx,
+        &[
+            "agency",
+            "create",
+            "--name",
+            "县农业农村局 data platform",
+            "--scope",
+            "agri.statistics:read",
+            "--scope",
+            "governance.requests:write",
+            "--area",
+            "county_admin@110101",
+        ],
+        "",
+    )
+    .await;
+    assert!(created.status.success(), "{created:?}");
+    let client_id = printed(&created, "client_id");
+    let secret = printed(&created, "client_secret");
+
+    let dev = TerraceProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_terrace")),
+        &["dev"],
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let mut identity = IdentityServiceClient::new(dev.channel().await.unwrap());
+    let exchange = |secret: &str| ExchangeClientCredentialsRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        client_id: client_id.clone(),
+        client_secret: secret.to_owned(),
+        ..Default::default()
+    };
+    let token = identity
+        .exchange_client_credentials(exchange(&secret))
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap()
+        .access_token;
+    // A verifier of another process reads it as the agency, with its scopes and area.
+    let jwks = format!("http://127.0.0.1:{}/.well-known/jwks.json", dev.http_port);
+    let verifier = Verifier::new(
+        &AuthSettings {
+            jwks_url: Some(jwks.clone()),
+            ..AuthSettings::default()
+        },
+        KeySource::Url(jwks),
+    );
+    let principal = verifier.verify(&token).await.unwrap();
+    assert_eq!(principal.kind, PrincipalKind::Agency);
+    assert_eq!(principal.subject, client_id);
+    assert_eq!(
+        principal.api_scopes,
+        ["agri.statistics:read", "governance.requests:write"]
+    );
+    assert_eq!(
+        principal.grants,
+        [RoleGrant::parse(Role::CountyAdmin, "110101").unwrap()]
+    );
+
+    // Rotated from the command line: the new secret works, the old one for the overlap.
+    let rotated = terrace(&ctx, &["agency", "rotate", "--client-id", &client_id], "").await;
+    assert!(rotated.status.success(), "{rotated:?}");
+    let new_secret = printed(&rotated, "client_secret");
+    assert_ne!(new_secret, secret);
+    identity
+        .exchange_client_credentials(exchange(&new_secret))
+        .await
+        .unwrap();
+    identity
+        .exchange_client_credentials(exchange(&secret))
+        .await
+        .unwrap();
+    let wrong = identity
+        .exchange_client_credentials(exchange("not the secret"))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+    assert!(dev.terminate().await.unwrap().success());
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod agencies;
 mod grants;
 mod keys;
 mod tokens;
