@@ -186,6 +186,10 @@ fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
 
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
+    // --- consents: handlers delegate to crate::consents ---
+
+    // --- user management: handlers delegate to crate::management ---
+
     #[tracing::instrument(skip_all)]
     async fn request_otp(
         &self,

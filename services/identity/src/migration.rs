@@ -64,6 +64,8 @@ impl MigratorTrait for Migrator {
             crate::tokens::MIGRATION.boxed(),
             crate::grants::MIGRATION.boxed(),
             crate::agencies::MIGRATION.boxed(),
+            // consents
+            // management
         ]);
         migrations
     }
