@@ -197,7 +197,7 @@ impl Accounts {
     }
 
     /// Checks a code in `txn`; a wrong code is counted (and that count committed) before the error.
-    async fn verify_code(
+    pub(crate) async fn verify_code(
         &self,
         phone: &PhoneNumber,
         purpose: &'static str,
@@ -455,7 +455,7 @@ fn locked_error(until: chrono::DateTime<Utc>) -> Error {
 }
 
 /// Hashes off the async workers: argon2 takes tens of milliseconds of CPU.
-async fn hash_password(password: &str) -> Result<String> {
+pub(crate) async fn hash_password(password: &str) -> Result<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await

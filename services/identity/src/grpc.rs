@@ -45,20 +45,24 @@ impl IdentityGrpc {
 }
 
 /// The caller's address, the key of per-client throttling.
-fn client_of<T>(request: &Request<T>) -> String {
+pub(crate) fn client_of<T>(request: &Request<T>) -> String {
     request
         .remote_addr()
         .map(|addr| addr.ip().to_string())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn check_phone(violations: &mut Violations, field: &str, value: &str) -> Option<PhoneNumber> {
+pub(crate) fn check_phone(
+    violations: &mut Violations,
+    field: &str,
+    value: &str,
+) -> Option<PhoneNumber> {
     PhoneNumber::parse(value)
         .map_err(|error| violations.add(field, error.to_string()))
         .ok()
 }
 
-fn check_locale(violations: &mut Violations, field: &str, value: &str) -> String {
+pub(crate) fn check_locale(violations: &mut Violations, field: &str, value: &str) -> String {
     if value.is_empty() {
         return DEFAULT_LOCALE.to_owned();
     }
@@ -68,7 +72,7 @@ fn check_locale(violations: &mut Violations, field: &str, value: &str) -> String
     value.to_owned()
 }
 
-fn check_time_zone(violations: &mut Violations, field: &str, value: &str) -> String {
+pub(crate) fn check_time_zone(violations: &mut Violations, field: &str, value: &str) -> String {
     if value.is_empty() {
         return DEFAULT_TIME_ZONE.to_owned();
     }
@@ -79,7 +83,7 @@ fn check_time_zone(violations: &mut Violations, field: &str, value: &str) -> Str
 }
 
 /// A scope given as the contract's 12-digit code with its level; the two must agree.
-fn check_scope(
+pub(crate) fn check_scope(
     violations: &mut Violations,
     field: &str,
     code: Option<&terrace_proto::common::v1::AdminCode>,
@@ -112,7 +116,7 @@ fn check_scope(
     Some(scope)
 }
 
-fn check_code(violations: &mut Violations, field: &str, value: &str) {
+pub(crate) fn check_code(violations: &mut Violations, field: &str, value: &str) {
     if !otp::well_formed(value) {
         violations.add(
             field,
@@ -124,7 +128,13 @@ fn check_code(violations: &mut Violations, field: &str, value: &str) {
     }
 }
 
-fn check_text(violations: &mut Violations, field: &str, value: &str, required: bool, max: usize) {
+pub(crate) fn check_text(
+    violations: &mut Violations,
+    field: &str,
+    value: &str,
+    required: bool,
+    max: usize,
+) {
     let length = value.chars().count();
     if required && value.trim().is_empty() {
         violations.add(field, "required");
@@ -174,7 +184,7 @@ fn check_agency_areas(
 }
 
 /// A page size as proto/README.md says: 0 is the default (50), above 500 is lowered to 500.
-fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
+pub(crate) fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
     if size < 0 {
         violations.add(field, "must not be negative");
     }
@@ -187,8 +197,111 @@ fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
     // --- consents: handlers delegate to crate::consents ---
+    async fn grant_consent(
+        &self,
+        request: Request<pb::GrantConsentRequest>,
+    ) -> Result<Response<pb::GrantConsentResponse>, Status> {
+        crate::consents::grant_consent(&self.accounts, request).await
+    }
+
+    async fn list_consents(
+        &self,
+        request: Request<pb::ListConsentsRequest>,
+    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
+        crate::consents::list_consents(&self.accounts, request).await
+    }
+
+    async fn withdraw_consent(
+        &self,
+        request: Request<pb::WithdrawConsentRequest>,
+    ) -> Result<Response<pb::WithdrawConsentResponse>, Status> {
+        crate::consents::withdraw_consent(&self.accounts, request).await
+    }
+
+    async fn issue_delegated_token(
+        &self,
+        request: Request<pb::IssueDelegatedTokenRequest>,
+    ) -> Result<Response<pb::IssueDelegatedTokenResponse>, Status> {
+        crate::consents::issue_delegated_token(&self.accounts, request).await
+    }
 
     // --- user management: handlers delegate to crate::management ---
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        crate::management::create_user(&self.accounts, request).await
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        crate::management::get_user(&self.accounts, request).await
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        crate::management::list_users(&self.accounts, request).await
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        crate::management::update_user(&self.accounts, request).await
+    }
+
+    async fn set_user_status(
+        &self,
+        request: Request<pb::SetUserStatusRequest>,
+    ) -> Result<Response<pb::SetUserStatusResponse>, Status> {
+        crate::management::set_user_status(&self.accounts, request).await
+    }
+
+    async fn change_phone_number(
+        &self,
+        request: Request<pb::ChangePhoneNumberRequest>,
+    ) -> Result<Response<pb::ChangePhoneNumberResponse>, Status> {
+        crate::management::change_phone_number(&self.accounts, request).await
+    }
+
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        crate::management::reset_password(&self.accounts, request).await
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        crate::management::change_password(&self.accounts, request).await
+    }
+
+    async fn list_sessions(
+        &self,
+        request: Request<pb::ListSessionsRequest>,
+    ) -> Result<Response<pb::ListSessionsResponse>, Status> {
+        crate::management::list_sessions(&self.accounts, request).await
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        request: Request<pb::RotateSigningKeyRequest>,
+    ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
+        crate::management::rotate_signing_key(&self.accounts, request).await
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        crate::management::list_audit_records(&self.accounts, request).await
+    }
 
     #[tracing::instrument(skip_all)]
     async fn request_otp(

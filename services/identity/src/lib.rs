@@ -6,8 +6,9 @@
 //! lockout), access tokens signed with rotating Ed25519 keys, refresh-token rotation with reuse
 //! detection, logout, revoking all sessions, and the JWKS over gRPC, over HTTP
 //! (`/.well-known/jwks.json`) and in memory for the other services of the same process; role
-//! grants; agency clients exchanging client credentials for scoped tokens. Consented helpers and
-//! the user-management RPCs answer `UNIMPLEMENTED` until their part of the identity issue lands.
+//! grants; agency clients exchanging client credentials for scoped tokens; villagers' consents
+//! for helpers, with delegated tokens that name both people. The user-management RPCs answer
+//! `UNIMPLEMENTED` until their part of the identity issue lands.
 //!
 //! # Layout
 //!
@@ -23,6 +24,9 @@
 //! - [`grants`]: role grants scoped to areas, and the audit trail.
 //! - [`agencies`]: agency clients: credentials exchanged for tokens with API scopes and areas,
 //!   created, rotated and revoked by admins (`terrace agency ...` at the command line).
+//! - [`consents`]: villagers' consents for helpers, and the delegated tokens helpers act with.
+//! - [`management`]: user management by officials (registering villagers, status, profiles), a
+//!   user's own phone, password and sessions, the audit trail; which users an official governs.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
 //! - [`replay`]: the first answer to a `request_id`, kept and replayed.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
@@ -32,11 +36,13 @@ pub mod accounts;
 pub mod admin;
 pub mod agencies;
 pub mod config;
+pub mod consents;
 pub mod demo;
 pub mod domain;
 pub mod grants;
 pub mod grpc;
 pub mod keys;
+pub mod management;
 pub mod migration;
 pub mod replay;
 pub mod tokens;
@@ -109,12 +115,13 @@ impl Service for Identity {
     }
 
     /// Makes or loads the signing keys (and publishes them) before the service reports ready, and
-    /// keeps them rotated.
+    /// keeps them rotated; publishes the expiry of consents as they end.
     async fn start(ctx: &ServiceContext, state: &Arc<Accounts>) -> anyhow::Result<()> {
         state.keys.refresh().await?;
         state
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
+        consents::spawn_expiry(ctx, consents::EXPIRY_INTERVAL);
         if state.settings.demo_users {
             let created = demo::create_demo_users(&ctx.db).await?;
             tracing::info!(

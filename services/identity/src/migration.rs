@@ -65,7 +65,9 @@ impl MigratorTrait for Migrator {
             crate::grants::MIGRATION.boxed(),
             crate::agencies::MIGRATION.boxed(),
             // consents
+            crate::consents::MIGRATION.boxed(),
             // management
+            crate::management::MIGRATION.boxed(),
         ]);
         migrations
     }

@@ -41,7 +41,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
 };
 use sha2::Sha256;
-use terrace_platform::auth::{Claims, PrincipalKind, RoleGrant};
+use terrace_platform::auth::{Actor, Claims, PrincipalKind, RoleGrant};
 use terrace_platform::config::AuthSettings;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::{Error, Result};
@@ -310,6 +310,45 @@ impl TokenService {
         Ok((token, expires_at))
     }
 
+    /// A consented helper's access token acting for `villager`: `sub` is the villager, `act.sub`
+    /// the helper, `roles` the `grants` given, `scope` the consent's scopes space-separated. Valid
+    /// for `access_token_ttl` but never past `not_after` (the consent's end); returns it with its
+    /// expiry. There is no session: the helper asks again under the consent, which is checked
+    /// each time.
+    pub async fn delegated_access_token(
+        &self,
+        villager: Uuid,
+        helper: Uuid,
+        grants: &[RoleGrant],
+        scopes: &[String],
+        not_after: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>)> {
+        if let Some(bad) = scopes
+            .iter()
+            .find(|scope| scope.is_empty() || scope.chars().any(char::is_whitespace))
+        {
+            return Err(Error::internal(anyhow!(
+                "refusing to sign a malformed consent scope {bad:?}"
+            )));
+        }
+        if villager == helper {
+            return Err(Error::internal(anyhow!(
+                "refusing to sign a delegated token acting for oneself"
+            )));
+        }
+        let (token, expires_at, jti) = self
+            .sign_with(
+                PrincipalKind::User,
+                subject_and_actor(villager, Some(helper)),
+                grants,
+                scopes.join(" "),
+                Some(not_after),
+            )
+            .await?;
+        tracing::debug!(%villager, %helper, %jti, "delegated access token issued");
+        Ok((token, expires_at))
+    }
+
     /// Signs an access token of `kind` for `subject`; returns it with its expiry and `jti`.
     async fn sign(
         &self,
@@ -317,6 +356,20 @@ impl TokenService {
         subject: Uuid,
         grants: &[RoleGrant],
         scope: String,
+    ) -> Result<(String, DateTime<Utc>, String)> {
+        self.sign_with(kind, subject_and_actor(subject, None), grants, scope, None)
+            .await
+    }
+
+    /// As [`TokenService::sign`], with an acting party (`act`) and an expiry no later than
+    /// `not_after` when given.
+    async fn sign_with(
+        &self,
+        kind: PrincipalKind,
+        (subject, act): (Uuid, Option<Actor>),
+        grants: &[RoleGrant],
+        scope: String,
+        not_after: Option<DateTime<Utc>>,
     ) -> Result<(String, DateTime<Utc>, String)> {
         // The verifier refuses a token with any invalid grant as a whole: never sign one.
         for grant in grants {
@@ -326,18 +379,27 @@ impl TokenService {
         }
         let now = Utc::now().timestamp();
         let ttl = i64::try_from(self.inner.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let mut exp = now.saturating_add(ttl);
+        if let Some(not_after) = not_after {
+            exp = exp.min(not_after.timestamp());
+        }
+        if exp <= now {
+            return Err(Error::internal(anyhow!(
+                "refusing to sign an access token that is already expired"
+            )));
+        }
         let claims = Claims {
             iss: self.inner.issuer.clone(),
             aud: self.inner.audience.clone(),
             sub: subject.to_string(),
             kind,
-            exp: now.saturating_add(ttl),
+            exp,
             iat: now,
             nbf: None,
             jti: Uuid::now_v7().to_string(),
             roles: grants.to_vec(),
             scope,
-            act: None,
+            act,
         };
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| Error::internal(anyhow!("access token expiry out of range")))?;
@@ -576,6 +638,16 @@ impl Inner {
         mac.update(token);
         mac.finalize().into_bytes().to_vec()
     }
+}
+
+/// A token's subject with the party acting for it, if any (RFC 8693 `act`).
+fn subject_and_actor(subject: Uuid, actor: Option<Uuid>) -> (Uuid, Option<Actor>) {
+    (
+        subject,
+        actor.map(|actor| Actor {
+            sub: actor.to_string(),
+        }),
+    )
 }
 
 /// The time stored in rows, at PostgreSQL's precision, so that what is returned is what is stored.

@@ -34,13 +34,13 @@ fn request_id() -> String {
 }
 
 /// Reads `identity.otp.requested` events from the stream, as notify will.
-struct Sms {
+pub(crate) struct Sms {
     messages: async_nats::jetstream::consumer::pull::Stream,
     naming: terrace_platform::bus::Naming,
 }
 
 impl Sms {
-    async fn listen(app: &TestApp) -> Self {
+    pub(crate) async fn listen(app: &TestApp) -> Self {
         let bus = app.ctx.bus(&[]).await;
         let stream = bus
             .jetstream
@@ -61,7 +61,7 @@ impl Sms {
         }
     }
 
-    async fn next(&mut self) -> pb::OtpRequested {
+    pub(crate) async fn next(&mut self) -> pb::OtpRequested {
         let message = tokio::time::timeout(Duration::from_secs(10), self.messages.next())
             .await
             .expect("a one-time code on NATS")

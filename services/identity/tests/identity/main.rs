@@ -5,6 +5,8 @@
 
 mod accounts;
 mod agencies;
+mod consents;
 mod grants;
 mod keys;
+mod management;
 mod tokens;
