@@ -13,12 +13,14 @@
 //!
 //! - `main.rs`: command-line parsing and dispatch (this file).
 //! - [`services`]: the list of services this binary can run.
+//! - [`sms_sink`]: one-time codes shown in development, until notify sends SMS.
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.
 
 mod agencies;
 mod services;
+mod sms_sink;
 mod substrate;
 mod users;
 
@@ -28,6 +30,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use terrace_platform::config::{Settings, Sources};
+use tokio_util::sync::CancellationToken;
 
 /// Terrace: the digital-village platform.
 #[derive(Debug, Parser)]
@@ -119,7 +122,20 @@ async fn main() -> anyhow::Result<()> {
                     section.insert("demo_users".to_owned(), serde_json::Value::Bool(true));
                 }
             }
+            let sink_stop = CancellationToken::new();
+            let sink = tokio::spawn(sms_sink::run(
+                settings.nats.clone(),
+                data_dir.join("sms.log"),
+                sink_stop.clone(),
+            ));
             let result = terrace_platform::service::serve(settings, services::all()).await;
+            sink_stop.cancel();
+            if let Ok(Err(error)) = sink.await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "the development sms sink stopped"
+                );
+            }
             substrate.stop().await;
             result
         }

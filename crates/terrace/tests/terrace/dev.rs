@@ -1,7 +1,9 @@
 //! `terrace dev`: all five services in one process, healthy, listed, guarded, and stopping cleanly.
 
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
-use terrace_proto::identity::v1::{GetJwksRequest, LoginWithPasswordRequest};
+use terrace_proto::identity::v1::{
+    GetJwksRequest, LoginWithOtpRequest, LoginWithPasswordRequest, OtpPurpose, RequestOtpRequest,
+};
 use terrace_proto::market::v1::ListCategoriesRequest;
 use terrace_proto::market::v1::market_service_client::MarketServiceClient;
 use terrace_testkit::TestContext;
@@ -20,9 +22,10 @@ const SERVICES: [&str; 5] = [
 #[tokio::test]
 async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
     let ctx = TestContext::new();
+    let data_dir = std::env::temp_dir().join(format!("terrace-dev-sms-{}", ctx.id));
     let dev = TerraceProcess::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_terrace")),
-        &["dev", "--demo"],
+        &["dev", "--demo", "--data-dir", data_dir.to_str().unwrap()],
         &ctx,
     )
     .await
@@ -83,6 +86,46 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .into_inner();
     assert_eq!(login.user.unwrap().display_name, "王秀英（农户）");
+    // One-time codes show up in the development SMS sink; the farmer logs in with one.
+    IdentityServiceClient::new(channel.clone())
+        .request_otp(RequestOtpRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            phone_number: "+8613800000001".into(),
+            purpose: OtpPurpose::Login as i32,
+            locale: "zh-CN".into(),
+        })
+        .await
+        .unwrap();
+    let sms_log = data_dir.join("sms.log");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let code = loop {
+        let log = std::fs::read_to_string(&sms_log).unwrap_or_default();
+        if let Some(line) = log
+            .lines()
+            .find(|line| line.starts_with("+8613800000001 code "))
+        {
+            break line["+8613800000001 code ".len()..][..6].to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no code in {}",
+            sms_log.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let login = IdentityServiceClient::new(channel.clone())
+        .login_with_otp(LoginWithOtpRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            phone_number: "+8613800000001".into(),
+            otp_code: code,
+            client_description: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(login.user.unwrap().phone_number, "+8613800000001");
+    let _ = std::fs::remove_dir_all(&data_dir);
+
     // A guarded method needs a token.
     let status = MarketServiceClient::new(channel.clone())
         .list_categories(ListCategoriesRequest::default())
