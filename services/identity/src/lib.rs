@@ -7,8 +7,9 @@
 //! detection, logout, revoking all sessions, and the JWKS over gRPC, over HTTP
 //! (`/.well-known/jwks.json`) and in memory for the other services of the same process; role
 //! grants; agency clients exchanging client credentials for scoped tokens; villagers' consents
-//! for helpers, with delegated tokens that name both people. The user-management RPCs answer
-//! `UNIMPLEMENTED` until their part of the identity issue lands.
+//! for helpers, with delegated tokens that name both people; user management by officials within
+//! their areas (registering villagers, profiles, status, phone and password changes, sessions,
+//! the audit trail).
 //!
 //! # Layout
 //!
