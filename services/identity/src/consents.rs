@@ -578,13 +578,7 @@ pub async fn list_consents(
         size if size <= 0 => 50,
         size => i64::from(size.min(500)),
     };
-    let after = if page.page_token.is_empty() {
-        None
-    } else {
-        Uuid::parse_str(&page.page_token)
-            .map_err(|_| violations.add("page.page_token", "not a token from this list"))
-            .ok()
-    };
+    let after = crate::grpc::check_page_token(&mut violations, "page.page_token", &page.page_token);
     violations.finish()?;
     let inactive = if message.include_inactive {
         ""

@@ -115,10 +115,12 @@ pub struct GrantRow {
     pub revoke_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, user_id, role, scope, expires_at, reason, granted_by, granted_at, revoked_at, revoked_by, revoke_reason";
+/// The columns [`GrantRow::from_row`] reads, for queries elsewhere in the crate.
+pub(crate) const COLUMNS: &str = "id, user_id, role, scope, expires_at, reason, granted_by, granted_at, revoked_at, revoked_by, revoke_reason";
 
 impl GrantRow {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
+    /// Reads a row selected with [`COLUMNS`].
+    pub(crate) fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
         let role: String = row.try_get("", "role")?;
         let scope: String = row.try_get("", "scope")?;
         let grant = role

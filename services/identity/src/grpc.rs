@@ -82,6 +82,21 @@ pub(crate) fn check_time_zone(violations: &mut Violations, field: &str, value: &
     value.to_owned()
 }
 
+/// A keyset page token of a list (the id of the last row of the previous page), or `None` for the
+/// first page.
+pub(crate) fn check_page_token(
+    violations: &mut Violations,
+    field: &str,
+    token: &str,
+) -> Option<Uuid> {
+    if token.is_empty() {
+        return None;
+    }
+    Uuid::parse_str(token)
+        .map_err(|_| violations.add(field, "not a token from this list"))
+        .ok()
+}
+
 /// A scope given as the contract's 12-digit code with its level; the two must agree.
 pub(crate) fn check_scope(
     violations: &mut Violations,
@@ -706,13 +721,7 @@ impl IdentityService for IdentityGrpc {
             "page.page_size",
             "must be between 0 and 200",
         );
-        let after = if page.page_token.is_empty() {
-            None
-        } else {
-            Uuid::parse_str(&page.page_token)
-                .map_err(|_| violations.add("page.page_token", "not a token from this list"))
-                .ok()
-        };
+        let after = check_page_token(&mut violations, "page.page_token", &page.page_token);
         violations.check(
             message.area.is_none() && message.role == 0,
             "area",
@@ -836,13 +845,7 @@ impl IdentityService for IdentityGrpc {
         let mut violations = Violations::new();
         let page = message.page.unwrap_or_default();
         let page_size = check_page_size(&mut violations, "page.page_size", page.page_size);
-        let after = if page.page_token.is_empty() {
-            None
-        } else {
-            Uuid::parse_str(&page.page_token)
-                .map_err(|_| violations.add("page.page_token", "not a token from this list"))
-                .ok()
-        };
+        let after = check_page_token(&mut violations, "page.page_token", &page.page_token);
         let area = message
             .area
             .as_ref()

@@ -46,6 +46,7 @@ use uuid::Uuid;
 use crate::accounts::{Accounts, hash_password};
 use crate::domain::password;
 use crate::domain::phone::PhoneNumber;
+use crate::grants::COLUMNS as GRANT_COLUMNS;
 use crate::grants::{self, GrantRow};
 use crate::grpc::{
     check_code, check_locale, check_page_size, check_phone, check_scope, check_text,
@@ -175,31 +176,6 @@ impl UserView {
     }
 }
 
-const GRANT_COLUMNS: &str = "id, user_id, role, scope, expires_at, reason, granted_by, granted_at, \
-                             revoked_at, revoked_by, revoke_reason";
-
-fn grant_from_row(row: &QueryResult) -> Result<GrantRow, DbErr> {
-    let role: String = row.try_get("", "role")?;
-    let scope: String = row.try_get("", "scope")?;
-    let grant = role
-        .parse::<Role>()
-        .ok()
-        .and_then(|role| RoleGrant::parse(role, &scope).ok())
-        .ok_or_else(|| DbErr::Custom(format!("stored grant {role}@{scope} is not valid")))?;
-    Ok(GrantRow {
-        id: row.try_get("", "id")?,
-        user_id: row.try_get("", "user_id")?,
-        grant,
-        expires_at: row.try_get("", "expires_at")?,
-        reason: row.try_get("", "reason")?,
-        granted_by: row.try_get("", "granted_by")?,
-        granted_at: row.try_get("", "granted_at")?,
-        revoked_at: row.try_get("", "revoked_at")?,
-        revoked_by: row.try_get("", "revoked_by")?,
-        revoke_reason: row.try_get("", "revoke_reason")?,
-    })
-}
-
 /// The live grants of a user, as rows.
 async fn live_grant_rows<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> Result<Vec<GrantRow>> {
     let rows = conn
@@ -212,7 +188,10 @@ async fn live_grant_rows<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> Result<
             [user_id.into()],
         ))
         .await?;
-    Ok(rows.iter().map(grant_from_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(GrantRow::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// The user with their e-mail, creator and live grants.
@@ -281,7 +260,7 @@ async fn insert_grant<C: ConnectionTrait>(
         ))
         .await?
         .ok_or_else(|| Error::internal(anyhow::anyhow!("insert returned no grant")))?;
-    let row = grant_from_row(&row)?;
+    let row = GrantRow::from_row(&row)?;
     grants::audit(
         conn,
         principal,
@@ -1344,13 +1323,7 @@ pub async fn list_audit_records(
     let mut violations = Violations::new();
     let page = message.page.unwrap_or_default();
     let page_size = check_page_size(&mut violations, "page.page_size", page.page_size);
-    let after = if page.page_token.is_empty() {
-        None
-    } else {
-        Uuid::parse_str(&page.page_token)
-            .map_err(|_| violations.add("page.page_token", "not a token from this list"))
-            .ok()
-    };
+    let after = crate::grpc::check_page_token(&mut violations, "page.page_token", &page.page_token);
     let area = message
         .area
         .as_ref()
