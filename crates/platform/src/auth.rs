@@ -95,6 +95,9 @@ pub enum Role {
     Resident,
     Farmer,
     Buyer,
+    /// A villager's "digital helper": a volunteer (often a young relative or a shopkeeper) who may
+    /// act for villagers who consent to it. The role itself grants nothing; only a consent does.
+    DigitalHelper,
     VillageOfficial,
     TownshipOfficial,
     CountyAdmin,
@@ -103,10 +106,11 @@ pub enum Role {
 
 impl Role {
     /// Every role, lowest rank first.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Resident,
         Role::Farmer,
         Role::Buyer,
+        Role::DigitalHelper,
         Role::VillageOfficial,
         Role::TownshipOfficial,
         Role::CountyAdmin,
@@ -125,7 +129,7 @@ impl Role {
     /// up to 4 (platform admin). A grant can be given only by a role of at least its rank.
     pub fn rank(self) -> u8 {
         match self {
-            Role::Resident | Role::Farmer | Role::Buyer => 0,
+            Role::Resident | Role::Farmer | Role::Buyer | Role::DigitalHelper => 0,
             Role::VillageOfficial => 1,
             Role::TownshipOfficial => 2,
             Role::CountyAdmin => 3,
@@ -138,6 +142,12 @@ impl Role {
         self.rank() > 0
     }
 
+    /// Whether a villager may consent to this role's holder acting for them: officials and
+    /// digital helpers.
+    pub fn may_help(self) -> bool {
+        self.is_official() || self == Role::DigitalHelper
+    }
+
     /// The fewest digits a scope of this role may have: an official governs its own level and
     /// below, never above (a village official's scope is one village, a county admin's one county
     /// or narrower); only a platform admin may hold the whole country (`""`); the others need at
@@ -145,6 +155,8 @@ impl Role {
     pub fn broadest_scope_len(self) -> usize {
         match self {
             Role::Resident | Role::Farmer | Role::Buyer => 2,
+            // A helper serves the villagers of a township or a village, where people know them.
+            Role::DigitalHelper => 9,
             Role::VillageOfficial => 12,
             Role::TownshipOfficial => 9,
             Role::CountyAdmin => 6,
@@ -158,6 +170,7 @@ impl Role {
             Role::Resident => "resident",
             Role::Farmer => "farmer",
             Role::Buyer => "buyer",
+            Role::DigitalHelper => "digital_helper",
             Role::VillageOfficial => "village_official",
             Role::TownshipOfficial => "township_official",
             Role::CountyAdmin => "county_admin",

@@ -455,7 +455,7 @@ async fn grant(
         ));
     }
     let helper_grants = grants::live_grants(&txn, helper.id).await?;
-    if !helper_grants.iter().any(|grant| grant.role.is_official()) {
+    if !helper_grants.iter().any(|grant| grant.role.may_help()) {
         return Err(Error::failed_precondition(
             "HELPER_NOT_ELIGIBLE",
             "the helper must be an official or a digital helper",

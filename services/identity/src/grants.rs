@@ -67,8 +67,8 @@ pub fn role_from_proto(role: i32) -> Option<Role> {
         pb::Role::TownshipOfficial => Some(Role::TownshipOfficial),
         pb::Role::CountyAdmin => Some(Role::CountyAdmin),
         pb::Role::PlatformAdmin => Some(Role::PlatformAdmin),
-        // Digital helpers act through consents, which are not granted here (yet).
-        pb::Role::DigitalHelper | pb::Role::Unspecified => None,
+        pb::Role::DigitalHelper => Some(Role::DigitalHelper),
+        pb::Role::Unspecified => None,
     }
 }
 
@@ -77,6 +77,7 @@ fn role_to_proto(role: Role) -> pb::Role {
         Role::Resident => pb::Role::Resident,
         Role::Farmer => pb::Role::Farmer,
         Role::Buyer => pb::Role::Buyer,
+        Role::DigitalHelper => pb::Role::DigitalHelper,
         Role::VillageOfficial => pb::Role::VillageOfficial,
         Role::TownshipOfficial => pb::Role::TownshipOfficial,
         Role::CountyAdmin => pb::Role::CountyAdmin,

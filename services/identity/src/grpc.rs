@@ -626,7 +626,7 @@ impl IdentityService for IdentityGrpc {
         if role.is_none() {
             violations.add(
                 "grant.role",
-                "required: a role that can be granted (digital helpers act through consents)",
+                "required: a role that can be granted",
             );
         }
         let scope = check_scope(&mut violations, "grant.scope", proposed.scope.as_ref());

@@ -874,3 +874,44 @@ async fn lists_page_newest_first_and_filter() {
     assert_eq!(only.len(), 1);
     assert_eq!(only[0].helper_user_id, helpers[1].id.to_string());
 }
+
+#[tokio::test]
+async fn a_digital_helper_may_receive_a_consent_and_act_under_it() {
+    let mut w = World::new().await;
+    let villager = w.person("孙大娘", Role::Resident, VILLAGE).await;
+    let volunteer = w.person("小孙", Role::DigitalHelper, VILLAGE).await;
+    let consent = w
+        .grant(&villager.token, proposal(volunteer.id, 30))
+        .await
+        .unwrap();
+    let tokens = w.delegate(&volunteer.token, &consent.id).await.unwrap();
+    let principal = identity_verifier(&w.app)
+        .verify(&tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(principal.subject, villager.id.to_string());
+    assert_eq!(
+        principal.actor.as_deref(),
+        Some(volunteer.id.to_string().as_str())
+    );
+    // The role gives the volunteer no powers of its own: no grants, no other villager.
+    let farmer = w.person("周老汉", Role::Farmer, VILLAGE).await;
+    let grant = pb::GrantRoleRequest {
+        request_id: request_id(),
+        grant: Some(pb::RoleGrant {
+            user_id: farmer.id.to_string(),
+            role: pb::Role::Resident as i32,
+            scope: Some(terrace_proto::common::v1::AdminCode {
+                code: VILLAGE.into(),
+                level: terrace_proto::common::v1::AdminLevel::Village as i32,
+            }),
+            ..Default::default()
+        }),
+    };
+    let status = w
+        .client
+        .grant_role(w.app.request(grant, &volunteer.token))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+}

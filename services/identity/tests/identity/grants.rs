@@ -34,6 +34,7 @@ fn proto_role(role: Role) -> pb::Role {
         Role::Resident => pb::Role::Resident,
         Role::Farmer => pb::Role::Farmer,
         Role::Buyer => pb::Role::Buyer,
+        Role::DigitalHelper => pb::Role::DigitalHelper,
         Role::VillageOfficial => pb::Role::VillageOfficial,
         Role::TownshipOfficial => pb::Role::TownshipOfficial,
         Role::CountyAdmin => pb::Role::CountyAdmin,
@@ -188,7 +189,7 @@ async fn malformed_grants_and_missing_tokens_are_refused_specifically() {
         request_id: Uuid::now_v7().to_string(),
         grant: Some(pb::RoleGrant {
             user_id: "someone".into(),
-            role: pb::Role::DigitalHelper as i32,
+            role: 99,
             scope: Some(AdminCode {
                 code: "11010100100".into(),
                 level: AdminLevel::Village as i32,
