@@ -53,6 +53,26 @@ pub struct GrpcSettings {
     pub drain_timeout: Duration,
     /// Origins allowed to call gRPC-Web from a browser; empty allows any origin (development).
     pub cors_allowed_origins: Vec<String>,
+    /// TLS on the gRPC listener. Off by default: in a cluster TLS usually ends at the ingress.
+    /// Terminating it here is what lets agencies authenticate with a client certificate (mTLS),
+    /// since only the process that ends the TLS session can see the certificate it was proven
+    /// with.
+    pub tls: Option<TlsSettings>,
+}
+
+/// The gRPC listener's certificate and, optionally, the CA of the client certificates it accepts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TlsSettings {
+    /// PEM certificate chain of the server, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    pub key_file: PathBuf,
+    /// PEM CA certificate(s) that sign client certificates. When set, the server asks every client
+    /// for a certificate and verifies one signed by these; a client without one still connects
+    /// (browsers, secret-authenticated agencies), so a certificate is a way to authenticate, never
+    /// a condition of connecting.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
 }
 
 impl Default for GrpcSettings {
@@ -65,6 +85,7 @@ impl Default for GrpcSettings {
             drain_delay: Duration::from_millis(2000),
             drain_timeout: Duration::from_secs(20),
             cors_allowed_origins: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -445,6 +466,7 @@ mod tests {
         std::fs::write(
             &file,
             "[grpc]\naddr = \"0.0.0.0:7000\"\nrequest_timeout = \"5m\"\n\
+             [grpc.tls]\ncert_file = \"/tls/server.pem\"\nkey_file = \"/tls/server.key\"\n\
              [consumer]\nbackoff = [\"1s\", 250]\n[outbox]\npoll_interval = 20\n\
              [services.market]\nreindex_on_start = true\n",
         )
@@ -456,6 +478,14 @@ mod tests {
         .unwrap();
         assert_eq!(settings.grpc.addr.port(), 7000);
         assert_eq!(settings.grpc.request_timeout, Duration::from_secs(300));
+        let tls = settings.grpc.tls.as_ref().unwrap();
+        assert_eq!(tls.cert_file, Path::new("/tls/server.pem"));
+        assert_eq!(tls.key_file, Path::new("/tls/server.key"));
+        assert_eq!(tls.client_ca_file, None, "client certificates are opt-in");
+        assert!(
+            GrpcSettings::default().tls.is_none(),
+            "plaintext by default"
+        );
         assert_eq!(
             settings.consumer.backoff,
             vec![Duration::from_secs(1), Duration::from_millis(250)]

@@ -16,10 +16,23 @@
 //! database and NATS are ready; on shutdown it flips back to `NOT_SERVING` first, waits
 //! `drain_delay` so that load balancers stop sending, then stops accepting and drains in-flight
 //! calls for at most `drain_timeout`.
+//!
+//! With `grpc.tls` the listener terminates TLS itself (rustls, ring), so gRPC and gRPC-Web behave
+//! as before, over TLS. With `grpc.tls.client_ca_file` a client may also present a certificate
+//! signed by that CA; the verified chain reaches handlers as `tonic::Request::peer_certs`, which is
+//! how identity authenticates mTLS agencies. Clients without a certificate still connect.
+//!
+//! The handshake is ours, not tonic's `Server::tls_config`: that one does apply to
+//! `serve_with_incoming_shutdown`, but it offers only `h2` in ALPN, so a gRPC-Web client speaking
+//! HTTP/1.1 over TLS (which offers `http/1.1`) is refused with `no_application_protocol`. Ours
+//! offers both and yields `tokio_rustls` streams, whose certificates tonic reads all the same.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use futures::FutureExt as _;
+use futures::StreamExt as _;
 use http::header::HeaderName;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +44,7 @@ use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{AuthLayer, Verifier};
-use crate::config::GrpcSettings;
+use crate::config::{GrpcSettings, TlsSettings};
 use crate::telemetry::GrpcTraceLayer;
 
 /// Methods that never need a token: health checks and reflection.
@@ -219,12 +232,31 @@ impl GrpcServer {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         tracing::info!(addr = ?local_addr, "grpc server listening");
-        let server = tonic::transport::Server::builder()
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(server_tls_config)
+            .transpose()
+            .context("configuring grpc TLS")?;
+        if let Some(tls) = &settings.tls {
+            tracing::info!(
+                client_certificates = tls.client_ca_file.is_some(),
+                "grpc server terminates TLS"
+            );
+        }
+        let builder = tonic::transport::Server::builder()
             .accept_http1(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-            .layer(stack)
-            .serve_with_incoming_shutdown(routes, incoming, signal);
+            .layer(stack);
+        let server = match tls {
+            None => builder
+                .serve_with_incoming_shutdown(routes, incoming, signal)
+                .boxed(),
+            Some(tls) => builder
+                .serve_with_incoming_shutdown(routes, tls_incoming(incoming, tls), signal)
+                .boxed(),
+        };
         let drain_timeout = settings.drain_timeout + drain_delay;
         tokio::pin!(server);
         tokio::select! {
@@ -236,6 +268,95 @@ impl GrpcServer {
             }
         }
     }
+}
+
+/// The listener's TLS: its certificate and, when configured, client certificates signed by the
+/// client CA, requested but optional (browsers and secret-authenticated agencies have none). ALPN
+/// offers `h2` and `http/1.1`, as the plaintext listener serves both.
+fn server_tls_config(tls: &TlsSettings) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certificates = |path: &std::path::Path| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .with_context(|| format!("reading certificates from {}", path.display()))
+    };
+    let chain = certificates(&tls.cert_file)?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
+        .with_context(|| format!("reading a private key from {}", tls.key_file.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = match &tls.client_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for certificate in certificates(path)? {
+                roots
+                    .add(certificate)
+                    .with_context(|| format!("a client CA in {}", path.display()))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .allow_unauthenticated()
+                    .build()?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .context("the certificate does not match its key")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// How long a TLS handshake may take before the connection is dropped, so that a client that
+/// opens connections and never finishes handshaking holds nothing for long.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connections of `incoming` once their TLS handshake is done. Each handshake runs in its own
+/// task, so a slow or silent client never holds up the accept loop; failed handshakes are logged
+/// and dropped. The listener closes when the server drops the returned stream (on shutdown).
+fn tls_incoming(
+    mut incoming: tonic::transport::server::TcpIncoming,
+    config: Arc<rustls::ServerConfig>,
+) -> impl futures::Stream<Item = std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>
++ Send
++ 'static {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let (sender, receiver) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                () = sender.closed() => break,
+                accepted = incoming.next() => accepted,
+            };
+            let stream = match accepted {
+                None => break,
+                Some(Err(error)) => {
+                    // tonic logs it and goes on accepting, as without TLS.
+                    if sender.send(Err(error)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Some(Ok(stream)) => stream,
+            };
+            let acceptor = acceptor.clone();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let peer = stream.peer_addr().ok();
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = sender.send(Ok(tls)).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(?peer, %error, "tls handshake failed"),
+                    Err(_) => tracing::debug!(?peer, "tls handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
 }
 
 /// Load shedding over the process-wide concurrency limit, for every call but health checks and

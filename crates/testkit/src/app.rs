@@ -9,10 +9,11 @@ use terrace_platform::service::{Listeners, ServiceDef};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::context::TestContext;
+use crate::tls::TestPki;
 use crate::tokens::TestIssuer;
 
 /// Services running in this test process, as `terrace dev` or `terrace serve` would run them.
@@ -26,6 +27,9 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     pub settings: Settings,
     server: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Set when the gRPC port speaks TLS ([`TestApp::spawn_tls`]): how [`TestApp::channel`] and
+    /// the health checks reach it.
+    tls: Option<ClientTlsConfig>,
     // Dropped last: removes the databases and streams.
     pub ctx: TestContext,
 }
@@ -42,6 +46,25 @@ impl TestApp {
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         let app = Self::start(services, configure).await;
+        app.wait_until_serving().await;
+        app
+    }
+
+    /// As [`TestApp::spawn_with`], with the gRPC port terminating TLS with `pki`'s server
+    /// certificate and, with `client_ca`, accepting (optional) client certificates of its CA.
+    /// [`TestApp::channel`] then connects over TLS without a client certificate.
+    pub async fn spawn_tls(
+        services: &[ServiceDef],
+        pki: &TestPki,
+        client_ca: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let mut app = Self::start(services, |settings| {
+            settings.grpc.tls = Some(pki.server_settings(client_ca));
+            configure(settings);
+        })
+        .await;
+        app.tls = Some(pki.client_config(None));
         app.wait_until_serving().await;
         app
     }
@@ -82,6 +105,7 @@ impl TestApp {
             shutdown,
             settings,
             server: Some(server),
+            tls: None,
             ctx,
         }
     }
@@ -103,17 +127,24 @@ impl TestApp {
 
     /// The health of one service (`""` for the whole server), or `None` if unreachable.
     pub async fn health(&self, service: &str) -> Option<ServingStatus> {
-        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
-            .ok()?
-            .connect()
-            .await
-            .ok()?;
+        let channel = self.endpoint()?.connect().await.ok()?;
         crate::process::health(&channel, service).await
+    }
+
+    /// The gRPC port, over TLS when it speaks TLS.
+    fn endpoint(&self) -> Option<Endpoint> {
+        match &self.tls {
+            None => Channel::from_shared(format!("http://{}", self.grpc_addr)).ok(),
+            Some(tls) => Channel::from_shared(format!("https://{}", self.grpc_addr))
+                .ok()?
+                .tls_config(tls.clone())
+                .ok(),
+        }
     }
 
     /// A channel to the gRPC port.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc_addr))
+        self.endpoint()
             .expect("endpoint")
             .connect()
             .await

@@ -10,6 +10,7 @@
 //! - [`app`]: [`TestApp`], services started with `terrace_platform::service::run` on `127.0.0.1:0`.
 //! - [`tokens`]: a test token issuer with a real JWKS endpoint.
 //! - [`process`]: the `terrace` binary run as its own process, health and reflection helpers.
+//! - [`tls`]: a CA, server and client certificates made at test time, and TLS channels.
 //! - [`probe`]: a small service that exercises every platform layer from the outside.
 //! - [`pb`]: the probe's generated protobuf code.
 
@@ -20,6 +21,7 @@ pub mod app;
 pub mod context;
 pub mod probe;
 pub mod process;
+pub mod tls;
 pub mod tokens;
 
 /// Generated code of the probe service (`crates/testkit/proto`).

@@ -42,13 +42,13 @@
 //! # Exchange
 //!
 //! [`Agencies::exchange`] answers an unknown client, a wrong secret, a revoked client and an mTLS
-//! client (see below) with the same `UNAUTHENTICATED` message after the same work: every exchange
-//! verifies exactly two argon2 hashes — the current secret's and the previous one's while its
-//! overlap lasts — with a dummy hash standing in for each that is absent, so neither the answer nor
-//! its timing tells an unknown client id from a known one. Exchanges are throttled per client id
-//! and per client address (in-process, so per replica) before any hash is computed. Agency tokens
-//! have no refresh token and cannot be recalled: revoking a client refuses its next exchange, and
-//! tokens already issued expire within `access_token_ttl`.
+//! client without its certificate (see below) with the same `UNAUTHENTICATED` message after the
+//! same work: every exchange verifies exactly two argon2 hashes — the current secret's and the
+//! previous one's while its overlap lasts — with a dummy hash standing in for each that is absent,
+//! so neither the answer nor its timing tells an unknown client id from a known one. Exchanges are
+//! throttled per client id and per client address (in-process, so per replica) before any hash is
+//! computed. Agency tokens have no refresh token and cannot be recalled: revoking a client refuses
+//! its next exchange, and tokens already issued expire within `access_token_ttl`.
 //!
 //! # Who manages clients
 //!
@@ -63,9 +63,14 @@
 //! # mTLS
 //!
 //! A client may be registered with `AGENCY_AUTH_METHOD_MTLS` and the SHA-256 fingerprint of its
-//! certificate (lower-case hex), which is stored and can be updated. The handshake side is not
-//! built: the gRPC server terminates no TLS yet, so no connection carries a client certificate, and
-//! an mTLS client's exchange is refused like a wrong secret.
+//! certificate (lower-case hex of the DER), which is stored and can be updated. It exchanges with
+//! its client id and no secret over a TLS connection on which it presented that certificate: the
+//! gRPC server must terminate TLS itself with a client CA (`grpc.tls.client_ca_file`), which
+//! verifies the chain during the handshake, and the exchange then compares the leaf's fingerprint
+//! with the stored one in constant time. A fingerprint is never taken from a header
+//! (`x-client-cert` and the like): anything between the agency and this process could write one,
+//! so mTLS through a TLS-terminating proxy is not supported. A missing or different certificate is
+//! refused like a wrong secret, after the same two argon2 verifications (both dummies).
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -166,7 +171,7 @@ const EXCHANGES_PER_ADDRESS_PER_MINUTE: u32 = 60;
 /// Past this many keys a throttle forgets the ones whose quota is whole again, so that a stream
 /// of made-up client ids cannot grow it without bound.
 const THROTTLE_KEYS_BEFORE_CLEANUP: usize = 10_000;
-/// The one answer to every refused exchange (unknown client, wrong secret, revoked, mTLS).
+/// The one answer to every refused exchange (unknown client, wrong secret or certificate, revoked).
 pub const REFUSED: &str = "unknown client or wrong credentials";
 /// The events' actor, and the audit record's, when the operator acts at the command line.
 const COMMAND_LINE: &str = "terrace command line";
@@ -1095,7 +1100,11 @@ pub async fn revoke(
 /// What a client presents to [`Agencies::exchange`].
 pub struct Credentials<'a> {
     pub client_id: Uuid,
+    /// Empty for mTLS clients.
     pub secret: &'a str,
+    /// DER of the leaf certificate the caller proved in the TLS handshake of this connection, if
+    /// any (only the connection's own TLS, never a header).
+    pub peer_certificate: Option<&'a [u8]>,
     /// Scopes wanted; empty: all the client's.
     pub scopes: &'a [String],
     /// Areas wanted; empty: all the client's.
@@ -1109,6 +1118,7 @@ impl fmt::Debug for Credentials<'_> {
         f.debug_struct("Credentials")
             .field("client_id", &self.client_id)
             .field("secret", &"[redacted]")
+            .field("peer_certificate", &self.peer_certificate.is_some())
             .field("scopes", &self.scopes)
             .field("areas", &self.areas)
             .field("address", &self.address)
@@ -1135,6 +1145,21 @@ impl fmt::Debug for Exchanged {
             .field("areas", &self.areas)
             .finish()
     }
+}
+
+/// Whether the SHA-256 of `der` is `expected` (lower-case hex), compared in constant time so that
+/// the answer's timing tells nothing of how much of a stored fingerprint a certificate matched.
+fn fingerprint_matches(der: &[u8], expected: &str) -> bool {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    use subtle::ConstantTimeEq as _;
+    let digest = sha2::Sha256::digest(der);
+    let mut actual = String::with_capacity(64);
+    for byte in digest.iter() {
+        let _ = write!(actual, "{byte:02x}");
+    }
+    // Both are 64 bytes (the column's check); `ct_eq` answers a length mismatch with false.
+    actual.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 /// The credentials exchange, with its throttles. One per process (per replica).
@@ -1183,6 +1208,9 @@ where
 /// What the exchange reads of a client: its secret hashes among the rest.
 struct Stored {
     usable: bool,
+    /// `mtls`: authenticated by its certificate; `secret`: by its secret.
+    mtls: bool,
+    certificate_sha256: Option<String>,
     current_hash: Option<String>,
     previous_hash: Option<String>,
     previous_expires_at: Option<DateTime<Utc>>,
@@ -1211,7 +1239,7 @@ impl Agencies {
             .db
             .query_one_raw(Statement::from_sql_and_values(
                 self.db.get_database_backend(),
-                "SELECT status, auth_method, secret_hash, previous_secret_hash, \
+                "SELECT status, auth_method, certificate_sha256, secret_hash, previous_secret_hash, \
                  previous_secret_expires_at, api_scopes, areas FROM agency_clients WHERE id = $1",
                 [credentials.client_id.into()],
             ))
@@ -1221,8 +1249,9 @@ impl Agencies {
                 let status: String = row.try_get("", "status")?;
                 let method: String = row.try_get("", "auth_method")?;
                 Ok(Stored {
-                    // mTLS clients cannot exchange until the server terminates TLS.
-                    usable: status == "active" && method == "secret",
+                    usable: status == "active",
+                    mtls: method == "mtls",
+                    certificate_sha256: row.try_get("", "certificate_sha256")?,
                     current_hash: row.try_get("", "secret_hash")?,
                     previous_hash: row.try_get("", "previous_secret_hash")?,
                     previous_expires_at: row.try_get("", "previous_secret_expires_at")?,
@@ -1232,8 +1261,9 @@ impl Agencies {
             })
             .transpose()?;
         let now = now();
+        // An mTLS client has no secret hashes: both verifications below are dummies for it.
         let (current, previous) = match &stored {
-            Some(stored) if stored.usable => (
+            Some(stored) if stored.usable && !stored.mtls => (
                 stored.current_hash.clone(),
                 stored
                     .previous_hash
@@ -1254,6 +1284,14 @@ impl Agencies {
         })
         .await
         .map_err(Error::internal)?;
+        let certificate_matched = match (&stored, credentials.peer_certificate) {
+            (Some(stored), Some(der)) if stored.usable && stored.mtls => stored
+                .certificate_sha256
+                .as_deref()
+                .is_some_and(|expected| fingerprint_matches(der, expected)),
+            _ => false,
+        };
+        let matched = matched || certificate_matched;
         let Some(stored) = stored.filter(|_| matched) else {
             tracing::info!(client_id = %credentials.client_id, "agency credentials refused");
             return Err(Error::Unauthenticated(REFUSED.to_owned()));

@@ -624,10 +624,7 @@ impl IdentityService for IdentityGrpc {
             .ok();
         let role = grants::role_from_proto(proposed.role);
         if role.is_none() {
-            violations.add(
-                "grant.role",
-                "required: a role that can be granted",
-            );
+            violations.add("grant.role", "required: a role that can be granted");
         }
         let scope = check_scope(&mut violations, "grant.scope", proposed.scope.as_ref());
         check_text(
@@ -1031,11 +1028,16 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::ExchangeClientCredentialsRequest>,
     ) -> Result<Response<pb::ExchangeClientCredentialsResponse>, Status> {
         let client = client_of(&request);
+        // The leaf certificate verified in this connection's own TLS handshake (never a header: a
+        // proxy could write any fingerprint there). `None` without TLS or without a certificate.
+        let peer_certificate = request
+            .peer_certs()
+            .and_then(|chain| chain.first().map(|leaf| leaf.to_vec()));
         let message = request.into_inner();
         let mut violations = Violations::new();
         parse_request_id(&mut violations, "request_id", &message.request_id);
         let id = check_client_id(&mut violations, "client_id", &message.client_id);
-        // Empty is an mTLS client's secret; refused with the rest (no TLS yet).
+        // Empty is an mTLS client's secret: its certificate authenticates it.
         violations.check(
             message.client_secret.len() <= 256,
             "client_secret",
@@ -1061,6 +1063,7 @@ impl IdentityService for IdentityGrpc {
             .exchange(agencies::Credentials {
                 client_id: id,
                 secret: &message.client_secret,
+                peer_certificate: peer_certificate.as_deref(),
                 scopes: &message.scopes,
                 areas: &areas,
                 address: &client,

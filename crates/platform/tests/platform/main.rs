@@ -11,6 +11,7 @@ mod errors;
 mod outbox;
 mod server;
 mod telemetry;
+mod tls;
 mod trace;
 
 use std::time::Duration;

@@ -16,6 +16,7 @@ use terrace_proto::common::v1::{AdminCode, AdminLevel};
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use terrace_testkit::TestApp;
+use terrace_testkit::tls::TestPki;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -940,7 +941,7 @@ async fn wrong_secrets_unknown_clients_and_mtls_clients_get_one_answer_and_are_t
     );
     assert_refused(
         exchange(&mut client, &mtls.id, "").await,
-        "an mTLS client (no TLS yet)",
+        "an mTLS client without TLS",
     );
     // An mTLS client has no secret to rotate.
     let status = client
@@ -1232,5 +1233,91 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
     assert!(
         missing.iter().all(|code| *code == Code::Unauthenticated),
         "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_mtls_client_exchanges_with_its_certificate_and_with_no_other() {
+    let pki = TestPki::new();
+    let app = TestApp::spawn_tls(&[ServiceDef::of::<Identity>()], &pki, true, |settings| {
+        settings
+            .services
+            .insert("identity".into(), serde_json::json!({}));
+    })
+    .await;
+    let mut client = Client::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let holder = pki.client("county bureau");
+    let other = pki.client("someone else");
+    let created = create(
+        &app,
+        &mut client,
+        &admin,
+        pb::AgencyClient {
+            auth_method: pb::AgencyAuthMethod::Mtls as i32,
+            certificate_sha256: holder.sha256.clone(),
+            ..secret_client("certificate holder", &["agri.statistics:read"], &["110101"])
+        },
+    )
+    .await
+    .unwrap();
+    let id = created.client.unwrap().id;
+
+    // Its own certificate, no secret: a token for the agency.
+    let mut as_holder = Client::new(pki.channel(app.grpc_addr, Some(&holder)).await.unwrap());
+    let tokens = exchange(&mut as_holder, &id, "")
+        .await
+        .unwrap()
+        .tokens
+        .unwrap();
+    let principal = identity_verifier(&app)
+        .verify(&tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!(principal.kind, PrincipalKind::Agency);
+    assert_eq!(principal.subject, id);
+    assert_eq!(principal.api_scopes, ["agri.statistics:read"]);
+
+    // Another valid certificate of the same CA, no certificate, or a secret: the one refusal.
+    let mut as_other = Client::new(pki.channel(app.grpc_addr, Some(&other)).await.unwrap());
+    assert_refused(
+        exchange(&mut as_other, &id, "").await,
+        "another client's certificate",
+    );
+    assert_refused(exchange(&mut client, &id, "").await, "no certificate");
+    let secret = URL_SAFE_NO_PAD.encode([7u8; 32]);
+    assert_refused(
+        exchange(&mut client, &id, &secret).await,
+        "a secret instead of the certificate",
+    );
+    // A fingerprint in a header is not a certificate.
+    let mut forged = tonic::Request::new(pb::ExchangeClientCredentialsRequest {
+        request_id: request_id(),
+        client_id: id.clone(),
+        ..Default::default()
+    });
+    forged
+        .metadata_mut()
+        .insert("x-client-cert-sha256", holder.sha256.parse().unwrap());
+    assert_refused(
+        client.exchange_client_credentials(forged).await,
+        "a fingerprint header",
+    );
+
+    // Revoked: its certificate no longer works.
+    client
+        .revoke_agency_client(app.request(
+            pb::RevokeAgencyClientRequest {
+                request_id: request_id(),
+                client_id: id.clone(),
+                reason: "certificate leaked".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    assert_refused(
+        exchange(&mut as_holder, &id, "").await,
+        "a revoked client's certificate",
     );
 }
