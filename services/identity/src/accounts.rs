@@ -347,19 +347,22 @@ impl Accounts {
         let Some(user) = user.filter(|user| user.password_hash.is_some()) else {
             return Err(wrong());
         };
-        ensure_may_log_in(&user, true)?;
         if !matches {
+            // Counted towards the lock, but a wrong password is always answered the same way, so
+            // neither the lock nor the account's state tells anyone that the phone is registered.
             let lock_until =
                 Utc::now() + chrono::Duration::from_std(LOCK_DURATION).unwrap_or_default();
-            let locked =
-                users::record_failed_login(&txn, user.id, LOCK_AFTER_FAILURES, lock_until).await?;
-            txn.commit().await?;
-            if let Some(until) = locked {
+            if users::record_failed_login(&txn, user.id, LOCK_AFTER_FAILURES, lock_until)
+                .await?
+                .is_some()
+            {
                 tracing::warn!(user_id = %user.id, "account locked after repeated wrong passwords");
-                return Err(locked_error(until));
             }
+            txn.commit().await?;
             return Err(wrong());
         }
+        // The right password: only now may the answer say the account is locked or disabled.
+        ensure_may_log_in(&user, true)?;
         let logged_in = self
             .log_in(&txn, user, "password", client_description)
             .await?;
@@ -433,9 +436,21 @@ fn ensure_may_log_in(user: &UserRow, password: bool) -> Result<()> {
             "this account is disabled; ask your village office",
         ));
     }
+    let now = Utc::now();
+    // Locked by an official: for every way in, until the lock's end (or until lifted if none).
+    if user.status == "locked" && user.locked_until.is_none_or(|until| until > now) {
+        return Err(match user.locked_until {
+            Some(until) => locked_error(until),
+            None => Error::permission_denied(
+                "ACCOUNT_LOCKED",
+                "this account is locked; ask your village office",
+            ),
+        });
+    }
+    // Locked by wrong passwords: passwords only; a one-time code still works.
     if let Some(until) = user.locked_until
-        && until > Utc::now()
-        && (password || user.status == "locked")
+        && until > now
+        && password
     {
         return Err(locked_error(until));
     }

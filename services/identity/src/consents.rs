@@ -220,10 +220,12 @@ fn oversees(principal: &Principal, villager_grants: &[RoleGrant]) -> bool {
     principal.kind == PrincipalKind::User
         && principal.actor.is_none()
         && principal.grants.iter().any(|own| {
+            // Every one of the villager's roles must lie in the official's area.
             own.role.is_official()
+                && !villager_grants.is_empty()
                 && villager_grants
                     .iter()
-                    .any(|theirs| own.scope.covers_scope(&theirs.scope))
+                    .all(|theirs| own.scope.covers_scope(&theirs.scope))
         })
 }
 

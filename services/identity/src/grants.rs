@@ -290,6 +290,29 @@ pub async fn grant(
     users::by_id(&txn, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user", user_id.to_string()))?;
+    // A user who already lives somewhere can be given roles only by an official of that whole
+    // place: otherwise an official could pull anyone into their area (and then manage them) by
+    // granting them a role there. Such a user is answered as unknown, like one out of reach.
+    let existing = live_grants(&txn, user_id).await?;
+    if let Some(principal) = principal
+        && !existing.is_empty()
+        && !principal.grants.iter().any(|own| {
+            own.role.is_official()
+                && existing
+                    .iter()
+                    .all(|theirs| own.scope.covers_scope(&theirs.scope))
+        })
+    {
+        return Err(Error::not_found("user", user_id.to_string()));
+    }
+    // An expired grant still holds its place in the unique index: retire it, so the role can be
+    // given again.
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "UPDATE role_grants SET revoked_at = now(), revoke_reason = 'expired'          WHERE user_id = $1 AND role = $2 AND scope = $3 AND revoked_at IS NULL AND expires_at <= now()",
+        [user_id.into(), grant.role.as_str().into(), grant.scope.as_str().into()],
+    ))
+    .await?;
     let granted_by =
         principal.and_then(|p| Uuid::parse_str(p.actor.as_deref().unwrap_or(&p.subject)).ok());
     let inserted = txn

@@ -104,10 +104,13 @@ fn reaching_rank(
 ) -> Option<u8> {
     reach(principal, api_scope)
         .filter(|own| {
+            // A user is in an area when every one of their live grants lies in it: reaching them
+            // through one grant in your area while they live elsewhere is not reaching them.
             own.scope.as_str().is_empty()
-                || grants
-                    .iter()
-                    .any(|g| own.scope.covers_scope(&g.grant.scope))
+                || (!grants.is_empty()
+                    && grants
+                        .iter()
+                        .all(|g| own.scope.covers_scope(&g.grant.scope)))
         })
         .map(|own| own.role.rank())
         .max()
@@ -1077,8 +1080,9 @@ pub async fn reset_password(
     };
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
-        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, \
-         status = CASE WHEN status = 'locked' THEN 'active' ELSE status END, updated_at = now() \
+        // Lifts the wrong-password lock, never an official's ('locked' status stays as it is).
+        "UPDATE users SET password_hash = $2, failed_logins = 0, \
+         locked_until = CASE WHEN status = 'locked' THEN locked_until END, updated_at = now() \
          WHERE id = $1",
         [user.id.into(), hash.into()],
     ))

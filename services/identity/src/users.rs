@@ -144,8 +144,12 @@ pub async fn insert<C: ConnectionTrait>(
 pub async fn record_login<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
-        "UPDATE users SET last_login_at = now(), failed_logins = 0, locked_until = NULL, \
-         status = CASE WHEN status = 'locked' THEN 'active' ELSE status END WHERE id = $1",
+        // Clears the wrong-password count and its lock; an official's lock (status 'locked') is
+        // lifted only by an official or by its own end.
+        "UPDATE users SET last_login_at = now(), failed_logins = 0, \
+         locked_until = CASE WHEN status = 'locked' THEN locked_until END, \
+         status = CASE WHEN status = 'locked' AND locked_until <= now() THEN 'active' ELSE status END \
+         WHERE id = $1",
         [id.into()],
     ))
     .await?;
