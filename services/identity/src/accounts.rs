@@ -264,11 +264,13 @@ impl Accounts {
         client_description: &str,
         client: &str,
     ) -> Result<LoggedIn> {
+        // The code first: its throttles must come before the costly hashing, or anyone could
+        // make the server run argon2 with made-up codes.
+        let txn = self.verify_code(phone, "sign_up", code, client).await?;
         let password_hash = match new_password {
             Some(password) => Some(hash_password(password).await?),
             None => None,
         };
-        let txn = self.verify_code(phone, "sign_up", code, client).await?;
         let user = users::insert(
             &txn,
             NewUser {

@@ -859,6 +859,18 @@ async fn delegate(
             "your account is locked or disabled",
         ));
     }
+    // Nor does it outlive the helper's standing: an official who left office, a volunteer whose
+    // role was revoked, helps no one any more.
+    if !grants::live_grants(&txn, helper)
+        .await?
+        .iter()
+        .any(|grant| grant.role.may_help())
+    {
+        return Err(Error::failed_precondition(
+            "HELPER_NOT_ELIGIBLE",
+            "you no longer hold an official or digital-helper role",
+        ));
+    }
     let villager = users::by_id(&txn, row.grantor)
         .await?
         .ok_or_else(not_found)?;

@@ -530,6 +530,14 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::RevokeAllSessionsRequest>,
     ) -> Result<Response<pb::RevokeAllSessionsResponse>, Status> {
         let principal = Principal::from_request(&request)?.clone();
+        // A helper acting for a villager, or an agency, does not sign the villager out.
+        if principal.actor.is_some() || principal.is_agency() {
+            return Err(Error::permission_denied(
+                "DELEGATED_TOKEN",
+                "only the user themself can revoke their sessions",
+            )
+            .into());
+        }
         let message = request.into_inner();
         let mut violations = Violations::new();
         parse_request_id(&mut violations, "request_id", &message.request_id);

@@ -116,8 +116,12 @@ fn reaching_rank(
         .max()
 }
 
+/// Whether the caller is this user acting for themself (a helper's token names the villager as
+/// its subject, but it is not the villager).
 fn is_self(principal: &Principal, user_id: Uuid) -> bool {
-    principal.kind == PrincipalKind::User && principal.subject == user_id.to_string()
+    principal.kind == PrincipalKind::User
+        && principal.actor.is_none()
+        && principal.subject == user_id.to_string()
 }
 
 /// The person behind the request: the helper when one acts for a villager, else the subject.
@@ -580,9 +584,9 @@ pub async fn get_user(
     let user = load(&accounts.ctx.db, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if !is_self(&principal, id)
-        && reaching_rank(&principal, Some(USERS_READ), &user.grants).is_none()
-    {
+    // The user, or a helper acting for them, may read the profile.
+    let own = principal.kind == PrincipalKind::User && principal.subject == id.to_string();
+    if !own && reaching_rank(&principal, Some(USERS_READ), &user.grants).is_none() {
         return Err(not_found(id).into());
     }
     Ok(Response::new(pb::GetUserResponse {
@@ -797,6 +801,13 @@ pub async fn update_user(
     let txn = accounts.ctx.db.begin().await.map_err(Error::from)?;
     lock_user(&txn, id).await?;
     let before = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    if principal.actor.is_some() && principal.subject == id.to_string() {
+        return Err(Error::permission_denied(
+            "DELEGATED_TOKEN",
+            "a helper cannot change the villager's profile; the villager must do it themself",
+        )
+        .into());
+    }
     if !is_self(&principal, id) {
         let reaches = reaching_rank(&principal, None, &before.grants).is_some();
         if !reaches {
@@ -893,7 +904,7 @@ pub async fn set_user_status(
     let (Some(id), Some(status)) = (id, status) else {
         return Err(Error::invalid("user_id", "required").into());
     };
-    if is_self(&principal, id) || acting_user(&principal) == Some(id) {
+    if principal.subject == id.to_string() || acting_user(&principal) == Some(id) {
         return Err(Error::failed_precondition(
             "OWN_ACCOUNT",
             "you cannot change the status of your own account",
@@ -1041,6 +1052,13 @@ pub async fn change_phone_number(
     )
     .await?;
     txn.commit().await.map_err(Error::from)?;
+    // Every other session goes: whoever else held the account must log in again with the new
+    // phone. (A stolen access token could still change the number within its 15 minutes; closing
+    // that needs a code to the old phone too, which the contract does not carry yet.)
+    accounts
+        .tokens
+        .revoke_all(id, "phone number changed")
+        .await?;
     Ok(Response::new(pb::ChangePhoneNumberResponse {
         user: Some(after.to_proto()),
     }))
@@ -1066,10 +1084,11 @@ pub async fn reset_password(
     );
     violations.finish()?;
     let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
-    let hash = hash_password(&message.new_password).await?;
+    // The code (and its throttles) before the costly hashing.
     let txn = accounts
         .verify_code(&phone, "reset_password", &message.otp_code, &client)
         .await?;
+    let hash = hash_password(&message.new_password).await?;
     let Some(user) = users::by_phone(&txn, &phone, true)
         .await
         .map_err(Error::from)?

@@ -391,7 +391,10 @@ async fn wrong_passwords_lock_the_account_and_unknown_phones_look_the_same() {
         .login_with_password(login(PHONE, "wrong horse battery"))
         .await
         .unwrap_err();
-    assert_eq!((fifth.code(), fifth.message()), (wrong.code(), wrong.message()));
+    assert_eq!(
+        (fifth.code(), fifth.message()),
+        (wrong.code(), wrong.message())
+    );
     let still = client
         .login_with_password(login(PHONE, "correct horse battery"))
         .await

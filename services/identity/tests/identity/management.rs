@@ -217,6 +217,7 @@ async fn authorization_matrix_over_user_management() {
         None,
         Some(Pd),
     ];
+    // The last: a helper acting for the villager may not change the villager's profile.
     let update_user: [Option<Code>; 9] = [
         None,
         None,
@@ -226,7 +227,7 @@ async fn authorization_matrix_over_user_management() {
         Some(Pd),
         Some(Nf),
         Some(Nf),
-        None,
+        Some(Pd),
     ];
     let set_status: [Option<Code>; 9] = [
         Some(Fp),
@@ -429,7 +430,7 @@ async fn authorization_matrix_over_user_management() {
         .into_inner()
         .user
         .unwrap();
-    assert_eq!(name.display_name, "赵敏 8");
+    assert_eq!(name.display_name, "赵敏 1");
     assert_eq!(name.status, pb::UserStatus::Active as i32);
     assert_eq!(
         count(
