@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use terrace_platform::bus::outbox;
@@ -52,6 +51,9 @@ struct Limits {
     guesses_per_phone: DefaultKeyedRateLimiter<String>,
     /// Password and code guesses, and code requests, per client address.
     per_address: DefaultKeyedRateLimiter<String>,
+    /// Text messages to one phone, whatever their purpose and whoever asks: nobody can flood a
+    /// phone with codes from many addresses.
+    texts_per_phone: DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for Limits {
@@ -95,6 +97,10 @@ impl Accounts {
             limits: Limits {
                 guesses_per_phone: RateLimiter::keyed(quota_per_minute(10)),
                 per_address: RateLimiter::keyed(quota_per_minute(60)),
+                // Five at once, then one a minute.
+                texts_per_phone: RateLimiter::keyed(
+                    quota_per_minute(1).allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN)),
+                ),
             },
         }
     }
@@ -105,20 +111,7 @@ impl Accounts {
 
     /// Refuses the call when `key` used up its quota, saying when to try again.
     fn throttle(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<()> {
-        match limiter.check_key(&key) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Err(Error::ResourceExhausted {
-                    reason: "TOO_MANY_ATTEMPTS",
-                    message: format!(
-                        "too many attempts; try again in {} s",
-                        wait.as_secs().max(1)
-                    ),
-                    retry_after: Some(wait.max(Duration::from_secs(1))),
-                })
-            }
-        }
+        crate::agencies::throttle(limiter, &key)
     }
 
     /// Makes a code for `phone` and queues it for delivery (`identity.otp.requested`).
@@ -131,6 +124,7 @@ impl Accounts {
         client: &str,
     ) -> Result<pb::RequestOtpResponse> {
         Self::throttle(&self.limits.per_address, format!("otp:{client}"))?;
+        Self::throttle(&self.limits.texts_per_phone, phone.as_str().to_owned())?;
         let purpose_name =
             purpose_name(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
         let txn = self.ctx.db.begin().await?;

@@ -1185,8 +1185,9 @@ fn quota_per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
-/// Refuses the call when `key` used up its quota, saying when to try again.
-fn throttle<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<()>
+/// Refuses the call when `key` used up its quota, saying when to try again. Forgets idle keys
+/// once there are many, so an attacker trying endless keys cannot grow the limiter without bound.
+pub(crate) fn throttle<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<()>
 where
     K: std::hash::Hash + Eq + Clone,
 {

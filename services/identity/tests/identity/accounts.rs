@@ -447,3 +447,25 @@ async fn a_retried_code_request_sends_one_sms_and_a_reused_request_id_is_refused
         "REQUEST_ID_REUSED"
     );
 }
+
+#[tokio::test]
+async fn one_phone_gets_at_most_five_texts_at_once() {
+    let app = identity(|section| section["otp_resend_interval"] = serde_json::json!("0s")).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    for _ in 0..5 {
+        request_code(&mut client, PHONE, pb::OtpPurpose::Login).await;
+    }
+    let status = client
+        .request_otp(pb::RequestOtpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            purpose: pb::OtpPurpose::ResetPassword as i32,
+            locale: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert!(status.get_error_details().retry_info().is_some());
+    // Another phone is not affected.
+    request_code(&mut client, "+8613900139000", pb::OtpPurpose::Login).await;
+}
