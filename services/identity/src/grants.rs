@@ -386,10 +386,15 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| Error::not_found("role grant", grant_id.to_string()))?;
     let row = GrantRow::from_row(&row)?;
-    if let Some(principal) = principal
-        && !principal.can_grant(&row.grant)
-    {
-        return Err(out_of_scope(&row.grant));
+    if let Some(principal) = principal {
+        // A grant the caller cannot see is answered as unknown: its role and area are not theirs
+        // to learn.
+        if !sees(principal, &row) {
+            return Err(Error::not_found("role grant", grant_id.to_string()));
+        }
+        if !principal.can_grant(&row.grant) {
+            return Err(out_of_scope(&row.grant));
+        }
     }
     if row.revoked_at.is_some() {
         return Err(Error::failed_precondition(
@@ -431,6 +436,24 @@ pub async fn revoke(
     Ok(row)
 }
 
+/// Whether `principal` may see a grant: their own (the user themself, or their helper), or one
+/// in an area where they hold an official role — for agencies only with `identity.users:read`.
+fn sees(principal: &Principal, row: &GrantRow) -> bool {
+    let own = !principal.is_agency() && row.user_id.to_string() == principal.subject;
+    let may_oversee = principal.actor.is_none()
+        && (!principal.is_agency()
+            || principal
+                .api_scopes
+                .iter()
+                .any(|scope| scope == "identity.users:read"));
+    let overseen = may_oversee
+        && principal
+            .grants
+            .iter()
+            .any(|g| g.role.is_official() && g.scope.covers_scope(&row.grant.scope));
+    own || overseen
+}
+
 /// The grants `principal` may see: their own, and those in areas where they hold an official role.
 pub async fn list(
     ctx: &ServiceContext,
@@ -466,12 +489,7 @@ pub async fn list(
     for row in &rows {
         let row = GrantRow::from_row(row)?;
         last = Some(row.id);
-        let own = row.user_id.to_string() == principal.subject;
-        let overseen = principal
-            .grants
-            .iter()
-            .any(|g| g.role.is_official() && g.scope.covers_scope(&row.grant.scope));
-        if own || overseen {
+        if sees(principal, &row) {
             grants.push(row);
         }
     }

@@ -347,3 +347,85 @@ async fn a_granted_role_is_in_the_next_token() {
         serde_json::json!([{ "role": "farmer", "scope": "110101001001" }])
     );
 }
+
+#[tokio::test]
+async fn a_grant_out_of_reach_is_unknown_not_just_forbidden() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let user = users::insert(
+        &db,
+        NewUser {
+            phone: &PhoneNumber::parse("+8613500135001").unwrap(),
+            display_name: "吴刚",
+            locale: "zh-CN",
+            time_zone: "Asia/Shanghai",
+            password_hash: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let grant = pb::GrantRoleRequest {
+        request_id: Uuid::now_v7().to_string(),
+        grant: Some(pb::RoleGrant {
+            user_id: user.id.to_string(),
+            role: pb::Role::Farmer as i32,
+            scope: Some(code("110101001001")),
+            ..Default::default()
+        }),
+    };
+    let grant = client
+        .grant_role(app.request(grant, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    let revoke = |token: &str| {
+        app.request(
+            pb::RevokeRoleRequest {
+                request_id: Uuid::now_v7().to_string(),
+                grant_id: grant.id.clone(),
+                reason: "moved".into(),
+            },
+            token,
+        )
+    };
+    let elsewhere = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, "120101001001")],
+    );
+    let status = client.revoke_role(revoke(&elsewhere)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(
+        !status.message().contains("farmer"),
+        "the grant's role is not revealed: {}",
+        status.message()
+    );
+    // Nor can an official elsewhere pull the farmer into their own village.
+    let pull = pb::GrantRoleRequest {
+        request_id: Uuid::now_v7().to_string(),
+        grant: Some(pb::RoleGrant {
+            user_id: user.id.to_string(),
+            role: pb::Role::Resident as i32,
+            scope: Some(code("120101001001")),
+            ..Default::default()
+        }),
+    };
+    assert_eq!(
+        client
+            .grant_role(app.request(pull, &elsewhere))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let here = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, "110101001001")],
+    );
+    client.revoke_role(revoke(&here)).await.unwrap();
+}
