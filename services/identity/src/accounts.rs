@@ -400,18 +400,21 @@ impl Accounts {
 
     /// Exchanges a refresh token for new tokens (the old refresh token is then spent).
     pub async fn refresh(&self, refresh_token: &str) -> Result<pb::TokenPair> {
-        let rotated = self.tokens.rotate(refresh_token).await?;
-        let user = users::by_id(&self.ctx.db, rotated.user_id)
-            .await?
-            .ok_or_else(|| {
-                Error::Unauthenticated("the session's user no longer exists".to_owned())
-            })?;
-        ensure_may_log_in(&user, false)?;
-        // Grants given or taken since the last token take effect now.
-        let grants = crate::grants::live_grants(&self.ctx.db, user.id).await?;
-        let (access_token, access_expires) = self
+        // Everything that can fail happens before the rotation commits, so a failure leaves the
+        // presented token valid for a retry.
+        let (rotated, (access_token, access_expires)) = self
             .tokens
-            .access_token(user.id, &grants, Some(rotated.session_id))
+            .rotate_then(refresh_token, |user_id, session_id| async move {
+                let user = users::by_id(&self.ctx.db, user_id).await?.ok_or_else(|| {
+                    Error::Unauthenticated("the session's user no longer exists".to_owned())
+                })?;
+                ensure_may_log_in(&user, false)?;
+                // Grants given or taken since the last token take effect now.
+                let grants = crate::grants::live_grants(&self.ctx.db, user.id).await?;
+                self.tokens
+                    .access_token(user.id, &grants, Some(session_id))
+                    .await
+            })
             .await?;
         Ok(pb::TokenPair {
             access_token,

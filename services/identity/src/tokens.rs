@@ -417,6 +417,24 @@ impl TokenService {
     /// Fails with `UNAUTHENTICATED` for a malformed, unknown, expired or revoked token, and for a
     /// spent one, which also revokes its whole session.
     pub async fn rotate(&self, refresh_token: &str) -> Result<Rotated> {
+        self.rotate_then(refresh_token, |_, _| async { Ok(()) })
+            .await
+            .map(|(rotated, ())| rotated)
+    }
+
+    /// As [`TokenService::rotate`], running `finish(user_id, session_id)` before the rotation
+    /// commits: if it fails (the user was disabled, signing failed, the database hiccuped), the
+    /// rotation is rolled back and the presented token stays valid — a client that retries is not
+    /// mistaken for a thief replaying a spent token.
+    pub async fn rotate_then<F, Fut, T>(
+        &self,
+        refresh_token: &str,
+        finish: F,
+    ) -> Result<(Rotated, T)>
+    where
+        F: FnOnce(Uuid, Uuid) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let Some(hash) = self.inner.hash(refresh_token) else {
             return Err(unauthenticated("malformed refresh token"));
         };
@@ -468,14 +486,18 @@ impl TokenService {
                 ],
             ))
             .await?;
+            let finished = finish(user_id, session_id).await?;
             txn.commit().await?;
-            return Ok(Rotated {
-                user_id,
-                session_id,
-                actor_id,
-                refresh_token,
-                expires_at,
-            });
+            return Ok((
+                Rotated {
+                    user_id,
+                    session_id,
+                    actor_id,
+                    refresh_token,
+                    expires_at,
+                },
+                finished,
+            ));
         }
 
         let spent = txn

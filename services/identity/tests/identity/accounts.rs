@@ -469,3 +469,52 @@ async fn one_phone_gets_at_most_five_texts_at_once() {
     // Another phone is not affected.
     request_code(&mut client, "+8613900139000", pb::OtpPurpose::Login).await;
 }
+
+#[tokio::test]
+async fn a_refused_refresh_leaves_the_refresh_token_usable() {
+    use sea_orm::ConnectionTrait as _;
+
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let code = sms.next().await.code;
+    let signed_up = client
+        .sign_up(pb::SignUpRequest {
+            request_id: request_id(),
+            phone_number: PHONE.into(),
+            otp_code: code,
+            display_name: "郑和".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refresh_token = signed_up.tokens.unwrap().refresh_token;
+    let db = app.ctx.database("identity").await;
+    let set_status = |status: &'static str| {
+        let db = db.clone();
+        async move {
+            db.execute_unprepared(&format!("UPDATE users SET status = '{status}'"))
+                .await
+                .unwrap();
+        }
+    };
+    let refresh = |token: String| pb::RefreshTokenRequest {
+        request_id: request_id(),
+        refresh_token: token,
+    };
+
+    set_status("locked").await;
+    let status = client
+        .refresh_token(refresh(refresh_token.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "ACCOUNT_LOCKED"
+    );
+    // Once the lock is lifted, the same refresh token works: the refused attempt spent nothing.
+    set_status("active").await;
+    client.refresh_token(refresh(refresh_token)).await.unwrap();
+}
