@@ -489,7 +489,10 @@ pub async fn create_user(
         .iter()
         .map(|(g, reason)| format!("{}@{}:{reason}", g.role.as_str(), g.scope.as_str()))
         .collect();
+    // The caller is part of the request: another caller reusing the id gets no one else's answer.
     let mut parts = vec![
+        principal.subject.as_str(),
+        principal.actor.as_deref().unwrap_or(""),
         phone.as_str(),
         user.display_name.trim(),
         locale.as_str(),

@@ -59,16 +59,27 @@ pub async fn remember<M: Message>(
     fingerprint: &[u8],
     response: &M,
 ) -> Result<()> {
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "INSERT INTO request_log (request_id, rpc, fingerprint, response) VALUES ($1, $2, $3, $4)",
-        [
-            request_id.into(),
-            rpc.into(),
-            fingerprint.to_vec().into(),
-            response.encode_to_vec().into(),
-        ],
-    ))
-    .await?;
+    let inserted = txn
+        .execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO request_log (request_id, rpc, fingerprint, response) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (request_id) DO NOTHING",
+            [
+                request_id.into(),
+                rpc.into(),
+                fingerprint.to_vec().into(),
+                response.encode_to_vec().into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    if inserted == 0 {
+        // The same id raced this request and committed first: this attempt's work is rolled back
+        // with the caller's transaction, and a retry gets the first answer.
+        return Err(Error::Unavailable {
+            message: "a request with this request_id is being processed; retry".to_owned(),
+            retry_after: Some(std::time::Duration::from_millis(200)),
+        });
+    }
     Ok(())
 }

@@ -518,3 +518,36 @@ async fn a_refused_refresh_leaves_the_refresh_token_usable() {
     set_status("active").await;
     client.refresh_token(refresh(refresh_token)).await.unwrap();
 }
+
+#[tokio::test]
+async fn two_first_uses_of_one_request_id_at_once_send_one_code() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let channel = app.channel().await;
+    let request = pb::RequestOtpRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        purpose: pb::OtpPurpose::Login as i32,
+        locale: String::new(),
+    };
+    let calls = (0..4).map(|_| {
+        let mut client = IdentityServiceClient::new(channel.clone());
+        let request = request.clone();
+        async move { client.request_otp(request).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    // Each call either got the one answer or was told to retry; none failed otherwise.
+    assert!(results.iter().any(Result::is_ok));
+    for result in &results {
+        if let Err(status) = result {
+            assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        }
+    }
+    sms.next().await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), sms.messages.next())
+            .await
+            .is_err(),
+        "only one code was sent"
+    );
+}
