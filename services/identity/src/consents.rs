@@ -720,9 +720,20 @@ async fn withdraw(
     }
     let not_found = || Error::not_found("consent", consent_id.to_string());
     let row = by_id(&txn, consent_id, true).await?.ok_or_else(not_found)?;
-    let allowed = row.grantor == caller
-        || (principal.actor.is_none() && row.helper == caller)
-        || oversees(principal, &grants::live_grants(&txn, row.grantor).await?);
+    let allowed = match principal
+        .actor
+        .as_deref()
+        .and_then(|actor| Uuid::parse_str(actor).ok())
+    {
+        // A helper acting for the villager may give back their own consent, never the villager's
+        // consents to other helpers.
+        Some(helper) => row.grantor == caller && row.helper == helper,
+        None => {
+            row.grantor == caller
+                || row.helper == caller
+                || oversees(principal, &grants::live_grants(&txn, row.grantor).await?)
+        }
+    };
     if !allowed {
         return Err(not_found());
     }

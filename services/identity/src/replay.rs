@@ -29,6 +29,15 @@ pub async fn previous<M: Message + Default>(
     rpc: &str,
     fingerprint: &[u8],
 ) -> Result<Option<M>> {
+    // Requests with one id take turns: a second one waits here until the first has committed and
+    // then finds its answer (a missing row cannot be locked with FOR UPDATE).
+    let key = i64::from_be_bytes(request_id.as_bytes()[..8].try_into().unwrap_or([0; 8]));
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "SELECT pg_advisory_xact_lock($1)",
+        [key.into()],
+    ))
+    .await?;
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),

@@ -740,11 +740,21 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         .grant(&villager.token, proposal(spare[3].id, 60))
         .await
         .unwrap();
+    // A helper acting for the villager cannot withdraw the villager's consent to someone else.
+    let refused = w
+        .withdraw(&as_helper, &by_helper_token.id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
     let allowed: [(&str, &str, &str); 4] = [
         ("villager", &villager.token, &own.id),
         ("helper", &helper.token, &base.id),
         ("official in scope", &official_in.token, &by_official.id),
-        ("helper token", &as_helper, &by_helper_token.id),
+        (
+            "villager, the other helper's",
+            &villager.token,
+            &by_helper_token.id,
+        ),
     ];
     for (caller, token, id) in allowed {
         let withdrawn = w.withdraw(token, id).await;
