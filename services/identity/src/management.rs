@@ -64,6 +64,16 @@ CREATE INDEX role_grants_scope ON role_grants (scope text_pattern_ops) WHERE rev
 ",
 };
 
+/// Who set a user's status: an official may not undo what a higher rank decided.
+pub const STATUS_RANK: SqlMigration = SqlMigration {
+    name: "m20261128_200008_identity_status_rank",
+    up: r"
+-- The rank of the official who set the current status (0 when active or set by the user's own
+-- actions); changing it needs at least that rank.
+ALTER TABLE users ADD COLUMN status_set_rank smallint NOT NULL DEFAULT 0;
+",
+};
+
 /// The API scope an agency needs to read users.
 pub const USERS_READ: &str = "identity.users:read";
 /// The API scope an agency needs to create users.
@@ -933,6 +943,25 @@ pub async fn set_user_status(
         )
         .into());
     }
+    let set_by: i16 = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "SELECT status_set_rank FROM users WHERE id = $1",
+            [id.into()],
+        ))
+        .await
+        .map_err(Error::from)?
+        .map(|row| row.try_get("", "status_set_rank"))
+        .transpose()
+        .map_err(Error::from)?
+        .unwrap_or(0);
+    if i16::from(rank) < set_by {
+        return Err(Error::permission_denied(
+            "STATUS_SET_BY_HIGHER_RANK",
+            "a higher-ranking official set this user's status; ask them",
+        )
+        .into());
+    }
     if before.row.status == status && status != "locked" {
         return Ok(Response::new(pb::SetUserStatusResponse {
             user: Some(before.to_proto()),
@@ -942,9 +971,15 @@ pub async fn set_user_status(
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         "UPDATE users SET status = $2, locked_until = $3, \
-         failed_logins = CASE WHEN $2 = 'active' THEN 0 ELSE failed_logins END, updated_at = now() \
+         failed_logins = CASE WHEN $2 = 'active' THEN 0 ELSE failed_logins END, \
+         status_set_rank = CASE WHEN $2 = 'active' THEN 0 ELSE $4 END, updated_at = now() \
          WHERE id = $1",
-        [id.into(), status.into(), until.into()],
+        [
+            id.into(),
+            status.into(),
+            until.into(),
+            i16::from(rank).into(),
+        ],
     ))
     .await
     .map_err(Error::from)?;

@@ -68,6 +68,7 @@ impl MigratorTrait for Migrator {
             crate::consents::MIGRATION.boxed(),
             // management
             crate::management::MIGRATION.boxed(),
+            crate::management::STATUS_RANK.boxed(),
         ]);
         migrations
     }

@@ -429,3 +429,76 @@ async fn a_grant_out_of_reach_is_unknown_not_just_forbidden() {
     );
     client.revoke_role(revoke(&here)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_status_set_by_a_higher_rank_is_not_undone_by_a_lower_one() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let user = users::insert(
+        &db,
+        NewUser {
+            phone: &PhoneNumber::parse("+8613500135002").unwrap(),
+            display_name: "冯先生",
+            locale: "zh-CN",
+            time_zone: "Asia/Shanghai",
+            password_hash: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let grant = pb::GrantRoleRequest {
+        request_id: Uuid::now_v7().to_string(),
+        grant: Some(pb::RoleGrant {
+            user_id: user.id.to_string(),
+            role: pb::Role::Resident as i32,
+            scope: Some(code("110101001001")),
+            ..Default::default()
+        }),
+    };
+    client.grant_role(app.request(grant, &admin)).await.unwrap();
+    let status = |status: pb::UserStatus| pb::SetUserStatusRequest {
+        request_id: Uuid::now_v7().to_string(),
+        user_id: user.id.to_string(),
+        status: status as i32,
+        reason: "review".into(),
+        locked_until: None,
+    };
+    let county = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::CountyAdmin, "110101")],
+    );
+    let village = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, "110101001001")],
+    );
+    client
+        .set_user_status(app.request(status(pb::UserStatus::Disabled), &county))
+        .await
+        .unwrap();
+    let refused = client
+        .set_user_status(app.request(status(pb::UserStatus::Active), &village))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(
+        refused.get_error_details().error_info().unwrap().reason,
+        "STATUS_SET_BY_HIGHER_RANK"
+    );
+    // The county admin may, and then the village official may manage the user again.
+    client
+        .set_user_status(app.request(status(pb::UserStatus::Active), &county))
+        .await
+        .unwrap();
+    client
+        .set_user_status(app.request(status(pb::UserStatus::Disabled), &village))
+        .await
+        .unwrap();
+    client
+        .set_user_status(app.request(status(pb::UserStatus::Active), &village))
+        .await
+        .unwrap();
+}
