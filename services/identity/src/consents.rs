@@ -1001,6 +1001,10 @@ pub fn spawn_expiry(ctx: &ServiceContext, period: std::time::Duration) {
             if let Err(error) = publish_expired(&db, &source).await {
                 tracing::warn!(error = %error, "publishing expired consents failed");
             }
+            // Role grants expire on the same beat.
+            if let Err(error) = crate::grants::retire_expired(&db, &source).await {
+                tracing::warn!(error = %error, "retiring expired role grants failed");
+            }
         }
     });
 }

@@ -454,6 +454,48 @@ fn sees(principal: &Principal, row: &GrantRow) -> bool {
     own || overseen
 }
 
+/// Retires grants whose time is up: marks them revoked (`expired`), audits it and publishes
+/// `identity.role.revoked` with `expired = true`, so other services drop the role from their
+/// projections. Claimed with `SKIP LOCKED`, so replicas share the work without doubling it.
+pub async fn retire_expired(db: &DatabaseConnection, source: &str) -> Result<u64> {
+    let txn = db.begin().await?;
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            format!(
+                "UPDATE role_grants SET revoked_at = now(), revoke_reason = 'expired' WHERE id IN ( \
+                 SELECT id FROM role_grants WHERE revoked_at IS NULL AND expires_at <= now() \
+                 ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+            ),
+            [],
+        ))
+        .await?;
+    let job = operator();
+    for row in &rows {
+        let row = GrantRow::from_row(row)?;
+        audit(
+            &txn,
+            &job,
+            "role.expired",
+            Some(row.user_id),
+            serde_json::json!({ "grant_id": row.id }),
+        )
+        .await?;
+        let event = pb::RoleRevoked {
+            grant: Some(row.to_proto()),
+            actor: Some(common::Actor {
+                kind: common::ActorKind::System as i32,
+                system_component: "grant expiry".to_owned(),
+                ..Default::default()
+            }),
+            expired: true,
+        };
+        outbox::publish(&txn, source, &event).await?;
+    }
+    txn.commit().await?;
+    Ok(rows.len() as u64)
+}
+
 /// The grants `principal` may see: their own, and those in areas where they hold an official role.
 pub async fn list(
     ctx: &ServiceContext,

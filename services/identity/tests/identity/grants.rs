@@ -502,3 +502,83 @@ async fn a_status_set_by_a_higher_rank_is_not_undone_by_a_lower_one() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn expired_grants_are_retired_and_announced() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let user = users::insert(
+        &db,
+        NewUser {
+            phone: &PhoneNumber::parse("+8613500135003").unwrap(),
+            display_name: "陈静",
+            locale: "zh-CN",
+            time_zone: "Asia/Shanghai",
+            password_hash: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let grant = |expire_time: Option<prost_types::Timestamp>| pb::GrantRoleRequest {
+        request_id: Uuid::now_v7().to_string(),
+        grant: Some(pb::RoleGrant {
+            user_id: user.id.to_string(),
+            role: pb::Role::Buyer as i32,
+            scope: Some(code("110101")),
+            expire_time,
+            ..Default::default()
+        }),
+    };
+    let expiring = Some(prost_types::Timestamp {
+        seconds: soon.timestamp(),
+        nanos: 0,
+    });
+    client
+        .grant_role(app.request(grant(expiring), &admin))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let retired = terrace_identity::grants::retire_expired(&db, "terrace/identity")
+        .await
+        .unwrap();
+    assert_eq!(retired, 1);
+    assert_eq!(
+        terrace_identity::grants::retire_expired(&db, "terrace/identity")
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
+    assert!(
+        terrace_identity::grants::live_grants(&db, user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.role.revoked'"
+        )
+        .await,
+        1
+    );
+    // The role can be given again.
+    client
+        .grant_role(app.request(grant(None), &admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        terrace_identity::grants::live_grants(&db, user.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
