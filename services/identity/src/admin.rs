@@ -50,7 +50,7 @@ pub async fn create_user(
     }
     let password_hash = match account.password {
         Some(secret) => {
-            password::check(secret, phone.as_str().trim_start_matches('+'))
+            password::check(secret, phone.as_str())
                 .map_err(|error| Error::invalid("password", error.to_string()))?;
             let secret = secret.to_owned();
             Some(

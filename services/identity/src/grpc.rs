@@ -131,6 +131,20 @@ pub(crate) fn check_scope(
     Some(scope)
 }
 
+/// A new password: required, and within the policy for this phone number.
+pub(crate) fn check_new_password(
+    violations: &mut Violations,
+    field: &str,
+    value: &str,
+    phone: &str,
+) {
+    if value.is_empty() {
+        violations.add(field, "required");
+    } else if let Err(error) = password::check(value, phone) {
+        violations.add(field, error.to_string());
+    }
+}
+
 pub(crate) fn check_code(violations: &mut Violations, field: &str, value: &str) {
     if !otp::well_formed(value) {
         violations.add(
@@ -374,14 +388,14 @@ impl IdentityService for IdentityGrpc {
             false,
             200,
         );
+        // Optional at sign-up: a villager may log in with codes only.
         if !message.password.is_empty() {
-            let digits = phone
-                .as_ref()
-                .map(|p| p.as_str().trim_start_matches('+').to_owned())
-                .unwrap_or_default();
-            if let Err(error) = password::check(&message.password, &digits) {
-                violations.add("password", error.to_string());
-            }
+            check_new_password(
+                &mut violations,
+                "password",
+                &message.password,
+                &message.phone_number,
+            );
         }
         violations.finish()?;
         let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;

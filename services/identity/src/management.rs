@@ -49,8 +49,8 @@ use crate::domain::phone::PhoneNumber;
 use crate::grants::COLUMNS as GRANT_COLUMNS;
 use crate::grants::{self, GrantRow};
 use crate::grpc::{
-    check_code, check_locale, check_page_size, check_phone, check_scope, check_text,
-    check_time_zone, client_of,
+    check_code, check_locale, check_new_password, check_page_size, check_phone, check_scope,
+    check_text, check_time_zone, client_of,
 };
 use crate::users::{self, NewUser, UserRow, timestamp};
 
@@ -339,14 +339,6 @@ fn check_email(violations: &mut Violations, field: &str, value: &str) {
         && !value.chars().any(|c| c.is_whitespace() || c.is_control());
     if !well_formed {
         violations.add(field, "must be an e-mail address such as name@example.com");
-    }
-}
-
-fn check_new_password(violations: &mut Violations, field: &str, value: &str, phone: &str) {
-    if value.is_empty() {
-        violations.add(field, "required");
-    } else if let Err(error) = password::check(value, phone.trim_start_matches('+')) {
-        violations.add(field, error.to_string());
     }
 }
 

@@ -61,8 +61,10 @@ pub enum PasswordError {
     Repeated,
 }
 
-/// Checks `password` against the policy; `phone_digits` are the user's phone number's digits.
-pub fn check(password: &str, phone_digits: &str) -> Result<(), PasswordError> {
+/// Checks `password` against the policy; `phone` is the user's phone number in any form
+/// (`+86 138 0013 8000`, `13800138000`): only its digits are compared.
+pub fn check(password: &str, phone: &str) -> Result<(), PasswordError> {
+    let phone_digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     let length = password.chars().count();
     if length < MIN_LENGTH {
         return Err(PasswordError::TooShort);
@@ -131,6 +133,11 @@ mod tests {
         assert_eq!(check("Password1", ""), Err(PasswordError::Common));
         assert_eq!(
             check("13800138000", "8613800138000"),
+            Err(PasswordError::IsPhoneNumber)
+        );
+        // The phone may come in any form a person typed it.
+        assert_eq!(
+            check("13800138000", "+86 138 0013 8000"),
             Err(PasswordError::IsPhoneNumber)
         );
         assert_eq!(check("zzzzzzzzzz", ""), Err(PasswordError::Repeated));
