@@ -523,7 +523,7 @@ async fn expired_grants_are_retired_and_announced() {
     .unwrap();
     let mut client = IdentityServiceClient::new(app.channel().await);
     let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(2);
     let grant = |expire_time: Option<prost_types::Timestamp>| pb::GrantRoleRequest {
         request_id: Uuid::now_v7().to_string(),
         grant: Some(pb::RoleGrant {
@@ -536,13 +536,13 @@ async fn expired_grants_are_retired_and_announced() {
     };
     let expiring = Some(prost_types::Timestamp {
         seconds: soon.timestamp(),
-        nanos: 0,
+        nanos: i32::try_from(soon.timestamp_subsec_nanos()).unwrap(),
     });
     client
         .grant_role(app.request(grant(expiring), &admin))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
     let retired = terrace_identity::grants::retire_expired(&db, "terrace/identity")
         .await
