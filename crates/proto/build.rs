@@ -29,6 +29,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // Maps as BTreeMap: a message then encodes to the same bytes every time, which the
+    // fingerprint of an idempotent request (`platform::idempotency`) relies on.
+    config.btree_map(["."]);
 
     let includes = [proto_root, protoc_bin_vendored::include_path()?];
     tonic_prost_build::configure()

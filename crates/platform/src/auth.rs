@@ -10,6 +10,8 @@
 //!
 //! - this module: [`Role`], [`AdminScope`], [`RoleGrant`], [`Principal`] and the [`Claims`] format.
 //! - `verifier`: [`Verifier`], which checks tokens against a cached JWKS ([`KeySource`]).
+//! - `caller`: [`Caller`], who is calling in one vocabulary (users, helpers, agencies, operators,
+//!   jobs, devices, anonymous callers), and [`Caller::reach`], the one rule of who governs where.
 //! - `layer`: [`AuthLayer`], the tower layer that turns away unauthenticated gRPC calls.
 //!
 //! # Access token format
@@ -65,6 +67,7 @@
 //! verified tokens (keyed by the whole token, expiry re-checked on every hit, emptied when a key is
 //! withdrawn), because a client sends the same token for its whole fifteen-minute life.
 
+mod caller;
 mod layer;
 mod verifier;
 
@@ -76,6 +79,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use caller::{Caller, UNLIMITED_RANK};
 pub use jsonwebtoken::jwk::JwkSet;
 pub use layer::{AuthLayer, AuthService};
 pub use verifier::{KeySource, SharedJwks, Verifier};

@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub outbox: OutboxSettings,
     pub consumer: ConsumerSettings,
+    pub jobs: JobsSettings,
     /// Settings of individual services, one table each (`[services.identity]`, or
     /// `TERRACE__SERVICES__IDENTITY__KEY`), read by the service with [`Settings::service`].
     pub services: std::collections::BTreeMap<String, serde_json::Value>,
@@ -284,6 +285,24 @@ impl Default for OutboxSettings {
             max_in_flight: 1024,
             poll_interval: Duration::from_millis(1000),
             retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Periodic jobs (`jobs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct JobsSettings {
+    /// How often each replica looks whether a job is due by the service clock. Small against the
+    /// jobs' own periods (minutes to days); tests make it smaller still.
+    #[serde(with = "humantime_millis")]
+    pub poll_interval: Duration,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(5000),
         }
     }
 }

@@ -44,6 +44,15 @@ pub async fn connect_to(
         .with_context(|| format!("connecting to database {database}"))
 }
 
+/// The platform's own tables, which come first in every service's migrator: the outbox and
+/// inbox, the idempotency log, the job leases.
+pub fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+    let mut migrations = crate::bus::migrations();
+    migrations.push(crate::idempotency::MIGRATION.boxed());
+    migrations.push(crate::jobs::MIGRATION.boxed());
+    migrations
+}
+
 /// Runs every pending migration of a service.
 pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> anyhow::Result<()> {
     M::up(db, None).await.context("running migrations")

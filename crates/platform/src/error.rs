@@ -234,34 +234,34 @@ impl Violations {
         }
     }
 
+    /// How many violations were recorded so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The end of a request's parse step: the `InvalidArgument` error with every violation, or,
+    /// when there was none, the command `build` makes from the parsed fields. Field parsers
+    /// return `None` only after recording a violation, so `build` can take each with `?`; a
+    /// `None` without one is a bug in the parser, answered as internal.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T> {
+        self.finish()?;
+        build().ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "a request field was refused without a violation"
+            ))
+        })
+    }
+
     /// `Ok` when nothing was added, else the `InvalidArgument` error with every violation.
     pub fn finish(self) -> Result<()> {
         if self.0.is_empty() {
             Ok(())
         } else {
             Err(Error::InvalidArgument(self.0))
-        }
-    }
-}
-
-/// Validates a client-supplied idempotency key: a UUID, as the clients make them.
-pub fn parse_request_id(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-) -> Option<uuid::Uuid> {
-    if value.is_empty() {
-        violations.add(
-            field,
-            "required: a client-generated UUID that makes the call idempotent",
-        );
-        return None;
-    }
-    match uuid::Uuid::parse_str(value) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            violations.add(field, "must be a UUID");
-            None
         }
     }
 }
@@ -312,18 +312,5 @@ mod tests {
             details.error_info().map(|i| i.reason.as_str()),
             Some("TOO_MANY_ATTEMPTS")
         );
-    }
-
-    #[test]
-    fn request_id_must_be_a_uuid() {
-        let mut violations = Violations::new();
-        assert!(parse_request_id(&mut violations, "request_id", "not-a-uuid").is_none());
-        assert!(parse_request_id(&mut violations, "request_id", "").is_none());
-        let id = uuid::Uuid::now_v7().to_string();
-        assert!(parse_request_id(&mut violations, "request_id", &id).is_some());
-        let Err(Error::InvalidArgument(list)) = violations.finish() else {
-            panic!("expected violations")
-        };
-        assert_eq!(list.len(), 2);
     }
 }

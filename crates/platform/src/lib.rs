@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //!
+//! - [`clock`]: the time every domain rule and job reads; tests move it by hand.
 //! - [`config`]: typed, layered settings (defaults, an optional file, `TERRACE__SECTION__KEY`
 //!   environment overrides); the only module that reads the environment.
 //! - [`telemetry`]: the tracing subscriber, OTLP export, Prometheus metrics, and W3C trace context
@@ -17,20 +18,31 @@
 //! - [`error`]: the one conversion from domain errors to `tonic::Status` with google.rpc details.
 //! - [`grpc`]: the server every service runs: health, reflection, gRPC-Web, tracing, timeouts,
 //!   load shedding, message-size limits and a graceful drain.
+//! - [`idempotency`]: `(caller, request_id)` claimed once; a retry gets the first answer.
+//! - [`jobs`]: periodic work run once per deployment on the service clock, with a lease.
 //! - [`http`]: the side HTTP port: `/metrics`, liveness, and routes a service adds (JWKS).
 //! - [`service`]: the [`service::Service`] trait each service crate implements, and [`service::run`],
 //!   which runs one or all of them over already-bound listeners.
 //! - [`shutdown`]: the signal that tells every task of a process to finish.
+//! - [`throttle`]: per-key rate limits on the clock, each refusing in its own words.
+//! - [`validate`]: one policy per kind of request field (ids, text, pages, times, areas, money,
+//!   quantities, localized text), collecting every violation of a request at once.
 
 pub mod auth;
 pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod idempotency;
+pub mod jobs;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod throttle;
+pub mod validate;
 
+pub use clock::Clock;
 pub use error::{Error, Result};

@@ -31,6 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{KeySource, SharedJwks, Verifier};
 use crate::bus::Bus;
 use crate::bus::relay::Relay;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::grpc::{GrpcServer, Health};
 
@@ -49,6 +50,8 @@ pub struct ServiceContext {
     /// The key set published by the identity service of this process, when there is one; the
     /// verifiers of the other services read it without a network hop.
     pub jwks: SharedJwks,
+    /// The time every rule and job reads (the wall clock, or a test's hand-moved clock).
+    pub clock: Clock,
     pub shutdown: CancellationToken,
     /// Background tasks; waited for on shutdown.
     pub tasks: TaskTracker,
@@ -153,6 +156,7 @@ pub async fn run(
     settings: Settings,
     services: Vec<ServiceDef>,
     listeners: Listeners,
+    clock: Clock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
@@ -166,7 +170,7 @@ pub async fn run(
         Some(url) => KeySource::Url(url.clone()),
         None => KeySource::Shared(jwks.clone()),
     };
-    let verifier = Verifier::new(&settings.auth, key_source);
+    let verifier = Verifier::new_with_clock(&settings.auth, key_source, clock.clone());
     let tasks = TaskTracker::new();
     // Background work (relays, consumers, the HTTP port) stops only after gRPC has drained, so
     // that what the last requests committed is still relayed and metrics stay scrapable.
@@ -184,6 +188,7 @@ pub async fn run(
             bus: bus.clone(),
             verifier: verifier.clone(),
             jwks: jwks.clone(),
+            clock: clock.clone(),
             shutdown: tasks_shutdown.clone(),
             tasks: tasks.clone(),
         };
@@ -409,6 +414,7 @@ pub async fn serve(settings: Settings, services: Vec<ServiceDef>) -> anyhow::Res
             grpc,
             http: Some(http),
         },
+        Clock::system(),
         shutdown,
     )
     .await

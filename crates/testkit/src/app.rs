@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use terrace_platform::auth::Role;
+use terrace_platform::clock::ManualClock;
 use terrace_platform::config::Settings;
 use terrace_platform::service::{Listeners, ServiceDef};
 use tokio::net::TcpListener;
@@ -26,6 +27,9 @@ pub struct TestApp {
     /// Cancelling it is what SIGTERM does to a real process.
     pub shutdown: CancellationToken,
     pub settings: Settings,
+    /// The services' clock: it stands still until the test moves it ([`ManualClock::advance`]),
+    /// and the test's tokens are dated by it too.
+    pub clock: ManualClock,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     /// Set when the gRPC port speaks TLS ([`TestApp::spawn_tls`]): how [`TestApp::channel`] and
     /// the health checks reach it.
@@ -75,7 +79,8 @@ impl TestApp {
         for def in services {
             ctx.track_service(def.name);
         }
-        let issuer = TestIssuer::new();
+        let clock = ManualClock::starting_now();
+        let issuer = TestIssuer::new().on_clock(clock.clock());
         let jwks_url = issuer.serve_jwks().await;
         let mut settings = ctx.settings.clone();
         settings.auth.jwks_url = Some(jwks_url);
@@ -96,6 +101,7 @@ impl TestApp {
                 grpc,
                 http: Some(http),
             },
+            clock.clock(),
             shutdown.clone(),
         ));
         Self {
@@ -104,6 +110,7 @@ impl TestApp {
             issuer,
             shutdown,
             settings,
+            clock,
             server: Some(server),
             tls: None,
             ctx,

@@ -42,6 +42,7 @@ impl TestContext {
         settings.consumer.backoff = vec![Duration::from_millis(50)];
         settings.consumer.max_deliver = 3;
         settings.consumer.ack_wait = Duration::from_secs(5);
+        settings.jobs.poll_interval = Duration::from_millis(50);
         Self {
             id,
             settings,

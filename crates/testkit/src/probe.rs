@@ -17,7 +17,7 @@ use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerEr
 use terrace_platform::bus::outbox;
 use terrace_platform::bus::{Envelope, Event};
 use terrace_platform::db::SqlMigration;
-use terrace_platform::error::{Error, Violations, parse_request_id};
+use terrace_platform::error::{Error, Violations};
 use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_platform::telemetry::propagation::current_trace_id;
@@ -42,7 +42,7 @@ pub struct ProbeMigrator;
 
 impl MigratorTrait for ProbeMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = terrace_platform::bus::migrations();
+        let mut migrations = terrace_platform::db::migrations();
         migrations.push(
             SqlMigration {
                 name: "m20261128_100001_probe",
@@ -167,7 +167,11 @@ impl ProbeService for ProbeHandler {
         Principal::from_request(&request)?;
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+        let request_id = terrace_platform::validate::request_id(
+            &mut violations,
+            "request_id",
+            &message.request_id,
+        );
         violations.check(!message.text.is_empty(), "text", "required");
         violations.finish()?;
         let request_id =

@@ -27,6 +27,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use terrace_platform::auth::{
     Actor, AdminScope, Claims, KeySource, PrincipalKind, Role, RoleGrant, SharedJwks, TOKEN_TYPE,
 };
+use terrace_platform::clock::Clock;
 use terrace_platform::config::AuthSettings;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -39,6 +40,10 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// Signs test access tokens; see the module documentation.
 pub struct TestIssuer {
+    /// `iat` and `exp` are read from it: the services' clock when the issuer serves a [`TestApp`].
+    ///
+    /// [`TestApp`]: crate::app::TestApp
+    clock: Clock,
     issuer: String,
     audience: String,
     state: Arc<IssuerState>,
@@ -145,6 +150,7 @@ impl TestIssuer {
             keys: vec![key.jwk()],
         };
         Self {
+            clock: Clock::system(),
             issuer: defaults.issuer,
             audience: defaults.audience,
             state: Arc::new(IssuerState {
@@ -154,6 +160,12 @@ impl TestIssuer {
             }),
             servers: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Dates its tokens by `clock` instead of the wall clock.
+    pub fn on_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The `kid` that signs now.
@@ -234,7 +246,7 @@ impl TestIssuer {
 
     /// A token builder for `subject`, starting from what [`TestIssuer::token`] would make.
     pub fn build(&self, subject: &str) -> TokenBuilder<'_> {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         TokenBuilder {
             issuer: self,
             claims: Claims {
@@ -342,7 +354,7 @@ impl TokenBuilder<'_> {
 
     /// Expired an hour ago, well beyond any leeway.
     pub fn expired(mut self) -> Self {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.issuer.clock.now().timestamp();
         self.claims.iat = now - 2 * 3600;
         self.claims.exp = now - 3600;
         self

@@ -24,7 +24,7 @@ use sea_orm::{
 use terrace_platform::auth::{Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
-use terrace_platform::error::{Error, Result, Violations, parse_request_id};
+use terrace_platform::error::{Error, Result, Violations};
 use terrace_platform::service::ServiceContext;
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
@@ -286,7 +286,8 @@ pub async fn grant_consent(
     let caller = person(&principal)?;
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+    let request_id =
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let Some(consent) = message.consent else {
         violations.add("consent", "required");
         violations.finish()?;
@@ -664,7 +665,8 @@ pub async fn withdraw_consent(
     let caller = user_id(&principal)?;
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+    let request_id =
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let consent_id = Uuid::parse_str(&message.consent_id)
         .map_err(|_| violations.add("consent_id", "must be a consent id"))
         .ok();
@@ -807,7 +809,7 @@ pub async fn issue_delegated_token(
     let helper = person(&principal)?;
     let message = request.into_inner();
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let consent_id = Uuid::parse_str(&message.consent_id)
         .map_err(|_| violations.add("consent_id", "must be a consent id"))
         .ok();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret as _;
 use terrace_platform::auth::Principal;
-use terrace_platform::error::{Error, Violations, parse_request_id};
+use terrace_platform::error::{Error, Violations};
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_server::IdentityService;
 use tonic::{Request, Response, Status};
@@ -340,7 +340,11 @@ impl IdentityService for IdentityGrpc {
         let client = client_of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+        let request_id = terrace_platform::validate::request_id(
+            &mut violations,
+            "request_id",
+            &message.request_id,
+        );
         let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
         let purpose =
             pb::OtpPurpose::try_from(message.purpose).unwrap_or(pb::OtpPurpose::Unspecified);
@@ -369,7 +373,7 @@ impl IdentityService for IdentityGrpc {
         let client = client_of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
         check_code(&mut violations, "otp_code", &message.otp_code);
         check_text(
@@ -427,7 +431,7 @@ impl IdentityService for IdentityGrpc {
         let client = client_of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
         violations.check(!message.password.is_empty(), "password", "required");
         violations.check(
@@ -467,7 +471,7 @@ impl IdentityService for IdentityGrpc {
         let client = client_of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
         check_code(&mut violations, "otp_code", &message.otp_code);
         check_text(
@@ -501,7 +505,7 @@ impl IdentityService for IdentityGrpc {
     ) -> Result<Response<pb::RefreshTokenResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         violations.check(
             !message.refresh_token.is_empty(),
             "refresh_token",
@@ -527,7 +531,7 @@ impl IdentityService for IdentityGrpc {
         Principal::from_request(&request)?;
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         violations.check(
             !message.refresh_token.is_empty(),
             "refresh_token",
@@ -554,7 +558,7 @@ impl IdentityService for IdentityGrpc {
         }
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         check_text(&mut violations, "reason", &message.reason, false, 200);
         let target = if message.user_id.is_empty() {
             Uuid::parse_str(&principal.subject).ok()
@@ -639,7 +643,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let proposed = message.grant.unwrap_or_default();
         let user_id = Uuid::parse_str(&proposed.user_id)
             .map_err(|_| violations.add("grant.user_id", "must be a user id"))
@@ -699,7 +703,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let grant_id = Uuid::parse_str(&message.grant_id)
             .map_err(|_| violations.add("grant_id", "must be a grant id"))
             .ok();
@@ -778,7 +782,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let client = message.client.unwrap_or_default();
         let auth_method = AuthMethod::from_proto(client.auth_method);
         if auth_method.is_none() {
@@ -899,7 +903,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let client = message.client.unwrap_or_default();
         let id = check_client_id(&mut violations, "client.id", &client.id);
         let paths = message.update_mask.unwrap_or_default().paths;
@@ -973,7 +977,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let id = check_client_id(&mut violations, "client_id", &message.client_id);
         let overlap = match message.overlap {
             None => Some(self.agencies.settings.agency_secret_overlap),
@@ -1020,7 +1024,7 @@ impl IdentityService for IdentityGrpc {
         let principal = Principal::from_request(&request)?.clone();
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let id = check_client_id(&mut violations, "client_id", &message.client_id);
         check_text(
             &mut violations,
@@ -1057,7 +1061,7 @@ impl IdentityService for IdentityGrpc {
             .and_then(|chain| chain.first().map(|leaf| leaf.to_vec()));
         let message = request.into_inner();
         let mut violations = Violations::new();
-        parse_request_id(&mut violations, "request_id", &message.request_id);
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
         let id = check_client_id(&mut violations, "client_id", &message.client_id);
         // Empty is an mTLS client's secret: its certificate authenticates it.
         violations.check(

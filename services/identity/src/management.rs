@@ -37,7 +37,7 @@ use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, TransactionTrait a
 use terrace_platform::auth::{AdminScope, Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
-use terrace_platform::error::{Error, Result, Violations, parse_request_id};
+use terrace_platform::error::{Error, Result, Violations};
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -382,7 +382,8 @@ pub async fn create_user(
     let principal = Principal::from_request(&request)?.clone();
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let request_id = parse_request_id(&mut violations, "request_id", &message.request_id);
+    let request_id =
+        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let user = message.user.unwrap_or_default();
     let phone = check_phone(&mut violations, "user.phone_number", &user.phone_number);
     check_text(
@@ -752,7 +753,7 @@ pub async fn update_user(
     let principal = Principal::from_request(&request)?.clone();
     let message = request.into_inner();
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let user = message.user.unwrap_or_default();
     let id = check_user_id(&mut violations, "user.id", &user.id);
     let paths = message.update_mask.unwrap_or_default().paths;
@@ -881,7 +882,7 @@ pub async fn set_user_status(
     let principal = Principal::from_request(&request)?.clone();
     let message = request.into_inner();
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let id = check_user_id(&mut violations, "user_id", &message.user_id);
     let status = pb::UserStatus::try_from(message.status)
         .ok()
@@ -1020,7 +1021,7 @@ pub async fn change_phone_number(
     let message = request.into_inner();
     let id = own_account(&principal, false)?;
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let phone = check_phone(
         &mut violations,
         "new_phone_number",
@@ -1103,7 +1104,7 @@ pub async fn reset_password(
     let client = client_of(&request);
     let message = request.into_inner();
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
     check_code(&mut violations, "otp_code", &message.otp_code);
     check_new_password(
@@ -1195,7 +1196,7 @@ pub async fn change_password(
         .map_err(Error::from)?
         .ok_or_else(|| Error::Unauthenticated("the token's user no longer exists".to_owned()))?;
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     violations.check(
         message.current_password.chars().count() <= password::MAX_LENGTH,
         "current_password",
@@ -1317,7 +1318,7 @@ pub async fn rotate_signing_key(
     let principal = Principal::from_request(&request)?.clone();
     let message = request.into_inner();
     let mut violations = Violations::new();
-    parse_request_id(&mut violations, "request_id", &message.request_id);
+    terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
     if let Some(delay) = message.activation_delay {
         violations.check(
             Duration::try_from(delay).is_ok(),

@@ -57,7 +57,7 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        let mut migrations = terrace_platform::bus::migrations();
+        let mut migrations = terrace_platform::db::migrations();
         migrations.extend([
             USERS.boxed(),
             crate::keys::MIGRATION.boxed(),

@@ -8,6 +8,6 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        terrace_platform::bus::migrations()
+        terrace_platform::db::migrations()
     }
 }

@@ -22,6 +22,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::{ALGORITHM, Claims, Principal, TOKEN_TYPE};
+use crate::clock::Clock;
 use crate::config::AuthSettings;
 use crate::{Error, Result};
 
@@ -61,6 +62,9 @@ pub struct Verifier {
 
 struct Inner {
     validation: Validation,
+    /// Expiry and not-before are checked against this, not the wall clock, so that a test that
+    /// moves the services' clock by days moves their tokens' lifetimes with it.
+    clock: Clock,
     leeway_secs: i64,
     refresh_interval: Duration,
     min_refresh_interval: Duration,
@@ -122,9 +126,16 @@ impl fmt::Debug for Verifier {
 impl Verifier {
     /// A verifier with no keys yet: the first verification (or [`Verifier::refresh`]) loads them.
     pub fn new(settings: &AuthSettings, source: KeySource) -> Self {
+        Self::new_with_clock(settings, source, Clock::system())
+    }
+
+    /// As [`Verifier::new`], checking expiry against `clock`.
+    pub fn new_with_clock(settings: &AuthSettings, source: KeySource, clock: Clock) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = settings.leeway.as_secs();
-        validation.validate_nbf = true;
+        // `exp` and `nbf` are checked against the service clock in `verify` (jsonwebtoken would
+        // read the wall clock); `exp` is still required.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -145,6 +156,7 @@ impl Verifier {
         Self {
             inner: Arc::new(Inner {
                 validation,
+                clock,
                 leeway_secs: i64::try_from(settings.leeway.as_secs()).unwrap_or(i64::MAX),
                 refresh_interval: settings.jwks_refresh_interval,
                 min_refresh_interval: settings.jwks_min_refresh_interval,
@@ -177,7 +189,8 @@ impl Verifier {
         let ring = inner.ring();
         inner.schedule_refresh_if_stale(&ring);
 
-        if let Some(principal) = inner.cache.get(token, ring.epoch, inner.leeway_secs) {
+        let now = inner.clock.now().timestamp();
+        if let Some(principal) = inner.cache.get(token, ring.epoch, inner.leeway_secs, now) {
             return Ok(principal);
         }
         if token.is_empty() {
@@ -198,6 +211,15 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &inner.validation)
             .map_err(|error| unauthenticated(describe(error.kind())))?
             .claims;
+        if claims.exp.saturating_add(inner.leeway_secs) < now {
+            return Err(unauthenticated(describe(&ErrorKind::ExpiredSignature)));
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf.saturating_sub(inner.leeway_secs) > now)
+        {
+            return Err(unauthenticated(describe(&ErrorKind::ImmatureSignature)));
+        }
         let exp = claims.exp;
         let principal = claims.into_principal().map_err(|reason| {
             tracing::debug!(reason, "token claims refused");
@@ -205,7 +227,7 @@ impl Verifier {
         })?;
         inner
             .cache
-            .insert(token, &principal, exp, ring.epoch, inner.leeway_secs);
+            .insert(token, &principal, exp, ring.epoch, inner.leeway_secs, now);
         Ok(principal)
     }
 }
@@ -486,20 +508,28 @@ impl TokenCache {
         }
     }
 
-    fn get(&self, token: &str, epoch: u64, leeway: i64) -> Option<Principal> {
+    fn get(&self, token: &str, epoch: u64, leeway: i64, now: i64) -> Option<Principal> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.get(token)?;
-        let valid = entry.epoch == epoch && entry.exp.saturating_add(leeway) >= now();
+        let valid = entry.epoch == epoch && entry.exp.saturating_add(leeway) >= now;
         valid.then(|| entry.principal.clone())
     }
 
-    fn insert(&self, token: &str, principal: &Principal, exp: i64, epoch: u64, leeway: i64) {
+    #[allow(clippy::too_many_arguments)] // One cache entry's parts and the time it is put in.
+    fn insert(
+        &self,
+        token: &str,
+        principal: &Principal,
+        exp: i64,
+        epoch: u64,
+        leeway: i64,
+        now: i64,
+    ) {
         if self.capacity == 0 {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.capacity {
-            let now = now();
             entries
                 .retain(|_, entry| entry.epoch == epoch && entry.exp.saturating_add(leeway) >= now);
             if entries.len() >= self.capacity {
@@ -520,8 +550,4 @@ impl TokenCache {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }

@@ -31,7 +31,7 @@ pub use streams::Naming;
 
 use crate::config::NatsSettings;
 
-/// The platform's own tables (outbox, inbox), which come first in every service's migrator.
+/// The bus's tables (outbox, inbox); part of [`crate::db::migrations`].
 pub fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
     vec![outbox::MIGRATION.boxed(), consumer::MIGRATION.boxed()]
 }

@@ -1,0 +1,253 @@
+//! Idempotent mutations: a retried request gets the first answer instead of doing the work twice
+//! (a second SMS, a second account, a second order).
+//!
+//! Every mutating RPC carries a client-made `request_id`. Its *apply* step opens a transaction,
+//! [`claim`]s `(caller, request_id)` first, does its work only when the claim is new, and
+//! [`Claimed::remember`]s its answer before committing. The claim is an
+//! `INSERT ... ON CONFLICT DO NOTHING` on the primary key (zero-to-production's
+//! `idempotency/persistence.rs`): a concurrent retry of the same id waits on the row until the
+//! first transaction ends, then finds the committed answer (or, if the first rolled back, claims
+//! the id itself). No lock outlives its transaction.
+//!
+//! - **Keyed by caller.** Request ids are the caller's own ([`Caller::idempotency_key`]): two
+//!   callers never collide, and a helper acting for a villager has a key apart from the villager.
+//!   An anonymous caller (asking for a login code) has no identity of its own, so its key is the
+//!   request's fingerprint: the same request with the same id is one request, whoever sends it.
+//! - **One id, one request.** The request's fingerprint is kept: the id reused for a different
+//!   request is refused with `FAILED_PRECONDITION` `REQUEST_ID_REUSED`, never answered with
+//!   someone else's result.
+//! - **Secrets are not kept.** An answer that carries a secret (tokens, a client secret, a device
+//!   credential) is recorded as done without the answer ([`Keep::Nothing`]); a retry then gets
+//!   `FAILED_PRECONDITION` `ANSWER_NOT_KEPT` with what to do instead (log in again, rotate the
+//!   secret), never a second secret.
+//! - **Pruned after [`RETENTION`].** A create also records its request id on the row it creates
+//!   (unique per caller), so a phone that syncs after the log was pruned still finds what it made.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::db::SqlMigration;
+use crate::error::{Error, Result};
+
+/// How long answers are kept for replay.
+pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
+/// The table of claimed request ids and their answers.
+pub const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261201_000001_platform_idempotency",
+    up: r"
+CREATE TABLE idempotency (
+    -- Whose request ids these are: 'user:<id>', 'helper:<id>:for:<id>', 'agency:<id>', ...;
+    -- for anonymous callers 'anonymous:<fingerprint>'.
+    caller_key  text        NOT NULL,
+    request_id  uuid        NOT NULL,
+    rpc         text        NOT NULL,
+    -- SHA-256 of the RPC name and the request's protobuf encoding.
+    fingerprint bytea       NOT NULL,
+    -- The encoded answer; NULL while the first request is in flight (never visible: the row is
+    -- written in its transaction) and for answers that carried a secret.
+    response    bytea,
+    kept        boolean     NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL,
+    PRIMARY KEY (caller_key, request_id)
+);
+CREATE INDEX idempotency_created_at ON idempotency (created_at);
+",
+};
+
+/// One request as the idempotency log knows it.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    caller_key: String,
+    request_id: Uuid,
+    rpc: &'static str,
+    fingerprint: Vec<u8>,
+}
+
+impl RequestKey {
+    /// The key of `request` (the whole protobuf request, `request_id` included) made by
+    /// `caller` to `rpc` (`"CreateUser"`).
+    pub fn new<M: Message>(
+        caller: &Caller,
+        rpc: &'static str,
+        request_id: Uuid,
+        request: &M,
+    ) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(rpc.as_bytes());
+        hasher.update([0]);
+        hasher.update(request.encode_to_vec());
+        let fingerprint = hasher.finalize().to_vec();
+        let caller_key = match caller {
+            Caller::Anonymous { .. } => format!("anonymous:{}", hex(&fingerprint)),
+            caller => caller.idempotency_key(),
+        };
+        Self {
+            caller_key,
+            request_id,
+            rpc,
+            fingerprint,
+        }
+    }
+
+    pub fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    /// The caller's key, as a created row records it beside the request id.
+    pub fn caller_key(&self) -> &str {
+        &self.caller_key
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What an RPC's answer leaves for a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The whole answer, replayed as it was.
+    Answer,
+    /// Nothing: the answer carried a secret. The text says what a retry should do instead
+    /// ("log in again", "rotate the secret to get a new one").
+    Nothing { instead: &'static str },
+}
+
+/// The outcome of [`claim`].
+#[derive(Debug)]
+pub enum Claim<R> {
+    /// The first time: do the work, then [`Claimed::remember`] the answer in the same transaction.
+    New(Claimed),
+    /// A retry of a request already done: its first answer.
+    Replay(R),
+}
+
+/// A request id claimed in a transaction; the claim commits or rolls back with it.
+#[derive(Debug)]
+#[must_use = "remember the answer before committing"]
+pub struct Claimed {
+    key: RequestKey,
+}
+
+/// Claims `key` in `txn`, or finds the request it names already done.
+pub async fn claim<R: Message + Default>(
+    txn: &DatabaseTransaction,
+    key: &RequestKey,
+    now: DateTime<Utc>,
+) -> Result<Claim<R>> {
+    let backend = txn.get_database_backend();
+    // Raw SQL: `ON CONFLICT DO NOTHING` with a check of the rows it affected is the claim itself.
+    let inserted = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO idempotency (caller_key, request_id, rpc, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            [
+                key.caller_key.clone().into(),
+                key.request_id.into(),
+                key.rpc.into(),
+                key.fingerprint.clone().into(),
+                now.into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::New(Claimed { key: key.clone() }));
+    }
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT rpc, fingerprint, response, kept FROM idempotency \
+             WHERE caller_key = $1 AND request_id = $2",
+            [key.caller_key.clone().into(), key.request_id.into()],
+        ))
+        .await?
+        .ok_or_else(|| {
+            // Claimed by a transaction that then rolled back between our insert and select.
+            Error::Unavailable {
+                message: "a request with this request_id was being processed; retry".to_owned(),
+                retry_after: Some(Duration::from_millis(200)),
+            }
+        })?;
+    let rpc: String = row.try_get("", "rpc")?;
+    let fingerprint: Vec<u8> = row.try_get("", "fingerprint")?;
+    if rpc != key.rpc || fingerprint != key.fingerprint {
+        return Err(Error::failed_precondition(
+            "REQUEST_ID_REUSED",
+            "this request_id was already used for a different request; make a new one",
+        ));
+    }
+    let kept: bool = row.try_get("", "kept")?;
+    let response: Option<Vec<u8>> = row.try_get("", "response")?;
+    match response {
+        Some(bytes) if kept => R::decode(bytes.as_slice())
+            .map(Claim::Replay)
+            .map_err(Error::internal),
+        // Not kept: the column holds what a retry should do instead.
+        instead => Err(Error::failed_precondition(
+            "ANSWER_NOT_KEPT",
+            format!(
+                "this {rpc} request was already done and its answer carried a secret that is \
+                 shown only once: {}",
+                String::from_utf8_lossy(&instead.unwrap_or_default())
+            ),
+        )),
+    }
+}
+
+impl Claimed {
+    /// Records the answer (or, for [`Keep::Nothing`], that the request was done) in the
+    /// transaction that did the work.
+    pub async fn remember<R: Message>(
+        self,
+        txn: &DatabaseTransaction,
+        answer: &R,
+        keep: Keep,
+    ) -> Result<()> {
+        let (response, kept) = match keep {
+            Keep::Answer => (Some(answer.encode_to_vec()), true),
+            Keep::Nothing { instead } => (Some(instead.as_bytes().to_vec()), false),
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "UPDATE idempotency SET response = $3, kept = $4 WHERE caller_key = $1 AND request_id = $2",
+            [
+                self.key.caller_key.into(),
+                self.key.request_id.into(),
+                response.into(),
+                kept.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// Deletes answers older than `retention` before `now`; returns how many.
+pub async fn prune<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<u64> {
+    let before = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|retention| now.checked_sub_signed(retention))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let deleted = conn
+        .execute_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "DELETE FROM idempotency WHERE created_at < $1",
+            [before.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(deleted)
+}
