@@ -173,6 +173,10 @@ pub struct NatsSettings {
     /// How long a message ID is remembered for deduplication of republished events.
     #[serde(with = "humantime_secs")]
     pub duplicate_window: Duration,
+    /// How long the SECRET stream keeps a message (one-time codes, `secret.>`): no longer than
+    /// the shortest lifetime of what it carries (identity refuses an `otp_ttl` below it).
+    #[serde(with = "humantime_secs")]
+    pub secret_max_age: Duration,
     /// The Nats credentials file, when the server requires one.
     pub credentials_file: Option<PathBuf>,
 }
@@ -184,6 +188,7 @@ impl Default for NatsSettings {
             prefix: String::new(),
             stream_replicas: 1,
             duplicate_window: Duration::from_secs(120),
+            secret_max_age: Duration::from_secs(300),
             credentials_file: None,
         }
     }

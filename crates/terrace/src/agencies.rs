@@ -9,6 +9,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret as _;
 use terrace_identity::admin::SOURCE;
 use terrace_identity::agencies::{self, AgencySettings, AuthMethod, NewClient};
+use terrace_platform::Clock;
 use terrace_platform::auth::{Role, RoleGrant};
 use terrace_platform::config::Settings;
 
@@ -69,7 +70,7 @@ pub(crate) async fn run(settings: &Settings, command: AgencyCommand) -> anyhow::
                 api_scopes: scopes,
                 areas,
             };
-            let created = agencies::create(&db, SOURCE, None, new)
+            let created = agencies::create(&db, SOURCE, None, new, Clock::system().now())
                 .await
                 .map_err(explain)?;
             println!("created agency client {:?}", created.client.name);
@@ -86,6 +87,7 @@ pub(crate) async fn run(settings: &Settings, command: AgencyCommand) -> anyhow::
                 None,
                 client_id,
                 agency_settings.agency_secret_overlap,
+                Clock::system().now(),
             )
             .await
             .map_err(explain)?;

@@ -1,7 +1,7 @@
 //! The development SMS sink of `terrace dev`: one-time codes shown on the console and appended to
 //! `<data dir>/sms.log`, until the notify service delivers them by SMS.
 //!
-//! It listens on the core NATS subject `identity.otp.requested` (JetStream publishes are ordinary
+//! It listens on the core NATS subject of `OtpRequested` (`secret.identity.otp.requested`; JetStream publishes are ordinary
 //! NATS messages to any subscriber), so it needs no stream, consumer or database of its own; a code
 //! published while it is not connected is simply not shown, which is fine for development.
 
@@ -26,7 +26,7 @@ pub(crate) async fn run(
         .context("connecting the sms sink to nats")?;
     let naming = Naming::new(&settings.prefix);
     let mut messages = client
-        .subscribe(naming.subject("identity.otp.requested"))
+        .subscribe(naming.subject(<OtpRequested as terrace_proto::Event>::SUBJECT))
         .await?;
     if let Some(dir) = log.parent() {
         tokio::fs::create_dir_all(dir).await?;

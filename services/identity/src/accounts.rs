@@ -7,16 +7,15 @@
 //! one (the hash is verified against a dummy). Once the code is proven, saying "no account for this
 //! phone, sign up" tells the phone's holder nothing they could not know.
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use terrace_platform::bus::outbox;
 use terrace_platform::error::{Error, Result};
 use terrace_platform::service::ServiceContext;
+use terrace_platform::throttle::{Rate, Throttle};
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
 
@@ -46,25 +45,33 @@ pub struct Accounts {
 
 /// In-process throttles (per replica). The lasting defences are in the database: the lock after
 /// consecutive wrong passwords, the attempt count of a code, the interval between codes.
+///
+/// Guessing is stopped per phone: that is where a guesser aims. Limits per client address only
+/// stop floods, and are wide, because a whole village's phones often share one carrier-grade
+/// NAT address: a village meeting where a hundred people log in within a minute must go through.
+#[derive(Debug)]
 struct Limits {
     /// Password and code guesses per phone.
-    guesses_per_phone: DefaultKeyedRateLimiter<String>,
-    /// Password and code guesses, and code requests, per client address.
-    per_address: DefaultKeyedRateLimiter<String>,
+    guesses_per_phone: Throttle<String>,
+    /// Logins and code checks per client address: a flood guard, not a guessing guard.
+    logins_per_address: Throttle<String>,
+    /// Code requests per client address: a flood guard against texting many phones from one place.
+    codes_per_address: Throttle<String>,
     /// Text messages to one phone, whatever their purpose and whoever asks: nobody can flood a
     /// phone with codes from many addresses.
-    texts_per_phone: DefaultKeyedRateLimiter<String>,
+    texts_per_phone: Throttle<String>,
 }
 
-impl std::fmt::Debug for Limits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limits").finish_non_exhaustive()
-    }
-}
-
-fn quota_per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
+/// Per phone: ten guesses a minute (the code's five tries and the password lock are the lasting
+/// limits).
+pub const GUESSES_PER_PHONE: Rate = Rate::per_minute(10);
+/// Per client address: 600 logins a minute, 300 at once — a village behind one NAT address logs
+/// in together; a flood from one address is still cut off.
+pub const LOGINS_PER_ADDRESS: Rate = Rate::per_minute(600).with_burst(300);
+/// Per client address: 300 code requests a minute, 150 at once.
+pub const CODES_PER_ADDRESS: Rate = Rate::per_minute(300).with_burst(150);
+/// Per phone: five texts at once, then one a minute.
+pub const TEXTS_PER_PHONE: Rate = Rate::per_minute(1).with_burst(5);
 
 /// A successful login or sign-up.
 #[derive(Debug)]
@@ -86,8 +93,15 @@ fn purpose_name(purpose: pb::OtpPurpose) -> Option<&'static str> {
 
 impl Accounts {
     pub fn new(ctx: &ServiceContext, settings: IdentitySettings) -> Self {
-        let keys = SigningKeys::new(ctx.db.clone(), &settings, ctx.jwks.clone());
-        let tokens = TokenService::new(ctx.db.clone(), keys.clone(), &settings, &ctx.settings.auth);
+        let keys = SigningKeys::new(ctx.db.clone(), &settings, ctx.jwks.clone())
+            .with_clock(ctx.clock.clone());
+        let tokens = TokenService::new(
+            ctx.db.clone(),
+            keys.clone(),
+            &settings,
+            &ctx.settings.auth,
+            ctx.clock.clone(),
+        );
         Self {
             ctx: ctx.clone(),
             otp_key: crate::keys::derive_key(&settings.secret, "otp"),
@@ -95,11 +109,29 @@ impl Accounts {
             keys,
             tokens,
             limits: Limits {
-                guesses_per_phone: RateLimiter::keyed(quota_per_minute(10)),
-                per_address: RateLimiter::keyed(quota_per_minute(60)),
-                // Five at once, then one a minute.
-                texts_per_phone: RateLimiter::keyed(
-                    quota_per_minute(1).allow_burst(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN)),
+                guesses_per_phone: Throttle::new(
+                    &ctx.clock,
+                    GUESSES_PER_PHONE,
+                    "TOO_MANY_ATTEMPTS",
+                    "attempts for this phone",
+                ),
+                logins_per_address: Throttle::new(
+                    &ctx.clock,
+                    LOGINS_PER_ADDRESS,
+                    "TOO_MANY_REQUESTS",
+                    "logins from your network",
+                ),
+                codes_per_address: Throttle::new(
+                    &ctx.clock,
+                    CODES_PER_ADDRESS,
+                    "TOO_MANY_REQUESTS",
+                    "code requests from your network",
+                ),
+                texts_per_phone: Throttle::new(
+                    &ctx.clock,
+                    TEXTS_PER_PHONE,
+                    "TOO_MANY_TEXTS",
+                    "text messages to this phone",
                 ),
             },
         }
@@ -109,12 +141,7 @@ impl Accounts {
         &self.otp_key
     }
 
-    /// Refuses the call when `key` used up its quota, saying when to try again.
-    fn throttle(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<()> {
-        crate::agencies::throttle(limiter, &key)
-    }
-
-    /// Makes a code for `phone` and queues it for delivery (`identity.otp.requested`).
+    /// Makes a code for `phone` and queues it for delivery (`secret.identity.otp.requested`).
     pub async fn request_otp(
         &self,
         request_id: Uuid,
@@ -123,8 +150,10 @@ impl Accounts {
         locale: &str,
         client: &str,
     ) -> Result<pb::RequestOtpResponse> {
-        Self::throttle(&self.limits.per_address, format!("otp:{client}"))?;
-        Self::throttle(&self.limits.texts_per_phone, phone.as_str().to_owned())?;
+        self.limits.codes_per_address.check(&client.to_owned())?;
+        self.limits
+            .texts_per_phone
+            .check(&phone.as_str().to_owned())?;
         let purpose_name =
             purpose_name(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
         let txn = self.ctx.db.begin().await?;
@@ -135,7 +164,7 @@ impl Accounts {
         {
             return Ok(previous);
         }
-        let now = Utc::now();
+        let now = self.ctx.clock.now();
         let resend =
             chrono::Duration::from_std(self.settings.otp_resend_interval).unwrap_or_default();
         if let Some(last) = users::latest_challenge(&txn, phone, purpose_name).await?
@@ -163,6 +192,7 @@ impl Accounts {
             phone,
             purpose_name,
             otp::hash(self.secret(), phone.as_str(), purpose_name, &code),
+            now,
             expires_at,
         )
         .await?;
@@ -198,8 +228,11 @@ impl Accounts {
         code: &str,
         client: &str,
     ) -> Result<DatabaseTransaction> {
-        Self::throttle(&self.limits.per_address, format!("guess:{client}"))?;
-        Self::throttle(&self.limits.guesses_per_phone, format!("guess:{phone}"))?;
+        self.limits.logins_per_address.check(&client.to_owned())?;
+        self.limits
+            .guesses_per_phone
+            .check(&phone.as_str().to_owned())?;
+        let now = self.ctx.clock.now();
         let txn = self.ctx.db.begin().await?;
         let Some(challenge) = users::latest_challenge(&txn, phone, purpose).await? else {
             return Err(Error::failed_precondition(
@@ -213,7 +246,7 @@ impl Accounts {
                 "this code was already used; request a new one",
             ));
         }
-        if challenge.expires_at <= Utc::now() {
+        if challenge.expires_at <= now {
             return Err(Error::failed_precondition(
                 "OTP_EXPIRED",
                 "the code has expired; request a new one",
@@ -241,7 +274,7 @@ impl Accounts {
                 format!("wrong code; {left} attempts left"),
             ));
         }
-        users::consume_challenge(&txn, challenge.id).await?;
+        users::consume_challenge(&txn, challenge.id, now).await?;
         Ok(txn)
     }
 
@@ -312,7 +345,7 @@ impl Accounts {
         let user = users::by_phone(&txn, phone, true).await?.ok_or_else(|| {
             Error::failed_precondition("NOT_REGISTERED", "no account for this phone; sign up first")
         })?;
-        ensure_may_log_in(&user, false)?;
+        ensure_may_log_in(&user, false, self.ctx.clock.now())?;
         let logged_in = self.log_in(&txn, user, "otp", client_description).await?;
         txn.commit().await?;
         Ok(logged_in)
@@ -326,8 +359,10 @@ impl Accounts {
         client_description: &str,
         client: &str,
     ) -> Result<LoggedIn> {
-        Self::throttle(&self.limits.per_address, format!("guess:{client}"))?;
-        Self::throttle(&self.limits.guesses_per_phone, format!("guess:{phone}"))?;
+        self.limits.logins_per_address.check(&client.to_owned())?;
+        self.limits
+            .guesses_per_phone
+            .check(&phone.as_str().to_owned())?;
         let txn = self.ctx.db.begin().await?;
         let user = users::by_phone(&txn, phone, true).await?;
         // Always pay for one argon2 verification, registered phone or not.
@@ -346,8 +381,7 @@ impl Accounts {
         if !matches {
             // Counted towards the lock, but a wrong password is always answered the same way, so
             // neither the lock nor the account's state tells anyone that the phone is registered.
-            let lock_until =
-                Utc::now() + chrono::Duration::from_std(LOCK_DURATION).unwrap_or_default();
+            let lock_until = self.ctx.clock.after(LOCK_DURATION);
             if users::record_failed_login(&txn, user.id, LOCK_AFTER_FAILURES, lock_until)
                 .await?
                 .is_some()
@@ -358,7 +392,7 @@ impl Accounts {
             return Err(wrong());
         }
         // The right password: only now may the answer say the account is locked or disabled.
-        ensure_may_log_in(&user, true)?;
+        ensure_may_log_in(&user, true, self.ctx.clock.now())?;
         let logged_in = self
             .log_in(&txn, user, "password", client_description)
             .await?;
@@ -374,13 +408,13 @@ impl Accounts {
         method: &str,
         client_description: &str,
     ) -> Result<LoggedIn> {
-        users::record_login(txn, user.id).await?;
+        users::record_login(txn, user.id, self.ctx.clock.now()).await?;
         let session = self
             .tokens
             .start_session(txn, user.id, method, client_description)
             .await?;
         // The token carries the user's live role grants.
-        let grants = crate::grants::live_grants(txn, user.id).await?;
+        let grants = crate::grants::live_grants(txn, user.id, self.ctx.clock.now()).await?;
         let (access_token, access_expires) = self
             .tokens
             .access_token(user.id, &grants, Some(session.session_id))
@@ -408,9 +442,10 @@ impl Accounts {
                 let user = users::by_id(&self.ctx.db, user_id).await?.ok_or_else(|| {
                     Error::Unauthenticated("the session's user no longer exists".to_owned())
                 })?;
-                ensure_may_log_in(&user, false)?;
+                ensure_may_log_in(&user, false, self.ctx.clock.now())?;
                 // Grants given or taken since the last token take effect now.
-                let grants = crate::grants::live_grants(&self.ctx.db, user.id).await?;
+                let grants =
+                    crate::grants::live_grants(&self.ctx.db, user.id, self.ctx.clock.now()).await?;
                 self.tokens
                     .access_token(user.id, &grants, Some(session_id))
                     .await
@@ -428,18 +463,17 @@ impl Accounts {
 }
 
 /// Whether `user` may log in now. Disabled accounts never; locked ones not until the lock ends.
-fn ensure_may_log_in(user: &UserRow, password: bool) -> Result<()> {
+fn ensure_may_log_in(user: &UserRow, password: bool, now: DateTime<Utc>) -> Result<()> {
     if user.status == "disabled" {
         return Err(Error::permission_denied(
             "ACCOUNT_DISABLED",
             "this account is disabled; ask your village office",
         ));
     }
-    let now = Utc::now();
     // Locked by an official: for every way in, until the lock's end (or until lifted if none).
     if user.status == "locked" && user.locked_until.is_none_or(|until| until > now) {
         return Err(match user.locked_until {
-            Some(until) => locked_error(until),
+            Some(until) => locked_error(until, now),
             None => Error::permission_denied(
                 "ACCOUNT_LOCKED",
                 "this account is locked; ask your village office",
@@ -451,13 +485,13 @@ fn ensure_may_log_in(user: &UserRow, password: bool) -> Result<()> {
         && until > now
         && password
     {
-        return Err(locked_error(until));
+        return Err(locked_error(until, now));
     }
     Ok(())
 }
 
-fn locked_error(until: chrono::DateTime<Utc>) -> Error {
-    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+fn locked_error(until: DateTime<Utc>, now: DateTime<Utc>) -> Error {
+    let wait = (until - now).to_std().unwrap_or_default();
     Error::ResourceExhausted {
         reason: "ACCOUNT_LOCKED",
         message: format!(

@@ -4,6 +4,7 @@
 //! the password policy, well-formed grants — and the same events and audit records are written.
 
 use sea_orm::{DatabaseConnection, TransactionTrait as _};
+use terrace_platform::Clock;
 use terrace_platform::auth::RoleGrant;
 use terrace_platform::bus::outbox;
 use terrace_platform::error::{Error, Result};
@@ -95,10 +96,20 @@ pub async fn grant(
     let user = users::by_phone(db, &phone, false)
         .await?
         .ok_or_else(|| Error::not_found("user", phone.masked()))?;
-    grants::grant(db, SOURCE, None, user.id, grant, None, reason).await
+    grants::grant(
+        db,
+        SOURCE,
+        None,
+        user.id,
+        grant,
+        None,
+        reason,
+        Clock::system().now(),
+    )
+    .await
 }
 
 /// Takes a grant back.
 pub async fn revoke(db: &DatabaseConnection, grant_id: Uuid, reason: &str) -> Result<GrantRow> {
-    grants::revoke(db, SOURCE, None, grant_id, reason).await
+    grants::revoke(db, SOURCE, None, grant_id, reason, Clock::system().now()).await
 }

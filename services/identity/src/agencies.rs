@@ -73,26 +73,25 @@
 //! refused like a wrong secret, after the same two argon2 verifications (both dummies).
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::anyhow;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, TransactionTrait as _,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
+use terrace_platform::Clock;
 use terrace_platform::auth::{AdminLevel, AdminScope, Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::config::{Settings, humantime_secs};
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
 use terrace_platform::service::Service;
+use terrace_platform::throttle::{Rate, Throttle};
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
@@ -168,9 +167,6 @@ pub const MAX_REASON_CHARS: usize = 500;
 const SECRET_BYTES: usize = 32;
 /// Exchanges per minute from one client address (per replica), whatever the client ids.
 const EXCHANGES_PER_ADDRESS_PER_MINUTE: u32 = 60;
-/// Past this many keys a throttle forgets the ones whose quota is whole again, so that a stream
-/// of made-up client ids cannot grow it without bound.
-const THROTTLE_KEYS_BEFORE_CLEANUP: usize = 10_000;
 /// The one answer to every refused exchange (unknown client, wrong secret or certificate, revoked).
 pub const REFUSED: &str = "unknown client or wrong credentials";
 /// The events' actor, and the audit record's, when the operator acts at the command line.
@@ -593,11 +589,6 @@ pub struct ListFilter {
     pub include_revoked: bool,
 }
 
-/// The time stored in rows, at PostgreSQL's precision, so that what is returned is what is stored.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
 /// The roles whose holders manage agency clients.
 const MANAGERS: [Role; 2] = [Role::CountyAdmin, Role::PlatformAdmin];
 
@@ -727,6 +718,7 @@ pub async fn create(
     source: &str,
     principal: Option<&Principal>,
     new: NewClient,
+    now: DateTime<Utc>,
 ) -> Result<Created> {
     // Checked here too, so that the command line gets exactly the rules the RPC has.
     let mut violations = Violations::new();
@@ -745,7 +737,7 @@ pub async fn create(
         }
         AuthMethod::Mtls => (None, None, None),
     };
-    let now = now();
+    let now = now.trunc_subsecs(6);
     let rotated_at = secret.as_ref().map(|_| now);
     let by = user_id_of(principal);
     let txn = db.begin().await?;
@@ -891,6 +883,7 @@ pub async fn update(
     principal: Option<&Principal>,
     id: Uuid,
     changes: Changes,
+    now: DateTime<Utc>,
 ) -> Result<ClientRow> {
     let mut violations = Violations::new();
     changes.check(&mut violations, "");
@@ -929,7 +922,7 @@ pub async fn update(
                 areas.into(),
                 changes.certificate_sha256.clone().into(),
                 user_id_of(principal).into(),
-                now().into(),
+                now.trunc_subsecs(6).into(),
             ],
         ))
         .await?
@@ -968,6 +961,7 @@ pub async fn rotate_secret(
     principal: Option<&Principal>,
     id: Uuid,
     overlap: Duration,
+    now: DateTime<Utc>,
 ) -> Result<RotatedSecret> {
     if overlap > MAX_OVERLAP {
         return Err(Error::invalid("overlap", "at most 7 days"));
@@ -976,7 +970,7 @@ pub async fn rotate_secret(
         require_manager(principal)?;
     }
     let (secret, hash, hint) = new_secret().await?;
-    let now = now();
+    let now = now.trunc_subsecs(6);
     let previous_expires_at = if overlap.is_zero() {
         None
     } else {
@@ -1049,6 +1043,7 @@ pub async fn revoke(
     principal: Option<&Principal>,
     id: Uuid,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<ClientRow> {
     let mut violations = Violations::new();
     if reason.trim().is_empty() {
@@ -1062,7 +1057,7 @@ pub async fn revoke(
     }
     let txn = db.begin().await?;
     load_for_change(&txn, principal, id, "ALREADY_REVOKED").await?;
-    let now = now();
+    let now = now.trunc_subsecs(6);
     let by = user_id_of(principal);
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
@@ -1168,9 +1163,10 @@ pub struct Agencies {
     tokens: TokenService,
     pub settings: AgencySettings,
     /// Exchanges per client id: bounds the guessing of one client's secret.
-    per_client: DefaultKeyedRateLimiter<Uuid>,
+    per_client: Throttle<Uuid>,
     /// Exchanges per client address: bounds the argon2 work one caller causes across client ids.
-    per_address: DefaultKeyedRateLimiter<String>,
+    per_address: Throttle<String>,
+    clock: Clock,
 }
 
 impl fmt::Debug for Agencies {
@@ -1179,31 +1175,6 @@ impl fmt::Debug for Agencies {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-fn quota_per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
-
-/// Refuses the call when `key` used up its quota, saying when to try again. Forgets idle keys
-/// once there are many, so an attacker trying endless keys cannot grow the limiter without bound.
-pub(crate) fn throttle<K>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<()>
-where
-    K: std::hash::Hash + Eq + Clone,
-{
-    if limiter.len() > THROTTLE_KEYS_BEFORE_CLEANUP {
-        limiter.retain_recent();
-    }
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until
-            .wait_time_from(DefaultClock::default().now())
-            .max(Duration::from_secs(1));
-        Error::ResourceExhausted {
-            reason: "TOO_MANY_ATTEMPTS",
-            message: format!("too many exchanges; try again in {} s", wait.as_secs()),
-            retry_after: Some(wait),
-        }
-    })
 }
 
 /// What the exchange reads of a client: its secret hashes among the rest.
@@ -1221,21 +1192,37 @@ struct Stored {
 
 impl Agencies {
     /// Exchanges over `db`, with tokens from `tokens`.
-    pub fn new(db: DatabaseConnection, tokens: TokenService, settings: AgencySettings) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        tokens: TokenService,
+        settings: AgencySettings,
+        clock: Clock,
+    ) -> Self {
         Self {
             db,
             tokens,
-            per_client: RateLimiter::keyed(quota_per_minute(settings.agency_exchanges_per_minute)),
-            per_address: RateLimiter::keyed(quota_per_minute(EXCHANGES_PER_ADDRESS_PER_MINUTE)),
+            per_client: Throttle::new(
+                &clock,
+                Rate::per_minute(settings.agency_exchanges_per_minute),
+                "TOO_MANY_ATTEMPTS",
+                "exchanges for this client",
+            ),
+            per_address: Throttle::new(
+                &clock,
+                Rate::per_minute(EXCHANGES_PER_ADDRESS_PER_MINUTE),
+                "TOO_MANY_ATTEMPTS",
+                "exchanges from your address",
+            ),
             settings,
+            clock,
         }
     }
 
     /// Exchanges client credentials for an access token carrying the wanted subset of the
     /// client's scopes and areas (see the module documentation for what is refused, and how).
     pub async fn exchange(&self, credentials: Credentials<'_>) -> Result<Exchanged> {
-        throttle(&self.per_address, &credentials.address.to_owned())?;
-        throttle(&self.per_client, &credentials.client_id)?;
+        self.per_address.check(&credentials.address.to_owned())?;
+        self.per_client.check(&credentials.client_id)?;
         let row = self
             .db
             .query_one_raw(Statement::from_sql_and_values(
@@ -1261,7 +1248,7 @@ impl Agencies {
                 })
             })
             .transpose()?;
-        let now = now();
+        let now = self.clock.now().trunc_subsecs(6);
         // An mTLS client has no secret hashes: both verifications below are dummies for it.
         let (current, previous) = match &stored {
             Some(stored) if stored.usable && !stored.mtls => (

@@ -25,7 +25,7 @@ use terrace_platform::auth::{Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
-use terrace_platform::service::ServiceContext;
+use terrace_platform::jobs::Schedule;
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -440,7 +440,7 @@ async fn grant(
         let Some(_) = villager else {
             return Err(Error::not_found("user", grantor.to_string()));
         };
-        let villager_grants = grants::live_grants(&txn, grantor).await?;
+        let villager_grants = grants::live_grants(&txn, grantor, accounts.ctx.clock.now()).await?;
         if !oversees(principal, &villager_grants) {
             return Err(Error::permission_denied(
                 "OUT_OF_SCOPE",
@@ -457,7 +457,7 @@ async fn grant(
             "the helper's account is locked or disabled",
         ));
     }
-    let helper_grants = grants::live_grants(&txn, helper.id).await?;
+    let helper_grants = grants::live_grants(&txn, helper.id, accounts.ctx.clock.now()).await?;
     if !helper_grants.iter().any(|grant| grant.role.may_help()) {
         return Err(Error::failed_precondition(
             "HELPER_NOT_ELIGIBLE",
@@ -733,7 +733,10 @@ async fn withdraw(
         None => {
             row.grantor == caller
                 || row.helper == caller
-                || oversees(principal, &grants::live_grants(&txn, row.grantor).await?)
+                || oversees(
+                    principal,
+                    &grants::live_grants(&txn, row.grantor, accounts.ctx.clock.now()).await?,
+                )
         }
     };
     if !allowed {
@@ -874,7 +877,7 @@ async fn delegate(
     }
     // Nor does it outlive the helper's standing: an official who left office, a volunteer whose
     // role was revoked, helps no one any more.
-    if !grants::live_grants(&txn, helper)
+    if !grants::live_grants(&txn, helper, accounts.ctx.clock.now())
         .await?
         .iter()
         .any(|grant| grant.role.may_help())
@@ -895,7 +898,7 @@ async fn delegate(
             "the villager's account is locked or disabled",
         ));
     }
-    let roles: Vec<RoleGrant> = grants::live_grants(&txn, row.grantor)
+    let roles: Vec<RoleGrant> = grants::live_grants(&txn, row.grantor, accounts.ctx.clock.now())
         .await?
         .into_iter()
         .filter(|grant| matches!(grant.role, Role::Resident | Role::Farmer | Role::Buyer))
@@ -931,25 +934,33 @@ async fn delegate(
     })
 }
 
-/// How often the expiry job looks for consents that ended.
-pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// The job that announces ended consents (`identity.consent.expired`); an ended consent is
+/// refused whether or not its event went out yet.
+pub const EXPIRY_JOB: Schedule = Schedule {
+    job: "identity.consent-expiry",
+    every: std::time::Duration::from_secs(60),
+};
 /// Most consents one pass of the expiry job handles; the rest wait for the next tick.
 const EXPIRY_BATCH: i64 = 500;
 
 /// Publishes `identity.consent.expired` (and audits it) for every consent that reached its end
 /// without being withdrawn and was not published yet; returns how many. Rows are claimed with
 /// `SKIP LOCKED`, so replicas running the job at once never publish one twice.
-pub async fn publish_expired(db: &DatabaseConnection, source: &str) -> Result<u64> {
+pub async fn publish_expired(
+    db: &DatabaseConnection,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let txn = db.begin().await?;
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             format!(
-                "UPDATE consents SET expiry_published_at = now() WHERE id IN ( \
+                "UPDATE consents SET expiry_published_at = $2 WHERE id IN ( \
                  SELECT id FROM consents WHERE withdrawn_at IS NULL AND expiry_published_at IS NULL \
-                 AND ends_at <= now() ORDER BY ends_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+                 AND ends_at <= $2 ORDER BY ends_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
             ),
-            [EXPIRY_BATCH.into()],
+            [EXPIRY_BATCH.into(), now.into()],
         ))
         .await?;
     let job = Principal {
@@ -982,31 +993,4 @@ pub async fn publish_expired(db: &DatabaseConnection, source: &str) -> Result<u6
         tracing::info!(published, "expired consents published");
     }
     Ok(published)
-}
-
-/// Runs [`publish_expired`] every `period` until shutdown. Failures are logged and retried at
-/// the next tick: an expired consent is refused whether or not its event went out yet.
-pub fn spawn_expiry(ctx: &ServiceContext, period: std::time::Duration) {
-    let db = ctx.db.clone();
-    let source = ctx.event_source();
-    let shutdown = ctx.shutdown.clone();
-    // A zero period would make the interval panic.
-    let period = period.max(std::time::Duration::from_millis(10));
-    ctx.tasks.spawn(async move {
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            if let Err(error) = publish_expired(&db, &source).await {
-                tracing::warn!(error = %error, "publishing expired consents failed");
-            }
-            // Role grants expire on the same beat.
-            if let Err(error) = crate::grants::retire_expired(&db, &source).await {
-                tracing::warn!(error = %error, "retiring expired role grants failed");
-            }
-        }
-    });
 }

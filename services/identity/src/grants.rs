@@ -172,15 +172,16 @@ impl GrantRow {
 pub async fn live_grants<C: ConnectionTrait>(
     conn: &C,
     user_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Vec<RoleGrant>, DbErr> {
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
             format!(
                 "SELECT {COLUMNS} FROM role_grants WHERE user_id = $1 AND revoked_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > now()) ORDER BY granted_at"
+                 AND (expires_at IS NULL OR expires_at > $2) ORDER BY granted_at"
             ),
-            [user_id.into()],
+            [user_id.into(), now.into()],
         ))
         .await?;
     rows.iter()
@@ -280,6 +281,7 @@ pub async fn grant(
     grant: RoleGrant,
     expires_at: Option<DateTime<Utc>>,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<GrantRow> {
     if let Some(principal) = principal
         && !principal.can_grant(&grant)
@@ -293,7 +295,7 @@ pub async fn grant(
     // A user who already lives somewhere can be given roles only by an official of that whole
     // place: otherwise an official could pull anyone into their area (and then manage them) by
     // granting them a role there. Such a user is answered as unknown, like one out of reach.
-    let existing = live_grants(&txn, user_id).await?;
+    let existing = live_grants(&txn, user_id, now).await?;
     if let Some(principal) = principal
         && !existing.is_empty()
         && !principal.grants.iter().any(|own| {
@@ -309,8 +311,14 @@ pub async fn grant(
     // given again.
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
-        "UPDATE role_grants SET revoked_at = now(), revoke_reason = 'expired'          WHERE user_id = $1 AND role = $2 AND scope = $3 AND revoked_at IS NULL AND expires_at <= now()",
-        [user_id.into(), grant.role.as_str().into(), grant.scope.as_str().into()],
+        "UPDATE role_grants SET revoked_at = $4, revoke_reason = 'expired' \
+         WHERE user_id = $1 AND role = $2 AND scope = $3 AND revoked_at IS NULL AND expires_at <= $4",
+        [
+            user_id.into(),
+            grant.role.as_str().into(),
+            grant.scope.as_str().into(),
+            now.into(),
+        ],
     ))
     .await?;
     let granted_by =
@@ -319,8 +327,8 @@ pub async fn grant(
         .query_one_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             format!(
-                "INSERT INTO role_grants (id, user_id, role, scope, expires_at, reason, granted_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+                "INSERT INTO role_grants (id, user_id, role, scope, expires_at, reason, granted_by, granted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
             ),
             [
                 Uuid::now_v7().into(),
@@ -330,6 +338,7 @@ pub async fn grant(
                 expires_at.into(),
                 reason.into(),
                 granted_by.into(),
+                now.into(),
             ],
         ))
         .await?;
@@ -375,6 +384,7 @@ pub async fn revoke(
     principal: Option<&Principal>,
     grant_id: Uuid,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<GrantRow> {
     let txn = db.begin().await?;
     let row = txn
@@ -408,9 +418,9 @@ pub async fn revoke(
         .query_one_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             format!(
-                "UPDATE role_grants SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 WHERE id = $1 RETURNING {COLUMNS}"
+                "UPDATE role_grants SET revoked_at = $4, revoked_by = $2, revoke_reason = $3 WHERE id = $1 RETURNING {COLUMNS}"
             ),
-            [grant_id.into(), revoked_by.into(), reason.into()],
+            [grant_id.into(), revoked_by.into(), reason.into(), now.into()],
         ))
         .await?
         .ok_or_else(|| Error::not_found("role grant", grant_id.to_string()))?;
@@ -454,20 +464,30 @@ fn sees(principal: &Principal, row: &GrantRow) -> bool {
     own || overseen
 }
 
+/// The job that retires expired grants.
+pub const EXPIRY_JOB: terrace_platform::jobs::Schedule = terrace_platform::jobs::Schedule {
+    job: "identity.grant-expiry",
+    every: std::time::Duration::from_secs(60),
+};
+
 /// Retires grants whose time is up: marks them revoked (`expired`), audits it and publishes
 /// `identity.role.revoked` with `expired = true`, so other services drop the role from their
 /// projections. Claimed with `SKIP LOCKED`, so replicas share the work without doubling it.
-pub async fn retire_expired(db: &DatabaseConnection, source: &str) -> Result<u64> {
+pub async fn retire_expired(
+    db: &DatabaseConnection,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
     let txn = db.begin().await?;
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             format!(
-                "UPDATE role_grants SET revoked_at = now(), revoke_reason = 'expired' WHERE id IN ( \
-                 SELECT id FROM role_grants WHERE revoked_at IS NULL AND expires_at <= now() \
+                "UPDATE role_grants SET revoked_at = $1, revoke_reason = 'expired' WHERE id IN ( \
+                 SELECT id FROM role_grants WHERE revoked_at IS NULL AND expires_at <= $1 \
                  ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
             ),
-            [],
+            [now.into()],
         ))
         .await?;
     let job = operator();
@@ -508,7 +528,7 @@ pub async fn list(
     let inactive = if include_inactive {
         ""
     } else {
-        " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())"
+        " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)"
     };
     // Fetch generously and filter by visibility; a page may come back short, the token goes on.
     let rows = ctx
@@ -523,6 +543,7 @@ pub async fn list(
                 user_id.into(),
                 after.into(),
                 i64::try_from(page_size).unwrap_or(50).into(),
+                ctx.clock.now().into(),
             ],
         ))
         .await?;

@@ -39,7 +39,12 @@ impl IdentityGrpc {
         // `Identity::state` already refused unreadable agency settings at start, so the default
         // stands in only where no service runs (a handler built by hand).
         let settings = AgencySettings::load(&accounts.ctx.settings).unwrap_or_default();
-        let agencies = Agencies::new(accounts.ctx.db.clone(), accounts.tokens.clone(), settings);
+        let agencies = Agencies::new(
+            accounts.ctx.db.clone(),
+            accounts.tokens.clone(),
+            settings,
+            accounts.ctx.clock.clone(),
+        );
         Self { accounts, agencies }
     }
 }
@@ -665,7 +670,7 @@ impl IdentityService for IdentityGrpc {
         });
         if let Some(expiry) = &expires_at {
             violations.check(
-                expiry.is_some_and(|e| e > chrono::Utc::now()),
+                expiry.is_some_and(|e| e > self.accounts.ctx.clock.now()),
                 "grant.expire_time",
                 "must be in the future",
             );
@@ -688,6 +693,7 @@ impl IdentityService for IdentityGrpc {
             grant,
             expires_at.flatten(),
             &proposed.reason,
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::GrantRoleResponse {
@@ -716,6 +722,7 @@ impl IdentityService for IdentityGrpc {
             Some(&principal),
             grant_id,
             &message.reason,
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::RevokeRoleResponse {
@@ -830,6 +837,7 @@ impl IdentityService for IdentityGrpc {
             &self.accounts.ctx.event_source(),
             Some(&principal),
             new,
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::CreateAgencyClientResponse {
@@ -962,6 +970,7 @@ impl IdentityService for IdentityGrpc {
             Some(&principal),
             id,
             changes,
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::UpdateAgencyClientResponse {
@@ -1003,6 +1012,7 @@ impl IdentityService for IdentityGrpc {
             Some(&principal),
             id,
             overlap,
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::RotateAgencyClientSecretResponse {
@@ -1041,6 +1051,7 @@ impl IdentityService for IdentityGrpc {
             Some(&principal),
             id,
             message.reason.trim(),
+            self.accounts.ctx.clock.now(),
         )
         .await?;
         Ok(Response::new(pb::RevokeAgencyClientResponse {

@@ -66,6 +66,7 @@ use sea_orm::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
+use terrace_platform::Clock;
 use terrace_platform::auth::{Claims, JwkSet, SharedJwks, TOKEN_TYPE};
 use terrace_platform::db::SqlMigration;
 use tokio_util::sync::CancellationToken;
@@ -170,6 +171,8 @@ struct Inner {
     current: RwLock<Option<Current>>,
     /// One refresh at a time in this process, so that two cannot install their views out of order.
     refresh: tokio::sync::Mutex<()>,
+    /// When keys are due for rotation and expiry (the service clock).
+    clock: Clock,
 }
 
 #[derive(Clone)]
@@ -272,9 +275,20 @@ impl SigningKeys {
                 jwks,
                 current: RwLock::new(None),
                 refresh: tokio::sync::Mutex::new(()),
+                clock: Clock::system(),
             }),
             timing: KeyTiming::default(),
         }
+    }
+
+    /// The same keys on another clock (the service's). Call before cloning: a clone made earlier
+    /// keeps the wall clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.clock = clock;
+        }
+        self
     }
 
     /// The same keys with other intervals (tests use tiny ones). Call before cloning.
@@ -391,7 +405,7 @@ impl SigningKeys {
         .await
         .context("locking the signing keys")?;
         // Taken after the lock: another replica may have held it for a while.
-        let now = Utc::now().trunc_subsecs(6);
+        let now = inner.clock.now().trunc_subsecs(6);
         let rows = load(&txn).await?;
         let cached = inner.current().map(|current| current.signer);
 

@@ -71,6 +71,38 @@ pub const PUBLIC_METHODS: [&str; 8] = [
     "/terrace.identity.v1.IdentityService/ExchangeClientCredentials",
 ];
 
+/// The identity service's periodic jobs, each run once per deployment on the service clock.
+fn spawn_jobs(ctx: &ServiceContext) {
+    let (db, source) = (ctx.db.clone(), ctx.event_source());
+    terrace_platform::jobs::spawn(ctx, consents::EXPIRY_JOB, move |now| {
+        let (db, source) = (db.clone(), source.clone());
+        async move { Ok(consents::publish_expired(&db, &source, now).await?) }
+    });
+    let (db, source) = (ctx.db.clone(), ctx.event_source());
+    terrace_platform::jobs::spawn(ctx, grants::EXPIRY_JOB, move |now| {
+        let (db, source) = (db.clone(), source.clone());
+        async move { Ok(grants::retire_expired(&db, &source, now).await?) }
+    });
+    let db = ctx.db.clone();
+    terrace_platform::jobs::spawn(ctx, IDEMPOTENCY_PRUNE_JOB, move |now| {
+        let db = db.clone();
+        async move {
+            Ok(terrace_platform::idempotency::prune(
+                &db,
+                now,
+                terrace_platform::idempotency::RETENTION,
+            )
+            .await?)
+        }
+    });
+}
+
+/// Forgets answers kept for replay once they are older than the platform's retention.
+const IDEMPOTENCY_PRUNE_JOB: terrace_platform::jobs::Schedule = terrace_platform::jobs::Schedule {
+    job: "identity.idempotency-prune",
+    every: std::time::Duration::from_secs(3600),
+};
+
 /// The identity service, as the platform runner starts it.
 #[derive(Debug)]
 pub struct Identity;
@@ -82,6 +114,15 @@ impl Service for Identity {
 
     fn state(ctx: &ServiceContext) -> anyhow::Result<Accounts> {
         let settings: IdentitySettings = ctx.settings.service(Self::NAME)?;
+        // A code must not outlive its life anywhere: the SECRET stream keeps it
+        // `nats.secret_max_age`, so codes may not be shorter-lived than that.
+        anyhow::ensure!(
+            settings.otp_ttl >= ctx.settings.nats.secret_max_age,
+            "services.identity.otp_ttl ({:?}) is shorter than nats.secret_max_age ({:?}), so the \
+             SECRET stream would keep codes past their life: lower nats.secret_max_age",
+            settings.otp_ttl,
+            ctx.settings.nats.secret_max_age
+        );
         // Read again by the handlers (`IdentityGrpc::new`); checked here so that a bad value
         // stops the start.
         agencies::AgencySettings::load(&ctx.settings)?;
@@ -122,7 +163,7 @@ impl Service for Identity {
         state
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
-        consents::spawn_expiry(ctx, consents::EXPIRY_INTERVAL);
+        spawn_jobs(ctx);
         if state.settings.demo_users {
             let created = demo::create_demo_users(&ctx.db).await?;
             tracing::info!(

@@ -44,7 +44,7 @@ use sha2::Sha256;
 use terrace_platform::auth::{Actor, Claims, PrincipalKind, RoleGrant};
 use terrace_platform::config::AuthSettings;
 use terrace_platform::db::SqlMigration;
-use terrace_platform::{Error, Result};
+use terrace_platform::{Clock, Error, Result};
 use uuid::Uuid;
 
 use crate::config::IdentitySettings;
@@ -115,6 +115,7 @@ struct Inner {
     refresh_token_ttl: Duration,
     issuer: String,
     audience: String,
+    clock: Clock,
 }
 
 impl fmt::Debug for TokenService {
@@ -199,6 +200,12 @@ impl SessionInfo {
 }
 
 impl TokenService {
+    /// The service clock's time at PostgreSQL's precision, so that what is returned is what is
+    /// stored.
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now().trunc_subsecs(6)
+    }
+
     /// Sessions in `db`, access tokens signed by `keys` with the lifetimes of `settings` and the
     /// `iss`/`aud` every verifier expects (`auth`).
     pub fn new(
@@ -206,6 +213,7 @@ impl TokenService {
         keys: SigningKeys,
         settings: &IdentitySettings,
         auth: &AuthSettings,
+        clock: Clock,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -216,6 +224,7 @@ impl TokenService {
                 refresh_token_ttl: settings.refresh_token_ttl,
                 issuer: auth.issuer.clone(),
                 audience: auth.audience.clone(),
+                clock,
             }),
         }
     }
@@ -230,7 +239,7 @@ impl TokenService {
         client_description: &str,
     ) -> Result<NewSession> {
         let session_id = Uuid::now_v7();
-        let now = now();
+        let now = self.now();
         let expires_at = now + self.inner.refresh_token_ttl;
         let (refresh_token, hash) = self.inner.new_token();
         let client_description: String = client_description
@@ -377,7 +386,7 @@ impl TokenService {
                 Error::internal(anyhow!("refusing to sign an invalid role grant: {error}"))
             })?;
         }
-        let now = Utc::now().timestamp();
+        let now = self.now().timestamp();
         let ttl = i64::try_from(self.inner.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
         let mut exp = now.saturating_add(ttl);
         if let Some(not_after) = not_after {
@@ -440,7 +449,7 @@ impl TokenService {
         };
         let txn = self.inner.db.begin().await?;
         let backend = txn.get_database_backend();
-        let now = now();
+        let now = self.now();
         // The lock makes concurrent rotations of one token wait for each other; the loser then
         // finds the token spent and is treated as a reuse.
         let current = txn
@@ -550,7 +559,7 @@ impl TokenService {
                 "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
                  WHERE revoked_at IS NULL AND (refresh_token_hash = $1 \
                    OR id = (SELECT session_id FROM rotated_refresh_tokens WHERE token_hash = $1))",
-                [hash.into(), now().into(), REASON_LOGOUT.into()],
+                [hash.into(), self.now().into(), REASON_LOGOUT.into()],
             ))
             .await?
             .rows_affected();
@@ -574,7 +583,7 @@ impl TokenService {
                 [
                     session_id.into(),
                     user_id.into(),
-                    now().into(),
+                    self.now().into(),
                     reason.into(),
                 ],
             ))
@@ -587,7 +596,7 @@ impl TokenService {
     /// decision); returns how many. Access tokens already issued live out their few minutes.
     pub async fn revoke_all(&self, user_id: Uuid, reason: &str) -> Result<u64> {
         let db = &self.inner.db;
-        let now = now();
+        let now = self.now();
         let revoked = db
             .execute_raw(statement(
                 db.get_database_backend(),
@@ -611,7 +620,7 @@ impl TokenService {
                  expires_at FROM sessions \
                  WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
                  ORDER BY last_used_at DESC, id DESC",
-                [user_id.into(), now().into()],
+                [user_id.into(), self.now().into()],
             ))
             .await?;
         rows.iter().map(SessionInfo::from_row).collect()
@@ -622,7 +631,7 @@ impl TokenService {
     /// is refused just the same. Meant for a periodic job.
     pub async fn prune(&self, retention: Duration) -> Result<u64> {
         let db = &self.inner.db;
-        let before = now() - retention;
+        let before = self.now() - retention;
         let deleted = db
             .execute_raw(statement(
                 db.get_database_backend(),
@@ -670,11 +679,6 @@ fn subject_and_actor(subject: Uuid, actor: Option<Uuid>) -> (Uuid, Option<Actor>
             sub: actor.to_string(),
         }),
     )
-}
-
-/// The time stored in rows, at PostgreSQL's precision, so that what is returned is what is stored.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 fn statement<const N: usize>(backend: DbBackend, sql: &str, values: [Value; N]) -> Statement {

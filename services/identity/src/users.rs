@@ -141,16 +141,20 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// Records a successful login: clears the failure count and any lock.
-pub async fn record_login<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
+pub async fn record_login<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
         // Clears the wrong-password count and its lock; an official's lock (status 'locked') is
         // lifted only by an official or by its own end.
-        "UPDATE users SET last_login_at = now(), failed_logins = 0, \
+        "UPDATE users SET last_login_at = $2, failed_logins = 0, \
          locked_until = CASE WHEN status = 'locked' THEN locked_until END, \
-         status = CASE WHEN status = 'locked' AND locked_until <= now() THEN 'active' ELSE status END \
+         status = CASE WHEN status = 'locked' AND locked_until <= $2 THEN 'active' ELSE status END \
          WHERE id = $1",
-        [id.into()],
+        [id.into(), now.into()],
     ))
     .await?;
     Ok(())
@@ -225,12 +229,21 @@ pub async fn insert_challenge<C: ConnectionTrait>(
     phone: &PhoneNumber,
     purpose: &str,
     code_hash: Vec<u8>,
+    created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
-        "INSERT INTO otp_challenges (id, phone_number, purpose, code_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        [id.into(), phone.as_str().into(), purpose.into(), code_hash.into(), expires_at.into()],
+        "INSERT INTO otp_challenges (id, phone_number, purpose, code_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            id.into(),
+            phone.as_str().into(),
+            purpose.into(),
+            code_hash.into(),
+            created_at.into(),
+            expires_at.into(),
+        ],
     ))
     .await?;
     Ok(())
@@ -248,11 +261,15 @@ pub async fn count_attempt<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(),
 }
 
 /// Uses a challenge up.
-pub async fn consume_challenge<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
+pub async fn consume_challenge<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
-        "UPDATE otp_challenges SET consumed_at = now() WHERE id = $1",
-        [id.into()],
+        "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1",
+        [id.into(), now.into()],
     ))
     .await?;
     Ok(())

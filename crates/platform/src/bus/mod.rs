@@ -42,6 +42,9 @@ pub struct Bus {
     pub client: async_nats::Client,
     pub jetstream: async_nats::jetstream::Context,
     pub naming: Naming,
+    /// How long a short-lived secret (`secret.>`) may exist anywhere: in its stream, and in the
+    /// outbox while it waits to be published.
+    pub secret_max_age: Duration,
 }
 
 impl Bus {
@@ -75,6 +78,7 @@ impl Bus {
             client,
             jetstream,
             naming: Naming::new(&settings.prefix),
+            secret_max_age: settings.secret_max_age,
         })
     }
 

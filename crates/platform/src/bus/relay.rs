@@ -55,6 +55,8 @@ pub struct Relay {
     /// with (and cannot be exhausted by) other relays or consumers of the same connection.
     jetstream: async_nats::jetstream::Context,
     naming: Naming,
+    /// Unsent secrets older than this are deleted.
+    secret_max_age: Duration,
     settings: OutboxSettings,
     metrics: RelayMetrics,
 }
@@ -117,6 +119,7 @@ impl Relay {
                 .backpressure_on_inflight(true)
                 .build(bus.client.clone()),
             naming: bus.naming.clone(),
+            secret_max_age: bus.secret_max_age,
             settings: settings.clone(),
             metrics: RelayMetrics {
                 service,
@@ -309,6 +312,13 @@ impl Relay {
         let span = tracing::debug_span!("outbox.relay", claimed);
         let round = self.publish(rows).instrument(span).await;
         if !round.sent.is_empty() {
+            // A published secret (a one-time code) is not kept: its row goes at once.
+            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1) AND subject LIKE $2 || '.%'")
+                .bind(&round.sent)
+                .bind(super::streams::SECRET_ROOT)
+                .execute(&mut *tx)
+                .await
+                .context("deleting published secrets")?;
             sqlx::query("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)")
                 .bind(&round.sent)
                 .execute(&mut *tx)
@@ -396,8 +406,16 @@ impl Relay {
         round
     }
 
-    /// Deletes sent rows older than the retention.
+    /// Deletes sent rows older than the retention, and secrets that outlived their age unsent
+    /// (NATS was down longer than a code lives: the code is useless, and must not linger).
     async fn cleanup(&self) -> anyhow::Result<()> {
+        let expired = Utc::now()
+            - chrono::Duration::from_std(self.secret_max_age).unwrap_or(chrono::Duration::zero());
+        sqlx::query("DELETE FROM outbox WHERE subject LIKE $1 || '.%' AND occurred_at < $2")
+            .bind(super::streams::SECRET_ROOT)
+            .bind(expired)
+            .execute(&self.pool)
+            .await?;
         let cutoff = Utc::now()
             - chrono::Duration::from_std(self.settings.retention)
                 .unwrap_or(chrono::Duration::days(1));

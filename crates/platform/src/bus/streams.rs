@@ -18,6 +18,18 @@ pub const DOMAINS: [&str; 5] = ["identity", "governance", "agri", "market", "not
 /// The subject root of dead letters: `deadletter.<consumer>.<original subject>`.
 pub const DEAD_LETTER_ROOT: &str = "deadletter";
 
+/// The subject root of short-lived secrets (one-time codes): `secret.<domain>.<entity>.<event>`.
+/// Its stream keeps a message only `nats.secret_max_age`; their dead letters stay under it
+/// (`secret.deadletter.<consumer>.<rest>`), and the outbox deletes such a row once published.
+pub const SECRET_ROOT: &str = "secret";
+
+/// Whether `subject` (without the deployment prefix) carries a short-lived secret.
+pub fn is_secret(subject: &str) -> bool {
+    subject
+        .strip_prefix(SECRET_ROOT)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// Maps logical stream names and subjects to the ones of this deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Naming {
@@ -71,14 +83,26 @@ impl Naming {
     }
 
     /// The durable consumer name of `consumer` (consumer names are per stream, so unprefixed).
+    /// A secret's dead letter stays in the secret stream, kept as briefly as the secret.
     pub fn dead_letter_subject(&self, consumer: &str, subject: &str) -> String {
-        self.subject(&format!("{DEAD_LETTER_ROOT}.{consumer}.{subject}"))
+        match subject
+            .strip_prefix(SECRET_ROOT)
+            .and_then(|rest| rest.strip_prefix('.'))
+        {
+            Some(rest) => self.subject(&format!(
+                "{SECRET_ROOT}.{DEAD_LETTER_ROOT}.{consumer}.{rest}"
+            )),
+            None => self.subject(&format!("{DEAD_LETTER_ROOT}.{consumer}.{subject}")),
+        }
     }
 }
 
 /// The streams of a process: the five domains, the dead letters, and any other service it runs.
 fn stream_domains<'a>(services: &'a [&'a str]) -> Vec<&'a str> {
-    let mut domains: Vec<&str> = DOMAINS.into_iter().chain([DEAD_LETTER_ROOT]).collect();
+    let mut domains: Vec<&str> = DOMAINS
+        .into_iter()
+        .chain([DEAD_LETTER_ROOT, SECRET_ROOT])
+        .collect();
     for service in services {
         if !domains.contains(service) {
             domains.push(service);
@@ -96,20 +120,22 @@ pub async fn ensure_streams(
     services: &[&str],
 ) -> anyhow::Result<()> {
     for domain in stream_domains(services) {
+        // Events are kept for a week: long enough for a consumer that was down over a holiday to
+        // catch up, short enough to bound the disk. Dead letters are kept longer so an operator
+        // can look at them after the fact; secrets only as long as they are good for.
+        let max_age = match domain {
+            DEAD_LETTER_ROOT => Duration::from_secs(30 * 24 * 3600),
+            SECRET_ROOT => settings.secret_max_age,
+            _ => Duration::from_secs(7 * 24 * 3600),
+        };
         let config = stream::Config {
             name: naming.stream(domain),
             subjects: vec![naming.subject(&format!("{domain}.>"))],
             storage: stream::StorageType::File,
             num_replicas: settings.stream_replicas,
-            duplicate_window: settings.duplicate_window,
-            // Events are kept for a week: long enough for a consumer that was down over a
-            // holiday to catch up, short enough to bound the disk. Dead letters are kept longer so
-            // an operator can look at them after the fact.
-            max_age: if domain == DEAD_LETTER_ROOT {
-                Duration::from_secs(30 * 24 * 3600)
-            } else {
-                Duration::from_secs(7 * 24 * 3600)
-            },
+            // JetStream refuses a duplicate window longer than the stream's age limit.
+            duplicate_window: settings.duplicate_window.min(max_age),
+            max_age,
             ..Default::default()
         };
         jetstream

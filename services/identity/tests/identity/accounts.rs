@@ -33,7 +33,7 @@ fn request_id() -> String {
     Uuid::now_v7().to_string()
 }
 
-/// Reads `identity.otp.requested` events from the stream, as notify will.
+/// Reads `OtpRequested` events from the SECRET stream, as notify will.
 pub(crate) struct Sms {
     messages: async_nats::jetstream::consumer::pull::Stream,
     naming: terrace_platform::bus::Naming,
@@ -44,12 +44,17 @@ impl Sms {
         let bus = app.ctx.bus(&[]).await;
         let stream = bus
             .jetstream
-            .get_stream(bus.naming.stream("identity"))
+            .get_stream(
+                bus.naming
+                    .stream(terrace_platform::bus::streams::SECRET_ROOT),
+            )
             .await
             .unwrap();
         let consumer = stream
             .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: bus.naming.subject("identity.otp.requested"),
+                filter_subject: bus
+                    .naming
+                    .subject(<pb::OtpRequested as terrace_proto::Event>::SUBJECT),
                 ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
                 ..Default::default()
             })
@@ -234,11 +239,7 @@ async fn sign_up_and_log_in_with_codes_end_to_end_over_nats() {
 
 #[tokio::test]
 async fn bad_input_and_bad_codes_get_specific_errors_and_change_nothing() {
-    let app = identity(|section| {
-        section["otp_ttl"] = serde_json::json!("1s");
-        section["otp_resend_interval"] = serde_json::json!("1s");
-    })
-    .await;
+    let app = identity(|_| {}).await;
     let mut sms = Sms::listen(&app).await;
     let mut client = IdentityServiceClient::new(app.channel().await);
 
@@ -293,7 +294,7 @@ async fn bad_input_and_bad_codes_get_specific_errors_and_change_nothing() {
     );
 
     // The code expires.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.clock.advance(Duration::from_secs(5 * 60 + 1));
     let status = client.sign_up(sign_up(&code, "")).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert_eq!(
@@ -552,4 +553,189 @@ async fn two_first_uses_of_one_request_id_at_once_send_one_code() {
             .is_err(),
         "only one code was sent"
     );
+}
+
+/// A one-time code exists in clear only in the SECRET stream, which keeps it no longer than the
+/// code lives; the IDENTITY stream (kept a week) never sees it, and the outbox deletes the row as
+/// soon as it is published.
+#[tokio::test]
+async fn codes_are_kept_nowhere_longer_than_they_live() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let sent = sms.next().await;
+    assert_eq!(sent.code.len(), 6);
+
+    let bus = app.ctx.bus(&[]).await;
+    let mut secret = bus
+        .jetstream
+        .get_stream(
+            bus.naming
+                .stream(terrace_platform::bus::streams::SECRET_ROOT),
+        )
+        .await
+        .unwrap();
+    let config = secret.info().await.unwrap().config.clone();
+    assert_eq!(
+        config.max_age,
+        Duration::from_secs(300),
+        "the code's lifetime"
+    );
+    assert!(config.max_age <= app.settings.nats.secret_max_age);
+    assert_eq!(secret.info().await.unwrap().state.messages, 1);
+    let mut identity_stream = bus
+        .jetstream
+        .get_stream(bus.naming.stream("identity"))
+        .await
+        .unwrap();
+    assert_eq!(
+        identity_stream.info().await.unwrap().state.messages,
+        0,
+        "nothing about the code in the week-long stream"
+    );
+
+    // The relay deleted the published row: no copy of the code is left in the database.
+    let db = app.ctx.database("identity").await;
+    let left: i64 = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT count(*) AS n FROM outbox WHERE subject LIKE 'secret.%'",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap();
+    assert_eq!(left, 0);
+
+    // A dead letter of a code stays under the secret root, in the same short-lived stream.
+    assert_eq!(
+        bus.naming
+            .dead_letter_subject("notify-sms", "secret.identity.otp.requested"),
+        bus.naming
+            .subject("secret.deadletter.notify-sms.identity.otp.requested")
+    );
+
+    // Identity refuses to start where the stream would keep codes longer than they live.
+    let mut settings = app.settings.clone();
+    settings.nats.secret_max_age = Duration::from_secs(600);
+    let refused = terrace_platform::service::run(
+        settings,
+        vec![ServiceDef::of::<Identity>()],
+        terrace_platform::service::Listeners {
+            grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            http: None,
+        },
+        terrace_platform::Clock::system(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("nats.secret_max_age"),
+        "{refused:#}"
+    );
+}
+
+/// A village meeting behind one carrier-grade NAT address: a hundred villagers log in within a
+/// minute from the same address and all get in. Guessing one phone's password is still stopped
+/// per phone, and a flood from that address is still cut off. The clock stands still, so no
+/// quota refills during the test however slow the machine is.
+#[tokio::test]
+async fn a_village_behind_one_address_logs_in_while_guessers_and_floods_are_stopped() {
+    use terrace_identity::accounts::{GUESSES_PER_PHONE, LOGINS_PER_ADDRESS};
+    use terrace_identity::domain::{password, phone::PhoneNumber};
+    use terrace_identity::users::{self, NewUser};
+
+    let app = identity(|_| {}).await;
+    let db = app.ctx.database("identity").await;
+    let secret = "村口老槐树下的井";
+    let hash = password::hash(secret).unwrap();
+    let phones: Vec<String> = (0..100).map(|i| format!("+86138001{i:05}")).collect();
+    for phone in &phones {
+        users::insert(
+            &db,
+            NewUser {
+                phone: &PhoneNumber::parse(phone).unwrap(),
+                display_name: "村民",
+                locale: "zh-CN",
+                time_zone: "Asia/Shanghai",
+                password_hash: Some(hash.clone()),
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let login = |phone: &str, password: &str| pb::LoginWithPasswordRequest {
+        request_id: request_id(),
+        phone_number: phone.to_owned(),
+        password: password.to_owned(),
+        ..Default::default()
+    };
+
+    // Everyone at the meeting, from one address (this test's 127.0.0.1).
+    for phone in &phones {
+        client
+            .login_with_password(login(phone, secret))
+            .await
+            .unwrap_or_else(|status| panic!("{phone} was refused: {status:?}"));
+    }
+
+    // A guesser at one phone is stopped after the per-phone quota, with a reason and a delay.
+    let target = "+8613900139001";
+    for _ in 0..GUESSES_PER_PHONE.burst {
+        let status = client
+            .login_with_password(login(target, "wrong guess"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    let stopped = client
+        .login_with_password(login(target, "wrong guess"))
+        .await
+        .unwrap_err();
+    assert_eq!(stopped.code(), Code::ResourceExhausted);
+    let details = stopped.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "TOO_MANY_ATTEMPTS");
+    assert!(details.retry_info().is_some());
+    assert!(
+        stopped.message().contains("attempts for this phone"),
+        "{stopped:?}"
+    );
+
+    // A flood from the address: once its burst is spent, it is cut off, whatever the phone.
+    let used = phones.len() as u32 + GUESSES_PER_PHONE.burst + 1;
+    for i in 0..LOGINS_PER_ADDRESS.burst - used {
+        let status = client
+            .login_with_password(login(&format!("+86137001{i:05}"), "flood"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "request {i}");
+    }
+    let cut = client
+        .login_with_password(login(&phones[0], secret))
+        .await
+        .unwrap_err();
+    assert_eq!(cut.code(), Code::ResourceExhausted);
+    assert_eq!(
+        cut.get_error_details().error_info().unwrap().reason,
+        "TOO_MANY_REQUESTS"
+    );
+    assert!(
+        cut.message().contains("logins from your network"),
+        "{cut:?}"
+    );
+
+    // A minute later the village can log in again.
+    app.clock.advance(Duration::from_secs(60));
+    client
+        .login_with_password(login(&phones[0], secret))
+        .await
+        .unwrap();
 }

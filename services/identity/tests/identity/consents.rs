@@ -139,6 +139,7 @@ impl World {
             RoleGrant::parse(role, area).unwrap(),
             None,
             "test",
+            self.app.clock.now(),
         )
         .await
         .unwrap();
@@ -377,8 +378,18 @@ async fn an_expired_consent_gives_no_token() {
     assert_eq!(all[0].status, pb::ConsentStatus::Expired as i32);
 
     // The expiry job publishes `identity.consent.expired` once, audited.
-    assert_eq!(consents::publish_expired(&w.db, "test").await.unwrap(), 1);
-    assert_eq!(consents::publish_expired(&w.db, "test").await.unwrap(), 0);
+    assert_eq!(
+        consents::publish_expired(&w.db, "test", Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        consents::publish_expired(&w.db, "test", Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         count(
             &w.db,

@@ -523,7 +523,7 @@ async fn expired_grants_are_retired_and_announced() {
     .unwrap();
     let mut client = IdentityServiceClient::new(app.channel().await);
     let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let soon = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let soon = app.clock.now() + chrono::Duration::days(2);
     let grant = |expire_time: Option<prost_types::Timestamp>| pb::GrantRoleRequest {
         request_id: Uuid::now_v7().to_string(),
         grant: Some(pb::RoleGrant {
@@ -542,21 +542,41 @@ async fn expired_grants_are_retired_and_announced() {
         .grant_role(app.request(grant(expiring), &admin))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-
-    let retired = terrace_identity::grants::retire_expired(&db, "terrace/identity")
-        .await
-        .unwrap();
-    assert_eq!(retired, 1);
     assert_eq!(
-        terrace_identity::grants::retire_expired(&db, "terrace/identity")
+        terrace_identity::grants::live_grants(&db, user.id, app.clock.now())
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "live until its time"
+    );
+
+    // Two days pass: the expiry job (on the service clock) retires it.
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400 + 1));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count(
+        &db,
+        "SELECT count(*) AS n FROM role_grants WHERE revoke_reason = 'expired'",
+    )
+    .await
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expiry job did not run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        terrace_identity::grants::retire_expired(&db, "terrace/identity", app.clock.now())
             .await
             .unwrap(),
         0,
         "once"
     );
     assert!(
-        terrace_identity::grants::live_grants(&db, user.id)
+        terrace_identity::grants::live_grants(&db, user.id, app.clock.now())
             .await
             .unwrap()
             .is_empty()
@@ -569,13 +589,14 @@ async fn expired_grants_are_retired_and_announced() {
         .await,
         1
     );
-    // The role can be given again.
+    // The role can be given again (by an admin whose token is dated by the moved clock).
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
     client
         .grant_role(app.request(grant(None), &admin))
         .await
         .unwrap();
     assert_eq!(
-        terrace_identity::grants::live_grants(&db, user.id)
+        terrace_identity::grants::live_grants(&db, user.id, app.clock.now())
             .await
             .unwrap()
             .len(),

@@ -104,6 +104,7 @@ async fn user_with(
             RoleGrant::new(*role, AdminScope::parse(scope).unwrap()).unwrap(),
             None,
             "test",
+            chrono::Utc::now(),
         )
         .await
         .unwrap();

@@ -22,19 +22,27 @@ struct Setup {
     db: DatabaseConnection,
     keys: SigningKeys,
     tokens: TokenService,
+    clock: terrace_platform::clock::ManualClock,
 }
 
 async fn setup(ctx: &TestContext, settings: IdentitySettings) -> Setup {
     let db = migrated(ctx).await;
-    let keys = SigningKeys::new(db.clone(), &settings, shared_jwks());
+    let clock = terrace_platform::clock::ManualClock::starting_now();
+    let keys = SigningKeys::new(db.clone(), &settings, shared_jwks()).with_clock(clock.clock());
     keys.refresh().await.unwrap();
     let tokens = TokenService::new(
         db.clone(),
         keys.clone(),
         &settings,
         &AuthSettings::default(),
+        clock.clock(),
     );
-    Setup { db, keys, tokens }
+    Setup {
+        db,
+        keys,
+        tokens,
+        clock,
+    }
 }
 
 /// A session of `user`, committed.
@@ -90,6 +98,7 @@ async fn rotation_spends_the_token_and_reuse_revokes_the_whole_session() {
     assert_eq!(URL_SAFE_NO_PAD.decode(&first).unwrap().len(), 32);
     let started = session_row(&setup.db, session_id).await;
 
+    setup.clock.advance(Duration::from_secs(60));
     let rotated = setup.tokens.rotate(&first).await.unwrap();
     assert_eq!(rotated.user_id, user);
     assert_eq!(rotated.session_id, session_id);
@@ -220,7 +229,7 @@ async fn an_expired_session_is_refused() {
     .await;
     let user = Uuid::now_v7();
     let (_, token) = login(&setup, user, "phone").await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    setup.clock.advance(Duration::from_millis(1200));
     assert_unauthenticated(
         setup.tokens.rotate(&token).await,
         "refresh token has expired",
