@@ -8,6 +8,7 @@
 mod auth;
 mod consumer;
 mod errors;
+mod idempotency;
 mod outbox;
 mod server;
 mod telemetry;

@@ -42,14 +42,7 @@ pub(crate) struct Sms {
 impl Sms {
     pub(crate) async fn listen(app: &TestApp) -> Self {
         let bus = app.ctx.bus(&[]).await;
-        let stream = bus
-            .jetstream
-            .get_stream(
-                bus.naming
-                    .stream(terrace_platform::bus::streams::SECRET_ROOT),
-            )
-            .await
-            .unwrap();
+        let stream = secret_stream(&bus).await;
         let consumer = stream
             .create_consumer(async_nats::jetstream::consumer::pull::Config {
                 filter_subject: bus
@@ -78,6 +71,17 @@ impl Sms {
             .decode()
             .unwrap()
     }
+}
+
+/// The stream one-time codes travel in.
+async fn secret_stream(bus: &terrace_platform::bus::Bus) -> async_nats::jetstream::stream::Stream {
+    bus.jetstream
+        .get_stream(
+            bus.naming
+                .stream(terrace_platform::bus::streams::SECRET_ROOT),
+        )
+        .await
+        .unwrap()
 }
 
 async fn request_code(
@@ -568,14 +572,7 @@ async fn codes_are_kept_nowhere_longer_than_they_live() {
     assert_eq!(sent.code.len(), 6);
 
     let bus = app.ctx.bus(&[]).await;
-    let mut secret = bus
-        .jetstream
-        .get_stream(
-            bus.naming
-                .stream(terrace_platform::bus::streams::SECRET_ROOT),
-        )
-        .await
-        .unwrap();
+    let mut secret = secret_stream(&bus).await;
     let config = secret.info().await.unwrap().config.clone();
     assert_eq!(
         config.max_age,
