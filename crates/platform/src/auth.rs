@@ -458,22 +458,6 @@ impl Principal {
             ))
         }
     }
-
-    /// Whether this principal may give `grant` to someone: it must be a user acting for itself (not
-    /// a helper, not an agency) holding an official role of at least the grant's rank in a scope
-    /// that covers the grant's whole scope, and the grant must be well formed. So a village
-    /// official can make farmers and officials of its own village, never a county admin nor
-    /// anything in another village; a platform admin of the whole country can grant anything.
-    pub fn can_grant(&self, grant: &RoleGrant) -> bool {
-        if self.kind != PrincipalKind::User || self.actor.is_some() || grant.validate().is_err() {
-            return false;
-        }
-        self.grants.iter().any(|own| {
-            own.role.is_official()
-                && own.role.rank() >= grant.role.rank()
-                && own.scope.covers_scope(&grant.scope)
-        })
-    }
 }
 
 /// The claims of an access token; see the module documentation for the format.
@@ -654,75 +638,6 @@ mod tests {
         );
         // Padding cannot smuggle a broad scope past the check.
         assert!(RoleGrant::parse(Role::VillageOfficial, "110101001000").is_err());
-    }
-
-    #[test]
-    fn can_grant_matrix() {
-        let village = "110101001001";
-        let other_village = "110101001002";
-        let official = user(&[(Role::VillageOfficial, village)]);
-        let county = user(&[(Role::CountyAdmin, "110101")]);
-        let platform = user(&[(Role::PlatformAdmin, "")]);
-        let farmer = user(&[(Role::Farmer, village)]);
-
-        let grant = |role, code: &str| RoleGrant {
-            role,
-            scope: scope(code),
-        };
-
-        // A village official: its own village, up to its own rank.
-        assert!(official.can_grant(&grant(Role::Farmer, village)));
-        assert!(official.can_grant(&grant(Role::Resident, village)));
-        assert!(official.can_grant(&grant(Role::VillageOfficial, village)));
-        assert!(!official.can_grant(&grant(Role::Farmer, other_village)));
-        assert!(!official.can_grant(&grant(Role::TownshipOfficial, "110101001")));
-        assert!(!official.can_grant(&grant(Role::CountyAdmin, "110101")));
-        assert!(!official.can_grant(&grant(Role::CountyAdmin, village)));
-        assert!(
-            !official.can_grant(&grant(Role::Farmer, "110101001")),
-            "broader than its village"
-        );
-
-        // A county admin: anything up to county admin inside its county.
-        assert!(county.can_grant(&grant(Role::VillageOfficial, village)));
-        assert!(county.can_grant(&grant(Role::VillageOfficial, other_village)));
-        assert!(county.can_grant(&grant(Role::TownshipOfficial, "110101001")));
-        assert!(county.can_grant(&grant(Role::CountyAdmin, "110101")));
-        assert!(!county.can_grant(&grant(Role::VillageOfficial, "110102001001")));
-        assert!(!county.can_grant(&grant(Role::CountyAdmin, "110102")));
-        assert!(!county.can_grant(&grant(Role::PlatformAdmin, "110101")));
-        assert!(
-            !county.can_grant(&grant(Role::Buyer, "1101")),
-            "broader than its county"
-        );
-        // A grant that is not well formed is never grantable.
-        assert!(!county.can_grant(&grant(Role::VillageOfficial, "110101001")));
-
-        // A platform admin of the whole country: anything.
-        for role in Role::ALL {
-            let code = if role == Role::PlatformAdmin {
-                ""
-            } else {
-                "110101001001"
-            };
-            assert!(platform.can_grant(&grant(role, code)), "{role}");
-        }
-        // A platform admin of one province stays in it.
-        let province = user(&[(Role::PlatformAdmin, "44")]);
-        assert!(province.can_grant(&grant(Role::CountyAdmin, "440305")));
-        assert!(!province.can_grant(&grant(Role::CountyAdmin, "110101")));
-        assert!(!province.can_grant(&grant(Role::PlatformAdmin, "")));
-
-        // Residents, farmers and buyers grant nothing, not even their own role.
-        assert!(!farmer.can_grant(&grant(Role::Farmer, village)));
-
-        // Nor does a helper acting for an official, nor an agency.
-        let mut helped = official.clone();
-        helped.actor = Some("helper".into());
-        assert!(!helped.can_grant(&grant(Role::Farmer, village)));
-        let mut agency = county.clone();
-        agency.kind = PrincipalKind::Agency;
-        assert!(!agency.can_grant(&grant(Role::Farmer, village)));
     }
 
     #[test]

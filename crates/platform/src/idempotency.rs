@@ -27,13 +27,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use prost::Message;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait as _,
+};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::db::SqlMigration;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Violations};
 
 /// How long answers are kept for replay.
 pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
@@ -61,6 +63,79 @@ CREATE INDEX idempotency_created_at ON idempotency (created_at);
 ",
 };
 
+/// A mutating request as its *parse* step sees it: the client's `request_id` and the request's
+/// fingerprint. With the caller it becomes a [`RequestKey`]; a command carries it to *apply*.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutation {
+    request_id: Uuid,
+    rpc: &'static str,
+    fingerprint: Vec<u8>,
+}
+
+impl Mutation {
+    /// Reads `request.request_id` (`value`, in `field`) and fingerprints the whole `request` for
+    /// `rpc` (`"GrantRole"`); a missing or malformed id is a violation.
+    pub fn parse<M: Message>(
+        violations: &mut Violations,
+        rpc: &'static str,
+        field: &str,
+        value: &str,
+        request: &M,
+    ) -> Option<Self> {
+        let request_id = crate::validate::request_id(violations, field, value)?;
+        Some(Self {
+            request_id,
+            rpc,
+            fingerprint: fingerprint(rpc, request),
+        })
+    }
+
+    pub fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    /// The key of this request made by `caller`.
+    pub fn key(&self, caller: &Caller) -> RequestKey {
+        RequestKey::from_parts(caller, self.rpc, self.request_id, self.fingerprint.clone())
+    }
+}
+
+fn fingerprint<M: Message>(rpc: &str, request: &M) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(rpc.as_bytes());
+    hasher.update([0]);
+    hasher.update(request.encode_to_vec());
+    hasher.finalize().to_vec()
+}
+
+/// Does `work` once for `caller`'s `mutation`: in one transaction, claims the request, runs
+/// `work` when the claim is new, remembers its answer as `keep` says and commits; a retry gets
+/// the first answer (or, for an answer not kept, `ANSWER_NOT_KEPT`) without running `work`.
+/// This is how every mutating RPC's *apply* step begins.
+pub async fn once<R, F>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mutation: &Mutation,
+    now: DateTime<Utc>,
+    keep: Keep,
+    work: F,
+) -> Result<R>
+where
+    R: Message + Default,
+    F: AsyncFnOnce(&DatabaseTransaction) -> Result<R>,
+{
+    let key = mutation.key(caller);
+    let txn = db.begin().await?;
+    let claimed = match claim::<R>(&txn, &key, now).await? {
+        Claim::Replay(answer) => return Ok(answer),
+        Claim::New(claimed) => claimed,
+    };
+    let answer = work(&txn).await?;
+    claimed.remember(&txn, &answer, keep).await?;
+    txn.commit().await?;
+    Ok(answer)
+}
+
 /// One request as the idempotency log knows it.
 #[derive(Debug, Clone)]
 pub struct RequestKey {
@@ -79,11 +154,15 @@ impl RequestKey {
         request_id: Uuid,
         request: &M,
     ) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(rpc.as_bytes());
-        hasher.update([0]);
-        hasher.update(request.encode_to_vec());
-        let fingerprint = hasher.finalize().to_vec();
+        Self::from_parts(caller, rpc, request_id, fingerprint(rpc, request))
+    }
+
+    fn from_parts(
+        caller: &Caller,
+        rpc: &'static str,
+        request_id: Uuid,
+        fingerprint: Vec<u8>,
+    ) -> Self {
         let caller_key = match caller {
             Caller::Anonymous { .. } => format!("anonymous:{}", hex(&fingerprint)),
             caller => caller.idempotency_key(),

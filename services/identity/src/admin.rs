@@ -5,7 +5,7 @@
 
 use sea_orm::{DatabaseConnection, TransactionTrait as _};
 use terrace_platform::Clock;
-use terrace_platform::auth::RoleGrant;
+use terrace_platform::auth::{Caller, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::error::{Error, Result};
 use terrace_proto::identity::v1 as pb;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::domain::password;
 use crate::domain::phone::PhoneNumber;
-use crate::grants::{self, GrantRow};
+use crate::grants::{self, GrantRow, Grants};
 use crate::users::{self, NewUser, UserRow};
 
 /// The `ce-source` of events the command line causes.
@@ -29,19 +29,11 @@ pub struct NewAccount<'a> {
     pub time_zone: &'a str,
 }
 
-fn system_actor(component: &str) -> terrace_proto::common::v1::Actor {
-    terrace_proto::common::v1::Actor {
-        kind: terrace_proto::common::v1::ActorKind::System as i32,
-        system_component: component.to_owned(),
-        ..Default::default()
-    }
-}
-
 /// Creates a user; `Ok(None)` when the phone already has an account (nothing changes).
 pub async fn create_user(
     db: &DatabaseConnection,
     account: NewAccount<'_>,
-    component: &str,
+    component: &'static str,
 ) -> Result<Option<UserRow>> {
     let phone = PhoneNumber::parse(account.phone)
         .map_err(|error| Error::invalid("phone", error.to_string()))?;
@@ -77,7 +69,7 @@ pub async fn create_user(
     };
     let event = pb::UserCreated {
         user: Some(user.to_proto()),
-        actor: Some(system_actor(component)),
+        actor: Some(Caller::System { job: component }.actor()),
     };
     outbox::publish(&txn, SOURCE, &event).await?;
     txn.commit().await?;
@@ -96,20 +88,25 @@ pub async fn grant(
     let user = users::by_phone(db, &phone, false)
         .await?
         .ok_or_else(|| Error::not_found("user", phone.masked()))?;
-    grants::grant(
-        db,
-        SOURCE,
-        None,
-        user.id,
-        grant,
-        None,
+    let give = grants::Give {
+        user_id: user.id,
+        grant: &grant,
+        expires_at: None,
         reason,
-        Clock::system().now(),
-    )
-    .await
+        api_scope: None,
+    };
+    command_line(db)
+        .give_now(&Caller::operator(reason), give)
+        .await
 }
 
 /// Takes a grant back.
 pub async fn revoke(db: &DatabaseConnection, grant_id: Uuid, reason: &str) -> Result<GrantRow> {
-    grants::revoke(db, SOURCE, None, grant_id, reason, Clock::system().now()).await
+    command_line(db)
+        .take_now(&Caller::operator(reason), grant_id, reason)
+        .await
+}
+
+fn command_line(db: &DatabaseConnection) -> Grants {
+    Grants::on(db.clone(), SOURCE.to_owned(), Clock::system())
 }

@@ -97,7 +97,6 @@ use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
 
 use crate::domain::password;
-use crate::grants;
 use crate::tokens::TokenService;
 use crate::users::timestamp;
 
@@ -546,7 +545,7 @@ impl ClientRow {
             areas: self
                 .areas
                 .iter()
-                .map(|area| grants::admin_code(&area.scope))
+                .map(|area| area.scope.to_proto())
                 .collect(),
             status: if self.revoked {
                 pb::AgencyClientStatus::Revoked
@@ -769,10 +768,9 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::internal(anyhow!("an insert returned no row")))?;
     let client = ClientRow::from_row(&row)?;
-    let system = grants::operator();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal.unwrap_or(&system),
+        &crate::audit::caller_of(principal),
         "agency.created",
         None,
         serde_json::json!({
@@ -786,7 +784,7 @@ pub async fn create(
     .await?;
     let event = pb::AgencyClientCreated {
         client: Some(client.to_proto()),
-        actor: Some(grants::actor_of(principal)),
+        actor: Some(crate::audit::caller_of(principal).actor()),
     };
     outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
@@ -929,10 +927,9 @@ pub async fn update(
         .ok_or_else(|| not_found(id))?;
     let client = ClientRow::from_row(&row)?;
     let paths = changes.paths();
-    let system = grants::operator();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal.unwrap_or(&system),
+        &crate::audit::caller_of(principal),
         "agency.updated",
         None,
         serde_json::json!({
@@ -946,7 +943,7 @@ pub async fn update(
     let event = pb::AgencyClientUpdated {
         client: Some(client.to_proto()),
         changed_fields: Some(prost_types::FieldMask { paths }),
-        actor: Some(grants::actor_of(principal)),
+        actor: Some(crate::audit::caller_of(principal).actor()),
     };
     outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
@@ -1006,10 +1003,9 @@ pub async fn rotate_secret(
         .await?
         .ok_or_else(|| not_found(id))?;
     let client = ClientRow::from_row(&row)?;
-    let system = grants::operator();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal.unwrap_or(&system),
+        &crate::audit::caller_of(principal),
         "agency.secret_rotated",
         None,
         serde_json::json!({
@@ -1024,7 +1020,7 @@ pub async fn rotate_secret(
         changed_fields: Some(prost_types::FieldMask {
             paths: vec!["secret_hint".to_owned()],
         }),
-        actor: Some(grants::actor_of(principal)),
+        actor: Some(crate::audit::caller_of(principal).actor()),
     };
     outbox::publish(&txn, source, &event).await?;
     txn.commit().await?;
@@ -1072,10 +1068,9 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| not_found(id))?;
     let client = ClientRow::from_row(&row)?;
-    let system = grants::operator();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal.unwrap_or(&system),
+        &crate::audit::caller_of(principal),
         "agency.revoked",
         None,
         serde_json::json!({ "client_id": client.id, "reason": reason }),
@@ -1083,7 +1078,7 @@ pub async fn revoke(
     .await?;
     let event = pb::AgencyClientRevoked {
         client: Some(client.to_proto()),
-        actor: Some(grants::actor_of(principal)),
+        actor: Some(crate::audit::caller_of(principal).actor()),
         reason: reason.to_owned(),
     };
     outbox::publish(&txn, source, &event).await?;

@@ -5,7 +5,7 @@
 //! official of the villager's area records a consent given in person (`witnessed`). While it is
 //! in force the helper, logged in as themself, asks [`issue_delegated_token`] for an access token
 //! whose `sub` is the villager and whose `act.sub` is the helper, so every service that audits
-//! (`grants::audit`, `terrace.common.v1.Actor`) records both people. The villager, the helper or
+//! (`audit::record`, `terrace.common.v1.Actor`) records both people. The villager, the helper or
 //! an overseeing official may withdraw it at any time; no delegated token is issued under it
 //! afterwards, and those already issued die within `access_token_ttl`, since a delegated token
 //! has no refresh token and never outlives its consent.
@@ -21,7 +21,7 @@ use sea_orm::DatabaseConnection;
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, QueryResult, Statement, TransactionTrait as _,
 };
-use terrace_platform::auth::{Principal, PrincipalKind, Role, RoleGrant};
+use terrace_platform::auth::{Caller, Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
@@ -508,9 +508,9 @@ async fn grant(
         .await?
         .ok_or_else(|| Error::internal(anyhow::anyhow!("insert returned no consent")))?;
     let row = ConsentRow::from_row(&inserted)?;
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal,
+        &crate::audit::caller_of(Some(principal)),
         "consent.granted",
         Some(grantor),
         serde_json::json!({
@@ -525,7 +525,7 @@ async fn grant(
     .await?;
     let event = pb::ConsentGranted {
         consent: Some(row.to_proto()),
-        actor: Some(grants::actor_of(Some(principal))),
+        actor: Some(crate::audit::caller_of(Some(principal)).actor()),
     };
     outbox::publish(&txn, &accounts.ctx.event_source(), &event).await?;
     let response = pb::GrantConsentResponse {
@@ -776,9 +776,9 @@ async fn withdraw(
         .await?
         .ok_or_else(not_found)?;
     let row = ConsentRow::from_row(&updated)?;
-    grants::audit(
+    crate::audit::record(
         &txn,
-        principal,
+        &crate::audit::caller_of(Some(principal)),
         "consent.withdrawn",
         Some(row.grantor),
         serde_json::json!({ "consent_id": row.id, "helper_user_id": row.helper, "reason": reason }),
@@ -786,7 +786,7 @@ async fn withdraw(
     .await?;
     let event = pb::ConsentWithdrawn {
         consent: Some(row.to_proto()),
-        actor: Some(grants::actor_of(Some(principal))),
+        actor: Some(crate::audit::caller_of(Some(principal)).actor()),
         reason: reason.to_owned(),
     };
     outbox::publish(&txn, &accounts.ctx.event_source(), &event).await?;
@@ -912,9 +912,9 @@ async fn delegate(
         actor: Some(helper.to_string()),
         ..principal.clone()
     };
-    grants::audit(
+    crate::audit::record(
         &txn,
-        &delegated,
+        &Caller::from(delegated),
         "consent.token_issued",
         Some(row.grantor),
         serde_json::json!({
@@ -963,18 +963,12 @@ pub async fn publish_expired(
             [EXPIRY_BATCH.into(), now.into()],
         ))
         .await?;
-    let job = Principal {
-        subject: "system:consent-expiry".to_owned(),
-        kind: PrincipalKind::User,
-        grants: Vec::new(),
-        api_scopes: Vec::new(),
-        actor: None,
-        token_id: String::new(),
-        expires_at: Utc::now(),
+    let job = Caller::System {
+        job: EXPIRY_JOB.job,
     };
     for row in &rows {
         let row = ConsentRow::from_row(row)?;
-        grants::audit(
+        crate::audit::record(
             &txn,
             &job,
             "consent.expired",

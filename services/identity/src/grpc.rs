@@ -17,7 +17,11 @@ use crate::accounts::Accounts;
 use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
-use crate::{grants, users};
+use crate::grants::{self, Grants};
+use crate::users;
+use terrace_platform::Clock;
+use terrace_platform::auth::Caller;
+use terrace_platform::validate::page_response;
 
 /// The locales the product speaks.
 pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
@@ -30,6 +34,8 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 #[derive(Debug)]
 pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
+    grants: Grants,
+    clock: Clock,
     /// The credentials exchange and its throttles (one per process, as the handlers are).
     agencies: Agencies,
 }
@@ -45,7 +51,14 @@ impl IdentityGrpc {
             settings,
             accounts.ctx.clock.clone(),
         );
-        Self { accounts, agencies }
+        let grants = Grants::new(&accounts.ctx);
+        let clock = accounts.ctx.clock.clone();
+        Self {
+            accounts,
+            grants,
+            clock,
+            agencies,
+        }
     }
 }
 
@@ -126,7 +139,7 @@ pub(crate) fn check_scope(
             return None;
         }
     };
-    if grants::admin_code(&scope).level != code.level {
+    if scope.to_proto().level != code.level {
         violations.add(
             format!("{field}.level"),
             "does not match the level the code names",
@@ -640,144 +653,37 @@ impl IdentityService for IdentityGrpc {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().grant.as_ref().map(|g| g.user_id.as_str()).unwrap_or_default()))]
     async fn grant_role(
         &self,
         request: Request<pb::GrantRoleRequest>,
     ) -> Result<Response<pb::GrantRoleResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let proposed = message.grant.unwrap_or_default();
-        let user_id = Uuid::parse_str(&proposed.user_id)
-            .map_err(|_| violations.add("grant.user_id", "must be a user id"))
-            .ok();
-        let role = grants::role_from_proto(proposed.role);
-        if role.is_none() {
-            violations.add("grant.role", "required: a role that can be granted");
-        }
-        let scope = check_scope(&mut violations, "grant.scope", proposed.scope.as_ref());
-        check_text(
-            &mut violations,
-            "grant.reason",
-            &proposed.reason,
-            false,
-            500,
-        );
-        let expires_at = proposed.expire_time.map(|t| {
-            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-        });
-        if let Some(expiry) = &expires_at {
-            violations.check(
-                expiry.is_some_and(|e| e > self.accounts.ctx.clock.now()),
-                "grant.expire_time",
-                "must be in the future",
-            );
-        }
-        let grant = match (role, scope) {
-            (Some(role), Some(scope)) => terrace_platform::auth::RoleGrant::new(role, scope)
-                .map_err(|error| violations.add("grant.scope", error.to_string()))
-                .ok(),
-            _ => None,
-        };
-        violations.finish()?;
-        let (Some(user_id), Some(grant)) = (user_id, grant) else {
-            return Err(Error::invalid("grant", "incomplete").into());
-        };
-        let row = grants::grant(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            user_id,
-            grant,
-            expires_at.flatten(),
-            &proposed.reason,
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::GrantRoleResponse {
-            grant: Some(row.to_proto()),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = grants::GrantRole::parse(request.into_inner(), self.clock.now())?;
+        Ok(Response::new(self.grants.grant(&caller, command).await?))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(grant_id = %request.get_ref().grant_id))]
     async fn revoke_role(
         &self,
         request: Request<pb::RevokeRoleRequest>,
     ) -> Result<Response<pb::RevokeRoleResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let grant_id = Uuid::parse_str(&message.grant_id)
-            .map_err(|_| violations.add("grant_id", "must be a grant id"))
-            .ok();
-        check_text(&mut violations, "reason", &message.reason, true, 500);
-        violations.finish()?;
-        let grant_id = grant_id.ok_or_else(|| Error::invalid("grant_id", "required"))?;
-        let row = grants::revoke(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            grant_id,
-            &message.reason,
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::RevokeRoleResponse {
-            grant: Some(row.to_proto()),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = grants::RevokeRole::parse(request.into_inner())?;
+        Ok(Response::new(self.grants.revoke(&caller, command).await?))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn list_role_grants(
         &self,
         request: Request<pb::ListRoleGrantsRequest>,
     ) -> Result<Response<pb::ListRoleGrantsResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let user_id = if message.user_id.is_empty() {
-            None
-        } else {
-            Uuid::parse_str(&message.user_id)
-                .map_err(|_| violations.add("user_id", "must be a user id"))
-                .ok()
-        };
-        let page = message.page.unwrap_or_default();
-        violations.check(
-            (0..=200).contains(&page.page_size),
-            "page.page_size",
-            "must be between 0 and 200",
-        );
-        let after = check_page_token(&mut violations, "page.page_token", &page.page_token);
-        violations.check(
-            message.area.is_none() && message.role == 0,
-            "area",
-            "filtering by area or role is not supported yet",
-        );
-        violations.finish()?;
-        let page_size = if page.page_size == 0 {
-            50
-        } else {
-            u64::try_from(page.page_size).unwrap_or(50)
-        };
-        let (rows, next) = grants::list(
-            &self.accounts.ctx,
-            &principal,
-            user_id,
-            message.include_inactive,
-            page_size,
-            after,
-        )
-        .await?;
+        let caller = Caller::required(&request)?;
+        let query = grants::ListRoleGrants::parse(request.into_inner())?;
+        let (rows, next) = self.grants.list(&caller, query).await?;
         Ok(Response::new(pb::ListRoleGrantsResponse {
             grants: rows.iter().map(grants::GrantRow::to_proto).collect(),
-            page: Some(terrace_proto::common::v1::PageResponse {
-                next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
-                total_size: None,
-            }),
+            page: Some(page_response(next.as_ref())),
         }))
     }
 

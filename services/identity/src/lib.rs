@@ -22,7 +22,8 @@
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
-//! - [`grants`]: role grants scoped to areas, and the audit trail.
+//! - [`grants`]: role grants scoped to areas: the one grant path and its rules.
+//! - [`audit`]: the audit trail, written in the transaction of what it records.
 //! - [`agencies`]: agency clients: credentials exchanged for tokens with API scopes and areas,
 //!   created, rotated and revoked by admins (`terrace agency ...` at the command line).
 //! - [`consents`]: villagers' consents for helpers, and the delegated tokens helpers act with.
@@ -36,6 +37,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod agencies;
+pub mod audit;
 pub mod config;
 pub mod consents;
 pub mod demo;
@@ -78,10 +80,10 @@ fn spawn_jobs(ctx: &ServiceContext) {
         let (db, source) = (db.clone(), source.clone());
         async move { Ok(consents::publish_expired(&db, &source, now).await?) }
     });
-    let (db, source) = (ctx.db.clone(), ctx.event_source());
+    let grants = grants::Grants::new(ctx);
     terrace_platform::jobs::spawn(ctx, grants::EXPIRY_JOB, move |now| {
-        let (db, source) = (db.clone(), source.clone());
-        async move { Ok(grants::retire_expired(&db, &source, now).await?) }
+        let grants = grants.clone();
+        async move { Ok(grants.retire_expired(now).await?) }
     });
     let db = ctx.db.clone();
     terrace_platform::jobs::spawn(ctx, IDEMPOTENCY_PRUNE_JOB, move |now| {

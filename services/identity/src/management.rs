@@ -46,7 +46,6 @@ use uuid::Uuid;
 use crate::accounts::{Accounts, hash_password};
 use crate::domain::password;
 use crate::domain::phone::PhoneNumber;
-use crate::grants::COLUMNS as GRANT_COLUMNS;
 use crate::grants::{self, GrantRow};
 use crate::grpc::{
     check_code, check_locale, check_new_password, check_page_size, check_phone, check_scope,
@@ -193,26 +192,12 @@ impl UserView {
     }
 }
 
-/// The live grants of a user, as rows.
-async fn live_grant_rows<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> Result<Vec<GrantRow>> {
-    let rows = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {GRANT_COLUMNS} FROM role_grants WHERE user_id = $1 AND revoked_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > now()) ORDER BY granted_at"
-            ),
-            [user_id.into()],
-        ))
-        .await?;
-    Ok(rows
-        .iter()
-        .map(GrantRow::from_row)
-        .collect::<Result<_, _>>()?)
-}
-
 /// The user with their e-mail, creator and live grants.
-async fn load<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<UserView>> {
+async fn load<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<UserView>> {
     let Some(row) = users::by_id(conn, id).await? else {
         return Ok(None);
     };
@@ -230,7 +215,7 @@ async fn load<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<UserView>
         ),
         None => (None, None),
     };
-    let grants = live_grant_rows(conn, id).await?;
+    let grants = grants::store::live(conn, id, now).await?;
     Ok(Some(UserView {
         row,
         email,
@@ -250,50 +235,6 @@ async fn lock_user<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Inserts a grant in the caller's transaction, audited and published as `GrantRole` does.
-async fn insert_grant<C: ConnectionTrait>(
-    conn: &C,
-    source: &str,
-    principal: &Principal,
-    user_id: Uuid,
-    grant: &RoleGrant,
-    reason: &str,
-) -> Result<GrantRow> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "INSERT INTO role_grants (id, user_id, role, scope, reason, granted_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {GRANT_COLUMNS}"
-            ),
-            [
-                Uuid::now_v7().into(),
-                user_id.into(),
-                grant.role.as_str().into(),
-                grant.scope.as_str().into(),
-                reason.into(),
-                acting_user(principal).into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("insert returned no grant")))?;
-    let row = GrantRow::from_row(&row)?;
-    grants::audit(
-        conn,
-        principal,
-        "role.granted",
-        Some(user_id),
-        serde_json::json!({ "grant_id": row.id, "role": row.grant.role.as_str(), "scope": row.grant.scope.as_str(), "reason": reason }),
-    )
-    .await?;
-    let event = pb::RoleGranted {
-        grant: Some(row.to_proto()),
-        actor: Some(grants::actor_of(Some(principal))),
-    };
-    outbox::publish(conn, source, &event).await?;
-    Ok(row)
-}
-
 /// Publishes `identity.user.updated` for `user` with the changed paths.
 async fn publish_updated<C: ConnectionTrait>(
     conn: &C,
@@ -308,7 +249,7 @@ async fn publish_updated<C: ConnectionTrait>(
         changed_fields: Some(prost_types::FieldMask {
             paths: changed.iter().map(|p| (*p).to_owned()).collect(),
         }),
-        actor: Some(grants::actor_of(Some(principal))),
+        actor: Some(crate::audit::caller_of(Some(principal)).actor()),
         reason: reason.to_owned(),
     };
     outbox::publish(conn, source, &event).await?;
@@ -407,7 +348,9 @@ pub async fn create_user(
     let mut wanted = Vec::new();
     for (i, proposed) in message.initial_grants.iter().enumerate() {
         let field = format!("initial_grants[{i}]");
-        let role = grants::role_from_proto(proposed.role);
+        let role = pb::Role::try_from(proposed.role)
+            .ok()
+            .and_then(grants::role_from_proto);
         if role.is_none() {
             violations.add(
                 format!("{field}.role"),
@@ -464,14 +407,7 @@ pub async fn create_user(
         .into());
     }
     for (grant, _) in &wanted {
-        let allowed = if principal.is_agency() {
-            reach(&principal, Some(USERS_WRITE)).any(|own| {
-                own.role.rank() >= grant.role.rank() && own.scope.covers_scope(&grant.scope)
-            })
-        } else {
-            principal.can_grant(grant)
-        };
-        if !allowed {
+        if !crate::audit::caller_of(Some(&principal)).can_grant(grant, Some(USERS_WRITE)) {
             return Err(Error::permission_denied(
                 "OUT_OF_SCOPE",
                 format!(
@@ -544,12 +480,28 @@ pub async fn create_user(
         .map_err(Error::from)?;
     }
     for (grant, reason) in &wanted {
-        insert_grant(&txn, &source, &principal, row.id, grant, reason).await?;
+        let give = grants::Give {
+            user_id: row.id,
+            grant,
+            expires_at: None,
+            reason,
+            api_scope: Some(USERS_WRITE),
+        };
+        grants::give(
+            &txn,
+            &source,
+            &crate::audit::caller_of(Some(&principal)),
+            give,
+            accounts.ctx.clock.now(),
+        )
+        .await?;
     }
-    let created = load(&txn, row.id).await?.ok_or_else(|| not_found(row.id))?;
-    grants::audit(
+    let created = load(&txn, row.id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(row.id))?;
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.created",
         Some(row.id),
         serde_json::json!({ "phone_number": phone.masked(), "grants": grant_parts }),
@@ -561,7 +513,7 @@ pub async fn create_user(
         &source,
         &pb::UserCreated {
             user: Some(created.to_proto()),
-            actor: Some(grants::actor_of(Some(&principal))),
+            actor: Some(crate::audit::caller_of(Some(&principal)).actor()),
         },
     )
     .await
@@ -587,7 +539,7 @@ pub async fn get_user(
     let id = check_user_id(&mut violations, "user_id", &message.user_id);
     violations.finish()?;
     let id = id.ok_or_else(|| Error::invalid("user_id", "required"))?;
-    let user = load(&accounts.ctx.db, id)
+    let user = load(&accounts.ctx.db, id, accounts.ctx.clock.now())
         .await?
         .ok_or_else(|| not_found(id))?;
     // The user, or a helper acting for them, may read the profile.
@@ -626,7 +578,9 @@ pub async fn list_users(
     let role = if message.role == 0 {
         None
     } else {
-        let role = grants::role_from_proto(message.role);
+        let role = pb::Role::try_from(message.role)
+            .ok()
+            .and_then(grants::role_from_proto);
         if role.is_none() {
             violations.add("role", "not a role users hold");
         }
@@ -730,7 +684,7 @@ pub async fn list_users(
     };
     let mut users = Vec::with_capacity(found.len());
     for (id, _) in &found {
-        if let Some(user) = load(db, *id).await? {
+        if let Some(user) = load(db, *id, accounts.ctx.clock.now()).await? {
             users.push(user.to_proto());
         }
     }
@@ -806,7 +760,9 @@ pub async fn update_user(
     let id = id.ok_or_else(|| Error::invalid("user.id", "required"))?;
     let txn = accounts.ctx.db.begin().await.map_err(Error::from)?;
     lock_user(&txn, id).await?;
-    let before = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    let before = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
     if principal.actor.is_some() && principal.subject == id.to_string() {
         return Err(Error::permission_denied(
             "DELEGATED_TOKEN",
@@ -843,11 +799,13 @@ pub async fn update_user(
     ))
     .await
     .map_err(Error::from)?;
-    let after = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    let after = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let changed: Vec<&str> = paths.iter().map(String::as_str).collect();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.updated",
         Some(id),
         serde_json::json!({
@@ -919,7 +877,9 @@ pub async fn set_user_status(
     }
     let txn = accounts.ctx.db.begin().await.map_err(Error::from)?;
     lock_user(&txn, id).await?;
-    let before = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    let before = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let Some(rank) = reaching_rank(&principal, None, &before.grants) else {
         return Err(not_found(id).into());
     };
@@ -976,10 +936,12 @@ pub async fn set_user_status(
     ))
     .await
     .map_err(Error::from)?;
-    let after = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
-    grants::audit(
+    let after = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.status_changed",
         Some(id),
         serde_json::json!({ "from": before.row.status, "to": status, "reason": message.reason, "locked_until": until }),
@@ -1034,7 +996,9 @@ pub async fn change_phone_number(
         .verify_code(&phone, "change_phone", &message.otp_code, &client)
         .await?;
     lock_user(&txn, id).await?;
-    let before = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    let before = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
     if before.row.phone_number == phone.as_str() {
         return Err(Error::failed_precondition(
             "SAME_PHONE_NUMBER",
@@ -1060,13 +1024,15 @@ pub async fn change_phone_number(
     ))
     .await
     .map_err(Error::from)?;
-    let after = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
+    let after = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let old = PhoneNumber::parse(&before.row.phone_number)
         .map(|p| p.masked())
         .unwrap_or_default();
-    grants::audit(
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.phone_changed",
         Some(id),
         serde_json::json!({ "from": old, "to": phone.masked() }),
@@ -1138,13 +1104,13 @@ pub async fn reset_password(
     ))
     .await
     .map_err(Error::from)?;
-    let after = load(&txn, user.id)
+    let after = load(&txn, user.id, accounts.ctx.clock.now())
         .await?
         .ok_or_else(|| not_found(user.id))?;
     let principal = self_principal(user.id);
-    grants::audit(
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.password_reset",
         Some(user.id),
         serde_json::json!({}),
@@ -1241,10 +1207,12 @@ pub async fn change_password(
     ))
     .await
     .map_err(Error::from)?;
-    let after = load(&txn, id).await?.ok_or_else(|| not_found(id))?;
-    grants::audit(
+    let after = load(&txn, id, accounts.ctx.clock.now())
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    crate::audit::record(
         &txn,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "user.password_changed",
         Some(id),
         serde_json::json!({}),
@@ -1335,9 +1303,9 @@ pub async fn rotate_signing_key(
         );
     }
     let kid = accounts.keys.rotate().await.map_err(Error::internal)?;
-    grants::audit(
+    crate::audit::record(
         &accounts.ctx.db,
-        &principal,
+        &crate::audit::caller_of(Some(&principal)),
         "signing_key.rotated",
         None,
         serde_json::json!({ "kid": kid }),

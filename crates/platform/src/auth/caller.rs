@@ -253,10 +253,16 @@ impl Caller {
     /// Whether this caller may give or take `grant`: a user acting for themself (or the
     /// operator) governing the grant's area with at least the grant's rank, and the grant well
     /// formed. So a village official makes farmers and officials of its own village, never a
-    /// county admin nor anything in another village; agencies and helpers grant nothing.
-    pub fn can_grant(&self, grant: &RoleGrant) -> bool {
-        let may = matches!(self, Caller::User(_) | Caller::Operator { .. });
-        may && grant.validate().is_ok() && self.covers(&grant.scope, grant.role.rank(), None)
+    /// county admin nor anything in another village. Helpers grant nothing; agencies only where
+    /// a request allows it under `api_scope` (registering users under `identity.users:write`),
+    /// with their areas' standing.
+    pub fn can_grant(&self, grant: &RoleGrant, api_scope: Option<&str>) -> bool {
+        let may = match self {
+            Caller::User(_) | Caller::Operator { .. } => true,
+            Caller::Agency(_) => api_scope.is_some(),
+            _ => false,
+        };
+        may && grant.validate().is_ok() && self.covers(&grant.scope, grant.role.rank(), api_scope)
     }
 
     /// `PERMISSION_DENIED` unless this is a user acting for themself.
@@ -422,7 +428,24 @@ mod tests {
             ("operator: still well formed", &operator, grant(Role::CountyAdmin, ""), false),
         ];
         for (case, caller, grant, expected) in table {
-            assert_eq!(caller.can_grant(grant), *expected, "{case}");
+            assert_eq!(caller.can_grant(grant, None), *expected, "{case}");
+        }
+        // Registering users: an agency grants under the API scope that allows it, within its
+        // areas and rank; without the scope, nothing.
+        let registrar = Caller::Agency(Principal {
+            api_scopes: vec!["identity.users:write".to_owned()],
+            ..principal(PrincipalKind::Agency, &[(Role::VillageOfficial, V1)])
+        });
+        #[rustfmt::skip]
+        let table: &[(&str, &Caller, RoleGrant, Option<&str>, bool)] = &[
+            ("agency with the scope: farmer in its village", &registrar, grant(Role::Farmer, V1), Some("identity.users:write"), true),
+            ("agency with the scope: above its rank", &registrar, grant(Role::TownshipOfficial, T1), Some("identity.users:write"), false),
+            ("agency with the scope: another village", &registrar, grant(Role::Farmer, V2), Some("identity.users:write"), false),
+            ("agency without the scope it needs", &agency, grant(Role::Farmer, C1), Some("identity.users:write"), false),
+            ("helper even with a scope", &helper, grant(Role::Farmer, V1), Some("identity.users:write"), false),
+        ];
+        for (case, caller, grant, api_scope, expected) in table {
+            assert_eq!(caller.can_grant(grant, *api_scope), *expected, "{case}");
         }
     }
 

@@ -131,18 +131,19 @@ impl World {
         .await
         .unwrap()
         .unwrap();
-        grants::grant(
-            &self.db,
-            "test",
-            None,
-            user.id,
-            RoleGrant::parse(role, area).unwrap(),
-            None,
-            "test",
-            self.app.clock.now(),
-        )
-        .await
-        .unwrap();
+        grants::Grants::on(self.db.clone(), "test".to_owned(), self.app.clock.clock())
+            .give_now(
+                &terrace_platform::auth::Caller::operator("test"),
+                grants::Give {
+                    user_id: user.id,
+                    grant: &RoleGrant::parse(role, area).unwrap(),
+                    expires_at: None,
+                    reason: "test",
+                    api_scope: None,
+                },
+            )
+            .await
+            .unwrap();
         let token = self.app.token(&user.id.to_string(), &[(role, area)]);
         Person { id: user.id, token }
     }

@@ -569,9 +569,14 @@ async fn expired_grants_are_retired_and_announced() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(
-        terrace_identity::grants::retire_expired(&db, "terrace/identity", app.clock.now())
-            .await
-            .unwrap(),
+        terrace_identity::grants::Grants::on(
+            db.clone(),
+            "terrace/identity".to_owned(),
+            app.clock.clock()
+        )
+        .retire_expired(app.clock.now())
+        .await
+        .unwrap(),
         0,
         "once"
     );

@@ -96,15 +96,20 @@ async fn user_with(
     .unwrap()
     .unwrap();
     for (role, scope) in grants {
-        terrace_identity::grants::grant(
-            db,
-            "terrace/identity",
-            None,
-            user.id,
-            RoleGrant::new(*role, AdminScope::parse(scope).unwrap()).unwrap(),
-            None,
-            "test",
-            chrono::Utc::now(),
+        terrace_identity::grants::Grants::on(
+            db.clone(),
+            "terrace/identity".to_owned(),
+            terrace_platform::Clock::system(),
+        )
+        .give_now(
+            &terrace_platform::auth::Caller::operator("test"),
+            terrace_identity::grants::Give {
+                user_id: user.id,
+                grant: &RoleGrant::new(*role, AdminScope::parse(scope).unwrap()).unwrap(),
+                expires_at: None,
+                reason: "test",
+                api_scope: None,
+            },
         )
         .await
         .unwrap();
