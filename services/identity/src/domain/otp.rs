@@ -26,6 +26,23 @@ pub fn well_formed(code: &str) -> bool {
 
 /// The keyed hash stored for `code`, bound to the phone and purpose so that a code for one cannot
 /// be replayed for another.
+/// A code field of a request: the code as typed, when it is well formed.
+pub fn field(
+    violations: &mut terrace_platform::error::Violations,
+    field: &str,
+    code: &str,
+) -> Option<String> {
+    if well_formed(code) {
+        Some(code.to_owned())
+    } else {
+        violations.add(
+            field,
+            format!("must be the {LENGTH}-digit code from the text message"),
+        );
+        None
+    }
+}
+
 pub fn hash(secret: &[u8], phone: &str, purpose: &str, code: &str) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| {
         // HMAC takes keys of any length; this branch cannot be reached.

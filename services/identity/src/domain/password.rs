@@ -98,6 +98,42 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes a password (CPU-bound for tens of milliseconds: call it from `spawn_blocking`).
+/// A new password field of a request: required, and within the policy for `phone` (the
+/// number the account logs in with, whatever form it was typed in).
+pub fn new_password_field(
+    violations: &mut terrace_platform::error::Violations,
+    field: &str,
+    password: &str,
+    phone: &str,
+) -> Option<String> {
+    if password.is_empty() {
+        violations.add(field, "required");
+        return None;
+    }
+    check(password, phone)
+        .map_err(|error| violations.add(field, error.to_string()))
+        .ok()?;
+    Some(password.to_owned())
+}
+
+/// A current password field (logging in, confirming a change): given, and not absurdly long.
+/// Its policy is not checked: a password set under an older policy still works.
+pub fn current_password_field(
+    violations: &mut terrace_platform::error::Violations,
+    field: &str,
+    password: &str,
+) -> Option<String> {
+    if password.is_empty() {
+        violations.add(field, "required");
+        None
+    } else if password.chars().count() > MAX_LENGTH {
+        violations.add(field, "too long");
+        None
+    } else {
+        Some(password.to_owned())
+    }
+}
+
 pub fn hash(password: &str) -> anyhow::Result<String> {
     // A random 16-byte salt is drawn from the operating system for each hash.
     hasher()

@@ -55,6 +55,17 @@ impl PhoneNumber {
     }
 
     /// The E.164 form.
+    /// A phone number field of a request: the number, or a violation saying why not.
+    pub fn field(
+        violations: &mut terrace_platform::error::Violations,
+        field: &str,
+        input: &str,
+    ) -> Option<Self> {
+        Self::parse(input)
+            .map_err(|error| violations.add(field, error.to_string()))
+            .ok()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
