@@ -307,6 +307,7 @@ impl Accounts {
                 time_zone,
                 password_hash,
                 created_by: None,
+                created_at: self.ctx.clock.now(),
             },
         )
         .await?

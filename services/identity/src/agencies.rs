@@ -780,6 +780,7 @@ pub async fn create(
             "scopes": client.api_scopes,
             "areas": client.areas,
         }),
+        now,
     )
     .await?;
     let event = pb::AgencyClientCreated {
@@ -938,6 +939,7 @@ pub async fn update(
             "scopes": client.api_scopes,
             "areas": client.areas,
         }),
+        now,
     )
     .await?;
     let event = pb::AgencyClientUpdated {
@@ -1013,6 +1015,7 @@ pub async fn rotate_secret(
             "secret_hint": client.secret_hint,
             "previous_secret_expires_at": previous_expires_at,
         }),
+        now,
     )
     .await?;
     let event = pb::AgencyClientUpdated {
@@ -1074,6 +1077,7 @@ pub async fn revoke(
         "agency.revoked",
         None,
         serde_json::json!({ "client_id": client.id, "reason": reason }),
+        now,
     )
     .await?;
     let event = pb::AgencyClientRevoked {

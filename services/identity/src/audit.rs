@@ -6,6 +6,7 @@
 //! villager a helper acted for. [`record`] writes it from a [`Caller`]; [`stored_actor`] reads it
 //! back as the contract's `Actor`.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use terrace_platform::auth::Caller;
 use terrace_proto::common::v1 as common;
@@ -14,7 +15,8 @@ use uuid::Uuid;
 /// How the command line was written before actors were stored with their kind.
 const LEGACY_OPERATOR: &str = "system:cli";
 
-/// Writes an audit record of `action` by `caller` in the caller's transaction. An operator's
+/// Writes an audit record of `action` by `caller` at `at` (the service clock's now) in the
+/// caller's transaction. An operator's
 /// stated reason is kept with the details.
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
@@ -22,6 +24,7 @@ pub async fn record<C: ConnectionTrait>(
     action: &str,
     target_user: Option<Uuid>,
     mut details: serde_json::Value,
+    at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if let (Caller::Operator { reason }, Some(details)) = (caller, details.as_object_mut()) {
         details.insert("operator_reason".to_owned(), reason.clone().into());
@@ -37,8 +40,8 @@ pub async fn record<C: ConnectionTrait>(
     // Raw SQL until the audit table has its entity (sea-orm entities are the next step).
     conn.execute_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
-        "INSERT INTO audit_records (id, actor_id, on_behalf_of, action, target_user, details) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_records (id, actor_id, on_behalf_of, action, target_user, details, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         [
             Uuid::now_v7().into(),
             actor_id.into(),
@@ -46,6 +49,7 @@ pub async fn record<C: ConnectionTrait>(
             action.into(),
             target_user.into(),
             details.into(),
+            at.into(),
         ],
     ))
     .await?;

@@ -521,6 +521,7 @@ async fn grant(
             "end_time": row.ends_at,
             "witnessed": row.witnessed,
         }),
+        accounts.ctx.clock.now(),
     )
     .await?;
     let event = pb::ConsentGranted {
@@ -782,6 +783,7 @@ async fn withdraw(
         "consent.withdrawn",
         Some(row.grantor),
         serde_json::json!({ "consent_id": row.id, "helper_user_id": row.helper, "reason": reason }),
+        accounts.ctx.clock.now(),
     )
     .await?;
     let event = pb::ConsentWithdrawn {
@@ -922,6 +924,7 @@ async fn delegate(
             "expire_time": expires_at,
             "client_description": client_description,
         }),
+        accounts.ctx.clock.now(),
     )
     .await?;
     txn.commit().await?;
@@ -974,6 +977,7 @@ pub async fn publish_expired(
             "consent.expired",
             Some(row.grantor),
             serde_json::json!({ "consent_id": row.id, "helper_user_id": row.helper }),
+            now,
         )
         .await?;
         let event = pb::ConsentExpired {

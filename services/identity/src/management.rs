@@ -462,6 +462,7 @@ pub async fn create_user(
             time_zone: &time_zone,
             password_hash,
             created_by: acting_user(&principal),
+            created_at: accounts.ctx.clock.now(),
         },
     )
     .await
@@ -505,6 +506,7 @@ pub async fn create_user(
         "user.created",
         Some(row.id),
         serde_json::json!({ "phone_number": phone.masked(), "grants": grant_parts }),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -813,6 +815,7 @@ pub async fn update_user(
             "before": { "display_name": before.row.display_name, "locale": before.row.locale, "time_zone": before.row.time_zone },
             "after": { "display_name": after.row.display_name, "locale": after.row.locale, "time_zone": after.row.time_zone },
         }),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -945,6 +948,7 @@ pub async fn set_user_status(
         "user.status_changed",
         Some(id),
         serde_json::json!({ "from": before.row.status, "to": status, "reason": message.reason, "locked_until": until }),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -1036,6 +1040,7 @@ pub async fn change_phone_number(
         "user.phone_changed",
         Some(id),
         serde_json::json!({ "from": old, "to": phone.masked() }),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -1114,6 +1119,7 @@ pub async fn reset_password(
         "user.password_reset",
         Some(user.id),
         serde_json::json!({}),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -1216,6 +1222,7 @@ pub async fn change_password(
         "user.password_changed",
         Some(id),
         serde_json::json!({}),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;
@@ -1309,6 +1316,7 @@ pub async fn rotate_signing_key(
         "signing_key.rotated",
         None,
         serde_json::json!({ "kid": kid }),
+        accounts.ctx.clock.now(),
     )
     .await
     .map_err(Error::from)?;

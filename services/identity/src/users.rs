@@ -112,6 +112,8 @@ pub struct NewUser<'a> {
     pub time_zone: &'a str,
     pub password_hash: Option<String>,
     pub created_by: Option<Uuid>,
+    /// The service clock's now.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Inserts a user; `None` when the phone already has an account.
@@ -122,8 +124,8 @@ pub async fn insert<C: ConnectionTrait>(
     conn.query_one_raw(Statement::from_sql_and_values(
         conn.get_database_backend(),
         format!(
-            "INSERT INTO users (id, phone_number, display_name, locale, time_zone, status, password_hash, created_by) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) ON CONFLICT (phone_number) DO NOTHING RETURNING {COLUMNS}"
+            "INSERT INTO users (id, phone_number, display_name, locale, time_zone, status, password_hash, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $8) ON CONFLICT (phone_number) DO NOTHING RETURNING {COLUMNS}"
         ),
         [
             Uuid::now_v7().into(),
@@ -133,6 +135,7 @@ pub async fn insert<C: ConnectionTrait>(
             user.time_zone.into(),
             user.password_hash.into(),
             user.created_by.into(),
+            user.created_at.into(),
         ],
     ))
     .await?

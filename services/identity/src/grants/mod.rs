@@ -227,6 +227,7 @@ pub async fn give<C: ConnectionTrait>(
             "scope": row.grant.scope.as_str(),
             "reason": reason,
         }),
+        now,
     )
     .await?;
     let event = pb::RoleGranted {
@@ -278,6 +279,7 @@ pub async fn take<C: ConnectionTrait>(
         "role.revoked",
         Some(row.user_id),
         serde_json::json!({ "grant_id": row.id, "reason": reason }),
+        now,
     )
     .await?;
     let event = pb::RoleRevoked {
@@ -446,6 +448,7 @@ impl Grants {
                 "role.expired",
                 Some(row.user_id),
                 serde_json::json!({ "grant_id": row.id }),
+                now,
             )
             .await?;
             let event = pb::RoleRevoked {

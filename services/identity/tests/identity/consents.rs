@@ -126,6 +126,7 @@ impl World {
                 time_zone: "Asia/Shanghai",
                 password_hash: None,
                 created_by: None,
+                created_at: chrono::Utc::now(),
             },
         )
         .await

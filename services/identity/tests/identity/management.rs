@@ -90,6 +90,7 @@ async fn user_with(
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by,
+            created_at: chrono::Utc::now(),
         },
     )
     .await
