@@ -241,21 +241,46 @@ pub async fn claim<R: Message + Default>(
     if inserted == 1 {
         return Ok(Claim::New(Claimed { key: key.clone() }));
     }
-    let row = txn
+    match answer_of::<R, _>(txn, key).await? {
+        Some(answer) => Ok(Claim::Replay(answer)),
+        // Claimed by a transaction that then rolled back between our insert and select.
+        None => Err(Error::Unavailable {
+            message: "a request with this request_id was being processed; retry".to_owned(),
+            retry_after: Some(Duration::from_millis(200)),
+        }),
+    }
+}
+
+/// The first answer to `mutation` by `caller` if it was already done, without claiming it: for
+/// the few steps that must run before [`once`]'s transaction (counting a guess of a code on a
+/// connection of its own, so that it stays counted when the request fails), so that a retry is
+/// answered before them, as [`once`] would answer it.
+pub async fn previous<R: Message + Default>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mutation: &Mutation,
+) -> Result<Option<R>> {
+    answer_of(db, &mutation.key(caller)).await
+}
+
+/// The recorded answer of `key`: `None` when it is not recorded, the answer when it was kept,
+/// `REQUEST_ID_REUSED` when the id was used for another request, `ANSWER_NOT_KEPT` when the
+/// answer carried a secret.
+async fn answer_of<R: Message + Default, C: ConnectionTrait>(
+    conn: &C,
+    key: &RequestKey,
+) -> Result<Option<R>> {
+    let Some(row) = conn
         .query_one_raw(Statement::from_sql_and_values(
-            backend,
+            conn.get_database_backend(),
             "SELECT rpc, fingerprint, response, kept FROM idempotency \
              WHERE caller_key = $1 AND request_id = $2",
             [key.caller_key.clone().into(), key.request_id.into()],
         ))
         .await?
-        .ok_or_else(|| {
-            // Claimed by a transaction that then rolled back between our insert and select.
-            Error::Unavailable {
-                message: "a request with this request_id was being processed; retry".to_owned(),
-                retry_after: Some(Duration::from_millis(200)),
-            }
-        })?;
+    else {
+        return Ok(None);
+    };
     let rpc: String = row.try_get("", "rpc")?;
     let fingerprint: Vec<u8> = row.try_get("", "fingerprint")?;
     if rpc != key.rpc || fingerprint != key.fingerprint {
@@ -268,7 +293,7 @@ pub async fn claim<R: Message + Default>(
     let response: Option<Vec<u8>> = row.try_get("", "response")?;
     match response {
         Some(bytes) if kept => R::decode(bytes.as_slice())
-            .map(Claim::Replay)
+            .map(Some)
             .map_err(Error::internal),
         // Not kept: the column holds what a retry should do instead.
         instead => Err(Error::failed_precondition(

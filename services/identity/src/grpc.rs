@@ -13,7 +13,7 @@ use terrace_proto::identity::v1::identity_service_server::IdentityService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::accounts::Accounts;
+use crate::accounts::{self, Accounts};
 use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
@@ -355,31 +355,10 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::RequestOtpRequest>,
     ) -> Result<Response<pb::RequestOtpResponse>, Status> {
-        let client = client_of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let request_id = terrace_platform::validate::request_id(
-            &mut violations,
-            "request_id",
-            &message.request_id,
-        );
-        let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
-        let purpose =
-            pb::OtpPurpose::try_from(message.purpose).unwrap_or(pb::OtpPurpose::Unspecified);
-        violations.check(
-            purpose != pb::OtpPurpose::Unspecified,
-            "purpose",
-            "required: one of the OTP_PURPOSE values",
-        );
-        let locale = check_locale(&mut violations, "locale", &message.locale);
-        violations.finish()?;
-        let (Some(phone), Some(request_id)) = (phone, request_id) else {
-            return Err(Error::invalid("phone_number", "required").into());
-        };
+        let caller = Caller::of(&request);
+        let command = accounts::RequestOtp::parse(request.into_inner())?;
         Ok(Response::new(
-            self.accounts
-                .request_otp(request_id, &phone, purpose, &locale, &client)
-                .await?,
+            self.accounts.request_otp(&caller, command).await?,
         ))
     }
 
@@ -388,57 +367,11 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
-        let client = client_of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
-        check_code(&mut violations, "otp_code", &message.otp_code);
-        check_text(
-            &mut violations,
-            "display_name",
-            &message.display_name,
-            true,
-            64,
-        );
-        let locale = check_locale(&mut violations, "locale", &message.locale);
-        let time_zone = check_time_zone(&mut violations, "time_zone", &message.time_zone);
-        check_text(
-            &mut violations,
-            "client_description",
-            &message.client_description,
-            false,
-            200,
-        );
-        // Optional at sign-up: a villager may log in with codes only.
-        if !message.password.is_empty() {
-            check_new_password(
-                &mut violations,
-                "password",
-                &message.password,
-                &message.phone_number,
-            );
-        }
-        violations.finish()?;
-        let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
-        let new_password = (!message.password.is_empty()).then_some(message.password.as_str());
-        let logged_in = self
-            .accounts
-            .sign_up(
-                &phone,
-                &message.otp_code,
-                message.display_name.trim(),
-                new_password,
-                &locale,
-                &time_zone,
-                &message.client_description,
-                &client,
-            )
-            .await?;
-        Ok(Response::new(pb::SignUpResponse {
-            user: Some(logged_in.user.to_proto()),
-            tokens: Some(logged_in.tokens),
-        }))
+        let caller = Caller::of(&request);
+        let command = accounts::SignUp::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.accounts.sign_up(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -446,39 +379,11 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::LoginWithPasswordRequest>,
     ) -> Result<Response<pb::LoginWithPasswordResponse>, Status> {
-        let client = client_of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
-        violations.check(!message.password.is_empty(), "password", "required");
-        violations.check(
-            message.password.chars().count() <= password::MAX_LENGTH,
-            "password",
-            "too long",
-        );
-        check_text(
-            &mut violations,
-            "client_description",
-            &message.client_description,
-            false,
-            200,
-        );
-        violations.finish()?;
-        let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
-        let logged_in = self
-            .accounts
-            .login_with_password(
-                &phone,
-                &message.password,
-                &message.client_description,
-                &client,
-            )
-            .await?;
-        Ok(Response::new(pb::LoginWithPasswordResponse {
-            user: Some(logged_in.user.to_proto()),
-            tokens: Some(logged_in.tokens),
-        }))
+        let caller = Caller::of(&request);
+        let command = accounts::LoginWithPassword::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.accounts.login_with_password(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -486,34 +391,11 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::LoginWithOtpRequest>,
     ) -> Result<Response<pb::LoginWithOtpResponse>, Status> {
-        let client = client_of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let phone = check_phone(&mut violations, "phone_number", &message.phone_number);
-        check_code(&mut violations, "otp_code", &message.otp_code);
-        check_text(
-            &mut violations,
-            "client_description",
-            &message.client_description,
-            false,
-            200,
-        );
-        violations.finish()?;
-        let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
-        let logged_in = self
-            .accounts
-            .login_with_otp(
-                &phone,
-                &message.otp_code,
-                &message.client_description,
-                &client,
-            )
-            .await?;
-        Ok(Response::new(pb::LoginWithOtpResponse {
-            user: Some(logged_in.user.to_proto()),
-            tokens: Some(logged_in.tokens),
-        }))
+        let caller = Caller::of(&request);
+        let command = accounts::LoginWithOtp::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.accounts.login_with_otp(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -521,24 +403,11 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::RefreshTokenRequest>,
     ) -> Result<Response<pb::RefreshTokenResponse>, Status> {
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        violations.check(
-            !message.refresh_token.is_empty(),
-            "refresh_token",
-            "required",
-        );
-        violations.check(
-            message.refresh_token.len() <= 256,
-            "refresh_token",
-            "not a refresh token",
-        );
-        violations.finish()?;
-        let tokens = self.accounts.refresh(&message.refresh_token).await?;
-        Ok(Response::new(pb::RefreshTokenResponse {
-            tokens: Some(tokens),
-        }))
+        let caller = Caller::of(&request);
+        let command = accounts::WithRefreshToken::parse_refresh(request.into_inner())?;
+        Ok(Response::new(
+            self.accounts.refresh(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -546,65 +415,21 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
-        Principal::from_request(&request)?;
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        violations.check(
-            !message.refresh_token.is_empty(),
-            "refresh_token",
-            "required",
-        );
-        violations.finish()?;
-        self.accounts.tokens.revoke(&message.refresh_token).await?;
-        Ok(Response::new(pb::LogoutResponse {}))
+        let caller = Caller::required(&request)?;
+        let command = accounts::WithRefreshToken::parse_logout(request.into_inner())?;
+        Ok(Response::new(self.accounts.logout(&caller, command).await?))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn revoke_all_sessions(
         &self,
         request: Request<pb::RevokeAllSessionsRequest>,
     ) -> Result<Response<pb::RevokeAllSessionsResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        // A helper acting for a villager, or an agency, does not sign the villager out.
-        if principal.actor.is_some() || principal.is_agency() {
-            return Err(Error::permission_denied(
-                "DELEGATED_TOKEN",
-                "only the user themself can revoke their sessions",
-            )
-            .into());
-        }
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        check_text(&mut violations, "reason", &message.reason, false, 200);
-        let target = if message.user_id.is_empty() {
-            Uuid::parse_str(&principal.subject).ok()
-        } else {
-            Uuid::parse_str(&message.user_id)
-                .map_err(|_| violations.add("user_id", "must be a user id"))
-                .ok()
-        };
-        violations.finish()?;
-        let target =
-            target.ok_or_else(|| Error::Unauthenticated("the token has no user".to_owned()))?;
-        // Until role grants land, only a user's own sessions can be revoked.
-        if target.to_string() != principal.subject {
-            return Err(Error::permission_denied(
-                "NOT_YOUR_ACCOUNT",
-                "you can only revoke your own sessions",
-            )
-            .into());
-        }
-        let reason = if message.reason.is_empty() {
-            "revoked by the user"
-        } else {
-            message.reason.as_str()
-        };
-        let revoked = self.accounts.tokens.revoke_all(target, reason).await?;
-        Ok(Response::new(pb::RevokeAllSessionsResponse {
-            revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = accounts::RevokeAllSessions::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.accounts.revoke_all_sessions(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]

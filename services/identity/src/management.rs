@@ -34,7 +34,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, TransactionTrait as _, Value};
-use terrace_platform::auth::{AdminScope, Principal, PrincipalKind, Role, RoleGrant};
+use terrace_platform::auth::{AdminScope, Caller, Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
@@ -967,7 +967,7 @@ pub async fn set_user_status(
     if status != "active" {
         accounts
             .tokens
-            .revoke_all(id, &format!("user_{status}"))
+            .revoke_all(&accounts.ctx.db, id, &format!("user_{status}"))
             .await?;
     }
     tracing::info!(user_id = %id, status, "user status changed");
@@ -996,9 +996,16 @@ pub async fn change_phone_number(
     check_code(&mut violations, "otp_code", &message.otp_code);
     violations.finish()?;
     let phone = phone.ok_or_else(|| Error::invalid("new_phone_number", "required"))?;
-    let txn = accounts
-        .verify_code(&phone, "change_phone", &message.otp_code, &client)
+    let code = accounts
+        .check_code(
+            &Caller::Anonymous { address: client },
+            &phone,
+            "change_phone",
+            &message.otp_code,
+        )
         .await?;
+    let txn = accounts.ctx.db.begin().await.map_err(Error::from)?;
+    accounts.use_code(&txn, code).await?;
     lock_user(&txn, id).await?;
     let before = load(&txn, id, accounts.ctx.clock.now())
         .await?
@@ -1059,7 +1066,7 @@ pub async fn change_phone_number(
     // that needs a code to the old phone too, which the contract does not carry yet.)
     accounts
         .tokens
-        .revoke_all(id, "phone number changed")
+        .revoke_all(&accounts.ctx.db, id, "phone number changed")
         .await?;
     Ok(Response::new(pb::ChangePhoneNumberResponse {
         user: Some(after.to_proto()),
@@ -1087,9 +1094,16 @@ pub async fn reset_password(
     violations.finish()?;
     let phone = phone.ok_or_else(|| Error::invalid("phone_number", "required"))?;
     // The code (and its throttles) before the costly hashing.
-    let txn = accounts
-        .verify_code(&phone, "reset_password", &message.otp_code, &client)
+    let code = accounts
+        .check_code(
+            &Caller::Anonymous { address: client },
+            &phone,
+            "reset_password",
+            &message.otp_code,
+        )
         .await?;
+    let txn = accounts.ctx.db.begin().await.map_err(Error::from)?;
+    accounts.use_code(&txn, code).await?;
     let hash = hash_password(&message.new_password).await?;
     let Some(user) = users::by_phone(&txn, &phone, true)
         .await
@@ -1135,7 +1149,7 @@ pub async fn reset_password(
     txn.commit().await.map_err(Error::from)?;
     accounts
         .tokens
-        .revoke_all(user.id, "password_reset")
+        .revoke_all(&accounts.ctx.db, user.id, "password_reset")
         .await?;
     Ok(Response::new(pb::ResetPasswordResponse {}))
 }
@@ -1236,7 +1250,10 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await.map_err(Error::from)?;
-    accounts.tokens.revoke_all(id, "password_changed").await?;
+    accounts
+        .tokens
+        .revoke_all(&accounts.ctx.db, id, "password_changed")
+        .await?;
     Ok(Response::new(pb::ChangePasswordResponse {}))
 }
 

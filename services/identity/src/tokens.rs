@@ -38,7 +38,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    TransactionTrait, Value,
 };
 use sha2::Sha256;
 use terrace_platform::auth::{Actor, Claims, PrincipalKind, RoleGrant};
@@ -92,6 +93,8 @@ CREATE INDEX rotated_refresh_tokens_session ON rotated_refresh_tokens (session_i
 pub const REASON_REUSED: &str = "refresh_token_reused";
 /// `revoke_reason` of a session ended by [`TokenService::revoke`] (logout).
 pub const REASON_LOGOUT: &str = "logout";
+/// How [`TokenService::rotate_then`] says the token presented is not a session's current one.
+pub const NOT_CURRENT: &str = "refresh token is not current";
 
 /// HKDF info of the key that hashes refresh tokens.
 const HASH_PURPOSE: &str = "terrace identity refresh-token hmac v1";
@@ -426,17 +429,33 @@ impl TokenService {
     /// Fails with `UNAUTHENTICATED` for a malformed, unknown, expired or revoked token, and for a
     /// spent one, which also revokes its whole session.
     pub async fn rotate(&self, refresh_token: &str) -> Result<Rotated> {
-        self.rotate_then(refresh_token, |_, _| async { Ok(()) })
+        let txn = self.inner.db.begin().await?;
+        match self
+            .rotate_then(&txn, refresh_token, |_, _| async { Ok(()) })
             .await
-            .map(|(rotated, ())| rotated)
+        {
+            Ok((rotated, ())) => {
+                txn.commit().await?;
+                Ok(rotated)
+            }
+            Err(error) => {
+                txn.rollback().await?;
+                Err(self.after_failed_rotation(refresh_token, error).await)
+            }
+        }
     }
 
-    /// As [`TokenService::rotate`], running `finish(user_id, session_id)` before the rotation
-    /// commits: if it fails (the user was disabled, signing failed, the database hiccuped), the
-    /// rotation is rolled back and the presented token stays valid — a client that retries is not
-    /// mistaken for a thief replaying a spent token.
+    /// As [`TokenService::rotate`], in the caller's transaction `txn` (which the caller commits),
+    /// running `finish(user_id, session_id)` before it: if anything fails (the user was disabled,
+    /// signing failed, the database hiccuped), the rotation rolls back with `txn` and the
+    /// presented token stays valid — a client that retries is not mistaken for a thief replaying
+    /// a spent token. A token that is not current fails with [`NOT_CURRENT`]; once `txn` has
+    /// ended, the caller hands that error to [`TokenService::after_failed_rotation`], which
+    /// revokes the session of a spent token. (Not inside `txn`: the failed request's transaction
+    /// rolls back, and a second connection taken while `txn` holds one could exhaust the pool.)
     pub async fn rotate_then<F, Fut, T>(
         &self,
+        txn: &DatabaseTransaction,
         refresh_token: &str,
         finish: F,
     ) -> Result<(Rotated, T)>
@@ -447,7 +466,6 @@ impl TokenService {
         let Some(hash) = self.inner.hash(refresh_token) else {
             return Err(unauthenticated("malformed refresh token"));
         };
-        let txn = self.inner.db.begin().await?;
         let backend = txn.get_database_backend();
         let now = self.now();
         // The lock makes concurrent rotations of one token wait for each other; the loser then
@@ -467,11 +485,9 @@ impl TokenService {
             let expires_at: DateTime<Utc> = row.try_get("", "expires_at")?;
             let revoked_at: Option<DateTime<Utc>> = row.try_get("", "revoked_at")?;
             if revoked_at.is_some() {
-                txn.rollback().await?;
                 return Err(unauthenticated("the session has been revoked"));
             }
             if expires_at <= now {
-                txn.rollback().await?;
                 return Err(unauthenticated("refresh token has expired"));
             }
             let (refresh_token, new_hash) = self.inner.new_token();
@@ -496,7 +512,6 @@ impl TokenService {
             ))
             .await?;
             let finished = finish(user_id, session_id).await?;
-            txn.commit().await?;
             return Ok((
                 Rotated {
                     user_id,
@@ -509,7 +524,33 @@ impl TokenService {
             ));
         }
 
-        let spent = txn
+        Err(unauthenticated(NOT_CURRENT))
+    }
+
+    /// What to answer after a rotation failed and its transaction ended: for a spent token
+    /// (presented again: a thief or a replay), its whole session is revoked and the answer says
+    /// so; any other error is answered as it is.
+    pub async fn after_failed_rotation(&self, refresh_token: &str, error: Error) -> Error {
+        if !matches!(&error, Error::Unauthenticated(message) if message == NOT_CURRENT) {
+            return error;
+        }
+        match self.revoke_spent(refresh_token).await {
+            Ok(true) => {
+                unauthenticated("refresh token was already used; the session has been revoked")
+            }
+            Ok(false) => unauthenticated("unknown refresh token"),
+            Err(failed) => failed,
+        }
+    }
+
+    /// Revokes the session of `refresh_token` if it is a spent one; whether it was.
+    async fn revoke_spent(&self, refresh_token: &str) -> Result<bool> {
+        let Some(hash) = self.inner.hash(refresh_token) else {
+            return Ok(false);
+        };
+        let db = &self.inner.db;
+        let backend = db.get_database_backend();
+        let spent = db
             .query_one_raw(statement(
                 backend,
                 "SELECT s.id, s.user_id FROM rotated_refresh_tokens r \
@@ -518,21 +559,19 @@ impl TokenService {
             ))
             .await?;
         let Some(row) = spent else {
-            txn.rollback().await?;
-            return Err(unauthenticated("unknown refresh token"));
+            return Ok(false);
         };
         let session_id: Uuid = row.try_get("", "id")?;
         let user_id: Uuid = row.try_get("", "user_id")?;
-        let revoked = txn
+        let revoked = db
             .execute_raw(statement(
                 backend,
                 "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
                  WHERE id = $1 AND revoked_at IS NULL",
-                [session_id.into(), now.into(), REASON_REUSED.into()],
+                [session_id.into(), self.now().into(), REASON_REUSED.into()],
             ))
             .await?
             .rows_affected();
-        txn.commit().await?;
         if revoked > 0 {
             tracing::warn!(
                 %session_id,
@@ -540,19 +579,16 @@ impl TokenService {
                 "spent refresh token presented again, session revoked"
             );
         }
-        Err(unauthenticated(
-            "refresh token was already used; the session has been revoked",
-        ))
+        Ok(true)
     }
 
     /// Logs out: revokes the session of `refresh_token` (current or spent). Returns whether a
     /// session was revoked now; an unknown token or an ended session is not an error, so logging
     /// out twice is harmless.
-    pub async fn revoke(&self, refresh_token: &str) -> Result<bool> {
+    pub async fn revoke<C: ConnectionTrait>(&self, db: &C, refresh_token: &str) -> Result<bool> {
         let Some(hash) = self.inner.hash(refresh_token) else {
             return Err(Error::invalid("refresh_token", "not a refresh token"));
         };
-        let db = &self.inner.db;
         let revoked = db
             .execute_raw(statement(
                 db.get_database_backend(),
@@ -568,13 +604,13 @@ impl TokenService {
 
     /// Revokes one session of `user_id` (signing out one device from the list of sessions).
     /// Returns whether it was live; a session of another user is left alone.
-    pub async fn revoke_session(
+    pub async fn revoke_session<C: ConnectionTrait>(
         &self,
+        db: &C,
         user_id: Uuid,
         session_id: Uuid,
         reason: &str,
     ) -> Result<bool> {
-        let db = &self.inner.db;
         let revoked = db
             .execute_raw(statement(
                 db.get_database_backend(),
@@ -594,8 +630,12 @@ impl TokenService {
 
     /// Revokes every live session of `user_id` (a stolen phone, a password reset, an official's
     /// decision); returns how many. Access tokens already issued live out their few minutes.
-    pub async fn revoke_all(&self, user_id: Uuid, reason: &str) -> Result<u64> {
-        let db = &self.inner.db;
+    pub async fn revoke_all<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        user_id: Uuid,
+        reason: &str,
+    ) -> Result<u64> {
         let now = self.now();
         let revoked = db
             .execute_raw(statement(

@@ -197,7 +197,8 @@ pub struct Challenge {
     pub created_at: DateTime<Utc>,
 }
 
-/// The newest challenge for a phone and purpose, locked for the caller's transaction.
+/// The newest challenge for a phone and purpose, without counting a try (the interval between
+/// codes).
 pub async fn latest_challenge<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
@@ -206,14 +207,43 @@ pub async fn latest_challenge<C: ConnectionTrait>(
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
-            "SELECT id, code_hash, expires_at, attempts, consumed_at IS NOT NULL AS consumed, created_at \
-             FROM otp_challenges WHERE phone_number = $1 AND purpose = $2 \
-             ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
+            format!(
+                "SELECT {CHALLENGE_COLUMNS} FROM otp_challenges WHERE phone_number = $1 \
+                 AND purpose = $2 ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
+            ),
             [phone.as_str().into(), purpose.into()],
         ))
         .await?;
-    row.map(|row| {
-        Ok(Challenge {
+    row.as_ref().map(Challenge::from_row).transpose()
+}
+
+/// Counts a try of the newest challenge for a phone and purpose, in one statement (its own
+/// transaction), and returns the challenge with the try counted.
+pub async fn count_try<C: ConnectionTrait>(
+    conn: &C,
+    phone: &PhoneNumber,
+    purpose: &str,
+) -> Result<Option<Challenge>, DbErr> {
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            format!(
+                "UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = ( \
+                 SELECT id FROM otp_challenges WHERE phone_number = $1 AND purpose = $2 \
+                 ORDER BY created_at DESC LIMIT 1) RETURNING {CHALLENGE_COLUMNS}"
+            ),
+            [phone.as_str().into(), purpose.into()],
+        ))
+        .await?;
+    row.as_ref().map(Challenge::from_row).transpose()
+}
+
+const CHALLENGE_COLUMNS: &str =
+    "id, code_hash, expires_at, attempts, consumed_at IS NOT NULL AS consumed, created_at";
+
+impl Challenge {
+    fn from_row(row: &sea_orm::QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
             id: row.try_get("", "id")?,
             code_hash: row.try_get("", "code_hash")?,
             expires_at: row.try_get("", "expires_at")?,
@@ -221,8 +251,7 @@ pub async fn latest_challenge<C: ConnectionTrait>(
             consumed: row.try_get("", "consumed")?,
             created_at: row.try_get("", "created_at")?,
         })
-    })
-    .transpose()
+    }
 }
 
 /// Stores a new challenge.
@@ -252,28 +281,19 @@ pub async fn insert_challenge<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Counts a wrong code against a challenge.
-pub async fn count_attempt<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = $1",
-        [id.into()],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Uses a challenge up.
+/// Uses a challenge up; `false` when it already was.
 pub async fn consume_challenge<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1",
-        [id.into(), now.into()],
-    ))
-    .await?;
-    Ok(())
+) -> Result<bool, DbErr> {
+    let used = conn
+        .execute_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
+            [id.into(), now.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(used == 1)
 }

@@ -743,7 +743,12 @@ async fn disabling_revokes_sessions_and_blocks_login() {
         .await,
         0
     );
-    let blocked = client.login_with_password(login.clone()).await.unwrap_err();
+    // A new attempt has a request id of its own (the first one's answer is not kept).
+    let again = pb::LoginWithPasswordRequest {
+        request_id: request_id(),
+        ..login.clone()
+    };
+    let blocked = client.login_with_password(again).await.unwrap_err();
     assert_eq!(blocked.code(), Code::PermissionDenied);
     assert_eq!(reason(&blocked), "ACCOUNT_DISABLED");
 
@@ -761,7 +766,13 @@ async fn disabling_revokes_sessions_and_blocks_login() {
         ))
         .await
         .unwrap();
-    client.login_with_password(login).await.unwrap();
+    client
+        .login_with_password(pb::LoginWithPasswordRequest {
+            request_id: request_id(),
+            ..login
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

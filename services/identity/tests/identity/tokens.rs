@@ -196,7 +196,11 @@ async fn revoke_all_ends_every_session_of_the_user_and_no_other() {
     );
 
     assert_eq!(
-        setup.tokens.revoke_all(user, "stolen phone").await.unwrap(),
+        setup
+            .tokens
+            .revoke_all(&setup.db, user, "stolen phone")
+            .await
+            .unwrap(),
         3
     );
     for token in &tokens {
@@ -207,7 +211,14 @@ async fn revoke_all_ends_every_session_of_the_user_and_no_other() {
     }
     assert!(setup.tokens.list_sessions(user).await.unwrap().is_empty());
     // Nothing left to revoke.
-    assert_eq!(setup.tokens.revoke_all(user, "again").await.unwrap(), 0);
+    assert_eq!(
+        setup
+            .tokens
+            .revoke_all(&setup.db, user, "again")
+            .await
+            .unwrap(),
+        0
+    );
 
     // The other user is untouched.
     let listed = setup.tokens.list_sessions(other).await.unwrap();
@@ -236,7 +247,14 @@ async fn an_expired_session_is_refused() {
     );
     assert!(setup.tokens.list_sessions(user).await.unwrap().is_empty());
     // Expired, not revoked: nothing for revoke_all to do.
-    assert_eq!(setup.tokens.revoke_all(user, "late").await.unwrap(), 0);
+    assert_eq!(
+        setup
+            .tokens
+            .revoke_all(&setup.db, user, "late")
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -247,7 +265,7 @@ async fn logout_revokes_its_session_and_bad_tokens_are_refused() {
     let (session_id, token) = login(&setup, user, "phone").await;
     let (_, other_token) = login(&setup, user, "tablet").await;
 
-    assert!(setup.tokens.revoke(&token).await.unwrap());
+    assert!(setup.tokens.revoke(&setup.db, &token).await.unwrap());
     let row = session_row(&setup.db, session_id).await;
     assert_eq!(row.revoke_reason.as_deref(), Some(REASON_LOGOUT));
     assert_unauthenticated(
@@ -255,7 +273,7 @@ async fn logout_revokes_its_session_and_bad_tokens_are_refused() {
         "the session has been revoked",
     );
     assert!(
-        !setup.tokens.revoke(&token).await.unwrap(),
+        !setup.tokens.revoke(&setup.db, &token).await.unwrap(),
         "twice is harmless"
     );
     // The user's other session goes on.
@@ -268,9 +286,9 @@ async fn logout_revokes_its_session_and_bad_tokens_are_refused() {
     assert_unauthenticated(setup.tokens.rotate("").await, "malformed refresh token");
     let unknown = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     assert_unauthenticated(setup.tokens.rotate(&unknown).await, "unknown refresh token");
-    assert!(!setup.tokens.revoke(&unknown).await.unwrap());
+    assert!(!setup.tokens.revoke(&setup.db, &unknown).await.unwrap());
     assert!(matches!(
-        setup.tokens.revoke("not a token").await,
+        setup.tokens.revoke(&setup.db, "not a token").await,
         Err(Error::InvalidArgument(_))
     ));
 }
