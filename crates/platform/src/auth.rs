@@ -109,6 +109,26 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as the identity contract names it.
+    pub fn to_proto(self) -> terrace_proto::identity::v1::Role {
+        use terrace_proto::identity::v1::Role as Proto;
+        match self {
+            Role::Resident => Proto::Resident,
+            Role::Farmer => Proto::Farmer,
+            Role::Buyer => Proto::Buyer,
+            Role::DigitalHelper => Proto::DigitalHelper,
+            Role::VillageOfficial => Proto::VillageOfficial,
+            Role::TownshipOfficial => Proto::TownshipOfficial,
+            Role::CountyAdmin => Proto::CountyAdmin,
+            Role::PlatformAdmin => Proto::PlatformAdmin,
+        }
+    }
+
+    /// A role of the identity contract; `None` for `ROLE_UNSPECIFIED`.
+    pub fn from_proto(role: terrace_proto::identity::v1::Role) -> Option<Self> {
+        Role::ALL.into_iter().find(|known| known.to_proto() == role)
+    }
+
     /// Every role, lowest rank first.
     pub const ALL: [Role; 8] = [
         Role::Resident,
@@ -547,6 +567,17 @@ mod tests {
             token_id: "t1".into(),
             expires_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn every_role_survives_the_contract() {
+        for role in Role::ALL {
+            assert_eq!(Role::from_proto(role.to_proto()), Some(role));
+        }
+        assert_eq!(
+            Role::from_proto(terrace_proto::identity::v1::Role::Unspecified),
+            None
+        );
     }
 
     #[test]

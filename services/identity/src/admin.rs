@@ -95,6 +95,7 @@ pub async fn grant(
         expires_at: None,
         reason,
         api_scope: None,
+        request: None,
     };
     command_line(db)
         .give_now(&Caller::operator(reason), give)

@@ -350,7 +350,7 @@ pub async fn create_user(
         let field = format!("initial_grants[{i}]");
         let role = pb::Role::try_from(proposed.role)
             .ok()
-            .and_then(grants::role_from_proto);
+            .and_then(Role::from_proto);
         if role.is_none() {
             violations.add(
                 format!("{field}.role"),
@@ -487,6 +487,7 @@ pub async fn create_user(
             expires_at: None,
             reason,
             api_scope: Some(USERS_WRITE),
+            request: None,
         };
         grants::give(
             &txn,
@@ -582,7 +583,7 @@ pub async fn list_users(
     } else {
         let role = pb::Role::try_from(message.role)
             .ok()
-            .and_then(grants::role_from_proto);
+            .and_then(Role::from_proto);
         if role.is_none() {
             violations.add("role", "not a role users hold");
         }

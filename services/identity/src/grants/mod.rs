@@ -24,7 +24,7 @@ pub mod store;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _};
 use terrace_platform::Clock;
-use terrace_platform::auth::{Caller, Role, RoleGrant};
+use terrace_platform::auth::{Caller, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result};
@@ -75,33 +75,16 @@ CREATE INDEX audit_records_target ON audit_records (target_user, at DESC);
 ",
 };
 
-/// Roles of the contract that can be granted, as the platform knows them.
-pub fn role_from_proto(role: pb::Role) -> Option<Role> {
-    match role {
-        pb::Role::Resident => Some(Role::Resident),
-        pb::Role::Farmer => Some(Role::Farmer),
-        pb::Role::Buyer => Some(Role::Buyer),
-        pb::Role::VillageOfficial => Some(Role::VillageOfficial),
-        pb::Role::TownshipOfficial => Some(Role::TownshipOfficial),
-        pb::Role::CountyAdmin => Some(Role::CountyAdmin),
-        pb::Role::PlatformAdmin => Some(Role::PlatformAdmin),
-        pb::Role::DigitalHelper => Some(Role::DigitalHelper),
-        pb::Role::Unspecified => None,
-    }
-}
-
-pub fn role_to_proto(role: Role) -> pb::Role {
-    match role {
-        Role::Resident => pb::Role::Resident,
-        Role::Farmer => pb::Role::Farmer,
-        Role::Buyer => pb::Role::Buyer,
-        Role::DigitalHelper => pb::Role::DigitalHelper,
-        Role::VillageOfficial => pb::Role::VillageOfficial,
-        Role::TownshipOfficial => pb::Role::TownshipOfficial,
-        Role::CountyAdmin => pb::Role::CountyAdmin,
-        Role::PlatformAdmin => pb::Role::PlatformAdmin,
-    }
-}
+/// The request that made a grant, kept on the grant (unique per caller), so that a retry after
+/// the idempotency log forgot the request still finds the grant.
+pub const REQUESTS: SqlMigration = SqlMigration {
+    name: "m20261201_100001_identity_role_grant_requests",
+    up: r"
+ALTER TABLE role_grants ADD COLUMN created_by_key text, ADD COLUMN created_request_id uuid;
+CREATE UNIQUE INDEX role_grants_request ON role_grants (created_by_key, created_request_id)
+    WHERE created_request_id IS NOT NULL;
+",
+};
 
 impl GrantRow {
     /// The grant as the contract describes it.
@@ -116,7 +99,7 @@ impl GrantRow {
         pb::RoleGrant {
             id: self.id.to_string(),
             user_id: self.user_id.to_string(),
-            role: role_to_proto(self.grant.role) as i32,
+            role: self.grant.role.to_proto() as i32,
             scope: Some(self.grant.scope.to_proto()),
             expire_time: self.expires_at.map(to_timestamp),
             reason: self.reason.clone(),
@@ -172,6 +155,8 @@ pub struct Give<'a> {
     /// The API scope under which an agency may give it (`identity.users:write` when registering
     /// users); `None`: agencies may not.
     pub api_scope: Option<&'a str>,
+    /// The request that asks for it, recorded on the grant: `(caller key, request id)`.
+    pub request: Option<(&'a str, Uuid)>,
 }
 
 /// Gives a grant in the caller's transaction: the one grant path (see the module's rules).
@@ -190,6 +175,7 @@ pub async fn give<C: ConnectionTrait>(
         expires_at,
         reason,
         api_scope,
+        request,
     } = give;
     if !caller.can_grant(grant, api_scope) {
         return Err(out_of_scope(grant));
@@ -210,6 +196,7 @@ pub async fn give<C: ConnectionTrait>(
         reason,
         granted_by: caller.acting_user(),
         granted_at: now,
+        request,
     };
     let Some(row) = store::insert(txn, new).await? else {
         return store::live_one(txn, user_id, grant)
@@ -333,14 +320,23 @@ impl Grants {
             now,
             Keep::Answer,
             async |txn| {
-                let give = Give {
-                    user_id: command.user_id,
-                    grant: &command.grant,
-                    expires_at: command.expires_at,
-                    reason: &command.reason,
-                    api_scope: None,
+                let key = command.mutation.key(caller);
+                let request = (key.caller_key(), key.request_id());
+                // Made by this request before the log forgot it: answered as it now is.
+                let row = match store::by_request(txn, request).await? {
+                    Some(row) => row,
+                    None => {
+                        let give = Give {
+                            user_id: command.user_id,
+                            grant: &command.grant,
+                            expires_at: command.expires_at,
+                            reason: &command.reason,
+                            api_scope: None,
+                            request: Some(request),
+                        };
+                        self::give(txn, &self.source, caller, give, now).await?
+                    }
                 };
-                let row = self::give(txn, &self.source, caller, give, now).await?;
                 Ok(pb::GrantRoleResponse {
                     grant: Some(row.to_proto()),
                 })

@@ -78,7 +78,7 @@ pub fn role_grant(
         role,
         "a role that can be granted",
     )
-    .and_then(super::role_from_proto);
+    .and_then(Role::from_proto);
     let scope: Option<AdminScope> =
         validate::admin_code(violations, &format!("{prefix}.scope"), scope);
     RoleGrant::new(role?, scope?)
@@ -142,7 +142,7 @@ impl ListRoleGrants {
         let role = match request.role {
             0 => Some(None),
             role => validate::enum_value::<pb::Role>(&mut violations, "role", role, "a role")
-                .and_then(super::role_from_proto)
+                .and_then(Role::from_proto)
                 .map(Some),
         };
         violations.finish_with(|| {

@@ -112,6 +112,26 @@ pub struct NewGrant<'a> {
     pub reason: &'a str,
     pub granted_by: Option<Uuid>,
     pub granted_at: DateTime<Utc>,
+    /// The request that made it: `(caller key, request id)`.
+    pub request: Option<(&'a str, Uuid)>,
+}
+
+/// The grant made by `request` (`(caller key, request id)`), if any.
+pub async fn by_request<C: ConnectionTrait>(
+    conn: &C,
+    request: (&str, Uuid),
+) -> Result<Option<GrantRow>> {
+    let found = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            format!(
+                "SELECT {COLUMNS} FROM role_grants \
+                 WHERE created_by_key = $1 AND created_request_id = $2"
+            ),
+            [request.0.into(), request.1.into()],
+        ))
+        .await?;
+    one(found)
 }
 
 /// Inserts `new`; `None` when the same live grant exists (the unique index says so, raw SQL
@@ -122,8 +142,9 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewGrant<'_>) -> Result<O
             conn.get_database_backend(),
             format!(
                 "INSERT INTO role_grants \
-                 (id, user_id, role, scope, expires_at, reason, granted_by, granted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING \
+                 (id, user_id, role, scope, expires_at, reason, granted_by, granted_at, \
+                  created_by_key, created_request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING \
                  RETURNING {COLUMNS}"
             ),
             [
@@ -135,6 +156,8 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewGrant<'_>) -> Result<O
                 new.reason.into(),
                 new.granted_by.into(),
                 new.granted_at.into(),
+                new.request.map(|(key, _)| key.to_owned()).into(),
+                new.request.map(|(_, id)| id).into(),
             ],
         ))
         .await?;

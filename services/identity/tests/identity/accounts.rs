@@ -741,3 +741,160 @@ async fn a_village_behind_one_address_logs_in_while_guessers_and_floods_are_stop
         .await
         .unwrap();
 }
+
+/// Every account mutation is done once per request id: a retried login is told to log in again
+/// (its tokens were shown once) and makes no second session, a retried refresh leaves the first
+/// answer's tokens working (no false alarm of a stolen token), and sign-out answers are replayed.
+#[tokio::test]
+async fn retried_account_requests_do_their_work_once() {
+    use terrace_testkit::rpc::{assert_refused, request_id};
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let db = app.ctx.database("identity").await;
+    let sessions = || async {
+        use sea_orm::ConnectionTrait as _;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    let not_kept = tonic::Code::FailedPrecondition;
+
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let sign_up = pb::SignUpRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        otp_code: sms.next().await.code,
+        display_name: "王秀英".into(),
+        password: "村口老槐树下的井".into(),
+        ..Default::default()
+    };
+    client.sign_up(sign_up.clone()).await.unwrap();
+    assert_refused(client.sign_up(sign_up).await, not_kept, "ANSWER_NOT_KEPT");
+    assert_eq!(sessions().await, 1);
+
+    request_code(&mut client, PHONE, pb::OtpPurpose::Login).await;
+    let with_code = pb::LoginWithOtpRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        otp_code: sms.next().await.code,
+        client_description: String::new(),
+    };
+    client.login_with_otp(with_code.clone()).await.unwrap();
+    assert_refused(
+        client.login_with_otp(with_code).await,
+        not_kept,
+        "ANSWER_NOT_KEPT",
+    );
+    assert_eq!(sessions().await, 2);
+
+    let with_password = pb::LoginWithPasswordRequest {
+        request_id: request_id(),
+        phone_number: PHONE.into(),
+        password: "村口老槐树下的井".into(),
+        client_description: String::new(),
+    };
+    let tokens = client
+        .login_with_password(with_password.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    assert_refused(
+        client.login_with_password(with_password).await,
+        not_kept,
+        "ANSWER_NOT_KEPT",
+    );
+    assert_eq!(sessions().await, 3);
+
+    // The refresh's retry is refused without taking the spent token for a stolen one: the
+    // first answer's refresh token still works.
+    let refresh = pb::RefreshTokenRequest {
+        request_id: request_id(),
+        refresh_token: tokens.refresh_token.clone(),
+    };
+    let refreshed = client
+        .refresh_token(refresh.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    assert_refused(
+        client.refresh_token(refresh).await,
+        not_kept,
+        "ANSWER_NOT_KEPT",
+    );
+    let again = client
+        .refresh_token(pb::RefreshTokenRequest {
+            request_id: request_id(),
+            refresh_token: refreshed.refresh_token.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    assert_eq!(sessions().await, 3, "no session was revoked as stolen");
+
+    // Signing out: the answer is replayed; the id in another request is refused.
+    let logout = pb::LogoutRequest {
+        request_id: request_id(),
+        refresh_token: again.refresh_token.clone(),
+    };
+    let token = again.access_token.clone();
+    client.logout(bearer(logout.clone(), &token)).await.unwrap();
+    client.logout(bearer(logout.clone(), &token)).await.unwrap();
+    assert_eq!(sessions().await, 2);
+    assert_refused(
+        client
+            .logout(bearer(
+                pb::LogoutRequest {
+                    refresh_token: "another".into(),
+                    ..logout
+                },
+                &token,
+            ))
+            .await,
+        not_kept,
+        "REQUEST_ID_REUSED",
+    );
+
+    let revoke_all = pb::RevokeAllSessionsRequest {
+        request_id: request_id(),
+        reason: "lost my phone".into(),
+        ..Default::default()
+    };
+    let first = client
+        .revoke_all_sessions(bearer(revoke_all.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.revoked_count, 2);
+    let retried = client
+        .revoke_all_sessions(bearer(revoke_all.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, first, "the first answer, not a second revocation");
+    assert_refused(
+        client
+            .revoke_all_sessions(bearer(
+                pb::RevokeAllSessionsRequest {
+                    reason: "another reason".into(),
+                    ..revoke_all
+                },
+                &token,
+            ))
+            .await,
+        not_kept,
+        "REQUEST_ID_REUSED",
+    );
+}

@@ -141,6 +141,7 @@ impl World {
                     expires_at: None,
                     reason: "test",
                     api_scope: None,
+                    request: None,
                 },
             )
             .await

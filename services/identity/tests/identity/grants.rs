@@ -4,7 +4,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use terrace_identity::Identity;
 use terrace_identity::domain::phone::PhoneNumber;
 use terrace_identity::users::{self, NewUser};
-use terrace_platform::auth::Role;
+use terrace_platform::auth::{AdminScope, Role};
 use terrace_platform::service::ServiceDef;
 use terrace_proto::common::v1::{AdminCode, AdminLevel};
 use terrace_proto::identity::v1 as pb;
@@ -15,31 +15,7 @@ use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 fn code(prefix: &str) -> AdminCode {
-    let level = match prefix.len() {
-        0 => AdminLevel::Country,
-        2 => AdminLevel::Province,
-        4 => AdminLevel::City,
-        6 => AdminLevel::County,
-        9 => AdminLevel::Township,
-        _ => AdminLevel::Village,
-    };
-    AdminCode {
-        code: format!("{prefix:0<12}"),
-        level: level as i32,
-    }
-}
-
-fn proto_role(role: Role) -> pb::Role {
-    match role {
-        Role::Resident => pb::Role::Resident,
-        Role::Farmer => pb::Role::Farmer,
-        Role::Buyer => pb::Role::Buyer,
-        Role::DigitalHelper => pb::Role::DigitalHelper,
-        Role::VillageOfficial => pb::Role::VillageOfficial,
-        Role::TownshipOfficial => pb::Role::TownshipOfficial,
-        Role::CountyAdmin => pb::Role::CountyAdmin,
-        Role::PlatformAdmin => pb::Role::PlatformAdmin,
-    }
+    AdminScope::parse(prefix).unwrap().to_proto()
 }
 
 async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
@@ -118,7 +94,7 @@ async fn grants_follow_rank_and_area_for_every_granter_and_target() {
                 request_id: Uuid::now_v7().to_string(),
                 grant: Some(pb::RoleGrant {
                     user_id: target.id.to_string(),
-                    role: proto_role(*role) as i32,
+                    role: role.to_proto() as i32,
                     scope: Some(code(scope)),
                     reason: "matrix".into(),
                     ..Default::default()
@@ -612,4 +588,123 @@ async fn expired_grants_are_retired_and_announced() {
             .len(),
         1
     );
+}
+
+/// GrantRole and RevokeRole are done once per caller and request id: a retry gets the first
+/// answer (one grant, one event, one audit record), the id in another request is refused, and a
+/// retry after the idempotency log forgot the request still finds the grant as it now is.
+#[tokio::test]
+async fn retried_grants_and_revokes_are_done_once() {
+    use terrace_testkit::rpc::{assert_refused, request_id};
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let official = app
+        .seed_user(
+            "+8613700137001",
+            "村主任",
+            &[(Role::VillageOfficial, "110101001001")],
+        )
+        .await;
+    let villager = app
+        .seed_user(
+            "+8613700137002",
+            "村民",
+            &[(Role::Resident, "110101001001")],
+        )
+        .await;
+    let grant = pb::GrantRoleRequest {
+        request_id: request_id(),
+        grant: Some(pb::RoleGrant {
+            user_id: villager.id.to_string(),
+            role: pb::Role::Farmer as i32,
+            scope: Some(code("110101001001")),
+            reason: "种植户".into(),
+            ..Default::default()
+        }),
+    };
+    let first = client
+        .grant_role(app.request(grant.clone(), &official.token))
+        .await
+        .unwrap()
+        .into_inner();
+    let retried = client
+        .grant_role(app.request(grant.clone(), &official.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, first);
+    let farmer_grants = "SELECT count(*) AS n FROM role_grants WHERE role = 'farmer'";
+    assert_eq!(count(&db, farmer_grants).await, 1);
+    let audits = "SELECT count(*) AS n FROM audit_records WHERE action = 'role.granted' \
+                  AND details->>'role' = 'farmer'";
+    assert_eq!(count(&db, audits).await, 1);
+    let mut other = grant.clone();
+    other.grant.as_mut().unwrap().reason = "another reason".into();
+    assert_refused(
+        client.grant_role(app.request(other, &official.token)).await,
+        Code::FailedPrecondition,
+        "REQUEST_ID_REUSED",
+    );
+
+    let grant_id = first.grant.unwrap().id;
+    let revoke = pb::RevokeRoleRequest {
+        request_id: request_id(),
+        grant_id: grant_id.clone(),
+        reason: "搬走了".into(),
+    };
+    let revoked = client
+        .revoke_role(app.request(revoke.clone(), &official.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        client
+            .revoke_role(app.request(revoke.clone(), &official.token))
+            .await
+            .unwrap()
+            .into_inner(),
+        revoked,
+        "the first answer, not ALREADY_REVOKED"
+    );
+    assert_refused(
+        client
+            .revoke_role(app.request(
+                pb::RevokeRoleRequest {
+                    reason: "another".into(),
+                    ..revoke
+                },
+                &official.token,
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "REQUEST_ID_REUSED",
+    );
+
+    // Eight days later the log has forgotten the grant request; its retry finds the grant as it
+    // now is (revoked) instead of giving the role again.
+    app.clock
+        .advance(std::time::Duration::from_secs(8 * 86_400));
+    let forgotten = terrace_platform::idempotency::prune(
+        &db,
+        app.clock.now(),
+        terrace_platform::idempotency::RETENTION,
+    )
+    .await
+    .unwrap();
+    assert!(forgotten >= 2, "the grant and the revoke at least: {forgotten}");
+    let token = app.token(
+        &official.id.to_string(),
+        &[(Role::VillageOfficial, "110101001001")],
+    );
+    let late = client
+        .grant_role(app.request(grant, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    assert_eq!(late.id, grant_id);
+    assert!(late.revoke_time.is_some(), "answered as it now is");
+    assert_eq!(count(&db, farmer_grants).await, 1, "no second grant");
 }

@@ -110,6 +110,7 @@ async fn user_with(
                 expires_at: None,
                 reason: "test",
                 api_scope: None,
+                request: None,
             },
         )
         .await
