@@ -41,6 +41,10 @@ pub struct Envelope {
 
 impl Envelope {
     /// Wraps an event produced now by `source`, in the trace of the current span.
+    // The envelope's CloudEvents `time` is when it was written, by the wall clock, as every
+    // broker and tracer reads it; the domain's own times (expiries, deadlines) are fields of the
+    // event, taken from the service clock.
+    #[allow(clippy::disallowed_methods)]
     pub fn new<E: Event>(source: &str, event: &E) -> Self {
         Self {
             id: Uuid::now_v7(),
@@ -99,7 +103,8 @@ impl Envelope {
             Uuid::parse_str(&id).map_err(|_| anyhow::anyhow!("event id {id:?} is not a uuid"))?;
         let time = get(HEADER_TIME)
             .and_then(|time| DateTime::parse_from_rfc3339(&time).ok())
-            .map_or_else(Utc::now, |time| time.with_timezone(&Utc));
+            // An envelope without a time (written by a foreign producer) is dated on arrival.
+            .map_or_else(crate::Clock::system_now, |time| time.with_timezone(&Utc));
         Ok(Self {
             id,
             subject: subject.to_owned(),

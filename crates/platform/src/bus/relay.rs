@@ -409,14 +409,16 @@ impl Relay {
     /// Deletes sent rows older than the retention, and secrets that outlived their age unsent
     /// (NATS was down longer than a code lives: the code is useless, and must not linger).
     async fn cleanup(&self) -> anyhow::Result<()> {
-        let expired = Utc::now()
+        // The outbox is dated by the wall clock (envelopes, `sent_at`), so is its clean-up.
+        let now = crate::Clock::system_now();
+        let expired = now
             - chrono::Duration::from_std(self.secret_max_age).unwrap_or(chrono::Duration::zero());
         sqlx::query("DELETE FROM outbox WHERE subject LIKE $1 || '.%' AND occurred_at < $2")
             .bind(super::streams::SECRET_ROOT)
             .bind(expired)
             .execute(&self.pool)
             .await?;
-        let cutoff = Utc::now()
+        let cutoff = now
             - chrono::Duration::from_std(self.settings.retention)
                 .unwrap_or(chrono::Duration::days(1));
         sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
