@@ -30,6 +30,16 @@ pub async fn connect_to(
     settings: &DatabaseSettings,
     database: &str,
 ) -> anyhow::Result<DatabaseConnection> {
+    pool(settings, database, false).await
+}
+
+/// The one pool builder: the named database with the configured limits. A `lazy` pool connects
+/// on first use, so a service can start (and report `NOT_SERVING`) before PostgreSQL is up.
+pub async fn pool(
+    settings: &DatabaseSettings,
+    database: &str,
+    lazy: bool,
+) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(settings.url_for(database).expose_secret().to_owned());
     options
         .max_connections(settings.max_connections)
@@ -38,7 +48,8 @@ pub async fn connect_to(
         .acquire_timeout(settings.connect_timeout)
         .idle_timeout(Duration::from_secs(300))
         // Statements are traced by our spans; sqlx's own per-statement info logs would drown them.
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .connect_lazy(lazy);
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to database {database}"))

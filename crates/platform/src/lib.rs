@@ -29,6 +29,7 @@
 //!   quantities, localized text), collecting every violation of a request at once.
 
 pub mod auth;
+pub mod backoff;
 pub mod bus;
 pub mod clock;
 pub mod config;

@@ -21,9 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -184,7 +183,12 @@ pub async fn run(
         let ctx = ServiceContext {
             name: def.name,
             settings: settings.clone(),
-            db: connect_lazy(&settings, def.name).await?,
+            db: crate::db::pool(
+                &settings.database,
+                &settings.database.database_name(def.name),
+                true,
+            )
+            .await?,
             bus: bus.clone(),
             verifier: verifier.clone(),
             jwks: jwks.clone(),
@@ -269,28 +273,6 @@ pub async fn run(
     result.and(served)
 }
 
-/// The lazily connecting pool of a service's database.
-async fn connect_lazy(settings: &Settings, service: &str) -> anyhow::Result<DatabaseConnection> {
-    let database = &settings.database;
-    let mut options = ConnectOptions::new(
-        database
-            .url_for(&database.database_name(service))
-            .expose_secret()
-            .to_owned(),
-    );
-    options
-        .max_connections(database.max_connections)
-        .min_connections(database.min_connections)
-        .connect_timeout(database.connect_timeout)
-        .acquire_timeout(database.connect_timeout)
-        .sqlx_logging(false)
-        .connect_lazy(true);
-    // With `connect_lazy` this only builds the pool; it does not wait for the server.
-    Database::connect(options)
-        .await
-        .with_context(|| format!("configuring the {service} database pool"))
-}
-
 /// Creates and migrates the databases, sets up the streams, starts relays and service tasks. Retries
 /// while PostgreSQL or NATS are not reachable yet; a failing migration is fatal.
 async fn prepare(
@@ -351,8 +333,10 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
 {
-    let mut delay = Duration::from_millis(100);
+    let mut backoff =
+        crate::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
+        let delay = backoff.next_delay();
         match step().await {
             Ok(value) => return Ok(value),
             Err(error) => {
@@ -368,7 +352,6 @@ where
             () = shutdown.cancelled() => anyhow::bail!("stopped while waiting for {what}"),
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -200,7 +200,8 @@ impl<H: Handler> Consumer<H> {
 
     /// Pulls and handles messages until `shutdown`, reconnecting after errors.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut failures = 0u32;
+        let mut backoff =
+            crate::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(7));
         loop {
             let started = tokio::time::Instant::now();
             match self.run_once(&shutdown).await {
@@ -208,13 +209,12 @@ impl<H: Handler> Consumer<H> {
                 Err(error) => {
                     // A consumer that ran for a while before failing starts its backoff afresh.
                     if started.elapsed() > Duration::from_secs(60) {
-                        failures = 0;
+                        backoff.reset();
                     }
-                    failures = failures.saturating_add(1);
                     tracing::warn!(consumer = %self.spec.name, error = format!("{error:#}"), "consumer interrupted, restarting");
                 }
             }
-            let wait = Duration::from_millis(200u64.saturating_mul(1 << failures.min(5)));
+            let wait = backoff.next_delay();
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(wait) => {}

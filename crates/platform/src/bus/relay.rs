@@ -152,6 +152,9 @@ impl Relay {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut listener: Option<PgListener> = None;
         let mut failures = 0u32;
+        // 100 ms doubling to 5 s instead of hammering NATS or PostgreSQL.
+        let mut backoff =
+            crate::backoff::Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut busy = 0u32;
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
@@ -163,9 +166,13 @@ impl Relay {
                 // A full batch means there is probably more: go again without sleeping.
                 Ok(claimed) if claimed as u64 >= self.settings.batch_size => {
                     failures = 0;
+                    backoff.reset();
                     continue;
                 }
-                Ok(_) => failures = 0,
+                Ok(_) => {
+                    failures = 0;
+                    backoff.reset();
+                }
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(
@@ -183,9 +190,7 @@ impl Relay {
                 self.record_backlog().await;
             }
             if failures > 0 {
-                // Back off (100 ms doubling to 5 s) instead of hammering NATS or PostgreSQL.
-                let wait = Duration::from_millis(100u64.saturating_mul(1 << failures.min(6)))
-                    .min(Duration::from_secs(5));
+                let wait = backoff.next_delay();
                 tokio::select! {
                     () = shutdown.cancelled() => {}
                     () = tokio::time::sleep(wait) => {}

@@ -692,7 +692,10 @@ async fn retried_grants_and_revokes_are_done_once() {
     )
     .await
     .unwrap();
-    assert!(forgotten >= 2, "the grant and the revoke at least: {forgotten}");
+    assert!(
+        forgotten >= 2,
+        "the grant and the revoke at least: {forgotten}"
+    );
     let token = app.token(
         &official.id.to_string(),
         &[(Role::VillageOfficial, "110101001001")],
