@@ -7,12 +7,30 @@
 //!
 //! # Layout
 //!
+//! - [`plots`]: farmers' plots (empty until built).
+//! - [`crops`]: the crop catalogue (empty until built).
+//! - [`plantings`]: what is planted where (empty until built).
+//! - [`activities`]: the farm diary and its revisions (empty until built).
+//! - [`lots`]: harvest lots and their traceability (empty until built).
+//! - [`devices`]: sensors and gateways and their credentials (empty until built).
+//! - [`readings`]: telemetry coming in and read back (empty until built).
+//! - [`alerts`]: alert rules and the alerts they raise (empty until built).
+//! - [`statistics`]: statistics of an area (empty until built).
 //! - [`grpc`]: the handlers of `terrace.agri.v1.AgriService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-agri` binary, the same as `terrace serve --service agri`.
 
+pub mod activities;
+pub mod alerts;
+pub mod crops;
+pub mod devices;
 pub mod grpc;
+pub mod lots;
 pub mod migration;
+pub mod plantings;
+pub mod plots;
+pub mod readings;
+pub mod statistics;
 
 use std::sync::Arc;
 

@@ -7,12 +7,28 @@
 //!
 //! # Layout
 //!
+//! - [`divisions`]: the national division tree (empty until built).
+//! - [`register`]: households and residents, with protected national ids and their access log (empty until built).
+//! - [`request_types`]: the catalogue of service-request types per area (empty until built).
+//! - [`requests`]: villagers' service requests, their workflow, escalation, duplicates and ratings (empty until built).
+//! - [`notices`]: public notices of the village's affairs, their revisions and read receipts (empty until built).
+//! - [`finances`]: finance disclosures and their approval (empty until built).
+//! - [`polls`]: polls and votes (empty until built).
+//! - [`audit`]: the tamper-evident audit log (empty until built).
 //! - [`grpc`]: the handlers of `terrace.governance.v1.GovernanceService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-governance` binary, the same as `terrace serve --service governance`.
 
+pub mod audit;
+pub mod divisions;
+pub mod finances;
 pub mod grpc;
 pub mod migration;
+pub mod notices;
+pub mod polls;
+pub mod register;
+pub mod request_types;
+pub mod requests;
 
 use std::sync::Arc;
 

@@ -7,12 +7,22 @@
 //!
 //! # Layout
 //!
+//! - [`categories`]: the produce taxonomy (empty until built).
+//! - [`listings`]: produce listings and their lifecycle (empty until built).
+//! - [`search`]: the search index of listings (empty until built).
+//! - [`orders`]: orders that never oversell (empty until built).
+//! - [`prices`]: the price reference (empty until built).
 //! - [`grpc`]: the handlers of `terrace.market.v1.MarketService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-market` binary, the same as `terrace serve --service market`.
 
+pub mod categories;
 pub mod grpc;
+pub mod listings;
 pub mod migration;
+pub mod orders;
+pub mod prices;
+pub mod search;
 
 use std::sync::Arc;
 

@@ -7,12 +7,24 @@
 //!
 //! # Layout
 //!
+//! - [`templates`]: versioned message templates per locale (empty until built).
+//! - [`preferences`]: each person's channels, quiet hours and subscriptions (empty until built).
+//! - [`inbox`]: the in-app inbox (empty until built).
+//! - [`deliveries`]: deliveries on every channel and their receipts (empty until built).
+//! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
+//! - [`webhooks`]: signed webhooks to agencies (empty until built).
 //! - [`grpc`]: the handlers of `terrace.notify.v1.NotifyService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-notify` binary, the same as `terrace serve --service notify`.
 
+pub mod broadcasts;
+pub mod deliveries;
 pub mod grpc;
+pub mod inbox;
 pub mod migration;
+pub mod preferences;
+pub mod templates;
+pub mod webhooks;
 
 use std::sync::Arc;
 
