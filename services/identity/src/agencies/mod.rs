@@ -99,7 +99,7 @@ use anyhow::anyhow;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use terrace_platform::Clock;
@@ -108,7 +108,7 @@ use terrace_platform::bus::outbox;
 use terrace_platform::config::{Settings, humantime_secs};
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result};
-use terrace_platform::idempotency::{self, Keep};
+use terrace_platform::idempotency::{self, Keep, Mutation};
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_platform::throttle::{Rate, Throttle};
 use terrace_platform::validate::to_timestamp;
@@ -399,13 +399,46 @@ impl Clients {
         self.clock.now().trunc_subsecs(6)
     }
 
+    /// Does `work` once for `caller`'s `mutation`, at the clock's now (`idempotency::once`).
+    async fn once<R, F>(
+        &self,
+        caller: &Caller,
+        mutation: &Mutation,
+        keep: Keep,
+        work: F,
+    ) -> Result<R>
+    where
+        R: prost::Message + Default,
+        F: AsyncFnOnce(&DatabaseTransaction, DateTime<Utc>) -> Result<R>,
+    {
+        let now = self.now();
+        idempotency::once(&self.db, caller, mutation, now, keep, async |txn| {
+            work(txn, now).await
+        })
+        .await
+    }
+
+    /// Audits `action` by `caller` and publishes `event`, in the transaction of the change.
+    async fn announce<C: ConnectionTrait, E: terrace_proto::Event>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        action: &str,
+        details: serde_json::Value,
+        event: &E,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        crate::audit::record(txn, caller, action, None, details, now).await?;
+        outbox::publish(txn, &self.source, event).await?;
+        Ok(())
+    }
+
     /// `CreateAgencyClient`.
     pub async fn create(
         &self,
         caller: &Caller,
         command: CreateAgencyClient,
     ) -> Result<pb::CreateAgencyClientResponse> {
-        let now = self.now();
         let key = command.mutation.key(caller);
         let keep = match command.client.authentication {
             Authentication::Secret => Keep::Nothing {
@@ -413,32 +446,24 @@ impl Clients {
             },
             Authentication::Mtls { .. } => Keep::Answer,
         };
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            keep,
-            async |txn| {
-                // A retry that the idempotency log no longer knows finds the client it made.
-                let before =
-                    store::created_by_request(txn, key.caller_key(), key.request_id()).await?;
-                if let Some(client) = before {
-                    return created_before(caller, client);
-                }
-                let request = Some((key.caller_key(), key.request_id()));
-                let created = self
-                    .insert(txn, caller, &command.client, request, now)
-                    .await?;
-                Ok(pb::CreateAgencyClientResponse {
-                    client: Some(created.client.to_proto()),
-                    client_secret: created
-                        .secret
-                        .map(|secret| secret.expose_secret().to_owned())
-                        .unwrap_or_default(),
-                })
-            },
-        )
+        self.once(caller, &command.mutation, keep, async |txn, now| {
+            // A retry that the idempotency log no longer knows finds the client it made.
+            let before = store::created_by_request(txn, key.caller_key(), key.request_id()).await?;
+            if let Some(client) = before {
+                return created_before(caller, client);
+            }
+            let request = Some((key.caller_key(), key.request_id()));
+            let created = self
+                .insert(txn, caller, &command.client, request, now)
+                .await?;
+            Ok(pb::CreateAgencyClientResponse {
+                client: Some(created.client.to_proto()),
+                client_secret: created
+                    .secret
+                    .map(|secret| secret.expose_secret().to_owned())
+                    .unwrap_or_default(),
+            })
+        })
         .await
     }
 
@@ -477,26 +502,19 @@ impl Clients {
             now,
         };
         let row = store::insert(txn, new).await?;
-        crate::audit::record(
-            txn,
-            caller,
-            "agency.created",
-            None,
-            serde_json::json!({
-                "client_id": row.id,
-                "name": row.name,
-                "auth_method": row.auth_method.as_str(),
-                "scopes": row.api_scopes,
-                "areas": row.areas,
-            }),
-            now,
-        )
-        .await?;
+        let details = serde_json::json!({
+            "client_id": row.id,
+            "name": row.name,
+            "auth_method": row.auth_method.as_str(),
+            "scopes": row.api_scopes,
+            "areas": row.areas,
+        });
         let event = pb::AgencyClientCreated {
             client: Some(row.to_proto()),
             actor: Some(caller.actor()),
         };
-        outbox::publish(txn, &self.source, &event).await?;
+        self.announce(txn, caller, "agency.created", details, &event, now)
+            .await?;
         tracing::info!(client_id = %row.id, name = %row.name, "agency client created");
         Ok(Created {
             client: row,
@@ -549,8 +567,9 @@ impl Clients {
         Ok((page, cursor))
     }
 
-    /// The client `id` locked for a change by `caller`: `NOT_FOUND` when it does not exist or lies
-    /// outside the caller's areas, `FAILED_PRECONDITION` (`revoked_reason`) once revoked.
+    /// The client `id` locked for a change by `caller`, who must manage clients at all and this
+    /// one: `NOT_FOUND` when it does not exist or lies outside the caller's areas,
+    /// `FAILED_PRECONDITION` (`revoked_reason`) once revoked.
     async fn lock_for_change<C: ConnectionTrait>(
         &self,
         txn: &C,
@@ -558,6 +577,7 @@ impl Clients {
         id: Uuid,
         revoked_reason: &'static str,
     ) -> Result<ClientRow> {
+        require_manager(caller)?;
         let row = store::lock(txn, id)
             .await?
             .filter(|row| governs(caller, &row.areas))
@@ -577,64 +597,49 @@ impl Clients {
         caller: &Caller,
         command: UpdateAgencyClient,
     ) -> Result<pb::UpdateAgencyClientResponse> {
-        let now = self.now();
         let UpdateAgencyClient {
             mutation,
             client_id: id,
             changes,
         } = command;
-        idempotency::once(
-            &self.db,
-            caller,
-            &mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                require_manager(caller)?;
-                if let Some(areas) = &changes.areas
-                    && !governs(caller, areas)
-                {
-                    return Err(out_of_scope());
-                }
-                let current = self
-                    .lock_for_change(txn, caller, id, "CLIENT_REVOKED")
-                    .await?;
-                if changes.certificate_sha256.is_some() && current.auth_method != AuthMethod::Mtls {
-                    return Err(Error::invalid(
-                        "client.certificate_sha256",
-                        "only mTLS clients have a certificate",
-                    ));
-                }
-                let client = store::update(txn, id, &changes, caller.acting_user(), now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                let paths = changes.paths();
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "agency.updated",
-                    None,
-                    serde_json::json!({
-                        "client_id": client.id,
-                        "changed": paths,
-                        "scopes": client.api_scopes,
-                        "areas": client.areas,
-                    }),
-                    now,
-                )
+        self.once(caller, &mutation, Keep::Answer, async |txn, now| {
+            require_manager(caller)?;
+            if let Some(areas) = &changes.areas
+                && !governs(caller, areas)
+            {
+                return Err(out_of_scope());
+            }
+            let current = self
+                .lock_for_change(txn, caller, id, "CLIENT_REVOKED")
                 .await?;
-                let event = pb::AgencyClientUpdated {
-                    client: Some(client.to_proto()),
-                    changed_fields: Some(prost_types::FieldMask { paths }),
-                    actor: Some(caller.actor()),
-                };
-                outbox::publish(txn, &self.source, &event).await?;
-                tracing::info!(client_id = %client.id, "agency client updated");
-                Ok(pb::UpdateAgencyClientResponse {
-                    client: Some(client.to_proto()),
-                })
-            },
-        )
+            if changes.certificate_sha256.is_some() && current.auth_method != AuthMethod::Mtls {
+                return Err(Error::invalid(
+                    "client.certificate_sha256",
+                    "only mTLS clients have a certificate",
+                ));
+            }
+            let client = store::update(txn, id, &changes, caller.acting_user(), now)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            let paths = changes.paths();
+            let details = serde_json::json!({
+                "client_id": client.id,
+                "changed": paths,
+                "scopes": client.api_scopes,
+                "areas": client.areas,
+            });
+            let event = pb::AgencyClientUpdated {
+                client: Some(client.to_proto()),
+                changed_fields: Some(prost_types::FieldMask { paths }),
+                actor: Some(caller.actor()),
+            };
+            self.announce(txn, caller, "agency.updated", details, &event, now)
+                .await?;
+            tracing::info!(client_id = %client.id, "agency client updated");
+            Ok(pb::UpdateAgencyClientResponse {
+                client: event.client,
+            })
+        })
         .await
     }
 
@@ -644,32 +649,24 @@ impl Clients {
         caller: &Caller,
         command: RotateAgencyClientSecret,
     ) -> Result<pb::RotateAgencyClientSecretResponse> {
-        let now = self.now();
         let keep = Keep::Nothing {
             instead: ROTATED_INSTEAD,
         };
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            keep,
-            async |txn| {
-                let rotated = self
-                    .rotate(txn, caller, command.client_id, command.overlap, now)
-                    .await?;
-                Ok(pb::RotateAgencyClientSecretResponse {
-                    client: Some(rotated.client.to_proto()),
-                    client_secret: rotated.secret.expose_secret().to_owned(),
-                    // No overlap: the previous secret stopped with this change.
-                    previous_secret_expire_time: Some(to_timestamp(
-                        rotated
-                            .previous_expires_at
-                            .unwrap_or(rotated.client.updated_at),
-                    )),
-                })
-            },
-        )
+        self.once(caller, &command.mutation, keep, async |txn, now| {
+            let rotated = self
+                .rotate(txn, caller, command.client_id, command.overlap, now)
+                .await?;
+            Ok(pb::RotateAgencyClientSecretResponse {
+                client: Some(rotated.client.to_proto()),
+                client_secret: rotated.secret.expose_secret().to_owned(),
+                // No overlap: the previous secret stopped with this change.
+                previous_secret_expire_time: Some(to_timestamp(
+                    rotated
+                        .previous_expires_at
+                        .unwrap_or(rotated.client.updated_at),
+                )),
+            })
+        })
         .await
     }
 
@@ -692,7 +689,6 @@ impl Clients {
         overlap: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Result<RotatedSecret> {
-        require_manager(caller)?;
         let overlap = overlap.unwrap_or(self.settings.agency_secret_overlap);
         let current = self
             .lock_for_change(txn, caller, id, "CLIENT_REVOKED")
@@ -719,19 +715,11 @@ impl Clients {
         )
         .await?
         .ok_or_else(|| not_found(id))?;
-        crate::audit::record(
-            txn,
-            caller,
-            "agency.secret_rotated",
-            None,
-            serde_json::json!({
-                "client_id": client.id,
-                "secret_hint": client.secret_hint,
-                "previous_secret_expires_at": previous_expires_at,
-            }),
-            now,
-        )
-        .await?;
+        let details = serde_json::json!({
+            "client_id": client.id,
+            "secret_hint": client.secret_hint,
+            "previous_secret_expires_at": previous_expires_at,
+        });
         let event = pb::AgencyClientUpdated {
             client: Some(client.to_proto()),
             changed_fields: Some(prost_types::FieldMask {
@@ -739,7 +727,8 @@ impl Clients {
             }),
             actor: Some(caller.actor()),
         };
-        outbox::publish(txn, &self.source, &event).await?;
+        self.announce(txn, caller, "agency.secret_rotated", details, &event, now)
+            .await?;
         tracing::info!(client_id = %client.id, ?previous_expires_at, "agency client secret rotated");
         Ok(RotatedSecret {
             client,
@@ -755,46 +744,30 @@ impl Clients {
         caller: &Caller,
         command: RevokeAgencyClient,
     ) -> Result<pb::RevokeAgencyClientResponse> {
-        let now = self.now();
         let RevokeAgencyClient {
             mutation,
             client_id: id,
             reason,
         } = command;
-        idempotency::once(
-            &self.db,
-            caller,
-            &mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                require_manager(caller)?;
-                self.lock_for_change(txn, caller, id, "ALREADY_REVOKED")
-                    .await?;
-                let client = store::revoke(txn, id, caller.acting_user(), &reason, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "agency.revoked",
-                    None,
-                    serde_json::json!({ "client_id": client.id, "reason": reason }),
-                    now,
-                )
+        self.once(caller, &mutation, Keep::Answer, async |txn, now| {
+            self.lock_for_change(txn, caller, id, "ALREADY_REVOKED")
                 .await?;
-                let event = pb::AgencyClientRevoked {
-                    client: Some(client.to_proto()),
-                    actor: Some(caller.actor()),
-                    reason: reason.clone(),
-                };
-                outbox::publish(txn, &self.source, &event).await?;
-                tracing::info!(client_id = %client.id, "agency client revoked");
-                Ok(pb::RevokeAgencyClientResponse {
-                    client: Some(client.to_proto()),
-                })
-            },
-        )
+            let client = store::revoke(txn, id, caller.acting_user(), &reason, now)
+                .await?
+                .ok_or_else(|| not_found(id))?;
+            let details = serde_json::json!({ "client_id": client.id, "reason": reason });
+            let event = pb::AgencyClientRevoked {
+                client: Some(client.to_proto()),
+                actor: Some(caller.actor()),
+                reason: reason.clone(),
+            };
+            self.announce(txn, caller, "agency.revoked", details, &event, now)
+                .await?;
+            tracing::info!(client_id = %client.id, "agency client revoked");
+            Ok(pb::RevokeAgencyClientResponse {
+                client: event.client,
+            })
+        })
         .await
     }
 }
@@ -978,19 +951,13 @@ impl Agencies {
         };
         self.per_address.check(&address)?;
         self.per_client.check(&command.client_id)?;
-        let clients = &self.clients;
-        let now = clients.now();
         let keep = Keep::Nothing {
             instead: EXCHANGED_INSTEAD,
         };
         let id = command.client_id;
-        idempotency::once(
-            &clients.db,
-            caller,
-            &command.mutation,
-            now,
-            keep,
-            async |txn| {
+        let clients = &self.clients;
+        clients
+            .once(caller, &command.mutation, keep, async |txn, now| {
                 let stored = store::credentials(txn, id).await?;
                 let proven = proves(stored.as_ref(), &command.secret, certificate, now).await?;
                 let Some(stored) = stored.filter(|_| proven) else {
@@ -1012,9 +979,8 @@ impl Agencies {
                     }),
                     scopes,
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 }
 

@@ -2,7 +2,7 @@
 //! issue); every statement takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 use terrace_platform::auth::{AdminScope, RoleGrant};
 use terrace_platform::error::{Error, Result};
 use uuid::Uuid;
@@ -116,32 +116,40 @@ fn rows(rows: &[QueryResult]) -> Result<Vec<ClientRow>> {
         .collect::<Result<_, _>>()?)
 }
 
-fn one(row: Option<QueryResult>) -> Result<Option<ClientRow>> {
-    Ok(row.as_ref().map(ClientRow::from_row).transpose()?)
+/// The client that `sql` (a statement `RETURNING` or selecting [`COLUMNS`]) answers, if any.
+async fn fetch<C: ConnectionTrait>(
+    conn: &C,
+    sql: String,
+    values: impl IntoIterator<Item = Value>,
+) -> Result<Option<ClientRow>> {
+    let found = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(found.as_ref().map(ClientRow::from_row).transpose()?)
 }
 
 /// Client `id`.
 pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<ClientRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1"),
-            [id.into()],
-        ))
-        .await?;
-    one(found)
+    fetch(
+        conn,
+        format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1"),
+        [id.into()],
+    )
+    .await
 }
 
 /// Client `id`, locked for the rest of the transaction.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<ClientRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1 FOR UPDATE"),
-            [id.into()],
-        ))
-        .await?;
-    one(found)
+    fetch(
+        conn,
+        format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1 FOR UPDATE"),
+        [id.into()],
+    )
+    .await
 }
 
 /// The client created by the request `request_id` of the caller whose idempotency key is
@@ -151,17 +159,15 @@ pub async fn created_by_request<C: ConnectionTrait>(
     caller_key: &str,
     request_id: Uuid,
 ) -> Result<Option<ClientRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM agency_clients \
-                 WHERE request_caller = $1 AND request_id = $2"
-            ),
-            [caller_key.into(), request_id.into()],
-        ))
-        .await?;
-    one(found)
+    fetch(
+        conn,
+        format!(
+            "SELECT {COLUMNS} FROM agency_clients \
+             WHERE request_caller = $1 AND request_id = $2"
+        ),
+        [caller_key.into(), request_id.into()],
+    )
+    .await
 }
 
 /// A secret as stored: its argon2id hash and its last four characters.
@@ -196,35 +202,34 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewRow<'_>) -> Result<Cli
     let (hash, hint) = new.secret.map(|secret| (secret.hash, secret.hint)).unzip();
     let rotated_at = hash.as_ref().map(|_| new.now);
     let (request_caller, request_id) = new.request.unzip();
-    let inserted = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "INSERT INTO agency_clients (id, name, description, status, auth_method, \
-                 certificate_sha256, api_scopes, areas, secret_hash, secret_hint, secret_rotated_at, \
-                 created_by, created_at, updated_by, updated_at, request_caller, request_id) \
-                 VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $12, $11, $12, \
-                 $13, $14) RETURNING {COLUMNS}"
-            ),
-            [
-                Uuid::now_v7().into(),
-                client.name.clone().into(),
-                client.description.clone().into(),
-                auth_method.as_str().into(),
-                certificate.into(),
-                client.api_scopes.clone().into(),
-                areas_json(&client.areas)?.into(),
-                hash.into(),
-                hint.into(),
-                rotated_at.into(),
-                new.by.into(),
-                new.now.into(),
-                request_caller.map(str::to_owned).into(),
-                request_id.into(),
-            ],
-        ))
-        .await?;
-    one(inserted)?.ok_or_else(|| Error::internal(anyhow::anyhow!("an insert returned no row")))
+    fetch(
+        conn,
+        format!(
+            "INSERT INTO agency_clients (id, name, description, status, auth_method, \
+             certificate_sha256, api_scopes, areas, secret_hash, secret_hint, secret_rotated_at, \
+             created_by, created_at, updated_by, updated_at, request_caller, request_id) \
+             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $12, $11, $12, \
+             $13, $14) RETURNING {COLUMNS}"
+        ),
+        [
+            Uuid::now_v7().into(),
+            client.name.clone().into(),
+            client.description.clone().into(),
+            auth_method.as_str().into(),
+            certificate.into(),
+            client.api_scopes.clone().into(),
+            areas_json(&client.areas)?.into(),
+            hash.into(),
+            hint.into(),
+            rotated_at.into(),
+            new.by.into(),
+            new.now.into(),
+            request_caller.map(str::to_owned).into(),
+            request_id.into(),
+        ],
+    )
+    .await?
+    .ok_or_else(|| Error::internal(anyhow::anyhow!("an insert returned no row")))
 }
 
 /// What a list asks for.
@@ -276,28 +281,26 @@ pub async fn update<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
     let areas = changes.areas.as_deref().map(areas_json).transpose()?;
-    let updated = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "UPDATE agency_clients SET name = COALESCE($2, name), \
-                 description = COALESCE($3, description), api_scopes = COALESCE($4, api_scopes), \
-                 areas = COALESCE($5, areas), certificate_sha256 = COALESCE($6, certificate_sha256), \
-                 updated_by = $7, updated_at = $8 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            [
-                id.into(),
-                changes.name.clone().into(),
-                changes.description.clone().into(),
-                changes.api_scopes.clone().into(),
-                areas.into(),
-                changes.certificate_sha256.clone().into(),
-                by.into(),
-                now.into(),
-            ],
-        ))
-        .await?;
-    one(updated)
+    fetch(
+        conn,
+        format!(
+            "UPDATE agency_clients SET name = COALESCE($2, name), \
+             description = COALESCE($3, description), api_scopes = COALESCE($4, api_scopes), \
+             areas = COALESCE($5, areas), certificate_sha256 = COALESCE($6, certificate_sha256), \
+             updated_by = $7, updated_at = $8 WHERE id = $1 RETURNING {COLUMNS}"
+        ),
+        [
+            id.into(),
+            changes.name.clone().into(),
+            changes.description.clone().into(),
+            changes.api_scopes.clone().into(),
+            areas.into(),
+            changes.certificate_sha256.clone().into(),
+            by.into(),
+            now.into(),
+        ],
+    )
+    .await
 }
 
 /// Makes `secret` client `id`'s current secret; the one it replaces keeps working until
@@ -310,27 +313,25 @@ pub async fn rotate<C: ConnectionTrait>(
     by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
-    let updated = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "UPDATE agency_clients SET \
-                 previous_secret_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE secret_hash END, \
-                 previous_secret_expires_at = $4, secret_hash = $2, secret_hint = $3, \
-                 secret_rotated_at = $5, updated_by = $6, updated_at = $5 \
-                 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            [
-                id.into(),
-                secret.hash.into(),
-                secret.hint.into(),
-                previous_expires_at.into(),
-                now.into(),
-                by.into(),
-            ],
-        ))
-        .await?;
-    one(updated)
+    fetch(
+        conn,
+        format!(
+            "UPDATE agency_clients SET \
+             previous_secret_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE secret_hash END, \
+             previous_secret_expires_at = $4, secret_hash = $2, secret_hint = $3, \
+             secret_rotated_at = $5, updated_by = $6, updated_at = $5 \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        ),
+        [
+            id.into(),
+            secret.hash.into(),
+            secret.hint.into(),
+            previous_expires_at.into(),
+            now.into(),
+            by.into(),
+        ],
+    )
+    .await
 }
 
 /// Marks client `id` revoked and forgets its previous secret.
@@ -341,18 +342,16 @@ pub async fn revoke<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
-    let updated = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "UPDATE agency_clients SET status = 'revoked', revoked_at = $2, revoked_by = $3, \
-                 revoke_reason = $4, previous_secret_hash = NULL, previous_secret_expires_at = NULL, \
-                 updated_by = $3, updated_at = $2 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            [id.into(), now.into(), by.into(), reason.into()],
-        ))
-        .await?;
-    one(updated)
+    fetch(
+        conn,
+        format!(
+            "UPDATE agency_clients SET status = 'revoked', revoked_at = $2, revoked_by = $3, \
+             revoke_reason = $4, previous_secret_hash = NULL, previous_secret_expires_at = NULL, \
+             updated_by = $3, updated_at = $2 WHERE id = $1 RETURNING {COLUMNS}"
+        ),
+        [id.into(), now.into(), by.into(), reason.into()],
+    )
+    .await
 }
 
 /// What the exchange reads of a client: its credentials among the rest.

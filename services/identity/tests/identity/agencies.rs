@@ -89,6 +89,20 @@ async fn create(
         .map(tonic::Response::into_inner)
 }
 
+/// Client `id` as `token` reads it.
+async fn read(app: &TestApp, client: &mut Client, token: &str, id: &str) -> pb::AgencyClient {
+    let request = pb::GetAgencyClientRequest {
+        client_id: id.to_owned(),
+    };
+    client
+        .get_agency_client(app.request(request, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .client
+        .unwrap()
+}
+
 async fn exchange(
     client: &mut Client,
     client_id: &str,
@@ -223,14 +237,7 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     assert!(!stored.contains(&secret));
     // Audited and published in the same transaction.
     assert_eq!(footprint(&db).await, (1, 1, 1));
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.created'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&db, "identity.agency.created").await, 1);
 
     // The exchange is public: no token, just the credentials.
     let issued_at = app.clock.now().timestamp();
@@ -334,18 +341,7 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     assert_eq!(reason(&status), "AREA_NOT_ALLOWED", "broader than an area");
 
     // Reading it back never shows the secret; exchanges are not changes.
-    let read = client
-        .get_agency_client(app.request(
-            pb::GetAgencyClientRequest {
-                client_id: client_id.clone(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .client
-        .unwrap();
+    let read = read(&app, &mut client, &admin, &client_id).await;
     assert_eq!(read.name, "县农业农村局 data platform");
     assert!(!format!("{read:?}").contains(&secret));
     assert_eq!(footprint(&db).await, (1, 1, 1));
@@ -721,22 +717,8 @@ async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing()
         .unwrap();
     // Eight creations, one update, one rotation, one revocation: each audited and published once.
     assert_eq!(footprint(&db).await, (8, 11, 11));
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.updated'"
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.revoked'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&db, "identity.agency.updated").await, 2);
+    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
 }
 
 #[tokio::test]
@@ -1346,6 +1328,15 @@ async fn audits(db: &sea_orm::DatabaseConnection, action: &str) -> i64 {
     .await
 }
 
+/// How many events of `subject` were published.
+async fn events(db: &sea_orm::DatabaseConnection, subject: &str) -> i64 {
+    count(
+        db,
+        &format!("SELECT count(*) AS n FROM outbox WHERE subject = '{subject}'"),
+    )
+    .await
+}
+
 /// A `CreateAgencyClientRequest` with this request id.
 fn create_request(request_id: &str, agency: pb::AgencyClient) -> pb::CreateAgencyClientRequest {
     pb::CreateAgencyClientRequest {
@@ -1359,6 +1350,55 @@ fn mtls_client(name: &str) -> pb::AgencyClient {
         auth_method: pb::AgencyAuthMethod::Mtls as i32,
         certificate_sha256: "cd".repeat(32),
         ..secret_client(name, &["agri.statistics:read"], &["110101"])
+    }
+}
+
+/// A running identity with a platform admin and one secret client of theirs.
+struct WithClient {
+    app: TestApp,
+    db: sea_orm::DatabaseConnection,
+    client: Client,
+    admin: String,
+    /// The agency client's id and secret.
+    id: String,
+    secret: String,
+}
+
+async fn with_a_client(scopes: &[&str]) -> WithClient {
+    let app = identity(serde_json::json!({})).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = Client::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let created = create(
+        &app,
+        &mut client,
+        &admin,
+        secret_client("retried", scopes, &["110101"]),
+    )
+    .await
+    .unwrap();
+    WithClient {
+        id: created.client.unwrap().id,
+        secret: created.client_secret,
+        app,
+        db,
+        client,
+        admin,
+    }
+}
+
+/// Renames client `id`.
+fn rename(request_id: &str, id: &str, name: &str) -> pb::UpdateAgencyClientRequest {
+    pb::UpdateAgencyClientRequest {
+        request_id: request_id.to_owned(),
+        client: Some(pb::AgencyClient {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["name".into()],
+        }),
     }
 }
 
@@ -1454,20 +1494,7 @@ async fn a_creation_retried_after_the_log_is_pruned_finds_its_client() {
         .unwrap();
     // Renamed since: a retry finds the client as it now is.
     client
-        .update_agency_client(app.request(
-            pb::UpdateAgencyClientRequest {
-                request_id: request_id(),
-                client: Some(pb::AgencyClient {
-                    id: made.id.clone(),
-                    name: "renamed".into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["name".into()],
-                }),
-            },
-            &admin,
-        ))
+        .update_agency_client(app.request(rename(&request_id(), &made.id, "renamed"), &admin))
         .await
         .unwrap();
 
@@ -1514,32 +1541,15 @@ async fn a_creation_retried_after_the_log_is_pruned_finds_its_client() {
 
 #[tokio::test]
 async fn a_retried_update_is_answered_as_first_and_done_once() {
-    let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
-    let mut client = Client::new(app.channel().await);
-    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let id = create(
-        &app,
-        &mut client,
-        &admin,
-        secret_client("updated", &["agri.statistics:read"], &["110101"]),
-    )
-    .await
-    .unwrap()
-    .client
-    .unwrap()
-    .id;
-    let update = |request_id: &str, name: &str| pb::UpdateAgencyClientRequest {
-        request_id: request_id.to_owned(),
-        client: Some(pb::AgencyClient {
-            id: id.clone(),
-            name: name.to_owned(),
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["name".into()],
-        }),
-    };
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
+    let update = |request_id: &str, name: &str| rename(request_id, &id, name);
     let once = request_id();
     let first = client
         .update_agency_client(app.request(update(&once, "first name"), &admin))
@@ -1562,38 +1572,20 @@ async fn a_retried_update_is_answered_as_first_and_done_once() {
         .unwrap_err();
     assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
     assert_eq!(audits(&db, "agency.updated").await, 1);
-    let read = client
-        .get_agency_client(app.request(
-            pb::GetAgencyClientRequest {
-                client_id: id.clone(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .client
-        .unwrap();
+    let read = read(&app, &mut client, &admin, &id).await;
     assert_eq!(read.name, "first name");
 }
 
 #[tokio::test]
 async fn a_retried_rotation_gives_no_second_secret() {
-    let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
-    let mut client = Client::new(app.channel().await);
-    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let id = create(
-        &app,
-        &mut client,
-        &admin,
-        secret_client("rotated", &["agri.statistics:read"], &["110101"]),
-    )
-    .await
-    .unwrap()
-    .client
-    .unwrap()
-    .id;
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
     let rotate = |request_id: &str, seconds: i64| pb::RotateAgencyClientSecretRequest {
         request_id: request_id.to_owned(),
         client_id: id.clone(),
@@ -1625,21 +1617,14 @@ async fn a_retried_rotation_gives_no_second_secret() {
 
 #[tokio::test]
 async fn a_retried_revocation_is_answered_as_first_and_done_once() {
-    let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
-    let mut client = Client::new(app.channel().await);
-    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let id = create(
-        &app,
-        &mut client,
-        &admin,
-        secret_client("revoked", &["agri.statistics:read"], &["110101"]),
-    )
-    .await
-    .unwrap()
-    .client
-    .unwrap()
-    .id;
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
     let revoke = |request_id: &str, reason: &str| pb::RevokeAgencyClientRequest {
         request_id: request_id.to_owned(),
         client_id: id.clone(),
@@ -1669,36 +1654,19 @@ async fn a_retried_revocation_is_answered_as_first_and_done_once() {
         .unwrap_err();
     assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
     assert_eq!(audits(&db, "agency.revoked").await, 1);
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.revoked'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
 }
 
 #[tokio::test]
 async fn a_retried_exchange_issues_no_second_token() {
-    let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
-    let mut client = Client::new(app.channel().await);
-    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
-    let created = create(
-        &app,
-        &mut client,
-        &admin,
-        secret_client(
-            "exchanger",
-            &["agri.statistics:read", "governance.requests:read"],
-            &["110101"],
-        ),
-    )
-    .await
-    .unwrap();
-    let id = created.client.unwrap().id;
-    let secret = created.client_secret;
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        secret,
+    } = with_a_client(&["agri.statistics:read", "governance.requests:read"]).await;
     let last_exchange = || async {
         db.query_one_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
