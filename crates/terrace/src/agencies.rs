@@ -1,16 +1,17 @@
 //! `terrace agency ...`: agency clients from the command line.
 //!
-//! Like `terrace user`, these act on the identity database directly with the operator's authority,
-//! under the rules the RPCs apply to the data (scope format, valid areas, name length); the same
-//! audit records and events are written, and the service's relay publishes the events when it
-//! runs. A secret is printed once and never again: only its hash is kept.
+//! Like `terrace user`, these act on the identity database directly with the operator's authority
+//! (`Caller::operator`, with the reason given), under the rules the RPCs apply to the data (scope
+//! format, valid areas, name length); the same audit records and events are written, and the
+//! service's relay publishes the events when it runs. A secret is printed once and never again:
+//! only its hash is kept.
 
 use clap::Subcommand;
 use secrecy::ExposeSecret as _;
 use terrace_identity::admin::SOURCE;
-use terrace_identity::agencies::{self, AgencySettings, AuthMethod, NewClient};
+use terrace_identity::agencies::{AgencySettings, Clients, NewClient};
 use terrace_platform::Clock;
-use terrace_platform::auth::{Role, RoleGrant};
+use terrace_platform::auth::{Caller, Role, RoleGrant};
 use terrace_platform::config::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -31,6 +32,9 @@ pub(crate) enum AgencyCommand {
         /// (a division-code prefix; platform_admin@ for the whole country); repeat for more.
         #[arg(long = "area", value_name = "ROLE@PREFIX", required = true, value_parser = parse_area)]
         areas: Vec<RoleGrant>,
+        /// Why, kept in the audit record.
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// Give a client a new secret; the old one keeps working for
     /// `services.identity.agency_secret_overlap` (24 hours unless configured).
@@ -38,6 +42,9 @@ pub(crate) enum AgencyCommand {
         /// The client's id, as `terrace agency create` printed it.
         #[arg(long)]
         client_id: uuid::Uuid,
+        /// Why, kept in the audit record.
+        #[arg(long, default_value = "")]
+        reason: String,
     },
 }
 
@@ -55,22 +62,23 @@ pub(crate) async fn run(settings: &Settings, command: AgencyCommand) -> anyhow::
     let agency_settings = AgencySettings::load(settings)?;
     let db = terrace_platform::db::connect(&settings.database, "identity").await?;
     terrace_platform::db::migrate::<terrace_identity::migration::Migrator>(&db).await?;
+    let clients = Clients::on(
+        db.clone(),
+        SOURCE.to_owned(),
+        Clock::system(),
+        agency_settings,
+    );
     match command {
         AgencyCommand::Create {
             name,
             description,
             scopes,
             areas,
+            reason,
         } => {
-            let new = NewClient {
-                name,
-                description,
-                auth_method: AuthMethod::Secret,
-                certificate_sha256: None,
-                api_scopes: scopes,
-                areas,
-            };
-            let created = agencies::create(&db, SOURCE, None, new, Clock::system().now())
+            let new = NewClient::secret(&name, &description, scopes, areas).map_err(explain)?;
+            let created = clients
+                .create_now(&Caller::operator(reason), new)
                 .await
                 .map_err(explain)?;
             println!("created agency client {:?}", created.client.name);
@@ -80,17 +88,11 @@ pub(crate) async fn run(settings: &Settings, command: AgencyCommand) -> anyhow::
                 println!("the secret is shown this once; only its hash is kept");
             }
         }
-        AgencyCommand::Rotate { client_id } => {
-            let rotated = agencies::rotate_secret(
-                &db,
-                SOURCE,
-                None,
-                client_id,
-                agency_settings.agency_secret_overlap,
-                Clock::system().now(),
-            )
-            .await
-            .map_err(explain)?;
+        AgencyCommand::Rotate { client_id, reason } => {
+            let rotated = clients
+                .rotate_secret_now(&Caller::operator(reason), client_id)
+                .await
+                .map_err(explain)?;
             println!("client_id: {}", rotated.client.id);
             println!("client_secret: {}", rotated.secret.expose_secret());
             match rotated.previous_expires_at {

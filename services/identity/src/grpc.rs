@@ -5,7 +5,6 @@
 use std::str::FromStr as _;
 use std::sync::Arc;
 
-use secrecy::ExposeSecret as _;
 use terrace_platform::auth::Principal;
 use terrace_platform::error::{Error, Violations};
 use terrace_proto::identity::v1 as pb;
@@ -14,7 +13,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::accounts::{self, Accounts};
-use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
+use crate::agencies::{self, Agencies, AgencySettings};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::grants::{self, Grants};
@@ -36,7 +35,8 @@ pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
     grants: Grants,
     clock: Clock,
-    /// The credentials exchange and its throttles (one per process, as the handlers are).
+    /// Agency clients, and the credentials exchange with its throttles (one per process, as the
+    /// handlers are).
     agencies: Agencies,
 }
 
@@ -45,12 +45,7 @@ impl IdentityGrpc {
         // `Identity::state` already refused unreadable agency settings at start, so the default
         // stands in only where no service runs (a handler built by hand).
         let settings = AgencySettings::load(&accounts.ctx.settings).unwrap_or_default();
-        let agencies = Agencies::new(
-            accounts.ctx.db.clone(),
-            accounts.tokens.clone(),
-            settings,
-            accounts.ctx.clock.clone(),
-        );
+        let agencies = Agencies::new(&accounts.ctx, accounts.tokens.clone(), settings);
         let grants = Grants::new(&accounts.ctx);
         let clock = accounts.ctx.clock.clone();
         Self {
@@ -189,44 +184,6 @@ pub(crate) fn check_text(
         violations.add(field, format!("at most {max} characters"));
     } else if value.chars().any(char::is_control) {
         violations.add(field, "must not contain control characters");
-    }
-}
-
-fn check_client_id(violations: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
-    Uuid::parse_str(value)
-        .map_err(|_| violations.add(field, "must be an agency client id"))
-        .ok()
-}
-
-/// An agency's areas given as codes, each with the official standing of its level
-/// ([`agencies::standing_for`]: the contract names no role). `None` when any is malformed.
-fn check_agency_areas(
-    violations: &mut Violations,
-    field: &str,
-    codes: &[terrace_proto::common::v1::AdminCode],
-) -> Option<Vec<terrace_platform::auth::RoleGrant>> {
-    let mut areas = Vec::new();
-    let mut complete = true;
-    for (i, code) in codes.iter().enumerate() {
-        match check_scope(violations, &format!("{field}[{i}]"), Some(code)) {
-            Some(scope) => {
-                let role = agencies::standing_for(&scope);
-                match terrace_platform::auth::RoleGrant::new(role, scope) {
-                    Ok(grant) => areas.push(grant),
-                    Err(error) => {
-                        violations.add(format!("{field}[{i}]"), error.to_string());
-                        complete = false;
-                    }
-                }
-            }
-            None => complete = false,
-        }
-    }
-    if complete {
-        agencies::check_areas(violations, field, &areas);
-        Some(areas)
-    } else {
-        None
     }
 }
 
@@ -512,86 +469,25 @@ impl IdentityService for IdentityGrpc {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn create_agency_client(
         &self,
         request: Request<pb::CreateAgencyClientRequest>,
     ) -> Result<Response<pb::CreateAgencyClientResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let client = message.client.unwrap_or_default();
-        let auth_method = AuthMethod::from_proto(client.auth_method);
-        if auth_method.is_none() {
-            violations.add(
-                "client.auth_method",
-                "required: AGENCY_AUTH_METHOD_SECRET or AGENCY_AUTH_METHOD_MTLS",
-            );
-        }
-        let areas = if client.areas.is_empty() {
-            violations.add("client.areas", "required: at least one area");
-            None
-        } else {
-            check_agency_areas(&mut violations, "client.areas", &client.areas)
-        };
-        let new = NewClient {
-            name: client.name,
-            description: client.description,
-            auth_method: auth_method.unwrap_or(AuthMethod::Secret),
-            certificate_sha256: (!client.certificate_sha256.is_empty())
-                .then_some(client.certificate_sha256),
-            api_scopes: client.scopes,
-            areas: areas.unwrap_or_default(),
-        };
-        agencies::check_name(&mut violations, "client.name", &new.name);
-        agencies::check_description(&mut violations, "client.description", &new.description);
-        match (auth_method, new.certificate_sha256.as_deref()) {
-            (Some(AuthMethod::Mtls), Some(fingerprint)) => agencies::check_fingerprint(
-                &mut violations,
-                "client.certificate_sha256",
-                fingerprint,
-            ),
-            (Some(AuthMethod::Mtls), None) => {
-                violations.add("client.certificate_sha256", "required for mTLS clients");
-            }
-            (Some(AuthMethod::Secret), Some(_)) => violations.add(
-                "client.certificate_sha256",
-                "only mTLS clients have a certificate",
-            ),
-            _ => {}
-        }
-        agencies::check_scopes(&mut violations, "client.scopes", &new.api_scopes);
-        violations.finish()?;
-        let created = agencies::create(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            new,
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::CreateAgencyClientResponse {
-            client: Some(created.client.to_proto()),
-            client_secret: created
-                .secret
-                .map(|secret| secret.expose_secret().to_owned())
-                .unwrap_or_default(),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = agencies::CreateAgencyClient::parse(request.into_inner())?;
+        let created = self.agencies.clients.create(&caller, command).await?;
+        Ok(Response::new(created))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(client_id = %request.get_ref().client_id))]
     async fn get_agency_client(
         &self,
         request: Request<pb::GetAgencyClientRequest>,
     ) -> Result<Response<pb::GetAgencyClientResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let id = check_client_id(&mut violations, "client_id", &message.client_id);
-        violations.finish()?;
-        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
-        let client = agencies::get(&self.accounts.ctx.db, Some(&principal), id).await?;
+        let caller = Caller::required(&request)?;
+        let query = agencies::GetAgencyClient::parse(request.into_inner())?;
+        let client = self.agencies.clients.get(&caller, query).await?;
         Ok(Response::new(pb::GetAgencyClientResponse {
             client: Some(client.to_proto()),
         }))
@@ -602,249 +498,68 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::ListAgencyClientsRequest>,
     ) -> Result<Response<pb::ListAgencyClientsResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let page = message.page.unwrap_or_default();
-        let page_size = check_page_size(&mut violations, "page.page_size", page.page_size);
-        let after = check_page_token(&mut violations, "page.page_token", &page.page_token);
-        let area = message
-            .area
-            .as_ref()
-            .and_then(|code| check_scope(&mut violations, "area", Some(code)));
-        violations.finish()?;
-        let filter = agencies::ListFilter {
-            area,
-            include_revoked: message.include_revoked,
-        };
-        let (clients, next) = agencies::list(
-            &self.accounts.ctx.db,
-            Some(&principal),
-            &filter,
-            page_size,
-            after,
-        )
-        .await?;
+        let caller = Caller::required(&request)?;
+        let query = agencies::ListAgencyClients::parse(request.into_inner())?;
+        let (clients, next) = self.agencies.clients.list(&caller, query).await?;
         Ok(Response::new(pb::ListAgencyClientsResponse {
             clients: clients.iter().map(agencies::ClientRow::to_proto).collect(),
-            page: Some(terrace_proto::common::v1::PageResponse {
-                next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
-                total_size: None,
-            }),
+            page: Some(page_response(next.as_ref())),
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(client_id = %request.get_ref().client.as_ref().map(|c| c.id.as_str()).unwrap_or_default()))]
     async fn update_agency_client(
         &self,
         request: Request<pb::UpdateAgencyClientRequest>,
     ) -> Result<Response<pb::UpdateAgencyClientResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let client = message.client.unwrap_or_default();
-        let id = check_client_id(&mut violations, "client.id", &client.id);
-        let paths = message.update_mask.unwrap_or_default().paths;
-        if paths.is_empty() {
-            violations.add("update_mask", "required: name the fields to change");
-        }
-        let mut changes = Changes::default();
-        for path in &paths {
-            match path.as_str() {
-                "name" => {
-                    agencies::check_name(&mut violations, "client.name", &client.name);
-                    changes.name = Some(client.name.clone());
-                }
-                "description" => {
-                    agencies::check_description(
-                        &mut violations,
-                        "client.description",
-                        &client.description,
-                    );
-                    changes.description = Some(client.description.clone());
-                }
-                "scopes" => {
-                    agencies::check_scopes(&mut violations, "client.scopes", &client.scopes);
-                    changes.api_scopes = Some(client.scopes.clone());
-                }
-                "areas" => {
-                    if client.areas.is_empty() {
-                        violations.add("client.areas", "required: at least one area");
-                    } else {
-                        changes.areas =
-                            check_agency_areas(&mut violations, "client.areas", &client.areas);
-                    }
-                }
-                "certificate_sha256" => {
-                    agencies::check_fingerprint(
-                        &mut violations,
-                        "client.certificate_sha256",
-                        &client.certificate_sha256,
-                    );
-                    changes.certificate_sha256 = Some(client.certificate_sha256.clone());
-                }
-                other => violations.add(
-                    "update_mask",
-                    format!(
-                        "{other:?} cannot be changed; name, description, scopes, areas or \
-                         certificate_sha256 can"
-                    ),
-                ),
-            }
-        }
-        violations.finish()?;
-        let id = id.ok_or_else(|| Error::invalid("client.id", "required"))?;
-        let client = agencies::update(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            id,
-            changes,
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::UpdateAgencyClientResponse {
-            client: Some(client.to_proto()),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = agencies::UpdateAgencyClient::parse(request.into_inner())?;
+        let updated = self.agencies.clients.update(&caller, command).await?;
+        Ok(Response::new(updated))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(client_id = %request.get_ref().client_id))]
     async fn rotate_agency_client_secret(
         &self,
         request: Request<pb::RotateAgencyClientSecretRequest>,
     ) -> Result<Response<pb::RotateAgencyClientSecretResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let id = check_client_id(&mut violations, "client_id", &message.client_id);
-        let overlap = match message.overlap {
-            None => Some(self.agencies.settings.agency_secret_overlap),
-            Some(overlap) => match std::time::Duration::try_from(overlap) {
-                Ok(overlap) if overlap <= agencies::MAX_OVERLAP => Some(overlap),
-                Ok(_) => {
-                    violations.add("overlap", "at most 7 days");
-                    None
-                }
-                Err(_) => {
-                    violations.add("overlap", "must not be negative");
-                    None
-                }
-            },
-        };
-        violations.finish()?;
-        let (Some(id), Some(overlap)) = (id, overlap) else {
-            return Err(Error::invalid("client_id", "required").into());
-        };
-        let rotated = agencies::rotate_secret(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            id,
-            overlap,
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::RotateAgencyClientSecretResponse {
-            client: Some(rotated.client.to_proto()),
-            client_secret: rotated.secret.expose_secret().to_owned(),
-            previous_secret_expire_time: Some(users::timestamp(
-                rotated
-                    .previous_expires_at
-                    .unwrap_or(rotated.client.updated_at),
-            )),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = agencies::RotateAgencyClientSecret::parse(request.into_inner())?;
+        let rotated = self
+            .agencies
+            .clients
+            .rotate_secret(&caller, command)
+            .await?;
+        Ok(Response::new(rotated))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(client_id = %request.get_ref().client_id))]
     async fn revoke_agency_client(
         &self,
         request: Request<pb::RevokeAgencyClientRequest>,
     ) -> Result<Response<pb::RevokeAgencyClientResponse>, Status> {
-        let principal = Principal::from_request(&request)?.clone();
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let id = check_client_id(&mut violations, "client_id", &message.client_id);
-        check_text(
-            &mut violations,
-            "reason",
-            &message.reason,
-            true,
-            agencies::MAX_REASON_CHARS,
-        );
-        violations.finish()?;
-        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
-        let client = agencies::revoke(
-            &self.accounts.ctx.db,
-            &self.accounts.ctx.event_source(),
-            Some(&principal),
-            id,
-            message.reason.trim(),
-            self.accounts.ctx.clock.now(),
-        )
-        .await?;
-        Ok(Response::new(pb::RevokeAgencyClientResponse {
-            client: Some(client.to_proto()),
-        }))
+        let caller = Caller::required(&request)?;
+        let command = agencies::RevokeAgencyClient::parse(request.into_inner())?;
+        let revoked = self.agencies.clients.revoke(&caller, command).await?;
+        Ok(Response::new(revoked))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(client_id = %request.get_ref().client_id))]
     async fn exchange_client_credentials(
         &self,
         request: Request<pb::ExchangeClientCredentialsRequest>,
     ) -> Result<Response<pb::ExchangeClientCredentialsResponse>, Status> {
-        let client = client_of(&request);
+        let caller = Caller::of(&request);
         // The leaf certificate verified in this connection's own TLS handshake (never a header: a
         // proxy could write any fingerprint there). `None` without TLS or without a certificate.
-        let peer_certificate = request
+        let certificate = request
             .peer_certs()
             .and_then(|chain| chain.first().map(|leaf| leaf.to_vec()));
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        terrace_platform::validate::request_id(&mut violations, "request_id", &message.request_id);
-        let id = check_client_id(&mut violations, "client_id", &message.client_id);
-        // Empty is an mTLS client's secret: its certificate authenticates it.
-        violations.check(
-            message.client_secret.len() <= 256,
-            "client_secret",
-            "not a client secret",
-        );
-        for (i, scope) in message.scopes.iter().enumerate() {
-            if let Err(problem) = agencies::check_api_scope(scope) {
-                violations.add(format!("scopes[{i}]"), problem);
-            }
-        }
-        let areas: Vec<_> = message
-            .areas
-            .iter()
-            .enumerate()
-            .filter_map(|(i, code)| {
-                check_scope(&mut violations, &format!("areas[{i}]"), Some(code))
-            })
-            .collect();
-        violations.finish()?;
-        let id = id.ok_or_else(|| Error::invalid("client_id", "required"))?;
+        let command = agencies::ExchangeClientCredentials::parse(request.into_inner())?;
         let exchanged = self
             .agencies
-            .exchange(agencies::Credentials {
-                client_id: id,
-                secret: &message.client_secret,
-                peer_certificate: peer_certificate.as_deref(),
-                scopes: &message.scopes,
-                areas: &areas,
-                address: &client,
-            })
+            .exchange(&caller, command, certificate.as_deref())
             .await?;
-        Ok(Response::new(pb::ExchangeClientCredentialsResponse {
-            tokens: Some(pb::TokenPair {
-                access_token: exchanged.access_token,
-                access_token_expire_time: Some(users::timestamp(exchanged.expires_at)),
-                token_type: "Bearer".to_owned(),
-                ..Default::default()
-            }),
-            scopes: exchanged.scopes,
-        }))
+        Ok(Response::new(exchanged))
     }
 }

@@ -70,6 +70,7 @@ impl MigratorTrait for Migrator {
             crate::management::MIGRATION.boxed(),
             crate::management::STATUS_RANK.boxed(),
             crate::grants::REQUESTS.boxed(),
+            crate::agencies::CREATING_REQUESTS.boxed(),
         ]);
         migrations
     }

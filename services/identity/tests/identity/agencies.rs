@@ -89,6 +89,20 @@ async fn create(
         .map(tonic::Response::into_inner)
 }
 
+/// Client `id` as `token` reads it.
+async fn read(app: &TestApp, client: &mut Client, token: &str, id: &str) -> pb::AgencyClient {
+    let request = pb::GetAgencyClientRequest {
+        client_id: id.to_owned(),
+    };
+    client
+        .get_agency_client(app.request(request, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .client
+        .unwrap()
+}
+
 async fn exchange(
     client: &mut Client,
     client_id: &str,
@@ -223,14 +237,7 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     assert!(!stored.contains(&secret));
     // Audited and published in the same transaction.
     assert_eq!(footprint(&db).await, (1, 1, 1));
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.created'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&db, "identity.agency.created").await, 1);
 
     // The exchange is public: no token, just the credentials.
     let issued_at = app.clock.now().timestamp();
@@ -334,18 +341,7 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     assert_eq!(reason(&status), "AREA_NOT_ALLOWED", "broader than an area");
 
     // Reading it back never shows the secret; exchanges are not changes.
-    let read = client
-        .get_agency_client(app.request(
-            pb::GetAgencyClientRequest {
-                client_id: client_id.clone(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .client
-        .unwrap();
+    let read = read(&app, &mut client, &admin, &client_id).await;
     assert_eq!(read.name, "县农业农村局 data platform");
     assert!(!format!("{read:?}").contains(&secret));
     assert_eq!(footprint(&db).await, (1, 1, 1));
@@ -721,22 +717,8 @@ async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing()
         .unwrap();
     // Eight creations, one update, one rotation, one revocation: each audited and published once.
     assert_eq!(footprint(&db).await, (8, 11, 11));
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.updated'"
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.agency.revoked'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&db, "identity.agency.updated").await, 2);
+    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
 }
 
 #[tokio::test]
@@ -1185,20 +1167,29 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let status = client
-        .list_agency_clients(app.request(
+    // The platform's page policy: a negative size is refused first; a token not from this list
+    // (an old UUID token among them) is refused on its own.
+    let page = |page_size, page_token: &str| {
+        app.request(
             pb::ListAgencyClientsRequest {
                 page: Some(terrace_proto::common::v1::PageRequest {
-                    page_size: -1,
-                    page_token: "x".into(),
+                    page_size,
+                    page_token: page_token.into(),
                 }),
                 ..Default::default()
             },
             &admin,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&status), ["page.page_size", "page.page_token"]);
+        )
+    };
+    let status = client.list_agency_clients(page(-1, "x")).await.unwrap_err();
+    assert_eq!(fields(&status), ["page.page_size"]);
+    for token in ["x", real.as_str()] {
+        let status = client
+            .list_agency_clients(page(5, token))
+            .await
+            .unwrap_err();
+        assert_eq!(fields(&status), ["page.page_token"], "{token:?}");
+    }
     assert_eq!(footprint(&db).await, before, "refusals changed nothing");
 
     // Without a token, every management RPC is refused before it runs.
@@ -1324,4 +1315,428 @@ async fn an_mtls_client_exchanges_with_its_certificate_and_with_no_other() {
         exchange(&mut as_holder, &id, "").await,
         "a revoked client's certificate",
     );
+}
+
+// --- Retries: every change is done once per caller and request_id ---
+
+/// How many audit records of `action` there are.
+async fn audits(db: &sea_orm::DatabaseConnection, action: &str) -> i64 {
+    count(
+        db,
+        &format!("SELECT count(*) AS n FROM audit_records WHERE action = '{action}'"),
+    )
+    .await
+}
+
+/// How many events of `subject` were published.
+async fn events(db: &sea_orm::DatabaseConnection, subject: &str) -> i64 {
+    count(
+        db,
+        &format!("SELECT count(*) AS n FROM outbox WHERE subject = '{subject}'"),
+    )
+    .await
+}
+
+/// A `CreateAgencyClientRequest` with this request id.
+fn create_request(request_id: &str, agency: pb::AgencyClient) -> pb::CreateAgencyClientRequest {
+    pb::CreateAgencyClientRequest {
+        request_id: request_id.to_owned(),
+        client: Some(agency),
+    }
+}
+
+fn mtls_client(name: &str) -> pb::AgencyClient {
+    pb::AgencyClient {
+        auth_method: pb::AgencyAuthMethod::Mtls as i32,
+        certificate_sha256: "cd".repeat(32),
+        ..secret_client(name, &["agri.statistics:read"], &["110101"])
+    }
+}
+
+/// A running identity with a platform admin and one secret client of theirs.
+struct WithClient {
+    app: TestApp,
+    db: sea_orm::DatabaseConnection,
+    client: Client,
+    admin: String,
+    /// The agency client's id and secret.
+    id: String,
+    secret: String,
+}
+
+async fn with_a_client(scopes: &[&str]) -> WithClient {
+    let app = identity(serde_json::json!({})).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = Client::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let created = create(
+        &app,
+        &mut client,
+        &admin,
+        secret_client("retried", scopes, &["110101"]),
+    )
+    .await
+    .unwrap();
+    WithClient {
+        id: created.client.unwrap().id,
+        secret: created.client_secret,
+        app,
+        db,
+        client,
+        admin,
+    }
+}
+
+/// Renames client `id`.
+fn rename(request_id: &str, id: &str, name: &str) -> pb::UpdateAgencyClientRequest {
+    pb::UpdateAgencyClientRequest {
+        request_id: request_id.to_owned(),
+        client: Some(pb::AgencyClient {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["name".into()],
+        }),
+    }
+}
+
+#[track_caller]
+fn assert_failed_precondition(status: &Status, expected: &str) {
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(reason(status), expected, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_retried_creation_makes_one_client_and_never_shows_its_secret_twice() {
+    let app = identity(serde_json::json!({})).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = Client::new(app.channel().await);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+
+    // A secret client: the retry is told the answer is gone and what to do instead.
+    let id = request_id();
+    let agency = secret_client("retried", &["agri.statistics:read"], &["110101"]);
+    let first = client
+        .create_agency_client(app.request(create_request(&id, agency.clone()), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.client_secret.is_empty());
+    let retried = client
+        .create_agency_client(app.request(create_request(&id, agency.clone()), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&retried, "ANSWER_NOT_KEPT");
+    assert!(
+        retried.message().contains("rotate its secret"),
+        "{retried:?}"
+    );
+    assert!(!retried.message().contains(&first.client_secret));
+    assert_eq!(footprint(&db).await, (1, 1, 1), "one client, made once");
+
+    // The same id for another request is refused, whatever it asks.
+    let other = secret_client("another", &["agri.statistics:read"], &["110101"]);
+    let reused = client
+        .create_agency_client(app.request(create_request(&id, other), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
+    // Request ids are the caller's own: another admin's same id is another request.
+    let other_admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    client
+        .create_agency_client(app.request(create_request(&id, agency), &other_admin))
+        .await
+        .unwrap();
+    assert_eq!(footprint(&db).await, (2, 2, 2));
+
+    // An mTLS client's answer holds no secret: its retry gets the first answer.
+    let id = request_id();
+    let first = client
+        .create_agency_client(app.request(create_request(&id, mtls_client("mtls")), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    app.clock.advance(Duration::from_secs(60));
+    let again = client
+        .create_agency_client(app.request(create_request(&id, mtls_client("mtls")), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first, "the first answer, stamps and all");
+    assert_eq!(footprint(&db).await, (3, 3, 3));
+}
+
+#[tokio::test]
+async fn a_creation_retried_after_the_log_is_pruned_finds_its_client() {
+    let app = identity(serde_json::json!({})).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = Client::new(app.channel().await);
+    let admin_id = Uuid::now_v7().to_string();
+    let admin = app.token(&admin_id, &[(Role::PlatformAdmin, "")]);
+
+    let secret_id = request_id();
+    let secret_agency = secret_client("offline a week", &["agri.statistics:read"], &["110101"]);
+    client
+        .create_agency_client(
+            app.request(create_request(&secret_id, secret_agency.clone()), &admin),
+        )
+        .await
+        .unwrap();
+    let mtls_id = request_id();
+    let made = client
+        .create_agency_client(app.request(create_request(&mtls_id, mtls_client("mtls")), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .client
+        .unwrap();
+    // Renamed since: a retry finds the client as it now is.
+    client
+        .update_agency_client(app.request(rename(&request_id(), &made.id, "renamed"), &admin))
+        .await
+        .unwrap();
+
+    // A week and more later the log has forgotten both requests.
+    app.clock
+        .advance(terrace_platform::idempotency::RETENTION + Duration::from_secs(3600));
+    terrace_platform::idempotency::prune(
+        &db,
+        app.clock.now(),
+        terrace_platform::idempotency::RETENTION,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM idempotency").await,
+        0,
+        "the log is empty"
+    );
+    let before = footprint(&db).await;
+    assert_eq!(before.0, 2);
+
+    // The same admin (a fresh token: the old one has expired) retries both.
+    let admin = app.token(&admin_id, &[(Role::PlatformAdmin, "")]);
+    for _ in 0..2 {
+        let retried = client
+            .create_agency_client(
+                app.request(create_request(&secret_id, secret_agency.clone()), &admin),
+            )
+            .await
+            .unwrap_err();
+        assert_failed_precondition(&retried, "ANSWER_NOT_KEPT");
+    }
+    let found = client
+        .create_agency_client(app.request(create_request(&mtls_id, mtls_client("mtls")), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.client_secret.is_empty());
+    let found = found.client.unwrap();
+    assert_eq!(found.id, made.id, "the client it made");
+    assert_eq!(found.name, "renamed");
+    assert_eq!(footprint(&db).await, before, "no second client, no trace");
+}
+
+#[tokio::test]
+async fn a_retried_update_is_answered_as_first_and_done_once() {
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
+    let update = |request_id: &str, name: &str| rename(request_id, &id, name);
+    let once = request_id();
+    let first = client
+        .update_agency_client(app.request(update(&once, "first name"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    // Done again a minute later, its update time would differ.
+    app.clock.advance(Duration::from_secs(60));
+    let again = client
+        .update_agency_client(app.request(update(&once, "first name"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(audits(&db, "agency.updated").await, 1);
+
+    let reused = client
+        .update_agency_client(app.request(update(&once, "second name"), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
+    assert_eq!(audits(&db, "agency.updated").await, 1);
+    let read = read(&app, &mut client, &admin, &id).await;
+    assert_eq!(read.name, "first name");
+}
+
+#[tokio::test]
+async fn a_retried_rotation_gives_no_second_secret() {
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
+    let rotate = |request_id: &str, seconds: i64| pb::RotateAgencyClientSecretRequest {
+        request_id: request_id.to_owned(),
+        client_id: id.clone(),
+        overlap: Some(prost_types::Duration { seconds, nanos: 0 }),
+    };
+    let once = request_id();
+    let rotated = client
+        .rotate_agency_client_secret(app.request(rotate(&once, 0), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    let retried = client
+        .rotate_agency_client_secret(app.request(rotate(&once, 0), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&retried, "ANSWER_NOT_KEPT");
+    assert!(retried.message().contains("rotate again"), "{retried:?}");
+    let reused = client
+        .rotate_agency_client_secret(app.request(rotate(&once, 60), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
+    // Rotated once: the first rotation's secret is the one in force.
+    assert_eq!(audits(&db, "agency.secret_rotated").await, 1);
+    exchange(&mut client, &id, &rotated.client_secret)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_retried_revocation_is_answered_as_first_and_done_once() {
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        ..
+    } = with_a_client(&["agri.statistics:read"]).await;
+    let revoke = |request_id: &str, reason: &str| pb::RevokeAgencyClientRequest {
+        request_id: request_id.to_owned(),
+        client_id: id.clone(),
+        reason: reason.to_owned(),
+    };
+    let once = request_id();
+    let first = client
+        .revoke_agency_client(app.request(revoke(&once, "contract ended"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    // A retry is answered as the first time, not ALREADY_REVOKED as a new revocation is.
+    let again = client
+        .revoke_agency_client(app.request(revoke(&once, "contract ended"), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    let anew = client
+        .revoke_agency_client(app.request(revoke(&request_id(), "contract ended"), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&anew, "ALREADY_REVOKED");
+    let reused = client
+        .revoke_agency_client(app.request(revoke(&once, "another reason"), &admin))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
+    assert_eq!(audits(&db, "agency.revoked").await, 1);
+    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
+}
+
+#[tokio::test]
+async fn a_retried_exchange_issues_no_second_token() {
+    let WithClient {
+        app,
+        db,
+        mut client,
+        admin,
+        id,
+        secret,
+    } = with_a_client(&["agri.statistics:read", "governance.requests:read"]).await;
+    let last_exchange = || async {
+        db.query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT last_exchange_at FROM agency_clients WHERE id = $1",
+            [Uuid::parse_str(&id).unwrap().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<Option<chrono::DateTime<chrono::Utc>>>("", "last_exchange_at")
+        .unwrap()
+    };
+    let request = |request_id: &str, scopes: &[&str]| pb::ExchangeClientCredentialsRequest {
+        request_id: request_id.to_owned(),
+        client_id: id.clone(),
+        client_secret: secret.clone(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        areas: Vec::new(),
+    };
+
+    let once = request_id();
+    client
+        .exchange_client_credentials(request(&once, &[]))
+        .await
+        .unwrap();
+    let exchanged_at = last_exchange().await;
+    assert!(exchanged_at.is_some());
+    // A minute later the retry is refused without a token, and without an exchange.
+    app.clock.advance(Duration::from_secs(60));
+    let retried = client
+        .exchange_client_credentials(request(&once, &[]))
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&retried, "ANSWER_NOT_KEPT");
+    assert!(retried.message().contains("exchange again"), "{retried:?}");
+    assert_eq!(last_exchange().await, exchanged_at, "not exchanged again");
+
+    // A caller without a token is known by its request alone: the same id for another request
+    // is another request. A caller with a token is known by it, and the id is refused.
+    client
+        .exchange_client_credentials(request(&once, &["agri.statistics:read"]))
+        .await
+        .unwrap();
+    assert!(last_exchange().await > exchanged_at);
+    let with_token = request_id();
+    client
+        .exchange_client_credentials(app.request(request(&with_token, &[]), &admin))
+        .await
+        .unwrap();
+    let reused = client
+        .exchange_client_credentials(
+            app.request(request(&with_token, &["agri.statistics:read"]), &admin),
+        )
+        .await
+        .unwrap_err();
+    assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
+    // Refused credentials claim nothing: the same id then goes through with the right ones.
+    let fresh = request_id();
+    let wrong = pb::ExchangeClientCredentialsRequest {
+        client_secret: URL_SAFE_NO_PAD.encode([7u8; 32]),
+        ..request(&fresh, &[])
+    };
+    assert_refused(
+        client
+            .exchange_client_credentials(app.request(wrong, &admin))
+            .await,
+        "a wrong secret",
+    );
+    client
+        .exchange_client_credentials(app.request(request(&fresh, &[]), &admin))
+        .await
+        .unwrap();
 }
