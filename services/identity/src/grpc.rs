@@ -15,9 +15,11 @@ use uuid::Uuid;
 
 use crate::accounts::Accounts;
 use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
+use crate::audit::{self, Audit};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::grants::{self, Grants};
+use crate::management::{self, Management};
 use crate::users;
 use terrace_platform::Clock;
 use terrace_platform::auth::Caller;
@@ -35,6 +37,8 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
     grants: Grants,
+    management: Management,
+    audit: Audit,
     clock: Clock,
     /// The credentials exchange and its throttles (one per process, as the handlers are).
     agencies: Agencies,
@@ -52,10 +56,14 @@ impl IdentityGrpc {
             accounts.ctx.clock.clone(),
         );
         let grants = Grants::new(&accounts.ctx);
+        let management = Management::new(&accounts);
+        let audit = Audit::new(&accounts.ctx);
         let clock = accounts.ctx.clock.clone();
         Self {
             accounts,
             grants,
+            management,
+            audit,
             clock,
             agencies,
         }
@@ -272,82 +280,150 @@ impl IdentityService for IdentityGrpc {
         crate::consents::issue_delegated_token(&self.accounts, request).await
     }
 
-    // --- user management: handlers delegate to crate::management ---
+    // --- user management (crate::management) and the audit trail (crate::audit) ---
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn create_user(
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
-        crate::management::create_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let key = self.management.password_key();
+        let command = management::CreateUser::parse(request.into_inner(), key)?;
+        Ok(Response::new(
+            self.management.create(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn get_user(
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
-        crate::management::get_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::GetUser::parse(request.into_inner())?;
+        let user = self.management.get(&caller, query).await?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(user.to_proto()),
+        }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        crate::management::list_users(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::ListUsers::parse(request.into_inner())?;
+        let (users, next) = self.management.list(&caller, query).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: users.iter().map(management::UserView::to_proto).collect(),
+            page: Some(page_response(next.as_ref())),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user.as_ref().map(|u| u.id.as_str()).unwrap_or_default()))]
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        crate::management::update_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::UpdateUser::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.management.update(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn set_user_status(
         &self,
         request: Request<pb::SetUserStatusRequest>,
     ) -> Result<Response<pb::SetUserStatusResponse>, Status> {
-        crate::management::set_user_status(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::SetUserStatus::parse(request.into_inner(), self.clock.now())?;
+        Ok(Response::new(
+            self.management.set_status(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn change_phone_number(
         &self,
         request: Request<pb::ChangePhoneNumberRequest>,
     ) -> Result<Response<pb::ChangePhoneNumberResponse>, Status> {
-        crate::management::change_phone_number(&self.accounts, request).await
+        let (caller, client) = (Caller::required(&request)?, client_of(&request));
+        let command = management::ChangePhoneNumber::parse(request.into_inner())?;
+        let answer = self
+            .management
+            .change_phone_number(&caller, &client, command);
+        Ok(Response::new(answer.await?))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn reset_password(
         &self,
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
-        crate::management::reset_password(&self.accounts, request).await
+        let (caller, client) = (Caller::of(&request), client_of(&request));
+        let key = self.management.password_key();
+        let command = management::ResetPassword::parse(request.into_inner(), key)?;
+        let answer = self.management.reset_password(&caller, &client, command);
+        Ok(Response::new(answer.await?))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        crate::management::change_password(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let key = self.management.password_key();
+        let command = management::ChangePassword::parse(request.into_inner(), key)?;
+        Ok(Response::new(
+            self.management.change_password(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list_sessions(
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        crate::management::list_sessions(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::ListSessions::parse(request.into_inner())?;
+        let (user_id, sessions) = self.management.sessions(&caller, query).await?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions
+                .iter()
+                .map(|session| management::session_to_proto(user_id, session))
+                .collect(),
+            page: Some(page_response::<Uuid>(None)),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn rotate_signing_key(
         &self,
         request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
-        crate::management::rotate_signing_key(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::RotateSigningKey::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.management.rotate_signing_key(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(target_id = %request.get_ref().target_id))]
     async fn list_audit_records(
         &self,
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        crate::management::list_audit_records(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = audit::ListAuditRecords::parse(request.into_inner())?;
+        let (rows, next) = self.audit.list(&caller, query).await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records: rows.iter().map(audit::AuditRow::to_proto).collect(),
+            page: Some(page_response(next.as_ref())),
+        }))
     }
 
     #[tracing::instrument(skip_all)]

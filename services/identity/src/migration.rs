@@ -69,6 +69,7 @@ impl MigratorTrait for Migrator {
             // management
             crate::management::MIGRATION.boxed(),
             crate::management::STATUS_RANK.boxed(),
+            crate::management::CREATED_BY_REQUEST.boxed(),
         ]);
         migrations
     }

@@ -1197,20 +1197,28 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(fields(&bad), ["request_id", "status", "reason"]);
 
-    let bad = client
-        .list_users(app.request(
-            pb::ListUsersRequest {
-                page: Some(PageRequest {
-                    page_size: -1,
-                    page_token: "%%%".into(),
-                }),
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&bad), ["page.page_size", "page.page_token", "area"]);
+    // The page (the platform's policy: a negative size says nothing of the token), then the
+    // area, which only who governs the whole country may leave out.
+    let list = |page_size: i32, page_token: &str, role: i32| pb::ListUsersRequest {
+        page: Some(PageRequest {
+            page_size,
+            page_token: page_token.into(),
+        }),
+        role,
+        ..Default::default()
+    };
+    for (request, expected) in [
+        (list(-1, "%%%", 0), &["page.page_size"][..]),
+        (list(10, "%%%", 99), &["page.page_token", "role"][..]),
+        (list(10, "", 0), &["area"][..]),
+    ] {
+        let bad = client
+            .list_users(app.request(request, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument);
+        assert_eq!(fields(&bad), expected);
+    }
 
     // An unknown user is not found, for whoever asks.
     let missing = client
