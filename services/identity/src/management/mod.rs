@@ -46,13 +46,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Principal, PrincipalKind, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result};
-use terrace_platform::idempotency::{self, Keep};
+use terrace_platform::idempotency::{self, Keep, Mutation};
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
@@ -327,6 +327,53 @@ async fn proves_owner(
 // ---------------------------------------------------------------------------------------------
 // Apply
 
+/// User `id` as they are at `now`, or `NOT_FOUND`.
+async fn existing<C: ConnectionTrait>(conn: &C, id: Uuid, now: DateTime<Utc>) -> Result<UserView> {
+    store::load(conn, id, now)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// A change to a user as the audit trail and `identity.user.updated` tell it.
+#[derive(Debug)]
+struct Change<'a> {
+    /// The audit action, `user.<verb>`.
+    action: &'static str,
+    details: serde_json::Value,
+    /// The contract's `User` fields it changed.
+    fields: &'a [&'a str],
+    /// Why, when the caller said.
+    reason: &'a str,
+}
+
+impl Change<'_> {
+    /// A new password: nothing of it in the record.
+    fn password(action: &'static str) -> Self {
+        Self {
+            action,
+            details: serde_json::json!({}),
+            fields: &["has_password"],
+            reason: "",
+        }
+    }
+}
+
+/// A signing key as the contract publishes it.
+fn jwk_to_proto(jwk: &jsonwebtoken::jwk::Jwk) -> Option<pb::Jwk> {
+    let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
+        return None;
+    };
+    Some(pb::Jwk {
+        kid: jwk.common.key_id.clone().unwrap_or_default(),
+        kty: "OKP".to_owned(),
+        crv: "Ed25519".to_owned(),
+        x: okp.x.clone(),
+        alg: "EdDSA".to_owned(),
+        r#use: "sig".to_owned(),
+        ..Default::default()
+    })
+}
+
 /// User management: the *apply* step of its RPCs.
 #[derive(Debug, Clone)]
 pub struct Management {
@@ -358,22 +405,41 @@ impl Management {
         &self.password_key
     }
 
-    /// Publishes `identity.user.updated` for `user` with the changed paths.
-    async fn publish_updated<C: ConnectionTrait>(
+    /// Does `work` once per caller and `request_id` ([`idempotency::once`]), keeping its answer
+    /// for a retry: no answer of user management carries a secret.
+    async fn once<R: prost::Message + Default>(
+        &self,
+        caller: &Caller,
+        mutation: &Mutation,
+        now: DateTime<Utc>,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<R>,
+    ) -> Result<R> {
+        idempotency::once(&self.db, caller, mutation, now, Keep::Answer, work).await
+    }
+
+    /// Records `change` to `user` (as they now are) by `caller`: the audit record and
+    /// `identity.user.updated`, in the transaction that makes it.
+    async fn record_change<C: ConnectionTrait>(
         &self,
         conn: &C,
         caller: &Caller,
         user: &UserView,
-        changed: &[&str],
-        reason: &str,
+        change: Change<'_>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
+        let id = Some(user.row.id);
+        crate::audit::record(conn, caller, change.action, id, change.details, now).await?;
         let event = pb::UserUpdated {
             user: Some(user.to_proto()),
             changed_fields: Some(prost_types::FieldMask {
-                paths: changed.iter().map(|path| (*path).to_owned()).collect(),
+                paths: change
+                    .fields
+                    .iter()
+                    .map(|path| (*path).to_owned())
+                    .collect(),
             }),
             actor: Some(caller.actor()),
-            reason: reason.to_owned(),
+            reason: change.reason.to_owned(),
         };
         outbox::publish(conn, &self.source, &event).await?;
         Ok(())
@@ -414,93 +480,82 @@ impl Management {
         };
         let now = self.clock.now();
         let key = command.mutation.key(caller);
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                if let Some(id) =
-                    store::created_by_request(txn, key.caller_key(), key.request_id()).await?
-                {
-                    let user = store::load(txn, id, now)
-                        .await?
-                        .ok_or_else(|| not_found(id))?;
-                    return Ok(pb::CreateUserResponse {
-                        user: Some(user.to_proto()),
-                    });
-                }
-                let new = NewUser {
-                    phone: &command.phone,
-                    display_name: &command.display_name,
-                    locale: &command.locale,
-                    time_zone: &command.time_zone,
-                    password_hash,
-                    created_by: caller.acting_user(),
-                    created_at: now,
+        self.once(caller, &command.mutation, now, async |txn| {
+            if let Some(id) =
+                store::created_by_request(txn, key.caller_key(), key.request_id()).await?
+            {
+                let user = existing(txn, id, now).await?;
+                return Ok(pb::CreateUserResponse {
+                    user: Some(user.to_proto()),
+                });
+            }
+            let new = NewUser {
+                phone: &command.phone,
+                display_name: &command.display_name,
+                locale: &command.locale,
+                time_zone: &command.time_zone,
+                password_hash,
+                created_by: caller.acting_user(),
+                created_at: now,
+            };
+            let row = users::insert(txn, new)
+                .await?
+                .ok_or_else(|| Error::AlreadyExists {
+                    resource: "user",
+                    id: command.phone.masked(),
+                })?;
+            store::complete_created(
+                txn,
+                row.id,
+                command.email.as_deref(),
+                key.caller_key(),
+                key.request_id(),
+            )
+            .await?;
+            for wanted in &wanted {
+                let give = grants::Give {
+                    user_id: row.id,
+                    grant: &wanted.grant,
+                    expires_at: None,
+                    reason: &wanted.reason,
+                    api_scope: Some(USERS_WRITE),
                 };
-                let row = users::insert(txn, new)
-                    .await?
-                    .ok_or_else(|| Error::AlreadyExists {
-                        resource: "user",
-                        id: command.phone.masked(),
-                    })?;
-                store::complete_created(
-                    txn,
-                    row.id,
-                    command.email.as_deref(),
-                    key.caller_key(),
-                    key.request_id(),
-                )
-                .await?;
-                for wanted in &wanted {
-                    let give = grants::Give {
-                        user_id: row.id,
-                        grant: &wanted.grant,
-                        expires_at: None,
-                        reason: &wanted.reason,
-                        api_scope: Some(USERS_WRITE),
-                    };
-                    grants::give(txn, &self.source, caller, give, now).await?;
-                }
-                let created = store::load(txn, row.id, now)
-                    .await?
-                    .ok_or_else(|| not_found(row.id))?;
-                let grant_parts: Vec<String> = wanted
-                    .iter()
-                    .map(|wanted| {
-                        format!(
-                            "{}@{}:{}",
-                            wanted.grant.role.as_str(),
-                            wanted.grant.scope.as_str(),
-                            wanted.reason
-                        )
-                    })
-                    .collect();
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "user.created",
-                    Some(row.id),
-                    serde_json::json!({
-                        "phone_number": command.phone.masked(),
-                        "grants": grant_parts,
-                    }),
-                    now,
-                )
-                .await?;
-                let event = pb::UserCreated {
-                    user: Some(created.to_proto()),
-                    actor: Some(caller.actor()),
-                };
-                outbox::publish(txn, &self.source, &event).await?;
-                tracing::info!(user_id = %row.id, "user registered by an official");
-                Ok(pb::CreateUserResponse {
-                    user: Some(created.to_proto()),
+                grants::give(txn, &self.source, caller, give, now).await?;
+            }
+            let created = existing(txn, row.id, now).await?;
+            let grant_parts: Vec<String> = wanted
+                .iter()
+                .map(|wanted| {
+                    format!(
+                        "{}@{}:{}",
+                        wanted.grant.role.as_str(),
+                        wanted.grant.scope.as_str(),
+                        wanted.reason
+                    )
                 })
-            },
-        )
+                .collect();
+            crate::audit::record(
+                txn,
+                caller,
+                "user.created",
+                Some(row.id),
+                serde_json::json!({
+                    "phone_number": command.phone.masked(),
+                    "grants": grant_parts,
+                }),
+                now,
+            )
+            .await?;
+            let event = pb::UserCreated {
+                user: Some(created.to_proto()),
+                actor: Some(caller.actor()),
+            };
+            outbox::publish(txn, &self.source, &event).await?;
+            tracing::info!(user_id = %row.id, "user registered by an official");
+            Ok(pb::CreateUserResponse {
+                user: Some(created.to_proto()),
+            })
+        })
         .await
     }
 
@@ -584,49 +639,34 @@ impl Management {
     ) -> Result<pb::UpdateUserResponse> {
         let id = command.user_id;
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                store::lock(txn, id).await?;
-                let before = store::load(txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                may_update(caller, &before)?;
-                store::update_profile(txn, id, &command.profile, now).await?;
-                let after = store::load(txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                let profile = |user: &UserView| {
-                    serde_json::json!({
-                        "display_name": user.row.display_name,
-                        "locale": user.row.locale,
-                        "time_zone": user.row.time_zone,
-                    })
-                };
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "user.updated",
-                    Some(id),
-                    serde_json::json!({
-                        "fields": command.fields,
-                        "before": profile(&before),
-                        "after": profile(&after),
-                    }),
-                    now,
-                )
-                .await?;
-                self.publish_updated(txn, caller, &after, &command.fields, "")
-                    .await?;
-                Ok(pb::UpdateUserResponse {
-                    user: Some(after.to_proto()),
+        self.once(caller, &command.mutation, now, async |txn| {
+            store::lock(txn, id).await?;
+            let before = existing(txn, id, now).await?;
+            may_update(caller, &before)?;
+            store::update_profile(txn, id, &command.profile, now).await?;
+            let after = existing(txn, id, now).await?;
+            let profile = |user: &UserView| {
+                serde_json::json!({
+                    "display_name": user.row.display_name,
+                    "locale": user.row.locale,
+                    "time_zone": user.row.time_zone,
                 })
-            },
-        )
+            };
+            let change = Change {
+                action: "user.updated",
+                details: serde_json::json!({
+                    "fields": command.fields,
+                    "before": profile(&before),
+                    "after": profile(&after),
+                }),
+                fields: &command.fields,
+                reason: "",
+            };
+            self.record_change(txn, caller, &after, change, now).await?;
+            Ok(pb::UpdateUserResponse {
+                user: Some(after.to_proto()),
+            })
+        })
         .await
     }
 
@@ -641,54 +681,39 @@ impl Management {
         let (id, status) = (command.user_id, command.status);
         not_own_account(caller, id)?;
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                store::lock(txn, id).await?;
-                let before = store::load(txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                let rank = status_rank(caller, &before)?;
-                if before.row.status == status.as_str() && status != Status::Locked {
-                    return Ok(pb::SetUserStatusResponse {
-                        user: Some(before.to_proto()),
-                    });
-                }
-                let until = command.locked_until;
-                store::set_status(txn, id, status.as_str(), until, i16::from(rank), now).await?;
-                let after = store::load(txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "user.status_changed",
-                    Some(id),
-                    serde_json::json!({
-                        "from": before.row.status,
-                        "to": status.as_str(),
-                        "reason": command.reason,
-                        "locked_until": until,
-                    }),
-                    now,
-                )
-                .await?;
-                self.publish_updated(txn, caller, &after, &["status"], &command.reason)
-                    .await?;
-                if status != Status::Active {
-                    let reason = format!("user_{}", status.as_str());
-                    self.tokens.revoke_all(id, &reason).await?;
-                }
-                tracing::info!(user_id = %id, status = status.as_str(), "user status changed");
-                Ok(pb::SetUserStatusResponse {
-                    user: Some(after.to_proto()),
-                })
-            },
-        )
+        self.once(caller, &command.mutation, now, async |txn| {
+            store::lock(txn, id).await?;
+            let before = existing(txn, id, now).await?;
+            let rank = status_rank(caller, &before)?;
+            if before.row.status == status.as_str() && status != Status::Locked {
+                return Ok(pb::SetUserStatusResponse {
+                    user: Some(before.to_proto()),
+                });
+            }
+            let until = command.locked_until;
+            store::set_status(txn, id, status.as_str(), until, i16::from(rank), now).await?;
+            let after = existing(txn, id, now).await?;
+            let change = Change {
+                action: "user.status_changed",
+                details: serde_json::json!({
+                    "from": before.row.status,
+                    "to": status.as_str(),
+                    "reason": command.reason,
+                    "locked_until": until,
+                }),
+                fields: &["status"],
+                reason: &command.reason,
+            };
+            self.record_change(txn, caller, &after, change, now).await?;
+            if status != Status::Active {
+                let reason = format!("user_{}", status.as_str());
+                self.tokens.revoke_all(id, &reason).await?;
+            }
+            tracing::info!(user_id = %id, status = status.as_str(), "user status changed");
+            Ok(pb::SetUserStatusResponse {
+                user: Some(after.to_proto()),
+            })
+        })
         .await
     }
 
@@ -706,58 +731,44 @@ impl Management {
         let id = caller.require_self()?;
         let phone = &command.phone;
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |_| {
-                let txn = self
-                    .codes
-                    .verify_code(phone, "change_phone", &command.code, client)
-                    .await?;
-                store::lock(&txn, id).await?;
-                let before = store::load(&txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                if before.row.phone_number == phone.as_str() {
-                    return Err(Error::failed_precondition(
-                        "SAME_PHONE_NUMBER",
-                        "this is already your phone number",
-                    ));
-                }
-                if users::by_phone(&txn, phone, false).await?.is_some() {
-                    return Err(Error::AlreadyExists {
-                        resource: "phone number",
-                        id: phone.masked(),
-                    });
-                }
-                store::set_phone(&txn, id, phone, now).await?;
-                let after = store::load(&txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                let old = PhoneNumber::parse(&before.row.phone_number)
-                    .map(|old| old.masked())
-                    .unwrap_or_default();
-                crate::audit::record(
-                    &txn,
-                    caller,
-                    "user.phone_changed",
-                    Some(id),
-                    serde_json::json!({ "from": old, "to": phone.masked() }),
-                    now,
-                )
+        self.once(caller, &command.mutation, now, async |_| {
+            let txn = self
+                .codes
+                .verify_code(phone, "change_phone", &command.code, client)
                 .await?;
-                self.publish_updated(&txn, caller, &after, &["phone_number"], "")
-                    .await?;
-                self.tokens.revoke_all(id, "phone number changed").await?;
-                txn.commit().await?;
-                Ok(pb::ChangePhoneNumberResponse {
-                    user: Some(after.to_proto()),
-                })
-            },
-        )
+            store::lock(&txn, id).await?;
+            let before = existing(&txn, id, now).await?;
+            if before.row.phone_number == phone.as_str() {
+                return Err(Error::failed_precondition(
+                    "SAME_PHONE_NUMBER",
+                    "this is already your phone number",
+                ));
+            }
+            if users::by_phone(&txn, phone, false).await?.is_some() {
+                return Err(Error::AlreadyExists {
+                    resource: "phone number",
+                    id: phone.masked(),
+                });
+            }
+            store::set_phone(&txn, id, phone, now).await?;
+            let after = existing(&txn, id, now).await?;
+            let old = PhoneNumber::parse(&before.row.phone_number)
+                .map(|old| old.masked())
+                .unwrap_or_default();
+            let change = Change {
+                action: "user.phone_changed",
+                details: serde_json::json!({ "from": old, "to": phone.masked() }),
+                fields: &["phone_number"],
+                reason: "",
+            };
+            self.record_change(&txn, caller, &after, change, now)
+                .await?;
+            self.tokens.revoke_all(id, "phone number changed").await?;
+            txn.commit().await?;
+            Ok(pb::ChangePhoneNumberResponse {
+                user: Some(after.to_proto()),
+            })
+        })
         .await
     }
 
@@ -771,48 +782,31 @@ impl Management {
     ) -> Result<pb::ResetPasswordResponse> {
         let phone = &command.phone;
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |_| {
-                // The code (and its throttles) before the costly hashing.
-                let txn = self
-                    .codes
-                    .verify_code(phone, "reset_password", &command.code, client)
-                    .await?;
-                let hash = hash_password(&command.new_password).await?;
-                let Some(user) = users::by_phone(&txn, phone, true).await? else {
-                    // The code proved the phone (and is spent); its holder learns nothing they
-                    // could not know.
-                    txn.commit().await?;
-                    return Err(Error::Unauthenticated(
-                        "no account for this phone number".to_owned(),
-                    ));
-                };
-                store::set_password(&txn, user.id, &hash, now).await?;
-                let after = store::load(&txn, user.id, now)
-                    .await?
-                    .ok_or_else(|| not_found(user.id))?;
-                let holder = code_holder(user.id, now);
-                crate::audit::record(
-                    &txn,
-                    &holder,
-                    "user.password_reset",
-                    Some(user.id),
-                    serde_json::json!({}),
-                    now,
-                )
+        self.once(caller, &command.mutation, now, async |_| {
+            // The code (and its throttles) before the costly hashing.
+            let txn = self
+                .codes
+                .verify_code(phone, "reset_password", &command.code, client)
                 .await?;
-                self.publish_updated(&txn, &holder, &after, &["has_password"], "")
-                    .await?;
-                self.tokens.revoke_all(user.id, "password_reset").await?;
+            let hash = hash_password(&command.new_password).await?;
+            let Some(user) = users::by_phone(&txn, phone, true).await? else {
+                // The code proved the phone (and is spent); its holder learns nothing they
+                // could not know.
                 txn.commit().await?;
-                Ok(pb::ResetPasswordResponse {})
-            },
-        )
+                return Err(Error::Unauthenticated(
+                    "no account for this phone number".to_owned(),
+                ));
+            };
+            store::set_password(&txn, user.id, &hash, now).await?;
+            let after = existing(&txn, user.id, now).await?;
+            let holder = code_holder(user.id, now);
+            let change = Change::password("user.password_reset");
+            self.record_change(&txn, &holder, &after, change, now)
+                .await?;
+            self.tokens.revoke_all(user.id, "password_reset").await?;
+            txn.commit().await?;
+            Ok(pb::ResetPasswordResponse {})
+        })
         .await
     }
 
@@ -831,37 +825,19 @@ impl Management {
             .map_err(|error| Error::invalid("new_password", error.to_string()))?;
         let hash = hash_password(&command.new_password).await?;
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                store::lock(txn, id).await?;
-                let current = users::by_id(txn, id).await?.ok_or_else(gone)?;
-                // Inside the claim: a retry of a change already made finds its answer, not a
-                // current password that no longer is.
-                proves_owner(&current, command.current_password.as_deref(), now).await?;
-                store::set_password(txn, id, &hash, now).await?;
-                let after = store::load(txn, id, now)
-                    .await?
-                    .ok_or_else(|| not_found(id))?;
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "user.password_changed",
-                    Some(id),
-                    serde_json::json!({}),
-                    now,
-                )
-                .await?;
-                self.publish_updated(txn, caller, &after, &["has_password"], "")
-                    .await?;
-                self.tokens.revoke_all(id, "password_changed").await?;
-                Ok(pb::ChangePasswordResponse {})
-            },
-        )
+        self.once(caller, &command.mutation, now, async |txn| {
+            store::lock(txn, id).await?;
+            let current = users::by_id(txn, id).await?.ok_or_else(gone)?;
+            // Inside the claim: a retry of a change already made finds its answer, not a
+            // current password that no longer is.
+            proves_owner(&current, command.current_password.as_deref(), now).await?;
+            store::set_password(txn, id, &hash, now).await?;
+            let after = existing(txn, id, now).await?;
+            let change = Change::password("user.password_changed");
+            self.record_change(txn, caller, &after, change, now).await?;
+            self.tokens.revoke_all(id, "password_changed").await?;
+            Ok(pb::ChangePasswordResponse {})
+        })
         .await
     }
 
@@ -895,46 +871,26 @@ impl Management {
             ));
         }
         let now = self.clock.now();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                let kid = self.keys.rotate().await.map_err(Error::internal)?;
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "signing_key.rotated",
-                    None,
-                    serde_json::json!({ "kid": kid }),
-                    now,
-                )
-                .await?;
-                tracing::info!(%kid, "signing key rotated on request");
-                let set = self.keys.jwks().await;
-                let new_key = set
-                    .keys
-                    .iter()
-                    .find(|jwk| jwk.common.key_id.as_deref() == Some(kid.as_str()))
-                    .and_then(|jwk| match &jwk.algorithm {
-                        jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) => {
-                            Some(pb::Jwk {
-                                kid: kid.clone(),
-                                kty: "OKP".to_owned(),
-                                crv: "Ed25519".to_owned(),
-                                x: okp.x.clone(),
-                                alg: "EdDSA".to_owned(),
-                                r#use: "sig".to_owned(),
-                                ..Default::default()
-                            })
-                        }
-                        _ => None,
-                    });
-                Ok(pb::RotateSigningKeyResponse { new_key })
-            },
-        )
+        self.once(caller, &command.mutation, now, async |txn| {
+            let kid = self.keys.rotate().await.map_err(Error::internal)?;
+            crate::audit::record(
+                txn,
+                caller,
+                "signing_key.rotated",
+                None,
+                serde_json::json!({ "kid": kid }),
+                now,
+            )
+            .await?;
+            tracing::info!(%kid, "signing key rotated on request");
+            let set = self.keys.jwks().await;
+            let new_key = set
+                .keys
+                .iter()
+                .find(|jwk| jwk.common.key_id.as_deref() == Some(kid.as_str()))
+                .and_then(jwk_to_proto);
+            Ok(pb::RotateSigningKeyResponse { new_key })
+        })
         .await
     }
 }

@@ -73,6 +73,39 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     .unwrap()
 }
 
+/// How many audit records of `action` there are.
+async fn audited(db: &DatabaseConnection, action: &str) -> i64 {
+    counted(
+        db,
+        "SELECT count(*) AS n FROM audit_records WHERE action = $1",
+        action,
+    )
+    .await
+}
+
+/// How many events of `subject` were published.
+async fn events(db: &DatabaseConnection, subject: &str) -> i64 {
+    counted(
+        db,
+        "SELECT count(*) AS n FROM outbox WHERE subject = $1",
+        subject,
+    )
+    .await
+}
+
+async fn counted(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
+    db.query_one_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [value.into()],
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
+
 /// A user made directly in the database, with grants given by the operator.
 async fn user_with(
     db: &DatabaseConnection,
@@ -1394,11 +1427,30 @@ async fn users_and_audit_records_are_paged_with_keyset_tokens() {
 type Answer = Result<Vec<u8>, tonic::Status>;
 
 /// One mutating RPC of the table below: `call(false)` sends its request, `call(true)` another
-/// request under the same `request_id`; `work` counts what the request does once.
+/// request under the same `request_id`; `work` is the audit action it records once.
 struct Mutating<'a> {
     rpc: &'static str,
     call: Box<dyn Fn(bool) -> futures::future::BoxFuture<'a, Answer> + 'a>,
     work: &'static str,
+}
+
+/// A [`Mutating`] calling `$method` as `$token`, with the request `$request` makes of a request
+/// id (one for the case) and whether it is to be the other request.
+macro_rules! mutating {
+    ($app:expr, $client:expr, $token:expr, $method:ident, $work:expr,
+     |$id:ident, $other:ident| $request:expr) => {{
+        let (app, client, token, id) = ($app, $client.clone(), $token.clone(), request_id());
+        Mutating {
+            rpc: stringify!($method),
+            work: $work,
+            call: Box::new(move |$other: bool| {
+                let mut client = client.clone();
+                let $id = id.clone();
+                let request = app.request($request, &token);
+                Box::pin(async move { encoded(client.$method(request).await) })
+            }),
+        }
+    }};
 }
 
 /// Encodes a call's answer.
@@ -1434,126 +1486,96 @@ async fn every_mutation_answers_a_retry_with_its_first_answer_and_refuses_a_reus
     let my_token = app.token(&me.to_string(), &[]);
 
     let cases: Vec<Mutating<'_>> = vec![
-        Mutating {
-            rpc: "CreateUser",
-            call: Box::new({
-                let (client, token, id) = (client.clone(), official_token.clone(), request_id());
-                let app = &app;
-                move |other| {
-                    let mut client = client.clone();
-                    let request = pb::CreateUserRequest {
-                        request_id: id.clone(),
-                        user: Some(pb::User {
-                            phone_number: if other {
-                                "+8613700137103"
-                            } else {
-                                "+8613700137102"
-                            }
-                            .into(),
-                            display_name: "王大爷".into(),
-                            ..Default::default()
-                        }),
-                        password: PASSWORD.into(),
-                        ..Default::default()
-                    };
-                    let request = app.request(request, &token);
-                    Box::pin(async move { encoded(client.create_user(request).await) })
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            create_user,
+            "user.created",
+            |id, other| pb::CreateUserRequest {
+                request_id: id,
+                user: Some(pb::User {
+                    phone_number: if other {
+                        "+8613700137103"
+                    } else {
+                        "+8613700137102"
+                    }
+                    .into(),
+                    display_name: "王大爷".into(),
+                    ..Default::default()
+                }),
+                password: PASSWORD.into(),
+                ..Default::default()
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            update_user,
+            "user.updated",
+            |id, other| pb::UpdateUserRequest {
+                request_id: id,
+                user: Some(pb::User {
+                    id: villager.to_string(),
+                    display_name: if other { "赵二" } else { "赵一" }.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            set_user_status,
+            "user.status_changed",
+            |id, other| pb::SetUserStatusRequest {
+                request_id: id,
+                user_id: villager.to_string(),
+                status: pb::UserStatus::Disabled as i32,
+                reason: if other {
+                    "another reason"
+                } else {
+                    "moved away"
                 }
-            }),
-            work: "SELECT count(*) AS n FROM audit_records WHERE action = 'user.created'",
-        },
-        Mutating {
-            rpc: "UpdateUser",
-            call: Box::new({
-                let (client, token, id) = (client.clone(), official_token.clone(), request_id());
-                let app = &app;
-                move |other| {
-                    let mut client = client.clone();
-                    let request = pb::UpdateUserRequest {
-                        request_id: id.clone(),
-                        user: Some(pb::User {
-                            id: villager.to_string(),
-                            display_name: if other { "赵二" } else { "赵一" }.into(),
-                            ..Default::default()
-                        }),
-                        update_mask: Some(prost_types::FieldMask {
-                            paths: vec!["display_name".into()],
-                        }),
-                    };
-                    let request = app.request(request, &token);
-                    Box::pin(async move { encoded(client.update_user(request).await) })
+                .into(),
+                locked_until: None,
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &my_token,
+            change_password,
+            "user.password_changed",
+            |id, other| pb::ChangePasswordRequest {
+                request_id: id,
+                current_password: String::new(),
+                new_password: if other {
+                    "山那边的梯田绿了"
+                } else {
+                    PASSWORD
                 }
-            }),
-            work: "SELECT count(*) AS n FROM audit_records WHERE action = 'user.updated'",
-        },
-        Mutating {
-            rpc: "SetUserStatus",
-            call: Box::new({
-                let (client, token, id) = (client.clone(), official_token.clone(), request_id());
-                let app = &app;
-                move |other| {
-                    let mut client = client.clone();
-                    let request = pb::SetUserStatusRequest {
-                        request_id: id.clone(),
-                        user_id: villager.to_string(),
-                        status: pb::UserStatus::Disabled as i32,
-                        reason: if other {
-                            "another reason"
-                        } else {
-                            "moved away"
-                        }
-                        .into(),
-                        locked_until: None,
-                    };
-                    let request = app.request(request, &token);
-                    Box::pin(async move { encoded(client.set_user_status(request).await) })
-                }
-            }),
-            work: "SELECT count(*) AS n FROM audit_records WHERE action = 'user.status_changed'",
-        },
-        Mutating {
-            rpc: "ChangePassword",
-            call: Box::new({
-                let (client, token, id) = (client.clone(), my_token.clone(), request_id());
-                let app = &app;
-                move |other| {
-                    let mut client = client.clone();
-                    let request = pb::ChangePasswordRequest {
-                        request_id: id.clone(),
-                        current_password: String::new(),
-                        new_password: if other {
-                            "山那边的梯田绿了"
-                        } else {
-                            PASSWORD
-                        }
-                        .into(),
-                    };
-                    let request = app.request(request, &token);
-                    Box::pin(async move { encoded(client.change_password(request).await) })
-                }
-            }),
-            work: "SELECT count(*) AS n FROM audit_records WHERE action = 'user.password_changed'",
-        },
-        Mutating {
-            rpc: "RotateSigningKey",
-            call: Box::new({
-                let (client, token, id) = (client.clone(), admin.clone(), request_id());
-                let app = &app;
-                move |other| {
-                    let mut client = client.clone();
-                    let request = pb::RotateSigningKeyRequest {
-                        request_id: id.clone(),
-                        activation_delay: other.then_some(prost_types::Duration {
-                            seconds: 600,
-                            nanos: 0,
-                        }),
-                    };
-                    let request = app.request(request, &token);
-                    Box::pin(async move { encoded(client.rotate_signing_key(request).await) })
-                }
-            }),
-            work: "SELECT count(*) AS n FROM audit_records WHERE action = 'signing_key.rotated'",
-        },
+                .into(),
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &admin,
+            rotate_signing_key,
+            "signing_key.rotated",
+            |id, other| pb::RotateSigningKeyRequest {
+                request_id: id,
+                activation_delay: other.then_some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+            }
+        ),
     ];
 
     for case in &cases {
@@ -1566,7 +1588,7 @@ async fn every_mutation_answers_a_retry_with_its_first_answer_and_refuses_a_reus
         let reused = (case.call)(true).await.unwrap_err();
         assert_eq!(reused.code(), Code::FailedPrecondition, "{}", case.rpc);
         assert_eq!(reason(&reused), "REQUEST_ID_REUSED", "{}", case.rpc);
-        assert_eq!(count(&db, case.work).await, 1, "{}: done once", case.rpc);
+        assert_eq!(audited(&db, case.work).await, 1, "{}: done once", case.rpc);
     }
     // Once each: one user made, one event per change.
     assert_eq!(
@@ -1577,20 +1599,9 @@ async fn every_mutation_answers_a_retry_with_its_first_answer_and_refuses_a_reus
         .await,
         1
     );
+    assert_eq!(events(&db, "identity.user.created").await, 1);
     assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.user.created'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.user.updated'"
-        )
-        .await,
+        events(&db, "identity.user.updated").await,
         3,
         "the profile, the status and the password, once each"
     );
@@ -1671,14 +1682,7 @@ async fn changes_proven_with_a_code_answer_a_retry_without_spending_another_code
     .await
     .unwrap_err();
     assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM audit_records WHERE action = 'user.phone_changed'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(audited(&db, "user.phone_changed").await, 1);
     assert_eq!(
         count(
             &db,
@@ -1701,14 +1705,7 @@ async fn changes_proven_with_a_code_answer_a_retry_without_spending_another_code
     };
     client.reset_password(reset.clone()).await.unwrap();
     client.reset_password(reset.clone()).await.unwrap();
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM audit_records WHERE action = 'user.password_reset'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(audited(&db, "user.password_reset").await, 1);
     // A caller without a token is known only by its request: the same id with another password
     // is another request, and the code it carries is spent.
     let other = client
@@ -1804,12 +1801,5 @@ async fn create_user_retried_after_the_log_was_pruned_finds_the_user_it_made() {
     assert_eq!(again.id, created.id);
     assert_eq!(again.display_name, "王老汉", "the user as they now are");
     assert_eq!(count(&db, "SELECT count(*) AS n FROM users").await, 1);
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM audit_records WHERE action = 'user.created'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(audited(&db, "user.created").await, 1);
 }
