@@ -211,6 +211,11 @@ mod tests {
 
     use super::*;
 
+    /// Any fixed instant: these rules do not read the clock.
+    fn instant() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
     #[test]
     fn every_kind_of_actor_reads_back_as_written() {
         let user = Uuid::now_v7().to_string();
@@ -257,7 +262,7 @@ mod tests {
                 api_scopes: vec!["identity.users:read".to_owned()],
                 actor: None,
                 token_id: "t".to_owned(),
-                expires_at: Utc::now(),
+                expires_at: instant(),
             })
         };
         let scopes = |codes: &[&str]| -> Vec<AdminScope> {

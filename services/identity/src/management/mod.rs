@@ -899,6 +899,11 @@ impl Management {
 mod tests {
     use super::*;
 
+    /// Any fixed instant: these rules do not read the clock.
+    fn instant() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
     const VILLAGE: &str = "110101001001";
     const OTHER_VILLAGE: &str = "110101002001";
     const TOWNSHIP: &str = "110101001";
@@ -919,7 +924,7 @@ mod tests {
             api_scopes: Vec::new(),
             actor: None,
             token_id: "t".to_owned(),
-            expires_at: Utc::now(),
+            expires_at: instant(),
         }
     }
 
@@ -948,7 +953,7 @@ mod tests {
         created_by: Option<Uuid>,
         set_rank: i16,
     ) -> UserView {
-        let now = Utc::now();
+        let now = instant();
         UserView {
             row: users::UserRow {
                 id,

@@ -626,6 +626,11 @@ mod tests {
 
     use super::*;
 
+    /// Any fixed instant: these rules do not read the clock.
+    fn instant() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
     fn refused<T: fmt::Debug>(parsed: Result<T>) -> Vec<String> {
         match parsed {
             Err(Error::InvalidArgument(list)) => list.into_iter().map(|v| v.field).collect(),
@@ -704,7 +709,7 @@ mod tests {
 
     #[test]
     fn a_lock_ends_in_the_future_and_only_locks_have_an_end() {
-        let now = Utc::now();
+        let now = instant();
         let request =
             |status: pb::UserStatus, until: Option<DateTime<Utc>>| pb::SetUserStatusRequest {
                 request_id: Uuid::now_v7().to_string(),
