@@ -30,7 +30,7 @@
 //! Every mutation runs once per caller and `request_id` ([`idempotency::once`]), writes an
 //! `audit_records` row and publishes `identity.user.created|updated` in the transaction that
 //! makes it. The two proven with a one-time code check it in a transaction of their own
-//! ([`Accounts::verify_code`] commits a wrong code's count although the request fails), do their
+//! (`Accounts::verify_code` commits a wrong code's count although the request fails), do their
 //! work there and commit it before the request's claim commits; a retry waits for the claim and
 //! gets the first answer. Revoking sessions (`tokens`) happens before the change commits, so that
 //! a change is never committed with the old sessions alive.
