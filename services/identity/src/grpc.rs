@@ -1,8 +1,7 @@
-//! The handlers of `terrace.identity.v1.IdentityService`: decode and validate, call
-//! [`Accounts`], map the result. RPCs not implemented yet answer `UNIMPLEMENTED` (the generated
-//! default) until their part of the identity issue lands.
+//! *Answer*: the handlers of `terrace.identity.v1.IdentityService`. Each takes the [`Caller`],
+//! parses the request into its resource's command, applies it and answers; errors reach tonic
+//! through the platform's one conversion (`docs/architecture.md`, "One rhythm per RPC").
 
-use std::str::FromStr as _;
 use std::sync::Arc;
 
 use terrace_platform::auth::Principal;
@@ -14,26 +13,21 @@ use uuid::Uuid;
 
 use crate::accounts::{self, Accounts};
 use crate::agencies::{self, Agencies, AgencySettings};
-use crate::domain::phone::PhoneNumber;
-use crate::domain::{otp, password};
+use crate::audit::{self, Audit};
 use crate::grants::{self, Grants};
+use crate::management::{self, Management};
 use crate::users;
 use terrace_platform::Clock;
 use terrace_platform::auth::Caller;
 use terrace_platform::validate::page_response;
-
-/// The locales the product speaks.
-pub const LOCALES: [&str; 2] = ["zh-CN", "en"];
-/// The locale of a user who did not choose one.
-pub const DEFAULT_LOCALE: &str = "zh-CN";
-/// The time zone of a user who did not choose one.
-pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
 /// Handlers over the shared [`Accounts`].
 #[derive(Debug)]
 pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
     grants: Grants,
+    management: Management,
+    audit: Audit,
     clock: Clock,
     /// Agency clients, and the credentials exchange with its throttles (one per process, as the
     /// handlers are).
@@ -47,56 +41,21 @@ impl IdentityGrpc {
         let settings = AgencySettings::load(&accounts.ctx.settings).unwrap_or_default();
         let agencies = Agencies::new(&accounts.ctx, accounts.tokens.clone(), settings);
         let grants = Grants::new(&accounts.ctx);
+        let management = Management::new(&accounts);
+        let audit = Audit::new(&accounts.ctx);
         let clock = accounts.ctx.clock.clone();
         Self {
             accounts,
             grants,
+            management,
+            audit,
             clock,
             agencies,
         }
     }
 }
 
-/// The caller's address, the key of per-client throttling.
-pub(crate) fn client_of<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-pub(crate) fn check_phone(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-) -> Option<PhoneNumber> {
-    PhoneNumber::parse(value)
-        .map_err(|error| violations.add(field, error.to_string()))
-        .ok()
-}
-
-pub(crate) fn check_locale(violations: &mut Violations, field: &str, value: &str) -> String {
-    if value.is_empty() {
-        return DEFAULT_LOCALE.to_owned();
-    }
-    if !LOCALES.contains(&value) {
-        violations.add(field, format!("must be one of {}", LOCALES.join(", ")));
-    }
-    value.to_owned()
-}
-
-pub(crate) fn check_time_zone(violations: &mut Violations, field: &str, value: &str) -> String {
-    if value.is_empty() {
-        return DEFAULT_TIME_ZONE.to_owned();
-    }
-    if chrono_tz::Tz::from_str(value).is_err() {
-        violations.add(field, "must be an IANA time zone such as Asia/Shanghai");
-    }
-    value.to_owned()
-}
-
-/// A keyset page token of a list (the id of the last row of the previous page), or `None` for the
-/// first page.
+/// Transitional: consents' page tokens, until consents is in the rhythm.
 pub(crate) fn check_page_token(
     violations: &mut Violations,
     field: &str,
@@ -108,94 +67,6 @@ pub(crate) fn check_page_token(
     Uuid::parse_str(token)
         .map_err(|_| violations.add(field, "not a token from this list"))
         .ok()
-}
-
-/// A scope given as the contract's 12-digit code with its level; the two must agree.
-pub(crate) fn check_scope(
-    violations: &mut Violations,
-    field: &str,
-    code: Option<&terrace_proto::common::v1::AdminCode>,
-) -> Option<terrace_platform::auth::AdminScope> {
-    let Some(code) = code else {
-        violations.add(field, "required");
-        return None;
-    };
-    if code.code.len() != 12 {
-        violations.add(
-            format!("{field}.code"),
-            "must be the 12-digit division code (000000000000 for the whole country)",
-        );
-        return None;
-    }
-    let scope = match terrace_platform::auth::AdminScope::parse(&code.code) {
-        Ok(scope) => scope,
-        Err(error) => {
-            violations.add(format!("{field}.code"), error.to_string());
-            return None;
-        }
-    };
-    if scope.to_proto().level != code.level {
-        violations.add(
-            format!("{field}.level"),
-            "does not match the level the code names",
-        );
-        return None;
-    }
-    Some(scope)
-}
-
-/// A new password: required, and within the policy for this phone number.
-pub(crate) fn check_new_password(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-    phone: &str,
-) {
-    if value.is_empty() {
-        violations.add(field, "required");
-    } else if let Err(error) = password::check(value, phone) {
-        violations.add(field, error.to_string());
-    }
-}
-
-pub(crate) fn check_code(violations: &mut Violations, field: &str, value: &str) {
-    if !otp::well_formed(value) {
-        violations.add(
-            field,
-            format!(
-                "must be the {}-digit code from the text message",
-                otp::LENGTH
-            ),
-        );
-    }
-}
-
-pub(crate) fn check_text(
-    violations: &mut Violations,
-    field: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-) {
-    let length = value.chars().count();
-    if required && value.trim().is_empty() {
-        violations.add(field, "required");
-    } else if length > max {
-        violations.add(field, format!("at most {max} characters"));
-    } else if value.chars().any(char::is_control) {
-        violations.add(field, "must not contain control characters");
-    }
-}
-
-/// A page size as proto/README.md says: 0 is the default (50), above 500 is lowered to 500.
-pub(crate) fn check_page_size(violations: &mut Violations, field: &str, size: i32) -> u64 {
-    if size < 0 {
-        violations.add(field, "must not be negative");
-    }
-    match u64::try_from(size) {
-        Ok(0) | Err(_) => 50,
-        Ok(size) => size.min(500),
-    }
 }
 
 #[tonic::async_trait]
@@ -229,82 +100,148 @@ impl IdentityService for IdentityGrpc {
         crate::consents::issue_delegated_token(&self.accounts, request).await
     }
 
-    // --- user management: handlers delegate to crate::management ---
+    // --- user management (crate::management) and the audit trail (crate::audit) ---
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn create_user(
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
-        crate::management::create_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let key = self.management.password_key();
+        let command = management::CreateUser::parse(request.into_inner(), key)?;
+        Ok(Response::new(
+            self.management.create(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn get_user(
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
-        crate::management::get_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::GetUser::parse(request.into_inner())?;
+        let user = self.management.get(&caller, query).await?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(user.to_proto()),
+        }))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        crate::management::list_users(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::ListUsers::parse(request.into_inner())?;
+        let (users, next) = self.management.list(&caller, query).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: users.iter().map(management::UserView::to_proto).collect(),
+            page: Some(page_response(next.as_ref())),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user.as_ref().map(|u| u.id.as_str()).unwrap_or_default()))]
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        crate::management::update_user(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::UpdateUser::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.management.update(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
     async fn set_user_status(
         &self,
         request: Request<pb::SetUserStatusRequest>,
     ) -> Result<Response<pb::SetUserStatusResponse>, Status> {
-        crate::management::set_user_status(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::SetUserStatus::parse(request.into_inner(), self.clock.now())?;
+        Ok(Response::new(
+            self.management.set_status(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn change_phone_number(
         &self,
         request: Request<pb::ChangePhoneNumberRequest>,
     ) -> Result<Response<pb::ChangePhoneNumberResponse>, Status> {
-        crate::management::change_phone_number(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::ChangePhoneNumber::parse(request.into_inner())?;
+        let answer = self.management.change_phone_number(&caller, command);
+        Ok(Response::new(answer.await?))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn reset_password(
         &self,
         request: Request<pb::ResetPasswordRequest>,
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
-        crate::management::reset_password(&self.accounts, request).await
+        let caller = Caller::of(&request);
+        let key = self.management.password_key();
+        let command = management::ResetPassword::parse(request.into_inner(), key)?;
+        let answer = self.management.reset_password(&caller, command);
+        Ok(Response::new(answer.await?))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        crate::management::change_password(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let key = self.management.password_key();
+        let command = management::ChangePassword::parse(request.into_inner(), key)?;
+        Ok(Response::new(
+            self.management.change_password(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn list_sessions(
         &self,
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
-        crate::management::list_sessions(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = management::ListSessions::parse(request.into_inner())?;
+        let (user_id, sessions) = self.management.sessions(&caller, query).await?;
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions
+                .iter()
+                .map(|session| management::session_to_proto(user_id, session))
+                .collect(),
+            page: Some(page_response::<Uuid>(None)),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn rotate_signing_key(
         &self,
         request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
-        crate::management::rotate_signing_key(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = management::RotateSigningKey::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.management.rotate_signing_key(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(target_id = %request.get_ref().target_id))]
     async fn list_audit_records(
         &self,
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        crate::management::list_audit_records(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = audit::ListAuditRecords::parse(request.into_inner())?;
+        let (rows, next) = self.audit.list(&caller, query).await?;
+        Ok(Response::new(pb::ListAuditRecordsResponse {
+            records: rows.iter().map(audit::AuditRow::to_proto).collect(),
+            page: Some(page_response(next.as_ref())),
+        }))
     }
 
     #[tracing::instrument(skip_all)]

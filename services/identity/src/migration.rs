@@ -71,6 +71,7 @@ impl MigratorTrait for Migrator {
             crate::management::STATUS_RANK.boxed(),
             crate::grants::REQUESTS.boxed(),
             crate::agencies::CREATING_REQUESTS.boxed(),
+            crate::management::CREATED_BY_REQUEST.boxed(),
         ]);
         migrations
     }

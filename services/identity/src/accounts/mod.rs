@@ -99,6 +99,15 @@ const LOG_IN_AGAIN: Keep = Keep::Nothing {
 #[must_use = "use the code up in the request's transaction"]
 pub(crate) struct CheckedCode(Uuid);
 
+/// What [`Accounts::prove_code`] found.
+#[derive(Debug)]
+pub(crate) enum CodeStep<R> {
+    /// The request was already done: its first answer.
+    Answered(R),
+    /// The code is right: use it up in the request's transaction.
+    Checked(CheckedCode),
+}
+
 /// A successful login or sign-up.
 #[derive(Debug)]
 pub struct LoggedIn {
@@ -304,6 +313,30 @@ impl Accounts {
             ));
         }
         Ok(CheckedCode(challenge.id))
+    }
+
+    /// The code step of a request that `once` then does: a retry is given the first answer
+    /// instead of trying its code again — whether it comes after the first request ended, or
+    /// while it ran and used the code up (then trying the code fails, and the first answer is
+    /// there to give).
+    pub(crate) async fn prove_code<R: prost::Message + Default>(
+        &self,
+        caller: &Caller,
+        mutation: &idempotency::Mutation,
+        phone: &PhoneNumber,
+        purpose: &'static str,
+        code: &str,
+    ) -> Result<CodeStep<R>> {
+        if let Some(answer) = idempotency::previous(&self.ctx.db, caller, mutation).await? {
+            return Ok(CodeStep::Answered(answer));
+        }
+        match self.check_code(caller, phone, purpose, code).await {
+            Ok(checked) => Ok(CodeStep::Checked(checked)),
+            Err(error) => match idempotency::previous(&self.ctx.db, caller, mutation).await? {
+                Some(answer) => Ok(CodeStep::Answered(answer)),
+                None => Err(error),
+            },
+        }
     }
 
     /// Uses a checked code up in the request's transaction; fails if another request used it

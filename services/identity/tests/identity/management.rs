@@ -73,6 +73,39 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     .unwrap()
 }
 
+/// How many audit records of `action` there are.
+async fn audited(db: &DatabaseConnection, action: &str) -> i64 {
+    counted(
+        db,
+        "SELECT count(*) AS n FROM audit_records WHERE action = $1",
+        action,
+    )
+    .await
+}
+
+/// How many events of `subject` were published.
+async fn events(db: &DatabaseConnection, subject: &str) -> i64 {
+    counted(
+        db,
+        "SELECT count(*) AS n FROM outbox WHERE subject = $1",
+        subject,
+    )
+    .await
+}
+
+async fn counted(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
+    db.query_one_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [value.into()],
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
+
 /// A user made directly in the database, with grants given by the operator.
 async fn user_with(
     db: &DatabaseConnection,
@@ -1209,20 +1242,28 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(fields(&bad), ["request_id", "status", "reason"]);
 
-    let bad = client
-        .list_users(app.request(
-            pb::ListUsersRequest {
-                page: Some(PageRequest {
-                    page_size: -1,
-                    page_token: "%%%".into(),
-                }),
-                ..Default::default()
-            },
-            &token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(fields(&bad), ["page.page_size", "page.page_token", "area"]);
+    // The page (the platform's policy: a negative size says nothing of the token), then the
+    // area, which only who governs the whole country may leave out.
+    let list = |page_size: i32, page_token: &str, role: i32| pb::ListUsersRequest {
+        page: Some(PageRequest {
+            page_size,
+            page_token: page_token.into(),
+        }),
+        role,
+        ..Default::default()
+    };
+    for (request, expected) in [
+        (list(-1, "%%%", 0), &["page.page_size"][..]),
+        (list(10, "%%%", 99), &["page.page_token", "role"][..]),
+        (list(10, "", 0), &["area"][..]),
+    ] {
+        let bad = client
+            .list_users(app.request(request, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Code::InvalidArgument);
+        assert_eq!(fields(&bad), expected);
+    }
 
     // An unknown user is not found, for whoever asks.
     let missing = client
@@ -1392,4 +1433,385 @@ async fn users_and_audit_records_are_paged_with_keyset_tokens() {
     assert_eq!(actions.len(), 10);
     assert_eq!(actions[0], ("user.created".to_owned(), ids[4].clone()));
     assert_eq!(actions[9], ("role.granted".to_owned(), ids[0].clone()));
+}
+
+/// What a call answers, encoded, so that the answers of different RPCs compare alike.
+type Answer = Result<Vec<u8>, tonic::Status>;
+
+/// One mutating RPC of the table below: `call(false)` sends its request, `call(true)` another
+/// request under the same `request_id`; `work` is the audit action it records once.
+struct Mutating<'a> {
+    rpc: &'static str,
+    call: Box<dyn Fn(bool) -> futures::future::BoxFuture<'a, Answer> + 'a>,
+    work: &'static str,
+}
+
+/// A [`Mutating`] calling `$method` as `$token`, with the request `$request` makes of a request
+/// id (one for the case) and whether it is to be the other request.
+macro_rules! mutating {
+    ($app:expr, $client:expr, $token:expr, $method:ident, $work:expr,
+     |$id:ident, $other:ident| $request:expr) => {{
+        let (app, client, token, id) = ($app, $client.clone(), $token.clone(), request_id());
+        Mutating {
+            rpc: stringify!($method),
+            work: $work,
+            call: Box::new(move |$other: bool| {
+                let mut client = client.clone();
+                let $id = id.clone();
+                let request = app.request($request, &token);
+                Box::pin(async move { encoded(client.$method(request).await) })
+            }),
+        }
+    }};
+}
+
+/// Encodes a call's answer.
+fn encoded<T: prost::Message>(answer: Result<tonic::Response<T>, tonic::Status>) -> Answer {
+    answer.map(|response| response.into_inner().encode_to_vec())
+}
+
+#[tokio::test]
+async fn every_mutation_answers_a_retry_with_its_first_answer_and_refuses_a_reused_id() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let client = client(&app).await;
+    let official = Uuid::now_v7();
+    let official_token = app.token(&official.to_string(), &[(Role::VillageOfficial, VILLAGE)]);
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let villager = user_with(
+        &db,
+        "+8613700137100",
+        "赵敏",
+        Some(official),
+        &[(Role::Resident, VILLAGE)],
+    )
+    .await;
+    // A user who logged in just now (on the services' clock) sets a first password.
+    let me = user_with(&db, "+8613700137101", "钱六", None, &[]).await;
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE users SET last_login_at = $2 WHERE id = $1",
+        [me.into(), app.clock.now().into()],
+    ))
+    .await
+    .unwrap();
+    let my_token = app.token(&me.to_string(), &[]);
+
+    let cases: Vec<Mutating<'_>> = vec![
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            create_user,
+            "user.created",
+            |id, other| pb::CreateUserRequest {
+                request_id: id,
+                user: Some(pb::User {
+                    phone_number: if other {
+                        "+8613700137103"
+                    } else {
+                        "+8613700137102"
+                    }
+                    .into(),
+                    display_name: "王大爷".into(),
+                    ..Default::default()
+                }),
+                password: PASSWORD.into(),
+                ..Default::default()
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            update_user,
+            "user.updated",
+            |id, other| pb::UpdateUserRequest {
+                request_id: id,
+                user: Some(pb::User {
+                    id: villager.to_string(),
+                    display_name: if other { "赵二" } else { "赵一" }.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &official_token,
+            set_user_status,
+            "user.status_changed",
+            |id, other| pb::SetUserStatusRequest {
+                request_id: id,
+                user_id: villager.to_string(),
+                status: pb::UserStatus::Disabled as i32,
+                reason: if other {
+                    "another reason"
+                } else {
+                    "moved away"
+                }
+                .into(),
+                locked_until: None,
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &my_token,
+            change_password,
+            "user.password_changed",
+            |id, other| pb::ChangePasswordRequest {
+                request_id: id,
+                current_password: String::new(),
+                new_password: if other {
+                    "山那边的梯田绿了"
+                } else {
+                    PASSWORD
+                }
+                .into(),
+            }
+        ),
+        mutating!(
+            &app,
+            &client,
+            &admin,
+            rotate_signing_key,
+            "signing_key.rotated",
+            |id, other| pb::RotateSigningKeyRequest {
+                request_id: id,
+                activation_delay: other.then_some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+            }
+        ),
+    ];
+
+    for case in &cases {
+        let first = (case.call)(false).await;
+        let first = first.unwrap_or_else(|status| panic!("{}: {status:?}", case.rpc));
+        let again = (case.call)(false)
+            .await
+            .unwrap_or_else(|status| panic!("{} retried: {status:?}", case.rpc));
+        assert_eq!(again, first, "{}: a retry gets the first answer", case.rpc);
+        let reused = (case.call)(true).await.unwrap_err();
+        assert_eq!(reused.code(), Code::FailedPrecondition, "{}", case.rpc);
+        assert_eq!(reason(&reused), "REQUEST_ID_REUSED", "{}", case.rpc);
+        assert_eq!(audited(&db, case.work).await, 1, "{}: done once", case.rpc);
+    }
+    // Once each: one user made, one event per change.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM users WHERE phone_number IN ('+8613700137102', '+8613700137103')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(events(&db, "identity.user.created").await, 1);
+    assert_eq!(
+        events(&db, "identity.user.updated").await,
+        3,
+        "the profile, the status and the password, once each"
+    );
+    // The request ids are the caller's own: another official's same id is another request.
+    let mut client = client.clone();
+    let other_official = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, VILLAGE)],
+    );
+    let id = request_id();
+    for (token, phone) in [
+        (&official_token, "+8613700137104"),
+        (&other_official, "+8613700137105"),
+    ] {
+        client
+            .create_user(app.request(
+                pb::CreateUserRequest {
+                    request_id: id.clone(),
+                    user: Some(pb::User {
+                        phone_number: phone.into(),
+                        display_name: "村民".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn changes_proven_with_a_code_answer_a_retry_without_spending_another_code() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = client(&app).await;
+    let me = user_with(&db, "+8613500135100", "张三", None, &[]).await;
+    let token = app.token(&me.to_string(), &[]);
+    let code_for = |phone: &str, purpose: pb::OtpPurpose| pb::RequestOtpRequest {
+        request_id: request_id(),
+        phone_number: phone.into(),
+        purpose: purpose as i32,
+        locale: "zh-CN".into(),
+    };
+
+    // ChangePhoneNumber: the same request twice at once, then again, then the id reused.
+    client
+        .request_otp(code_for("+8613500135101", pb::OtpPurpose::ChangePhone))
+        .await
+        .unwrap();
+    let code = sms.next().await.code;
+    let change = pb::ChangePhoneNumberRequest {
+        request_id: request_id(),
+        new_phone_number: "+8613500135101".into(),
+        otp_code: code,
+    };
+    let changer = client.clone();
+    let call = |request: pb::ChangePhoneNumberRequest| {
+        let mut client = changer.clone();
+        let request = app.request(request, &token);
+        async move { encoded(client.change_phone_number(request).await) }
+    };
+    let (one, two) = tokio::join!(call(change.clone()), call(change.clone()));
+    let first = one.unwrap();
+    assert_eq!(two.unwrap(), first, "the one in flight answers both");
+    assert_eq!(call(change.clone()).await.unwrap(), first);
+    client
+        .request_otp(code_for("+8613500135102", pb::OtpPurpose::ChangePhone))
+        .await
+        .unwrap();
+    let reused = call(pb::ChangePhoneNumberRequest {
+        new_phone_number: "+8613500135102".into(),
+        otp_code: sms.next().await.code,
+        ..change.clone()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
+    assert_eq!(audited(&db, "user.phone_changed").await, 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM users WHERE phone_number = '+8613500135101'"
+        )
+        .await,
+        1
+    );
+
+    // ResetPassword, public: a retry gets the first (empty) answer and resets nothing again.
+    client
+        .request_otp(code_for("+8613500135101", pb::OtpPurpose::ResetPassword))
+        .await
+        .unwrap();
+    let reset = pb::ResetPasswordRequest {
+        request_id: request_id(),
+        phone_number: "+8613500135101".into(),
+        otp_code: sms.next().await.code,
+        new_password: PASSWORD.into(),
+    };
+    client.reset_password(reset.clone()).await.unwrap();
+    client.reset_password(reset.clone()).await.unwrap();
+    assert_eq!(audited(&db, "user.password_reset").await, 1);
+    // A caller without a token is known only by its request: the same id with another password
+    // is another request, and the code it carries is spent.
+    let other = client
+        .reset_password(pb::ResetPasswordRequest {
+            new_password: "山那边的梯田绿了".into(),
+            ..reset
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&other), "OTP_ALREADY_USED");
+    client
+        .login_with_password(pb::LoginWithPasswordRequest {
+            request_id: request_id(),
+            phone_number: "+8613500135101".into(),
+            password: PASSWORD.into(),
+            client_description: "phone".into(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn create_user_retried_after_the_log_was_pruned_finds_the_user_it_made() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = client(&app).await;
+    let official = Uuid::now_v7().to_string();
+    let create = pb::CreateUserRequest {
+        request_id: request_id(),
+        user: Some(pb::User {
+            phone_number: "+8613600136100".into(),
+            display_name: "王大爷".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let token = app.token(&official, &[(Role::VillageOfficial, VILLAGE)]);
+    let created = client
+        .create_user(app.request(create.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+
+    // The phone comes back online after more than a week; meanwhile the user was renamed and the
+    // log forgot the request.
+    app.clock
+        .advance(terrace_platform::idempotency::RETENTION + std::time::Duration::from_secs(60));
+    let token = app.token(&official, &[(Role::VillageOfficial, VILLAGE)]);
+    client
+        .update_user(app.request(
+            pb::UpdateUserRequest {
+                request_id: request_id(),
+                user: Some(pb::User {
+                    id: created.id.clone(),
+                    display_name: "王老汉".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    // (The service's own prune job may have run when the clock moved; this makes sure.)
+    terrace_platform::idempotency::prune(
+        &db,
+        app.clock.now(),
+        terrace_platform::idempotency::RETENTION,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM idempotency WHERE rpc = 'CreateUser'"
+        )
+        .await,
+        0,
+        "the first answer is forgotten"
+    );
+
+    let again = client
+        .create_user(app.request(create, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(again.id, created.id);
+    assert_eq!(again.display_name, "王老汉", "the user as they now are");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM users").await, 1);
+    assert_eq!(audited(&db, "user.created").await, 1);
 }

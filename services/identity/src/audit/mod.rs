@@ -1,0 +1,300 @@
+//! The audit trail: who did what to whom, written in the transaction that does it, and read back
+//! by `ListAuditRecords`.
+//!
+//! The actor is stored as one text column (`actor_id`): a user's id, or `agency:<client id>`, or
+//! `system:<component>` for the command line and the platform's jobs; `on_behalf_of` names the
+//! villager a helper acted for. [`record`] writes it from a [`Caller`]; [`stored_actor`] reads it
+//! back as the contract's `Actor`.
+//!
+//! Who reads which records: everyone the records about themself (a helper those of the villager
+//! they act for); county admins and above the records about users living in the areas they
+//! govern with that rank; who governs the whole country so, everything.
+//!
+//! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns the request into a
+//! query, this module applies it over a [`Caller`], [`store`] holds the SQL, and `grpc.rs`
+//! answers.
+
+pub mod parse;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use terrace_platform::Clock;
+use terrace_platform::auth::{AdminScope, Caller, Role};
+use terrace_platform::error::{Error, Result};
+use terrace_platform::service::ServiceContext;
+use terrace_platform::validate::to_timestamp;
+use terrace_proto::common::v1 as common;
+use terrace_proto::identity::v1 as pb;
+use uuid::Uuid;
+
+pub use self::parse::ListAuditRecords;
+pub use self::store::AuditRow;
+
+/// How the command line was written before actors were stored with their kind.
+const LEGACY_OPERATOR: &str = "system:cli";
+
+/// Writes an audit record of `action` by `caller` at `at` (the service clock's now) in the
+/// caller's transaction. An operator's stated reason is kept with the details.
+pub async fn record<C: ConnectionTrait>(
+    conn: &C,
+    caller: &Caller,
+    action: &str,
+    target_user: Option<Uuid>,
+    mut details: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if let (Caller::Operator { reason }, Some(details)) = (caller, details.as_object_mut()) {
+        details.insert("operator_reason".to_owned(), reason.clone().into());
+    }
+    let actor = caller.actor();
+    let actor_id = match common::ActorKind::try_from(actor.kind) {
+        Ok(common::ActorKind::User) => actor.user_id,
+        Ok(common::ActorKind::Agency) => format!("agency:{}", actor.agency_client_id),
+        _ => format!("system:{}", actor.system_component),
+    };
+    let on_behalf_of =
+        (!actor.on_behalf_of_user_id.is_empty()).then_some(actor.on_behalf_of_user_id);
+    store::insert(
+        conn,
+        store::NewRecord {
+            actor_id,
+            on_behalf_of,
+            action,
+            target_user,
+            details,
+            at,
+        },
+    )
+    .await
+}
+
+/// The caller behind a principal, `None` being the operator at the command line. Transitional:
+/// for modules that still pass `Option<&Principal>` until they take a [`Caller`].
+pub(crate) fn caller_of(principal: Option<&terrace_platform::auth::Principal>) -> Caller {
+    principal.map_or_else(|| Caller::operator(""), |p| Caller::from(p.clone()))
+}
+
+/// The contract's actor of a stored record.
+pub fn stored_actor(actor_id: String, on_behalf_of: Option<String>) -> common::Actor {
+    if actor_id == LEGACY_OPERATOR {
+        return Caller::operator("").actor();
+    }
+    if let Some(component) = actor_id.strip_prefix("system:") {
+        return common::Actor {
+            kind: common::ActorKind::System as i32,
+            system_component: component.to_owned(),
+            ..Default::default()
+        };
+    }
+    if let Some(client) = actor_id.strip_prefix("agency:") {
+        return common::Actor {
+            kind: common::ActorKind::Agency as i32,
+            agency_client_id: client.to_owned(),
+            ..Default::default()
+        };
+    }
+    common::Actor {
+        kind: common::ActorKind::User as i32,
+        user_id: actor_id,
+        on_behalf_of_user_id: on_behalf_of.unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+impl AuditRow {
+    /// The record as the contract describes it.
+    pub fn to_proto(&self) -> pb::AuditRecord {
+        pb::AuditRecord {
+            id: self.id.to_string(),
+            time: Some(to_timestamp(self.at)),
+            actor: Some(stored_actor(
+                self.actor_id.clone(),
+                self.on_behalf_of.clone(),
+            )),
+            action: self.action.clone(),
+            target_type: if self.target_user.is_some() {
+                "user"
+            } else {
+                ""
+            }
+            .to_owned(),
+            target_id: self
+                .target_user
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            area: None,
+            details_json: self.details.clone(),
+        }
+    }
+}
+
+/// The role from which an official reads the records about the users of their areas.
+const AUDITOR: Role = Role::CountyAdmin;
+
+/// Whose records `caller` reads besides their own: everyone's (who governs the whole country as
+/// an auditor), or the users' of these areas.
+fn audited(caller: &Caller) -> (bool, Vec<AdminScope>) {
+    let rank = AUDITOR.rank();
+    let everything = caller.covers(&AdminScope::country(), rank, None);
+    let areas = caller
+        .principal()
+        .map(|principal| {
+            principal
+                .grants
+                .iter()
+                .map(|grant| &grant.scope)
+                .filter(|scope| caller.covers(scope, rank, None))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    (everything, areas)
+}
+
+/// The audit trail: the *apply* step of `ListAuditRecords`.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    db: DatabaseConnection,
+    clock: Clock,
+}
+
+impl Audit {
+    pub fn new(ctx: &ServiceContext) -> Self {
+        Self {
+            db: ctx.db.clone(),
+            clock: ctx.clock.clone(),
+        }
+    }
+
+    /// `ListAuditRecords`: the records `caller` may read that match `query`, newest first, and
+    /// the cursor of the next page.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        query: ListAuditRecords,
+    ) -> Result<(Vec<AuditRow>, Option<Uuid>)> {
+        let (everything, areas) = audited(caller);
+        if let Some(area) = &query.area
+            && !caller.covers(area, AUDITOR.rank(), None)
+        {
+            return Err(Error::permission_denied(
+                "OUT_OF_SCOPE",
+                format!("area {:?} is outside your scope", area.as_str()),
+            ));
+        }
+        let filter = store::Filter {
+            everything,
+            own: caller.subject_user(),
+            areas: &areas,
+            area: query.area.as_ref(),
+            actions: &query.actions,
+            target: query.target,
+            actor: query.actor,
+            start: query.start,
+            end: query.end,
+            now: self.clock.now(),
+        };
+        // One more than a page: whether another follows.
+        let mut rows =
+            store::page(&self.db, &filter, query.page.after, query.page.size + 1).await?;
+        let more = rows.len() as u64 > query.page.size;
+        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
+        let next = more.then(|| rows.last().map(|row| row.id)).flatten();
+        Ok((rows, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use terrace_platform::auth::{Principal, PrincipalKind, RoleGrant};
+
+    use super::*;
+
+    /// Any fixed instant: these rules do not read the clock.
+    fn instant() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn every_kind_of_actor_reads_back_as_written() {
+        let user = Uuid::now_v7().to_string();
+        let cases = [
+            (
+                "system:terrace command line",
+                None,
+                common::ActorKind::System,
+            ),
+            (LEGACY_OPERATOR, None, common::ActorKind::System),
+            (
+                "system:identity.grant-expiry",
+                None,
+                common::ActorKind::System,
+            ),
+            ("agency:0192", None, common::ActorKind::Agency),
+            (user.as_str(), Some(user.clone()), common::ActorKind::User),
+        ];
+        for (stored, behalf, kind) in cases {
+            let actor = stored_actor(stored.to_owned(), behalf.clone());
+            assert_eq!(actor.kind, kind as i32, "{stored}");
+            assert_eq!(actor.on_behalf_of_user_id, behalf.unwrap_or_default());
+        }
+        assert_eq!(
+            stored_actor(LEGACY_OPERATOR.to_owned(), None).system_component,
+            "terrace command line"
+        );
+        assert_eq!(
+            stored_actor("agency:0192".to_owned(), None).agency_client_id,
+            "0192"
+        );
+    }
+
+    #[test]
+    fn auditors_are_county_admins_and_above_in_their_areas() {
+        let user = |grants: &[(Role, &str)]| {
+            Caller::User(Principal {
+                subject: Uuid::now_v7().to_string(),
+                kind: PrincipalKind::User,
+                grants: grants
+                    .iter()
+                    .map(|(role, scope)| RoleGrant::parse(*role, scope).unwrap())
+                    .collect(),
+                api_scopes: vec!["identity.users:read".to_owned()],
+                actor: None,
+                token_id: "t".to_owned(),
+                expires_at: instant(),
+            })
+        };
+        let scopes = |codes: &[&str]| -> Vec<AdminScope> {
+            codes
+                .iter()
+                .map(|c| AdminScope::parse(c).unwrap())
+                .collect()
+        };
+        let agency = Caller::Agency(Principal {
+            kind: PrincipalKind::Agency,
+            ..user(&[(Role::CountyAdmin, "110101")])
+                .principal()
+                .unwrap()
+                .clone()
+        });
+        #[rustfmt::skip]
+        let table: Vec<(&str, Caller, bool, Vec<AdminScope>)> = vec![
+            ("village official", user(&[(Role::VillageOfficial, "110101001001")]), false, vec![]),
+            ("township official", user(&[(Role::TownshipOfficial, "110101001")]), false, vec![]),
+            (
+                "county admin, and village official elsewhere",
+                user(&[(Role::CountyAdmin, "110101"), (Role::VillageOfficial, "110102001001")]),
+                false,
+                scopes(&["110101"]),
+            ),
+            ("province admin", user(&[(Role::PlatformAdmin, "11")]), false, scopes(&["11"])),
+            ("platform admin", user(&[(Role::PlatformAdmin, "")]), true, scopes(&[""])),
+            ("agency", agency, false, vec![]),
+            ("operator", Caller::operator("test"), true, vec![]),
+        ];
+        for (name, caller, everything, areas) in table {
+            assert_eq!(audited(&caller), (everything, areas), "{name}");
+        }
+    }
+}
