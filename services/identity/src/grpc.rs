@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::accounts::Accounts;
 use crate::agencies::{self, Agencies, AgencySettings, AuthMethod, Changes, NewClient};
+use crate::consents::{self, Consents};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::grants::{self, Grants};
@@ -35,6 +36,7 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 pub struct IdentityGrpc {
     accounts: Arc<Accounts>,
     grants: Grants,
+    consents: Consents,
     clock: Clock,
     /// The credentials exchange and its throttles (one per process, as the handlers are).
     agencies: Agencies,
@@ -52,10 +54,12 @@ impl IdentityGrpc {
             accounts.ctx.clock.clone(),
         );
         let grants = Grants::new(&accounts.ctx);
+        let consents = Consents::new(&accounts.ctx, accounts.tokens.clone());
         let clock = accounts.ctx.clock.clone();
         Self {
             accounts,
             grants,
+            consents,
             clock,
             agencies,
         }
@@ -243,33 +247,56 @@ pub(crate) fn check_page_size(violations: &mut Violations, field: &str, size: i3
 
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
-    // --- consents: handlers delegate to crate::consents ---
+    #[tracing::instrument(skip_all, fields(helper_user_id = %request.get_ref().consent.as_ref().map(|c| c.helper_user_id.as_str()).unwrap_or_default()))]
     async fn grant_consent(
         &self,
         request: Request<pb::GrantConsentRequest>,
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
-        crate::consents::grant_consent(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::GrantConsent::parse(request.into_inner())?;
+        Ok(Response::new(self.consents.grant(&caller, command).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(grantor_user_id = %request.get_ref().grantor_user_id, helper_user_id = %request.get_ref().helper_user_id))]
     async fn list_consents(
         &self,
         request: Request<pb::ListConsentsRequest>,
     ) -> Result<Response<pb::ListConsentsResponse>, Status> {
-        crate::consents::list_consents(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = consents::ListConsents::parse(request.into_inner())?;
+        let listed = self.consents.list(&caller, query).await?;
+        Ok(Response::new(pb::ListConsentsResponse {
+            consents: listed
+                .consents
+                .iter()
+                .map(|c| c.to_proto(listed.at))
+                .collect(),
+            page: Some(page_response(listed.next.as_ref())),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn withdraw_consent(
         &self,
         request: Request<pb::WithdrawConsentRequest>,
     ) -> Result<Response<pb::WithdrawConsentResponse>, Status> {
-        crate::consents::withdraw_consent(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::WithdrawConsent::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.consents.withdraw(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn issue_delegated_token(
         &self,
         request: Request<pb::IssueDelegatedTokenRequest>,
     ) -> Result<Response<pb::IssueDelegatedTokenResponse>, Status> {
-        crate::consents::issue_delegated_token(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::IssueDelegatedToken::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.consents.issue_token(&caller, command).await?,
+        ))
     }
 
     // --- user management: handlers delegate to crate::management ---

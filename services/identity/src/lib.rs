@@ -74,11 +74,11 @@ pub const PUBLIC_METHODS: [&str; 8] = [
 ];
 
 /// The identity service's periodic jobs, each run once per deployment on the service clock.
-fn spawn_jobs(ctx: &ServiceContext) {
-    let (db, source) = (ctx.db.clone(), ctx.event_source());
+fn spawn_jobs(ctx: &ServiceContext, state: &Accounts) {
+    let consents = consents::Consents::new(ctx, state.tokens.clone());
     terrace_platform::jobs::spawn(ctx, consents::EXPIRY_JOB, move |now| {
-        let (db, source) = (db.clone(), source.clone());
-        async move { Ok(consents::publish_expired(&db, &source, now).await?) }
+        let consents = consents.clone();
+        async move { Ok(consents.publish_expired(now).await?) }
     });
     let grants = grants::Grants::new(ctx);
     terrace_platform::jobs::spawn(ctx, grants::EXPIRY_JOB, move |now| {
@@ -165,7 +165,7 @@ impl Service for Identity {
         state
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
-        spawn_jobs(ctx);
+        spawn_jobs(ctx, state);
         if state.settings.demo_users {
             let created = demo::create_demo_users(&ctx.db).await?;
             tracing::info!(

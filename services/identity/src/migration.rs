@@ -69,6 +69,7 @@ impl MigratorTrait for Migrator {
             // management
             crate::management::MIGRATION.boxed(),
             crate::management::STATUS_RANK.boxed(),
+            crate::consents::REQUEST_IDS.boxed(),
         ]);
         migrations
     }

@@ -11,6 +11,7 @@ use terrace_identity::domain::phone::PhoneNumber;
 use terrace_identity::users::{self, NewUser};
 use terrace_identity::{consents, grants};
 use terrace_platform::auth::{KeySource, PrincipalKind, Role, RoleGrant, Verifier};
+use terrace_platform::clock::ManualClock;
 use terrace_platform::config::AuthSettings;
 use terrace_platform::service::ServiceDef;
 use terrace_proto::identity::v1 as pb;
@@ -83,12 +84,13 @@ async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
     )
 }
 
-/// What a villager proposes: `helper` may list for them for `minutes` from now.
-fn proposal(helper: Uuid, minutes: i64) -> pb::Consent {
+/// What a villager proposes: `helper` may list for them for `minutes` from now (the services'
+/// clock's now).
+fn proposal(clock: &ManualClock, helper: Uuid, minutes: i64) -> pb::Consent {
     pb::Consent {
         helper_user_id: helper.to_string(),
         scopes: vec![SCOPE.to_owned()],
-        end_time: Some(ts(Utc::now() + chrono::Duration::minutes(minutes))),
+        end_time: Some(ts(clock.now() + chrono::Duration::minutes(minutes))),
         note: "helps list apples during harvest".to_owned(),
         ..Default::default()
     }
@@ -126,7 +128,7 @@ impl World {
                 time_zone: "Asia/Shanghai",
                 password_hash: None,
                 created_by: None,
-                created_at: chrono::Utc::now(),
+                created_at: self.app.clock.now(),
             },
         )
         .await
@@ -242,7 +244,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     let second = w.person("张干部", Role::VillageOfficial, NEIGHBOUR).await;
 
     let consent = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
     assert_eq!(consent.grantor_user_id, villager.id.to_string());
@@ -274,7 +276,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
         principal.grants,
         vec![RoleGrant::parse(Role::Resident, VILLAGE).unwrap()]
     );
-    assert!(principal.expires_at <= Utc::now() + chrono::Duration::minutes(16));
+    assert!(principal.expires_at <= w.app.clock.now() + chrono::Duration::minutes(15));
     // Issuing it is audited with both people.
     assert_eq!(
         count(
@@ -292,7 +294,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     // A delegated token cannot mint more consents nor chain another delegation.
     let as_helper = w.helper_token(&villager, &helper);
     let refused = w
-        .grant(&as_helper, proposal(second.id, 60))
+        .grant(&as_helper, proposal(&w.app.clock, second.id, 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
@@ -307,7 +309,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     // An action done by the helper for the villager records both: withdrawing a second consent
     // with the helper's delegated token (the identity RPC that audits what a principal does).
     let other = w
-        .grant(&villager.token, proposal(second.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, second.id, 60))
         .await
         .unwrap();
     let as_second = w.helper_token(&villager, &second);
@@ -356,19 +358,22 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
 }
 
 #[tokio::test]
-async fn an_expired_consent_gives_no_token() {
+async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     let mut w = World::new().await;
     let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
     let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
-    let mut consent = proposal(helper.id, 0);
-    consent.end_time = Some(ts(Utc::now() + chrono::Duration::seconds(2)));
-    let consent = w.grant(&villager.token, consent).await.unwrap();
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 2))
+        .await
+        .unwrap();
     // While it lasts, the token lives no longer than the consent.
     let tokens = w.delegate(&helper.token, &consent.id).await.unwrap();
     let expiry = tokens.access_token_expire_time.unwrap();
     assert!(expiry.seconds <= consent.end_time.unwrap().seconds);
+    assert_eq!(expired_events(&w.db).await, 0, "not before its end");
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Its end passes on the services' clock.
+    w.app.clock.advance(Duration::from_secs(3 * 60));
     let refused = w.delegate(&helper.token, &consent.id).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "CONSENT_NOT_ACTIVE");
@@ -379,39 +384,81 @@ async fn an_expired_consent_gives_no_token() {
     let all = w.list(&villager.token, true).await.unwrap();
     assert_eq!(all[0].status, pb::ConsentStatus::Expired as i32);
 
-    // The expiry job publishes `identity.consent.expired` once, audited.
-    assert_eq!(
-        consents::publish_expired(&w.db, "test", Utc::now())
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        consents::publish_expired(&w.db, "test", Utc::now())
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        count(
-            &w.db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'"
-        )
-        .await,
-        1
-    );
+    // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
+    wait_until("the expiry job announces the consent", async || {
+        expired_events(&w.db).await == 1
+    })
+    .await;
     assert_eq!(
         count(
             &w.db,
             &format!(
                 "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
-                 AND target_user = '{}'",
+                 AND target_user = '{}' AND actor_id = 'system:identity.consent-expiry'",
                 villager.id
             ),
         )
         .await,
         1
     );
+    // Once: its next run, a minute later on the clock, announces nothing more.
+    wait_until("the run ends", async || {
+        count(
+            &w.db,
+            &format!(
+                "SELECT count(*) AS n FROM job_runs WHERE job = '{}' AND holder IS NULL",
+                consents::EXPIRY_JOB.job
+            ),
+        )
+        .await
+            == 1
+    })
+    .await;
+    let runs = job_runs(&w.db).await;
+    w.app.clock.advance(Duration::from_secs(61));
+    wait_until("the next run", async || job_runs(&w.db).await > runs).await;
+    assert_eq!(expired_events(&w.db).await, 1);
+    assert_eq!(
+        count(
+            &w.db,
+            "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired'"
+        )
+        .await,
+        1
+    );
+}
+
+/// `identity.consent.expired` events written so far.
+async fn expired_events(db: &DatabaseConnection) -> i64 {
+    count(
+        db,
+        "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'",
+    )
+    .await
+}
+
+/// How many runs of the consent expiry job have finished.
+async fn job_runs(db: &DatabaseConnection) -> i64 {
+    count(
+        db,
+        &format!(
+            "SELECT COALESCE(sum(runs), 0)::bigint AS n FROM job_runs WHERE job = '{}'",
+            consents::EXPIRY_JOB.job
+        ),
+    )
+    .await
+}
+
+/// Waits (20 s at most) until `done`: for background work that the moved clock made due.
+async fn wait_until(what: &str, done: impl AsyncFn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -421,11 +468,11 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
     let plain = w.person("赵敏", Role::Resident, VILLAGE).await;
     let existing = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
     let before = footprint(&w.db).await;
-    let now = Utc::now();
+    let now = w.app.clock.now();
 
     type Change = fn(&mut pb::Consent, Uuid, Uuid);
     let invalid: [(&str, Change, &str); 10] = [
@@ -453,12 +500,12 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         ("no end", |c, _, _| c.end_time = None, "consent.end_time"),
         (
             "end in the past",
-            |c, _, _| c.end_time = Some(ts(Utc::now() - chrono::Duration::minutes(1))),
+            |c, _, _| c.end_time.as_mut().unwrap().seconds -= 61 * 60,
             "consent.end_time",
         ),
         (
             "longer than a year",
-            |c, _, _| c.end_time = Some(ts(Utc::now() + chrono::Duration::days(400))),
+            |c, _, _| c.end_time.as_mut().unwrap().seconds += 400 * 86_400,
             "consent.end_time",
         ),
         (
@@ -473,14 +520,14 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         ),
     ];
     for (case, change, field) in invalid {
-        let mut consent = proposal(helper.id, 60);
+        let mut consent = proposal(&w.app.clock, helper.id, 60);
         change(&mut consent, villager.id, helper.id);
         let refused = w.grant(&villager.token, consent).await.unwrap_err();
         assert_eq!(refused.code(), Code::InvalidArgument, "{case}");
         assert_eq!(fields(&refused), vec![field.to_owned()], "{case}");
     }
     // End before start.
-    let mut consent = proposal(helper.id, 60);
+    let mut consent = proposal(&w.app.clock, helper.id, 60);
     consent.start_time = Some(ts(now + chrono::Duration::hours(3)));
     let refused = w.grant(&villager.token, consent).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
@@ -502,20 +549,20 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
 
     // Unknown helper.
     let refused = w
-        .grant(&villager.token, proposal(Uuid::now_v7(), 60))
+        .grant(&villager.token, proposal(&w.app.clock, Uuid::now_v7(), 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
     // A helper who is neither an official nor a digital helper.
     let refused = w
-        .grant(&villager.token, proposal(plain.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, plain.id, 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "HELPER_NOT_ELIGIBLE");
     // A second live consent for the same pair and an overlapping period.
     let refused = w
-        .grant(&villager.token, proposal(helper.id, 30))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 30))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -531,7 +578,10 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     .await
     .unwrap();
     let refused = w
-        .grant(&villager.token, proposal(helper.id, 60 * 24 * 2))
+        .grant(
+            &villager.token,
+            proposal(&w.app.clock, helper.id, 60 * 24 * 2),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -549,30 +599,30 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
-    let refused = w
-        .client
-        .list_consents(w.app.request(
-            pb::ListConsentsRequest {
-                grantor_user_id: "x".into(),
-                page: Some(terrace_proto::common::v1::PageRequest {
-                    page_size: -1,
-                    page_token: "x".into(),
-                }),
-                ..Default::default()
-            },
-            &villager.token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(
-        fields(&refused),
-        vec![
-            "grantor_user_id".to_owned(),
-            "page.page_size".to_owned(),
-            "page.page_token".to_owned()
-        ]
-    );
+    // The platform's page policy judges the size first: a negative one is refused with the page
+    // token unread, so the two are tried one at a time.
+    for (page, field) in [((-1, ""), "page.page_size"), ((0, "x"), "page.page_token")] {
+        let refused = w
+            .client
+            .list_consents(w.app.request(
+                pb::ListConsentsRequest {
+                    grantor_user_id: "x".into(),
+                    page: Some(terrace_proto::common::v1::PageRequest {
+                        page_size: page.0,
+                        page_token: page.1.into(),
+                    }),
+                    ..Default::default()
+                },
+                &villager.token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(
+            fields(&refused),
+            vec!["grantor_user_id".to_owned(), field.to_owned()]
+        );
+    }
     // A disabled helper's token for an existing consent still finds it, but the villager's
     // account state is what matters for delegation: lock the villager.
     for (status, id) in [("active", helper.id), ("disabled", villager.id)] {
@@ -609,16 +659,17 @@ async fn authorization_matrix_over_the_consent_rpcs() {
     let as_helper = w.helper_token(&villager, &helper);
     let agency = w.agency_token();
     let base = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
 
     // --- GrantConsent. The villager for themself; an official of the villager's village for a
     // witnessed in-person consent; nobody else.
+    let clock = w.app.clock.clone();
     let witnessed = |helper: Uuid| pb::Consent {
         grantor_user_id: villager.id.to_string(),
         witnessed: true,
-        ..proposal(helper, 60)
+        ..proposal(&clock, helper, 60)
     };
     let before = footprint(&w.db).await;
     let grant_refusals: [(&str, &str, pb::Consent, Code, &str); 5] = [
@@ -648,12 +699,12 @@ async fn authorization_matrix_over_the_consent_rpcs() {
             &agency,
             witnessed(spare[0].id),
             Code::PermissionDenied,
-            "USERS_ONLY",
+            "NOT_A_USER",
         ),
         (
             "helper token",
             &as_helper,
-            proposal(spare[0].id, 60),
+            proposal(&w.app.clock, spare[0].id, 60),
             Code::PermissionDenied,
             "DELEGATED_TOKEN",
         ),
@@ -681,7 +732,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         official_in.id.to_string()
     );
     let own = w
-        .grant(&villager.token, proposal(spare[1].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[1].id, 60))
         .await
         .unwrap();
     assert_eq!(own.grantor_user_id, villager.id.to_string());
@@ -746,11 +797,11 @@ async fn authorization_matrix_over_the_consent_rpcs() {
     assert_eq!(footprint(&w.db).await, before);
     // Then each permitted caller withdraws a consent of their own.
     let by_official = w
-        .grant(&villager.token, proposal(spare[2].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[2].id, 60))
         .await
         .unwrap();
     let by_helper_token = w
-        .grant(&villager.token, proposal(spare[3].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[3].id, 60))
         .await
         .unwrap();
     // A helper acting for the villager cannot withdraw the villager's consent to someone else.
@@ -788,7 +839,7 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
         request_id: id.clone(),
         consent: Some(consent),
     };
-    let asked = proposal(helper.id, 60);
+    let asked = proposal(&w.app.clock, helper.id, 60);
     let first = w
         .client
         .grant_consent(w.app.request(request(asked.clone()), &villager.token))
@@ -810,10 +861,10 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
     // The same request id for something else is refused.
     let refused = w
         .client
-        .grant_consent(
-            w.app
-                .request(request(proposal(helper.id, 90)), &villager.token),
-        )
+        .grant_consent(w.app.request(
+            request(proposal(&w.app.clock, helper.id, 90)),
+            &villager.token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
@@ -848,7 +899,7 @@ async fn lists_page_newest_first_and_filter() {
     let mut ids = Vec::new();
     for helper in &helpers {
         ids.push(
-            w.grant(&villager.token, proposal(helper.id, 60))
+            w.grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
                 .await
                 .unwrap()
                 .id,
@@ -904,7 +955,7 @@ async fn a_digital_helper_may_receive_a_consent_and_act_under_it() {
     let villager = w.person("孙大娘", Role::Resident, VILLAGE).await;
     let volunteer = w.person("小孙", Role::DigitalHelper, VILLAGE).await;
     let consent = w
-        .grant(&villager.token, proposal(volunteer.id, 30))
+        .grant(&villager.token, proposal(&w.app.clock, volunteer.id, 30))
         .await
         .unwrap();
     let tokens = w.delegate(&volunteer.token, &consent.id).await.unwrap();
