@@ -938,7 +938,11 @@ mod tests {
     #[test]
     fn a_delegated_token_is_recorded_with_both_people() {
         let (villager, helper) = (Uuid::now_v7(), Uuid::now_v7());
-        let caller = Caller::User(principal(helper, None, &[(Role::DigitalHelper, "110101001001")]));
+        let caller = Caller::User(principal(
+            helper,
+            None,
+            &[(Role::DigitalHelper, "110101001001")],
+        ));
         let actor = acting_for(&caller, villager).actor();
         assert_eq!(actor.user_id, helper.to_string());
         assert_eq!(actor.on_behalf_of_user_id, villager.to_string());

@@ -84,6 +84,23 @@ async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
     )
 }
 
+/// Consents made: rows, `identity.consent.granted` events, `consent.granted` audit records.
+async fn granted(db: &DatabaseConnection) -> (i64, i64, i64) {
+    (
+        count(db, "SELECT count(*) AS n FROM consents").await,
+        count(
+            db,
+            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.granted'",
+        )
+        .await,
+        count(
+            db,
+            "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.granted'",
+        )
+        .await,
+    )
+}
+
 /// What a villager proposes: `helper` may list for them for `minutes` from now (the services'
 /// clock's now).
 fn proposal(clock: &ManualClock, helper: Uuid, minutes: i64) -> pb::Consent {
@@ -372,6 +389,11 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     assert!(expiry.seconds <= consent.end_time.unwrap().seconds);
     assert_eq!(expired_events(&w.db).await, 0, "not before its end");
 
+    // The job's first run (at the start of the service) has ended: a run in flight while the
+    // clock moves would end after the move and so not be due again for a minute.
+    job_settled(&w.db, 1).await;
+    let runs = job_runs(&w.db).await;
+
     // Its end passes on the services' clock.
     w.app.clock.advance(Duration::from_secs(3 * 60));
     let refused = w.delegate(&helper.token, &consent.id).await.unwrap_err();
@@ -385,47 +407,20 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     assert_eq!(all[0].status, pb::ConsentStatus::Expired as i32);
 
     // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
-    wait_until("the expiry job announces the consent", async || {
-        expired_events(&w.db).await == 1
-    })
-    .await;
-    assert_eq!(
-        count(
-            &w.db,
-            &format!(
-                "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
-                 AND target_user = '{}' AND actor_id = 'system:identity.consent-expiry'",
-                villager.id
-            ),
-        )
-        .await,
-        1
-    );
-    // Once: its next run, a minute later on the clock, announces nothing more.
-    wait_until("the run ends", async || {
-        count(
-            &w.db,
-            &format!(
-                "SELECT count(*) AS n FROM job_runs WHERE job = '{}' AND holder IS NULL",
-                consents::EXPIRY_JOB.job
-            ),
-        )
-        .await
-            == 1
-    })
-    .await;
-    let runs = job_runs(&w.db).await;
-    w.app.clock.advance(Duration::from_secs(61));
-    wait_until("the next run", async || job_runs(&w.db).await > runs).await;
+    job_settled(&w.db, runs + 1).await;
     assert_eq!(expired_events(&w.db).await, 1);
-    assert_eq!(
-        count(
-            &w.db,
-            "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired'"
-        )
-        .await,
-        1
+    let expired = format!(
+        "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
+         AND target_user = '{}' AND actor_id = 'system:{}'",
+        villager.id,
+        consents::EXPIRY_JOB.job
     );
+    assert_eq!(count(&w.db, &expired).await, 1);
+    // Once: its next run, a minute later on the clock, announces nothing more.
+    w.app.clock.advance(Duration::from_secs(61));
+    job_settled(&w.db, runs + 2).await;
+    assert_eq!(expired_events(&w.db).await, 1);
+    assert_eq!(count(&w.db, &expired).await, 1);
 }
 
 /// `identity.consent.expired` events written so far.
@@ -449,13 +444,18 @@ async fn job_runs(db: &DatabaseConnection) -> i64 {
     .await
 }
 
-/// Waits (20 s at most) until `done`: for background work that the moved clock made due.
-async fn wait_until(what: &str, done: impl AsyncFn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done().await {
+/// Waits until the consent expiry job has finished `runs` runs and is not running: for the
+/// runs the moved clock made due (the runner polls every 50 ms; 30 s at most).
+async fn job_settled(db: &DatabaseConnection, runs: i64) {
+    let settled = format!(
+        "SELECT count(*) AS n FROM job_runs WHERE job = '{}' AND holder IS NULL AND runs >= {runs}",
+        consents::EXPIRY_JOB.job
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(db, &settled).await == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{what}: not in 20 s"
+            "the consent expiry job did not finish run {runs}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -830,7 +830,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
 }
 
 #[tokio::test]
-async fn granting_and_withdrawing_are_idempotent_by_request_id() {
+async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     let mut w = World::new().await;
     let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
     let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
@@ -839,7 +839,7 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
         request_id: id.clone(),
         consent: Some(consent),
     };
-    let asked = proposal(&w.app.clock, helper.id, 60);
+    let asked = proposal(&w.app.clock, helper.id, 5);
     let first = w
         .client
         .grant_consent(w.app.request(request(asked.clone()), &villager.token))
@@ -848,6 +848,22 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
         .into_inner()
         .consent
         .unwrap();
+    assert_eq!(first.status, pb::ConsentStatus::Active as i32);
+    // The consent remembers the request that made it, keyed by its caller.
+    assert_eq!(
+        count(
+            &w.db,
+            &format!(
+                "SELECT count(*) AS n FROM consents WHERE request_id = '{id}' \
+                 AND caller_key = 'user:{}'",
+                villager.id
+            ),
+        )
+        .await,
+        1
+    );
+    // Retried after the consent ended: the first answer, as it was, and nothing done twice.
+    w.app.clock.advance(Duration::from_secs(10 * 60));
     let again = w
         .client
         .grant_consent(w.app.request(request(asked), &villager.token))
@@ -856,8 +872,8 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
         .into_inner()
         .consent
         .unwrap();
-    assert_eq!(first.id, again.id);
-    assert_eq!(footprint(&w.db).await, (1, 0, 1, 1));
+    assert_eq!(again, first);
+    assert_eq!(granted(&w.db).await, (1, 1, 1));
     // The same request id for something else is refused.
     let refused = w
         .client
@@ -867,25 +883,191 @@ async fn granting_and_withdrawing_are_idempotent_by_request_id() {
         ))
         .await
         .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // Another caller's request with the same id is theirs: a consent of their own.
+    let neighbour = w.person("赵敏", Role::Resident, VILLAGE).await;
+    let theirs = w
+        .client
+        .grant_consent(w.app.request(
+            request(proposal(&w.app.clock, helper.id, 90)),
+            &neighbour.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .consent
+        .unwrap();
+    assert_ne!(theirs.id, first.id);
+    assert_eq!(theirs.grantor_user_id, neighbour.id.to_string());
+    assert_eq!(granted(&w.db).await, (2, 2, 2));
+}
 
+#[tokio::test]
+async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is() {
+    let mut w = World::new().await;
+    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
+    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let request = pb::GrantConsentRequest {
+        request_id: request_id(),
+        consent: Some(proposal(&w.app.clock, helper.id, 24 * 60)),
+    };
+    let first = w
+        .client
+        .grant_consent(w.app.request(request.clone(), &villager.token))
+        .await
+        .unwrap()
+        .into_inner()
+        .consent
+        .unwrap();
+    assert_eq!(first.status, pb::ConsentStatus::Active as i32);
+
+    // The phone was offline past the log's retention, and the log was pruned.
+    w.app
+        .clock
+        .advance(terrace_platform::idempotency::RETENTION + Duration::from_secs(86_400));
+    terrace_platform::idempotency::prune(
+        &w.db,
+        w.app.clock.now(),
+        terrace_platform::idempotency::RETENTION,
+    )
+    .await
+    .unwrap();
+    let logged = format!(
+        "SELECT count(*) AS n FROM idempotency WHERE request_id = '{}'",
+        request.request_id
+    );
+    assert_eq!(count(&w.db, &logged).await, 0, "the log forgot the request");
+
+    // Its retry (with a token of today) finds the consent it made, ended since, and makes none.
+    let token = w
+        .app
+        .token(&villager.id.to_string(), &[(Role::Resident, VILLAGE)]);
+    let again = w
+        .client
+        .grant_consent(w.app.request(request, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .consent
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.status, pb::ConsentStatus::Expired as i32);
+    assert_eq!(granted(&w.db).await, (1, 1, 1));
+    assert_eq!(count(&w.db, &logged).await, 1, "answered again, and logged");
+}
+
+#[tokio::test]
+async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
+    let mut w = World::new().await;
+    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
+    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
+        .await
+        .unwrap();
     let withdraw = pb::WithdrawConsentRequest {
         request_id: request_id(),
-        consent_id: first.id.clone(),
+        consent_id: consent.id.clone(),
         reason: String::new(),
     };
-    for _ in 0..2 {
-        let withdrawn = w
-            .client
-            .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
-            .await
-            .unwrap()
-            .into_inner()
-            .consent
-            .unwrap();
-        assert_eq!(withdrawn.status, pb::ConsentStatus::Withdrawn as i32);
-    }
+    let first = w
+        .client
+        .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
+        .await
+        .unwrap()
+        .into_inner()
+        .consent
+        .unwrap();
+    assert_eq!(first.status, pb::ConsentStatus::Withdrawn as i32);
+    // A retry is answered as the first time, where a second withdrawal would be refused.
+    w.app.clock.advance(Duration::from_secs(60));
+    let again = w
+        .client
+        .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
+        .await
+        .unwrap()
+        .into_inner()
+        .consent
+        .unwrap();
+    assert_eq!(again, first);
     assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+    // The same request id for something else is refused.
+    let refused = w
+        .client
+        .withdraw_consent(w.app.request(
+            pb::WithdrawConsentRequest {
+                reason: "changed my mind".to_owned(),
+                ..withdraw
+            },
+            &villager.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // Without the log, the second withdrawal is what it is.
+    let refused = w.withdraw(&villager.token, &consent.id).await.unwrap_err();
+    assert_eq!(reason(&refused), "CONSENT_WITHDRAWN");
+    assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+}
+
+#[tokio::test]
+async fn a_retried_delegated_token_request_gets_no_second_token() {
+    let mut w = World::new().await;
+    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
+    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
+        .await
+        .unwrap();
+    let issued = "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.token_issued'";
+    let ask = pb::IssueDelegatedTokenRequest {
+        request_id: request_id(),
+        consent_id: consent.id.clone(),
+        client_description: "helper app".to_owned(),
+    };
+    let tokens = w
+        .client
+        .issue_delegated_token(w.app.request(ask.clone(), &helper.token))
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap();
+    assert!(!tokens.access_token.is_empty());
+    assert_eq!(count(&w.db, issued).await, 1);
+    // The answer carried a token, shown once: a retry is told so, and gets no second one.
+    let refused = w
+        .client
+        .issue_delegated_token(w.app.request(ask.clone(), &helper.token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "ANSWER_NOT_KEPT");
+    assert!(
+        refused.message().contains("new request_id"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(count(&w.db, issued).await, 1);
+    // The same request id for something else is refused.
+    let refused = w
+        .client
+        .issue_delegated_token(w.app.request(
+            pb::IssueDelegatedTokenRequest {
+                client_description: "another app".to_owned(),
+                ..ask
+            },
+            &helper.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // A new request id is a new request.
+    w.delegate(&helper.token, &consent.id).await.unwrap();
+    assert_eq!(count(&w.db, issued).await, 2);
 }
 
 #[tokio::test]
