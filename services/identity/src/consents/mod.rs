@@ -42,7 +42,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Principal, Role, RoleGrant};
-use terrace_platform::bus::outbox;
+use terrace_platform::bus::{Event, outbox};
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
 use terrace_platform::idempotency::{self, Keep};
@@ -447,27 +447,18 @@ impl Consents {
             },
         )
         .await?;
-        crate::audit::record(
-            txn,
-            caller,
-            "consent.granted",
-            Some(row.grantor),
-            serde_json::json!({
-                "consent_id": row.id,
-                "helper_user_id": row.helper,
-                "scopes": row.scopes,
-                "start_time": row.starts_at,
-                "end_time": row.ends_at,
-                "witnessed": row.witnessed,
-            }),
-            now,
-        )
-        .await?;
+        let details = serde_json::json!({
+            "scopes": row.scopes,
+            "start_time": row.starts_at,
+            "end_time": row.ends_at,
+            "witnessed": row.witnessed,
+        });
         let event = pb::ConsentGranted {
             consent: Some(row.to_proto(now)),
             actor: Some(caller.actor()),
         };
-        outbox::publish(txn, &self.source, &event).await?;
+        self.announce(txn, caller, "consent.granted", &row, details, &event, now)
+            .await?;
         tracing::info!(
             consent_id = %row.id,
             grantor = %row.grantor,
@@ -560,25 +551,14 @@ impl Consents {
                 let row = store::mark_withdrawn(txn, id, withdrawn_by, &command.reason, now)
                     .await?
                     .ok_or_else(unknown)?;
-                crate::audit::record(
-                    txn,
-                    caller,
-                    "consent.withdrawn",
-                    Some(row.grantor),
-                    serde_json::json!({
-                        "consent_id": row.id,
-                        "helper_user_id": row.helper,
-                        "reason": command.reason,
-                    }),
-                    now,
-                )
-                .await?;
+                let details = serde_json::json!({ "reason": command.reason });
                 let event = pb::ConsentWithdrawn {
                     consent: Some(row.to_proto(now)),
                     actor: Some(caller.actor()),
                     reason: command.reason.clone(),
                 };
-                outbox::publish(txn, &self.source, &event).await?;
+                self.announce(txn, caller, "consent.withdrawn", &row, details, &event, now)
+                    .await?;
                 tracing::info!(consent_id = %row.id, %withdrawn_by, "consent withdrawn");
                 Ok(pb::WithdrawConsentResponse {
                     consent: Some(row.to_proto(now)),
@@ -697,22 +677,41 @@ impl Consents {
         let txn = self.db.begin().await?;
         let rows = store::mark_expiry_published(&txn, now, EXPIRY_BATCH).await?;
         for row in &rows {
-            crate::audit::record(
-                &txn,
-                &job,
-                "consent.expired",
-                Some(row.grantor),
-                serde_json::json!({ "consent_id": row.id, "helper_user_id": row.helper }),
-                now,
-            )
-            .await?;
             let event = pb::ConsentExpired {
                 consent: Some(row.to_proto(now)),
             };
-            outbox::publish(&txn, &self.source, &event).await?;
+            let details = serde_json::json!({});
+            self.announce(&txn, &job, "consent.expired", row, details, &event, now)
+                .await?;
         }
         txn.commit().await?;
         Ok(rows.len() as u64)
+    }
+
+    /// Audits `action` on `consent` by `caller` (against its villager, with its id, its helper
+    /// and `details`) and publishes `event`, in the transaction that does it.
+    async fn announce<C: ConnectionTrait, E: Event>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        action: &str,
+        consent: &ConsentRow,
+        details: serde_json::Value,
+        event: &E,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut recorded = serde_json::json!({
+            "consent_id": consent.id,
+            "helper_user_id": consent.helper,
+        });
+        if let (Some(recorded), serde_json::Value::Object(details)) =
+            (recorded.as_object_mut(), details)
+        {
+            recorded.extend(details);
+        }
+        crate::audit::record(txn, caller, action, Some(consent.grantor), recorded, now).await?;
+        outbox::publish(txn, &self.source, event).await?;
+        Ok(())
     }
 }
 
@@ -737,8 +736,8 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::minutes(minutes)
     }
 
-    /// The fields an error names, or its reason.
-    fn refused<T: std::fmt::Debug>(result: Result<T>) -> Vec<String> {
+    /// The fields an error refuses.
+    pub(super) fn refused<T: std::fmt::Debug>(result: Result<T>) -> Vec<String> {
         match result {
             Err(Error::InvalidArgument(list)) => list
                 .into_iter()

@@ -166,32 +166,16 @@ pub struct WithdrawConsent {
 
 impl WithdrawConsent {
     pub fn parse(request: pb::WithdrawConsentRequest) -> Result<Self> {
-        let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
+        let (mutation, consent_id, reason) = about_consent(
             "WithdrawConsent",
-            "request_id",
-            &request.request_id,
             &request,
-        );
-        let consent_id = validate::id(
-            &mut violations,
-            "consent_id",
-            &request.consent_id,
-            "consent",
-        );
-        let reason = validate::text(
-            &mut violations,
-            "reason",
-            &request.reason,
-            Text::optional(MAX_TEXT_CHARS),
-        );
-        violations.finish_with(|| {
-            Some(Self {
-                mutation: mutation?,
-                consent_id: consent_id?,
-                reason: reason?,
-            })
+            (&request.request_id, &request.consent_id),
+            ("reason", &request.reason),
+        )?;
+        Ok(Self {
+            mutation,
+            consent_id,
+            reason,
         })
     }
 }
@@ -207,51 +191,45 @@ pub struct IssueDelegatedToken {
 
 impl IssueDelegatedToken {
     pub fn parse(request: pb::IssueDelegatedTokenRequest) -> Result<Self> {
-        let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
+        let (mutation, consent_id, client_description) = about_consent(
             "IssueDelegatedToken",
-            "request_id",
-            &request.request_id,
             &request,
-        );
-        let consent_id = validate::id(
-            &mut violations,
-            "consent_id",
-            &request.consent_id,
-            "consent",
-        );
-        let client_description = validate::text(
-            &mut violations,
-            "client_description",
-            &request.client_description,
-            Text::optional(MAX_TEXT_CHARS),
-        );
-        violations.finish_with(|| {
-            Some(Self {
-                mutation: mutation?,
-                consent_id: consent_id?,
-                client_description: client_description?,
-            })
+            (&request.request_id, &request.consent_id),
+            ("client_description", &request.client_description),
+        )?;
+        Ok(Self {
+            mutation,
+            consent_id,
+            client_description,
         })
     }
 }
 
+/// What a request about one consent carries: its `request_id` and `consent_id` (`ids`), and a
+/// line of free text (`text`: the field's name and value).
+fn about_consent<M: prost::Message>(
+    rpc: &'static str,
+    request: &M,
+    ids: (&str, &str),
+    text: (&str, &str),
+) -> Result<(Mutation, Uuid, String)> {
+    let mut violations = Violations::new();
+    let mutation = Mutation::parse(&mut violations, rpc, "request_id", ids.0, request);
+    let consent_id = validate::id(&mut violations, "consent_id", ids.1, "consent");
+    let (field, value) = text;
+    let text = validate::text(
+        &mut violations,
+        field,
+        value,
+        Text::optional(MAX_TEXT_CHARS),
+    );
+    violations.finish_with(|| Some((mutation?, consent_id?, text?)))
+}
+
 #[cfg(test)]
 mod tests {
-    use terrace_platform::error::{Error, FieldViolation};
-
     use super::*;
-
-    fn fields<T: std::fmt::Debug>(parsed: Result<T>) -> Vec<String> {
-        match parsed {
-            Err(Error::InvalidArgument(list)) => list
-                .into_iter()
-                .map(|FieldViolation { field, .. }| field)
-                .collect(),
-            other => panic!("expected field violations, got {other:?}"),
-        }
-    }
+    use crate::consents::tests::refused as fields;
 
     fn request(change: impl FnOnce(&mut pb::Consent)) -> pb::GrantConsentRequest {
         let mut consent = pb::Consent {

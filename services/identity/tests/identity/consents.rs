@@ -168,11 +168,28 @@ impl World {
         Person { id: user.id, token }
     }
 
+    /// A villager of [`VILLAGE`] and an official of [`NEIGHBOUR`] who may help them.
+    async fn villager_and_helper(&self) -> (Person, Person) {
+        (
+            self.person("王大妈", Role::Resident, VILLAGE).await,
+            self.person("李书记", Role::VillageOfficial, NEIGHBOUR)
+                .await,
+        )
+    }
+
     async fn grant(&mut self, token: &str, consent: pb::Consent) -> Result<pb::Consent, Status> {
         let request = pb::GrantConsentRequest {
             request_id: request_id(),
             consent: Some(consent),
         };
+        self.grant_with(token, request).await
+    }
+
+    async fn grant_with(
+        &mut self,
+        token: &str,
+        request: pb::GrantConsentRequest,
+    ) -> Result<pb::Consent, Status> {
         self.client
             .grant_consent(self.app.request(request, token))
             .await
@@ -196,6 +213,14 @@ impl World {
             consent_id: id.to_owned(),
             reason: "harvest is over".to_owned(),
         };
+        self.withdraw_with(token, request).await
+    }
+
+    async fn withdraw_with(
+        &mut self,
+        token: &str,
+        request: pb::WithdrawConsentRequest,
+    ) -> Result<pb::Consent, Status> {
         self.client
             .withdraw_consent(self.app.request(request, token))
             .await
@@ -208,6 +233,14 @@ impl World {
             consent_id: id.to_owned(),
             client_description: "helper app".to_owned(),
         };
+        self.delegate_with(token, request).await
+    }
+
+    async fn delegate_with(
+        &mut self,
+        token: &str,
+        request: pb::IssueDelegatedTokenRequest,
+    ) -> Result<pb::TokenPair, Status> {
         self.client
             .issue_delegated_token(self.app.request(request, token))
             .await
@@ -256,8 +289,7 @@ fn fields(status: &Status) -> Vec<String> {
 #[tokio::test]
 async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let second = w.person("张干部", Role::VillageOfficial, NEIGHBOUR).await;
 
     let consent = w
@@ -377,8 +409,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
 #[tokio::test]
 async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let consent = w
         .grant(&villager.token, proposal(&w.app.clock, helper.id, 2))
         .await
@@ -464,8 +495,7 @@ async fn job_settled(db: &DatabaseConnection, runs: i64) {
 #[tokio::test]
 async fn bad_requests_get_specific_errors_and_change_nothing() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let plain = w.person("赵敏", Role::Resident, VILLAGE).await;
     let existing = w
         .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
@@ -534,11 +564,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     assert_eq!(fields(&refused), vec!["consent.end_time".to_owned()]);
     // No consent at all, no request id.
     let refused = w
-        .client
-        .grant_consent(
-            w.app
-                .request(pb::GrantConsentRequest::default(), &villager.token),
-        )
+        .grant_with(&villager.token, pb::GrantConsentRequest::default())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
@@ -644,8 +670,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
 #[tokio::test]
 async fn authorization_matrix_over_the_consent_rpcs() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let other = w.person("赵敏", Role::Resident, VILLAGE).await;
     let official_in = w.person("陈主任", Role::VillageOfficial, VILLAGE).await;
     let official_out = w.person("周主任", Role::VillageOfficial, ELSEWHERE).await;
@@ -832,8 +857,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
 #[tokio::test]
 async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let id = request_id();
     let request = |consent: pb::Consent| pb::GrantConsentRequest {
         request_id: id.clone(),
@@ -841,63 +865,32 @@ async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     };
     let asked = proposal(&w.app.clock, helper.id, 5);
     let first = w
-        .client
-        .grant_consent(w.app.request(request(asked.clone()), &villager.token))
+        .grant_with(&villager.token, request(asked.clone()))
         .await
-        .unwrap()
-        .into_inner()
-        .consent
         .unwrap();
     assert_eq!(first.status, pb::ConsentStatus::Active as i32);
     // The consent remembers the request that made it, keyed by its caller.
-    assert_eq!(
-        count(
-            &w.db,
-            &format!(
-                "SELECT count(*) AS n FROM consents WHERE request_id = '{id}' \
-                 AND caller_key = 'user:{}'",
-                villager.id
-            ),
-        )
-        .await,
-        1
+    let made_by = format!(
+        "SELECT count(*) AS n FROM consents WHERE request_id = '{id}' AND caller_key = 'user:{}'",
+        villager.id
     );
+    assert_eq!(count(&w.db, &made_by).await, 1);
     // Retried after the consent ended: the first answer, as it was, and nothing done twice.
     w.app.clock.advance(Duration::from_secs(10 * 60));
-    let again = w
-        .client
-        .grant_consent(w.app.request(request(asked), &villager.token))
-        .await
-        .unwrap()
-        .into_inner()
-        .consent
-        .unwrap();
+    let again = w.grant_with(&villager.token, request(asked)).await.unwrap();
     assert_eq!(again, first);
     assert_eq!(granted(&w.db).await, (1, 1, 1));
     // The same request id for something else is refused.
+    let other = request(proposal(&w.app.clock, helper.id, 90));
     let refused = w
-        .client
-        .grant_consent(w.app.request(
-            request(proposal(&w.app.clock, helper.id, 90)),
-            &villager.token,
-        ))
+        .grant_with(&villager.token, other.clone())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
     // Another caller's request with the same id is theirs: a consent of their own.
     let neighbour = w.person("赵敏", Role::Resident, VILLAGE).await;
-    let theirs = w
-        .client
-        .grant_consent(w.app.request(
-            request(proposal(&w.app.clock, helper.id, 90)),
-            &neighbour.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .consent
-        .unwrap();
+    let theirs = w.grant_with(&neighbour.token, other).await.unwrap();
     assert_ne!(theirs.id, first.id);
     assert_eq!(theirs.grantor_user_id, neighbour.id.to_string());
     assert_eq!(granted(&w.db).await, (2, 2, 2));
@@ -905,34 +898,23 @@ async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
 
 #[tokio::test]
 async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is() {
+    use terrace_platform::idempotency::{RETENTION, prune};
+
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let request = pb::GrantConsentRequest {
         request_id: request_id(),
         consent: Some(proposal(&w.app.clock, helper.id, 24 * 60)),
     };
     let first = w
-        .client
-        .grant_consent(w.app.request(request.clone(), &villager.token))
+        .grant_with(&villager.token, request.clone())
         .await
-        .unwrap()
-        .into_inner()
-        .consent
         .unwrap();
     assert_eq!(first.status, pb::ConsentStatus::Active as i32);
 
     // The phone was offline past the log's retention, and the log was pruned.
-    w.app
-        .clock
-        .advance(terrace_platform::idempotency::RETENTION + Duration::from_secs(86_400));
-    terrace_platform::idempotency::prune(
-        &w.db,
-        w.app.clock.now(),
-        terrace_platform::idempotency::RETENTION,
-    )
-    .await
-    .unwrap();
+    w.app.clock.advance(RETENTION + Duration::from_secs(86_400));
+    prune(&w.db, w.app.clock.now(), RETENTION).await.unwrap();
     let logged = format!(
         "SELECT count(*) AS n FROM idempotency WHERE request_id = '{}'",
         request.request_id
@@ -943,14 +925,7 @@ async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is
     let token = w
         .app
         .token(&villager.id.to_string(), &[(Role::Resident, VILLAGE)]);
-    let again = w
-        .client
-        .grant_consent(w.app.request(request, &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .consent
-        .unwrap();
+    let again = w.grant_with(&token, request).await.unwrap();
     assert_eq!(again.id, first.id);
     assert_eq!(again.status, pb::ConsentStatus::Expired as i32);
     assert_eq!(granted(&w.db).await, (1, 1, 1));
@@ -960,8 +935,7 @@ async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is
 #[tokio::test]
 async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let consent = w
         .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
@@ -972,41 +946,27 @@ async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
         reason: String::new(),
     };
     let first = w
-        .client
-        .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
+        .withdraw_with(&villager.token, withdraw.clone())
         .await
-        .unwrap()
-        .into_inner()
-        .consent
         .unwrap();
     assert_eq!(first.status, pb::ConsentStatus::Withdrawn as i32);
     // A retry is answered as the first time, where a second withdrawal would be refused.
     w.app.clock.advance(Duration::from_secs(60));
     let again = w
-        .client
-        .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
+        .withdraw_with(&villager.token, withdraw.clone())
         .await
-        .unwrap()
-        .into_inner()
-        .consent
         .unwrap();
     assert_eq!(again, first);
     assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
     // The same request id for something else is refused.
-    let refused = w
-        .client
-        .withdraw_consent(w.app.request(
-            pb::WithdrawConsentRequest {
-                reason: "changed my mind".to_owned(),
-                ..withdraw
-            },
-            &villager.token,
-        ))
-        .await
-        .unwrap_err();
+    let other = pb::WithdrawConsentRequest {
+        reason: "changed my mind".to_owned(),
+        ..withdraw
+    };
+    let refused = w.withdraw_with(&villager.token, other).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
-    // Without the log, the second withdrawal is what it is.
+    // A new request is a second withdrawal, and refused as one.
     let refused = w.withdraw(&villager.token, &consent.id).await.unwrap_err();
     assert_eq!(reason(&refused), "CONSENT_WITHDRAWN");
     assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
@@ -1015,8 +975,7 @@ async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
 #[tokio::test]
 async fn a_retried_delegated_token_request_gets_no_second_token() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let consent = w
         .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
@@ -1027,20 +986,12 @@ async fn a_retried_delegated_token_request_gets_no_second_token() {
         consent_id: consent.id.clone(),
         client_description: "helper app".to_owned(),
     };
-    let tokens = w
-        .client
-        .issue_delegated_token(w.app.request(ask.clone(), &helper.token))
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens
-        .unwrap();
+    let tokens = w.delegate_with(&helper.token, ask.clone()).await.unwrap();
     assert!(!tokens.access_token.is_empty());
     assert_eq!(count(&w.db, issued).await, 1);
     // The answer carried a token, shown once: a retry is told so, and gets no second one.
     let refused = w
-        .client
-        .issue_delegated_token(w.app.request(ask.clone(), &helper.token))
+        .delegate_with(&helper.token, ask.clone())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -1052,17 +1003,11 @@ async fn a_retried_delegated_token_request_gets_no_second_token() {
     );
     assert_eq!(count(&w.db, issued).await, 1);
     // The same request id for something else is refused.
-    let refused = w
-        .client
-        .issue_delegated_token(w.app.request(
-            pb::IssueDelegatedTokenRequest {
-                client_description: "another app".to_owned(),
-                ..ask
-            },
-            &helper.token,
-        ))
-        .await
-        .unwrap_err();
+    let other = pb::IssueDelegatedTokenRequest {
+        client_description: "another app".to_owned(),
+        ..ask
+    };
+    let refused = w.delegate_with(&helper.token, other).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
     // A new request id is a new request.
