@@ -565,7 +565,7 @@ mod tests {
             api_scopes: Vec::new(),
             actor: None,
             token_id: "t1".into(),
-            expires_at: Utc::now(),
+            expires_at: crate::Clock::system_now(),
         }
     }
 

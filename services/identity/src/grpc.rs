@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use terrace_platform::auth::Principal;
-use terrace_platform::error::{Error, Violations};
+use terrace_platform::error::Error;
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_server::IdentityService;
 use tonic::{Request, Response, Status};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::accounts::{self, Accounts};
 use crate::agencies::{self, Agencies, AgencySettings};
 use crate::audit::{self, Audit};
+use crate::consents::{self, Consents};
 use crate::grants::{self, Grants};
 use crate::management::{self, Management};
 use crate::users;
@@ -28,6 +29,7 @@ pub struct IdentityGrpc {
     grants: Grants,
     management: Management,
     audit: Audit,
+    consents: Consents,
     clock: Clock,
     /// Agency clients, and the credentials exchange with its throttles (one per process, as the
     /// handlers are).
@@ -43,61 +45,72 @@ impl IdentityGrpc {
         let grants = Grants::new(&accounts.ctx);
         let management = Management::new(&accounts);
         let audit = Audit::new(&accounts.ctx);
+        let consents = Consents::new(&accounts.ctx, accounts.tokens.clone());
         let clock = accounts.ctx.clock.clone();
         Self {
             accounts,
             grants,
             management,
             audit,
+            consents,
             clock,
             agencies,
         }
     }
 }
 
-/// Transitional: consents' page tokens, until consents is in the rhythm.
-pub(crate) fn check_page_token(
-    violations: &mut Violations,
-    field: &str,
-    token: &str,
-) -> Option<Uuid> {
-    if token.is_empty() {
-        return None;
-    }
-    Uuid::parse_str(token)
-        .map_err(|_| violations.add(field, "not a token from this list"))
-        .ok()
-}
-
 #[tonic::async_trait]
 impl IdentityService for IdentityGrpc {
-    // --- consents: handlers delegate to crate::consents ---
+    #[tracing::instrument(skip_all, fields(helper_user_id = %request.get_ref().consent.as_ref().map(|c| c.helper_user_id.as_str()).unwrap_or_default()))]
     async fn grant_consent(
         &self,
         request: Request<pb::GrantConsentRequest>,
     ) -> Result<Response<pb::GrantConsentResponse>, Status> {
-        crate::consents::grant_consent(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::GrantConsent::parse(request.into_inner())?;
+        Ok(Response::new(self.consents.grant(&caller, command).await?))
     }
 
+    #[tracing::instrument(skip_all, fields(grantor_user_id = %request.get_ref().grantor_user_id, helper_user_id = %request.get_ref().helper_user_id))]
     async fn list_consents(
         &self,
         request: Request<pb::ListConsentsRequest>,
     ) -> Result<Response<pb::ListConsentsResponse>, Status> {
-        crate::consents::list_consents(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let query = consents::ListConsents::parse(request.into_inner())?;
+        let listed = self.consents.list(&caller, query).await?;
+        Ok(Response::new(pb::ListConsentsResponse {
+            consents: listed
+                .consents
+                .iter()
+                .map(|c| c.to_proto(listed.at))
+                .collect(),
+            page: Some(page_response(listed.next.as_ref())),
+        }))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn withdraw_consent(
         &self,
         request: Request<pb::WithdrawConsentRequest>,
     ) -> Result<Response<pb::WithdrawConsentResponse>, Status> {
-        crate::consents::withdraw_consent(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::WithdrawConsent::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.consents.withdraw(&caller, command).await?,
+        ))
     }
 
+    #[tracing::instrument(skip_all, fields(consent_id = %request.get_ref().consent_id))]
     async fn issue_delegated_token(
         &self,
         request: Request<pb::IssueDelegatedTokenRequest>,
     ) -> Result<Response<pb::IssueDelegatedTokenResponse>, Status> {
-        crate::consents::issue_delegated_token(&self.accounts, request).await
+        let caller = Caller::required(&request)?;
+        let command = consents::IssueDelegatedToken::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.consents.issue_token(&caller, command).await?,
+        ))
     }
 
     // --- user management (crate::management) and the audit trail (crate::audit) ---

@@ -13,24 +13,28 @@
 //!
 //! # Layout
 //!
+//! Each resource is a module directory in the service's rhythm (`docs/architecture.md`, "One
+//! rhythm per RPC"): `parse.rs` turns requests into commands, `mod.rs` applies them over a
+//! `Caller`, `store.rs` holds the SQL; [`grpc`] answers.
+//!
 //! - [`config`]: the service's own settings (`[services.identity]`).
 //! - [`admin`]: what an operator does from the command line (`terrace user ...`).
 //! - [`accounts`]: sign-up and login flows and their throttles; the state the handlers share.
-//! - [`users`]: the SQL of users and one-time code challenges.
+//! - [`users`]: the SQL of users and one-time code challenges, shared by accounts and
+//!   management.
 //! - [`demo`]: demonstration accounts for `terrace dev --demo`.
 //! - [`domain`]: phone numbers, passwords and one-time codes.
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
 //! - [`tokens`]: access tokens and sessions with rotating refresh tokens.
 //! - [`grants`]: role grants scoped to areas: the one grant path and its rules.
-//! - [`audit`]: the audit trail, written in the transaction of what it records.
+//! - [`audit`]: the audit trail, written in the transaction of what it records, and listed.
 //! - [`agencies`]: agency clients: credentials exchanged for tokens with API scopes and areas,
 //!   created, rotated and revoked by admins (`terrace agency ...` at the command line).
 //! - [`consents`]: villagers' consents for helpers, and the delegated tokens helpers act with.
 //! - [`management`]: user management by officials (registering villagers, status, profiles), a
-//!   user's own phone, password and sessions, the audit trail; which users an official governs.
+//!   user's own phone, password and sessions; which users an official governs.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
-//! - [`replay`]: the first answer to a `request_id`, kept and replayed.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
@@ -47,7 +51,6 @@ pub mod grpc;
 pub mod keys;
 pub mod management;
 pub mod migration;
-pub mod replay;
 pub mod tokens;
 pub mod users;
 
@@ -74,11 +77,11 @@ pub const PUBLIC_METHODS: [&str; 8] = [
 ];
 
 /// The identity service's periodic jobs, each run once per deployment on the service clock.
-fn spawn_jobs(ctx: &ServiceContext) {
-    let (db, source) = (ctx.db.clone(), ctx.event_source());
+fn spawn_jobs(ctx: &ServiceContext, state: &Accounts) {
+    let consents = consents::Consents::new(ctx, state.tokens.clone());
     terrace_platform::jobs::spawn(ctx, consents::EXPIRY_JOB, move |now| {
-        let (db, source) = (db.clone(), source.clone());
-        async move { Ok(consents::publish_expired(&db, &source, now).await?) }
+        let consents = consents.clone();
+        async move { Ok(consents.publish_expired(now).await?) }
     });
     let grants = grants::Grants::new(ctx);
     terrace_platform::jobs::spawn(ctx, grants::EXPIRY_JOB, move |now| {
@@ -165,7 +168,7 @@ impl Service for Identity {
         state
             .keys
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
-        spawn_jobs(ctx);
+        spawn_jobs(ctx, state);
         if state.settings.demo_users {
             let created = demo::create_demo_users(&ctx.db).await?;
             tracing::info!(

@@ -52,6 +52,13 @@ CREATE TABLE request_log (
 };
 
 /// The migrator of the `identity` database.
+/// The request log keyed by `request_id` alone gave way to the platform's idempotency log, keyed
+/// by caller and request id.
+const DROP_REQUEST_LOG: SqlMigration = SqlMigration {
+    name: "m20261201_100005_identity_drop_request_log",
+    up: "DROP TABLE IF EXISTS request_log;",
+};
+
 #[derive(Debug)]
 pub struct Migrator;
 
@@ -72,6 +79,8 @@ impl MigratorTrait for Migrator {
             crate::grants::REQUESTS.boxed(),
             crate::agencies::CREATING_REQUESTS.boxed(),
             crate::management::CREATED_BY_REQUEST.boxed(),
+            crate::consents::REQUEST_IDS.boxed(),
+            DROP_REQUEST_LOG.boxed(),
         ]);
         migrations
     }

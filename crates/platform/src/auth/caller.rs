@@ -290,7 +290,6 @@ impl Caller {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
 
     use super::*;
 
@@ -309,7 +308,7 @@ mod tests {
             api_scopes: vec!["identity.users:read".to_owned()],
             actor: None,
             token_id: "t".to_owned(),
-            expires_at: Utc::now(),
+            expires_at: crate::Clock::system_now(),
         }
     }
 

@@ -48,7 +48,8 @@ fn unauthenticated<T: fmt::Debug>(result: terrace_platform::Result<T>) -> String
 
 #[tokio::test]
 async fn a_valid_token_becomes_a_principal() {
-    let issuer = TestIssuer::new();
+    let clock = terrace_platform::clock::ManualClock::starting_now();
+    let issuer = TestIssuer::new().on_clock(clock.clock());
     let verifier = http_verifier(&issuer, |_| {}).await;
 
     let token = issuer.token(
@@ -60,10 +61,10 @@ async fn a_valid_token_becomes_a_principal() {
     assert_eq!(principal.kind, PrincipalKind::User);
     assert!(principal.has_role_in(Role::Farmer, VILLAGE));
     assert!(principal.actor.is_none());
-    let ttl = principal.expires_at - chrono::Utc::now();
-    assert!(
-        ttl > chrono::Duration::minutes(14) && ttl <= chrono::Duration::minutes(15),
-        "{ttl}"
+    // Issued at the issuer's (standing) clock, living the platform's 15 minutes.
+    assert_eq!(
+        principal.expires_at.timestamp(),
+        clock.now().timestamp() + 15 * 60
     );
 
     let helped = issuer

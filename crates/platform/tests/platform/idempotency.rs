@@ -23,7 +23,7 @@ async fn a_retry_gets_the_first_answer_and_a_reused_id_is_refused() {
         .await
         .unwrap();
     let operator = Caller::operator("test");
-    let now = chrono::Utc::now();
+    let now = terrace_platform::Clock::system_now();
     let id = Uuid::now_v7();
     let key = RequestKey::new(&operator, "Price", id, &money(350));
 

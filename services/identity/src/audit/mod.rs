@@ -69,12 +69,6 @@ pub async fn record<C: ConnectionTrait>(
     .await
 }
 
-/// The caller behind a principal, `None` being the operator at the command line. Transitional:
-/// for modules that still pass `Option<&Principal>` until they take a [`Caller`].
-pub(crate) fn caller_of(principal: Option<&terrace_platform::auth::Principal>) -> Caller {
-    principal.map_or_else(|| Caller::operator(""), |p| Caller::from(p.clone()))
-}
-
 /// The contract's actor of a stored record.
 pub fn stored_actor(actor_id: String, on_behalf_of: Option<String>) -> common::Actor {
     if actor_id == LEGACY_OPERATOR {

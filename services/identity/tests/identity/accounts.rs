@@ -666,7 +666,7 @@ async fn a_village_behind_one_address_logs_in_while_guessers_and_floods_are_stop
                 time_zone: "Asia/Shanghai",
                 password_hash: Some(hash.clone()),
                 created_by: None,
-                created_at: chrono::Utc::now(),
+                created_at: terrace_platform::Clock::system_now(),
             },
         )
         .await

@@ -11,6 +11,7 @@ use terrace_identity::domain::phone::PhoneNumber;
 use terrace_identity::users::{self, NewUser};
 use terrace_identity::{consents, grants};
 use terrace_platform::auth::{KeySource, PrincipalKind, Role, RoleGrant, Verifier};
+use terrace_platform::clock::ManualClock;
 use terrace_platform::config::AuthSettings;
 use terrace_platform::service::ServiceDef;
 use terrace_proto::identity::v1 as pb;
@@ -83,12 +84,30 @@ async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
     )
 }
 
-/// What a villager proposes: `helper` may list for them for `minutes` from now.
-fn proposal(helper: Uuid, minutes: i64) -> pb::Consent {
+/// Consents made: rows, `identity.consent.granted` events, `consent.granted` audit records.
+async fn granted(db: &DatabaseConnection) -> (i64, i64, i64) {
+    (
+        count(db, "SELECT count(*) AS n FROM consents").await,
+        count(
+            db,
+            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.granted'",
+        )
+        .await,
+        count(
+            db,
+            "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.granted'",
+        )
+        .await,
+    )
+}
+
+/// What a villager proposes: `helper` may list for them for `minutes` from now (the services'
+/// clock's now).
+fn proposal(clock: &ManualClock, helper: Uuid, minutes: i64) -> pb::Consent {
     pb::Consent {
         helper_user_id: helper.to_string(),
         scopes: vec![SCOPE.to_owned()],
-        end_time: Some(ts(Utc::now() + chrono::Duration::minutes(minutes))),
+        end_time: Some(ts(clock.now() + chrono::Duration::minutes(minutes))),
         note: "helps list apples during harvest".to_owned(),
         ..Default::default()
     }
@@ -126,7 +145,7 @@ impl World {
                 time_zone: "Asia/Shanghai",
                 password_hash: None,
                 created_by: None,
-                created_at: chrono::Utc::now(),
+                created_at: self.app.clock.now(),
             },
         )
         .await
@@ -150,11 +169,28 @@ impl World {
         Person { id: user.id, token }
     }
 
+    /// A villager of [`VILLAGE`] and an official of [`NEIGHBOUR`] who may help them.
+    async fn villager_and_helper(&self) -> (Person, Person) {
+        (
+            self.person("王大妈", Role::Resident, VILLAGE).await,
+            self.person("李书记", Role::VillageOfficial, NEIGHBOUR)
+                .await,
+        )
+    }
+
     async fn grant(&mut self, token: &str, consent: pb::Consent) -> Result<pb::Consent, Status> {
         let request = pb::GrantConsentRequest {
             request_id: request_id(),
             consent: Some(consent),
         };
+        self.grant_with(token, request).await
+    }
+
+    async fn grant_with(
+        &mut self,
+        token: &str,
+        request: pb::GrantConsentRequest,
+    ) -> Result<pb::Consent, Status> {
         self.client
             .grant_consent(self.app.request(request, token))
             .await
@@ -178,6 +214,14 @@ impl World {
             consent_id: id.to_owned(),
             reason: "harvest is over".to_owned(),
         };
+        self.withdraw_with(token, request).await
+    }
+
+    async fn withdraw_with(
+        &mut self,
+        token: &str,
+        request: pb::WithdrawConsentRequest,
+    ) -> Result<pb::Consent, Status> {
         self.client
             .withdraw_consent(self.app.request(request, token))
             .await
@@ -190,6 +234,14 @@ impl World {
             consent_id: id.to_owned(),
             client_description: "helper app".to_owned(),
         };
+        self.delegate_with(token, request).await
+    }
+
+    async fn delegate_with(
+        &mut self,
+        token: &str,
+        request: pb::IssueDelegatedTokenRequest,
+    ) -> Result<pb::TokenPair, Status> {
         self.client
             .issue_delegated_token(self.app.request(request, token))
             .await
@@ -238,12 +290,11 @@ fn fields(status: &Status) -> Vec<String> {
 #[tokio::test]
 async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let second = w.person("张干部", Role::VillageOfficial, NEIGHBOUR).await;
 
     let consent = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
     assert_eq!(consent.grantor_user_id, villager.id.to_string());
@@ -275,7 +326,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
         principal.grants,
         vec![RoleGrant::parse(Role::Resident, VILLAGE).unwrap()]
     );
-    assert!(principal.expires_at <= Utc::now() + chrono::Duration::minutes(16));
+    assert!(principal.expires_at <= w.app.clock.now() + chrono::Duration::minutes(15));
     // Issuing it is audited with both people.
     assert_eq!(
         count(
@@ -293,7 +344,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     // A delegated token cannot mint more consents nor chain another delegation.
     let as_helper = w.helper_token(&villager, &helper);
     let refused = w
-        .grant(&as_helper, proposal(second.id, 60))
+        .grant(&as_helper, proposal(&w.app.clock, second.id, 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
@@ -308,7 +359,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     // An action done by the helper for the villager records both: withdrawing a second consent
     // with the helper's delegated token (the identity RPC that audits what a principal does).
     let other = w
-        .grant(&villager.token, proposal(second.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, second.id, 60))
         .await
         .unwrap();
     let as_second = w.helper_token(&villager, &second);
@@ -357,19 +408,26 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
 }
 
 #[tokio::test]
-async fn an_expired_consent_gives_no_token() {
+async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
-    let mut consent = proposal(helper.id, 0);
-    consent.end_time = Some(ts(Utc::now() + chrono::Duration::seconds(2)));
-    let consent = w.grant(&villager.token, consent).await.unwrap();
+    let (villager, helper) = w.villager_and_helper().await;
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 2))
+        .await
+        .unwrap();
     // While it lasts, the token lives no longer than the consent.
     let tokens = w.delegate(&helper.token, &consent.id).await.unwrap();
     let expiry = tokens.access_token_expire_time.unwrap();
     assert!(expiry.seconds <= consent.end_time.unwrap().seconds);
+    assert_eq!(expired_events(&w.db).await, 0, "not before its end");
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The job's first run (at the start of the service) has ended: a run in flight while the
+    // clock moves would end after the move and so not be due again for a minute.
+    job_settled(&w.db, 1).await;
+    let runs = job_runs(&w.db).await;
+
+    // Its end passes on the services' clock.
+    w.app.clock.advance(Duration::from_secs(3 * 60));
     let refused = w.delegate(&helper.token, &consent.id).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "CONSENT_NOT_ACTIVE");
@@ -380,53 +438,72 @@ async fn an_expired_consent_gives_no_token() {
     let all = w.list(&villager.token, true).await.unwrap();
     assert_eq!(all[0].status, pb::ConsentStatus::Expired as i32);
 
-    // The expiry job publishes `identity.consent.expired` once, audited.
-    assert_eq!(
-        consents::publish_expired(&w.db, "test", Utc::now())
-            .await
-            .unwrap(),
-        1
+    // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
+    job_settled(&w.db, runs + 1).await;
+    assert_eq!(expired_events(&w.db).await, 1);
+    let expired = format!(
+        "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
+         AND target_user = '{}' AND actor_id = 'system:{}'",
+        villager.id,
+        consents::EXPIRY_JOB.job
     );
-    assert_eq!(
-        consents::publish_expired(&w.db, "test", Utc::now())
-            .await
-            .unwrap(),
-        0
+    assert_eq!(count(&w.db, &expired).await, 1);
+    // Once: its next run, a minute later on the clock, announces nothing more.
+    w.app.clock.advance(Duration::from_secs(61));
+    job_settled(&w.db, runs + 2).await;
+    assert_eq!(expired_events(&w.db).await, 1);
+    assert_eq!(count(&w.db, &expired).await, 1);
+}
+
+/// `identity.consent.expired` events written so far.
+async fn expired_events(db: &DatabaseConnection) -> i64 {
+    count(
+        db,
+        "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'",
+    )
+    .await
+}
+
+/// How many runs of the consent expiry job have finished.
+async fn job_runs(db: &DatabaseConnection) -> i64 {
+    count(
+        db,
+        &format!(
+            "SELECT COALESCE(sum(runs), 0)::bigint AS n FROM job_runs WHERE job = '{}'",
+            consents::EXPIRY_JOB.job
+        ),
+    )
+    .await
+}
+
+/// Waits until the consent expiry job has finished `runs` runs and is not running: for the
+/// runs the moved clock made due (the runner polls every 50 ms; 30 s at most).
+async fn job_settled(db: &DatabaseConnection, runs: i64) {
+    let settled = format!(
+        "SELECT count(*) AS n FROM job_runs WHERE job = '{}' AND holder IS NULL AND runs >= {runs}",
+        consents::EXPIRY_JOB.job
     );
-    assert_eq!(
-        count(
-            &w.db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &w.db,
-            &format!(
-                "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
-                 AND target_user = '{}'",
-                villager.id
-            ),
-        )
-        .await,
-        1
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(db, &settled).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consent expiry job did not finish run {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
 async fn bad_requests_get_specific_errors_and_change_nothing() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let plain = w.person("赵敏", Role::Resident, VILLAGE).await;
     let existing = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
     let before = footprint(&w.db).await;
-    let now = Utc::now();
+    let now = w.app.clock.now();
 
     type Change = fn(&mut pb::Consent, Uuid, Uuid);
     let invalid: [(&str, Change, &str); 10] = [
@@ -454,12 +531,12 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         ("no end", |c, _, _| c.end_time = None, "consent.end_time"),
         (
             "end in the past",
-            |c, _, _| c.end_time = Some(ts(Utc::now() - chrono::Duration::minutes(1))),
+            |c, _, _| c.end_time.as_mut().unwrap().seconds -= 61 * 60,
             "consent.end_time",
         ),
         (
             "longer than a year",
-            |c, _, _| c.end_time = Some(ts(Utc::now() + chrono::Duration::days(400))),
+            |c, _, _| c.end_time.as_mut().unwrap().seconds += 400 * 86_400,
             "consent.end_time",
         ),
         (
@@ -474,25 +551,21 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         ),
     ];
     for (case, change, field) in invalid {
-        let mut consent = proposal(helper.id, 60);
+        let mut consent = proposal(&w.app.clock, helper.id, 60);
         change(&mut consent, villager.id, helper.id);
         let refused = w.grant(&villager.token, consent).await.unwrap_err();
         assert_eq!(refused.code(), Code::InvalidArgument, "{case}");
         assert_eq!(fields(&refused), vec![field.to_owned()], "{case}");
     }
     // End before start.
-    let mut consent = proposal(helper.id, 60);
+    let mut consent = proposal(&w.app.clock, helper.id, 60);
     consent.start_time = Some(ts(now + chrono::Duration::hours(3)));
     let refused = w.grant(&villager.token, consent).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(fields(&refused), vec!["consent.end_time".to_owned()]);
     // No consent at all, no request id.
     let refused = w
-        .client
-        .grant_consent(
-            w.app
-                .request(pb::GrantConsentRequest::default(), &villager.token),
-        )
+        .grant_with(&villager.token, pb::GrantConsentRequest::default())
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
@@ -503,20 +576,20 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
 
     // Unknown helper.
     let refused = w
-        .grant(&villager.token, proposal(Uuid::now_v7(), 60))
+        .grant(&villager.token, proposal(&w.app.clock, Uuid::now_v7(), 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
     // A helper who is neither an official nor a digital helper.
     let refused = w
-        .grant(&villager.token, proposal(plain.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, plain.id, 60))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "HELPER_NOT_ELIGIBLE");
     // A second live consent for the same pair and an overlapping period.
     let refused = w
-        .grant(&villager.token, proposal(helper.id, 30))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 30))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -532,7 +605,10 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     .await
     .unwrap();
     let refused = w
-        .grant(&villager.token, proposal(helper.id, 60 * 24 * 2))
+        .grant(
+            &villager.token,
+            proposal(&w.app.clock, helper.id, 60 * 24 * 2),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
@@ -550,30 +626,30 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::NotFound);
-    let refused = w
-        .client
-        .list_consents(w.app.request(
-            pb::ListConsentsRequest {
-                grantor_user_id: "x".into(),
-                page: Some(terrace_proto::common::v1::PageRequest {
-                    page_size: -1,
-                    page_token: "x".into(),
-                }),
-                ..Default::default()
-            },
-            &villager.token,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(
-        fields(&refused),
-        vec![
-            "grantor_user_id".to_owned(),
-            "page.page_size".to_owned(),
-            "page.page_token".to_owned()
-        ]
-    );
+    // The platform's page policy judges the size first: a negative one is refused with the page
+    // token unread, so the two are tried one at a time.
+    for (page, field) in [((-1, ""), "page.page_size"), ((0, "x"), "page.page_token")] {
+        let refused = w
+            .client
+            .list_consents(w.app.request(
+                pb::ListConsentsRequest {
+                    grantor_user_id: "x".into(),
+                    page: Some(terrace_proto::common::v1::PageRequest {
+                        page_size: page.0,
+                        page_token: page.1.into(),
+                    }),
+                    ..Default::default()
+                },
+                &villager.token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(
+            fields(&refused),
+            vec!["grantor_user_id".to_owned(), field.to_owned()]
+        );
+    }
     // A disabled helper's token for an existing consent still finds it, but the villager's
     // account state is what matters for delegation: lock the villager.
     for (status, id) in [("active", helper.id), ("disabled", villager.id)] {
@@ -595,8 +671,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
 #[tokio::test]
 async fn authorization_matrix_over_the_consent_rpcs() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let other = w.person("赵敏", Role::Resident, VILLAGE).await;
     let official_in = w.person("陈主任", Role::VillageOfficial, VILLAGE).await;
     let official_out = w.person("周主任", Role::VillageOfficial, ELSEWHERE).await;
@@ -610,16 +685,17 @@ async fn authorization_matrix_over_the_consent_rpcs() {
     let as_helper = w.helper_token(&villager, &helper);
     let agency = w.agency_token();
     let base = w
-        .grant(&villager.token, proposal(helper.id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
 
     // --- GrantConsent. The villager for themself; an official of the villager's village for a
     // witnessed in-person consent; nobody else.
+    let clock = w.app.clock.clone();
     let witnessed = |helper: Uuid| pb::Consent {
         grantor_user_id: villager.id.to_string(),
         witnessed: true,
-        ..proposal(helper, 60)
+        ..proposal(&clock, helper, 60)
     };
     let before = footprint(&w.db).await;
     let grant_refusals: [(&str, &str, pb::Consent, Code, &str); 5] = [
@@ -649,12 +725,12 @@ async fn authorization_matrix_over_the_consent_rpcs() {
             &agency,
             witnessed(spare[0].id),
             Code::PermissionDenied,
-            "USERS_ONLY",
+            "NOT_A_USER",
         ),
         (
             "helper token",
             &as_helper,
-            proposal(spare[0].id, 60),
+            proposal(&w.app.clock, spare[0].id, 60),
             Code::PermissionDenied,
             "DELEGATED_TOKEN",
         ),
@@ -682,7 +758,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         official_in.id.to_string()
     );
     let own = w
-        .grant(&villager.token, proposal(spare[1].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[1].id, 60))
         .await
         .unwrap();
     assert_eq!(own.grantor_user_id, villager.id.to_string());
@@ -747,11 +823,11 @@ async fn authorization_matrix_over_the_consent_rpcs() {
     assert_eq!(footprint(&w.db).await, before);
     // Then each permitted caller withdraws a consent of their own.
     let by_official = w
-        .grant(&villager.token, proposal(spare[2].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[2].id, 60))
         .await
         .unwrap();
     let by_helper_token = w
-        .grant(&villager.token, proposal(spare[3].id, 60))
+        .grant(&villager.token, proposal(&w.app.clock, spare[3].id, 60))
         .await
         .unwrap();
     // A helper acting for the villager cannot withdraw the villager's consent to someone else.
@@ -780,62 +856,164 @@ async fn authorization_matrix_over_the_consent_rpcs() {
 }
 
 #[tokio::test]
-async fn granting_and_withdrawing_are_idempotent_by_request_id() {
+async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     let mut w = World::new().await;
-    let villager = w.person("王大妈", Role::Resident, VILLAGE).await;
-    let helper = w.person("李书记", Role::VillageOfficial, NEIGHBOUR).await;
+    let (villager, helper) = w.villager_and_helper().await;
     let id = request_id();
     let request = |consent: pb::Consent| pb::GrantConsentRequest {
         request_id: id.clone(),
         consent: Some(consent),
     };
-    let asked = proposal(helper.id, 60);
+    let asked = proposal(&w.app.clock, helper.id, 5);
     let first = w
-        .client
-        .grant_consent(w.app.request(request(asked.clone()), &villager.token))
+        .grant_with(&villager.token, request(asked.clone()))
         .await
-        .unwrap()
-        .into_inner()
-        .consent
         .unwrap();
-    let again = w
-        .client
-        .grant_consent(w.app.request(request(asked), &villager.token))
-        .await
-        .unwrap()
-        .into_inner()
-        .consent
-        .unwrap();
-    assert_eq!(first.id, again.id);
-    assert_eq!(footprint(&w.db).await, (1, 0, 1, 1));
+    assert_eq!(first.status, pb::ConsentStatus::Active as i32);
+    // The consent remembers the request that made it, keyed by its caller.
+    let made_by = format!(
+        "SELECT count(*) AS n FROM consents WHERE request_id = '{id}' AND caller_key = 'user:{}'",
+        villager.id
+    );
+    assert_eq!(count(&w.db, &made_by).await, 1);
+    // Retried after the consent ended: the first answer, as it was, and nothing done twice.
+    w.app.clock.advance(Duration::from_secs(10 * 60));
+    let again = w.grant_with(&villager.token, request(asked)).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(granted(&w.db).await, (1, 1, 1));
     // The same request id for something else is refused.
+    let other = request(proposal(&w.app.clock, helper.id, 90));
     let refused = w
-        .client
-        .grant_consent(
-            w.app
-                .request(request(proposal(helper.id, 90)), &villager.token),
-        )
+        .grant_with(&villager.token, other.clone())
         .await
         .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // Another caller's request with the same id is theirs: a consent of their own.
+    let neighbour = w.person("赵敏", Role::Resident, VILLAGE).await;
+    let theirs = w.grant_with(&neighbour.token, other).await.unwrap();
+    assert_ne!(theirs.id, first.id);
+    assert_eq!(theirs.grantor_user_id, neighbour.id.to_string());
+    assert_eq!(granted(&w.db).await, (2, 2, 2));
+}
 
+#[tokio::test]
+async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is() {
+    use terrace_platform::idempotency::{RETENTION, prune};
+
+    let mut w = World::new().await;
+    let (villager, helper) = w.villager_and_helper().await;
+    let request = pb::GrantConsentRequest {
+        request_id: request_id(),
+        consent: Some(proposal(&w.app.clock, helper.id, 24 * 60)),
+    };
+    let first = w
+        .grant_with(&villager.token, request.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status, pb::ConsentStatus::Active as i32);
+
+    // The phone was offline past the log's retention, and the log was pruned.
+    w.app.clock.advance(RETENTION + Duration::from_secs(86_400));
+    prune(&w.db, w.app.clock.now(), RETENTION).await.unwrap();
+    let logged = format!(
+        "SELECT count(*) AS n FROM idempotency WHERE request_id = '{}'",
+        request.request_id
+    );
+    assert_eq!(count(&w.db, &logged).await, 0, "the log forgot the request");
+
+    // Its retry (with a token of today) finds the consent it made, ended since, and makes none.
+    let token = w
+        .app
+        .token(&villager.id.to_string(), &[(Role::Resident, VILLAGE)]);
+    let again = w.grant_with(&token, request).await.unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.status, pb::ConsentStatus::Expired as i32);
+    assert_eq!(granted(&w.db).await, (1, 1, 1));
+    assert_eq!(count(&w.db, &logged).await, 1, "answered again, and logged");
+}
+
+#[tokio::test]
+async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
+    let mut w = World::new().await;
+    let (villager, helper) = w.villager_and_helper().await;
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
+        .await
+        .unwrap();
     let withdraw = pb::WithdrawConsentRequest {
         request_id: request_id(),
-        consent_id: first.id.clone(),
+        consent_id: consent.id.clone(),
         reason: String::new(),
     };
-    for _ in 0..2 {
-        let withdrawn = w
-            .client
-            .withdraw_consent(w.app.request(withdraw.clone(), &villager.token))
-            .await
-            .unwrap()
-            .into_inner()
-            .consent
-            .unwrap();
-        assert_eq!(withdrawn.status, pb::ConsentStatus::Withdrawn as i32);
-    }
+    let first = w
+        .withdraw_with(&villager.token, withdraw.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status, pb::ConsentStatus::Withdrawn as i32);
+    // A retry is answered as the first time, where a second withdrawal would be refused.
+    w.app.clock.advance(Duration::from_secs(60));
+    let again = w
+        .withdraw_with(&villager.token, withdraw.clone())
+        .await
+        .unwrap();
+    assert_eq!(again, first);
     assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+    // The same request id for something else is refused.
+    let other = pb::WithdrawConsentRequest {
+        reason: "changed my mind".to_owned(),
+        ..withdraw
+    };
+    let refused = w.withdraw_with(&villager.token, other).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // A new request is a second withdrawal, and refused as one.
+    let refused = w.withdraw(&villager.token, &consent.id).await.unwrap_err();
+    assert_eq!(reason(&refused), "CONSENT_WITHDRAWN");
+    assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+}
+
+#[tokio::test]
+async fn a_retried_delegated_token_request_gets_no_second_token() {
+    let mut w = World::new().await;
+    let (villager, helper) = w.villager_and_helper().await;
+    let consent = w
+        .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
+        .await
+        .unwrap();
+    let issued = "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.token_issued'";
+    let ask = pb::IssueDelegatedTokenRequest {
+        request_id: request_id(),
+        consent_id: consent.id.clone(),
+        client_description: "helper app".to_owned(),
+    };
+    let tokens = w.delegate_with(&helper.token, ask.clone()).await.unwrap();
+    assert!(!tokens.access_token.is_empty());
+    assert_eq!(count(&w.db, issued).await, 1);
+    // The answer carried a token, shown once: a retry is told so, and gets no second one.
+    let refused = w
+        .delegate_with(&helper.token, ask.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "ANSWER_NOT_KEPT");
+    assert!(
+        refused.message().contains("new request_id"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(count(&w.db, issued).await, 1);
+    // The same request id for something else is refused.
+    let other = pb::IssueDelegatedTokenRequest {
+        client_description: "another app".to_owned(),
+        ..ask
+    };
+    let refused = w.delegate_with(&helper.token, other).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "REQUEST_ID_REUSED");
+    // A new request id is a new request.
+    w.delegate(&helper.token, &consent.id).await.unwrap();
+    assert_eq!(count(&w.db, issued).await, 2);
 }
 
 #[tokio::test]
@@ -849,7 +1027,7 @@ async fn lists_page_newest_first_and_filter() {
     let mut ids = Vec::new();
     for helper in &helpers {
         ids.push(
-            w.grant(&villager.token, proposal(helper.id, 60))
+            w.grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
                 .await
                 .unwrap()
                 .id,
@@ -905,7 +1083,7 @@ async fn a_digital_helper_may_receive_a_consent_and_act_under_it() {
     let villager = w.person("孙大娘", Role::Resident, VILLAGE).await;
     let volunteer = w.person("小孙", Role::DigitalHelper, VILLAGE).await;
     let consent = w
-        .grant(&villager.token, proposal(volunteer.id, 30))
+        .grant(&villager.token, proposal(&w.app.clock, volunteer.id, 30))
         .await
         .unwrap();
     let tokens = w.delegate(&volunteer.token, &consent.id).await.unwrap();

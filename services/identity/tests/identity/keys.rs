@@ -51,7 +51,7 @@ pub(crate) fn shared_jwks() -> SharedJwks {
 /// Claims of a user's access token valid for 15 minutes, as the verifier's defaults expect them.
 fn claims(subject: &str) -> Claims {
     let auth = AuthSettings::default();
-    let now = Utc::now().timestamp();
+    let now = terrace_platform::Clock::system_now().timestamp();
     Claims {
         iss: auth.issuer,
         aud: auth.audience,

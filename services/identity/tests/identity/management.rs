@@ -123,7 +123,7 @@ async fn user_with(
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by,
-            created_at: chrono::Utc::now(),
+            created_at: terrace_platform::Clock::system_now(),
         },
     )
     .await
