@@ -49,10 +49,10 @@ pub fn request_id(violations: &mut Violations, field: &str, value: &str) -> Opti
 /// The id of an existing resource (`what`: "user", "agency client"), required.
 pub fn id(violations: &mut Violations, field: &str, value: &str, what: &str) -> Option<Uuid> {
     if value.is_empty() {
-        violations.add(field, format!("required: a {what} id"));
+        violations.add(field, format!("required: the id of the {what}"));
         return None;
     }
-    parse_uuid(violations, field, value, &format!("a {what} id"))
+    parse_uuid(violations, field, value, &format!("the UUID of the {what}"))
 }
 
 /// As [`id`], where empty means "not given".
@@ -65,7 +65,7 @@ pub fn optional_id(
     if value.is_empty() {
         return Some(None);
     }
-    parse_uuid(violations, field, value, &format!("a {what} id")).map(Some)
+    parse_uuid(violations, field, value, &format!("the UUID of the {what}")).map(Some)
 }
 
 fn parse_uuid(violations: &mut Violations, field: &str, value: &str, what: &str) -> Option<Uuid> {
@@ -155,34 +155,34 @@ pub fn page<C: DeserializeOwned>(
 ) -> Option<Page<C>> {
     let default = common::PageRequest::default();
     let page = page.unwrap_or(&default);
+    // Both parts are judged, so that a request with a bad size and a bad token hears of both.
     let size = match u64::try_from(page.page_size) {
-        Ok(0) => DEFAULT_PAGE_SIZE,
-        Ok(size) => size.min(MAX_PAGE_SIZE),
+        Ok(0) => Some(DEFAULT_PAGE_SIZE),
+        Ok(size) => Some(size.min(MAX_PAGE_SIZE)),
         Err(_) => {
             violations.add(format!("{field}.page_size"), "must not be negative");
-            None?
+            None
         }
     };
-    if page.page_token.is_empty() {
-        return Some(Page { size, after: None });
-    }
-    let cursor = URL_SAFE_NO_PAD
-        .decode(&page.page_token)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<C>(&json).ok());
-    match cursor {
-        Some(cursor) => Some(Page {
-            size,
-            after: Some(cursor),
-        }),
-        None => {
+    let after = if page.page_token.is_empty() {
+        Some(None)
+    } else {
+        let cursor = URL_SAFE_NO_PAD
+            .decode(&page.page_token)
+            .ok()
+            .and_then(|json| serde_json::from_slice::<C>(&json).ok());
+        if cursor.is_none() {
             violations.add(
                 format!("{field}.page_token"),
                 "not a token from this list; start again with an empty token",
             );
-            None
         }
-    }
+        cursor.map(Some)
+    };
+    Some(Page {
+        size: size?,
+        after: after?,
+    })
 }
 
 /// The `page` of a List response: `next` is the cursor of the last item when more may follow.
@@ -604,8 +604,14 @@ mod tests {
         assert_eq!(
             recorded(v),
             [
-                ("user_id".to_owned(), "required: a user id".to_owned()),
-                ("grant_id".to_owned(), "must be a grant id".to_owned())
+                (
+                    "user_id".to_owned(),
+                    "required: the id of the user".to_owned()
+                ),
+                (
+                    "grant_id".to_owned(),
+                    "must be the UUID of the grant".to_owned()
+                )
             ]
         );
     }
@@ -671,6 +677,11 @@ mod tests {
             );
         }
         assert_eq!(page_response::<Uuid>(None).next_page_token, "");
+        // Both parts bad: both said at once.
+        assert_eq!(
+            one(|v| page::<Uuid>(v, "page", Some(&request(-1, "%%%")))).1,
+            ["page.page_size", "page.page_token"]
+        );
     }
 
     #[test]

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use terrace_platform::auth::Principal;
-use terrace_platform::error::Error;
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_server::IdentityService;
 use tonic::{Request, Response, Status};
@@ -16,8 +14,8 @@ use crate::agencies::{self, Agencies, AgencySettings};
 use crate::audit::{self, Audit};
 use crate::consents::{self, Consents};
 use crate::grants::{self, Grants};
+use crate::keys;
 use crate::management::{self, Management};
-use crate::users;
 use terrace_platform::Clock;
 use terrace_platform::auth::Caller;
 use terrace_platform::validate::page_response;
@@ -275,7 +273,8 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
         let caller = Caller::of(&request);
-        let command = accounts::SignUp::parse(request.into_inner())?;
+        let key = self.management.password_key();
+        let command = accounts::SignUp::parse(request.into_inner(), key)?;
         Ok(Response::new(
             self.accounts.sign_up(&caller, command).await?,
         ))
@@ -287,7 +286,8 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::LoginWithPasswordRequest>,
     ) -> Result<Response<pb::LoginWithPasswordResponse>, Status> {
         let caller = Caller::of(&request);
-        let command = accounts::LoginWithPassword::parse(request.into_inner())?;
+        let key = self.management.password_key();
+        let command = accounts::LoginWithPassword::parse(request.into_inner(), key)?;
         Ok(Response::new(
             self.accounts.login_with_password(&caller, command).await?,
         ))
@@ -345,25 +345,7 @@ impl IdentityService for IdentityGrpc {
         _request: Request<pb::GetJwksRequest>,
     ) -> Result<Response<pb::GetJwksResponse>, Status> {
         let set = self.accounts.keys.jwks().await;
-        let keys = set
-            .keys
-            .iter()
-            .filter_map(|jwk| {
-                let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm
-                else {
-                    return None;
-                };
-                Some(pb::Jwk {
-                    kid: jwk.common.key_id.clone().unwrap_or_default(),
-                    kty: "OKP".to_owned(),
-                    crv: "Ed25519".to_owned(),
-                    x: okp.x.clone(),
-                    alg: "EdDSA".to_owned(),
-                    r#use: "sig".to_owned(),
-                    ..Default::default()
-                })
-            })
-            .collect();
+        let keys = set.keys.iter().filter_map(keys::jwk_to_proto).collect();
         Ok(Response::new(pb::GetJwksResponse { keys }))
     }
 
@@ -372,13 +354,8 @@ impl IdentityService for IdentityGrpc {
         &self,
         request: Request<pb::GetCurrentUserRequest>,
     ) -> Result<Response<pb::GetCurrentUserResponse>, Status> {
-        let principal = Principal::from_request(&request)?;
-        let id = Uuid::parse_str(&principal.subject)
-            .map_err(|_| Error::Unauthenticated("the token has no user".to_owned()))?;
-        let user = users::by_id(&self.accounts.ctx.db, id)
-            .await
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::not_found("user", id.to_string()))?;
+        let caller = Caller::required(&request)?;
+        let user = self.accounts.current_user(&caller).await?;
         Ok(Response::new(pb::GetCurrentUserResponse {
             user: Some(user.to_proto()),
             ..Default::default()
@@ -391,7 +368,7 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::GrantRoleRequest>,
     ) -> Result<Response<pb::GrantRoleResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let command = grants::GrantRole::parse(request.into_inner(), self.clock.now())?;
+        let command = grants::GrantRole::parse(request.into_inner())?;
         Ok(Response::new(self.grants.grant(&caller, command).await?))
     }
 

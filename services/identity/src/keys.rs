@@ -659,3 +659,18 @@ fn jwk(kid: Option<&str>, public_key: &[u8]) -> Jwk {
         }),
     }
 }
+/// A signing key as the contract publishes it.
+pub fn jwk_to_proto(jwk: &jsonwebtoken::jwk::Jwk) -> Option<terrace_proto::identity::v1::Jwk> {
+    let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
+        return None;
+    };
+    Some(terrace_proto::identity::v1::Jwk {
+        kid: jwk.common.key_id.clone().unwrap_or_default(),
+        kty: "OKP".to_owned(),
+        crv: "Ed25519".to_owned(),
+        x: okp.x.clone(),
+        alg: "EdDSA".to_owned(),
+        r#use: "sig".to_owned(),
+        ..Default::default()
+    })
+}

@@ -586,6 +586,19 @@ impl Accounts {
         }
     }
 
+    /// `GetCurrentUser`: the account the token speaks for (a helper's token: the villager's).
+    pub async fn current_user(&self, caller: &Caller) -> Result<UserRow> {
+        let Some(id) = caller.subject_user() else {
+            return Err(Error::permission_denied(
+                "NOT_A_USER",
+                "only a signed-in user has a current account",
+            ));
+        };
+        users::by_id(&self.ctx.db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id.to_string()))
+    }
+
     /// `Logout`: ends the session of a refresh token. Logging out twice is harmless.
     pub async fn logout(
         &self,

@@ -7,8 +7,9 @@ use terrace_platform::validate::{self, Text};
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
 
+use crate::domain::otp;
+use crate::domain::password::{self, PasswordKey};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::{otp, password};
 
 /// The longest name of a person.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
@@ -72,14 +73,19 @@ pub struct SignUp {
 }
 
 impl SignUp {
-    pub fn parse(request: pb::SignUpRequest) -> Result<Self> {
+    /// `key` stands in for the password in the request's fingerprint ([`PasswordKey`]).
+    pub fn parse(request: pb::SignUpRequest, key: &PasswordKey) -> Result<Self> {
         let mut violations = Violations::new();
+        let fingerprinted = pb::SignUpRequest {
+            password: key.stand_in(&request.password),
+            ..request.clone()
+        };
         let mutation = Mutation::parse(
             &mut violations,
             "SignUp",
             "request_id",
             &request.request_id,
-            &request,
+            &fingerprinted,
         );
         let phone = PhoneNumber::field(&mut violations, "phone_number", &request.phone_number);
         let code = otp::field(&mut violations, "otp_code", &request.otp_code);
@@ -128,14 +134,19 @@ pub struct LoginWithPassword {
 }
 
 impl LoginWithPassword {
-    pub fn parse(request: pb::LoginWithPasswordRequest) -> Result<Self> {
+    /// `key` stands in for the password in the request's fingerprint ([`PasswordKey`]).
+    pub fn parse(request: pb::LoginWithPasswordRequest, key: &PasswordKey) -> Result<Self> {
         let mut violations = Violations::new();
+        let fingerprinted = pb::LoginWithPasswordRequest {
+            password: key.stand_in(&request.password),
+            ..request.clone()
+        };
         let mutation = Mutation::parse(
             &mut violations,
             "LoginWithPassword",
             "request_id",
             &request.request_id,
-            &request,
+            &fingerprinted,
         );
         let phone = PhoneNumber::field(&mut violations, "phone_number", &request.phone_number);
         let password =

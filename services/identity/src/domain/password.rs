@@ -8,6 +8,10 @@
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use hmac::{Hmac, KeyInit, Mac as _};
+use secrecy::SecretString;
+use sha2::Sha256;
+use std::fmt;
 
 /// Shortest password accepted.
 pub const MIN_LENGTH: usize = 8;
@@ -156,6 +160,46 @@ pub fn verify(password: &str, hash: &str) -> bool {
 pub fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash("terrace-dummy-password-for-timing").unwrap_or_default())
+}
+
+/// How passwords enter a request's fingerprint. The idempotency log keeps a plain SHA-256 of
+/// the request for days, which would let anyone who reads the table try passwords against it at
+/// hash speed; so a password is fingerprinted as its HMAC under a key derived from the service
+/// secret, which tells nothing without the secret.
+#[derive(Clone)]
+pub struct PasswordKey([u8; 32]);
+
+impl fmt::Debug for PasswordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordKey(..)")
+    }
+}
+
+impl PasswordKey {
+    pub fn new(secret: &SecretString) -> Self {
+        Self(crate::keys::derive_key(
+            secret,
+            "request fingerprint of passwords",
+        ))
+    }
+
+    /// What stands in for `password` in a fingerprint (empty for none).
+    pub fn stand_in(&self, password: &str) -> String {
+        if password.is_empty() {
+            return String::new();
+        }
+        // HMAC takes a key of any length: this cannot fail.
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .map(|mac| {
+                mac.chain_update(password.as_bytes())
+                    .finalize()
+                    .into_bytes()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -325,6 +325,9 @@ impl Grants {
                 // Made by this request before the log forgot it: answered as it now is.
                 let row = match store::by_request(txn, request).await? {
                     Some(row) => row,
+                    None if command.expires_at.is_some_and(|expiry| expiry <= now) => {
+                        return Err(Error::invalid("grant.expire_time", "must be in the future"));
+                    }
                     None => {
                         let give = Give {
                             user_id: command.user_id,

@@ -58,13 +58,14 @@ use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
 
 pub use self::parse::{
-    ChangePassword, ChangePhoneNumber, CreateUser, GetUser, ListSessions, ListUsers, PasswordKey,
-    ResetPassword, RotateSigningKey, SetUserStatus, UpdateUser, UserCursor,
+    ChangePassword, ChangePhoneNumber, CreateUser, GetUser, ListSessions, ListUsers, ResetPassword,
+    RotateSigningKey, SetUserStatus, UpdateUser, UserCursor,
 };
 pub use self::store::UserView;
 use crate::accounts::CodeStep;
 use crate::accounts::{Accounts, hash_password};
 use crate::domain::password;
+use crate::domain::password::PasswordKey;
 use crate::domain::phone::PhoneNumber;
 use crate::grants::{self, GrantRow};
 use crate::keys::SigningKeys;
@@ -357,22 +358,6 @@ impl Change<'_> {
             reason: "",
         }
     }
-}
-
-/// A signing key as the contract publishes it.
-fn jwk_to_proto(jwk: &jsonwebtoken::jwk::Jwk) -> Option<pb::Jwk> {
-    let jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(okp) = &jwk.algorithm else {
-        return None;
-    };
-    Some(pb::Jwk {
-        kid: jwk.common.key_id.clone().unwrap_or_default(),
-        kty: "OKP".to_owned(),
-        crv: "Ed25519".to_owned(),
-        x: okp.x.clone(),
-        alg: "EdDSA".to_owned(),
-        r#use: "sig".to_owned(),
-        ..Default::default()
-    })
 }
 
 /// User management: the *apply* step of its RPCs.
@@ -909,7 +894,7 @@ impl Management {
                 .keys
                 .iter()
                 .find(|jwk| jwk.common.key_id.as_deref() == Some(kid.as_str()))
-                .and_then(jwk_to_proto);
+                .and_then(crate::keys::jwk_to_proto);
             Ok(pb::RotateSigningKeyResponse { new_key })
         })
         .await

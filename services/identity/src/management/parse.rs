@@ -1,13 +1,9 @@
 //! *Parse*: the user-management requests become commands, every bad field reported at once.
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac as _};
-use secrecy::SecretString;
 use serde::Deserialize;
-use sha2::Sha256;
 use terrace_platform::auth::{AdminScope, Role, RoleGrant};
 use terrace_platform::error::{Result, Violations};
 use terrace_platform::idempotency::Mutation;
@@ -17,7 +13,7 @@ use uuid::Uuid;
 
 use super::Status;
 use crate::domain::otp;
-use crate::domain::password;
+use crate::domain::password::{self, PasswordKey};
 use crate::domain::phone::PhoneNumber;
 use crate::grants;
 
@@ -27,46 +23,6 @@ pub const MAX_DISPLAY_NAME: usize = 64;
 pub const MAX_EMAIL: usize = 254;
 /// The longest reason for a status change.
 pub const MAX_REASON: usize = 500;
-
-/// How passwords enter a request's fingerprint. The idempotency log keeps a plain SHA-256 of
-/// the request for days, which would let anyone who reads the table try passwords against it at
-/// hash speed; so a password is fingerprinted as its HMAC under a key derived from the service
-/// secret, which tells nothing without the secret.
-#[derive(Clone)]
-pub struct PasswordKey([u8; 32]);
-
-impl fmt::Debug for PasswordKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordKey(..)")
-    }
-}
-
-impl PasswordKey {
-    pub fn new(secret: &SecretString) -> Self {
-        Self(crate::keys::derive_key(
-            secret,
-            "request fingerprint of passwords",
-        ))
-    }
-
-    /// What stands in for `password` in a fingerprint (empty for none).
-    fn stand_in(&self, password: &str) -> String {
-        if password.is_empty() {
-            return String::new();
-        }
-        // HMAC takes a key of any length: this cannot fail.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .map(|mac| {
-                mac.chain_update(password.as_bytes())
-                    .finalize()
-                    .into_bytes()
-                    .iter()
-                    .map(|byte| format!("{byte:02x}"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
 
 /// A role to give a new user, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -623,6 +579,10 @@ impl RotateSigningKey {
 #[cfg(test)]
 mod tests {
     use terrace_platform::error::Error;
+
+    use std::fmt;
+
+    use secrecy::SecretString;
 
     use super::*;
 

@@ -60,7 +60,8 @@ impl Sms {
     }
 
     pub(crate) async fn next(&mut self) -> pb::OtpRequested {
-        let message = tokio::time::timeout(Duration::from_secs(10), self.messages.next())
+        // A deadline for the event to arrive at all (a loaded machine delays it), not a timing.
+        let message = tokio::time::timeout(Duration::from_secs(30), self.messages.next())
             .await
             .expect("a one-time code on NATS")
             .unwrap()

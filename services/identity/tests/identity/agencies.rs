@@ -1182,7 +1182,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         )
     };
     let status = client.list_agency_clients(page(-1, "x")).await.unwrap_err();
-    assert_eq!(fields(&status), ["page.page_size"]);
+    assert_eq!(fields(&status), ["page.page_size", "page.page_token"]);
     for token in ["x", real.as_str()] {
         let status = client
             .list_agency_clients(page(5, token))

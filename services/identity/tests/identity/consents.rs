@@ -423,8 +423,8 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
 
     // The job's first run (at the start of the service) has ended: a run in flight while the
     // clock moves would end after the move and so not be due again for a minute.
-    job_settled(&w.db, 1).await;
-    let runs = job_runs(&w.db).await;
+    terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, 1).await;
+    let runs = terrace_testkit::jobs::runs(&w.db, consents::EXPIRY_JOB.job).await;
 
     // Its end passes on the services' clock.
     w.app.clock.advance(Duration::from_secs(3 * 60));
@@ -439,7 +439,7 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     assert_eq!(all[0].status, pb::ConsentStatus::Expired as i32);
 
     // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
-    job_settled(&w.db, runs + 1).await;
+    terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, runs + 1).await;
     assert_eq!(expired_events(&w.db).await, 1);
     let expired = format!(
         "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
@@ -450,7 +450,7 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     assert_eq!(count(&w.db, &expired).await, 1);
     // Once: its next run, a minute later on the clock, announces nothing more.
     w.app.clock.advance(Duration::from_secs(61));
-    job_settled(&w.db, runs + 2).await;
+    terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, runs + 2).await;
     assert_eq!(expired_events(&w.db).await, 1);
     assert_eq!(count(&w.db, &expired).await, 1);
 }
@@ -462,35 +462,6 @@ async fn expired_events(db: &DatabaseConnection) -> i64 {
         "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'",
     )
     .await
-}
-
-/// How many runs of the consent expiry job have finished.
-async fn job_runs(db: &DatabaseConnection) -> i64 {
-    count(
-        db,
-        &format!(
-            "SELECT COALESCE(sum(runs), 0)::bigint AS n FROM job_runs WHERE job = '{}'",
-            consents::EXPIRY_JOB.job
-        ),
-    )
-    .await
-}
-
-/// Waits until the consent expiry job has finished `runs` runs and is not running: for the
-/// runs the moved clock made due (the runner polls every 50 ms; 30 s at most).
-async fn job_settled(db: &DatabaseConnection, runs: i64) {
-    let settled = format!(
-        "SELECT count(*) AS n FROM job_runs WHERE job = '{}' AND holder IS NULL AND runs >= {runs}",
-        consents::EXPIRY_JOB.job
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while count(db, &settled).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the consent expiry job did not finish run {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -1253,7 +1253,10 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         ..Default::default()
     };
     for (request, expected) in [
-        (list(-1, "%%%", 0), &["page.page_size"][..]),
+        (
+            list(-1, "%%%", 0),
+            &["page.page_size", "page.page_token"][..],
+        ),
         (list(10, "%%%", 99), &["page.page_token", "role"][..]),
         (list(10, "", 0), &["area"][..]),
     ] {
