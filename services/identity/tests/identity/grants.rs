@@ -710,3 +710,139 @@ async fn retried_grants_and_revokes_are_done_once() {
     assert!(late.revoke_time.is_some(), "answered as it now is");
     assert_eq!(count(&db, farmer_grants).await, 1, "no second grant");
 }
+
+/// The grant rules hold on every path a grant is written by (`grants::give`): an official may
+/// not pull someone who lives elsewhere into their area, neither with GrantRole nor by
+/// registering them with roles outside their area; the operator at the command line may move
+/// anyone; and an expired grant never blocks the same role being given again, whichever path
+/// gives it.
+#[tokio::test]
+async fn grant_rules_hold_on_every_path() {
+    use terrace_identity::grants::{Give, Grants};
+    use terrace_platform::auth::{Caller, RoleGrant};
+    use terrace_testkit::rpc::{assert_refused, request_id};
+    const HOME: &str = "110101001001";
+    const AWAY: &str = "110101001002";
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let villager = app
+        .seed_user("+8613600136101", "村民", &[(Role::Resident, HOME)])
+        .await;
+    let away = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, AWAY)],
+    );
+
+    // GrantRole: the official of another village cannot pull the villager over.
+    let pull = pb::GrantRoleRequest {
+        request_id: request_id(),
+        grant: Some(pb::RoleGrant {
+            user_id: villager.id.to_string(),
+            role: pb::Role::Farmer as i32,
+            scope: Some(code(AWAY)),
+            ..Default::default()
+        }),
+    };
+    assert_eq!(
+        client
+            .grant_role(app.request(pull, &away))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    // CreateUser: nor register someone with a role in a village not theirs.
+    let register = pb::CreateUserRequest {
+        request_id: request_id(),
+        user: Some(pb::User {
+            phone_number: "+8613600136102".into(),
+            display_name: "新村民".into(),
+            ..Default::default()
+        }),
+        initial_grants: vec![pb::RoleGrant {
+            role: pb::Role::Farmer as i32,
+            scope: Some(code(HOME)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_refused(
+        client.create_user(app.request(register, &away)).await,
+        Code::PermissionDenied,
+        "OUT_OF_SCOPE",
+    );
+    // The command line acts with the database's authority: it may move anyone.
+    let moved = terrace_identity::admin::grant(
+        &db,
+        &villager.phone,
+        RoleGrant::parse(Role::Farmer, AWAY).unwrap(),
+        "moved to the next village",
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.user_id, villager.id);
+
+    // Expiry: a grant that ran out holds no place, on the RPC path and the command line's.
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let tomorrow = app.clock.now() + chrono::Duration::days(1);
+    let buyer = |expire: Option<chrono::DateTime<chrono::Utc>>| pb::GrantRoleRequest {
+        request_id: request_id(),
+        grant: Some(pb::RoleGrant {
+            user_id: villager.id.to_string(),
+            role: pb::Role::Buyer as i32,
+            scope: Some(code("110101")),
+            expire_time: expire.map(terrace_platform::validate::to_timestamp),
+            ..Default::default()
+        }),
+    };
+    let first = client
+        .grant_role(app.request(buyer(Some(tomorrow)), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+    let second = client
+        .grant_role(app.request(buyer(None), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    assert_ne!(second.id, first.id, "a new grant, not the expired one");
+    let command_line = Grants::on(db.clone(), "terrace/identity".to_owned(), app.clock.clock());
+    let resident_away = RoleGrant::parse(Role::Resident, AWAY).unwrap();
+    let give = |expires_at| Give {
+        user_id: villager.id,
+        grant: &resident_away,
+        expires_at,
+        reason: "visiting",
+        api_scope: None,
+        request: None,
+    };
+    let operator = Caller::operator("test");
+    let visiting = command_line
+        .give_now(
+            &operator,
+            give(Some(app.clock.now() + chrono::Duration::days(1))),
+        )
+        .await
+        .unwrap();
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    let again = command_line.give_now(&operator, give(None)).await.unwrap();
+    assert_ne!(again.id, visiting.id);
+    let live = terrace_identity::grants::live_grants(&db, villager.id, app.clock.now())
+        .await
+        .unwrap();
+    let count_of = |role| live.iter().filter(|grant| grant.role == role).count();
+    assert_eq!(
+        (count_of(Role::Buyer), count_of(Role::Resident)),
+        (1, 2),
+        "one buyer, resident at home and again away: {live:?}"
+    );
+}
