@@ -73,16 +73,16 @@ pub struct Mutation {
 }
 
 impl Mutation {
-    /// Reads `request.request_id` (`value`, in `field`) and fingerprints the whole `request` for
-    /// `rpc` (`"GrantRole"`); a missing or malformed id is a violation.
+    /// Reads the request's `request_id` (every mutating request of the contracts names it so)
+    /// and fingerprints the whole `request` for `rpc` (`"GrantRole"`); a missing or malformed
+    /// id is a violation of `request_id`.
     pub fn parse<M: Message>(
         violations: &mut Violations,
         rpc: &'static str,
-        field: &str,
-        value: &str,
+        request_id: &str,
         request: &M,
     ) -> Option<Self> {
-        let request_id = crate::validate::request_id(violations, field, value)?;
+        let request_id = crate::validate::request_id(violations, "request_id", request_id)?;
         Some(Self {
             request_id,
             rpc,

@@ -99,13 +99,13 @@ const LOG_IN_AGAIN: Keep = Keep::Nothing {
 #[must_use = "use the code up in the request's transaction"]
 pub(crate) struct CheckedCode(Uuid);
 
-/// What [`Accounts::prove_code`] found.
-#[derive(Debug)]
-pub(crate) enum CodeStep<R> {
-    /// The request was already done: its first answer.
-    Answered(R),
-    /// The code is right: use it up in the request's transaction.
-    Checked(CheckedCode),
+/// A one-time code a request is proven with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Code<'a> {
+    pub phone: &'a PhoneNumber,
+    /// The stored purpose: `sign_up`, `login`, `change_phone`, `reset_password`.
+    pub purpose: &'static str,
+    pub code: &'a str,
 }
 
 /// A successful login or sign-up.
@@ -264,7 +264,7 @@ impl Accounts {
     /// the code is not used up). The try is counted first, in a statement of its own: a wrong
     /// code stays counted although its request fails. No transaction is held meanwhile, so a
     /// flood of guesses never holds two connections at once.
-    pub(crate) async fn check_code(
+    async fn check_code(
         &self,
         caller: &Caller,
         phone: &PhoneNumber,
@@ -315,33 +315,46 @@ impl Accounts {
         Ok(CheckedCode(challenge.id))
     }
 
-    /// The code step of a request that `once` then does: a retry is given the first answer
-    /// instead of trying its code again — whether it comes after the first request ended, or
-    /// while it ran and used the code up (then trying the code fails, and the first answer is
-    /// there to give).
-    pub(crate) async fn prove_code<R: prost::Message + Default>(
+    /// Does a request proven with a one-time code once per request id: its code is tried
+    /// before the request's transaction ([`Accounts::check_code`], so a wrong one stays
+    /// counted), then `work` runs in [`idempotency::once`] with the code used up in the same
+    /// transaction. A retry is given the first answer instead of trying its code again — whether
+    /// it comes after the first request ended, or while it ran and used the code up (trying the
+    /// code then fails, and the first answer is there to give).
+    pub(crate) async fn once_with_code<R, F>(
         &self,
         caller: &Caller,
         mutation: &idempotency::Mutation,
-        phone: &PhoneNumber,
-        purpose: &'static str,
-        code: &str,
-    ) -> Result<CodeStep<R>> {
-        if let Some(answer) = idempotency::previous(&self.ctx.db, caller, mutation).await? {
-            return Ok(CodeStep::Answered(answer));
+        code: Code<'_>,
+        keep: Keep,
+        work: F,
+    ) -> Result<R>
+    where
+        R: prost::Message + Default,
+        F: AsyncFnOnce(&DatabaseTransaction) -> Result<R>,
+    {
+        let answered = async || idempotency::previous::<R>(&self.ctx.db, caller, mutation).await;
+        if let Some(answer) = answered().await? {
+            return Ok(answer);
         }
-        match self.check_code(caller, phone, purpose, code).await {
-            Ok(checked) => Ok(CodeStep::Checked(checked)),
-            Err(error) => match idempotency::previous(&self.ctx.db, caller, mutation).await? {
-                Some(answer) => Ok(CodeStep::Answered(answer)),
-                None => Err(error),
-            },
-        }
+        let checked = match self
+            .check_code(caller, code.phone, code.purpose, code.code)
+            .await
+        {
+            Ok(checked) => checked,
+            Err(error) => return answered().await?.ok_or(error),
+        };
+        let now = self.ctx.clock.now();
+        idempotency::once(&self.ctx.db, caller, mutation, now, keep, async |txn| {
+            self.use_code(txn, checked).await?;
+            work(txn).await
+        })
+        .await
     }
 
     /// Uses a checked code up in the request's transaction; fails if another request used it
     /// in the meantime (two requests with one code).
-    pub(crate) async fn use_code(
+    async fn use_code(
         &self,
         txn: &DatabaseTransaction,
         code: CheckedCode,
@@ -359,63 +372,52 @@ impl Accounts {
         let keep = Keep::Nothing {
             instead: "the account was created; log in with a new request_id",
         };
-        // A retry is answered before its code is tried again.
-        if let Some(answer) = idempotency::previous(&self.ctx.db, caller, &command.mutation).await?
-        {
-            return Ok(answer);
-        }
         // The code first: its throttles must come before the costly hashing, or anyone could
         // make the server run argon2 with made-up codes.
-        let code = self
-            .check_code(caller, &command.phone, "sign_up", &command.code)
-            .await?;
-        idempotency::once(
-            &self.ctx.db,
-            caller,
-            &command.mutation,
-            now,
-            keep,
-            async |txn| {
-                self.use_code(txn, code).await?;
-                let password_hash = match &command.password {
-                    Some(password) => Some(hash_password(password).await?),
-                    None => None,
-                };
-                let new = NewUser {
-                    phone: &command.phone,
-                    display_name: &command.display_name,
-                    locale: &command.locale,
-                    time_zone: &command.time_zone,
-                    password_hash,
-                    created_by: None,
-                    created_at: now,
-                };
-                let user = users::insert(txn, new)
-                    .await?
-                    .ok_or_else(|| Error::AlreadyExists {
-                        resource: "user",
-                        id: command.phone.masked(),
-                    })?;
-                let actor = terrace_proto::common::v1::Actor {
-                    kind: terrace_proto::common::v1::ActorKind::User as i32,
-                    user_id: user.id.to_string(),
-                    ..Default::default()
-                };
-                let event = pb::UserCreated {
-                    user: Some(user.to_proto()),
-                    actor: Some(actor),
-                };
-                outbox::publish(txn, &self.ctx.event_source(), &event).await?;
-                let logged_in = self
-                    .log_in(txn, user, "otp", &command.client_description)
-                    .await?;
-                tracing::info!(user_id = %logged_in.user.id, "user signed up");
-                Ok(pb::SignUpResponse {
-                    user: Some(logged_in.user.to_proto()),
-                    tokens: Some(logged_in.tokens),
-                })
-            },
-        )
+        let code = Code {
+            phone: &command.phone,
+            purpose: "sign_up",
+            code: &command.code,
+        };
+        self.once_with_code(caller, &command.mutation, code, keep, async |txn| {
+            let password_hash = match &command.password {
+                Some(password) => Some(hash_password(password).await?),
+                None => None,
+            };
+            let new = NewUser {
+                phone: &command.phone,
+                display_name: &command.display_name,
+                locale: &command.locale,
+                time_zone: &command.time_zone,
+                password_hash,
+                created_by: None,
+                created_at: now,
+            };
+            let user = users::insert(txn, new)
+                .await?
+                .ok_or_else(|| Error::AlreadyExists {
+                    resource: "user",
+                    id: command.phone.masked(),
+                })?;
+            let actor = terrace_proto::common::v1::Actor {
+                kind: terrace_proto::common::v1::ActorKind::User as i32,
+                user_id: user.id.to_string(),
+                ..Default::default()
+            };
+            let event = pb::UserCreated {
+                user: Some(user.to_proto()),
+                actor: Some(actor),
+            };
+            outbox::publish(txn, &self.ctx.event_source(), &event).await?;
+            let logged_in = self
+                .log_in(txn, user, "otp", &command.client_description)
+                .await?;
+            tracing::info!(user_id = %logged_in.user.id, "user signed up");
+            Ok(pb::SignUpResponse {
+                user: Some(logged_in.user.to_proto()),
+                tokens: Some(logged_in.tokens),
+            })
+        })
         .await
     }
 
@@ -426,39 +428,29 @@ impl Accounts {
         command: LoginWithOtp,
     ) -> Result<pb::LoginWithOtpResponse> {
         let now = self.ctx.clock.now();
-        if let Some(answer) = idempotency::previous(&self.ctx.db, caller, &command.mutation).await?
-        {
-            return Ok(answer);
-        }
-        let code = self
-            .check_code(caller, &command.phone, "login", &command.code)
-            .await?;
-        idempotency::once(
-            &self.ctx.db,
-            caller,
-            &command.mutation,
-            now,
-            LOG_IN_AGAIN,
-            async |txn| {
-                self.use_code(txn, code).await?;
-                let user = users::by_phone(txn, &command.phone, true)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::failed_precondition(
-                            "NOT_REGISTERED",
-                            "no account for this phone; sign up first",
-                        )
-                    })?;
-                ensure_may_log_in(&user, false, now)?;
-                let logged_in = self
-                    .log_in(txn, user, "otp", &command.client_description)
-                    .await?;
-                Ok(pb::LoginWithOtpResponse {
-                    user: Some(logged_in.user.to_proto()),
-                    tokens: Some(logged_in.tokens),
-                })
-            },
-        )
+        let code = Code {
+            phone: &command.phone,
+            purpose: "login",
+            code: &command.code,
+        };
+        self.once_with_code(caller, &command.mutation, code, LOG_IN_AGAIN, async |txn| {
+            let user = users::by_phone(txn, &command.phone, true)
+                .await?
+                .ok_or_else(|| {
+                    Error::failed_precondition(
+                        "NOT_REGISTERED",
+                        "no account for this phone; sign up first",
+                    )
+                })?;
+            ensure_may_log_in(&user, false, now)?;
+            let logged_in = self
+                .log_in(txn, user, "otp", &command.client_description)
+                .await?;
+            Ok(pb::LoginWithOtpResponse {
+                user: Some(logged_in.user.to_proto()),
+                tokens: Some(logged_in.tokens),
+            })
+        })
         .await
     }
 

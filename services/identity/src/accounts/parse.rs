@@ -32,13 +32,8 @@ pub struct RequestOtp {
 impl RequestOtp {
     pub fn parse(request: pb::RequestOtpRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
-            "RequestOtp",
-            "request_id",
-            &request.request_id,
-            &request,
-        );
+        let mutation =
+            Mutation::parse(&mut violations, "RequestOtp", &request.request_id, &request);
         let phone = PhoneNumber::field(&mut violations, "phone_number", &request.phone_number);
         let purpose = validate::enum_value(
             &mut violations,
@@ -83,7 +78,6 @@ impl SignUp {
         let mutation = Mutation::parse(
             &mut violations,
             "SignUp",
-            "request_id",
             &request.request_id,
             &fingerprinted,
         );
@@ -144,7 +138,6 @@ impl LoginWithPassword {
         let mutation = Mutation::parse(
             &mut violations,
             "LoginWithPassword",
-            "request_id",
             &request.request_id,
             &fingerprinted,
         );
@@ -178,7 +171,6 @@ impl LoginWithOtp {
         let mutation = Mutation::parse(
             &mut violations,
             "LoginWithOtp",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -209,7 +201,6 @@ impl WithRefreshToken {
         let mutation = Mutation::parse(
             &mut violations,
             "RefreshToken",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -224,13 +215,7 @@ impl WithRefreshToken {
 
     pub fn parse_logout(request: pb::LogoutRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
-            "Logout",
-            "request_id",
-            &request.request_id,
-            &request,
-        );
+        let mutation = Mutation::parse(&mut violations, "Logout", &request.request_id, &request);
         let token = refresh_token(&mut violations, &request.refresh_token);
         violations.finish_with(|| {
             Some(Self {
@@ -256,7 +241,6 @@ impl RevokeAllSessions {
         let mutation = Mutation::parse(
             &mut violations,
             "RevokeAllSessions",
-            "request_id",
             &request.request_id,
             &request,
         );

@@ -279,7 +279,6 @@ impl CreateAgencyClient {
         let mutation = Mutation::parse(
             &mut violations,
             "CreateAgencyClient",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -401,7 +400,6 @@ impl UpdateAgencyClient {
         let mutation = Mutation::parse(
             &mut violations,
             "UpdateAgencyClient",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -470,7 +468,6 @@ impl RotateAgencyClientSecret {
         let mutation = Mutation::parse(
             &mut violations,
             "RotateAgencyClientSecret",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -505,7 +502,6 @@ impl RevokeAgencyClient {
         let mutation = Mutation::parse(
             &mut violations,
             "RevokeAgencyClient",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -557,7 +553,6 @@ impl ExchangeClientCredentials {
         let mutation = Mutation::parse(
             &mut violations,
             "ExchangeClientCredentials",
-            "request_id",
             &request.request_id,
             &request,
         );

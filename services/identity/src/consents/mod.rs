@@ -757,7 +757,6 @@ mod tests {
             mutation: Mutation::parse(
                 &mut violations,
                 "GrantConsent",
-                "request_id",
                 &request.request_id,
                 &request,
             )

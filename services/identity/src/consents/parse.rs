@@ -36,7 +36,6 @@ impl GrantConsent {
         let mutation = Mutation::parse(
             &mut violations,
             "GrantConsent",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -214,7 +213,7 @@ fn about_consent<M: prost::Message>(
     text: (&str, &str),
 ) -> Result<(Mutation, Uuid, String)> {
     let mut violations = Violations::new();
-    let mutation = Mutation::parse(&mut violations, rpc, "request_id", ids.0, request);
+    let mutation = Mutation::parse(&mut violations, rpc, ids.0, request);
     let consent_id = validate::id(&mut violations, "consent_id", ids.1, "consent");
     let (field, value) = text;
     let text = validate::text(

@@ -26,13 +26,7 @@ impl GrantRole {
     /// answered: a retry sent after the expiry passed still gets its first answer.
     pub fn parse(request: pb::GrantRoleRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
-            "GrantRole",
-            "request_id",
-            &request.request_id,
-            &request,
-        );
+        let mutation = Mutation::parse(&mut violations, "GrantRole", &request.request_id, &request);
         let proposed = request.grant.unwrap_or_default();
         let user_id = validate::id(&mut violations, "grant.user_id", &proposed.user_id, "user");
         let grant = role_grant(
@@ -97,13 +91,8 @@ pub struct RevokeRole {
 impl RevokeRole {
     pub fn parse(request: pb::RevokeRoleRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
-            "RevokeRole",
-            "request_id",
-            &request.request_id,
-            &request,
-        );
+        let mutation =
+            Mutation::parse(&mut violations, "RevokeRole", &request.request_id, &request);
         let grant_id = validate::id(&mut violations, "grant_id", &request.grant_id, "role grant");
         let reason = validate::text(
             &mut violations,

@@ -62,7 +62,7 @@ pub use self::parse::{
     RotateSigningKey, SetUserStatus, UpdateUser, UserCursor,
 };
 pub use self::store::UserView;
-use crate::accounts::CodeStep;
+use crate::accounts::Code;
 use crate::accounts::{Accounts, hash_password};
 use crate::domain::password;
 use crate::domain::password::PasswordKey;
@@ -717,57 +717,49 @@ impl Management {
         let phone = &command.phone;
         // A retry is answered instead of trying its code again; the try is counted outside the
         // request's transaction, the code used up inside it.
-        let step = self
-            .codes
-            .prove_code(
-                caller,
-                &command.mutation,
-                phone,
-                "change_phone",
-                &command.code,
-            )
-            .await?;
-        let code = match step {
-            CodeStep::Answered(answer) => return Ok(answer),
-            CodeStep::Checked(code) => code,
+        let code = Code {
+            phone,
+            purpose: "change_phone",
+            code: &command.code,
         };
         let now = self.clock.now();
-        self.once(caller, &command.mutation, now, async |txn| {
-            self.codes.use_code(txn, code).await?;
-            store::lock(txn, id).await?;
-            let before = existing(txn, id, now).await?;
-            if before.row.phone_number == phone.as_str() {
-                return Err(Error::failed_precondition(
-                    "SAME_PHONE_NUMBER",
-                    "this is already your phone number",
-                ));
-            }
-            if users::by_phone(txn, phone, false).await?.is_some() {
-                return Err(Error::AlreadyExists {
-                    resource: "phone number",
-                    id: phone.masked(),
-                });
-            }
-            store::set_phone(txn, id, phone, now).await?;
-            let after = existing(txn, id, now).await?;
-            let old = PhoneNumber::parse(&before.row.phone_number)
-                .map(|old| old.masked())
-                .unwrap_or_default();
-            let change = Change {
-                action: "user.phone_changed",
-                details: serde_json::json!({ "from": old, "to": phone.masked() }),
-                fields: &["phone_number"],
-                reason: "",
-            };
-            self.record_change(txn, caller, &after, change, now).await?;
-            self.tokens
-                .revoke_all(txn, id, "phone number changed")
-                .await?;
-            Ok(pb::ChangePhoneNumberResponse {
-                user: Some(after.to_proto()),
+        let codes = &self.codes;
+        codes
+            .once_with_code(caller, &command.mutation, code, Keep::Answer, async |txn| {
+                store::lock(txn, id).await?;
+                let before = existing(txn, id, now).await?;
+                if before.row.phone_number == phone.as_str() {
+                    return Err(Error::failed_precondition(
+                        "SAME_PHONE_NUMBER",
+                        "this is already your phone number",
+                    ));
+                }
+                if users::by_phone(txn, phone, false).await?.is_some() {
+                    return Err(Error::AlreadyExists {
+                        resource: "phone number",
+                        id: phone.masked(),
+                    });
+                }
+                store::set_phone(txn, id, phone, now).await?;
+                let after = existing(txn, id, now).await?;
+                let old = PhoneNumber::parse(&before.row.phone_number)
+                    .map(|old| old.masked())
+                    .unwrap_or_default();
+                let change = Change {
+                    action: "user.phone_changed",
+                    details: serde_json::json!({ "from": old, "to": phone.masked() }),
+                    fields: &["phone_number"],
+                    reason: "",
+                };
+                self.record_change(txn, caller, &after, change, now).await?;
+                self.tokens
+                    .revoke_all(txn, id, "phone number changed")
+                    .await?;
+                Ok(pb::ChangePhoneNumberResponse {
+                    user: Some(after.to_proto()),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// `ResetPassword` (public): a new password with a reset code; every session is revoked.
@@ -778,42 +770,34 @@ impl Management {
     ) -> Result<pb::ResetPasswordResponse> {
         let phone = &command.phone;
         // The code (and its throttles) before the costly hashing.
-        let step = self
-            .codes
-            .prove_code(
-                caller,
-                &command.mutation,
-                phone,
-                "reset_password",
-                &command.code,
-            )
-            .await?;
-        let code = match step {
-            CodeStep::Answered(answer) => return Ok(answer),
-            CodeStep::Checked(code) => code,
+        let code = Code {
+            phone,
+            purpose: "reset_password",
+            code: &command.code,
         };
-        let hash = hash_password(&command.new_password).await?;
         let now = self.clock.now();
-        self.once(caller, &command.mutation, now, async |txn| {
-            self.codes.use_code(txn, code).await?;
-            let Some(user) = users::by_phone(txn, phone, true).await? else {
-                // The code proved the phone; its holder learns nothing they could not know.
-                return Err(Error::Unauthenticated(
-                    "no account for this phone number".to_owned(),
-                ));
-            };
-            store::set_password(txn, user.id, &hash, now).await?;
-            let after = existing(txn, user.id, now).await?;
-            let holder = code_holder(user.id, now);
-            let change = Change::password("user.password_reset");
-            self.record_change(txn, &holder, &after, change, now)
-                .await?;
-            self.tokens
-                .revoke_all(txn, user.id, "password_reset")
-                .await?;
-            Ok(pb::ResetPasswordResponse {})
-        })
-        .await
+        let codes = &self.codes;
+        codes
+            .once_with_code(caller, &command.mutation, code, Keep::Answer, async |txn| {
+                let hash = hash_password(&command.new_password).await?;
+                let Some(user) = users::by_phone(txn, phone, true).await? else {
+                    // The code proved the phone; its holder learns nothing they could not know.
+                    return Err(Error::Unauthenticated(
+                        "no account for this phone number".to_owned(),
+                    ));
+                };
+                store::set_password(txn, user.id, &hash, now).await?;
+                let after = existing(txn, user.id, now).await?;
+                let holder = code_holder(user.id, now);
+                let change = Change::password("user.password_reset");
+                self.record_change(txn, &holder, &after, change, now)
+                    .await?;
+                self.tokens
+                    .revoke_all(txn, user.id, "password_reset")
+                    .await?;
+                Ok(pb::ResetPasswordResponse {})
+            })
+            .await
     }
 
     /// `ChangePassword`: the current password (or a recent login, for a first password); every

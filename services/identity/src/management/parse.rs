@@ -55,7 +55,6 @@ impl CreateUser {
         let mutation = Mutation::parse(
             &mut violations,
             "CreateUser",
-            "request_id",
             &request.request_id,
             &fingerprinted,
         );
@@ -248,13 +247,8 @@ pub struct UpdateUser {
 impl UpdateUser {
     pub fn parse(request: pb::UpdateUserRequest) -> Result<Self> {
         let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
-            "UpdateUser",
-            "request_id",
-            &request.request_id,
-            &request,
-        );
+        let mutation =
+            Mutation::parse(&mut violations, "UpdateUser", &request.request_id, &request);
         let user = request.user.unwrap_or_default();
         let user_id = validate::id(&mut violations, "user.id", &user.id, "user");
         let paths = request.update_mask.unwrap_or_default().paths;
@@ -358,7 +352,6 @@ impl SetUserStatus {
         let mutation = Mutation::parse(
             &mut violations,
             "SetUserStatus",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -415,7 +408,6 @@ impl ChangePhoneNumber {
         let mutation = Mutation::parse(
             &mut violations,
             "ChangePhoneNumber",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -454,7 +446,6 @@ impl ResetPassword {
         let mutation = Mutation::parse(
             &mut violations,
             "ResetPassword",
-            "request_id",
             &request.request_id,
             &fingerprinted,
         );
@@ -499,7 +490,6 @@ impl ChangePassword {
         let mutation = Mutation::parse(
             &mut violations,
             "ChangePassword",
-            "request_id",
             &request.request_id,
             &fingerprinted,
         );
@@ -557,7 +547,6 @@ impl RotateSigningKey {
         let mutation = Mutation::parse(
             &mut violations,
             "RotateSigningKey",
-            "request_id",
             &request.request_id,
             &request,
         );
@@ -729,7 +718,6 @@ mod tests {
             Mutation::parse(
                 &mut violations,
                 "ChangePassword",
-                "request_id",
                 &request.request_id,
                 request,
             )
