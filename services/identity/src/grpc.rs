@@ -255,7 +255,7 @@ impl IdentityService for IdentityGrpc {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn request_otp(
         &self,
         request: Request<pb::RequestOtpRequest>,
@@ -267,7 +267,7 @@ impl IdentityService for IdentityGrpc {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn sign_up(
         &self,
         request: Request<pb::SignUpRequest>,
@@ -280,7 +280,7 @@ impl IdentityService for IdentityGrpc {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn login_with_password(
         &self,
         request: Request<pb::LoginWithPasswordRequest>,
@@ -293,7 +293,7 @@ impl IdentityService for IdentityGrpc {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn login_with_otp(
         &self,
         request: Request<pb::LoginWithOtpRequest>,
@@ -305,7 +305,7 @@ impl IdentityService for IdentityGrpc {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn refresh_token(
         &self,
         request: Request<pb::RefreshTokenRequest>,
@@ -317,7 +317,7 @@ impl IdentityService for IdentityGrpc {
         ))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,

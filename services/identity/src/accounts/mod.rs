@@ -354,11 +354,7 @@ impl Accounts {
 
     /// Uses a checked code up in the request's transaction; fails if another request used it
     /// in the meantime (two requests with one code).
-    async fn use_code(
-        &self,
-        txn: &DatabaseTransaction,
-        code: CheckedCode,
-    ) -> Result<()> {
+    async fn use_code(&self, txn: &DatabaseTransaction, code: CheckedCode) -> Result<()> {
         if users::consume_challenge(txn, code.0, self.ctx.clock.now()).await? {
             Ok(())
         } else {

@@ -10,10 +10,10 @@ use terrace_platform::service::ServiceDef;
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use terrace_testkit::TestApp;
+use terrace_testkit::rpc::{request_id, violations};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
-use uuid::Uuid;
 
 const PHONE: &str = "+8613800138000";
 
@@ -27,10 +27,6 @@ async fn identity(configure: impl FnOnce(&mut serde_json::Value)) -> TestApp {
         settings.services.insert("identity".into(), section);
     })
     .await
-}
-
-fn request_id() -> String {
-    Uuid::now_v7().to_string()
 }
 
 /// Reads `OtpRequested` events from the SECRET stream, as notify will.
@@ -107,19 +103,6 @@ fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     request
-}
-
-fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| {
-            b.field_violations
-                .iter()
-                .map(|v| (v.field.clone(), v.description.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ use terrace_proto::common::v1::{AdminCode, AdminLevel};
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use terrace_testkit::TestApp;
+use terrace_testkit::rpc::{reason, request_id, violated_fields};
 use terrace_testkit::tls::TestPki;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -56,10 +57,6 @@ fn code(prefix: &str) -> AdminCode {
         code: format!("{prefix:0<12}"),
         level: level as i32,
     }
-}
-
-fn request_id() -> String {
-    Uuid::now_v7().to_string()
 }
 
 fn secret_client(name: &str, scopes: &[&str], areas: &[&str]) -> pb::AgencyClient {
@@ -135,22 +132,6 @@ fn assert_refused<T: std::fmt::Debug>(result: Result<T, Status>, what: &str) {
     let status = result.expect_err(what);
     assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
     assert_eq!(status.message(), REFUSED, "{what}");
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
@@ -778,7 +759,7 @@ async fn a_rotated_secret_works_until_the_overlap_ends_and_revocation_ends_every
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&too_long), ["overlap"]);
+    assert_eq!(violated_fields(&too_long), ["overlap"]);
     let third = client
         .rotate_agency_client_secret(
             app.request(rotate(Some(prost_types::Duration::default())), &admin),
@@ -990,7 +971,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&status),
+        violated_fields(&status),
         [
             "request_id",
             "client.auth_method",
@@ -1010,7 +991,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
     };
     let status = create(&app, &mut client, &admin, empty).await.unwrap_err();
     assert_eq!(
-        fields(&status),
+        violated_fields(&status),
         [
             "client.areas",
             "client.name",
@@ -1025,7 +1006,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         ..secret_client("x", &["agri.statistics:read"], &["110101"])
     };
     let status = create(&app, &mut client, &admin, mtls).await.unwrap_err();
-    assert_eq!(fields(&status), ["client.certificate_sha256"]);
+    assert_eq!(violated_fields(&status), ["client.certificate_sha256"]);
     let secret_with_certificate = pb::AgencyClient {
         certificate_sha256: "ab".repeat(32),
         ..secret_client("x", &["agri.statistics:read"], &["110101"])
@@ -1033,7 +1014,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
     let status = create(&app, &mut client, &admin, secret_with_certificate)
         .await
         .unwrap_err();
-    assert_eq!(fields(&status), ["client.certificate_sha256"]);
+    assert_eq!(violated_fields(&status), ["client.certificate_sha256"]);
     assert_eq!(footprint(&db).await, (0, 0, 0));
 
     // Updates name what they change, and only what can change.
@@ -1074,7 +1055,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-        assert_eq!(fields(&status), expected);
+        assert_eq!(violated_fields(&status), expected);
     }
     // A certificate for a client that authenticates with a secret.
     let status = client
@@ -1111,7 +1092,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&status), ["request_id", "overlap"]);
+    assert_eq!(violated_fields(&status), ["request_id", "overlap"]);
     let status = client
         .revoke_agency_client(app.request(
             pb::RevokeAgencyClientRequest {
@@ -1123,7 +1104,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&status), ["reason"]);
+    assert_eq!(violated_fields(&status), ["reason"]);
     let status = client
         .exchange_client_credentials(pb::ExchangeClientCredentialsRequest {
             request_id: String::new(),
@@ -1138,7 +1119,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(
-        fields(&status),
+        violated_fields(&status),
         [
             "request_id",
             "client_id",
@@ -1156,7 +1137,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&status), ["client_id"]);
+    assert_eq!(violated_fields(&status), ["client_id"]);
     let status = client
         .get_agency_client(app.request(
             pb::GetAgencyClientRequest {
@@ -1182,13 +1163,16 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         )
     };
     let status = client.list_agency_clients(page(-1, "x")).await.unwrap_err();
-    assert_eq!(fields(&status), ["page.page_size", "page.page_token"]);
+    assert_eq!(
+        violated_fields(&status),
+        ["page.page_size", "page.page_token"]
+    );
     for token in ["x", real.as_str()] {
         let status = client
             .list_agency_clients(page(5, token))
             .await
             .unwrap_err();
-        assert_eq!(fields(&status), ["page.page_token"], "{token:?}");
+        assert_eq!(violated_fields(&status), ["page.page_token"], "{token:?}");
     }
     assert_eq!(footprint(&db).await, before, "refusals changed nothing");
 

@@ -17,9 +17,9 @@ use terrace_platform::service::ServiceDef;
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use terrace_testkit::TestApp;
+use terrace_testkit::rpc::{reason, request_id, violated_fields};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 /// The villager's village, another village of the same township, and a village elsewhere.
@@ -28,10 +28,6 @@ const NEIGHBOUR: &str = "110101001002";
 const ELSEWHERE: &str = "120101001001";
 
 const SCOPE: &str = "market.listings:write";
-
-fn request_id() -> String {
-    Uuid::now_v7().to_string()
-}
 
 fn ts(time: chrono::DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -266,25 +262,6 @@ impl World {
             .grants(&[(Role::CountyAdmin, "110101")])
             .sign()
     }
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .unwrap_or_default()
-}
-
-fn fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|bad| {
-            bad.field_violations
-                .into_iter()
-                .map(|violation| violation.field)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -526,14 +503,17 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         change(&mut consent, villager.id, helper.id);
         let refused = w.grant(&villager.token, consent).await.unwrap_err();
         assert_eq!(refused.code(), Code::InvalidArgument, "{case}");
-        assert_eq!(fields(&refused), vec![field.to_owned()], "{case}");
+        assert_eq!(violated_fields(&refused), vec![field.to_owned()], "{case}");
     }
     // End before start.
     let mut consent = proposal(&w.app.clock, helper.id, 60);
     consent.start_time = Some(ts(now + chrono::Duration::hours(3)));
     let refused = w.grant(&villager.token, consent).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(fields(&refused), vec!["consent.end_time".to_owned()]);
+    assert_eq!(
+        violated_fields(&refused),
+        vec!["consent.end_time".to_owned()]
+    );
     // No consent at all, no request id.
     let refused = w
         .grant_with(&villager.token, pb::GrantConsentRequest::default())
@@ -541,7 +521,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&refused),
+        violated_fields(&refused),
         vec!["request_id".to_owned(), "consent".to_owned()]
     );
 
@@ -588,10 +568,10 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     // Malformed ids and request ids elsewhere.
     let refused = w.withdraw(&villager.token, "nope").await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(fields(&refused), vec!["consent_id".to_owned()]);
+    assert_eq!(violated_fields(&refused), vec!["consent_id".to_owned()]);
     let refused = w.delegate(&helper.token, "nope").await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(fields(&refused), vec!["consent_id".to_owned()]);
+    assert_eq!(violated_fields(&refused), vec!["consent_id".to_owned()]);
     let refused = w
         .withdraw(&villager.token, &Uuid::now_v7().to_string())
         .await
@@ -617,7 +597,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
             .unwrap_err();
         assert_eq!(refused.code(), Code::InvalidArgument);
         assert_eq!(
-            fields(&refused),
+            violated_fields(&refused),
             vec!["grantor_user_id".to_owned(), field.to_owned()]
         );
     }

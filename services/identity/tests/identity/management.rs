@@ -15,10 +15,10 @@ use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use terrace_testkit::TestApp;
 use tonic::Code;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
 use crate::accounts::Sms;
+use terrace_testkit::rpc::{reason, request_id, violated_fields};
 
 const VILLAGE: &str = "110101001001";
 const OTHER_VILLAGE: &str = "110101002001";
@@ -39,26 +39,6 @@ fn code(prefix: &str) -> AdminCode {
         code: format!("{prefix:0<12}"),
         level: level as i32,
     }
-}
-
-fn request_id() -> String {
-    Uuid::now_v7().to_string()
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -860,7 +840,7 @@ async fn change_phone_number_with_a_code_sent_to_the_new_number() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(fields(&refused), ["otp_code"]);
+    assert_eq!(violated_fields(&refused), ["otp_code"]);
 
     let changed = client
         .change_phone_number(app.request(change("+8613500135001", &otp.code), &token))
@@ -1005,7 +985,7 @@ async fn reset_and_change_password_revoke_sessions() {
         .await
         .unwrap_err();
     assert_eq!(weak.code(), Code::InvalidArgument);
-    assert_eq!(fields(&weak), ["new_password"]);
+    assert_eq!(violated_fields(&weak), ["new_password"]);
     client
         .reset_password(pb::ResetPasswordRequest {
             request_id: request_id(),
@@ -1196,7 +1176,7 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(
-        fields(&bad),
+        violated_fields(&bad),
         [
             "request_id",
             "user.phone_number",
@@ -1225,7 +1205,10 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&bad), ["user.id", "update_mask", "update_mask"]);
+    assert_eq!(
+        violated_fields(&bad),
+        ["user.id", "update_mask", "update_mask"]
+    );
 
     let bad = client
         .set_user_status(app.request(
@@ -1240,7 +1223,7 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(fields(&bad), ["request_id", "status", "reason"]);
+    assert_eq!(violated_fields(&bad), ["request_id", "status", "reason"]);
 
     // The page (the platform's policy: a negative size says nothing of the token), then the
     // area, which only who governs the whole country may leave out.
@@ -1265,7 +1248,7 @@ async fn bad_input_gets_field_violations_and_changes_nothing() {
             .await
             .unwrap_err();
         assert_eq!(bad.code(), Code::InvalidArgument);
-        assert_eq!(fields(&bad), expected);
+        assert_eq!(violated_fields(&bad), expected);
     }
 
     // An unknown user is not found, for whoever asks.
