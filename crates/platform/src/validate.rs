@@ -375,6 +375,77 @@ pub fn enum_value<E: TryFrom<i32>>(
         .ok()
 }
 
+/// The domains an API scope may name: the services.
+pub const API_DOMAINS: [&str; 5] = ["identity", "governance", "agri", "market", "notify"];
+/// The longest API scope, in bytes (they are ASCII).
+pub const MAX_API_SCOPE_BYTES: usize = 64;
+/// The most API scopes one client or consent may hold: a token stays small.
+pub const MAX_API_SCOPES: usize = 32;
+
+const API_SCOPE_FORMAT: &str = "must be <domain>.<resource>:<read|write> with domain one of \
+                                identity, governance, agri, market, notify and lower-case \
+                                resources, e.g. governance.requests:write";
+
+/// Whether `scope` is a well-formed API scope, `<domain>.<resource>[.<sub>]:<read|write>` (the
+/// scopes of agency clients and consents, matched exactly by `Principal::require_api_scope`);
+/// why not otherwise.
+pub fn api_scope(scope: &str) -> Result<(), &'static str> {
+    if scope.len() > MAX_API_SCOPE_BYTES {
+        return Err("at most 64 characters");
+    }
+    let Some((path, access)) = scope.rsplit_once(':') else {
+        return Err(API_SCOPE_FORMAT);
+    };
+    if access != "read" && access != "write" {
+        return Err(API_SCOPE_FORMAT);
+    }
+    let mut segments = path.split('.');
+    if !segments
+        .next()
+        .is_some_and(|domain| API_DOMAINS.contains(&domain))
+    {
+        return Err(API_SCOPE_FORMAT);
+    }
+    let mut resources = 0;
+    for segment in segments {
+        let mut chars = segment.chars();
+        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        if !starts_with_letter || !chars.all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(API_SCOPE_FORMAT);
+        }
+        resources += 1;
+    }
+    if resources == 0 {
+        return Err(API_SCOPE_FORMAT);
+    }
+    Ok(())
+}
+
+/// A list of API scopes: at least one, at most [`MAX_API_SCOPES`], each well formed
+/// ([`api_scope`]), no repeats; bad ones are named `field[i]`.
+pub fn api_scopes(
+    violations: &mut Violations,
+    field: &str,
+    scopes: Vec<String>,
+) -> Option<Vec<String>> {
+    let before = violations.len();
+    if scopes.is_empty() {
+        violations.add(field, "required: at least one API scope");
+        return None;
+    }
+    if scopes.len() > MAX_API_SCOPES {
+        violations.add(field, format!("at most {MAX_API_SCOPES} scopes"));
+    }
+    for (i, scope) in scopes.iter().enumerate() {
+        if let Err(problem) = api_scope(scope) {
+            violations.add(format!("{field}[{i}]"), problem);
+        } else if scopes[..i].contains(scope) {
+            violations.add(format!("{field}[{i}]"), "duplicate scope");
+        }
+    }
+    (violations.len() == before).then_some(scopes)
+}
+
 /// A locale the product speaks (`zh-CN` or `en`); empty is the default, `zh-CN`.
 pub fn locale(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
     if value.is_empty() {
@@ -633,6 +704,43 @@ mod tests {
             assert_eq!(value.as_deref(), *expected, "{input:?} {rule:?}");
             assert_eq!(fields.is_empty(), expected.is_some());
         }
+    }
+
+    #[test]
+    fn api_scopes_follow_the_documented_format() {
+        for good in [
+            "governance.requests:write",
+            "agri.statistics:read",
+            "market.price_reports:read",
+            "identity.users.grants:read",
+        ] {
+            assert_eq!(api_scope(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "governance:read",
+            "governance.requests",
+            "governance.requests:admin",
+            "Governance.requests:read",
+            "weather.forecasts:read",
+            "governance.Requests:read",
+            "governance.requests :read",
+            "governance..requests:read",
+            "governance.1requests:read",
+            "governance.requests:read:write",
+            "governance.requests-x:read",
+            "governance.requests:read governance.requests:write",
+        ] {
+            assert!(api_scope(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("agri.{}:read", "a".repeat(60));
+        assert_eq!(api_scope(&long), Err("at most 64 characters"));
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            one(|v| api_scopes(v, "s", scopes(&["agri.plots:read", "agri.plots:read", "x"]))).1,
+            ["s[1]", "s[2]"]
+        );
+        assert_eq!(one(|v| api_scopes(v, "s", Vec::new())).1, ["s"]);
     }
 
     #[test]

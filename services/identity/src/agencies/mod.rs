@@ -122,7 +122,7 @@ use crate::tokens::TokenService;
 pub use self::parse::{
     Authentication, Changes, CreateAgencyClient, ExchangeClientCredentials, GetAgencyClient,
     ListAgencyClients, ListCursor, MAX_OVERLAP, NewClient, RevokeAgencyClient,
-    RotateAgencyClientSecret, UpdateAgencyClient, check_api_scope, check_scopes, standing_for,
+    RotateAgencyClientSecret, UpdateAgencyClient, standing_for,
 };
 pub use self::store::{AuthMethod, ClientRow};
 

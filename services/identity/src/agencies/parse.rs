@@ -16,12 +16,6 @@ use uuid::Uuid;
 
 /// The longest overlap a rotated-out secret may be given (the contract's bound).
 pub const MAX_OVERLAP: Duration = Duration::from_secs(7 * 24 * 3600);
-/// The domains an API scope may name: the services.
-pub const API_DOMAINS: [&str; 5] = ["identity", "governance", "agri", "market", "notify"];
-/// Longest API scope, in bytes (they are ASCII).
-pub const MAX_SCOPE_LENGTH: usize = 64;
-/// Most API scopes, and most areas, one client may hold: a token stays small.
-pub const MAX_SCOPES: usize = 32;
 pub const MAX_AREAS: usize = 32;
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -30,75 +24,16 @@ pub const MAX_REASON_CHARS: usize = 500;
 /// refused before it costs an argon2 verification.
 pub const MAX_SECRET_BYTES: usize = 256;
 
-const SCOPE_FORMAT: &str = "must be <domain>.<resource>:<read|write> with domain one of identity, \
-                            governance, agri, market, notify and lower-case resources, \
-                            e.g. governance.requests:write";
-
 /// What an agency client is: a client id in the table, as requests name it.
 const CLIENT: &str = "client";
 
-/// Whether `scope` is a well-formed API scope (see the module documentation of
-/// [`crate::agencies`]); why not otherwise.
-pub fn check_api_scope(scope: &str) -> std::result::Result<(), &'static str> {
-    if scope.len() > MAX_SCOPE_LENGTH {
-        return Err("at most 64 characters");
-    }
-    let Some((path, access)) = scope.rsplit_once(':') else {
-        return Err(SCOPE_FORMAT);
-    };
-    if access != "read" && access != "write" {
-        return Err(SCOPE_FORMAT);
-    }
-    let mut segments = path.split('.');
-    if !segments
-        .next()
-        .is_some_and(|domain| API_DOMAINS.contains(&domain))
-    {
-        return Err(SCOPE_FORMAT);
-    }
-    let mut resources = 0;
-    for segment in segments {
-        let mut chars = segment.chars();
-        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        if !starts_with_letter || !chars.all(|c| c.is_ascii_lowercase() || c == '_') {
-            return Err(SCOPE_FORMAT);
-        }
-        resources += 1;
-    }
-    if resources == 0 {
-        return Err(SCOPE_FORMAT);
-    }
-    Ok(())
-}
-
-/// Checks a list of API scopes: at least one, at most [`MAX_SCOPES`], each well formed, no
-/// repeats. Bad ones are named `field[i]`. (Consents name their scopes in the same format.)
-pub fn check_scopes(violations: &mut Violations, field: &str, scopes: &[String]) {
-    if scopes.is_empty() {
-        violations.add(field, "required: at least one API scope");
-        return;
-    }
-    if scopes.len() > MAX_SCOPES {
-        violations.add(field, format!("at most {MAX_SCOPES} scopes"));
-    }
-    for (i, scope) in scopes.iter().enumerate() {
-        if let Err(problem) = check_api_scope(scope) {
-            violations.add(format!("{field}[{i}]"), problem);
-        } else if scopes[..i].contains(scope) {
-            violations.add(format!("{field}[{i}]"), "duplicate scope");
-        }
-    }
-}
-
-/// A client's API scopes (see [`check_scopes`]).
+/// A client's API scopes: the platform's policy ([`validate::api_scopes`]).
 fn api_scopes(
     violations: &mut Violations,
     field: &str,
     scopes: Vec<String>,
 ) -> Option<Vec<String>> {
-    let before = violations.len();
-    check_scopes(violations, field, &scopes);
-    (violations.len() == before).then_some(scopes)
+    validate::api_scopes(violations, field, scopes)
 }
 
 /// A client's areas: at least one (a client with none could be managed by any admin, and act
@@ -564,7 +499,7 @@ impl ExchangeClientCredentials {
             "not a client secret",
         );
         for (i, scope) in request.scopes.iter().enumerate() {
-            if let Err(problem) = check_api_scope(scope) {
+            if let Err(problem) = validate::api_scope(scope) {
                 violations.add(format!("scopes[{i}]"), problem);
             }
         }
@@ -591,37 +526,6 @@ impl ExchangeClientCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn api_scopes_follow_the_documented_format() {
-        for good in [
-            "governance.requests:write",
-            "agri.statistics:read",
-            "market.price_reports:read",
-            "identity.users.grants:read",
-        ] {
-            assert_eq!(check_api_scope(good), Ok(()), "{good}");
-        }
-        for bad in [
-            "",
-            "governance:read",
-            "governance.requests",
-            "governance.requests:admin",
-            "Governance.requests:read",
-            "weather.forecasts:read",
-            "governance.Requests:read",
-            "governance.requests :read",
-            "governance..requests:read",
-            "governance.1requests:read",
-            "governance.requests:read:write",
-            "governance.requests-x:read",
-            "governance.requests:read governance.requests:write",
-        ] {
-            assert!(check_api_scope(bad).is_err(), "{bad:?}");
-        }
-        let long = format!("agri.{}:read", "a".repeat(60));
-        assert_eq!(check_api_scope(&long), Err("at most 64 characters"));
-    }
 
     #[test]
     fn bare_codes_get_the_official_standing_of_their_level() {

@@ -100,9 +100,7 @@ fn scopes(violations: &mut Violations, field: &str, scopes: Vec<String>) -> Opti
         violations.add(field, "required: at least one scope (no blanket consent)");
         return None;
     }
-    let before = violations.len();
-    crate::agencies::check_scopes(violations, field, &scopes);
-    (violations.len() == before).then_some(scopes)
+    validate::api_scopes(violations, field, scopes)
 }
 
 /// A timestamp that must be given.
