@@ -296,15 +296,24 @@ async fn answer_of<R: Message + Default, C: ConnectionTrait>(
             .map(Some)
             .map_err(Error::internal),
         // Not kept: the column holds what a retry should do instead.
-        instead => Err(Error::failed_precondition(
-            "ANSWER_NOT_KEPT",
-            format!(
-                "this {rpc} request was already done and its answer carried a secret that is \
-                 shown only once: {}",
-                String::from_utf8_lossy(&instead.unwrap_or_default())
-            ),
+        instead => Err(answer_not_kept(
+            &rpc,
+            &String::from_utf8_lossy(&instead.unwrap_or_default()),
         )),
     }
+}
+
+/// What a retry of a request whose answer carried a secret gets: `FAILED_PRECONDITION`
+/// `ANSWER_NOT_KEPT`, saying what to do `instead`. Also for a create found on its row after the
+/// log forgot it, when its answer carried a secret.
+pub fn answer_not_kept(rpc: &str, instead: &str) -> Error {
+    Error::failed_precondition(
+        "ANSWER_NOT_KEPT",
+        format!(
+            "this {rpc} request was already done and its answer carried a secret that is shown \
+             only once: {instead}"
+        ),
+    )
 }
 
 impl Claimed {

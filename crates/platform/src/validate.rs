@@ -243,6 +243,19 @@ pub fn to_timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// A timestamp that must be given.
+pub fn required_timestamp(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Option<DateTime<Utc>> {
+    if value.is_none() {
+        violations.add(field, "required");
+        return None;
+    }
+    timestamp(violations, field, value).flatten()
+}
+
 /// A protobuf duration, optional; when given, not negative and at most `max`.
 pub fn duration(
     violations: &mut Violations,

@@ -105,6 +105,19 @@ impl Caller {
         }
     }
 
+    /// This user acting as a consented helper for `villager` (the consent checked by the caller):
+    /// the villager as subject, the user as actor. Anyone else stays who they are.
+    pub fn acting_for(&self, villager: Uuid) -> Caller {
+        match self {
+            Caller::User(own) => Caller::Helper(Principal {
+                subject: villager.to_string(),
+                actor: Some(own.subject.clone()),
+                ..own.clone()
+            }),
+            other => other.clone(),
+        }
+    }
+
     /// The verified token behind this caller, for users, helpers and agencies.
     pub fn principal(&self) -> Option<&Principal> {
         match self {
@@ -446,6 +459,18 @@ mod tests {
         for (case, caller, grant, api_scope, expected) in table {
             assert_eq!(caller.can_grant(grant, *api_scope), *expected, "{case}");
         }
+    }
+
+    #[test]
+    fn a_user_acting_for_a_villager_is_their_helper() {
+        let villager = Uuid::now_v7();
+        let helper = user(&[(Role::DigitalHelper, V1)]);
+        let acting = helper.acting_for(villager);
+        assert!(matches!(acting, Caller::Helper(_)));
+        assert_eq!(acting.subject_user(), Some(villager));
+        assert_eq!(acting.acting_user(), helper.acting_user());
+        let agency = Caller::Agency(principal(PrincipalKind::Agency, &[]));
+        assert_eq!(agency.acting_for(villager), agency);
     }
 
     #[test]

@@ -777,12 +777,9 @@ impl Clients {
 /// client is answered as it now is, to a caller who still manages it.
 fn created_before(caller: &Caller, client: ClientRow) -> Result<pb::CreateAgencyClientResponse> {
     match client.auth_method {
-        AuthMethod::Secret => Err(Error::failed_precondition(
-            "ANSWER_NOT_KEPT",
-            format!(
-                "this CreateAgencyClient request was already done and its answer carried a \
-                 secret that is shown only once: {CREATED_INSTEAD}"
-            ),
+        AuthMethod::Secret => Err(idempotency::answer_not_kept(
+            "CreateAgencyClient",
+            CREATED_INSTEAD,
         )),
         AuthMethod::Mtls if governs(caller, &client.areas) => Ok(pb::CreateAgencyClientResponse {
             client: Some(client.to_proto()),

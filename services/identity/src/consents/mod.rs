@@ -41,7 +41,7 @@ pub mod store;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _};
 use terrace_platform::Clock;
-use terrace_platform::auth::{AdminScope, Caller, Principal, Role, RoleGrant};
+use terrace_platform::auth::{AdminScope, Caller, Role, RoleGrant};
 use terrace_platform::bus::{Event, outbox};
 use terrace_platform::db::SqlMigration;
 use terrace_platform::error::{Error, Result, Violations};
@@ -257,19 +257,6 @@ fn may_withdraw(caller: &Caller, consent: &ConsentRow, villager_areas: &[AdminSc
                 && caller.acting_user() == Some(consent.helper)
         }
         _ => sees(caller, consent, villager_areas),
-    }
-}
-
-/// `helper` (a user acting for themself) acting for `villager`: how the audit trail names the
-/// issue of a delegated token, with both people.
-fn acting_for(helper: &Caller, villager: Uuid) -> Caller {
-    match helper {
-        Caller::User(own) => Caller::Helper(Principal {
-            subject: villager.to_string(),
-            actor: Some(own.subject.clone()),
-            ..own.clone()
-        }),
-        other => other.clone(),
     }
 }
 
@@ -638,7 +625,7 @@ impl Consents {
                     .await?;
                 crate::audit::record(
                     txn,
-                    &acting_for(caller, row.grantor),
+                    &caller.acting_for(row.grantor),
                     "consent.token_issued",
                     Some(row.grantor),
                     serde_json::json!({
@@ -729,6 +716,8 @@ mod tests {
     use terrace_platform::auth::PrincipalKind;
     use terrace_platform::error::FieldViolation;
     use terrace_platform::idempotency::Mutation;
+
+    use terrace_platform::auth::Principal;
 
     use super::*;
 
@@ -941,7 +930,7 @@ mod tests {
             None,
             &[(Role::DigitalHelper, "110101001001")],
         ));
-        let actor = acting_for(&caller, villager).actor();
+        let actor = &caller.acting_for(villager).actor();
         assert_eq!(actor.user_id, helper.to_string());
         assert_eq!(actor.on_behalf_of_user_id, villager.to_string());
     }

@@ -61,7 +61,7 @@ impl GrantConsent {
             "consent.start_time",
             consent.start_time.as_ref(),
         );
-        let ends_at = required_timestamp(
+        let ends_at = validate::required_timestamp(
             &mut violations,
             "consent.end_time",
             consent.end_time.as_ref(),
@@ -101,18 +101,6 @@ fn scopes(violations: &mut Violations, field: &str, scopes: Vec<String>) -> Opti
         return None;
     }
     validate::api_scopes(violations, field, scopes)
-}
-
-/// A timestamp that must be given.
-fn required_timestamp(
-    violations: &mut Violations,
-    field: &str,
-    value: Option<&prost_types::Timestamp>,
-) -> Option<DateTime<Utc>> {
-    if value.is_none() {
-        violations.add(field, "required");
-    }
-    validate::timestamp(violations, field, value).flatten()
 }
 
 /// `ListConsents`: the consents the caller may see, optionally of one villager or one helper.
