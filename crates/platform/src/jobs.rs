@@ -67,12 +67,13 @@ where
     F: Fn(DateTime<Utc>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<u64>> + Send,
 {
-    let runner = Runner {
+    let mut runner = Runner {
         db: ctx.db.clone(),
         clock: ctx.clock.clone(),
         schedule,
         holder: format!("{}:{}", ctx.name, uuid::Uuid::now_v7()),
         metrics: Metrics::new(),
+        registered: false,
     };
     let poll = ctx
         .settings
@@ -107,6 +108,8 @@ struct Runner {
     /// This replica's name in `job_runs.holder`.
     holder: String,
     metrics: Metrics,
+    /// Whether the job's row is known to exist (written once, not at every poll).
+    registered: bool,
 }
 
 struct Metrics {
@@ -133,7 +136,7 @@ impl Metrics {
 
 impl Runner {
     /// Takes the job's lease when the job is due and nobody holds it, runs it, records the end.
-    async fn run_if_due<F, Fut>(&self, work: &F) -> anyhow::Result<()>
+    async fn run_if_due<F, Fut>(&mut self, work: &F) -> anyhow::Result<()>
     where
         F: Fn(DateTime<Utc>) -> Fut,
         Fut: Future<Output = anyhow::Result<u64>>,
@@ -144,13 +147,16 @@ impl Runner {
         let lease_until = crate::clock::add(now, LEASE);
         let backend = self.db.get_database_backend();
         // Raw SQL: the lease is one conditional UPDATE whose match decides who runs.
-        self.db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO job_runs (job) VALUES ($1) ON CONFLICT DO NOTHING",
-                [job.into()],
-            ))
-            .await?;
+        if !self.registered {
+            self.db
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "INSERT INTO job_runs (job) VALUES ($1) ON CONFLICT DO NOTHING",
+                    [job.into()],
+                ))
+                .await?;
+            self.registered = true;
+        }
         let claimed = self
             .db
             .execute_raw(Statement::from_sql_and_values(
