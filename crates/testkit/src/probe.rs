@@ -173,9 +173,7 @@ impl ProbeService for ProbeHandler {
             &message.request_id,
         );
         violations.check(!message.text.is_empty(), "text", "required");
-        violations.finish()?;
-        let request_id =
-            request_id.ok_or_else(|| Error::invalid("request_id", "must be a UUID"))?;
+        let request_id = violations.finish_with(|| request_id)?;
         let event_id = self
             .record_note(request_id, &message.text, message.fail_after_write)
             .await?;
