@@ -34,6 +34,8 @@
 //! - [`consents`]: villagers' consents for helpers, and the delegated tokens helpers act with.
 //! - [`management`]: user management by officials (registering villagers, status, profiles), a
 //!   user's own phone, password and sessions; which users an official governs.
+//! - [`entity`]: the tables as sea-orm entities, one module per table, read and written by the
+//!   stores.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
@@ -46,6 +48,7 @@ pub mod config;
 pub mod consents;
 pub mod demo;
 pub mod domain;
+pub mod entity;
 pub mod grants;
 pub mod grpc;
 pub mod keys;

@@ -1,13 +1,20 @@
-//! The `role_grants` table. Raw SQL until the table has its sea-orm entity (the persistence
-//! issue); every statement here takes "now" from the caller's clock, never the database's.
+//! The `role_grants` table, through its entity ([`crate::entity::role_grants`]); every
+//! statement here takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, Statement,
+    TryInsertResult,
+};
 use terrace_platform::auth::{AdminScope, Role, RoleGrant};
 use terrace_platform::error::Result;
 use uuid::Uuid;
 
-/// A grant as stored.
+use crate::entity::role_grants::{self, Column, Entity};
+
+/// A grant as the service reads it: the stored row with its role and area parsed.
 #[derive(Debug, Clone)]
 pub struct GrantRow {
     pub id: Uuid,
@@ -22,42 +29,63 @@ pub struct GrantRow {
     pub revoke_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, user_id, role, scope, expires_at, reason, granted_by, granted_at, \
-                       revoked_at, revoked_by, revoke_reason";
+impl TryFrom<role_grants::Model> for GrantRow {
+    type Error = DbErr;
 
-impl GrantRow {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        let role: String = row.try_get("", "role")?;
-        let scope: String = row.try_get("", "scope")?;
-        let grant = role
+    /// An unknown role or an invalid area is an error, never a default.
+    fn try_from(row: role_grants::Model) -> Result<Self, DbErr> {
+        let grant = row
+            .role
             .parse::<Role>()
             .ok()
-            .and_then(|role| RoleGrant::parse(role, &scope).ok())
-            .ok_or_else(|| DbErr::Custom(format!("stored grant {role}@{scope} is not valid")))?;
+            .and_then(|role| RoleGrant::parse(role, &row.scope).ok())
+            .ok_or_else(|| {
+                DbErr::Custom(format!(
+                    "stored grant {}@{} is not valid",
+                    row.role, row.scope
+                ))
+            })?;
         Ok(Self {
-            id: row.try_get("", "id")?,
-            user_id: row.try_get("", "user_id")?,
+            id: row.id,
+            user_id: row.user_id,
             grant,
-            expires_at: row.try_get("", "expires_at")?,
-            reason: row.try_get("", "reason")?,
-            granted_by: row.try_get("", "granted_by")?,
-            granted_at: row.try_get("", "granted_at")?,
-            revoked_at: row.try_get("", "revoked_at")?,
-            revoked_by: row.try_get("", "revoked_by")?,
-            revoke_reason: row.try_get("", "revoke_reason")?,
+            expires_at: row.expires_at,
+            reason: row.reason,
+            granted_by: row.granted_by,
+            granted_at: row.granted_at,
+            revoked_at: row.revoked_at,
+            revoked_by: row.revoked_by,
+            revoke_reason: row.revoke_reason,
         })
     }
 }
 
-fn rows(rows: &[QueryResult]) -> Result<Vec<GrantRow>> {
+fn rows(rows: Vec<role_grants::Model>) -> Result<Vec<GrantRow>> {
     Ok(rows
-        .iter()
-        .map(GrantRow::from_row)
+        .into_iter()
+        .map(GrantRow::try_from)
         .collect::<Result<_, _>>()?)
 }
 
-fn one(row: Option<QueryResult>) -> Result<Option<GrantRow>> {
-    Ok(row.as_ref().map(GrantRow::from_row).transpose()?)
+fn one(row: Option<role_grants::Model>) -> Result<Option<GrantRow>> {
+    Ok(row.map(GrantRow::try_from).transpose()?)
+}
+
+/// Not revoked and not expired at `now`.
+fn live_at(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(Column::RevokedAt.is_null()).add(
+        Condition::any()
+            .add(Column::ExpiresAt.is_null())
+            .add(Column::ExpiresAt.gt(now)),
+    )
+}
+
+/// The grant of `grant` to `user_id` (any state).
+fn of(user_id: Uuid, grant: &RoleGrant) -> Condition {
+    Condition::all()
+        .add(Column::UserId.eq(user_id))
+        .add(Column::Role.eq(grant.role.as_str()))
+        .add(Column::Scope.eq(grant.scope.as_str()))
 }
 
 /// The live (not revoked, not expired at `now`) grants of a user.
@@ -66,17 +94,13 @@ pub async fn live<C: ConnectionTrait>(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Vec<GrantRow>> {
-    let found = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM role_grants WHERE user_id = $1 AND revoked_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > $2) ORDER BY granted_at"
-            ),
-            [user_id.into(), now.into()],
-        ))
+    let found = Entity::find()
+        .filter(Column::UserId.eq(user_id))
+        .filter(live_at(now))
+        .order_by_asc(Column::GrantedAt)
+        .all(conn)
         .await?;
-    rows(&found)
+    rows(found)
 }
 
 /// Marks the expired grant holding the place of `grant` in the one-live-grant index as
@@ -87,19 +111,14 @@ pub async fn retire_expired_slot<C: ConnectionTrait>(
     grant: &RoleGrant,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE role_grants SET revoked_at = $4, revoke_reason = 'expired' \
-         WHERE user_id = $1 AND role = $2 AND scope = $3 AND revoked_at IS NULL \
-         AND expires_at <= $4",
-        [
-            user_id.into(),
-            grant.role.as_str().into(),
-            grant.scope.as_str().into(),
-            now.into(),
-        ],
-    ))
-    .await?;
+    Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokeReason, Expr::value("expired"))
+        .filter(of(user_id, grant))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.lte(now))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -121,47 +140,39 @@ pub async fn by_request<C: ConnectionTrait>(
     conn: &C,
     request: (&str, Uuid),
 ) -> Result<Option<GrantRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM role_grants \
-                 WHERE created_by_key = $1 AND created_request_id = $2"
-            ),
-            [request.0.into(), request.1.into()],
-        ))
+    let found = Entity::find()
+        .filter(Column::CreatedByKey.eq(request.0))
+        .filter(Column::CreatedRequestId.eq(request.1))
+        .one(conn)
         .await?;
     one(found)
 }
 
-/// Inserts `new`; `None` when the same live grant exists (the unique index says so, raw SQL
-/// for its `ON CONFLICT DO NOTHING`).
+/// Inserts `new`; `None` when the same live grant exists (the unique index says so:
+/// `ON CONFLICT DO NOTHING`, with no target, as any unique index of the table may answer).
 pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewGrant<'_>) -> Result<Option<GrantRow>> {
-    let inserted = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "INSERT INTO role_grants \
-                 (id, user_id, role, scope, expires_at, reason, granted_by, granted_at, \
-                  created_by_key, created_request_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING \
-                 RETURNING {COLUMNS}"
-            ),
-            [
-                Uuid::now_v7().into(),
-                new.user_id.into(),
-                new.grant.role.as_str().into(),
-                new.grant.scope.as_str().into(),
-                new.expires_at.into(),
-                new.reason.into(),
-                new.granted_by.into(),
-                new.granted_at.into(),
-                new.request.map(|(key, _)| key.to_owned()).into(),
-                new.request.map(|(_, id)| id).into(),
-            ],
-        ))
+    let row = role_grants::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(new.user_id),
+        role: Set(new.grant.role.as_str().to_owned()),
+        scope: Set(new.grant.scope.as_str().to_owned()),
+        expires_at: Set(new.expires_at),
+        reason: Set(new.reason.to_owned()),
+        granted_by: Set(new.granted_by),
+        granted_at: Set(new.granted_at),
+        created_by_key: Set(new.request.map(|(key, _)| key.to_owned())),
+        created_request_id: Set(new.request.map(|(_, id)| id)),
+        ..Default::default()
+    };
+    let inserted = Entity::insert(row)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .try_insert()
+        .exec_with_returning(conn)
         .await?;
-    one(inserted)
+    match inserted {
+        TryInsertResult::Inserted(row) => Ok(Some(GrantRow::try_from(row)?)),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => Ok(None),
+    }
 }
 
 /// The live grant of `grant` to `user_id`.
@@ -170,32 +181,17 @@ pub async fn live_one<C: ConnectionTrait>(
     user_id: Uuid,
     grant: &RoleGrant,
 ) -> Result<Option<GrantRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM role_grants \
-                 WHERE user_id = $1 AND role = $2 AND scope = $3 AND revoked_at IS NULL"
-            ),
-            [
-                user_id.into(),
-                grant.role.as_str().into(),
-                grant.scope.as_str().into(),
-            ],
-        ))
+    let found = Entity::find()
+        .filter(of(user_id, grant))
+        .filter(Column::RevokedAt.is_null())
+        .one(conn)
         .await?;
     one(found)
 }
 
-/// Grant `id`, locked for the rest of the transaction.
+/// Grant `id`, locked (`FOR UPDATE`) for the rest of the transaction.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<GrantRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!("SELECT {COLUMNS} FROM role_grants WHERE id = $1 FOR UPDATE"),
-            [id.into()],
-        ))
-        .await?;
+    let found = Entity::find_by_id(id).lock_exclusive().one(conn).await?;
     one(found)
 }
 
@@ -207,38 +203,35 @@ pub async fn mark_revoked<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<GrantRow>> {
-    let updated = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "UPDATE role_grants SET revoked_at = $4, revoked_by = $2, revoke_reason = $3 \
-                 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            [id.into(), by.into(), reason.into(), now.into()],
-        ))
+    let updated = Entity::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokedBy, Expr::value(by))
+        .col_expr(Column::RevokeReason, Expr::value(reason))
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(conn)
         .await?;
-    one(updated)
+    one(updated.into_iter().next())
 }
 
-/// Marks up to `batch` grants whose time is up at `now` as revoked (`expired`). Claimed with
-/// `SKIP LOCKED` (raw SQL for it), so replicas share the work without doubling it.
+/// Marks up to `batch` grants whose time is up at `now` as revoked (`expired`). Raw SQL: the
+/// claim is one `UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED) RETURNING`, so replicas
+/// share the work without doubling it, in one round trip; the rows still map to the entity.
 pub async fn retire_expired<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
     batch: u32,
 ) -> Result<Vec<GrantRow>> {
-    let retired = conn
-        .query_all_raw(Statement::from_sql_and_values(
+    let retired = Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
             conn.get_database_backend(),
-            format!(
-                "UPDATE role_grants SET revoked_at = $1, revoke_reason = 'expired' WHERE id IN ( \
-                 SELECT id FROM role_grants WHERE revoked_at IS NULL AND expires_at <= $1 \
-                 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
-            ),
+            "UPDATE role_grants SET revoked_at = $1, revoke_reason = 'expired' WHERE id IN ( \
+             SELECT id FROM role_grants WHERE revoked_at IS NULL AND expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING *",
             [now.into(), i64::from(batch).into()],
         ))
+        .all(conn)
         .await?;
-    rows(&retired)
+    rows(retired)
 }
 
 /// What a list asks for.
@@ -259,27 +252,25 @@ pub async fn page<C: ConnectionTrait>(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<GrantRow>> {
-    let found = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM role_grants WHERE ($1::uuid IS NULL OR user_id = $1) \
-                 AND ($2::uuid IS NULL OR id < $2) \
-                 AND ($3::text IS NULL OR scope LIKE $3 || '%') \
-                 AND ($4::text IS NULL OR role = $4) \
-                 AND ($5 OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $6))) \
-                 ORDER BY id DESC LIMIT $7"
-            ),
-            [
-                filter.user_id.into(),
-                after.into(),
-                filter.area.map(|area| area.as_str().to_owned()).into(),
-                filter.role.map(|role| role.as_str().to_owned()).into(),
-                filter.include_inactive.into(),
-                filter.now.into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
+    let found = Entity::find()
+        .apply_if(filter.user_id, |query, user| {
+            query.filter(Column::UserId.eq(user))
+        })
+        .apply_if(after, |query, after| query.filter(Column::Id.lt(after)))
+        // Area codes are digits: no LIKE wildcard to escape.
+        .apply_if(filter.area, |query, area| {
+            query.filter(Column::Scope.starts_with(area.as_str()))
+        })
+        .apply_if(filter.role, |query, role| {
+            query.filter(Column::Role.eq(role.as_str()))
+        })
+        .apply_if(
+            (!filter.include_inactive).then_some(filter.now),
+            |query, now| query.filter(live_at(now)),
+        )
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn)
         .await?;
-    rows(&found)
+    rows(found)
 }

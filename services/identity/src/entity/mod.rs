@@ -1,0 +1,8 @@
+//! The service's tables as sea-orm entities: one module per table, its `Model` the one row type
+//! (the sea-orm convention). Stores (`<resource>/store.rs`) read and write through them; the
+//! migrations that make the tables stay SQL (`crate::migration` and the modules' constants).
+
+pub mod agency_clients;
+pub mod audit_records;
+pub mod consents;
+pub mod role_grants;
