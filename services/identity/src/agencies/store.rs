@@ -1,31 +1,24 @@
-//! The `agency_clients` table. Raw SQL until the table has its sea-orm entity (the persistence
-//! issue); every statement takes "now" from the caller's clock, never the database's.
+//! The `agency_clients` table, through its entity ([`crate::entity::agency_clients`]); every
+//! statement takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, QueryTrait as _,
+};
 use terrace_platform::auth::{AdminScope, RoleGrant};
 use terrace_platform::error::{Error, Result};
 use uuid::Uuid;
 
 use super::parse::{Authentication, Changes, ListCursor, NewClient};
+use crate::entity::agency_clients::{self, Column, Entity, Status};
 
-/// How a client proves who it is, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    Secret,
-    Mtls,
-}
+pub use crate::entity::agency_clients::AuthMethod;
 
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Secret => "secret",
-            Self::Mtls => "mtls",
-        }
-    }
-}
-
-/// A client as stored (without its secret hashes, which only the exchange reads).
+/// A client as the service reads it (without its secret hashes, which only the exchange reads):
+/// the stored row with its areas parsed.
 #[derive(Debug, Clone)]
 pub struct ClientRow {
     pub id: Uuid,
@@ -50,13 +43,8 @@ pub struct ClientRow {
     pub revoke_reason: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, description, status, auth_method, certificate_sha256, api_scopes, \
-                       areas, secret_hint, secret_rotated_at, previous_secret_expires_at, \
-                       created_by, created_at, updated_by, updated_at, last_exchange_at, \
-                       revoked_at, revoked_by, revoke_reason";
-
-fn read_areas(row: &QueryResult) -> Result<Vec<RoleGrant>, DbErr> {
-    let json: serde_json::Value = row.try_get("", "areas")?;
+/// The stored areas: a JSON array of valid grants, or an error.
+fn read_areas(json: serde_json::Value) -> Result<Vec<RoleGrant>, DbErr> {
     let areas: Vec<RoleGrant> = serde_json::from_value(json)
         .map_err(|error| DbErr::Custom(format!("stored agency areas are not grants: {error}")))?;
     if let Some(bad) = areas.iter().find(|area| area.validate().is_err()) {
@@ -69,87 +57,50 @@ fn read_areas(row: &QueryResult) -> Result<Vec<RoleGrant>, DbErr> {
     Ok(areas)
 }
 
-fn auth_method(row: &QueryResult) -> Result<AuthMethod, DbErr> {
-    let method: String = row.try_get("", "auth_method")?;
-    Ok(if method == "mtls" {
-        AuthMethod::Mtls
-    } else {
-        AuthMethod::Secret
-    })
-}
-
 fn areas_json(areas: &[RoleGrant]) -> Result<serde_json::Value> {
     serde_json::to_value(areas).map_err(Error::internal)
 }
 
-impl ClientRow {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        let status: String = row.try_get("", "status")?;
+impl TryFrom<agency_clients::Model> for ClientRow {
+    type Error = DbErr;
+
+    fn try_from(row: agency_clients::Model) -> Result<Self, DbErr> {
         Ok(Self {
-            id: row.try_get("", "id")?,
-            name: row.try_get("", "name")?,
-            description: row.try_get("", "description")?,
-            revoked: status == "revoked",
-            auth_method: auth_method(row)?,
-            certificate_sha256: row.try_get("", "certificate_sha256")?,
-            api_scopes: row.try_get("", "api_scopes")?,
-            areas: read_areas(row)?,
-            secret_hint: row.try_get("", "secret_hint")?,
-            secret_rotated_at: row.try_get("", "secret_rotated_at")?,
-            previous_secret_expires_at: row.try_get("", "previous_secret_expires_at")?,
-            created_by: row.try_get("", "created_by")?,
-            created_at: row.try_get("", "created_at")?,
-            updated_by: row.try_get("", "updated_by")?,
-            updated_at: row.try_get("", "updated_at")?,
-            last_exchange_at: row.try_get("", "last_exchange_at")?,
-            revoked_at: row.try_get("", "revoked_at")?,
-            revoked_by: row.try_get("", "revoked_by")?,
-            revoke_reason: row.try_get("", "revoke_reason")?,
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            revoked: row.status == Status::Revoked,
+            auth_method: row.auth_method,
+            certificate_sha256: row.certificate_sha256,
+            api_scopes: row.api_scopes,
+            areas: read_areas(row.areas)?,
+            secret_hint: row.secret_hint,
+            secret_rotated_at: row.secret_rotated_at,
+            previous_secret_expires_at: row.previous_secret_expires_at,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_by: row.updated_by,
+            updated_at: row.updated_at,
+            last_exchange_at: row.last_exchange_at,
+            revoked_at: row.revoked_at,
+            revoked_by: row.revoked_by,
+            revoke_reason: row.revoke_reason,
         })
     }
 }
 
-fn rows(rows: &[QueryResult]) -> Result<Vec<ClientRow>> {
-    Ok(rows
-        .iter()
-        .map(ClientRow::from_row)
-        .collect::<Result<_, _>>()?)
-}
-
-/// The client that `sql` (a statement `RETURNING` or selecting [`COLUMNS`]) answers, if any.
-async fn fetch<C: ConnectionTrait>(
-    conn: &C,
-    sql: String,
-    values: impl IntoIterator<Item = Value>,
-) -> Result<Option<ClientRow>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await?;
-    Ok(found.as_ref().map(ClientRow::from_row).transpose()?)
+fn one(row: Option<agency_clients::Model>) -> Result<Option<ClientRow>> {
+    Ok(row.map(ClientRow::try_from).transpose()?)
 }
 
 /// Client `id`.
 pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<ClientRow>> {
-    fetch(
-        conn,
-        format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1"),
-        [id.into()],
-    )
-    .await
+    one(Entity::find_by_id(id).one(conn).await?)
 }
 
-/// Client `id`, locked for the rest of the transaction.
+/// Client `id`, locked (`FOR UPDATE`) for the rest of the transaction.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<ClientRow>> {
-    fetch(
-        conn,
-        format!("SELECT {COLUMNS} FROM agency_clients WHERE id = $1 FOR UPDATE"),
-        [id.into()],
-    )
-    .await
+    one(Entity::find_by_id(id).lock_exclusive().one(conn).await?)
 }
 
 /// The client created by the request `request_id` of the caller whose idempotency key is
@@ -159,15 +110,12 @@ pub async fn created_by_request<C: ConnectionTrait>(
     caller_key: &str,
     request_id: Uuid,
 ) -> Result<Option<ClientRow>> {
-    fetch(
-        conn,
-        format!(
-            "SELECT {COLUMNS} FROM agency_clients \
-             WHERE request_caller = $1 AND request_id = $2"
-        ),
-        [caller_key.into(), request_id.into()],
-    )
-    .await
+    let found = Entity::find()
+        .filter(Column::RequestCaller.eq(caller_key))
+        .filter(Column::RequestId.eq(request_id))
+        .one(conn)
+        .await?;
+    one(found)
 }
 
 /// A secret as stored: its argon2id hash and its last four characters.
@@ -202,34 +150,29 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewRow<'_>) -> Result<Cli
     let (hash, hint) = new.secret.map(|secret| (secret.hash, secret.hint)).unzip();
     let rotated_at = hash.as_ref().map(|_| new.now);
     let (request_caller, request_id) = new.request.unzip();
-    fetch(
-        conn,
-        format!(
-            "INSERT INTO agency_clients (id, name, description, status, auth_method, \
-             certificate_sha256, api_scopes, areas, secret_hash, secret_hint, secret_rotated_at, \
-             created_by, created_at, updated_by, updated_at, request_caller, request_id) \
-             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11, $12, $11, $12, \
-             $13, $14) RETURNING {COLUMNS}"
-        ),
-        [
-            Uuid::now_v7().into(),
-            client.name.clone().into(),
-            client.description.clone().into(),
-            auth_method.as_str().into(),
-            certificate.into(),
-            client.api_scopes.clone().into(),
-            areas_json(&client.areas)?.into(),
-            hash.into(),
-            hint.into(),
-            rotated_at.into(),
-            new.by.into(),
-            new.now.into(),
-            request_caller.map(str::to_owned).into(),
-            request_id.into(),
-        ],
-    )
-    .await?
-    .ok_or_else(|| Error::internal(anyhow::anyhow!("an insert returned no row")))
+    let row = agency_clients::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(client.name.clone()),
+        description: Set(client.description.clone()),
+        status: Set(Status::Active),
+        auth_method: Set(auth_method),
+        certificate_sha256: Set(certificate),
+        api_scopes: Set(client.api_scopes.clone()),
+        areas: Set(areas_json(&client.areas)?),
+        secret_hash: Set(hash),
+        secret_hint: Set(hint),
+        secret_rotated_at: Set(rotated_at),
+        created_by: Set(new.by),
+        created_at: Set(new.now),
+        updated_by: Set(new.by),
+        updated_at: Set(new.now),
+        request_caller: Set(request_caller.map(str::to_owned)),
+        request_id: Set(request_id),
+        ..Default::default()
+    };
+    Ok(ClientRow::try_from(
+        Entity::insert(row).exec_with_returning(conn).await?,
+    )?)
 }
 
 /// What a list asks for.
@@ -247,29 +190,54 @@ pub async fn page<C: ConnectionTrait>(
     after: Option<&ListCursor>,
     limit: u64,
 ) -> Result<Vec<ClientRow>> {
-    let (after_name, after_id) = after.cloned().unzip();
-    let found = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {COLUMNS} FROM agency_clients c \
-                 WHERE ($1::text IS NULL OR (c.name, c.id) > ($1, $2::uuid)) \
-                   AND ($3 OR c.status = 'active') \
-                   AND ($4::text IS NULL OR EXISTS ( \
-                        SELECT 1 FROM jsonb_array_elements(c.areas) a \
-                        WHERE starts_with(a->>'scope', $4))) \
-                 ORDER BY c.name, c.id LIMIT $5"
-            ),
-            [
-                after_name.into(),
-                after_id.into(),
-                filter.include_revoked.into(),
-                filter.area.map(|area| area.as_str().to_owned()).into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
+    let found = Entity::find()
+        // Keyset: (name, id) > the cursor's.
+        .apply_if(after, |query, (name, id)| {
+            query.filter(
+                Expr::tuple([Expr::col(Column::Name), Expr::col(Column::Id)])
+                    .gt(Expr::tuple([Expr::val(name.as_str()), Expr::val(*id)])),
+            )
+        })
+        .apply_if((!filter.include_revoked).then_some(()), |query, ()| {
+            query.filter(Column::Status.eq(Status::Active))
+        })
+        // A fragment of SQL: the builder has no set-returning `jsonb_array_elements` to look
+        // inside the JSON areas with.
+        .apply_if(filter.area, |query, area| {
+            query.filter(Expr::cust_with_values(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(agency_clients.areas) a \
+                 WHERE starts_with(a->>'scope', $1))",
+                [area.as_str()],
+            ))
+        })
+        .order_by_asc(Column::Name)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(conn)
         .await?;
-    rows(&found)
+    Ok(found
+        .into_iter()
+        .map(ClientRow::try_from)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Writes the fields `row` sets to client `id`; the client as it then is.
+async fn set<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    row: agency_clients::ActiveModel,
+) -> Result<Option<ClientRow>> {
+    let updated = Entity::update_many()
+        .set(row)
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(conn)
+        .await?;
+    one(updated.into_iter().next())
+}
+
+/// `Some(v)` is a change to `v`; `None` leaves the field as it is.
+fn change<T: Into<sea_orm::Value>>(value: Option<T>) -> sea_orm::ActiveValue<T> {
+    value.map_or(NotSet, Set)
 }
 
 /// Applies `changes` to client `id`.
@@ -281,26 +249,17 @@ pub async fn update<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
     let areas = changes.areas.as_deref().map(areas_json).transpose()?;
-    fetch(
-        conn,
-        format!(
-            "UPDATE agency_clients SET name = COALESCE($2, name), \
-             description = COALESCE($3, description), api_scopes = COALESCE($4, api_scopes), \
-             areas = COALESCE($5, areas), certificate_sha256 = COALESCE($6, certificate_sha256), \
-             updated_by = $7, updated_at = $8 WHERE id = $1 RETURNING {COLUMNS}"
-        ),
-        [
-            id.into(),
-            changes.name.clone().into(),
-            changes.description.clone().into(),
-            changes.api_scopes.clone().into(),
-            areas.into(),
-            changes.certificate_sha256.clone().into(),
-            by.into(),
-            now.into(),
-        ],
-    )
-    .await
+    let row = agency_clients::ActiveModel {
+        name: change(changes.name.clone()),
+        description: change(changes.description.clone()),
+        api_scopes: change(changes.api_scopes.clone()),
+        areas: change(areas),
+        certificate_sha256: change(changes.certificate_sha256.clone().map(Some)),
+        updated_by: Set(by),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    set(conn, id, row).await
 }
 
 /// Makes `secret` client `id`'s current secret; the one it replaces keeps working until
@@ -313,25 +272,28 @@ pub async fn rotate<C: ConnectionTrait>(
     by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
-    fetch(
-        conn,
-        format!(
-            "UPDATE agency_clients SET \
-             previous_secret_hash = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE secret_hash END, \
-             previous_secret_expires_at = $4, secret_hash = $2, secret_hint = $3, \
-             secret_rotated_at = $5, updated_by = $6, updated_at = $5 \
-             WHERE id = $1 RETURNING {COLUMNS}"
-        ),
-        [
-            id.into(),
-            secret.hash.into(),
-            secret.hint.into(),
-            previous_expires_at.into(),
-            now.into(),
-            by.into(),
-        ],
-    )
-    .await
+    // The replaced secret is the stored one: copied within the statement, so the row's own
+    // value moves, never one read earlier.
+    let previous = if previous_expires_at.is_some() {
+        Expr::col(Column::SecretHash)
+    } else {
+        Expr::value(Option::<String>::None)
+    };
+    let updated = Entity::update_many()
+        .col_expr(Column::PreviousSecretHash, previous)
+        .col_expr(
+            Column::PreviousSecretExpiresAt,
+            Expr::value(previous_expires_at),
+        )
+        .col_expr(Column::SecretHash, Expr::value(secret.hash))
+        .col_expr(Column::SecretHint, Expr::value(secret.hint))
+        .col_expr(Column::SecretRotatedAt, Expr::value(now))
+        .col_expr(Column::UpdatedBy, Expr::value(by))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(conn)
+        .await?;
+    one(updated.into_iter().next())
 }
 
 /// Marks client `id` revoked and forgets its previous secret.
@@ -342,16 +304,18 @@ pub async fn revoke<C: ConnectionTrait>(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<ClientRow>> {
-    fetch(
-        conn,
-        format!(
-            "UPDATE agency_clients SET status = 'revoked', revoked_at = $2, revoked_by = $3, \
-             revoke_reason = $4, previous_secret_hash = NULL, previous_secret_expires_at = NULL, \
-             updated_by = $3, updated_at = $2 WHERE id = $1 RETURNING {COLUMNS}"
-        ),
-        [id.into(), now.into(), by.into(), reason.into()],
-    )
-    .await
+    let row = agency_clients::ActiveModel {
+        status: Set(Status::Revoked),
+        revoked_at: Set(Some(now)),
+        revoked_by: Set(by),
+        revoke_reason: Set(Some(reason.to_owned())),
+        previous_secret_hash: Set(None),
+        previous_secret_expires_at: Set(None),
+        updated_by: Set(by),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    set(conn, id, row).await
 }
 
 /// What the exchange reads of a client: its credentials among the rest.
@@ -367,30 +331,27 @@ pub struct Credentials {
     pub areas: Vec<RoleGrant>,
 }
 
+impl TryFrom<agency_clients::Model> for Credentials {
+    type Error = DbErr;
+
+    fn try_from(row: agency_clients::Model) -> Result<Self, DbErr> {
+        Ok(Self {
+            active: row.status == Status::Active,
+            auth_method: row.auth_method,
+            certificate_sha256: row.certificate_sha256,
+            secret_hash: row.secret_hash,
+            previous_secret_hash: row.previous_secret_hash,
+            previous_secret_expires_at: row.previous_secret_expires_at,
+            api_scopes: row.api_scopes,
+            areas: read_areas(row.areas)?,
+        })
+    }
+}
+
 /// Client `id`'s credentials.
 pub async fn credentials<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Credentials>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "SELECT status, auth_method, certificate_sha256, secret_hash, previous_secret_hash, \
-             previous_secret_expires_at, api_scopes, areas FROM agency_clients WHERE id = $1",
-            [id.into()],
-        ))
-        .await?;
-    let read = |row: QueryResult| -> Result<Credentials, DbErr> {
-        let status: String = row.try_get("", "status")?;
-        Ok(Credentials {
-            active: status == "active",
-            auth_method: auth_method(&row)?,
-            certificate_sha256: row.try_get("", "certificate_sha256")?,
-            secret_hash: row.try_get("", "secret_hash")?,
-            previous_secret_hash: row.try_get("", "previous_secret_hash")?,
-            previous_secret_expires_at: row.try_get("", "previous_secret_expires_at")?,
-            api_scopes: row.try_get("", "api_scopes")?,
-            areas: read_areas(&row)?,
-        })
-    };
-    Ok(found.map(read).transpose()?)
+    let found = Entity::find_by_id(id).one(conn).await?;
+    Ok(found.map(Credentials::try_from).transpose()?)
 }
 
 /// Records a successful exchange of client `id`.
@@ -399,11 +360,10 @@ pub async fn mark_exchanged<C: ConnectionTrait>(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE agency_clients SET last_exchange_at = $2 WHERE id = $1",
-        [id.into(), now.into()],
-    ))
-    .await?;
+    Entity::update_many()
+        .col_expr(Column::LastExchangeAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }

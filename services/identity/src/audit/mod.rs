@@ -118,7 +118,7 @@ impl AuditRow {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             area: None,
-            details_json: self.details.clone(),
+            details_json: self.details.to_string(),
         }
     }
 }

@@ -1,39 +1,20 @@
-//! The `audit_records` table. Raw SQL until the table has its sea-orm entity; every statement
-//! takes "now" from the caller's clock, never the database's.
+//! The `audit_records` table, through its entity ([`crate::entity::audit_records`]); every
+//! statement takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
+    QueryFilter, QueryOrder as _, QuerySelect as _, QueryTrait as _, Select,
+};
 use terrace_platform::auth::AdminScope;
 use terrace_platform::error::Result;
 use uuid::Uuid;
 
-/// A record as stored.
-#[derive(Debug, Clone)]
-pub struct AuditRow {
-    pub id: Uuid,
-    pub at: DateTime<Utc>,
-    /// A user id, `agency:<client id>` or `system:<component>`.
-    pub actor_id: String,
-    pub on_behalf_of: Option<String>,
-    pub action: String,
-    pub target_user: Option<Uuid>,
-    /// The details, as JSON text.
-    pub details: String,
-}
+use crate::entity::audit_records::{self, Column, Entity};
+use crate::grants::store::lives_in;
 
-impl AuditRow {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            at: row.try_get("", "at")?,
-            actor_id: row.try_get("", "actor_id")?,
-            on_behalf_of: row.try_get("", "on_behalf_of")?,
-            action: row.try_get("", "action")?,
-            target_user: row.try_get("", "target_user")?,
-            details: row.try_get("", "details")?,
-        })
-    }
-}
+/// A record as stored: the entity's model.
+pub use crate::entity::audit_records::Model as AuditRow;
 
 /// A record to write.
 #[derive(Debug)]
@@ -48,21 +29,16 @@ pub struct NewRecord<'a> {
 
 /// Writes `record`.
 pub async fn insert<C: ConnectionTrait>(conn: &C, record: NewRecord<'_>) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "INSERT INTO audit_records (id, actor_id, on_behalf_of, action, target_user, details, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [
-            Uuid::now_v7().into(),
-            record.actor_id.into(),
-            record.on_behalf_of.into(),
-            record.action.into(),
-            record.target_user.into(),
-            record.details.into(),
-            record.at.into(),
-        ],
-    ))
-    .await?;
+    let row = audit_records::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        at: Set(record.at),
+        actor_id: Set(record.actor_id),
+        on_behalf_of: Set(record.on_behalf_of),
+        action: Set(record.action.to_owned()),
+        target_user: Set(record.target_user),
+        details: Set(record.details),
+    };
+    Entity::insert(row).exec_without_returning(conn).await?;
     Ok(())
 }
 
@@ -87,54 +63,91 @@ pub struct Filter<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Up to `limit` records matching `filter`, newest first, after record `after`. Area codes
-/// (digits) and action names (letters, dots, underscores) travel as comma-separated lists.
+/// Up to `limit` records matching `filter`, newest first, after record `after`.
 pub async fn page<C: ConnectionTrait>(
     conn: &C,
     filter: &Filter<'_>,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<AuditRow>> {
-    let areas: Vec<&str> = filter.areas.iter().map(AdminScope::as_str).collect();
-    let actions = (!filter.actions.is_empty()).then(|| filter.actions.join(","));
-    let found = conn
-        .query_all_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "SELECT a.id, a.at, a.actor_id, a.on_behalf_of, a.action, a.target_user, \
-             a.details::text AS details FROM audit_records a \
-             WHERE ($1 OR a.target_user = $2 OR EXISTS (SELECT 1 FROM role_grants g \
-                 WHERE g.user_id = a.target_user AND g.revoked_at IS NULL \
-                 AND (g.expires_at IS NULL OR g.expires_at > $3) \
-                 AND EXISTS (SELECT 1 FROM unnest(string_to_array($4, ',')) AS p(prefix) \
-                     WHERE starts_with(g.scope, p.prefix)))) \
-             AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM role_grants g \
-                 WHERE g.user_id = a.target_user AND g.revoked_at IS NULL \
-                 AND (g.expires_at IS NULL OR g.expires_at > $3) AND starts_with(g.scope, $5))) \
-             AND ($6::text IS NULL OR a.action = ANY(string_to_array($6, ','))) \
-             AND ($7::uuid IS NULL OR a.target_user = $7) \
-             AND ($8::text IS NULL OR a.actor_id = $8) \
-             AND ($9::uuid IS NULL OR a.id < $9) \
-             AND ($10::timestamptz IS NULL OR a.at >= $10) \
-             AND ($11::timestamptz IS NULL OR a.at < $11) \
-             ORDER BY a.id DESC LIMIT $12",
-            [
-                filter.everything.into(),
-                filter.own.into(),
-                filter.now.into(),
-                areas.join(",").into(),
-                filter.area.map(|area| area.as_str().to_owned()).into(),
-                actions.into(),
-                filter.target.into(),
-                filter.actor.map(|actor| actor.to_string()).into(),
-                after.into(),
-                filter.start.into(),
-                filter.end.into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .await?;
-    Ok(found
-        .iter()
-        .map(AuditRow::from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(select(filter, after, limit).all(conn).await?)
+}
+
+/// The query of [`page`].
+fn select(filter: &Filter<'_>, after: Option<Uuid>, limit: u64) -> Select<Entity> {
+    let areas: Vec<&AdminScope> = filter.areas.iter().collect();
+    let visible = (!filter.everything).then(|| {
+        Condition::any()
+            .add_option(filter.own.map(|own| Column::TargetUser.eq(own)))
+            .add_option(
+                (!areas.is_empty())
+                    .then(|| lives_in((Entity, Column::TargetUser), &areas, filter.now)),
+            )
+    });
+    Entity::find()
+        // Nothing visible (no own records, no areas) is an empty `any`: false.
+        .apply_if(visible, QueryFilter::filter)
+        .apply_if(filter.area, |query, area| {
+            query.filter(lives_in((Entity, Column::TargetUser), &[area], filter.now))
+        })
+        .apply_if(
+            (!filter.actions.is_empty()).then_some(filter.actions),
+            |query, actions| query.filter(Column::Action.is_in(actions.iter().cloned())),
+        )
+        .apply_if(filter.target, |query, target| {
+            query.filter(Column::TargetUser.eq(target))
+        })
+        .apply_if(filter.actor, |query, actor| {
+            query.filter(Column::ActorId.eq(actor.to_string()))
+        })
+        .apply_if(after, |query, after| query.filter(Column::Id.lt(after)))
+        .apply_if(filter.start, |query, start| {
+            query.filter(Column::At.gte(start))
+        })
+        .apply_if(filter.end, |query, end| query.filter(Column::At.lt(end)))
+        .order_by_desc(Column::Id)
+        .limit(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::DbBackend;
+
+    use super::*;
+
+    fn filter<'a>(everything: bool, own: Option<Uuid>, areas: &'a [AdminScope]) -> Filter<'a> {
+        Filter {
+            everything,
+            own,
+            areas,
+            area: None,
+            actions: &[],
+            target: None,
+            actor: None,
+            start: None,
+            end: None,
+            now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        }
+    }
+
+    fn sql(filter: &Filter<'_>) -> String {
+        select(filter, None, 10)
+            .build(DbBackend::Postgres)
+            .to_string()
+    }
+
+    #[test]
+    fn a_caller_who_may_see_nothing_gets_a_false_condition_not_no_condition() {
+        let none = sql(&filter(false, None, &[]));
+        assert!(none.contains("WHERE FALSE"), "{none}");
+        let everything = sql(&filter(true, None, &[]));
+        assert!(!everything.contains("WHERE"), "{everything}");
+        let areas = [AdminScope::parse("110101").unwrap()];
+        let own = sql(&filter(false, Some(Uuid::nil()), &areas));
+        assert!(
+            own.contains("\"target_user\" = '00000000-0000-0000-0000-000000000000' OR EXISTS"),
+            "{own}"
+        );
+        assert!(own.contains("LIKE '110101%'"), "{own}");
+    }
 }

@@ -2,7 +2,7 @@
 //! statement here takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, IntoColumnRef, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, QueryTrait as _, Statement,
@@ -80,6 +80,32 @@ fn live_at(now: DateTime<Utc>) -> Condition {
     )
 }
 
+/// Whether the user in column `user` of the outer query holds a grant live at `now` inside one of
+/// `areas` (no areas: false): `EXISTS (SELECT 1 FROM role_grants g WHERE g.user_id = <user> ..)`.
+/// How the audit trail and consents find the people living in an area.
+pub fn lives_in(user: impl IntoColumnRef, areas: &[&AdminScope], now: DateTime<Utc>) -> Expr {
+    let g = Alias::new("g");
+    let column = |column: Column| Expr::col((g.clone(), column));
+    // Area codes are digits: no LIKE wildcard to escape.
+    let inside = areas.iter().fold(Condition::any(), |inside, area| {
+        inside.add(column(Column::Scope).like(format!("{}%", area.as_str())))
+    });
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(Entity, g.clone())
+            .and_where(column(Column::UserId).equals(user))
+            .and_where(column(Column::RevokedAt).is_null())
+            .cond_where(
+                Condition::any()
+                    .add(column(Column::ExpiresAt).is_null())
+                    .add(column(Column::ExpiresAt).gt(now)),
+            )
+            .cond_where(inside)
+            .to_owned(),
+    )
+}
+
 /// The grant of `grant` to `user_id` (any state).
 fn of(user_id: Uuid, grant: &RoleGrant) -> Condition {
     Condition::all()
@@ -96,6 +122,24 @@ pub async fn live<C: ConnectionTrait>(
 ) -> Result<Vec<GrantRow>> {
     let found = Entity::find()
         .filter(Column::UserId.eq(user_id))
+        .filter(live_at(now))
+        .order_by_asc(Column::GrantedAt)
+        .all(conn)
+        .await?;
+    rows(found)
+}
+
+/// The live (not revoked, not expired at `now`) grants of `users`.
+pub async fn live_of<C: ConnectionTrait>(
+    conn: &C,
+    users: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<GrantRow>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = Entity::find()
+        .filter(Column::UserId.is_in(users.iter().copied()))
         .filter(live_at(now))
         .order_by_asc(Column::GrantedAt)
         .all(conn)
@@ -273,4 +317,44 @@ pub async fn page<C: ConnectionTrait>(
         .all(conn)
         .await?;
     rows(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(role: &str, scope: &str) -> role_grants::Model {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        role_grants::Model {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            role: role.to_owned(),
+            scope: scope.to_owned(),
+            expires_at: None,
+            reason: String::new(),
+            granted_by: None,
+            granted_at: at,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            created_by_key: None,
+            created_request_id: None,
+        }
+    }
+
+    #[test]
+    fn every_stored_role_reads_back_and_an_unknown_one_is_an_error() {
+        // The narrowest area (a village) suits every role.
+        let village = "110101001001";
+        for role in Role::ALL {
+            let row = GrantRow::try_from(stored(role.as_str(), village)).unwrap();
+            assert_eq!(row.grant.role, role);
+            assert_eq!(row.grant.scope.as_str(), village);
+        }
+        assert!(GrantRow::try_from(stored("mayor", village)).is_err());
+        assert!(GrantRow::try_from(stored("Farmer", village)).is_err());
+        // A stored area the role may not hold is as bad as an unknown role.
+        assert!(GrantRow::try_from(stored("farmer", "")).is_err());
+        assert!(GrantRow::try_from(stored("farmer", "11x")).is_err());
+    }
 }
