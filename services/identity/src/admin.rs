@@ -63,6 +63,8 @@ pub async fn create_user(
         time_zone: account.time_zone,
         password_hash,
         created_by: None,
+        email: None,
+        created_by_request: None,
         created_at: Clock::system().now(),
     };
     let Some(user) = users::insert(&txn, new).await? else {

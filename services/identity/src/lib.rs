@@ -46,6 +46,7 @@ pub mod config;
 pub mod consents;
 pub mod demo;
 pub mod domain;
+pub mod entity;
 pub mod grants;
 pub mod grpc;
 pub mod keys;

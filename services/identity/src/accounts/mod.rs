@@ -282,7 +282,7 @@ impl Accounts {
                 "no code was requested for this phone; request one first",
             ));
         };
-        if challenge.consumed {
+        if challenge.consumed_at.is_some() {
             return Err(already_used());
         }
         if challenge.expires_at <= now {
@@ -387,6 +387,8 @@ impl Accounts {
                 time_zone: &command.time_zone,
                 password_hash,
                 created_by: None,
+                email: None,
+                created_by_request: None,
                 created_at: now,
             };
             let user = users::insert(txn, new)

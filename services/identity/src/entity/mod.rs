@@ -1,0 +1,5 @@
+//! The sea-orm entities of identity's tables: one module per table, its `Model` the one row type
+//! of that table.
+
+pub mod otp_challenges;
+pub mod users;
