@@ -39,8 +39,8 @@ use crate::config::IdentitySettings;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::keys::SigningKeys;
-use crate::tokens::TokenService;
-use crate::users::{self, NewUser, UserRow, timestamp};
+use crate::tokens::{LoginMethod, TokenService};
+use crate::users::{self, NewUser, User, UserStatus, timestamp};
 
 /// Consecutive wrong passwords that lock an account.
 const LOCK_AFTER_FAILURES: i32 = 5;
@@ -111,7 +111,7 @@ pub(crate) struct Code<'a> {
 /// A successful login or sign-up.
 #[derive(Debug)]
 pub struct LoggedIn {
-    pub user: UserRow,
+    pub user: User,
     pub tokens: pb::TokenPair,
 }
 
@@ -408,7 +408,7 @@ impl Accounts {
             };
             outbox::publish(txn, &self.ctx.event_source(), &event).await?;
             let logged_in = self
-                .log_in(txn, user, "otp", &command.client_description)
+                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                 .await?;
             tracing::info!(user_id = %logged_in.user.id, "user signed up");
             Ok(pb::SignUpResponse {
@@ -442,7 +442,7 @@ impl Accounts {
                 })?;
             ensure_may_log_in(&user, false, now)?;
             let logged_in = self
-                .log_in(txn, user, "otp", &command.client_description)
+                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                 .await?;
             Ok(pb::LoginWithOtpResponse {
                 user: Some(logged_in.user.to_proto()),
@@ -505,7 +505,12 @@ impl Accounts {
                 // The right password: only now may the answer say the account is locked or disabled.
                 ensure_may_log_in(&user, true, now)?;
                 let logged_in = self
-                    .log_in(txn, user, "password", &command.client_description)
+                    .log_in(
+                        txn,
+                        user,
+                        LoginMethod::Password,
+                        &command.client_description,
+                    )
                     .await?;
                 Ok(pb::LoginWithPasswordResponse {
                     user: Some(logged_in.user.to_proto()),
@@ -577,7 +582,7 @@ impl Accounts {
     }
 
     /// `GetCurrentUser`: the account the token speaks for (a helper's token: the villager's).
-    pub async fn current_user(&self, caller: &Caller) -> Result<UserRow> {
+    pub async fn current_user(&self, caller: &Caller) -> Result<User> {
         let Some(id) = caller.subject_user() else {
             return Err(Error::permission_denied(
                 "NOT_A_USER",
@@ -650,8 +655,8 @@ impl Accounts {
     async fn log_in(
         &self,
         txn: &DatabaseTransaction,
-        user: UserRow,
-        method: &str,
+        user: User,
+        method: LoginMethod,
         client_description: &str,
     ) -> Result<LoggedIn> {
         users::record_login(txn, user.id, self.ctx.clock.now()).await?;
@@ -680,15 +685,15 @@ impl Accounts {
 }
 
 /// Whether `user` may log in now. Disabled accounts never; locked ones not until the lock ends.
-fn ensure_may_log_in(user: &UserRow, password: bool, now: DateTime<Utc>) -> Result<()> {
-    if user.status == "disabled" {
+fn ensure_may_log_in(user: &User, password: bool, now: DateTime<Utc>) -> Result<()> {
+    if user.status == UserStatus::Disabled {
         return Err(Error::permission_denied(
             "ACCOUNT_DISABLED",
             "this account is disabled; ask your village office",
         ));
     }
     // Locked by an official: for every way in, until the lock's end (or until lifted if none).
-    if user.status == "locked" && user.locked_until.is_none_or(|until| until > now) {
+    if user.status == UserStatus::Locked && user.locked_until.is_none_or(|until| until > now) {
         return Err(match user.locked_until {
             Some(until) => locked_error(until, now),
             None => Error::permission_denied(

@@ -2,4 +2,6 @@
 //! of that table.
 
 pub mod otp_challenges;
+pub mod rotated_refresh_tokens;
+pub mod sessions;
 pub mod users;

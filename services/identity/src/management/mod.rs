@@ -140,13 +140,7 @@ pub fn session_to_proto(user_id: Uuid, session: &SessionInfo) -> pb::Session {
     pb::Session {
         id: session.id.to_string(),
         user_id: user_id.to_string(),
-        login_method: match session.login_method.as_str() {
-            "password" => pb::LoginMethod::Password,
-            "otp" => pb::LoginMethod::Otp,
-            "sign_up" => pb::LoginMethod::SignUp,
-            "delegated" => pb::LoginMethod::Delegated,
-            _ => pb::LoginMethod::Unspecified,
-        } as i32,
+        login_method: session.login_method.to_proto() as i32,
         client_description: session.client_description.clone(),
         create_time: Some(timestamp(session.created_at)),
         last_refresh_time: Some(timestamp(session.last_used_at)),
