@@ -4,4 +4,5 @@
 pub mod otp_challenges;
 pub mod rotated_refresh_tokens;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
