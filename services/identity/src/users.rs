@@ -14,6 +14,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::entity::otp_challenges::{self, Entity as Challenges};
 use crate::entity::users::{self as entity, Column, Entity as Users};
 
+pub use crate::entity::otp_challenges::OtpPurpose;
 pub use crate::entity::users::{Model as User, UserStatus};
 
 /// The name `consents` still uses for a user (that module is converted separately).
@@ -184,7 +185,7 @@ pub type Challenge = otp_challenges::Model;
 pub async fn latest_challenge<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
 ) -> Result<Option<Challenge>, DbErr> {
     Challenges::find()
         .filter(otp_challenges::Column::PhoneNumber.eq(phone.as_str()))
@@ -201,7 +202,7 @@ pub async fn latest_challenge<C: ConnectionTrait>(
 pub async fn count_try<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
 ) -> Result<Option<Challenge>, DbErr> {
     use otp_challenges::Column as C;
     let newest = Query::select()
@@ -225,7 +226,7 @@ pub async fn insert_challenge<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
     code_hash: Vec<u8>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -233,7 +234,7 @@ pub async fn insert_challenge<C: ConnectionTrait>(
     let challenge = otp_challenges::ActiveModel {
         id: Set(id),
         phone_number: Set(phone.as_str().to_owned()),
-        purpose: Set(purpose.to_owned()),
+        purpose: Set(purpose),
         code_hash: Set(code_hash),
         created_at: Set(created_at),
         expires_at: Set(expires_at),

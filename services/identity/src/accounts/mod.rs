@@ -40,7 +40,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::keys::SigningKeys;
 use crate::tokens::{LoginMethod, TokenService};
-use crate::users::{self, NewUser, User, UserStatus, timestamp};
+use crate::users::{self, NewUser, OtpPurpose, User, UserStatus, timestamp};
 
 /// Consecutive wrong passwords that lock an account.
 const LOCK_AFTER_FAILURES: i32 = 5;
@@ -103,8 +103,7 @@ pub(crate) struct CheckedCode(Uuid);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Code<'a> {
     pub phone: &'a PhoneNumber,
-    /// The stored purpose: `sign_up`, `login`, `change_phone`, `reset_password`.
-    pub purpose: &'static str,
+    pub purpose: OtpPurpose,
     pub code: &'a str,
 }
 
@@ -113,17 +112,6 @@ pub(crate) struct Code<'a> {
 pub struct LoggedIn {
     pub user: User,
     pub tokens: pb::TokenPair,
-}
-
-/// The stored name of an OTP purpose.
-fn purpose_name(purpose: pb::OtpPurpose) -> Option<&'static str> {
-    match purpose {
-        pb::OtpPurpose::Login => Some("login"),
-        pb::OtpPurpose::SignUp => Some("sign_up"),
-        pb::OtpPurpose::ResetPassword => Some("reset_password"),
-        pb::OtpPurpose::ChangePhone => Some("change_phone"),
-        pb::OtpPurpose::Unspecified => None,
-    }
 }
 
 impl Accounts {
@@ -190,8 +178,8 @@ impl Accounts {
             purpose,
             locale,
         } = command;
-        let purpose_name =
-            purpose_name(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
+        let stored =
+            OtpPurpose::from_proto(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
         let now = self.ctx.clock.now();
         idempotency::once(
             &self.ctx.db,
@@ -206,7 +194,7 @@ impl Accounts {
                     .check(&phone.as_str().to_owned())?;
                 let resend = chrono::Duration::from_std(self.settings.otp_resend_interval)
                     .unwrap_or_default();
-                if let Some(last) = users::latest_challenge(txn, &phone, purpose_name).await?
+                if let Some(last) = users::latest_challenge(txn, &phone, stored).await?
                     && last.created_at + resend > now
                 {
                     let wait = (last.created_at + resend - now)
@@ -229,8 +217,8 @@ impl Accounts {
                     txn,
                     id,
                     &phone,
-                    purpose_name,
-                    otp::hash(self.secret(), phone.as_str(), purpose_name, &code),
+                    stored,
+                    otp::hash(self.secret(), phone.as_str(), stored.as_str(), &code),
                     now,
                     expires_at,
                 )
@@ -249,7 +237,7 @@ impl Accounts {
                     expire_time: Some(timestamp(expires_at)),
                 };
                 outbox::publish(txn, &self.ctx.event_source(), &event).await?;
-                tracing::info!(phone = %phone.masked(), purpose = purpose_name, "one-time code requested");
+                tracing::info!(phone = %phone.masked(), purpose = stored.as_str(), "one-time code requested");
                 Ok(pb::RequestOtpResponse {
                     expire_time: Some(timestamp(expires_at)),
                     retry_time: Some(timestamp(now + resend)),
@@ -268,7 +256,7 @@ impl Accounts {
         &self,
         caller: &Caller,
         phone: &PhoneNumber,
-        purpose: &'static str,
+        purpose: OtpPurpose,
         code: &str,
     ) -> Result<CheckedCode> {
         self.limits.logins_per_address.check(&flood_key(caller))?;
@@ -302,7 +290,7 @@ impl Accounts {
         if !otp::matches(
             self.secret(),
             phone.as_str(),
-            purpose,
+            purpose.as_str(),
             code,
             &challenge.code_hash,
         ) {
@@ -372,7 +360,7 @@ impl Accounts {
         // make the server run argon2 with made-up codes.
         let code = Code {
             phone: &command.phone,
-            purpose: "sign_up",
+            purpose: OtpPurpose::SignUp,
             code: &command.code,
         };
         self.once_with_code(caller, &command.mutation, code, keep, async |txn| {
@@ -428,7 +416,7 @@ impl Accounts {
         let now = self.ctx.clock.now();
         let code = Code {
             phone: &command.phone,
-            purpose: "login",
+            purpose: OtpPurpose::Login,
             code: &command.code,
         };
         self.once_with_code(caller, &command.mutation, code, LOG_IN_AGAIN, async |txn| {

@@ -678,7 +678,7 @@ impl Management {
         // request's transaction, the code used up inside it.
         let code = Code {
             phone,
-            purpose: "change_phone",
+            purpose: users::OtpPurpose::ChangePhone,
             code: &command.code,
         };
         let now = self.clock.now();
@@ -731,7 +731,7 @@ impl Management {
         // The code (and its throttles) before the costly hashing.
         let code = Code {
             phone,
-            purpose: "reset_password",
+            purpose: users::OtpPurpose::ResetPassword,
             code: &command.code,
         };
         let now = self.clock.now();
