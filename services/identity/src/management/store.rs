@@ -196,9 +196,12 @@ pub async fn page<C: ConnectionTrait>(
         Search::Phone(phone) => (Some(phone.as_str().to_owned()), None),
         Search::NamePrefix(prefix) => (None, Some(prefix.clone())),
     };
-    // Raw: a keyset page over optional filters, one of them an EXISTS over role_grants (another
-    // helper's entity); the builder would say it as a chain of conditionals and a subquery, less
-    // plainly than this one statement.
+    // Raw: one statement over two tables, the hot path of the user list: an EXISTS over
+    // `role_grants` by scope prefix (`starts_with`, served by the `text_pattern_ops` index), a
+    // row-value keyset comparison, and optional filters as `$n IS NULL OR ...` so that the plan
+    // is the same whatever is given. The builder would need table and column names of
+    // `role_grants` spelled as strings (its entity belongs to the grants module) and says the
+    // rest less plainly.
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
