@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::domain::password;
 use crate::domain::phone::PhoneNumber;
 use crate::grants::{self, GrantRow, Grants};
-use crate::users::{self, NewUser, UserRow};
+use crate::users::{self, NewUser, User};
 
 /// The `ce-source` of events the command line causes.
 pub const SOURCE: &str = "terrace/identity";
@@ -34,7 +34,7 @@ pub async fn create_user(
     db: &DatabaseConnection,
     account: NewAccount<'_>,
     component: &'static str,
-) -> Result<Option<UserRow>> {
+) -> Result<Option<User>> {
     let phone = PhoneNumber::parse(account.phone)
         .map_err(|error| Error::invalid("phone", error.to_string()))?;
     let name = account.display_name.trim();
@@ -63,6 +63,8 @@ pub async fn create_user(
         time_zone: account.time_zone,
         password_hash,
         created_by: None,
+        email: None,
+        created_by_request: None,
         created_at: Clock::system().now(),
     };
     let Some(user) = users::insert(&txn, new).await? else {

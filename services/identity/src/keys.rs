@@ -60,9 +60,10 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::TryRngCore as _;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, QueryResult, Statement,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait as _, QueryFilter as _, Statement, TransactionTrait,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Sha256;
@@ -73,6 +74,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::IdentitySettings;
+use crate::entity::signing_keys::{self, Column, Entity as Keys, KeyStatus as Status};
 
 /// The signing keys table.
 pub const MIGRATION: SqlMigration = SqlMigration {
@@ -211,51 +213,10 @@ enum Change {
     RotateNow,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Status {
-    Active,
-    Next,
-    Retired,
-}
-
-impl Status {
-    fn parse(status: &str) -> anyhow::Result<Self> {
-        match status {
-            "active" => Ok(Self::Active),
-            "next" => Ok(Self::Next),
-            "retired" => Ok(Self::Retired),
-            other => Err(anyhow!("unknown signing key status {other:?}")),
-        }
-    }
-}
-
 /// One row of `signing_keys`.
-struct KeyRow {
-    kid: String,
-    public_key: Vec<u8>,
-    private_key: Vec<u8>,
-    nonce: Vec<u8>,
-    status: Status,
-    created_at: DateTime<Utc>,
-    activated_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
-}
+type KeyRow = signing_keys::Model;
 
 impl KeyRow {
-    fn from_row(row: &QueryResult) -> anyhow::Result<Self> {
-        let status: String = row.try_get("", "status")?;
-        Ok(Self {
-            kid: row.try_get("", "kid")?,
-            public_key: row.try_get("", "public_key")?,
-            private_key: row.try_get("", "private_key")?,
-            nonce: row.try_get("", "private_key_nonce")?,
-            status: Status::parse(&status)?,
-            created_at: row.try_get("", "created_at")?,
-            activated_at: row.try_get("", "activated_at")?,
-            expires_at: row.try_get("", "expires_at")?,
-        })
-    }
-
     fn is_published(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|at| at > now)
     }
@@ -397,6 +358,7 @@ impl SigningKeys {
             .begin()
             .await
             .context("starting the signing-key transaction")?;
+        // Raw: an advisory lock is a function call the query builder has no word for.
         txn.execute_raw(Statement::from_sql_and_values(
             txn.get_database_backend(),
             "SELECT pg_advisory_xact_lock($1)",
@@ -418,15 +380,13 @@ impl SigningKeys {
         }
 
         let mut changed = false;
-        let deleted = txn
-            .execute_raw(Statement::from_sql_and_values(
-                txn.get_database_backend(),
-                "DELETE FROM signing_keys WHERE status = 'retired' AND expires_at <= $1",
-                [now.into()],
-            ))
+        let deleted = Keys::delete_many()
+            .filter(Column::Status.eq(Status::Retired))
+            .filter(Column::ExpiresAt.lte(now))
+            .exec(&txn)
             .await
             .context("deleting expired signing keys")?
-            .rows_affected();
+            .rows_affected;
         changed |= deleted > 0;
 
         let active = rows.iter().find(|row| row.status == Status::Active);
@@ -446,26 +406,25 @@ impl SigningKeys {
         if rotate {
             if let Some(active) = active {
                 let expires_at = now + inner.access_token_ttl + self.timing.overlap_margin;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    txn.get_database_backend(),
-                    "UPDATE signing_keys SET status = 'retired', retired_at = $2, expires_at = $3 \
-                     WHERE kid = $1",
-                    [active.kid.clone().into(), now.into(), expires_at.into()],
-                ))
-                .await
-                .context("retiring the active signing key")?;
+                Keys::update_many()
+                    .col_expr(Column::Status, Expr::value(Status::Retired))
+                    .col_expr(Column::RetiredAt, Expr::value(now))
+                    .col_expr(Column::ExpiresAt, Expr::value(expires_at))
+                    .filter(Column::Kid.eq(active.kid.as_str()))
+                    .exec(&txn)
+                    .await
+                    .context("retiring the active signing key")?;
                 tracing::info!(kid = %active.kid, %expires_at, "signing key retired");
             }
             let kid = match next.take() {
                 Some(kid) => {
-                    txn.execute_raw(Statement::from_sql_and_values(
-                        txn.get_database_backend(),
-                        "UPDATE signing_keys SET status = 'active', activated_at = $2 \
-                         WHERE kid = $1",
-                        [kid.clone().into(), now.into()],
-                    ))
-                    .await
-                    .context("activating the next signing key")?;
+                    Keys::update_many()
+                        .col_expr(Column::Status, Expr::value(Status::Active))
+                        .col_expr(Column::ActivatedAt, Expr::value(now))
+                        .filter(Column::Kid.eq(kid.as_str()))
+                        .exec(&txn)
+                        .await
+                        .context("activating the next signing key")?;
                     kid
                 }
                 None => inner.insert_new(&txn, true, now).await?,
@@ -514,19 +473,10 @@ impl SigningKeys {
 
 /// Every key, active first, then next, then retired (newest first).
 async fn load(txn: &DatabaseTransaction) -> anyhow::Result<Vec<KeyRow>> {
-    let rows = txn
-        .query_all_raw(Statement::from_string(
-            txn.get_database_backend(),
-            "SELECT kid, public_key, private_key, private_key_nonce, status, created_at, \
-             activated_at, expires_at FROM signing_keys",
-        ))
+    let mut rows = Keys::find()
+        .all(txn)
         .await
         .context("loading the signing keys")?;
-    let mut rows = rows
-        .iter()
-        .map(KeyRow::from_row)
-        .collect::<anyhow::Result<Vec<_>>>()
-        .context("reading the signing keys")?;
     rows.sort_by(|a, b| {
         a.status
             .cmp(&b.status)
@@ -570,34 +520,32 @@ impl Inner {
             )
             .map_err(|_| anyhow!("encrypting a signing key failed"))?;
         let (status, activated_at) = if active {
-            ("active", Some(now))
+            (Status::Active, Some(now))
         } else {
-            ("next", None)
+            (Status::Next, None)
         };
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
-            "INSERT INTO signing_keys \
-             (kid, public_key, private_key, private_key_nonce, status, created_at, activated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            [
-                kid.clone().into(),
-                public_key.to_vec().into(),
-                private_key.into(),
-                nonce.to_vec().into(),
-                status.into(),
-                now.into(),
-                activated_at.into(),
-            ],
-        ))
-        .await
-        .context("storing a new signing key")?;
+        let key = signing_keys::ActiveModel {
+            kid: Set(kid.clone()),
+            public_key: Set(public_key.to_vec()),
+            private_key: Set(private_key),
+            private_key_nonce: Set(nonce.to_vec()),
+            status: Set(status),
+            created_at: Set(now),
+            activated_at: Set(activated_at),
+            retired_at: Set(None),
+            expires_at: Set(None),
+        };
+        Keys::insert(key)
+            .exec_without_returning(txn)
+            .await
+            .context("storing a new signing key")?;
         Ok(kid)
     }
 
     /// The stored seed of `row`, checked against its public key.
     fn decrypt(&self, row: &KeyRow) -> anyhow::Result<SigningKey> {
         let kid = &row.kid;
-        let nonce = Nonce::<Aes256Gcm>::try_from(row.nonce.as_slice())
+        let nonce = Nonce::<Aes256Gcm>::try_from(row.private_key_nonce.as_slice())
             .map_err(|_| anyhow!("signing key {kid} is corrupt: its nonce is not 12 bytes"))?;
         let seed = self
             .cipher

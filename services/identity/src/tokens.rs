@@ -37,9 +37,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use hmac::{Hmac, KeyInit as _, Mac as _};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
-    TransactionTrait, Value,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait as _, JoinType, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, RelationTrait as _, TransactionTrait,
 };
 use sha2::Sha256;
 use terrace_platform::auth::{Actor, Claims, PrincipalKind, RoleGrant};
@@ -49,6 +51,9 @@ use terrace_platform::{Clock, Error, Result};
 use uuid::Uuid;
 
 use crate::config::IdentitySettings;
+use crate::entity::rotated_refresh_tokens::{self as rotated, Entity as RotatedTokens};
+pub use crate::entity::sessions::LoginMethod;
+use crate::entity::sessions::{self, Column, Entity as Sessions};
 use crate::keys::{SigningKeys, derive_key};
 
 /// The sessions table and the spent refresh tokens.
@@ -176,31 +181,8 @@ impl fmt::Debug for Rotated {
     }
 }
 
-/// A live session, as the user's list of devices shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionInfo {
-    pub id: Uuid,
-    pub login_method: String,
-    pub client_description: String,
-    pub actor_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl SessionInfo {
-    fn from_row(row: &QueryResult) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            login_method: row.try_get("", "login_method")?,
-            client_description: row.try_get("", "client_description")?,
-            actor_id: row.try_get("", "actor_id")?,
-            created_at: row.try_get("", "created_at")?,
-            last_used_at: row.try_get("", "last_used_at")?,
-            expires_at: row.try_get("", "expires_at")?,
-        })
-    }
-}
+/// A session as stored, as the user's list of devices shows it.
+pub type SessionInfo = sessions::Model;
 
 impl TokenService {
     /// The service clock's time at PostgreSQL's precision, so that what is returned is what is
@@ -238,7 +220,7 @@ impl TokenService {
         &self,
         conn: &C,
         user_id: Uuid,
-        login_method: &str,
+        login_method: LoginMethod,
         client_description: &str,
     ) -> Result<NewSession> {
         let session_id = Uuid::now_v7();
@@ -249,23 +231,23 @@ impl TokenService {
             .chars()
             .take(MAX_CLIENT_DESCRIPTION_CHARS)
             .collect();
-        conn.execute_raw(statement(
-            conn.get_database_backend(),
-            "INSERT INTO sessions (id, user_id, login_method, client_description, \
-             refresh_token_hash, created_at, last_used_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
-            [
-                session_id.into(),
-                user_id.into(),
-                login_method.into(),
-                client_description.into(),
-                hash.into(),
-                now.into(),
-                expires_at.into(),
-            ],
-        ))
-        .await?;
-        tracing::debug!(%session_id, %user_id, login_method, "session started");
+        let session = sessions::ActiveModel {
+            id: Set(session_id),
+            user_id: Set(user_id),
+            login_method: Set(login_method),
+            client_description: Set(client_description),
+            actor_id: Set(None),
+            refresh_token_hash: Set(hash),
+            created_at: Set(now),
+            last_used_at: Set(now),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+            revoke_reason: Set(None),
+        };
+        Sessions::insert(session)
+            .exec_without_returning(conn)
+            .await?;
+        tracing::debug!(%session_id, %user_id, login_method = ?login_method, "session started");
         Ok(NewSession {
             session_id,
             refresh_token,
@@ -466,51 +448,39 @@ impl TokenService {
         let Some(hash) = self.inner.hash(refresh_token) else {
             return Err(unauthenticated("malformed refresh token"));
         };
-        let backend = txn.get_database_backend();
         let now = self.now();
         // The lock makes concurrent rotations of one token wait for each other; the loser then
         // finds the token spent and is treated as a reuse.
-        let current = txn
-            .query_one_raw(statement(
-                backend,
-                "SELECT id, user_id, actor_id, expires_at, revoked_at FROM sessions \
-                 WHERE refresh_token_hash = $1 FOR UPDATE",
-                [hash.clone().into()],
-            ))
+        let current = Sessions::find()
+            .filter(Column::RefreshTokenHash.eq(hash.clone()))
+            .lock_exclusive()
+            .one(txn)
             .await?;
-        if let Some(row) = current {
-            let session_id: Uuid = row.try_get("", "id")?;
-            let user_id: Uuid = row.try_get("", "user_id")?;
-            let actor_id: Option<Uuid> = row.try_get("", "actor_id")?;
-            let expires_at: DateTime<Utc> = row.try_get("", "expires_at")?;
-            let revoked_at: Option<DateTime<Utc>> = row.try_get("", "revoked_at")?;
-            if revoked_at.is_some() {
+        if let Some(session) = current {
+            let (session_id, user_id, actor_id) = (session.id, session.user_id, session.actor_id);
+            if session.revoked_at.is_some() {
                 return Err(unauthenticated("the session has been revoked"));
             }
-            if expires_at <= now {
+            if session.expires_at <= now {
                 return Err(unauthenticated("refresh token has expired"));
             }
             let (refresh_token, new_hash) = self.inner.new_token();
             let expires_at = now + self.inner.refresh_token_ttl;
-            txn.execute_raw(statement(
-                backend,
-                "INSERT INTO rotated_refresh_tokens (token_hash, session_id, rotated_at) \
-                 VALUES ($1, $2, $3)",
-                [hash.into(), session_id.into(), now.into()],
-            ))
-            .await?;
-            txn.execute_raw(statement(
-                backend,
-                "UPDATE sessions SET refresh_token_hash = $2, last_used_at = $3, expires_at = $4 \
-                 WHERE id = $1",
-                [
-                    session_id.into(),
-                    new_hash.into(),
-                    now.into(),
-                    expires_at.into(),
-                ],
-            ))
-            .await?;
+            let spent = rotated::ActiveModel {
+                token_hash: Set(hash),
+                session_id: Set(session_id),
+                rotated_at: Set(now),
+            };
+            RotatedTokens::insert(spent)
+                .exec_without_returning(txn)
+                .await?;
+            Sessions::update_many()
+                .col_expr(Column::RefreshTokenHash, Expr::value(new_hash))
+                .col_expr(Column::LastUsedAt, Expr::value(now))
+                .col_expr(Column::ExpiresAt, Expr::value(expires_at))
+                .filter(Column::Id.eq(session_id))
+                .exec(txn)
+                .await?;
             let finished = finish(user_id, session_id).await?;
             return Ok((
                 Rotated {
@@ -549,29 +519,26 @@ impl TokenService {
             return Ok(false);
         };
         let db = &self.inner.db;
-        let backend = db.get_database_backend();
-        let spent = db
-            .query_one_raw(statement(
-                backend,
-                "SELECT s.id, s.user_id FROM rotated_refresh_tokens r \
-                 JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
-                [hash.into()],
-            ))
+        let spent = Sessions::find()
+            .join(
+                JoinType::InnerJoin,
+                sessions::Relation::RotatedRefreshTokens.def(),
+            )
+            .filter(rotated::Column::TokenHash.eq(hash))
+            .one(db)
             .await?;
-        let Some(row) = spent else {
+        let Some(session) = spent else {
             return Ok(false);
         };
-        let session_id: Uuid = row.try_get("", "id")?;
-        let user_id: Uuid = row.try_get("", "user_id")?;
-        let revoked = db
-            .execute_raw(statement(
-                backend,
-                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
-                 WHERE id = $1 AND revoked_at IS NULL",
-                [session_id.into(), self.now().into(), REASON_REUSED.into()],
-            ))
-            .await?
-            .rows_affected();
+        let (session_id, user_id) = (session.id, session.user_id);
+        let revoked = revoke(
+            Condition::all().add(Column::Id.eq(session_id)),
+            self.now(),
+            REASON_REUSED,
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
         if revoked > 0 {
             tracing::warn!(
                 %session_id,
@@ -589,16 +556,18 @@ impl TokenService {
         let Some(hash) = self.inner.hash(refresh_token) else {
             return Err(Error::invalid("refresh_token", "not a refresh token"));
         };
-        let revoked = db
-            .execute_raw(statement(
-                db.get_database_backend(),
-                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
-                 WHERE revoked_at IS NULL AND (refresh_token_hash = $1 \
-                   OR id = (SELECT session_id FROM rotated_refresh_tokens WHERE token_hash = $1))",
-                [hash.into(), self.now().into(), REASON_LOGOUT.into()],
-            ))
+        let spent_of = Query::select()
+            .column(rotated::Column::SessionId)
+            .from(RotatedTokens)
+            .and_where(rotated::Column::TokenHash.eq(hash.clone()))
+            .to_owned();
+        let which = Condition::any()
+            .add(Column::RefreshTokenHash.eq(hash))
+            .add(Column::Id.in_subquery(spent_of));
+        let revoked = revoke(which, self.now(), REASON_LOGOUT)
+            .exec(db)
             .await?
-            .rows_affected();
+            .rows_affected;
         Ok(revoked > 0)
     }
 
@@ -611,20 +580,13 @@ impl TokenService {
         session_id: Uuid,
         reason: &str,
     ) -> Result<bool> {
-        let revoked = db
-            .execute_raw(statement(
-                db.get_database_backend(),
-                "UPDATE sessions SET revoked_at = $3, revoke_reason = $4 \
-                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-                [
-                    session_id.into(),
-                    user_id.into(),
-                    self.now().into(),
-                    reason.into(),
-                ],
-            ))
+        let which = Condition::all()
+            .add(Column::Id.eq(session_id))
+            .add(Column::UserId.eq(user_id));
+        let revoked = revoke(which, self.now(), reason)
+            .exec(db)
             .await?
-            .rows_affected();
+            .rows_affected;
         Ok(revoked > 0)
     }
 
@@ -637,49 +599,40 @@ impl TokenService {
         reason: &str,
     ) -> Result<u64> {
         let now = self.now();
-        let revoked = db
-            .execute_raw(statement(
-                db.get_database_backend(),
-                "UPDATE sessions SET revoked_at = $2, revoke_reason = $3 \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
-                [user_id.into(), now.into(), reason.into()],
-            ))
-            .await?
-            .rows_affected();
+        let which = Condition::all()
+            .add(Column::UserId.eq(user_id))
+            .add(Column::ExpiresAt.gt(now));
+        let revoked = revoke(which, now, reason).exec(db).await?.rows_affected;
         tracing::info!(%user_id, revoked, reason, "sessions revoked");
         Ok(revoked)
     }
 
     /// The live (neither revoked nor expired) sessions of `user_id`, most recently used first.
     pub async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<SessionInfo>> {
-        let db = &self.inner.db;
-        let rows = db
-            .query_all_raw(statement(
-                db.get_database_backend(),
-                "SELECT id, login_method, client_description, actor_id, created_at, last_used_at, \
-                 expires_at FROM sessions \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-                 ORDER BY last_used_at DESC, id DESC",
-                [user_id.into(), self.now().into()],
-            ))
-            .await?;
-        rows.iter().map(SessionInfo::from_row).collect()
+        Ok(Sessions::find()
+            .filter(Column::UserId.eq(user_id))
+            .filter(Column::RevokedAt.is_null())
+            .filter(Column::ExpiresAt.gt(self.now()))
+            .order_by_desc(Column::LastUsedAt)
+            .order_by_desc(Column::Id)
+            .all(&self.inner.db)
+            .await?)
     }
 
     /// Deletes sessions that ended (expired or were revoked) more than `retention` ago, with their
     /// spent tokens; returns how many. A token of a deleted session is then merely unknown, which
     /// is refused just the same. Meant for a periodic job.
     pub async fn prune(&self, retention: Duration) -> Result<u64> {
-        let db = &self.inner.db;
         let before = self.now() - retention;
-        let deleted = db
-            .execute_raw(statement(
-                db.get_database_backend(),
-                "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1",
-                [before.into()],
-            ))
+        let deleted = Sessions::delete_many()
+            .filter(
+                Condition::any()
+                    .add(Column::ExpiresAt.lt(before))
+                    .add(Column::RevokedAt.lt(before)),
+            )
+            .exec(&self.inner.db)
             .await?
-            .rows_affected();
+            .rows_affected;
         Ok(deleted)
     }
 }
@@ -721,8 +674,13 @@ fn subject_and_actor(subject: Uuid, actor: Option<Uuid>) -> (Uuid, Option<Actor>
     )
 }
 
-fn statement<const N: usize>(backend: DbBackend, sql: &str, values: [Value; N]) -> Statement {
-    Statement::from_sql_and_values(backend, sql, values)
+/// Revokes the live (not yet revoked) sessions that `which` picks, at `now`, for `reason`.
+fn revoke(which: Condition, now: DateTime<Utc>, reason: &str) -> sea_orm::UpdateMany<Sessions> {
+    Sessions::update_many()
+        .col_expr(Column::RevokedAt, Expr::value(now))
+        .col_expr(Column::RevokeReason, Expr::value(reason))
+        .filter(Column::RevokedAt.is_null())
+        .filter(which)
 }
 
 fn unauthenticated(message: &str) -> Error {

@@ -1,50 +1,23 @@
-//! Users in the database: the SQL of the `users` and `otp_challenges` tables.
+//! Users in the database: the `users` and `otp_challenges` tables through their entities
+//! ([`crate::entity::users`], [`crate::entity::otp_challenges`]).
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, TryInsertResult,
+};
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
 
 use crate::domain::phone::PhoneNumber;
+use crate::entity::otp_challenges::{self, Entity as Challenges};
+use crate::entity::users::{self as entity, Column, Entity as Users};
 
-/// A user as stored.
-#[derive(Debug, Clone)]
-pub struct UserRow {
-    pub id: Uuid,
-    pub phone_number: String,
-    pub display_name: String,
-    pub locale: String,
-    pub time_zone: String,
-    pub status: String,
-    pub password_hash: Option<String>,
-    pub failed_logins: i32,
-    pub locked_until: Option<DateTime<Utc>>,
-    pub last_login_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::entity::otp_challenges::OtpPurpose;
+pub use crate::entity::users::{Model as User, UserStatus};
 
-const COLUMNS: &str = "id, phone_number, display_name, locale, time_zone, status, password_hash, \
-                       failed_logins, locked_until, last_login_at, created_at, updated_at";
-
-impl UserRow {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            phone_number: row.try_get("", "phone_number")?,
-            display_name: row.try_get("", "display_name")?,
-            locale: row.try_get("", "locale")?,
-            time_zone: row.try_get("", "time_zone")?,
-            status: row.try_get("", "status")?,
-            password_hash: row.try_get("", "password_hash")?,
-            failed_logins: row.try_get("", "failed_logins")?,
-            locked_until: row.try_get("", "locked_until")?,
-            last_login_at: row.try_get("", "last_login_at")?,
-            created_at: row.try_get("", "created_at")?,
-            updated_at: row.try_get("", "updated_at")?,
-        })
-    }
-
+impl User {
     /// The user as the contract describes it (without role grants, which are not yet loaded here).
     pub fn to_proto(&self) -> pb::User {
         pb::User {
@@ -53,11 +26,7 @@ impl UserRow {
             display_name: self.display_name.clone(),
             locale: self.locale.clone(),
             time_zone: self.time_zone.clone(),
-            status: match self.status.as_str() {
-                "active" => pb::UserStatus::Active,
-                "locked" => pb::UserStatus::Locked,
-                _ => pb::UserStatus::Disabled,
-            } as i32,
+            status: self.status.to_proto() as i32,
             has_password: self.password_hash.is_some(),
             last_login_time: self.last_login_at.map(timestamp),
             locked_until: self.locked_until.map(timestamp),
@@ -79,28 +48,18 @@ pub async fn by_phone<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
     for_update: bool,
-) -> Result<Option<UserRow>, DbErr> {
-    let lock = if for_update { " FOR UPDATE" } else { "" };
-    conn.query_one_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        format!("SELECT {COLUMNS} FROM users WHERE phone_number = $1{lock}"),
-        [phone.as_str().into()],
-    ))
-    .await?
-    .map(|row| UserRow::from_row(&row))
-    .transpose()
+) -> Result<Option<User>, DbErr> {
+    let query = Users::find().filter(Column::PhoneNumber.eq(phone.as_str()));
+    if for_update {
+        query.lock_exclusive().one(conn).await
+    } else {
+        query.one(conn).await
+    }
 }
 
 /// The user with this id.
-pub async fn by_id<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<UserRow>, DbErr> {
-    conn.query_one_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
-        [id.into()],
-    ))
-    .await?
-    .map(|row| UserRow::from_row(&row))
-    .transpose()
+pub async fn by_id<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<User>, DbErr> {
+    Users::find_by_id(id).one(conn).await
 }
 
 /// What a new user is made of.
@@ -112,6 +71,10 @@ pub struct NewUser<'a> {
     pub time_zone: &'a str,
     pub password_hash: Option<String>,
     pub created_by: Option<Uuid>,
+    pub email: Option<&'a str>,
+    /// The caller's idempotency key and request id, when another caller creates the user (so
+    /// that a retry after the idempotency log forgot finds the user it made).
+    pub created_by_request: Option<(&'a str, Uuid)>,
     /// The service clock's now.
     pub created_at: DateTime<Utc>,
 }
@@ -120,27 +83,33 @@ pub struct NewUser<'a> {
 pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     user: NewUser<'_>,
-) -> Result<Option<UserRow>, DbErr> {
-    conn.query_one_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        format!(
-            "INSERT INTO users (id, phone_number, display_name, locale, time_zone, status, password_hash, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $8) ON CONFLICT (phone_number) DO NOTHING RETURNING {COLUMNS}"
-        ),
-        [
-            Uuid::now_v7().into(),
-            user.phone.as_str().into(),
-            user.display_name.into(),
-            user.locale.into(),
-            user.time_zone.into(),
-            user.password_hash.into(),
-            user.created_by.into(),
-            user.created_at.into(),
-        ],
-    ))
-    .await?
-    .map(|row| UserRow::from_row(&row))
-    .transpose()
+) -> Result<Option<User>, DbErr> {
+    let row = entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        phone_number: Set(user.phone.as_str().to_owned()),
+        display_name: Set(user.display_name.to_owned()),
+        locale: Set(user.locale.to_owned()),
+        time_zone: Set(user.time_zone.to_owned()),
+        status: Set(UserStatus::Active),
+        password_hash: Set(user.password_hash),
+        created_by: Set(user.created_by),
+        email: Set(user.email.map(str::to_owned)),
+        created_by_key: Set(user.created_by_request.map(|(key, _)| key.to_owned())),
+        created_request_id: Set(user.created_by_request.map(|(_, id)| id)),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.created_at),
+        ..Default::default()
+    };
+    // `exec_with_returning_many`: the one-row `exec_with_returning` reports a conflict's empty
+    // RETURNING as `RecordNotFound`, not as `Conflicted`.
+    let inserted = Users::insert(row)
+        .on_conflict_do_nothing_on([Column::PhoneNumber])
+        .exec_with_returning_many(conn)
+        .await?;
+    Ok(match inserted {
+        TryInsertResult::Inserted(users) => users.into_iter().next(),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => None,
+    })
 }
 
 /// Records a successful login: clears the failure count and any lock.
@@ -149,17 +118,29 @@ pub async fn record_login<C: ConnectionTrait>(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        // Clears the wrong-password count and its lock; an official's lock (status 'locked') is
-        // lifted only by an official or by its own end.
-        "UPDATE users SET last_login_at = $2, failed_logins = 0, \
-         locked_until = CASE WHEN status = 'locked' THEN locked_until END, \
-         status = CASE WHEN status = 'locked' AND locked_until <= $2 THEN 'active' ELSE status END \
-         WHERE id = $1",
-        [id.into(), now.into()],
-    ))
-    .await?;
+    // Clears the wrong-password count and its lock; an official's lock (status 'locked') is
+    // lifted only by an official or by its own end. One statement: the row decides, not a read
+    // before the write.
+    let locked = Column::Status.eq(UserStatus::Locked);
+    Users::update_many()
+        .col_expr(Column::LastLoginAt, Expr::value(now))
+        .col_expr(Column::FailedLogins, Expr::value(0))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::case(locked.clone(), Expr::col(Column::LockedUntil)).into(),
+        )
+        .col_expr(
+            Column::Status,
+            Expr::case(
+                locked.and(Column::LockedUntil.lte(now)),
+                Expr::value(UserStatus::Active.as_str()),
+            )
+            .finally(Expr::col(Column::Status))
+            .into(),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -171,50 +152,46 @@ pub async fn record_failed_login<C: ConnectionTrait>(
     limit: i32,
     lock_until: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "UPDATE users SET failed_logins = failed_logins + 1, \
-             locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END \
-             WHERE id = $1 RETURNING failed_logins, locked_until",
-            [id.into(), limit.into(), lock_until.into()],
-        ))
+    let failed = Expr::col(Column::FailedLogins).add(1);
+    let rows = Users::update_many()
+        .col_expr(Column::FailedLogins, failed.clone())
+        .col_expr(
+            Column::LockedUntil,
+            Expr::case(failed.gte(limit), Expr::value(lock_until))
+                .finally(Expr::col(Column::LockedUntil))
+                .into(),
+        )
+        .filter(Column::Id.eq(id))
+        .exec_with_returning(conn)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let failed: i32 = row.try_get("", "failed_logins")?;
-    let locked: Option<DateTime<Utc>> = row.try_get("", "locked_until")?;
-    Ok(if failed >= limit { locked } else { None })
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(if row.failed_logins >= limit {
+        row.locked_until
+    } else {
+        None
+    })
 }
 
 /// A one-time code challenge as stored.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub id: Uuid,
-    pub code_hash: Vec<u8>,
-    pub expires_at: DateTime<Utc>,
-    pub attempts: i32,
-    pub consumed: bool,
-    pub created_at: DateTime<Utc>,
-}
+pub type Challenge = otp_challenges::Model;
 
 /// The newest challenge for a phone and purpose, without counting a try (the interval between
-/// codes).
+/// codes), locked for the rest of the transaction.
 pub async fn latest_challenge<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
 ) -> Result<Option<Challenge>, DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "SELECT {CHALLENGE_COLUMNS} FROM otp_challenges WHERE phone_number = $1 \
-                 AND purpose = $2 ORDER BY created_at DESC LIMIT 1 FOR UPDATE"
-            ),
-            [phone.as_str().into(), purpose.into()],
-        ))
-        .await?;
-    row.as_ref().map(Challenge::from_row).transpose()
+    Challenges::find()
+        .filter(otp_challenges::Column::PhoneNumber.eq(phone.as_str()))
+        .filter(otp_challenges::Column::Purpose.eq(purpose))
+        .order_by_desc(otp_challenges::Column::CreatedAt)
+        .limit(1)
+        .lock_exclusive()
+        .one(conn)
+        .await
 }
 
 /// Counts a try of the newest challenge for a phone and purpose, in one statement (its own
@@ -222,36 +199,23 @@ pub async fn latest_challenge<C: ConnectionTrait>(
 pub async fn count_try<C: ConnectionTrait>(
     conn: &C,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
 ) -> Result<Option<Challenge>, DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            format!(
-                "UPDATE otp_challenges SET attempts = attempts + 1 WHERE id = ( \
-                 SELECT id FROM otp_challenges WHERE phone_number = $1 AND purpose = $2 \
-                 ORDER BY created_at DESC LIMIT 1) RETURNING {CHALLENGE_COLUMNS}"
-            ),
-            [phone.as_str().into(), purpose.into()],
-        ))
+    use otp_challenges::Column as C;
+    let newest = Query::select()
+        .column(C::Id)
+        .from(Challenges)
+        .and_where(C::PhoneNumber.eq(phone.as_str()))
+        .and_where(C::Purpose.eq(purpose))
+        .order_by(C::CreatedAt, sea_orm::Order::Desc)
+        .limit(1)
+        .to_owned();
+    let rows = Challenges::update_many()
+        .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
+        .filter(C::Id.in_subquery(newest))
+        .exec_with_returning(conn)
         .await?;
-    row.as_ref().map(Challenge::from_row).transpose()
-}
-
-const CHALLENGE_COLUMNS: &str =
-    "id, code_hash, expires_at, attempts, consumed_at IS NOT NULL AS consumed, created_at";
-
-impl Challenge {
-    fn from_row(row: &sea_orm::QueryResult) -> Result<Self, DbErr> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            code_hash: row.try_get("", "code_hash")?,
-            expires_at: row.try_get("", "expires_at")?,
-            attempts: row.try_get("", "attempts")?,
-            consumed: row.try_get("", "consumed")?,
-            created_at: row.try_get("", "created_at")?,
-        })
-    }
+    Ok(rows.into_iter().next())
 }
 
 /// Stores a new challenge.
@@ -259,25 +223,23 @@ pub async fn insert_challenge<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     phone: &PhoneNumber,
-    purpose: &str,
+    purpose: OtpPurpose,
     code_hash: Vec<u8>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "INSERT INTO otp_challenges (id, phone_number, purpose, code_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        [
-            id.into(),
-            phone.as_str().into(),
-            purpose.into(),
-            code_hash.into(),
-            created_at.into(),
-            expires_at.into(),
-        ],
-    ))
-    .await?;
+    let challenge = otp_challenges::ActiveModel {
+        id: Set(id),
+        phone_number: Set(phone.as_str().to_owned()),
+        purpose: Set(purpose),
+        code_hash: Set(code_hash),
+        created_at: Set(created_at),
+        expires_at: Set(expires_at),
+        ..Default::default()
+    };
+    Challenges::insert(challenge)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -287,13 +249,12 @@ pub async fn consume_challenge<C: ConnectionTrait>(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let used = conn
-        .execute_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "UPDATE otp_challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL",
-            [id.into(), now.into()],
-        ))
+    let used = Challenges::update_many()
+        .col_expr(otp_challenges::Column::ConsumedAt, Expr::value(now))
+        .filter(otp_challenges::Column::Id.eq(id))
+        .filter(otp_challenges::Column::ConsumedAt.is_null())
+        .exec(conn)
         .await?
-        .rows_affected();
+        .rows_affected;
     Ok(used == 1)
 }

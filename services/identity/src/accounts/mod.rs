@@ -39,8 +39,8 @@ use crate::config::IdentitySettings;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::{otp, password};
 use crate::keys::SigningKeys;
-use crate::tokens::TokenService;
-use crate::users::{self, NewUser, UserRow, timestamp};
+use crate::tokens::{LoginMethod, TokenService};
+use crate::users::{self, NewUser, OtpPurpose, User, UserStatus, timestamp};
 
 /// Consecutive wrong passwords that lock an account.
 const LOCK_AFTER_FAILURES: i32 = 5;
@@ -103,27 +103,15 @@ pub(crate) struct CheckedCode(Uuid);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Code<'a> {
     pub phone: &'a PhoneNumber,
-    /// The stored purpose: `sign_up`, `login`, `change_phone`, `reset_password`.
-    pub purpose: &'static str,
+    pub purpose: OtpPurpose,
     pub code: &'a str,
 }
 
 /// A successful login or sign-up.
 #[derive(Debug)]
 pub struct LoggedIn {
-    pub user: UserRow,
+    pub user: User,
     pub tokens: pb::TokenPair,
-}
-
-/// The stored name of an OTP purpose.
-fn purpose_name(purpose: pb::OtpPurpose) -> Option<&'static str> {
-    match purpose {
-        pb::OtpPurpose::Login => Some("login"),
-        pb::OtpPurpose::SignUp => Some("sign_up"),
-        pb::OtpPurpose::ResetPassword => Some("reset_password"),
-        pb::OtpPurpose::ChangePhone => Some("change_phone"),
-        pb::OtpPurpose::Unspecified => None,
-    }
 }
 
 impl Accounts {
@@ -190,8 +178,8 @@ impl Accounts {
             purpose,
             locale,
         } = command;
-        let purpose_name =
-            purpose_name(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
+        let stored =
+            OtpPurpose::from_proto(purpose).ok_or_else(|| Error::invalid("purpose", "required"))?;
         let now = self.ctx.clock.now();
         idempotency::once(
             &self.ctx.db,
@@ -206,7 +194,7 @@ impl Accounts {
                     .check(&phone.as_str().to_owned())?;
                 let resend = chrono::Duration::from_std(self.settings.otp_resend_interval)
                     .unwrap_or_default();
-                if let Some(last) = users::latest_challenge(txn, &phone, purpose_name).await?
+                if let Some(last) = users::latest_challenge(txn, &phone, stored).await?
                     && last.created_at + resend > now
                 {
                     let wait = (last.created_at + resend - now)
@@ -229,8 +217,8 @@ impl Accounts {
                     txn,
                     id,
                     &phone,
-                    purpose_name,
-                    otp::hash(self.secret(), phone.as_str(), purpose_name, &code),
+                    stored,
+                    otp::hash(self.secret(), phone.as_str(), stored.as_str(), &code),
                     now,
                     expires_at,
                 )
@@ -249,7 +237,7 @@ impl Accounts {
                     expire_time: Some(timestamp(expires_at)),
                 };
                 outbox::publish(txn, &self.ctx.event_source(), &event).await?;
-                tracing::info!(phone = %phone.masked(), purpose = purpose_name, "one-time code requested");
+                tracing::info!(phone = %phone.masked(), purpose = stored.as_str(), "one-time code requested");
                 Ok(pb::RequestOtpResponse {
                     expire_time: Some(timestamp(expires_at)),
                     retry_time: Some(timestamp(now + resend)),
@@ -268,7 +256,7 @@ impl Accounts {
         &self,
         caller: &Caller,
         phone: &PhoneNumber,
-        purpose: &'static str,
+        purpose: OtpPurpose,
         code: &str,
     ) -> Result<CheckedCode> {
         self.limits.logins_per_address.check(&flood_key(caller))?;
@@ -282,7 +270,7 @@ impl Accounts {
                 "no code was requested for this phone; request one first",
             ));
         };
-        if challenge.consumed {
+        if challenge.consumed_at.is_some() {
             return Err(already_used());
         }
         if challenge.expires_at <= now {
@@ -302,7 +290,7 @@ impl Accounts {
         if !otp::matches(
             self.secret(),
             phone.as_str(),
-            purpose,
+            purpose.as_str(),
             code,
             &challenge.code_hash,
         ) {
@@ -372,7 +360,7 @@ impl Accounts {
         // make the server run argon2 with made-up codes.
         let code = Code {
             phone: &command.phone,
-            purpose: "sign_up",
+            purpose: OtpPurpose::SignUp,
             code: &command.code,
         };
         self.once_with_code(caller, &command.mutation, code, keep, async |txn| {
@@ -387,6 +375,8 @@ impl Accounts {
                 time_zone: &command.time_zone,
                 password_hash,
                 created_by: None,
+                email: None,
+                created_by_request: None,
                 created_at: now,
             };
             let user = users::insert(txn, new)
@@ -406,7 +396,7 @@ impl Accounts {
             };
             outbox::publish(txn, &self.ctx.event_source(), &event).await?;
             let logged_in = self
-                .log_in(txn, user, "otp", &command.client_description)
+                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                 .await?;
             tracing::info!(user_id = %logged_in.user.id, "user signed up");
             Ok(pb::SignUpResponse {
@@ -426,7 +416,7 @@ impl Accounts {
         let now = self.ctx.clock.now();
         let code = Code {
             phone: &command.phone,
-            purpose: "login",
+            purpose: OtpPurpose::Login,
             code: &command.code,
         };
         self.once_with_code(caller, &command.mutation, code, LOG_IN_AGAIN, async |txn| {
@@ -440,7 +430,7 @@ impl Accounts {
                 })?;
             ensure_may_log_in(&user, false, now)?;
             let logged_in = self
-                .log_in(txn, user, "otp", &command.client_description)
+                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                 .await?;
             Ok(pb::LoginWithOtpResponse {
                 user: Some(logged_in.user.to_proto()),
@@ -503,7 +493,12 @@ impl Accounts {
                 // The right password: only now may the answer say the account is locked or disabled.
                 ensure_may_log_in(&user, true, now)?;
                 let logged_in = self
-                    .log_in(txn, user, "password", &command.client_description)
+                    .log_in(
+                        txn,
+                        user,
+                        LoginMethod::Password,
+                        &command.client_description,
+                    )
                     .await?;
                 Ok(pb::LoginWithPasswordResponse {
                     user: Some(logged_in.user.to_proto()),
@@ -575,7 +570,7 @@ impl Accounts {
     }
 
     /// `GetCurrentUser`: the account the token speaks for (a helper's token: the villager's).
-    pub async fn current_user(&self, caller: &Caller) -> Result<UserRow> {
+    pub async fn current_user(&self, caller: &Caller) -> Result<User> {
         let Some(id) = caller.subject_user() else {
             return Err(Error::permission_denied(
                 "NOT_A_USER",
@@ -648,8 +643,8 @@ impl Accounts {
     async fn log_in(
         &self,
         txn: &DatabaseTransaction,
-        user: UserRow,
-        method: &str,
+        user: User,
+        method: LoginMethod,
         client_description: &str,
     ) -> Result<LoggedIn> {
         users::record_login(txn, user.id, self.ctx.clock.now()).await?;
@@ -678,15 +673,15 @@ impl Accounts {
 }
 
 /// Whether `user` may log in now. Disabled accounts never; locked ones not until the lock ends.
-fn ensure_may_log_in(user: &UserRow, password: bool, now: DateTime<Utc>) -> Result<()> {
-    if user.status == "disabled" {
+fn ensure_may_log_in(user: &User, password: bool, now: DateTime<Utc>) -> Result<()> {
+    if user.status == UserStatus::Disabled {
         return Err(Error::permission_denied(
             "ACCOUNT_DISABLED",
             "this account is disabled; ask your village office",
         ));
     }
     // Locked by an official: for every way in, until the lock's end (or until lifted if none).
-    if user.status == "locked" && user.locked_until.is_none_or(|until| until > now) {
+    if user.status == UserStatus::Locked && user.locked_until.is_none_or(|until| until > now) {
         return Err(match user.locked_until {
             Some(until) => locked_error(until, now),
             None => Error::permission_denied(

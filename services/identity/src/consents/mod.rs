@@ -55,6 +55,7 @@ use uuid::Uuid;
 
 use crate::grants;
 use crate::tokens::TokenService;
+use crate::users::UserStatus;
 
 pub use self::parse::{GrantConsent, IssueDelegatedToken, ListConsents, WithdrawConsent};
 pub use self::store::ConsentRow;
@@ -278,11 +279,11 @@ async fn areas_of<C: ConnectionTrait>(
 /// revoked, helps no one any more.
 async fn may_help<C: ConnectionTrait>(
     conn: &C,
-    user: &crate::users::UserRow,
+    user: &crate::users::User,
     now: DateTime<Utc>,
     whose: &str,
 ) -> Result<()> {
-    if user.status != "active" {
+    if user.status != UserStatus::Active {
         return Err(Error::failed_precondition(
             "HELPER_NOT_ACTIVE",
             format!("{whose} account is locked or disabled"),
@@ -604,9 +605,9 @@ impl Consents {
                 let villager = crate::users::by_id(txn, row.grantor)
                     .await?
                     .ok_or_else(unknown)?;
-                let locked = villager.status == "locked"
+                let locked = villager.status == UserStatus::Locked
                     || villager.locked_until.is_some_and(|until| until > now);
-                if villager.status == "disabled" || locked {
+                if villager.status == UserStatus::Disabled || locked {
                     return Err(Error::failed_precondition(
                         "VILLAGER_UNAVAILABLE",
                         "the villager's account is locked or disabled",

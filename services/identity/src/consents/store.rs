@@ -93,15 +93,10 @@ pub async fn by_request<C: ConnectionTrait>(
 }
 
 /// Locks user `id`'s row for the rest of the transaction; `false` when there is no such user.
-/// Raw SQL only because the `users` table has no entity in this module's reach yet (the users
-/// entity is another change's); it becomes `users::Entity::find_by_id(id).lock_exclusive()`.
 pub async fn lock_user<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<bool> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-            [id.into()],
-        ))
+    let found = crate::entity::users::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
         .await?;
     Ok(found.is_some())
 }

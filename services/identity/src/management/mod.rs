@@ -111,41 +111,16 @@ pub const USERS_WRITE: &str = "identity.users:write";
 /// How recent a login must be to set a first password without a current one.
 const RECENT_LOGIN: Duration = Duration::from_secs(10 * 60);
 
-/// A user's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Active,
-    Locked,
-    Disabled,
-}
-
-impl Status {
-    pub fn from_proto(status: pb::UserStatus) -> Option<Self> {
-        match status {
-            pb::UserStatus::Active => Some(Self::Active),
-            pb::UserStatus::Locked => Some(Self::Locked),
-            pb::UserStatus::Disabled => Some(Self::Disabled),
-            pb::UserStatus::Unspecified => None,
-        }
-    }
-
-    /// As stored in `users.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Locked => "locked",
-            Self::Disabled => "disabled",
-        }
-    }
-}
+/// A user's status (the entity's column type).
+pub use crate::users::UserStatus as Status;
 
 impl UserView {
     /// The user as the contract describes them.
     pub fn to_proto(&self) -> pb::User {
         let mut user = self.row.to_proto();
-        user.email = self.email.clone().unwrap_or_default();
+        user.email = self.row.email.clone().unwrap_or_default();
         user.role_grants = self.grants.iter().map(GrantRow::to_proto).collect();
-        let creator = self.created_by.unwrap_or(self.row.id);
+        let creator = self.row.created_by.unwrap_or(self.row.id);
         user.audit = Some(common::AuditInfo {
             create_time: Some(timestamp(self.row.created_at)),
             creator: Some(common::Actor {
@@ -165,13 +140,7 @@ pub fn session_to_proto(user_id: Uuid, session: &SessionInfo) -> pb::Session {
     pb::Session {
         id: session.id.to_string(),
         user_id: user_id.to_string(),
-        login_method: match session.login_method.as_str() {
-            "password" => pb::LoginMethod::Password,
-            "otp" => pb::LoginMethod::Otp,
-            "sign_up" => pb::LoginMethod::SignUp,
-            "delegated" => pb::LoginMethod::Delegated,
-            _ => pb::LoginMethod::Unspecified,
-        } as i32,
+        login_method: session.login_method.to_proto() as i32,
         client_description: session.client_description.clone(),
         create_time: Some(timestamp(session.created_at)),
         last_refresh_time: Some(timestamp(session.last_used_at)),
@@ -236,7 +205,7 @@ fn may_update(caller: &Caller, user: &UserView) -> Result<()> {
     if caller.reach(&user.areas(), None).is_none() {
         return Err(not_found(user.row.id));
     }
-    if user.created_by.is_none() || user.created_by != caller.acting_user() {
+    if user.row.created_by.is_none() || user.row.created_by != caller.acting_user() {
         return Err(Error::permission_denied(
             "NOT_REGISTERED_BY_YOU",
             "officials update the profiles of the users they registered; ask the user",
@@ -275,7 +244,7 @@ fn status_rank(caller: &Caller, user: &UserView) -> Result<u8> {
             "this user holds a role of your rank or higher",
         ));
     }
-    if i16::from(rank) < user.status_set_rank {
+    if i16::from(rank) < user.row.status_set_rank {
         return Err(Error::permission_denied(
             "STATUS_SET_BY_HIGHER_RANK",
             "a higher-ranking official set this user's status; ask them",
@@ -300,11 +269,7 @@ fn code_holder(user_id: Uuid, now: DateTime<Utc>) -> Caller {
 
 /// Whether `given` proves that the caller owns `user` now: the current password, or for a first
 /// password a login within [`RECENT_LOGIN`].
-async fn proves_owner(
-    user: &users::UserRow,
-    given: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<()> {
+async fn proves_owner(user: &users::User, given: Option<&str>, now: DateTime<Utc>) -> Result<()> {
     let Some(hash) = user.password_hash.clone() else {
         let recent = chrono::Duration::from_std(RECENT_LOGIN).unwrap_or_default();
         if user.last_login_at.is_some_and(|at| at + recent > now) {
@@ -482,6 +447,8 @@ impl Management {
                 time_zone: &command.time_zone,
                 password_hash,
                 created_by: caller.acting_user(),
+                email: command.email.as_deref(),
+                created_by_request: Some((key.caller_key(), key.request_id())),
                 created_at: now,
             };
             let row = users::insert(txn, new)
@@ -490,14 +457,6 @@ impl Management {
                     resource: "user",
                     id: command.phone.masked(),
                 })?;
-            store::complete_created(
-                txn,
-                row.id,
-                command.email.as_deref(),
-                key.caller_key(),
-                key.request_id(),
-            )
-            .await?;
             for wanted in &wanted {
                 let give = grants::Give {
                     request: None,
@@ -591,7 +550,7 @@ impl Management {
         let filter = store::Filter {
             area: (!everyone).then_some(&area),
             role: query.role,
-            status: query.status.map(Status::as_str),
+            status: query.status,
             search: &query.search,
             now,
         };
@@ -672,18 +631,18 @@ impl Management {
             store::lock(txn, id).await?;
             let before = existing(txn, id, now).await?;
             let rank = status_rank(caller, &before)?;
-            if before.row.status == status.as_str() && status != Status::Locked {
+            if before.row.status == status && status != Status::Locked {
                 return Ok(pb::SetUserStatusResponse {
                     user: Some(before.to_proto()),
                 });
             }
             let until = command.locked_until;
-            store::set_status(txn, id, status.as_str(), until, i16::from(rank), now).await?;
+            store::set_status(txn, id, status, until, i16::from(rank), now).await?;
             let after = existing(txn, id, now).await?;
             let change = Change {
                 action: "user.status_changed",
                 details: serde_json::json!({
-                    "from": before.row.status,
+                    "from": before.row.status.as_str(),
                     "to": status.as_str(),
                     "reason": command.reason,
                     "locked_until": until,
@@ -719,7 +678,7 @@ impl Management {
         // request's transaction, the code used up inside it.
         let code = Code {
             phone,
-            purpose: "change_phone",
+            purpose: users::OtpPurpose::ChangePhone,
             code: &command.code,
         };
         let now = self.clock.now();
@@ -772,7 +731,7 @@ impl Management {
         // The code (and its throttles) before the costly hashing.
         let code = Code {
             phone,
-            purpose: "reset_password",
+            purpose: users::OtpPurpose::ResetPassword,
             code: &command.code,
         };
         let now = self.clock.now();
@@ -945,23 +904,25 @@ mod tests {
     ) -> UserView {
         let now = instant();
         UserView {
-            row: users::UserRow {
+            row: users::User {
                 id,
                 phone_number: "+8613800138000".to_owned(),
                 display_name: "赵敏".to_owned(),
                 locale: "zh-CN".to_owned(),
                 time_zone: "Asia/Shanghai".to_owned(),
-                status: "active".to_owned(),
+                status: Status::Active,
                 password_hash: None,
                 failed_logins: 0,
                 locked_until: None,
                 last_login_at: None,
+                created_by,
                 created_at: now,
                 updated_at: now,
+                email: None,
+                status_set_rank: set_rank,
+                created_by_key: None,
+                created_request_id: None,
             },
-            email: None,
-            created_by,
-            status_set_rank: set_rank,
             grants: grants
                 .iter()
                 .map(|(role, scope)| GrantRow {

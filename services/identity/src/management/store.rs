@@ -1,27 +1,28 @@
 //! The `users` table as user management reads and writes it, beside [`crate::users`] (whose
-//! rows and inserts it uses). Raw SQL until the table has its sea-orm entity; every statement
-//! takes "now" from the caller's clock, never the database's.
+//! reads and inserts it uses), through the [`crate::entity::users`] entity; every statement takes
+//! "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QuerySelect as _,
+    Statement,
+};
 use terrace_platform::auth::{AdminScope, Role};
 use terrace_platform::error::Result;
 use uuid::Uuid;
 
 use super::parse::{Profile, Search, UserCursor};
 use crate::domain::phone::PhoneNumber;
+use crate::entity::users::{Column, Entity as Users};
 use crate::grants::{self, GrantRow};
-use crate::users::{self, UserRow};
+use crate::users::{self, User, UserStatus};
 
 /// A user with what management shows and decides by.
 #[derive(Debug, Clone)]
 pub struct UserView {
-    pub row: UserRow,
-    pub email: Option<String>,
-    /// Who registered them, when it was not the user.
-    pub created_by: Option<Uuid>,
-    /// The rank of the official who set the current status (0: active, or the user's own doing).
-    pub status_set_rank: i16,
+    /// Every column of the user's row (e-mail, creator and status rank included).
+    pub row: User,
     /// Their live grants: where they live.
     pub grants: Vec<GrantRow>,
 }
@@ -33,7 +34,7 @@ impl UserView {
     }
 }
 
-/// User `id` with their e-mail, creator and live grants at `now`.
+/// User `id` with their live grants at `now`.
 pub async fn load<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
@@ -42,33 +43,21 @@ pub async fn load<C: ConnectionTrait>(
     let Some(row) = users::by_id(conn, id).await? else {
         return Ok(None);
     };
-    let Some(extra) = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "SELECT email, created_by, status_set_rank FROM users WHERE id = $1",
-            [id.into()],
-        ))
-        .await?
-    else {
-        return Ok(None);
-    };
     Ok(Some(UserView {
         row,
-        email: extra.try_get("", "email")?,
-        created_by: extra.try_get("", "created_by")?,
-        status_set_rank: extra.try_get("", "status_set_rank")?,
         grants: grants::store::live(conn, id, now).await?,
     }))
 }
 
 /// Locks user `id`'s row for the rest of the transaction.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-        [id.into()],
-    ))
-    .await?;
+    Users::find_by_id(id)
+        .select_only()
+        .column(Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?;
     Ok(())
 }
 
@@ -78,37 +67,14 @@ pub async fn created_by_request<C: ConnectionTrait>(
     caller_key: &str,
     request_id: Uuid,
 ) -> Result<Option<Uuid>> {
-    let found = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            conn.get_database_backend(),
-            "SELECT id FROM users WHERE created_by_key = $1 AND created_request_id = $2",
-            [caller_key.into(), request_id.into()],
-        ))
-        .await?;
-    Ok(found.map(|row| row.try_get("", "id")).transpose()?)
-}
-
-/// Records on a user just created what [`crate::users::insert`] does not: their e-mail, and
-/// which request of which caller created them.
-pub async fn complete_created<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    email: Option<&str>,
-    caller_key: &str,
-    request_id: Uuid,
-) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE users SET email = $2, created_by_key = $3, created_request_id = $4 WHERE id = $1",
-        [
-            id.into(),
-            email.map(str::to_owned).into(),
-            caller_key.into(),
-            request_id.into(),
-        ],
-    ))
-    .await?;
-    Ok(())
+    Ok(Users::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::CreatedByKey.eq(caller_key))
+        .filter(Column::CreatedRequestId.eq(request_id))
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?)
 }
 
 /// Changes the fields of `profile` that are given.
@@ -118,50 +84,48 @@ pub async fn update_profile<C: ConnectionTrait>(
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE users SET display_name = COALESCE($2, display_name), \
-         locale = COALESCE($3, locale), time_zone = COALESCE($4, time_zone), \
-         email = CASE WHEN $5 THEN $6 ELSE email END, updated_at = $7 WHERE id = $1",
-        [
-            id.into(),
-            profile.display_name.clone().into(),
-            profile.locale.clone().into(),
-            profile.time_zone.clone().into(),
-            profile.email.is_some().into(),
-            profile.email.clone().flatten().into(),
-            now.into(),
-        ],
-    ))
-    .await?;
+    let mut update = Users::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id));
+    if let Some(name) = &profile.display_name {
+        update = update.col_expr(Column::DisplayName, Expr::value(name.clone()));
+    }
+    if let Some(locale) = &profile.locale {
+        update = update.col_expr(Column::Locale, Expr::value(locale.clone()));
+    }
+    if let Some(time_zone) = &profile.time_zone {
+        update = update.col_expr(Column::TimeZone, Expr::value(time_zone.clone()));
+    }
+    if let Some(email) = &profile.email {
+        update = update.col_expr(Column::Email, Expr::value(email.clone()));
+    }
+    update.exec(conn).await?;
     Ok(())
 }
 
-/// Sets the status (`active`, `locked`, `disabled`) and the rank of who set it; becoming active
-/// clears the wrong-password count and the rank.
+/// Sets the status and the rank of who set it; becoming active clears the wrong-password count
+/// and the rank.
 pub async fn set_status<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
-    status: &str,
+    status: UserStatus,
     locked_until: Option<DateTime<Utc>>,
     rank: i16,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE users SET status = $2, locked_until = $3, \
-         failed_logins = CASE WHEN $2 = 'active' THEN 0 ELSE failed_logins END, \
-         status_set_rank = CASE WHEN $2 = 'active' THEN 0 ELSE $4 END, updated_at = $5 \
-         WHERE id = $1",
-        [
-            id.into(),
-            status.into(),
-            locked_until.into(),
-            rank.into(),
-            now.into(),
-        ],
-    ))
-    .await?;
+    let mut update = Users::update_many()
+        .col_expr(Column::Status, Expr::value(status))
+        .col_expr(Column::LockedUntil, Expr::value(locked_until))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id));
+    update = if status == UserStatus::Active {
+        update
+            .col_expr(Column::FailedLogins, Expr::value(0))
+            .col_expr(Column::StatusSetRank, Expr::value(0i16))
+    } else {
+        update.col_expr(Column::StatusSetRank, Expr::value(rank))
+    };
+    update.exec(conn).await?;
     Ok(())
 }
 
@@ -172,12 +136,12 @@ pub async fn set_phone<C: ConnectionTrait>(
     phone: &PhoneNumber,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE users SET phone_number = $2, updated_at = $3 WHERE id = $1",
-        [id.into(), phone.as_str().into(), now.into()],
-    ))
-    .await?;
+    Users::update_many()
+        .col_expr(Column::PhoneNumber, Expr::value(phone.as_str()))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -189,14 +153,21 @@ pub async fn set_password<C: ConnectionTrait>(
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    conn.execute_raw(Statement::from_sql_and_values(
-        conn.get_database_backend(),
-        "UPDATE users SET password_hash = $2, failed_logins = 0, \
-         locked_until = CASE WHEN status = 'locked' THEN locked_until END, updated_at = $3 \
-         WHERE id = $1",
-        [id.into(), hash.into(), now.into()],
-    ))
-    .await?;
+    Users::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(hash))
+        .col_expr(Column::FailedLogins, Expr::value(0))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::case(
+                Column::Status.eq(UserStatus::Locked),
+                Expr::col(Column::LockedUntil),
+            )
+            .into(),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -207,7 +178,7 @@ pub struct Filter<'a> {
     /// user, grants or not.
     pub area: Option<&'a AdminScope>,
     pub role: Option<Role>,
-    pub status: Option<&'a str>,
+    pub status: Option<UserStatus>,
     pub search: &'a Search,
     pub now: DateTime<Utc>,
 }
@@ -225,6 +196,12 @@ pub async fn page<C: ConnectionTrait>(
         Search::Phone(phone) => (Some(phone.as_str().to_owned()), None),
         Search::NamePrefix(prefix) => (None, Some(prefix.clone())),
     };
+    // Raw: one statement over two tables, the hot path of the user list: an EXISTS over
+    // `role_grants` by scope prefix (`starts_with`, served by the `text_pattern_ops` index), a
+    // row-value keyset comparison, and optional filters as `$n IS NULL OR ...` so that the plan
+    // is the same whatever is given. The builder would need table and column names of
+    // `role_grants` spelled as strings (its entity belongs to the grants module) and says the
+    // rest less plainly.
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
@@ -241,7 +218,10 @@ pub async fn page<C: ConnectionTrait>(
             [
                 filter.area.map(|area| area.as_str().to_owned()).into(),
                 filter.role.map(|role| role.as_str().to_owned()).into(),
-                filter.status.map(str::to_owned).into(),
+                filter
+                    .status
+                    .map(|status| status.as_str().to_owned())
+                    .into(),
                 phone.into(),
                 name_prefix.into(),
                 after.map(|(name, _)| name.clone()).into(),

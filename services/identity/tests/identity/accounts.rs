@@ -650,6 +650,8 @@ async fn a_village_behind_one_address_logs_in_while_guessers_and_floods_are_stop
                 time_zone: "Asia/Shanghai",
                 password_hash: Some(hash.clone()),
                 created_by: None,
+                email: None,
+                created_by_request: None,
                 created_at: terrace_platform::Clock::system_now(),
             },
         )

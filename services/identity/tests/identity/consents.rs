@@ -141,6 +141,8 @@ impl World {
                 time_zone: "Asia/Shanghai",
                 password_hash: None,
                 created_by: None,
+                email: None,
+                created_by_request: None,
                 created_at: self.app.clock.now(),
             },
         )

@@ -43,6 +43,8 @@ async fn grants_follow_rank_and_area_for_every_granter_and_target() {
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by: None,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )
@@ -280,6 +282,8 @@ async fn a_granted_role_is_in_the_next_token() {
             time_zone: "Asia/Shanghai",
             password_hash: Some(hash),
             created_by: None,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )
@@ -339,6 +343,8 @@ async fn a_grant_out_of_reach_is_unknown_not_just_forbidden() {
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by: None,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )
@@ -422,6 +428,8 @@ async fn a_status_set_by_a_higher_rank_is_not_undone_by_a_lower_one() {
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by: None,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )
@@ -496,6 +504,8 @@ async fn expired_grants_are_retired_and_announced() {
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by: None,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )

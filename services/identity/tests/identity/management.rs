@@ -103,6 +103,8 @@ async fn user_with(
             time_zone: "Asia/Shanghai",
             password_hash: None,
             created_by,
+            email: None,
+            created_by_request: None,
             created_at: terrace_platform::Clock::system_now(),
         },
     )

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use terrace_identity::config::IdentitySettings;
 use terrace_identity::keys::SigningKeys;
-use terrace_identity::tokens::{REASON_LOGOUT, REASON_REUSED, TokenService};
+use terrace_identity::tokens::{LoginMethod, REASON_LOGOUT, REASON_REUSED, TokenService};
 use terrace_platform::Error;
 use terrace_platform::auth::{KeySource, PrincipalKind, Role, RoleGrant, Verifier};
 use terrace_platform::config::AuthSettings;
@@ -49,7 +49,7 @@ async fn setup(ctx: &TestContext, settings: IdentitySettings) -> Setup {
 async fn login(setup: &Setup, user: Uuid, device: &str) -> (Uuid, String) {
     let session = setup
         .tokens
-        .start_session(&setup.db, user, "password", device)
+        .start_session(&setup.db, user, LoginMethod::Password, device)
         .await
         .unwrap();
     (session.session_id, session.refresh_token)
@@ -192,7 +192,7 @@ async fn revoke_all_ends_every_session_of_the_user_and_no_other() {
     assert!(
         listed
             .iter()
-            .all(|session| session.login_method == "password")
+            .all(|session| session.login_method == LoginMethod::Password)
     );
 
     assert_eq!(
@@ -301,7 +301,7 @@ async fn a_session_rolled_back_with_its_login_never_existed() {
     let txn = setup.db.begin().await.unwrap();
     let session = setup
         .tokens
-        .start_session(&txn, user, "otp", "phone")
+        .start_session(&txn, user, LoginMethod::Otp, "phone")
         .await
         .unwrap();
     txn.rollback().await.unwrap();
