@@ -198,10 +198,9 @@ pub async fn page<C: ConnectionTrait>(
     };
     // Raw: one statement over two tables, the hot path of the user list: an EXISTS over
     // `role_grants` by scope prefix (`starts_with`, served by the `text_pattern_ops` index), a
-    // row-value keyset comparison, and optional filters as `$n IS NULL OR ...` so that the plan
-    // is the same whatever is given. The builder would need table and column names of
-    // `role_grants` spelled as strings (its entity belongs to the grants module) and says the
-    // rest less plainly.
+    // row-value keyset comparison, and optional filters as `$n IS NULL OR ...`, so that it is one
+    // prepared statement with one plan whatever is given (the builder would add and drop
+    // clauses per filter, a statement shape per combination).
     let rows = conn
         .query_all_raw(Statement::from_sql_and_values(
             conn.get_database_backend(),
