@@ -72,6 +72,7 @@ pub async fn create_user(
         user: Some(user.to_proto()),
         actor: Some(Caller::System { job: component }.actor()),
     };
+    outbox::publish_state(&txn, SOURCE, &user.to_proto(), &user.id.to_string()).await?;
     outbox::publish(&txn, SOURCE, &event).await?;
     txn.commit().await?;
     Ok(Some(user))

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-pub use envelope::{Envelope, Event};
+pub use envelope::{Envelope, Event, Snapshot};
 pub use streams::Naming;
 
 use crate::config::NatsSettings;
