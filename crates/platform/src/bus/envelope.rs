@@ -29,6 +29,16 @@ pub const TOMBSTONE_TYPE: &str = "terrace.platform.Tombstone";
 /// An entity snapshot published on a state stream (see `terrace_proto::Snapshot`).
 pub use terrace_proto::Snapshot;
 
+/// The event subject of the erasure of an entity of `S`: `state.identity.user` ->
+/// `identity.user.erased`.
+pub fn erased_subject<S: Snapshot>() -> String {
+    let entity = S::ROOT
+        .strip_prefix(super::streams::STATE_ROOT)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(S::ROOT);
+    format!("{entity}.erased")
+}
+
 /// A protobuf event message and where it is published: defined with the contracts, implemented
 /// there for every event of every domain (see `terrace_proto::Event`).
 pub use terrace_proto::Event;
@@ -89,9 +99,30 @@ impl Envelope {
         }
     }
 
-    /// Whether this is a tombstone: the entity of its subject was erased.
+    /// The event that tells consumers already following the events of `id`'s erasure: on
+    /// `<domain>.<entity>.erased` (see [`erased_subject`]), typed [`TOMBSTONE_TYPE`], the id as
+    /// its payload. [`outbox::publish_tombstone`](super::outbox::publish_tombstone) writes it with
+    /// the tombstone.
+    pub fn erased<S: Snapshot>(source: &str, id: &str) -> Self {
+        Self {
+            subject: erased_subject::<S>(),
+            payload: Bytes::from(id.to_owned()),
+            ..Self::tombstone::<S>(source, id)
+        }
+    }
+
+    /// Whether this says an entity was erased: a tombstone on its state subject, or the erasure
+    /// event that goes with it. Either way [`entity_id`](Self::entity_id) is the erased id.
     pub fn is_tombstone(&self) -> bool {
         self.event_type == TOMBSTONE_TYPE
+    }
+
+    /// Whether this is a state message or an erasure about an entity of `S`.
+    pub fn is_about<S: Snapshot>(&self) -> bool {
+        self.subject
+            .strip_prefix(S::ROOT)
+            .is_some_and(|rest| rest.starts_with('.'))
+            || self.subject == erased_subject::<S>()
     }
 
     /// Whether this is an entity's state (a snapshot or a tombstone) rather than an event.
@@ -99,8 +130,12 @@ impl Envelope {
         super::streams::is_state(&self.subject)
     }
 
-    /// The entity id of a state message: the last token of its subject.
+    /// The entity id of a state message (the last token of its subject) or of an erasure event
+    /// (its payload).
     pub fn entity_id(&self) -> &str {
+        if !self.is_state() && self.is_tombstone() {
+            return std::str::from_utf8(&self.payload).unwrap_or_default();
+        }
         self.subject.rsplit('.').next().unwrap_or_default()
     }
 

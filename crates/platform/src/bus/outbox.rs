@@ -116,9 +116,11 @@ pub async fn publish_state<C: ConnectionTrait, S: Snapshot>(
 }
 
 /// Enqueues the tombstone of the erased entity `id` of `S`: it replaces the entity's snapshot in
-/// the state stream, and consumers delete what they hold of it. The entity's earlier state rows
-/// still in the outbox (sent or not) are deleted with it, so no copy of the erased data is left
-/// here either.
+/// the state stream, so a projection started later never learns of it; and the erasure event
+/// (`<domain>.<entity>.erased`, the id as payload, see [`Envelope::erased`]) for projections
+/// already following the events. Consumers delete what they hold of it. The entity's earlier
+/// state rows still in the outbox (sent or not) are deleted with it, so no copy of the erased
+/// data is left here either. Returns the tombstone's message id.
 pub async fn publish_tombstone<C: ConnectionTrait, S: Snapshot>(
     conn: &C,
     source: &str,
@@ -132,5 +134,6 @@ pub async fn publish_tombstone<C: ConnectionTrait, S: Snapshot>(
     ))
     .await?;
     enqueue(conn, &envelope).await?;
+    enqueue(conn, &Envelope::erased::<S>(source, id)).await?;
     Ok(envelope.id)
 }

@@ -76,21 +76,22 @@ impl Handler for Projection {
         ))
         .await?;
         let reject = HandlerError::Reject;
+        let kind = if event.is_about::<pb::User>() {
+            "user"
+        } else {
+            "grant"
+        };
+        // On the state stream (a projection started later) or the events (one already running).
+        if event.is_tombstone() {
+            txn.execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                format!("DELETE FROM {} WHERE kind = $1 AND id = $2", self.table),
+                [kind.into(), event.entity_id().into()],
+            ))
+            .await?;
+            return Ok(());
+        }
         if event.is_state() {
-            let kind = if event.subject.starts_with(pb::User::ROOT) {
-                "user"
-            } else {
-                "grant"
-            };
-            if event.is_tombstone() {
-                txn.execute_raw(Statement::from_sql_and_values(
-                    txn.get_database_backend(),
-                    format!("DELETE FROM {} WHERE kind = $1 AND id = $2", self.table),
-                    [kind.into(), event.entity_id().into()],
-                ))
-                .await?;
-                return Ok(());
-            }
             if kind == "user" {
                 let user: pb::User = event.decode_snapshot().map_err(reject)?;
                 return self
