@@ -406,3 +406,51 @@ async fn a_late_projection_rebuilds_users_and_grants_then_follows_events() {
     .await;
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn resnapshot_restores_a_lost_state_stream() {
+    let app = TestApp::spawn(&[ServiceDef::of::<terrace_identity::Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let bus = app.ctx.bus(&[]).await;
+    let li = create(&db, "+8613700137011", "李雷").await;
+    let home = grant(&db, "+8613700137011", "110101001001").await;
+    eventually("the outbox drained", || drained(&db)).await;
+    // The state stream is lost (purged); the events are past their week (not read here either).
+    let stream = bus
+        .jetstream
+        .get_stream(bus.naming.state_stream("identity"))
+        .await
+        .unwrap();
+    stream.purge().await.unwrap();
+
+    assert_eq!(admin::resnapshot(&db).await.unwrap(), (1, 1));
+    eventually("the outbox drained", || drained(&db)).await;
+    projection_tables(&db, "proj_c").await;
+    let shutdown = CancellationToken::new();
+    // Filtering on the user entities only: the grants' snapshots are not handed over.
+    let spec = ConsumerSpec {
+        name: "users-only".to_owned(),
+        domain: "identity".to_owned(),
+        subject: Some("identity.user.>".to_owned()),
+    };
+    let consumer = Consumer::new(
+        spec,
+        &db,
+        &bus,
+        &app.settings.consumer,
+        Projection { table: "proj_c" },
+    )
+    .from_state("state.identity.user.>");
+    assert_eq!(
+        consumer.load_state("state.identity.user.>").await.unwrap(),
+        1
+    );
+    tokio::spawn(consumer.run(shutdown.clone()));
+    eventually("the projection rebuilt from the resnapshot", || async {
+        (projected(&db, "proj_c").await == vec![("user".to_owned(), li.clone(), "李雷".to_owned())])
+            .then_some(())
+    })
+    .await;
+    assert!(!home.is_empty());
+    shutdown.cancel();
+}
