@@ -109,6 +109,27 @@ pub trait Event: prost::Message + Default {
     const TYPE: &'static str;
 }
 
+/// An entity that other services project, published as its latest snapshot on its state stream.
+///
+/// The state subject of one entity is `<ROOT>.<id>`, e.g. `state.identity.user.<uuid>`; the state
+/// stream keeps only the last message of each subject (see `terrace_platform::bus::streams`).
+pub trait Snapshot: prost::Message + Default {
+    /// The subject root without the deployment prefix, e.g. `state.identity.user`.
+    const ROOT: &'static str;
+    /// The full protobuf name, e.g. `terrace.identity.v1.User`.
+    const TYPE: &'static str;
+}
+
+impl Snapshot for identity::v1::User {
+    const ROOT: &'static str = "state.identity.user";
+    const TYPE: &'static str = "terrace.identity.v1.User";
+}
+
+impl Snapshot for identity::v1::RoleGrant {
+    const ROOT: &'static str = "state.identity.grant";
+    const TYPE: &'static str = "terrace.identity.v1.RoleGrant";
+}
+
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 #[cfg(test)]

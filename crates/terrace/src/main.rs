@@ -8,6 +8,7 @@
 //! - `terrace user create|grant|revoke`: users and role grants, with the operator's authority.
 //! - `terrace agency create|rotate`: agency clients and their secrets, with the operator's
 //!   authority.
+//! - `terrace events resnapshot --service <name>`: republish a service's state streams.
 //!
 //! # Layout
 //!
@@ -17,8 +18,10 @@
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.
+//! - [`events`]: `terrace events resnapshot`.
 
 mod agencies;
+mod events;
 mod services;
 mod sms_sink;
 mod substrate;
@@ -79,6 +82,11 @@ enum Command {
     Agency {
         #[command(subcommand)]
         action: agencies::AgencyCommand,
+    },
+    /// The event bus: republish a service's state streams.
+    Events {
+        #[command(subcommand)]
+        action: events::EventsCommand,
     },
 }
 
@@ -167,6 +175,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Agency { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             agencies::run(&settings, action).await
+        }
+        Command::Events { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            events::run(&settings, action).await
         }
     }
 }

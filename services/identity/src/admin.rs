@@ -74,6 +74,7 @@ pub async fn create_user(
         user: Some(user.to_proto()),
         actor: Some(Caller::System { job: component }.actor()),
     };
+    outbox::publish_state(&txn, SOURCE, &user.to_proto(), &user.id.to_string()).await?;
     outbox::publish(&txn, SOURCE, &event).await?;
     txn.commit().await?;
     Ok(Some(user))
@@ -113,4 +114,61 @@ pub async fn revoke(db: &DatabaseConnection, grant_id: Uuid, reason: &str) -> Re
 
 fn command_line(db: &DatabaseConnection) -> Grants {
     Grants::on(db.clone(), SOURCE.to_owned(), Clock::system())
+}
+
+/// How many snapshots [`resnapshot`] writes per transaction.
+const RESNAPSHOT_BATCH: u64 = 500;
+
+/// Republishes the current state of every user and every grant (revoked and expired ones too)
+/// through the outbox (`terrace events resnapshot --service identity`): after a state stream was
+/// lost, or to give snapshots a new shape. Each batch commits on its own; a projection holding a
+/// version as new keeps it. Returns how many users and grants were written.
+pub async fn resnapshot(db: &DatabaseConnection) -> Result<(u64, u64)> {
+    let now = Clock::system().now();
+    let search = crate::management::parse::Search::Anyone;
+    let users_filter = crate::management::store::Filter {
+        area: None,
+        role: None,
+        status: None,
+        search: &search,
+        now,
+    };
+    let mut users = 0;
+    let mut after = None;
+    loop {
+        let page =
+            crate::management::store::page(db, &users_filter, after.as_ref(), RESNAPSHOT_BATCH)
+                .await?;
+        let Some((_, last)) = page.last() else { break };
+        after = Some(last.clone());
+        let txn = db.begin().await?;
+        for (id, _) in &page {
+            if let Some(user) = crate::management::store::load(&txn, *id, now).await? {
+                outbox::publish_state(&txn, SOURCE, &user.to_proto(), &id.to_string()).await?;
+                users += 1;
+            }
+        }
+        txn.commit().await?;
+    }
+    let grants_filter = grants::store::Filter {
+        user_id: None,
+        area: None,
+        role: None,
+        include_inactive: true,
+        now,
+    };
+    let mut grants = 0;
+    let mut after = None;
+    loop {
+        let page = grants::store::page(db, &grants_filter, after, RESNAPSHOT_BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let txn = db.begin().await?;
+        for row in &page {
+            outbox::publish_state(&txn, SOURCE, &row.to_proto(), &row.id.to_string()).await?;
+            grants += 1;
+        }
+        txn.commit().await?;
+    }
+    Ok((users, grants))
 }

@@ -10,6 +10,17 @@
 //! `max_deliver` attempts (or at once, for a [`HandlerError::Reject`]) the message is copied to the
 //! dead-letter stream with the error and terminated, so that one poisoned event cannot hold up the
 //! rest. Shutdown stops pulling and returns after the message in hand.
+//!
+//! A consumer made [`Consumer::from_state`] starts a projection from the domain's state stream
+//! (see [`streams`](super::streams)) the first time it runs, i.e. while its durable does not exist
+//! yet: it notes the event stream's last sequence `L`, then reads the state stream to its end
+//! (every entity's latest snapshot or tombstone, however old), handing each to the handler in a
+//! transaction of its own, and only then creates its durable at sequence `L + 1`. An event stored
+//! before the state was read is reflected in the snapshots; one stored after is delivered: no gap.
+//! The snapshots and events that overlap (a change whose snapshot was read and whose event
+//! came after `L`) are the reason handlers are idempotent per entity: each message carries its
+//! time ([`Envelope::time`]), and a handler leaves an entity alone if it holds a newer version. A
+//! crash during the read leaves no durable, so the next start reads the state again.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +29,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use futures::StreamExt as _;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
@@ -104,6 +116,8 @@ pub struct Consumer<H> {
     settings: ConsumerSettings,
     handler: Arc<H>,
     metrics: ConsumerMetrics,
+    /// The logical state subject filter to start from (e.g. `state.identity.>`), if any.
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +161,7 @@ impl<H: Handler> Consumer<H> {
             bus: bus.clone(),
             settings: settings.clone(),
             handler: Arc::new(handler),
+            state: None,
             metrics: ConsumerMetrics {
                 consumer,
                 outcomes: crate::telemetry::meter()
@@ -163,15 +178,51 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// Creates the durable consumer on the server, or updates it to this configuration.
+    /// Starts the projection from the state stream of the spec's domain, taking the snapshots on
+    /// `subject` (logical, wildcards allowed, e.g. `state.identity.>`), before the events; see the
+    /// module documentation. The handler receives both: [`Envelope::is_state`] tells them apart.
+    #[must_use]
+    pub fn from_state(mut self, subject: &str) -> Self {
+        self.state = Some(subject.to_owned());
+        self
+    }
+
+    /// Creates the durable consumer on the server, or updates it to this configuration. For a
+    /// consumer [`from_state`](Self::from_state) whose durable does not exist yet, first reads
+    /// the state stream into the handler and starts the durable after the events it reflects.
     pub async fn ensure(&self) -> anyhow::Result<PullConsumer> {
         let stream_name = self.bus.naming.stream(&self.spec.domain);
-        let stream = self
+        let mut stream = self
             .bus
             .jetstream
             .get_stream(&stream_name)
             .await
             .with_context(|| format!("opening stream {stream_name}"))?;
+        let mut deliver_policy = DeliverPolicy::All;
+        if let Some(state) = &self.state {
+            match stream.consumer_info(&self.spec.name).await {
+                // The start of an existing durable cannot change (nor need to).
+                Ok(info) => deliver_policy = info.config.deliver_policy,
+                Err(error) if error.kind() == ConsumerInfoErrorKind::NotFound => {
+                    // Taken before the state is read: every event after it is delivered.
+                    let last = stream
+                        .info()
+                        .await
+                        .with_context(|| format!("reading stream {stream_name}"))?
+                        .state
+                        .last_sequence;
+                    self.load_state(state).await?;
+                    deliver_policy = DeliverPolicy::ByStartSequence {
+                        start_sequence: last + 1,
+                    };
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("reading consumer {} on {stream_name}", self.spec.name)
+                    });
+                }
+            }
+        }
         let config = pull::Config {
             durable_name: Some(self.spec.name.clone()),
             filter_subject: self
@@ -182,7 +233,7 @@ impl<H: Handler> Consumer<H> {
                 .unwrap_or_default(),
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.settings.ack_wait,
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy,
             // The server stops redelivering after this many attempts even if the process handling
             // the message dies every time (the runner moves it to the dead letters before that).
             // One more than the runner's own limit: the runner dead-letters on its last attempt,
@@ -196,6 +247,96 @@ impl<H: Handler> Consumer<H> {
             .create_consumer(config)
             .await
             .with_context(|| format!("creating consumer {} on {stream_name}", self.spec.name))
+    }
+
+    /// Reads the state stream to its present end, handing every snapshot and tombstone on
+    /// `subject` to the handler, each in its own transaction; returns how many it handled.
+    pub async fn load_state(&self, subject: &str) -> anyhow::Result<u64> {
+        let stream_name = self.bus.naming.state_stream(&self.spec.domain);
+        let mut stream = self
+            .bus
+            .jetstream
+            .get_stream(&stream_name)
+            .await
+            .with_context(|| format!("opening stream {stream_name}"))?;
+        let end = stream
+            .info()
+            .await
+            .with_context(|| format!("reading stream {stream_name}"))?
+            .state
+            .clone();
+        if end.messages == 0 {
+            return Ok(0);
+        }
+        // An ephemeral consumer: nothing to remember, the server drops it when it goes idle.
+        let reader: PullConsumer = stream
+            .create_consumer(pull::Config {
+                filter_subject: self.bus.naming.subject(subject),
+                ack_policy: AckPolicy::None,
+                deliver_policy: DeliverPolicy::All,
+                inactive_threshold: Duration::from_secs(60),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("reading the state on {stream_name}"))?;
+        let mut messages = reader
+            .stream()
+            .max_messages_per_batch(self.settings.batch.max(100))
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .context("pulling state")?;
+        let mut handled = 0u64;
+        loop {
+            let Some(message) = messages.next().await else {
+                anyhow::bail!("the state stream ended before its end");
+            };
+            let message = message.context("receiving state")?;
+            let (sequence, pending) = message
+                .info()
+                .map(|info| (info.stream_sequence, info.pending))
+                .map_err(|error| anyhow::anyhow!(error))?;
+            let subject = self.bus.naming.strip(message.subject.as_str()).to_owned();
+            match Envelope::from_message(
+                &subject,
+                message.headers.as_ref(),
+                message.payload.clone(),
+            ) {
+                Ok(envelope) => {
+                    let txn = self.db.begin().await?;
+                    match self.handler.handle(&txn, &envelope).await {
+                        Ok(()) => {
+                            txn.commit().await?;
+                            handled += 1;
+                        }
+                        Err(HandlerError::Retry(error)) => {
+                            return Err(error.context(format!("handling state {subject}")));
+                        }
+                        // A snapshot that can never be handled is skipped, not retried forever:
+                        // the entity's next change or a resnapshot brings it again.
+                        Err(HandlerError::Reject(error)) => tracing::error!(
+                            consumer = %self.spec.name,
+                            subject,
+                            error = format!("{error:#}"),
+                            "state rejected, skipped"
+                        ),
+                    }
+                }
+                Err(error) => tracing::error!(
+                    consumer = %self.spec.name,
+                    subject,
+                    error = format!("{error:#}"),
+                    "unreadable state, skipped"
+                ),
+            }
+            if pending == 0 || sequence >= end.last_sequence {
+                break;
+            }
+        }
+        let _ = stream.delete_consumer(&reader.cached_info().name).await;
+        tracing::info!(consumer = %self.spec.name, handled, "projection loaded from the state stream");
+        Ok(handled)
     }
 
     /// Pulls and handles messages until `shutdown`, reconnecting after errors.

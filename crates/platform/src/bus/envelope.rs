@@ -22,6 +22,23 @@ pub const HEADER_ID: &str = "ce-id";
 /// `traceparent`: the W3C trace context of the request that caused the event.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
+/// `ce-type` of a tombstone: the entity of this state subject was erased. Its payload is empty;
+/// a consumer deletes what it holds of the entity.
+pub const TOMBSTONE_TYPE: &str = "terrace.platform.Tombstone";
+
+/// An entity snapshot published on a state stream (see `terrace_proto::Snapshot`).
+pub use terrace_proto::Snapshot;
+
+/// The event subject of the erasure of an entity of `S`: `state.identity.user` ->
+/// `identity.user.erased`.
+pub fn erased_subject<S: Snapshot>() -> String {
+    let entity = S::ROOT
+        .strip_prefix(super::streams::STATE_ROOT)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(S::ROOT);
+    format!("{entity}.erased")
+}
+
 /// A protobuf event message and where it is published: defined with the contracts, implemented
 /// there for every event of every domain (see `terrace_proto::Event`).
 pub use terrace_proto::Event;
@@ -55,6 +72,83 @@ impl Envelope {
             traceparent: crate::telemetry::propagation::current_traceparent(),
             payload: Bytes::from(event.encode_to_vec()),
         }
+    }
+
+    /// The latest state of entity `id`, by `source`, for its state stream. Its `time` is the
+    /// version a consumer compares: a snapshot or event older than what it holds changes nothing.
+    #[allow(clippy::disallowed_methods)]
+    pub fn snapshot<S: Snapshot>(source: &str, snapshot: &S, id: &str) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            subject: format!("{}.{id}", S::ROOT),
+            event_type: S::TYPE.to_owned(),
+            source: source.to_owned(),
+            time: Utc::now(),
+            traceparent: crate::telemetry::propagation::current_traceparent(),
+            payload: Bytes::from(snapshot.encode_to_vec()),
+        }
+    }
+
+    /// The tombstone of the erased entity `id` of `S`: an empty payload typed
+    /// [`TOMBSTONE_TYPE`], which replaces the entity's last snapshot in its state stream.
+    pub fn tombstone<S: Snapshot>(source: &str, id: &str) -> Self {
+        Self {
+            event_type: TOMBSTONE_TYPE.to_owned(),
+            payload: Bytes::new(),
+            ..Self::snapshot(source, &S::default(), id)
+        }
+    }
+
+    /// The event that tells consumers already following the events of `id`'s erasure: on
+    /// `<domain>.<entity>.erased` (see [`erased_subject`]), typed [`TOMBSTONE_TYPE`], the id as
+    /// its payload. [`outbox::publish_tombstone`](super::outbox::publish_tombstone) writes it with
+    /// the tombstone.
+    pub fn erased<S: Snapshot>(source: &str, id: &str) -> Self {
+        Self {
+            subject: erased_subject::<S>(),
+            payload: Bytes::from(id.to_owned()),
+            ..Self::tombstone::<S>(source, id)
+        }
+    }
+
+    /// Whether this says an entity was erased: a tombstone on its state subject, or the erasure
+    /// event that goes with it. Either way [`entity_id`](Self::entity_id) is the erased id.
+    pub fn is_tombstone(&self) -> bool {
+        self.event_type == TOMBSTONE_TYPE
+    }
+
+    /// Whether this is a state message or an erasure about an entity of `S`.
+    pub fn is_about<S: Snapshot>(&self) -> bool {
+        self.subject
+            .strip_prefix(S::ROOT)
+            .is_some_and(|rest| rest.starts_with('.'))
+            || self.subject == erased_subject::<S>()
+    }
+
+    /// Whether this is an entity's state (a snapshot or a tombstone) rather than an event.
+    pub fn is_state(&self) -> bool {
+        super::streams::is_state(&self.subject)
+    }
+
+    /// The entity id of a state message (the last token of its subject) or of an erasure event
+    /// (its payload).
+    pub fn entity_id(&self) -> &str {
+        if !self.is_state() && self.is_tombstone() {
+            return std::str::from_utf8(&self.payload).unwrap_or_default();
+        }
+        self.subject.rsplit('.').next().unwrap_or_default()
+    }
+
+    /// Decodes a snapshot's payload as `S`, checking its type.
+    pub fn decode_snapshot<S: Snapshot>(&self) -> anyhow::Result<S> {
+        anyhow::ensure!(
+            self.event_type == S::TYPE,
+            "state {} is a {}, not a {}",
+            self.id,
+            self.event_type,
+            S::TYPE
+        );
+        Ok(S::decode(self.payload.clone())?)
     }
 
     /// Decodes the payload as `E`, checking that the type header says it is one.

@@ -8,6 +8,12 @@
 //! commit, so a redelivery is recognised and skipped. What keeps failing goes to a dead-letter
 //! stream instead of blocking the rest.
 //!
+//! Entities other services project also have their latest snapshot on a compacted state stream
+//! (`state.<domain>.<entity>.<id>`, one message per subject, tombstones for erased entities),
+//! written through the same outbox ([`outbox::publish_state`], [`outbox::publish_tombstone`]); a
+//! consumer made [`from_state`](consumer::Consumer::from_state) starts from it, then follows the
+//! events.
+//!
 //! # Layout
 //!
 //! - [`envelope`]: the event as it travels: protobuf payload plus CloudEvents-style headers.
@@ -26,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-pub use envelope::{Envelope, Event};
+pub use envelope::{Envelope, Event, Snapshot};
 pub use streams::Naming;
 
 use crate::config::NatsSettings;

@@ -17,7 +17,7 @@
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use uuid::Uuid;
 
-use super::envelope::{Envelope, Event};
+use super::envelope::{Envelope, Event, Snapshot};
 use crate::db::SqlMigration;
 
 /// The channel the outbox trigger notifies on.
@@ -98,5 +98,42 @@ pub async fn publish<C: ConnectionTrait, E: Event>(
 ) -> Result<Uuid, DbErr> {
     let envelope = Envelope::new(source, event);
     enqueue(conn, &envelope).await?;
+    Ok(envelope.id)
+}
+
+/// Enqueues the latest state of entity `id` (`snapshot`) for its state stream, in the same
+/// transaction as the change, like an event; returns its message id. `id` is one subject token
+/// (a uuid). Call it wherever the entity changes, next to the event that tells of the change.
+pub async fn publish_state<C: ConnectionTrait, S: Snapshot>(
+    conn: &C,
+    source: &str,
+    snapshot: &S,
+    id: &str,
+) -> Result<Uuid, DbErr> {
+    let envelope = Envelope::snapshot(source, snapshot, id);
+    enqueue(conn, &envelope).await?;
+    Ok(envelope.id)
+}
+
+/// Enqueues the tombstone of the erased entity `id` of `S`: it replaces the entity's snapshot in
+/// the state stream, so a projection started later never learns of it; and the erasure event
+/// (`<domain>.<entity>.erased`, the id as payload, see [`Envelope::erased`]) for projections
+/// already following the events. Consumers delete what they hold of it. The entity's earlier
+/// state rows still in the outbox (sent or not) are deleted with it, so no copy of the erased
+/// data is left here either. Returns the tombstone's message id.
+pub async fn publish_tombstone<C: ConnectionTrait, S: Snapshot>(
+    conn: &C,
+    source: &str,
+    id: &str,
+) -> Result<Uuid, DbErr> {
+    let envelope = Envelope::tombstone::<S>(source, id);
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "DELETE FROM outbox WHERE subject = $1",
+        [envelope.subject.clone().into()],
+    ))
+    .await?;
+    enqueue(conn, &envelope).await?;
+    enqueue(conn, &Envelope::erased::<S>(source, id)).await?;
     Ok(envelope.id)
 }

@@ -4,6 +4,11 @@
 //! `<domain>.>`, plus `DEADLETTER` for events a consumer gave up on. A deployment prefix, empty in
 //! production, is put in front of every stream name and subject: tests give each test its own, so
 //! that many tests share one NATS server without seeing each other's events.
+//!
+//! Each domain also has a compacted state stream, `STATE_<DOMAIN>`, capturing
+//! `state.<domain>.>`: the latest snapshot of every entity other services project, one subject per
+//! entity (`state.<domain>.<entity>.<id>`), kept without age limit but only the last message per
+//! subject. An erased entity's subject ends in a tombstone, which replaces its last snapshot.
 
 use std::time::Duration;
 
@@ -22,6 +27,16 @@ pub const DEAD_LETTER_ROOT: &str = "deadletter";
 /// Its stream keeps a message only `nats.secret_max_age`; their dead letters stay under it
 /// (`secret.deadletter.<consumer>.<rest>`), and the outbox deletes such a row once published.
 pub const SECRET_ROOT: &str = "secret";
+
+/// The subject root of entity snapshots: `state.<domain>.<entity>.<id>`, one stream per domain.
+pub const STATE_ROOT: &str = "state";
+
+/// Whether `subject` (without the deployment prefix) is an entity's state, not an event.
+pub fn is_state(subject: &str) -> bool {
+    subject
+        .strip_prefix(STATE_ROOT)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
 
 /// Whether `subject` (without the deployment prefix) carries a short-lived secret.
 pub fn is_secret(subject: &str) -> bool {
@@ -75,6 +90,11 @@ impl Naming {
                 self.prefix.to_ascii_uppercase().replace('-', "_")
             )
         }
+    }
+
+    /// The state stream of `domain`: `STATE_<DOMAIN>` (or `<PREFIX>_STATE_<DOMAIN>`).
+    pub fn state_stream(&self, domain: &str) -> String {
+        self.stream(&format!("{STATE_ROOT}_{domain}"))
     }
 
     /// The stream a subject is captured by: its first token.
@@ -143,7 +163,32 @@ pub async fn ensure_streams(
             .await
             .with_context(|| format!("creating stream {}", naming.stream(domain)))?;
     }
+    for domain in state_domains(services) {
+        // The present, not the history: one message per entity, however old. A tombstone replaces
+        // an erased entity's snapshot, so nothing of it remains but its id.
+        let config = stream::Config {
+            name: naming.state_stream(domain),
+            subjects: vec![naming.subject(&format!("{STATE_ROOT}.{domain}.>"))],
+            storage: stream::StorageType::File,
+            num_replicas: settings.stream_replicas,
+            duplicate_window: settings.duplicate_window,
+            max_messages_per_subject: 1,
+            ..Default::default()
+        };
+        jetstream
+            .create_or_update_stream(config)
+            .await
+            .with_context(|| format!("creating stream {}", naming.state_stream(domain)))?;
+    }
     Ok(())
+}
+
+/// The domains with a state stream: the five domains and any other service.
+fn state_domains<'a>(services: &'a [&'a str]) -> Vec<&'a str> {
+    stream_domains(services)
+        .into_iter()
+        .filter(|domain| ![DEAD_LETTER_ROOT, SECRET_ROOT].contains(domain))
+        .collect()
 }
 
 /// Deletes the streams [`ensure_streams`] made (tests clean up after themselves).
@@ -152,13 +197,20 @@ pub async fn delete_streams(
     naming: &Naming,
     services: &[&str],
 ) -> anyhow::Result<()> {
-    for domain in stream_domains(services) {
-        match jetstream.delete_stream(naming.stream(domain)).await {
+    let names = stream_domains(services)
+        .into_iter()
+        .map(|domain| naming.stream(domain))
+        .chain(
+            state_domains(services)
+                .into_iter()
+                .map(|domain| naming.state_stream(domain)),
+        );
+    for name in names {
+        match jetstream.delete_stream(&name).await {
             Ok(_) => {}
             Err(error) if error.to_string().contains("not found") => {}
             Err(error) => {
-                return Err(error)
-                    .with_context(|| format!("deleting stream {}", naming.stream(domain)));
+                return Err(error).with_context(|| format!("deleting stream {name}"));
             }
         }
     }
@@ -188,5 +240,9 @@ mod tests {
             "market.listing.created"
         );
         assert_eq!(plain.stream("notify"), "NOTIFY");
+        assert_eq!(naming.state_stream("identity"), "T1A2B3_STATE_IDENTITY");
+        assert_eq!(plain.state_stream("identity"), "STATE_IDENTITY");
+        assert!(super::is_state("state.identity.user.1"));
+        assert!(!super::is_state("statement.x"));
     }
 }

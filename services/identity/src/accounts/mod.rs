@@ -394,7 +394,9 @@ impl Accounts {
                 user: Some(user.to_proto()),
                 actor: Some(actor),
             };
-            outbox::publish(txn, &self.ctx.event_source(), &event).await?;
+            let source = self.ctx.event_source();
+            outbox::publish_state(txn, &source, &user.to_proto(), &user.id.to_string()).await?;
+            outbox::publish(txn, &source, &event).await?;
             let logged_in = self
                 .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                 .await?;

@@ -221,6 +221,7 @@ pub async fn give<C: ConnectionTrait>(
         grant: Some(row.to_proto()),
         actor: Some(caller.actor()),
     };
+    outbox::publish_state(txn, source, &row.to_proto(), &row.id.to_string()).await?;
     outbox::publish(txn, source, &event).await?;
     tracing::info!(
         grant_id = %row.id,
@@ -274,6 +275,7 @@ pub async fn take<C: ConnectionTrait>(
         actor: Some(caller.actor()),
         expired: false,
     };
+    outbox::publish_state(txn, source, &row.to_proto(), &row.id.to_string()).await?;
     outbox::publish(txn, source, &event).await?;
     tracing::info!(grant_id = %row.id, "role revoked");
     Ok(row)
@@ -455,6 +457,7 @@ impl Grants {
                 actor: Some(job.actor()),
                 expired: true,
             };
+            outbox::publish_state(&txn, &self.source, &row.to_proto(), &row.id.to_string()).await?;
             outbox::publish(&txn, &self.source, &event).await?;
         }
         txn.commit().await?;

@@ -392,6 +392,8 @@ impl Management {
             actor: Some(caller.actor()),
             reason: change.reason.to_owned(),
         };
+        let id = user.row.id.to_string();
+        outbox::publish_state(conn, &self.source, &user.to_proto(), &id).await?;
         outbox::publish(conn, &self.source, &event).await?;
         Ok(())
     }
@@ -496,6 +498,8 @@ impl Management {
                 user: Some(created.to_proto()),
                 actor: Some(caller.actor()),
             };
+            outbox::publish_state(txn, &self.source, &created.to_proto(), &row.id.to_string())
+                .await?;
             outbox::publish(txn, &self.source, &event).await?;
             tracing::info!(user_id = %row.id, "user registered by an official");
             Ok(pb::CreateUserResponse {

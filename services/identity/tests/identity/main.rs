@@ -9,4 +9,5 @@ mod consents;
 mod grants;
 mod keys;
 mod management;
+mod state;
 mod tokens;
