@@ -51,3 +51,24 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 pub use context::TestContext;
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming `what`:
+/// a deadline for something asynchronous to happen at all (an event to arrive, a job to run),
+/// never a timing assertion.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -15,23 +15,4 @@ mod telemetry;
 mod tls;
 mod trace;
 
-use std::time::Duration;
-
-/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming `what`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub(crate) use terrace_testkit::eventually;

@@ -185,22 +185,13 @@ async fn drained(db: &DatabaseConnection) -> Option<()> {
     (pending == 0).then_some(())
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// A deadline for the relay and the projection (a loaded machine delays them), not a timing.
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    terrace_testkit::eventually(what, Duration::from_secs(30), check).await
 }
 
 async fn create(db: &DatabaseConnection, phone: &str, name: &str) -> String {
