@@ -45,6 +45,12 @@ use super::envelope::{Envelope, HEADER_MSG_ID};
 use crate::config::ConsumerSettings;
 use crate::db::SqlMigration;
 
+/// How far before the event stream's end, as the server dated its messages, a projection that
+/// starts from the state stream begins to follow events: longer than any snapshot can lag behind
+/// its event in the relay's pipelined publishes (the relay publishes a snapshot just before its
+/// event, on one connection).
+pub const STATE_OVERLAP: Duration = Duration::from_secs(10);
+
 /// The inbox table: which events each consumer has processed.
 pub const MIGRATION: SqlMigration = SqlMigration {
     name: "m20261128_000002_platform_inbox",
@@ -204,16 +210,24 @@ impl<H: Handler> Consumer<H> {
                 // The start of an existing durable cannot change (nor need to).
                 Ok(info) => deliver_policy = info.config.deliver_policy,
                 Err(error) if error.kind() == ConsumerInfoErrorKind::NotFound => {
-                    // Taken before the state is read: every event after it is delivered.
-                    let last = stream
+                    // Taken before the state is read: every event stored after it is delivered,
+                    // and so are the events of the [`STATE_OVERLAP`] before it, because JetStream
+                    // orders nothing across streams: an event may be stored a moment before its
+                    // snapshot, and would otherwise fall between the two. Handlers keep the
+                    // newest `ce-time`, so an event they already hold as state changes nothing.
+                    let events = stream
                         .info()
                         .await
                         .with_context(|| format!("reading stream {stream_name}"))?
                         .state
-                        .last_sequence;
+                        .clone();
                     self.load_state(state).await?;
-                    deliver_policy = DeliverPolicy::ByStartSequence {
-                        start_sequence: last + 1,
+                    deliver_policy = if events.messages == 0 {
+                        DeliverPolicy::All
+                    } else {
+                        DeliverPolicy::ByStartTime {
+                            start_time: events.last_timestamp - STATE_OVERLAP,
+                        }
                     };
                 }
                 Err(error) => {

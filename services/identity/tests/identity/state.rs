@@ -302,13 +302,6 @@ async fn a_late_projection_rebuilds_users_and_grants_then_follows_events() {
         (projected(&db, "proj_a").await == present).then_some(())
     })
     .await;
-    // Only the latest state of each entity, and none of the events that state already reflects.
-    for id in &earlier_events {
-        assert!(
-            seen(&db, "proj_a", *id).await.is_empty(),
-            "an event before the start is not delivered again"
-        );
-    }
     let states = outbox_ids(&db, "state.%").await;
     assert_eq!(states.len(), 6, "one snapshot per change");
 
@@ -333,6 +326,14 @@ async fn a_late_projection_rebuilds_users_and_grants_then_follows_events() {
         (projected(&db, "proj_a").await == now).then_some(())
     })
     .await;
+    // Events stored in the overlap before the start (`STATE_OVERLAP`) may come again after the
+    // state: at most once each, and they changed nothing (the projection above is exact).
+    for id in &earlier_events {
+        assert!(
+            matches!(seen(&db, "proj_a", *id).await.as_slice(), [] | [false]),
+            "an event before the start comes at most once"
+        );
+    }
     let all_events = outbox_ids(&db, "identity.%").await;
     let later_events = &all_events[earlier_events.len()..];
     assert_eq!(later_events.len(), 3);
