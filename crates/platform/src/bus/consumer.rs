@@ -198,12 +198,7 @@ impl<H: Handler> Consumer<H> {
     /// the state stream into the handler and starts the durable after the events it reflects.
     pub async fn ensure(&self) -> anyhow::Result<PullConsumer> {
         let stream_name = self.bus.naming.stream(&self.spec.domain);
-        let mut stream = self
-            .bus
-            .jetstream
-            .get_stream(&stream_name)
-            .await
-            .with_context(|| format!("opening stream {stream_name}"))?;
+        let mut stream = self.open(&stream_name).await?;
         let mut deliver_policy = DeliverPolicy::All;
         if let Some(state) = &self.state {
             match stream.consumer_info(&self.spec.name).await {
@@ -263,16 +258,22 @@ impl<H: Handler> Consumer<H> {
             .with_context(|| format!("creating consumer {} on {stream_name}", self.spec.name))
     }
 
+    async fn open(
+        &self,
+        stream_name: &str,
+    ) -> anyhow::Result<async_nats::jetstream::stream::Stream> {
+        self.bus
+            .jetstream
+            .get_stream(stream_name)
+            .await
+            .with_context(|| format!("opening stream {stream_name}"))
+    }
+
     /// Reads the state stream to its present end, handing every snapshot and tombstone on
     /// `subject` to the handler, each in its own transaction; returns how many it handled.
     pub async fn load_state(&self, subject: &str) -> anyhow::Result<u64> {
         let stream_name = self.bus.naming.state_stream(&self.spec.domain);
-        let mut stream = self
-            .bus
-            .jetstream
-            .get_stream(&stream_name)
-            .await
-            .with_context(|| format!("opening stream {stream_name}"))?;
+        let mut stream = self.open(&stream_name).await?;
         let end = stream
             .info()
             .await
