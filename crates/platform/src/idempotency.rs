@@ -136,6 +136,98 @@ where
     Ok(answer)
 }
 
+/// The row a [`create_once`] inserts: `columns` of `table` and their `values`, in order.
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    pub table: &'a str,
+    pub columns: &'a [&'a str],
+    pub values: Vec<sea_orm::Value>,
+}
+
+/// A create in **one round trip**: one autocommit statement claims `(caller, request_id)` with
+/// its answer already recorded (a create's ids are made before the write, so its answer is
+/// known), inserts `row` and enqueues `events` in the outbox — the two only when the claim is
+/// new. A retry (the claim existed) reads the recorded answer: a second round trip only then.
+/// PostgreSQL runs every data-modifying `WITH` part exactly once and the statement is atomic,
+/// so a failing row insert (a unique violation) leaves no claim and no event. For creates whose
+/// answer carries no secret; anything needing a rule checked against other rows first goes
+/// through [`once`].
+pub async fn create_once<R: Message + Default>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mutation: &Mutation,
+    now: DateTime<Utc>,
+    answer: R,
+    row: NewRow<'_>,
+    events: &[crate::bus::Envelope],
+) -> Result<R> {
+    let key = mutation.key(caller);
+    let mut values: Vec<sea_orm::Value> = vec![
+        key.caller_key.clone().into(),
+        key.request_id.into(),
+        key.rpc.into(),
+        key.fingerprint.clone().into(),
+        now.into(),
+        answer.encode_to_vec().into(),
+    ];
+    // `$n` placeholders for the next `count` values after the `bound` ones.
+    let params = |count: usize, bound: usize| -> String {
+        (bound + 1..=bound + count)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Raw SQL: a statement of data-modifying CTEs is what makes it one round trip.
+    let mut sql = String::from(
+        "WITH claim AS (INSERT INTO idempotency \
+         (caller_key, request_id, rpc, fingerprint, created_at, response, kept) \
+         VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT DO NOTHING RETURNING 1)",
+    );
+    let row_params = params(row.values.len(), values.len());
+    sql.push_str(&format!(
+        ", new_row AS (INSERT INTO {} ({}) SELECT {row_params} WHERE EXISTS (SELECT 1 FROM claim))",
+        row.table,
+        row.columns.join(", "),
+    ));
+    values.extend(row.values);
+    for (i, envelope) in events.iter().enumerate() {
+        let event_params = params(7, values.len());
+        sql.push_str(&format!(
+            ", event_{i} AS (INSERT INTO outbox \
+             (event_id, subject, event_type, source, payload, traceparent, occurred_at) \
+             SELECT {event_params} WHERE EXISTS (SELECT 1 FROM claim))"
+        ));
+        values.extend([
+            envelope.id.into(),
+            envelope.subject.clone().into(),
+            envelope.event_type.clone().into(),
+            envelope.source.clone().into(),
+            envelope.payload.to_vec().into(),
+            envelope.traceparent.clone().into(),
+            envelope.time.into(),
+        ]);
+    }
+    sql.push_str(" SELECT EXISTS (SELECT 1 FROM claim) AS claimed");
+    let claimed: bool = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a create answered no row")))?
+        .try_get("", "claimed")?;
+    if claimed {
+        return Ok(answer);
+    }
+    answer_of(db, &key)
+        .await?
+        .ok_or_else(|| Error::Unavailable {
+            message: "a request with this request_id was being processed; retry".to_owned(),
+            retry_after: Some(Duration::from_millis(200)),
+        })
+}
+
 /// One request as the idempotency log knows it.
 #[derive(Debug, Clone)]
 pub struct RequestKey {

@@ -164,23 +164,54 @@ impl ProbeService for ProbeHandler {
         &self,
         request: Request<pb::RecordRequest>,
     ) -> Result<Response<pb::RecordResponse>, Status> {
-        Principal::from_request(&request)?;
+        let caller = terrace_platform::auth::Caller::required(&request)?;
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let request_id = terrace_platform::validate::request_id(
+        let mutation = terrace_platform::idempotency::Mutation::parse(
             &mut violations,
-            "request_id",
+            "Record",
             &message.request_id,
+            &message,
         );
         violations.check(!message.text.is_empty(), "text", "required");
-        let request_id = violations.finish_with(|| request_id)?;
-        let event_id = self
-            .record_note(request_id, &message.text, message.fail_after_write)
-            .await?;
-        Ok(Response::new(pb::RecordResponse {
-            event_id: event_id.to_string(),
+        let mutation = violations.finish_with(|| mutation)?;
+        if message.fail_after_write {
+            return Err(self.write_and_roll_back(&message.text).await.into());
+        }
+        // The platform's one-round-trip create: claim, row and event in one statement.
+        let note_id = Uuid::now_v7();
+        let event = Envelope::new(
+            &self.ctx.event_source(),
+            &pb::NoteRecorded {
+                note_id: note_id.to_string(),
+                text: message.text.clone(),
+            },
+        );
+        let row = terrace_platform::idempotency::NewRow {
+            table: "probe_notes",
+            columns: &["note_id", "request_id", "event_id", "text"],
+            values: vec![
+                note_id.into(),
+                mutation.request_id().into(),
+                event.id.into(),
+                message.text.clone().into(),
+            ],
+        };
+        let answer = pb::RecordResponse {
+            event_id: event.id.to_string(),
             trace_id: current_trace_id().unwrap_or_default(),
-        }))
+        };
+        let answer = terrace_platform::idempotency::create_once(
+            &self.ctx.db,
+            &caller,
+            &mutation,
+            self.ctx.clock.now(),
+            answer,
+            row,
+            &[event],
+        )
+        .await?;
+        Ok(Response::new(answer))
     }
 
     async fn sleep(
@@ -204,57 +235,38 @@ impl ProbeService for ProbeHandler {
 }
 
 impl ProbeHandler {
-    /// Writes the note and its event together; a replayed `request_id` returns the first event.
-    async fn record_note(
-        &self,
-        request_id: Uuid,
-        text: &str,
-        fail_after_write: bool,
-    ) -> Result<Uuid, Error> {
-        let txn = self.ctx.db.begin().await?;
-        let existing = txn
-            .query_one_raw(Statement::from_sql_and_values(
+    /// Writes a note and its event in a transaction, then rolls it back as the request asked:
+    /// the outbox must keep no event of a change that did not happen.
+    async fn write_and_roll_back(&self, text: &str) -> Error {
+        let written = async {
+            let txn = self.ctx.db.begin().await?;
+            let note_id = Uuid::now_v7();
+            let event = pb::NoteRecorded {
+                note_id: note_id.to_string(),
+                text: text.to_owned(),
+            };
+            let event_id = outbox::publish(&txn, &self.ctx.event_source(), &event).await?;
+            txn.execute_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
-                "SELECT event_id, text FROM probe_notes WHERE request_id = $1",
-                [request_id.into()],
+                "INSERT INTO probe_notes (note_id, request_id, event_id, text) \
+                 VALUES ($1, $2, $3, $4)",
+                [
+                    note_id.into(),
+                    Uuid::now_v7().into(),
+                    event_id.into(),
+                    text.into(),
+                ],
             ))
             .await?;
-        if let Some(row) = existing {
-            let earlier_text: String = row.try_get("", "text")?;
-            if earlier_text != text {
-                return Err(Error::failed_precondition(
-                    "REQUEST_ID_REUSED",
-                    "request_id was already used for a different note",
-                ));
-            }
-            return Ok(row.try_get("", "event_id")?);
-        }
-        let note_id = Uuid::now_v7();
-        let event = pb::NoteRecorded {
-            note_id: note_id.to_string(),
-            text: text.to_owned(),
-        };
-        let event_id = outbox::publish(&txn, &self.ctx.event_source(), &event).await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            txn.get_database_backend(),
-            "INSERT INTO probe_notes (note_id, request_id, event_id, text) VALUES ($1, $2, $3, $4)",
-            [
-                note_id.into(),
-                request_id.into(),
-                event_id.into(),
-                text.into(),
-            ],
-        ))
-        .await?;
-        if fail_after_write {
             txn.rollback().await?;
-            return Err(Error::failed_precondition(
-                "ASKED_TO_FAIL",
-                "the note was rolled back as asked",
-            ));
+            Ok::<_, Error>(())
+        };
+        match written.await {
+            Ok(()) => {
+                Error::failed_precondition("ASKED_TO_FAIL", "the note was rolled back as asked")
+            }
+            Err(error) => error,
         }
-        txn.commit().await?;
-        Ok(event_id)
     }
 }
 

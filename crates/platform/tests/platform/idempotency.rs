@@ -101,3 +101,118 @@ async fn a_retry_gets_the_first_answer_and_a_reused_id_is_refused() {
         2
     );
 }
+
+/// A create in one statement: the row, its event and the claim together or not at all; a retry
+/// (also one sent while the first runs) gets the first answer; a failing row leaves no claim
+/// and no event, so the request can be sent again.
+#[tokio::test]
+async fn a_create_in_one_statement_is_all_or_nothing_and_done_once() {
+    use terrace_platform::bus::{Envelope, outbox};
+    use terrace_platform::error::Violations;
+    use terrace_platform::idempotency::{Mutation, NewRow};
+    let ctx = TestContext::new();
+    let db = ctx.database("create_once").await;
+    for sql in [
+        idempotency::MIGRATION.up,
+        outbox::MIGRATION.up,
+        "CREATE TABLE things (id uuid PRIMARY KEY, name text NOT NULL UNIQUE)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let caller = Caller::operator("test");
+    let now = terrace_platform::Clock::system_now();
+    let create = |name: &'static str, request_id: Uuid| {
+        let db = db.clone();
+        let caller = caller.clone();
+        async move {
+            let request = money(name.len() as i64);
+            let mutation = Mutation::parse(
+                &mut Violations::new(),
+                "CreateThing",
+                &request_id.to_string(),
+                &Money {
+                    currency_code: name.to_owned(),
+                    ..request
+                },
+            )
+            .unwrap();
+            let id = Uuid::now_v7();
+            let row = NewRow {
+                table: "things",
+                columns: &["id", "name"],
+                values: vec![id.into(), name.into()],
+            };
+            let event = Envelope::new(
+                "terrace/test",
+                &terrace_testkit::pb::NoteRecorded {
+                    note_id: id.to_string(),
+                    text: name.to_owned(),
+                },
+            );
+            idempotency::create_once(
+                &db,
+                &caller,
+                &mutation,
+                now,
+                money(i64::from(id.as_fields().0)),
+                row,
+                &[event],
+            )
+            .await
+        }
+    };
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT count(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
+
+    // Twice at once: one row, one event, one answer for both.
+    let first_id = Uuid::now_v7();
+    let (a, b) = tokio::join!(create("稻谷", first_id), create("稻谷", first_id));
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(
+        (
+            count("things").await,
+            count("outbox").await,
+            count("idempotency").await
+        ),
+        (1, 1, 1)
+    );
+    // A second create whose row is refused (the name is taken) leaves nothing behind...
+    let second_id = Uuid::now_v7();
+    assert!(create("稻谷", second_id).await.is_err());
+    assert_eq!(
+        (
+            count("things").await,
+            count("outbox").await,
+            count("idempotency").await
+        ),
+        (1, 1, 1)
+    );
+    // ...so the same request id can be used again once the name is free.
+    db.execute_unprepared("DELETE FROM things").await.unwrap();
+    create("稻谷", second_id).await.unwrap();
+    assert_eq!(
+        (
+            count("things").await,
+            count("outbox").await,
+            count("idempotency").await
+        ),
+        (1, 2, 2)
+    );
+    // The id in another request is refused, as on the transactional path.
+    let Err(Error::FailedPrecondition { reason, .. }) = create("玉米", first_id).await else {
+        panic!("a reused id")
+    };
+    assert_eq!(reason, "REQUEST_ID_REUSED");
+}
