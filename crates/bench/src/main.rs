@@ -95,6 +95,16 @@ async fn main() -> anyhow::Result<()> {
         through.rate() / bare.rate(),
     );
 
+    let statement = platform::create_statement(&ctx, args.db_ops, args.concurrency).await?;
+    report.add(
+        "platform: create statement alone (claim + row + event, no gRPC, no relay)",
+        &statement,
+    );
+    report.ratio(
+        "create statement / raw insert",
+        statement.rate() / pg.insert.rate(),
+    );
+
     let writes = platform::probe_writes(args.db_ops / 4, args.concurrency).await?;
     report.add(
         "platform: create with outbox event (gRPC → row + event)",

@@ -101,6 +101,89 @@ pub(crate) async fn probe_writes(calls: usize, concurrency: usize) -> anyhow::Re
     .await
 }
 
+/// The create's statement alone: `idempotency::create_once` (claim with answer, row, outbox
+/// event) straight on the pool, no gRPC, no relay, no consumer — what the write path costs
+/// against the raw insert, apart from the platform's work around it.
+pub(crate) async fn create_statement(
+    ctx: &TestContext,
+    ops: usize,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    use sea_orm::ConnectionTrait as _;
+    use terrace_platform::auth::Caller;
+    use terrace_platform::bus::{Envelope, outbox};
+    use terrace_platform::error::Violations;
+    use terrace_platform::idempotency::{self, Mutation, NewRow};
+    let db = ctx.database("bench_create").await;
+    for sql in [
+        idempotency::MIGRATION.up,
+        outbox::MIGRATION.up,
+        "CREATE TABLE bench_notes (id uuid PRIMARY KEY, request_id uuid NOT NULL UNIQUE, \
+         text text NOT NULL)",
+    ] {
+        db.execute_unprepared(sql).await?;
+    }
+    let caller = Caller::User(terrace_platform::auth::Principal {
+        subject: uuid::Uuid::now_v7().to_string(),
+        kind: terrace_platform::auth::PrincipalKind::User,
+        grants: Vec::new(),
+        api_scopes: Vec::new(),
+        actor: None,
+        token_id: String::new(),
+        expires_at: terrace_platform::Clock::system_now(),
+    });
+    measure::run(ops, concurrency, move |i| {
+        let (db, caller) = (db.clone(), caller.clone());
+        async move {
+            let request = RecordRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                text: format!("note {i}"),
+                fail_after_write: false,
+            };
+            let mutation = Mutation::parse(
+                &mut Violations::new(),
+                "Record",
+                &request.request_id,
+                &request,
+            )
+            .ok_or_else(|| anyhow::anyhow!("a request id"))?;
+            let id = uuid::Uuid::now_v7();
+            let event = Envelope::new(
+                "terrace/bench",
+                &terrace_testkit::pb::NoteRecorded {
+                    note_id: id.to_string(),
+                    text: request.text.clone(),
+                },
+            );
+            let row = NewRow {
+                table: "bench_notes",
+                columns: &["id", "request_id", "text"],
+                values: vec![
+                    id.into(),
+                    mutation.request_id().into(),
+                    request.text.clone().into(),
+                ],
+            };
+            let answer = terrace_testkit::pb::RecordResponse {
+                event_id: event.id.to_string(),
+                trace_id: String::new(),
+            };
+            idempotency::create_once(
+                &db,
+                &caller,
+                &mutation,
+                terrace_platform::Clock::system_now(),
+                answer,
+                row,
+                &[event],
+            )
+            .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// What `terrace dev` costs.
 #[derive(Debug)]
 pub(crate) struct DevProcess {
