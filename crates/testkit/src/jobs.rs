@@ -23,25 +23,22 @@ pub async fn runs(db: &DatabaseConnection, job: &str) -> i64 {
 /// Waits until `job` has finished at least `runs` runs and is not running (the runner polls
 /// every 50 ms in tests; 30 s at most, for a loaded machine).
 pub async fn settled(db: &DatabaseConnection, job: &str, runs: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                db.get_database_backend(),
-                "SELECT count(*) AS n FROM job_runs \
-                 WHERE job = $1 AND holder IS NULL AND runs >= $2",
-                [job.into(), runs.into()],
-            ))
-            .await
-            .expect("read job_runs")
-            .expect("one row");
-        if row.try_get::<i64>("", "n").expect("a count") > 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "job {job} did not finish run {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::eventually(
+        &format!("job {job} to finish run {runs}"),
+        Duration::from_secs(30),
+        || async {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    "SELECT count(*) AS n FROM job_runs \
+                     WHERE job = $1 AND holder IS NULL AND runs >= $2",
+                    [job.into(), runs.into()],
+                ))
+                .await
+                .expect("read job_runs")
+                .expect("one row");
+            (row.try_get::<i64>("", "n").expect("a count") > 0).then_some(())
+        },
+    )
+    .await;
 }
