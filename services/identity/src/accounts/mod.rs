@@ -105,6 +105,8 @@ pub(crate) struct Code<'a> {
     pub phone: &'a PhoneNumber,
     pub purpose: OtpPurpose,
     pub code: &'a str,
+    /// A password the request sets, to hash once the code is proven.
+    pub new_password: Option<&'a str>,
 }
 
 /// A successful login or sign-up.
@@ -308,7 +310,10 @@ impl Accounts {
     /// counted), then `work` runs in [`idempotency::once`] with the code used up in the same
     /// transaction. A retry is given the first answer instead of trying its code again — whether
     /// it comes after the first request ended, or while it ran and used the code up (trying the
-    /// code then fails, and the first answer is there to give).
+    /// code then fails, and the first answer is there to give). A request that sets a password
+    /// names it in `code.new_password`: it is hashed after the code is proven (its throttles come
+    /// before the costly hashing) and before the transaction (no pooled connection waits on
+    /// argon2), and `work` gets the hash.
     pub(crate) async fn once_with_code<R, F>(
         &self,
         caller: &Caller,
@@ -319,7 +324,7 @@ impl Accounts {
     ) -> Result<R>
     where
         R: prost::Message + Default,
-        F: AsyncFnOnce(&DatabaseTransaction) -> Result<R>,
+        F: AsyncFnOnce(&DatabaseTransaction, Option<String>) -> Result<R>,
     {
         let answered = async || idempotency::previous::<R>(&self.ctx.db, caller, mutation).await;
         if let Some(answer) = answered().await? {
@@ -332,10 +337,14 @@ impl Accounts {
             Ok(checked) => checked,
             Err(error) => return answered().await?.ok_or(error),
         };
+        let password_hash = match code.new_password {
+            Some(password) => Some(hash_password(password).await?),
+            None => None,
+        };
         let now = self.ctx.clock.now();
         idempotency::once(&self.ctx.db, caller, mutation, now, keep, async |txn| {
             self.use_code(txn, checked).await?;
-            work(txn).await
+            work(txn, password_hash).await
         })
         .await
     }
@@ -362,50 +371,53 @@ impl Accounts {
             phone: &command.phone,
             purpose: OtpPurpose::SignUp,
             code: &command.code,
+            new_password: command.password.as_deref(),
         };
-        self.once_with_code(caller, &command.mutation, code, keep, async |txn| {
-            let password_hash = match &command.password {
-                Some(password) => Some(hash_password(password).await?),
-                None => None,
-            };
-            let new = NewUser {
-                phone: &command.phone,
-                display_name: &command.display_name,
-                locale: &command.locale,
-                time_zone: &command.time_zone,
-                password_hash,
-                created_by: None,
-                email: None,
-                created_by_request: None,
-                created_at: now,
-            };
-            let user = users::insert(txn, new)
-                .await?
-                .ok_or_else(|| Error::AlreadyExists {
-                    resource: "user",
-                    id: command.phone.masked(),
-                })?;
-            let actor = terrace_proto::common::v1::Actor {
-                kind: terrace_proto::common::v1::ActorKind::User as i32,
-                user_id: user.id.to_string(),
-                ..Default::default()
-            };
-            let event = pb::UserCreated {
-                user: Some(user.to_proto()),
-                actor: Some(actor),
-            };
-            let source = self.ctx.event_source();
-            outbox::publish_state(txn, &source, &user.to_proto(), &user.id.to_string()).await?;
-            outbox::publish(txn, &source, &event).await?;
-            let logged_in = self
-                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
-                .await?;
-            tracing::info!(user_id = %logged_in.user.id, "user signed up");
-            Ok(pb::SignUpResponse {
-                user: Some(logged_in.user.to_proto()),
-                tokens: Some(logged_in.tokens),
-            })
-        })
+        self.once_with_code(
+            caller,
+            &command.mutation,
+            code,
+            keep,
+            async |txn, password_hash| {
+                let new = NewUser {
+                    phone: &command.phone,
+                    display_name: &command.display_name,
+                    locale: &command.locale,
+                    time_zone: &command.time_zone,
+                    password_hash,
+                    created_by: None,
+                    email: None,
+                    created_by_request: None,
+                    created_at: now,
+                };
+                let user = users::insert(txn, new)
+                    .await?
+                    .ok_or_else(|| Error::AlreadyExists {
+                        resource: "user",
+                        id: command.phone.masked(),
+                    })?;
+                let actor = terrace_proto::common::v1::Actor {
+                    kind: terrace_proto::common::v1::ActorKind::User as i32,
+                    user_id: user.id.to_string(),
+                    ..Default::default()
+                };
+                let event = pb::UserCreated {
+                    user: Some(user.to_proto()),
+                    actor: Some(actor),
+                };
+                let source = self.ctx.event_source();
+                outbox::publish_state(txn, &source, &user.to_proto(), &user.id.to_string()).await?;
+                outbox::publish(txn, &source, &event).await?;
+                let logged_in = self
+                    .log_in(txn, user, LoginMethod::Otp, &command.client_description)
+                    .await?;
+                tracing::info!(user_id = %logged_in.user.id, "user signed up");
+                Ok(pb::SignUpResponse {
+                    user: Some(logged_in.user.to_proto()),
+                    tokens: Some(logged_in.tokens),
+                })
+            },
+        )
         .await
     }
 
@@ -420,25 +432,32 @@ impl Accounts {
             phone: &command.phone,
             purpose: OtpPurpose::Login,
             code: &command.code,
+            new_password: None,
         };
-        self.once_with_code(caller, &command.mutation, code, LOG_IN_AGAIN, async |txn| {
-            let user = users::by_phone(txn, &command.phone, true)
-                .await?
-                .ok_or_else(|| {
-                    Error::failed_precondition(
-                        "NOT_REGISTERED",
-                        "no account for this phone; sign up first",
-                    )
-                })?;
-            ensure_may_log_in(&user, false, now)?;
-            let logged_in = self
-                .log_in(txn, user, LoginMethod::Otp, &command.client_description)
-                .await?;
-            Ok(pb::LoginWithOtpResponse {
-                user: Some(logged_in.user.to_proto()),
-                tokens: Some(logged_in.tokens),
-            })
-        })
+        self.once_with_code(
+            caller,
+            &command.mutation,
+            code,
+            LOG_IN_AGAIN,
+            async |txn, _| {
+                let user = users::by_phone(txn, &command.phone, true)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::failed_precondition(
+                            "NOT_REGISTERED",
+                            "no account for this phone; sign up first",
+                        )
+                    })?;
+                ensure_may_log_in(&user, false, now)?;
+                let logged_in = self
+                    .log_in(txn, user, LoginMethod::Otp, &command.client_description)
+                    .await?;
+                Ok(pb::LoginWithOtpResponse {
+                    user: Some(logged_in.user.to_proto()),
+                    tokens: Some(logged_in.tokens),
+                })
+            },
+        )
         .await
     }
 

@@ -684,44 +684,51 @@ impl Management {
             phone,
             purpose: users::OtpPurpose::ChangePhone,
             code: &command.code,
+            new_password: None,
         };
         let now = self.clock.now();
         let codes = &self.codes;
         codes
-            .once_with_code(caller, &command.mutation, code, Keep::Answer, async |txn| {
-                store::lock(txn, id).await?;
-                let before = existing(txn, id, now).await?;
-                if before.row.phone_number == phone.as_str() {
-                    return Err(Error::failed_precondition(
-                        "SAME_PHONE_NUMBER",
-                        "this is already your phone number",
-                    ));
-                }
-                if users::by_phone(txn, phone, false).await?.is_some() {
-                    return Err(Error::AlreadyExists {
-                        resource: "phone number",
-                        id: phone.masked(),
-                    });
-                }
-                store::set_phone(txn, id, phone, now).await?;
-                let after = existing(txn, id, now).await?;
-                let old = PhoneNumber::parse(&before.row.phone_number)
-                    .map(|old| old.masked())
-                    .unwrap_or_default();
-                let change = Change {
-                    action: "user.phone_changed",
-                    details: serde_json::json!({ "from": old, "to": phone.masked() }),
-                    fields: &["phone_number"],
-                    reason: "",
-                };
-                self.record_change(txn, caller, &after, change, now).await?;
-                self.tokens
-                    .revoke_all(txn, id, "phone number changed")
-                    .await?;
-                Ok(pb::ChangePhoneNumberResponse {
-                    user: Some(after.to_proto()),
-                })
-            })
+            .once_with_code(
+                caller,
+                &command.mutation,
+                code,
+                Keep::Answer,
+                async |txn, _| {
+                    store::lock(txn, id).await?;
+                    let before = existing(txn, id, now).await?;
+                    if before.row.phone_number == phone.as_str() {
+                        return Err(Error::failed_precondition(
+                            "SAME_PHONE_NUMBER",
+                            "this is already your phone number",
+                        ));
+                    }
+                    if users::by_phone(txn, phone, false).await?.is_some() {
+                        return Err(Error::AlreadyExists {
+                            resource: "phone number",
+                            id: phone.masked(),
+                        });
+                    }
+                    store::set_phone(txn, id, phone, now).await?;
+                    let after = existing(txn, id, now).await?;
+                    let old = PhoneNumber::parse(&before.row.phone_number)
+                        .map(|old| old.masked())
+                        .unwrap_or_default();
+                    let change = Change {
+                        action: "user.phone_changed",
+                        details: serde_json::json!({ "from": old, "to": phone.masked() }),
+                        fields: &["phone_number"],
+                        reason: "",
+                    };
+                    self.record_change(txn, caller, &after, change, now).await?;
+                    self.tokens
+                        .revoke_all(txn, id, "phone number changed")
+                        .await?;
+                    Ok(pb::ChangePhoneNumberResponse {
+                        user: Some(after.to_proto()),
+                    })
+                },
+            )
             .await
     }
 
@@ -737,29 +744,38 @@ impl Management {
             phone,
             purpose: users::OtpPurpose::ResetPassword,
             code: &command.code,
+            new_password: Some(&command.new_password),
         };
         let now = self.clock.now();
         let codes = &self.codes;
         codes
-            .once_with_code(caller, &command.mutation, code, Keep::Answer, async |txn| {
-                let hash = hash_password(&command.new_password).await?;
-                let Some(user) = users::by_phone(txn, phone, true).await? else {
-                    // The code proved the phone; its holder learns nothing they could not know.
-                    return Err(Error::Unauthenticated(
-                        "no account for this phone number".to_owned(),
-                    ));
-                };
-                store::set_password(txn, user.id, &hash, now).await?;
-                let after = existing(txn, user.id, now).await?;
-                let holder = code_holder(user.id, now);
-                let change = Change::password("user.password_reset");
-                self.record_change(txn, &holder, &after, change, now)
-                    .await?;
-                self.tokens
-                    .revoke_all(txn, user.id, "password_reset")
-                    .await?;
-                Ok(pb::ResetPasswordResponse {})
-            })
+            .once_with_code(
+                caller,
+                &command.mutation,
+                code,
+                Keep::Answer,
+                async |txn, hash| {
+                    let hash = hash.ok_or_else(|| {
+                        Error::internal(anyhow::anyhow!("the new password was not hashed"))
+                    })?;
+                    let Some(user) = users::by_phone(txn, phone, true).await? else {
+                        // The code proved the phone; its holder learns nothing they could not know.
+                        return Err(Error::Unauthenticated(
+                            "no account for this phone number".to_owned(),
+                        ));
+                    };
+                    store::set_password(txn, user.id, &hash, now).await?;
+                    let after = existing(txn, user.id, now).await?;
+                    let holder = code_holder(user.id, now);
+                    let change = Change::password("user.password_reset");
+                    self.record_change(txn, &holder, &after, change, now)
+                        .await?;
+                    self.tokens
+                        .revoke_all(txn, user.id, "password_reset")
+                        .await?;
+                    Ok(pb::ResetPasswordResponse {})
+                },
+            )
             .await
     }
 
