@@ -42,6 +42,9 @@ struct Args {
     /// Concurrent tasks for database and gRPC measurements.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Only the raw insert and the creates (for working on the write path).
+    #[arg(long)]
+    creates_only: bool,
     /// A built `terrace` binary; when given, `terrace dev` readiness and idle memory are measured.
     #[arg(long)]
     terrace_bin: Option<std::path::PathBuf>,
@@ -55,18 +58,89 @@ async fn main() -> anyhow::Result<()> {
 
     let pg = substrate::postgres(&ctx, args.db_ops, args.concurrency).await?;
     report.add("postgres: single-row insert (sqlx)", &pg.insert);
+    report.add(
+        "postgres: single-row insert, open-loop at half that rate",
+        &pg.insert_at_half,
+    );
     report.add("postgres: primary-key select (sqlx)", &pg.select);
 
+    if !args.creates_only {
+        substrate_and_calls(&args, &ctx, &mut report).await?;
+    }
+
+    let statement = platform::create_statement(&ctx, args.db_ops, args.concurrency).await?;
+    report.add(
+        "platform: create statement alone (claim + row + event, no gRPC, no relay)",
+        &statement,
+    );
+    report.ratio(
+        "create statement / raw insert",
+        statement.rate() / pg.insert.rate(),
+    );
+
+    let writes = platform::probe_writes(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "platform: create with outbox event (gRPC → row + event)",
+        &writes.capacity,
+    );
+    report.add(
+        "platform: create with outbox event, open-loop at half that rate",
+        &writes.at_half,
+    );
+    report.ratio(
+        "create with event / raw insert",
+        writes.capacity.rate() / pg.insert.rate(),
+    );
+    if let (Some(create), Some(insert)) = (
+        writes.at_half.percentile(0.99),
+        pg.insert_at_half.percentile(0.99),
+    ) {
+        report.note(format!(
+            "p99 at half capacity, create / raw insert: {:.1}x",
+            create.as_secs_f64() / insert.as_secs_f64()
+        ));
+    }
+
+    if !args.creates_only {
+        identity_costs(&mut report).await?;
+    }
+
+    if let Some(bin) = &args.terrace_bin {
+        let dev = platform::terrace_dev(bin).await?;
+        report.note(format!(
+            "terrace dev: first start to SERVING (creates and migrates 5 databases): {:.0} ms",
+            dev.first_ready.as_secs_f64() * 1e3
+        ));
+        report.note(format!(
+            "terrace dev: restart to SERVING (already migrated): {:.0} ms",
+            dev.ready.as_secs_f64() * 1e3
+        ));
+        report.note(format!(
+            "terrace dev: idle resident memory after 5 s: {:.1} MB",
+            dev.idle_rss_kb as f64 / 1024.0
+        ));
+    }
+
+    report.print();
+    Ok(())
+}
+
+/// JetStream publishing against the relay, and a bare tonic call against the platform's.
+async fn substrate_and_calls(
+    args: &Args,
+    ctx: &TestContext,
+    report: &mut measure::Report,
+) -> anyhow::Result<()> {
     // The raw publish rate and the relay's drain rate wander from run to run on a shared machine;
     // they are measured alternately, `rounds` times, and the medians compared.
     let mut raw = Vec::new();
     let mut drained = Vec::new();
     let mut sync = None;
     for round in 0..args.rounds {
-        let js = substrate::jetstream(&ctx, args.messages, round).await?;
+        let js = substrate::jetstream(ctx, args.messages, round).await?;
         sync.get_or_insert(js.sync);
         raw.push(js.pipelined);
-        drained.push(platform::relay(&ctx, args.messages, round).await?);
+        drained.push(platform::relay(ctx, args.messages, round).await?);
     }
     let (Some(sync), Some(raw), Some(relay)) =
         (sync, measure::median(raw), measure::median(drained))
@@ -95,26 +169,11 @@ async fn main() -> anyhow::Result<()> {
         through.rate() / bare.rate(),
     );
 
-    let statement = platform::create_statement(&ctx, args.db_ops, args.concurrency).await?;
-    report.add(
-        "platform: create statement alone (claim + row + event, no gRPC, no relay)",
-        &statement,
-    );
-    report.ratio(
-        "create statement / raw insert",
-        statement.rate() / pg.insert.rate(),
-    );
+    Ok(())
+}
 
-    let writes = platform::probe_writes(args.db_ops / 4, args.concurrency).await?;
-    report.add(
-        "platform: create with outbox event (gRPC → row + event)",
-        &writes,
-    );
-    report.ratio(
-        "create with event / raw insert",
-        writes.rate() / pg.insert.rate(),
-    );
-
+/// What identity's token checks and password checks cost.
+async fn identity_costs(report: &mut measure::Report) -> anyhow::Result<()> {
     let verification = identity::verification(5_000).await?;
     report.add(
         "identity: token verification, first sight (Ed25519), one core",
@@ -134,22 +193,5 @@ async fn main() -> anyhow::Result<()> {
         checks.rate()
     ));
 
-    if let Some(bin) = &args.terrace_bin {
-        let dev = platform::terrace_dev(bin).await?;
-        report.note(format!(
-            "terrace dev: first start to SERVING (creates and migrates 5 databases): {:.0} ms",
-            dev.first_ready.as_secs_f64() * 1e3
-        ));
-        report.note(format!(
-            "terrace dev: restart to SERVING (already migrated): {:.0} ms",
-            dev.ready.as_secs_f64() * 1e3
-        ));
-        report.note(format!(
-            "terrace dev: idle resident memory after 5 s: {:.1} MB",
-            dev.idle_rss_kb as f64 / 1024.0
-        ));
-    }
-
-    report.print();
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Timing a fixed number of operations at a fixed concurrency.
+//! Timing a fixed number of operations: closed-loop at a fixed concurrency (capacity), or
+//! open-loop at a fixed rate (latency at a given load).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ impl Measurement {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn percentile(&self, p: f64) -> Option<Duration> {
+    pub(crate) fn percentile(&self, p: f64) -> Option<Duration> {
         if self.latencies.is_empty() {
             return None;
         }
@@ -68,6 +69,40 @@ where
     let mut latencies = Vec::with_capacity(ops);
     for task in tasks {
         latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        ops,
+        elapsed,
+        latencies,
+    })
+}
+
+/// Runs `op(i)` for i in 0..ops open-loop: started at `rate` per second on a fixed schedule,
+/// whatever the previous calls are doing, and each latency counted from the moment the call was
+/// due (so a stall delays every call behind it in the numbers too, not only in the schedule).
+pub(crate) async fn open_loop<F, Fut>(ops: usize, rate: f64, op: F) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    anyhow::ensure!(rate > 0.0, "an open-loop rate must be positive");
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = tokio::time::Instant::now();
+    let mut calls = Vec::with_capacity(ops);
+    for i in 0..ops {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        let call = op(i);
+        calls.push(tokio::spawn(async move {
+            call.await?;
+            anyhow::Ok(due.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(ops);
+    for call in calls {
+        latencies.push(call.await??);
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();

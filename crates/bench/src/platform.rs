@@ -77,13 +77,21 @@ pub(crate) async fn probe_calls(calls: usize, concurrency: usize) -> anyhow::Res
     .await
 }
 
-/// Idempotent creates: one gRPC call writes a row and its outbox event in one transaction.
-pub(crate) async fn probe_writes(calls: usize, concurrency: usize) -> anyhow::Result<Measurement> {
+/// The probe's creates, closed-loop (capacity) and then open-loop at half that rate.
+#[derive(Debug)]
+pub(crate) struct Creates {
+    pub(crate) capacity: Measurement,
+    pub(crate) at_half: Measurement,
+}
+
+/// Idempotent creates: one gRPC call writes a row and its outbox event in one statement, with the
+/// relay publishing the events and the probe's consumer handling them meanwhile.
+pub(crate) async fn probe_writes(calls: usize, concurrency: usize) -> anyhow::Result<Creates> {
     let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
     let token = app.token("bench-user", &[(Role::Farmer, "110101001001")]);
     let channel = app.channel().await;
     let header: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
-    measure::run(calls, concurrency, move |i| {
+    let record = move |i: usize| {
         let mut client = ProbeServiceClient::new(channel.clone());
         let mut request = tonic::Request::new(RecordRequest {
             request_id: uuid::Uuid::now_v7().to_string(),
@@ -97,8 +105,10 @@ pub(crate) async fn probe_writes(calls: usize, concurrency: usize) -> anyhow::Re
             client.record(request).await?;
             Ok(())
         }
-    })
-    .await
+    };
+    let capacity = measure::run(calls, concurrency, record.clone()).await?;
+    let at_half = measure::open_loop(calls, capacity.rate() / 2.0, record).await?;
+    Ok(Creates { capacity, at_half })
 }
 
 /// The create's statement alone: `idempotency::create_once` (claim with answer, row, outbox

@@ -18,10 +18,13 @@ pub(crate) const PAYLOAD: &[u8; 64] =
 #[derive(Debug)]
 pub(crate) struct Postgres {
     pub(crate) insert: Measurement,
+    /// Inserts open-loop at half of `insert`'s rate: the latency to compare at half capacity.
+    pub(crate) insert_at_half: Measurement,
     pub(crate) select: Measurement,
 }
 
-/// Single-row inserts and primary-key selects through a sqlx pool.
+/// Single-row inserts (closed-loop, then open-loop at half that rate) and primary-key selects
+/// through a sqlx pool.
 pub(crate) async fn postgres(
     ctx: &TestContext,
     ops: usize,
@@ -34,18 +37,22 @@ pub(crate) async fn postgres(
         .await?;
     let ids: std::sync::Arc<Vec<uuid::Uuid>> =
         std::sync::Arc::new((0..ops).map(|_| uuid::Uuid::now_v7()).collect());
+    let insert_one = |pool: sqlx::PgPool, id: uuid::Uuid| async move {
+        sqlx::query("INSERT INTO bench_rows (id, payload) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&PAYLOAD[..])
+            .execute(&pool)
+            .await?;
+        anyhow::Ok(())
+    };
     let insert = {
         let (pool, ids) = (pool.clone(), ids.clone());
-        measure::run(ops, concurrency, move |i| {
-            let (pool, id) = (pool.clone(), ids[i]);
-            async move {
-                sqlx::query("INSERT INTO bench_rows (id, payload) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(&PAYLOAD[..])
-                    .execute(&pool)
-                    .await?;
-                Ok(())
-            }
+        measure::run(ops, concurrency, move |i| insert_one(pool.clone(), ids[i])).await?
+    };
+    let insert_at_half = {
+        let pool = pool.clone();
+        measure::open_loop(ops / 4, insert.rate() / 2.0, move |_| {
+            insert_one(pool.clone(), uuid::Uuid::now_v7())
         })
         .await?
     };
@@ -63,7 +70,11 @@ pub(crate) async fn postgres(
         })
         .await?
     };
-    Ok(Postgres { insert, select })
+    Ok(Postgres {
+        insert,
+        insert_at_half,
+        select,
+    })
 }
 
 #[derive(Debug)]
