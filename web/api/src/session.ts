@@ -47,6 +47,13 @@ export interface SessionSnapshot {
   account: Account | undefined;
   /** Whether there is an access token to call with. */
   authenticated: boolean;
+  /** Whether a refresh is in flight while there is no access token (start-up, account switch). */
+  restoring: boolean;
+  /**
+   * Set when the server refused to refresh `account`'s session: the app asks for a login again
+   * (over the page, keeping its unsaved input). Cleared by the next login.
+   */
+  lost: boolean;
   /** Claims of the current access token (roles and areas), for display only. */
   claims: AccessClaims | undefined;
 }
@@ -92,6 +99,7 @@ interface Current {
   /** By the local clock: receipt time plus the token's lifetime as the server stated it. */
   expiresAtMs: number;
   claims: AccessClaims | undefined;
+  lost?: boolean;
 }
 
 export class Session {
@@ -101,7 +109,13 @@ export class Session {
   private readonly identity: Client<typeof IdentityService>;
   private readonly authedTransport: Transport;
   private current: Current | undefined;
-  private snapshot: SessionSnapshot = { account: undefined, authenticated: false, claims: undefined };
+  private snapshot: SessionSnapshot = {
+    account: undefined,
+    authenticated: false,
+    restoring: false,
+    lost: false,
+    claims: undefined,
+  };
   /** See the class comment: only while the server does not set the cookie yet. */
   private readonly fallbackRefreshTokens = new Map<string, string>();
   /** One refresh at a time: two with the same refresh token would look like token theft. */
@@ -245,10 +259,24 @@ export class Session {
    * is none to be had; a refusal by the server (not a network failure) also emits `lost`.
    */
   refresh(): Promise<boolean> {
-    this.refreshing ??= this.refreshOnce().finally(() => {
-      this.refreshing = undefined;
-    });
+    if (!this.refreshing) {
+      this.refreshing = this.refreshOnce().finally(() => {
+        this.refreshing = undefined;
+        this.publish();
+      });
+      this.publish();
+    }
     return this.refreshing;
+  }
+
+  /**
+   * Stops acting as the current account in this tab without ending its session, so that someone
+   * else can log in on a shared device; the account stays in the switcher with its cookie.
+   */
+  leaveAccount(): void {
+    this.clearTimer();
+    this.storage?.removeItem(CURRENT_KEY);
+    this.setCurrent(undefined);
   }
 
   /** Ends this session on the server (clearing its cookie) and forgets the account here. */
@@ -356,7 +384,13 @@ export class Session {
       this.fallbackRefreshTokens.delete(account.userId);
       if (this.current?.account.userId === account.userId) {
         this.clearTimer();
-        this.setCurrent({ account, accessToken: undefined, expiresAtMs: 0, claims: undefined });
+        this.setCurrent({
+          account,
+          accessToken: undefined,
+          expiresAtMs: 0,
+          claims: undefined,
+          lost: true,
+        });
         this.emit({ type: "lost", account });
       }
       return false;
@@ -435,11 +469,30 @@ export class Session {
 
   private setCurrent(current: Current | undefined): void {
     this.current = current;
-    this.snapshot = {
+    this.publish();
+  }
+
+  /** Makes a new snapshot and tells listeners, when something they can see changed. */
+  private publish(): void {
+    const current = this.current;
+    const next: SessionSnapshot = {
       account: current?.account,
       authenticated: current?.accessToken !== undefined,
+      restoring: current !== undefined && !current.accessToken && this.refreshing !== undefined,
+      lost: current?.lost === true,
       claims: current?.claims,
     };
+    const previous = this.snapshot;
+    if (
+      next.account === previous.account &&
+      next.authenticated === previous.authenticated &&
+      next.restoring === previous.restoring &&
+      next.lost === previous.lost &&
+      next.claims === previous.claims
+    ) {
+      return;
+    }
+    this.snapshot = next;
     this.emit({ type: "change" });
   }
 
