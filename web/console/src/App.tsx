@@ -1,4 +1,4 @@
-import { App as AntApp, ConfigProvider, Spin, type ThemeConfig } from "antd";
+import { ConfigProvider, Spin, type ThemeConfig } from "antd";
 import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import { useTranslation } from "react-i18next";
@@ -63,9 +63,7 @@ export default function App() {
   const { i18n } = useTranslation();
   return (
     <ConfigProvider locale={i18n.language === "en" ? enUS : zhCN} theme={theme}>
-      <AntApp>
-        <RouterProvider router={router} />
-      </AntApp>
+      <RouterProvider router={router} />
     </ConfigProvider>
   );
 }

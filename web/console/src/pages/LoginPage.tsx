@@ -1,4 +1,4 @@
-import { Button, Card, Divider, Flex, List, Typography } from "antd";
+import { Button, Card, Divider, Flex } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, useNavigate, useSearchParams } from "react-router";
@@ -42,20 +42,17 @@ export default function LoginPage() {
       </Flex>
       <main style={{ width: "100%", maxWidth: 420 }}>
         <Card>
-          <Typography.Title level={1} style={{ fontSize: 24, marginTop: 0 }}>
+          <h1 style={{ fontSize: 24, marginTop: 0 }}>
             {t("app.name")} · {t("app.console")}
-          </Typography.Title>
-          <Typography.Title level={2} style={{ fontSize: 18 }}>
-            {t("login.title")}
-          </Typography.Title>
+          </h1>
+          <h2 style={{ fontSize: 18 }}>{t("login.title")}</h2>
           <LoginForm key={formKey} initialPhone={phone} onDone={() => navigate(next, { replace: true })} />
           {accounts.length > 0 && (
             <>
               <Divider plain>{t("login.remembered")}</Divider>
-              <List
-                dataSource={accounts}
-                renderItem={(account) => (
-                  <List.Item>
+              <ul style={{ listStyle: "none", padding: 0, margin: 0 }}>
+                {accounts.map((account) => (
+                  <li key={account.userId}>
                     <Button
                       type="link"
                       onClick={() => void continueAs(account.userId, account.phoneNumber)}
@@ -63,10 +60,10 @@ export default function LoginPage() {
                     >
                       {t("login.continueAs", { name: account.displayName })}
                     </Button>
-                    <Typography.Text type="secondary">{account.phoneNumber}</Typography.Text>
-                  </List.Item>
-                )}
-              />
+                    <span style={{ color: "rgba(0, 0, 0, 0.65)" }}>{account.phoneNumber}</span>
+                  </li>
+                ))}
+              </ul>
             </>
           )}
         </Card>

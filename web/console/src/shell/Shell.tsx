@@ -22,7 +22,16 @@ const identity = session.client(IdentityService);
  * When the session is lost (the server refused a refresh), the page stays mounted and a login
  * dialog opens over it, so that what the official was typing survives.
  */
-export default function Shell() {
+/** antd's App (for message/modal hooks) lives here, so the login page's bundle does not carry it. */
+export default function ShellWithApp() {
+  return (
+    <App>
+      <Shell />
+    </App>
+  );
+}
+
+function Shell() {
   const { t } = useTranslation();
   const snapshot = useSession();
   const location = useLocation();
