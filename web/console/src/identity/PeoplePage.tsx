@@ -45,7 +45,8 @@ export default function PeoplePage() {
   const [tokens, setTokens] = useState<string[]>([""]);
   const [page, setPage] = useState<Page>();
   const [loading, setLoading] = useState(false);
-  const [problem, setProblem] = useState<string>();
+  // The error itself, translated when shown, so that switching language does not refetch.
+  const [problem, setProblem] = useState<unknown>();
   const [creating, setCreating] = useState(false);
   const [reload, setReload] = useState(0);
 
@@ -78,7 +79,7 @@ export default function PeoplePage() {
       .catch((err: unknown) => {
         if (!abort.signal.aborted) {
           setPage(undefined);
-          setProblem(errorMessage(t, err));
+          setProblem(err);
         }
       })
       .finally(() => {
@@ -87,7 +88,7 @@ export default function PeoplePage() {
         }
       });
     return () => abort.abort();
-  }, [me, area, query, pageSize, tokens, reload, t]);
+  }, [me, area, query, pageSize, tokens, reload]);
 
   const restart = () => setTokens([""]);
 
@@ -156,7 +157,7 @@ export default function PeoplePage() {
         />
       </Flex>
       {me && areas.length === 0 && <Alert type="info" showIcon message={t("people.areaRequired")} />}
-      {problem && <Alert type="error" showIcon message={problem} role="alert" />}
+      {problem !== undefined && <Alert type="error" showIcon message={errorMessage(t, problem)} role="alert" />}
       <Table<User>
         rowKey="id"
         columns={columns}

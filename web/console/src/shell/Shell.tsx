@@ -186,7 +186,7 @@ function Shell() {
         closable={false}
         maskClosable={false}
         keyboard={false}
-        destroyOnClose
+        destroyOnHidden
       >
         <Typography.Paragraph>{t("login.sessionLostHint")}</Typography.Paragraph>
         <LoginForm
