@@ -478,7 +478,8 @@ export class Session {
     const next: SessionSnapshot = {
       account: current?.account,
       authenticated: current?.accessToken !== undefined,
-      restoring: current !== undefined && !current.accessToken && this.refreshing !== undefined,
+      restoring:
+        current !== undefined && !current.accessToken && !current.lost && this.refreshing !== undefined,
       lost: current?.lost === true,
       claims: current?.claims,
     };
