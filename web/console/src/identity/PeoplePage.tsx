@@ -182,7 +182,7 @@ export default function PeoplePage() {
             setPageSize(size);
             restart();
           }}
-          options={[10, 20, 50, 100].map((n) => ({ value: n, label: `${n} / ${t("people.pageSize")}` }))}
+          options={[10, 20, 50, 100].map((n) => ({ value: n, label: t("people.perPage", { count: n }) }))}
         />
       </Flex>
       <CreateVillager

@@ -1,4 +1,4 @@
-import type { AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
+import { AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
 import { Role, UserStatus } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import type { TFunction } from "i18next";
 
@@ -37,3 +37,27 @@ export const OFFICIAL_ROLES = new Set<Role>([
   Role.COUNTY_ADMIN,
   Role.PLATFORM_ADMIN,
 ]);
+
+/**
+ * An AdminCode from 12 digits, its level read from the padding (GB/T 2260: PP CC DD TTT VVV).
+ * Anything else goes to the server as typed with no level, for its violation to explain.
+ */
+export function adminCodeFromDigits(input: string): { code: string; level: AdminLevel } {
+  const code = input.trim();
+  if (!/^\d{12}$/.test(code)) {
+    return { code, level: AdminLevel.UNSPECIFIED };
+  }
+  const level =
+    code.slice(9) !== "000"
+      ? AdminLevel.VILLAGE
+      : code.slice(6, 9) !== "000"
+        ? AdminLevel.TOWNSHIP
+        : code.slice(4, 6) !== "00"
+          ? AdminLevel.COUNTY
+          : code.slice(2, 4) !== "00"
+            ? AdminLevel.CITY
+            : code.slice(0, 2) !== "00"
+              ? AdminLevel.PROVINCE
+              : AdminLevel.COUNTRY;
+  return { code, level };
+}

@@ -87,6 +87,7 @@ const en: typeof zhCN = {
     page: "Page {{page}}",
     total: "{{count}} people",
     pageSize: "Rows per page",
+    perPage: "{{count}} / page",
   },
   create: {
     button: "Register a villager",

@@ -85,6 +85,7 @@ const zhCN = {
     page: "第 {{page}} 页",
     total: "共 {{count}} 人",
     pageSize: "每页条数",
+    perPage: "{{count}} 条/页",
   },
   create: {
     button: "登记村民",

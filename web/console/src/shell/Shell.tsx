@@ -140,7 +140,7 @@ function Shell() {
               {t("app.name")} · {t("app.console")}
             </Typography.Text>
             <Flex align="center" wrap gap={12}>
-              <span aria-label={t("shell.roles")}>
+              <span role="group" aria-label={t("shell.roles")}>
                 {roles.length === 0 ? (
                   <Tag>{t("shell.noRoles")}</Tag>
                 ) : (
