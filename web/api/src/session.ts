@@ -336,6 +336,9 @@ export class Session {
     if (!current) {
       return undefined;
     }
+    if (current.lost) {
+      return undefined; // waiting for a new login; asking again would only be refused again
+    }
     if (!current.accessToken || current.expiresAtMs - Date.now() < STALE_MS) {
       await this.refresh();
     }
