@@ -46,7 +46,10 @@ function jwt(claims: object): string {
 const USER_ID = "01936f3e-0000-7000-8000-000000000001";
 
 /** A fake identity service that records the headers it saw and follows the cookie contract. */
-function fakeServer(options: { refuseRefresh?: boolean; legacyRefreshToken?: boolean } = {}) {
+function fakeServer(
+  options: { refuseRefresh?: boolean; legacyRefreshToken?: boolean; unavailableRefreshes?: number } = {},
+) {
+  let unavailable = options.unavailableRefreshes ?? 0;
   const seen: { method: string; headers: Headers; refreshToken?: string }[] = [];
   let issued = 0;
   const tokens = () => {
@@ -83,6 +86,11 @@ function fakeServer(options: { refuseRefresh?: boolean; legacyRefreshToken?: boo
             },
             refreshToken(request, ctx) {
               record("RefreshToken", ctx, request.refreshToken);
+              (seen.at(-1) as { requestId?: string }).requestId = request.requestId;
+              if (unavailable > 0) {
+                unavailable -= 1;
+                throw new ConnectError("database unavailable", Code.Unavailable);
+              }
               if (options.refuseRefresh) {
                 throw new ConnectError("session revoked", Code.Unauthenticated);
               }
@@ -199,5 +207,31 @@ describe("Session", () => {
     await session.logoutEverywhere();
     expect(server.seen.map((s) => s.method)).toEqual(["LoginWithPassword", "RevokeAllSessions", "Logout"]);
     expect(session.accounts()).toEqual([]);
+  });
+
+  it("retries a refresh that failed for a transient reason with the same request id, without losing the session", async () => {
+    const server = fakeServer({ unavailableRefreshes: 1 });
+    const session = new Session({ storage, transport: server.transport });
+    const events: SessionEvent[] = [];
+    session.subscribe((event) => events.push(event));
+    await session.loginWithPassword("13800000002", "right");
+    await vi.advanceTimersByTimeAsync(841_000); // due at 840 s; fails
+    await vi.advanceTimersByTimeAsync(10_000); // retried after 10 s; succeeds
+    const refreshes = server.seen.filter((s) => s.method === "RefreshToken") as { requestId?: string }[];
+    expect(refreshes).toHaveLength(2);
+    expect(refreshes[0]?.requestId).toBe(refreshes[1]?.requestId);
+    expect(events.some((e) => e.type === "lost")).toBe(false);
+    expect(session.getSnapshot().authenticated).toBe(true);
+  });
+
+  it("switches to another remembered account with that account's header", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    const other = { userId: "01936f3e-0000-7000-8000-000000000002", displayName: "王秀英", phoneNumber: "+8613800000001", lastUsedMs: 0 };
+    storage.setItem("terrace.accounts", JSON.stringify([...session.accounts(), other]));
+    expect(await session.switchAccount(other.userId)).toBe(true);
+    expect(server.seen.at(-1)?.headers.get("x-terrace-account")).toBe(other.userId);
+    expect(session.getSnapshot().account?.userId).toBe(other.userId);
   });
 });
