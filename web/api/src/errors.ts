@@ -1,0 +1,79 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  ResourceInfoSchema,
+  RetryInfoSchema,
+} from "./gen/google/rpc/error_details_pb";
+
+/**
+ * What a failed call means to the user interface, decoded once from the google.rpc details the
+ * server sends in `grpc-status-details-bin` (crates/platform/src/error.rs):
+ * - `fieldViolations`: BadRequest, one entry per bad request field, keyed by its path in the
+ *   request (`user.phone_number`); several violations of one field are joined with "; ".
+ * - `reason`: ErrorInfo's stable UPPER_SNAKE_CASE reason (`USER_LOCKED`, `REQUEST_ID_REUSED`).
+ * - `retryAfterMs`: RetryInfo's delay, when the server said how long to wait.
+ */
+export interface ErrorDescription {
+  code: Code;
+  /** The code's name, e.g. "InvalidArgument", for logs and tests. */
+  codeName: string;
+  reason: string | undefined;
+  /** The server's message, without connect's "[code]" prefix. */
+  message: string;
+  fieldViolations: Record<string, string>;
+  retryAfterMs: number | undefined;
+  /** ResourceInfo, for NOT_FOUND and ALREADY_EXISTS. */
+  resource: { type: string; name: string } | undefined;
+}
+
+export function describeError(err: unknown): ErrorDescription {
+  const error = ConnectError.from(err);
+  const fieldViolations: Record<string, string> = {};
+  for (const badRequest of error.findDetails(BadRequestSchema)) {
+    for (const violation of badRequest.fieldViolations) {
+      const previous = fieldViolations[violation.field];
+      fieldViolations[violation.field] =
+        previous === undefined ? violation.description : `${previous}; ${violation.description}`;
+    }
+  }
+  const info = error.findDetails(ErrorInfoSchema)[0];
+  const retry = error.findDetails(RetryInfoSchema)[0];
+  const resource = error.findDetails(ResourceInfoSchema)[0];
+  let retryAfterMs: number | undefined;
+  if (retry?.retryDelay) {
+    retryAfterMs =
+      Number(retry.retryDelay.seconds) * 1000 + Math.round(retry.retryDelay.nanos / 1_000_000);
+  }
+  return {
+    code: error.code,
+    codeName: Code[error.code],
+    reason: info?.reason || undefined,
+    message: error.rawMessage,
+    fieldViolations,
+    retryAfterMs,
+    resource: resource ? { type: resource.resourceType, name: resource.resourceName } : undefined,
+  };
+}
+
+/**
+ * Field violations re-keyed for a form: each proto path is looked up in `fields` (proto path ->
+ * form field name); paths not in the map are returned under `rest` so the caller can show them
+ * above the form rather than lose them.
+ */
+export function mapFieldViolations(
+  violations: Record<string, string>,
+  fields: Record<string, string>,
+): { byField: Record<string, string>; rest: Record<string, string> } {
+  const byField: Record<string, string> = {};
+  const rest: Record<string, string> = {};
+  for (const [path, description] of Object.entries(violations)) {
+    const name = fields[path];
+    if (name === undefined) {
+      rest[path] = description;
+    } else {
+      byField[name] = byField[name] ? `${byField[name]}; ${description}` : description;
+    }
+  }
+  return { byField, rest };
+}

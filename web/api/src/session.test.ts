@@ -1,0 +1,237 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  Code,
+  ConnectError,
+  createRouterTransport,
+  type HandlerContext,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { TokenPairSchema, UserSchema } from "./gen/terrace/identity/v1/identity_pb";
+import { IdentityService } from "./gen/terrace/identity/v1/identity_service_pb";
+import { Session, type SessionEvent } from "./session";
+
+/** A Storage over a Map, standing in for localStorage. */
+class MemoryStorage implements Storage {
+  private readonly items = new Map<string, string>();
+  get length() {
+    return this.items.size;
+  }
+  clear() {
+    this.items.clear();
+  }
+  getItem(key: string) {
+    return this.items.get(key) ?? null;
+  }
+  key(index: number) {
+    return [...this.items.keys()][index] ?? null;
+  }
+  removeItem(key: string) {
+    this.items.delete(key);
+  }
+  setItem(key: string, value: string) {
+    this.items.set(key, value);
+  }
+  dump() {
+    return [...this.items.values()].join("\n");
+  }
+}
+
+function jwt(claims: object): string {
+  const encode = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "");
+  return `${encode({ alg: "EdDSA" })}.${encode(claims)}.signature`;
+}
+
+const USER_ID = "01936f3e-0000-7000-8000-000000000001";
+
+/** A fake identity service that records the headers it saw and follows the cookie contract. */
+function fakeServer(
+  options: { refuseRefresh?: boolean; legacyRefreshToken?: boolean; unavailableRefreshes?: number } = {},
+) {
+  let unavailable = options.unavailableRefreshes ?? 0;
+  const seen: { method: string; headers: Headers; refreshToken?: string }[] = [];
+  let issued = 0;
+  const tokens = () => {
+    issued += 1;
+    const nowS = Math.floor(Date.now() / 1000);
+    return create(TokenPairSchema, {
+      accessToken: jwt({
+        sub: USER_ID,
+        iat: nowS,
+        exp: nowS + 900,
+        roles: [{ role: "village_official", scope: "110101001001" }],
+        n: issued,
+      }),
+      accessTokenExpireTime: timestampFromMs((nowS + 900) * 1000),
+      refreshToken: options.legacyRefreshToken ? `refresh-${issued}` : "",
+      tokenType: "Bearer",
+    });
+  };
+  const user = create(UserSchema, { id: USER_ID, displayName: "李建国", phoneNumber: "+8613800000002" });
+  const record = (method: string, ctx: HandlerContext, refreshToken?: string) =>
+    seen.push({ method, headers: new Headers(ctx.requestHeader), refreshToken });
+  return {
+    seen,
+    transport: (interceptors: Interceptor[]) =>
+      createRouterTransport(
+        ({ service }) => {
+          service(IdentityService, {
+            loginWithPassword(request, ctx) {
+              record("LoginWithPassword", ctx);
+              if (request.password !== "right" || request.phoneNumber !== "+8613800000002") {
+                throw new ConnectError("wrong phone or password", Code.Unauthenticated);
+              }
+              return { user, tokens: tokens() };
+            },
+            refreshToken(request, ctx) {
+              record("RefreshToken", ctx, request.refreshToken);
+              (seen.at(-1) as { requestId?: string }).requestId = request.requestId;
+              if (unavailable > 0) {
+                unavailable -= 1;
+                throw new ConnectError("database unavailable", Code.Unavailable);
+              }
+              if (options.refuseRefresh) {
+                throw new ConnectError("session revoked", Code.Unauthenticated);
+              }
+              return { tokens: tokens() };
+            },
+            logout(request, ctx) {
+              record("Logout", ctx, request.refreshToken);
+              return {};
+            },
+            revokeAllSessions(_request, ctx) {
+              record("RevokeAllSessions", ctx);
+              return { revokedCount: 2 };
+            },
+            getCurrentUser(_request, ctx) {
+              record("GetCurrentUser", ctx);
+              if (!ctx.requestHeader.get("authorization")?.startsWith("Bearer ")) {
+                throw new ConnectError("no token", Code.Unauthenticated);
+              }
+              return { user };
+            },
+          });
+        },
+        { transport: { interceptors } },
+      ),
+  };
+}
+
+describe("Session", () => {
+  let storage: MemoryStorage;
+  beforeEach(() => {
+    storage = new MemoryStorage();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("logs in asking for the cookie, keeps no token in storage, and calls with the bearer token", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    const user = await session.loginWithPassword("138 0000 0002", "right");
+    expect(user.displayName).toBe("李建国");
+    expect(server.seen[0]?.headers.get("x-terrace-session")).toBe("cookie");
+    expect(session.getSnapshot()).toMatchObject({ authenticated: true, lost: false });
+    expect(session.getSnapshot().claims?.roles).toEqual([{ role: "village_official", scope: "110101001001" }]);
+    expect(session.accounts()).toMatchObject([{ userId: USER_ID, phoneNumber: "+8613800000002" }]);
+    expect(storage.dump()).not.toMatch(/eyJ|refresh-/);
+
+    await session.client(IdentityService).getCurrentUser({});
+    expect(server.seen.at(-1)?.headers.get("authorization")).toMatch(/^Bearer /);
+  });
+
+  it("refreshes a minute before expiry with the account header and an empty token field", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    // The token lives 900 s; the refresh is due at 840 s.
+    await vi.advanceTimersByTimeAsync(839_000);
+    expect(server.seen.filter((s) => s.method === "RefreshToken")).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(server.seen.filter((s) => s.method === "RefreshToken")).toHaveLength(1);
+    const refresh = server.seen.find((s) => s.method === "RefreshToken");
+    expect(refresh?.headers.get("x-terrace-account")).toBe(USER_ID);
+    expect(refresh?.headers.get("x-terrace-session")).toBe("cookie");
+    expect(refresh?.refreshToken).toBe("");
+    expect(session.getSnapshot().authenticated).toBe(true);
+  });
+
+  it("sends a refresh token the server still answers in the field, from memory only", async () => {
+    const server = fakeServer({ legacyRefreshToken: true });
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    expect(await session.refresh()).toBe(true);
+    expect(server.seen.at(-1)?.refreshToken).toBe("refresh-1");
+    expect(storage.dump()).not.toMatch(/refresh-/);
+  });
+
+  it("reports a lost session when the refresh is refused, keeping the account", async () => {
+    const server = fakeServer({ refuseRefresh: true });
+    const session = new Session({ storage, transport: server.transport });
+    const events: SessionEvent[] = [];
+    session.subscribe((event) => events.push(event));
+    await session.loginWithPassword("13800000002", "right");
+    expect(await session.refresh()).toBe(false);
+    expect(events.filter((e) => e.type === "lost")).toMatchObject([{ account: { userId: USER_ID } }]);
+    expect(session.getSnapshot()).toMatchObject({ authenticated: false, lost: true });
+    expect(session.accounts()).toHaveLength(1);
+  });
+
+  it("resumes the last account from its cookie on start-up", async () => {
+    const server = fakeServer();
+    await new Session({ storage, transport: server.transport }).loginWithPassword("13800000002", "right");
+    const reloaded = new Session({ storage, transport: server.transport });
+    expect(await reloaded.resume()).toBe(true);
+    expect(reloaded.getSnapshot().account?.userId).toBe(USER_ID);
+  });
+
+  it("logs out on the server with the account header and forgets the account", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    await session.logout();
+    const logout = server.seen.find((s) => s.method === "Logout");
+    expect(logout?.headers.get("x-terrace-account")).toBe(USER_ID);
+    expect(logout?.headers.get("authorization")).toMatch(/^Bearer /);
+    expect(session.accounts()).toEqual([]);
+    expect(session.getSnapshot().account).toBeUndefined();
+  });
+
+  it("logs out everywhere with RevokeAllSessions, then here", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    await session.logoutEverywhere();
+    expect(server.seen.map((s) => s.method)).toEqual(["LoginWithPassword", "RevokeAllSessions", "Logout"]);
+    expect(session.accounts()).toEqual([]);
+  });
+
+  it("retries a refresh that failed for a transient reason with the same request id, without losing the session", async () => {
+    const server = fakeServer({ unavailableRefreshes: 1 });
+    const session = new Session({ storage, transport: server.transport });
+    const events: SessionEvent[] = [];
+    session.subscribe((event) => events.push(event));
+    await session.loginWithPassword("13800000002", "right");
+    await vi.advanceTimersByTimeAsync(841_000); // due at 840 s; fails
+    await vi.advanceTimersByTimeAsync(10_000); // retried after 10 s; succeeds
+    const refreshes = server.seen.filter((s) => s.method === "RefreshToken") as { requestId?: string }[];
+    expect(refreshes).toHaveLength(2);
+    expect(refreshes[0]?.requestId).toBe(refreshes[1]?.requestId);
+    expect(events.some((e) => e.type === "lost")).toBe(false);
+    expect(session.getSnapshot().authenticated).toBe(true);
+  });
+
+  it("switches to another remembered account with that account's header", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    const other = { userId: "01936f3e-0000-7000-8000-000000000002", displayName: "王秀英", phoneNumber: "+8613800000001", lastUsedMs: 0 };
+    storage.setItem("terrace.accounts", JSON.stringify([...session.accounts(), other]));
+    expect(await session.switchAccount(other.userId)).toBe(true);
+    expect(server.seen.at(-1)?.headers.get("x-terrace-account")).toBe(other.userId);
+    expect(session.getSnapshot().account?.userId).toBe(other.userId);
+  });
+});

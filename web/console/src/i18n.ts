@@ -1,0 +1,41 @@
+import i18n from "i18next";
+import { initReactI18next } from "react-i18next";
+import en from "./locales/en";
+import zhCN from "./locales/zh-CN";
+
+/** The languages of the console, zh-CN first: it is the language of the people who use it. */
+export const LANGUAGES = ["zh-CN", "en"] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+const STORAGE_KEY = "terrace.language";
+
+function initialLanguage(): Language {
+  const saved = globalThis.localStorage?.getItem(STORAGE_KEY);
+  if (saved === "zh-CN" || saved === "en") {
+    return saved;
+  }
+  // A browser set to English gets English; everything else, Chinese.
+  return globalThis.navigator?.language?.toLowerCase().startsWith("en") ? "en" : "zh-CN";
+}
+
+void i18n.use(initReactI18next).init({
+  resources: { "zh-CN": { translation: zhCN }, en: { translation: en } },
+  lng: initialLanguage(),
+  fallbackLng: "zh-CN",
+  interpolation: { escapeValue: false }, // React escapes
+  returnNull: false,
+});
+
+document.documentElement.lang = i18n.language;
+
+export function setLanguage(language: Language): void {
+  globalThis.localStorage?.setItem(STORAGE_KEY, language);
+  document.documentElement.lang = language;
+  void i18n.changeLanguage(language);
+}
+
+export function currentLanguage(): Language {
+  return i18n.language === "en" ? "en" : "zh-CN";
+}
+
+export default i18n;

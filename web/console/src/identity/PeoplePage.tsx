@@ -1,0 +1,200 @@
+import { AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
+import { UserStatus, type User } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
+import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
+import { normalizePhone } from "@terrace/api";
+import { PlusOutlined } from "@ant-design/icons";
+import { Alert, Button, Flex, Input, Select, Space, Table, Tag, Typography, type TableColumnsType } from "antd";
+import { useEffect, useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { errorMessage } from "../errors";
+import { useFormat } from "../format";
+import { session } from "../session";
+import { useCurrentUser } from "../shell/CurrentUser";
+import { CreateVillager } from "./CreateVillager";
+import { OFFICIAL_ROLES, areaLabel, roleLabel, statusLabel } from "./labels";
+
+const identity = session.client(IdentityService);
+
+interface Page {
+  users: User[];
+  nextToken: string;
+  total: bigint | undefined;
+}
+
+/**
+ * People with a grant in one of the official's areas (ListUsers), paged by the server. Page
+ * tokens are opaque cursors, so "previous" is a stack of the tokens that led here.
+ */
+export default function PeoplePage() {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const me = useCurrentUser();
+  const areas = useMemo(() => {
+    const seen = new Map<string, AdminCode>();
+    for (const grant of me?.user?.roleGrants ?? []) {
+      if (OFFICIAL_ROLES.has(grant.role) && grant.scope && !seen.has(grant.scope.code)) {
+        seen.set(grant.scope.code, grant.scope);
+      }
+    }
+    return [...seen.values()];
+  }, [me]);
+  const [areaCode, setAreaCode] = useState<string>();
+  const area = areas.find((a) => a.code === areaCode) ?? areas[0];
+  const [query, setQuery] = useState("");
+  const [pageSize, setPageSize] = useState(20);
+  const [tokens, setTokens] = useState<string[]>([""]);
+  const [page, setPage] = useState<Page>();
+  const [loading, setLoading] = useState(false);
+  // The error itself, translated when shown, so that switching language does not refetch.
+  const [problem, setProblem] = useState<unknown>();
+  const [creating, setCreating] = useState(false);
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    if (!me) {
+      return; // the caller's areas are not known yet
+    }
+    const abort = new AbortController();
+    setLoading(true);
+    setProblem(undefined);
+    const trimmed = query.trim();
+    const asPhone = normalizePhone(trimmed);
+    identity
+      .listUsers(
+        {
+          page: { pageSize, pageToken: tokens[tokens.length - 1] ?? "" },
+          area,
+          // Exact phone numbers are looked up as E.164; anything else is a name prefix.
+          query: /^\+\d+$/.test(asPhone) ? asPhone : trimmed,
+        },
+        { signal: abort.signal },
+      )
+      .then((response) =>
+        setPage({
+          users: response.users,
+          nextToken: response.page?.nextPageToken ?? "",
+          total: response.page?.totalSize,
+        }),
+      )
+      .catch((err: unknown) => {
+        if (!abort.signal.aborted) {
+          setPage(undefined);
+          setProblem(err);
+        }
+      })
+      .finally(() => {
+        if (!abort.signal.aborted) {
+          setLoading(false);
+        }
+      });
+    return () => abort.abort();
+  }, [me, area, query, pageSize, tokens, reload]);
+
+  const restart = () => setTokens([""]);
+
+  const columns: TableColumnsType<User> = [
+    { title: t("people.name"), dataIndex: "displayName", key: "name" },
+    { title: t("people.phone"), dataIndex: "phoneNumber", key: "phone" },
+    {
+      title: t("people.roles"),
+      key: "roles",
+      render: (_, user) =>
+        user.roleGrants.map((g) => (
+          <Tag key={g.id}>
+            {roleLabel(t, g.role)} · {areaLabel(t, g.scope)}
+          </Tag>
+        )),
+    },
+    {
+      title: t("people.status"),
+      key: "status",
+      render: (_, user) => (
+        <Tag color={user.status === UserStatus.ACTIVE ? "green" : "red"}>{statusLabel(t, user.status)}</Tag>
+      ),
+    },
+    {
+      title: t("people.lastLogin"),
+      key: "lastLogin",
+      render: (_, user) => (user.lastLoginTime ? format.dateTime(user.lastLoginTime) : t("people.never")),
+    },
+  ];
+
+  const villages = areas.filter((a) => a.level === AdminLevel.VILLAGE);
+
+  return (
+    <Space direction="vertical" size="middle" style={{ width: "100%" }}>
+      <Flex justify="space-between" align="center" wrap gap={12}>
+        <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
+          {t("people.title")}
+        </Typography.Title>
+        <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
+          {t("create.button")}
+        </Button>
+      </Flex>
+      <Flex wrap gap={12} role="search">
+        {areas.length > 0 && (
+          <Select
+            aria-label={t("people.area")}
+            value={area?.code}
+            onChange={(code: string) => {
+              setAreaCode(code);
+              restart();
+            }}
+            options={areas.map((a) => ({ value: a.code, label: areaLabel(t, a) }))}
+            style={{ minWidth: 200 }}
+          />
+        )}
+        <Input.Search
+          aria-label={t("people.search")}
+          placeholder={t("people.searchPlaceholder")}
+          allowClear
+          enterButton={t("people.search")}
+          onSearch={(value) => {
+            setQuery(value);
+            restart();
+          }}
+          style={{ maxWidth: 360 }}
+        />
+      </Flex>
+      {me && areas.length === 0 && <Alert type="info" showIcon message={t("people.areaRequired")} />}
+      {problem !== undefined && <Alert type="error" showIcon message={errorMessage(t, problem)} role="alert" />}
+      <Table<User>
+        rowKey="id"
+        columns={columns}
+        dataSource={page?.users ?? []}
+        loading={loading}
+        pagination={false}
+        locale={{ emptyText: t("people.empty") }}
+      />
+      <Flex justify="flex-end" align="center" gap={12} wrap>
+        {page?.total !== undefined && <span>{t("people.total", { count: Number(page.total) })}</span>}
+        <span aria-live="polite">{t("people.page", { page: tokens.length })}</span>
+        <Button disabled={tokens.length <= 1 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>
+          {t("people.prev")}
+        </Button>
+        <Button disabled={!page?.nextToken || loading} onClick={() => page && setTokens([...tokens, page.nextToken])}>
+          {t("people.next")}
+        </Button>
+        <Select
+          aria-label={t("people.pageSize")}
+          value={pageSize}
+          onChange={(size: number) => {
+            setPageSize(size);
+            restart();
+          }}
+          options={[10, 20, 50, 100].map((n) => ({ value: n, label: t("people.perPage", { count: n }) }))}
+        />
+      </Flex>
+      <CreateVillager
+        open={creating}
+        villages={villages}
+        onClose={() => setCreating(false)}
+        onCreated={() => {
+          setCreating(false);
+          restart();
+          setReload((n) => n + 1);
+        }}
+      />
+    </Space>
+  );
+}

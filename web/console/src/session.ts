@@ -1,0 +1,11 @@
+import { Session } from "@terrace/api";
+import { useSyncExternalStore } from "react";
+
+/** The console's one session (one per tab). */
+export const session = new Session({
+  clientDescription: `Terrace console; ${navigator.userAgent}`,
+});
+
+export function useSession() {
+  return useSyncExternalStore(session.subscribe, session.getSnapshot);
+}

@@ -1,0 +1,206 @@
+import { IdentityService, type GetCurrentUserResponse } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
+import { DownOutlined, TeamOutlined, SafetyCertificateOutlined } from "@ant-design/icons";
+import { App, Button, Dropdown, Flex, Layout, Menu, Modal, Tag, Typography, type MenuProps } from "antd";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
+import { Loading } from "../App";
+import { errorMessage } from "../errors";
+import { areaLabel, claimRoleLabel, roleLabel } from "../identity/labels";
+import { LanguageSwitch } from "../LanguageSwitch";
+import { LoginForm } from "../pages/LoginForm";
+import { session, useSession } from "../session";
+import { CurrentUserContext } from "./CurrentUser";
+
+const identity = session.client(IdentityService);
+
+/**
+ * The frame around every logged-in page: who is logged in with which roles in which areas
+ * (always visible: an official must know in whose name and where they act), navigation, language,
+ * and the account menu.
+ *
+ * When the session is lost (the server refused a refresh), the page stays mounted and a login
+ * dialog opens over it, so that what the official was typing survives.
+ */
+/** antd's App (for message/modal hooks) lives here, so the login page's bundle does not carry it. */
+export default function ShellWithApp() {
+  return (
+    <App>
+      <Shell />
+    </App>
+  );
+}
+
+function Shell() {
+  const { t } = useTranslation();
+  const snapshot = useSession();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const { message, modal } = App.useApp();
+  const [me, setMe] = useState<GetCurrentUserResponse>();
+  const everAuthenticated = useRef(false);
+  const userId = snapshot.account?.userId;
+  if (snapshot.authenticated) {
+    everAuthenticated.current = true;
+  }
+
+  useEffect(() => {
+    if (!snapshot.authenticated || !userId) {
+      return;
+    }
+    const abort = new AbortController();
+    identity
+      .getCurrentUser({}, { signal: abort.signal })
+      .then(setMe)
+      .catch((err: unknown) => {
+        if (!abort.signal.aborted) {
+          void message.error(errorMessage(t, err));
+        }
+      });
+    return () => abort.abort();
+    // Reload when the account changes, not on every refresh of its token.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [userId, snapshot.authenticated]);
+
+  const accountMenu: MenuProps["items"] = useMemo(() => {
+    const others = session.accounts().filter((a) => a.userId !== userId);
+    return [
+      ...others.map((a) => ({
+        key: `switch:${a.userId}`,
+        label: `${t("shell.switchAccount")}: ${a.displayName} (${a.phoneNumber})`,
+      })),
+      { key: "add", label: t("shell.addAccount") },
+      { type: "divider" as const },
+      { key: "logout", label: t("shell.logout") },
+      { key: "logout-everywhere", label: t("shell.logoutEverywhere"), danger: true },
+    ];
+  }, [t, userId]);
+
+  if (snapshot.restoring && !everAuthenticated.current) {
+    return <Loading />;
+  }
+  if (!snapshot.authenticated && !(snapshot.lost && everAuthenticated.current)) {
+    const next = encodeURIComponent(location.pathname + location.search);
+    return <Navigate to={`/login?next=${next}`} replace />;
+  }
+
+  async function onAccountMenu({ key }: { key: string }) {
+    try {
+      if (key.startsWith("switch:")) {
+        setMe(undefined);
+        await session.switchAccount(key.slice("switch:".length));
+        navigate("/");
+      } else if (key === "add") {
+        // The current account's cookie stays; it can be switched back to from the login page.
+        session.leaveAccount();
+        navigate("/login");
+      } else if (key === "logout") {
+        await session.logout();
+      } else if (key === "logout-everywhere") {
+        modal.confirm({
+          title: t("shell.logoutEverywhere"),
+          content: t("shell.logoutEverywhereConfirm"),
+          okButtonProps: { danger: true },
+          onOk: async () => {
+            try {
+              await session.logoutEverywhere();
+            } catch (err) {
+              void message.error(errorMessage(t, err));
+            }
+          },
+        });
+      }
+    } catch (err) {
+      void message.error(errorMessage(t, err));
+    }
+  }
+
+  const grants = me?.user?.roleGrants;
+  const roles =
+    grants && grants.length > 0
+      ? grants.map((g) => ({ key: g.id, role: roleLabel(t, g.role), area: areaLabel(t, g.scope) }))
+      : (snapshot.claims?.roles ?? []).map((g, i) => ({
+          key: String(i),
+          role: claimRoleLabel(t, g.role),
+          area: areaLabel(t, g.scope),
+        }));
+  const selected = location.pathname.startsWith("/identity/grants") ? "grants" : "people";
+
+  return (
+    <CurrentUserContext.Provider value={me}>
+      <a href="#main" className="skip-link">
+        {t("app.skipToContent")}
+      </a>
+      <Layout style={{ minHeight: "100vh" }}>
+        <Layout.Header
+          style={{ background: "#fff", borderBottom: "1px solid #d9d9d9", paddingInline: 24, height: "auto", lineHeight: 1.5 }}
+        >
+          <Flex align="center" justify="space-between" wrap gap={12} style={{ minHeight: 64 }}>
+            <Typography.Text strong style={{ fontSize: 18 }}>
+              {t("app.name")} · {t("app.console")}
+            </Typography.Text>
+            <Flex align="center" wrap gap={12}>
+              <span role="group" aria-label={t("shell.roles")}>
+                {roles.length === 0 ? (
+                  <Tag>{t("shell.noRoles")}</Tag>
+                ) : (
+                  roles.map((r) => (
+                    <Tag key={r.key} color="blue">
+                      {r.role} · {r.area}
+                    </Tag>
+                  ))
+                )}
+              </span>
+              <LanguageSwitch />
+              <Dropdown menu={{ items: accountMenu, onClick: (info) => void onAccountMenu(info) }} trigger={["click"]}>
+                <Button aria-label={t("shell.account")} aria-haspopup="menu">
+                  {me?.user?.displayName ?? snapshot.account?.displayName} <DownOutlined />
+                </Button>
+              </Dropdown>
+            </Flex>
+          </Flex>
+        </Layout.Header>
+        <Layout>
+          <Layout.Sider width={200} theme="light" breakpoint="lg" collapsedWidth={0}>
+            <nav aria-label={t("shell.nav")}>
+              <Menu
+                mode="inline"
+                selectedKeys={[selected]}
+                onClick={({ key }) => navigate(key === "grants" ? "/identity/grants" : "/identity/people")}
+                items={[
+                  { key: "people", icon: <TeamOutlined />, label: t("shell.people") },
+                  { key: "grants", icon: <SafetyCertificateOutlined />, label: t("shell.grants") },
+                ]}
+              />
+            </nav>
+          </Layout.Sider>
+          <Layout.Content id="main" tabIndex={-1} style={{ padding: 24 }}>
+            <Outlet />
+          </Layout.Content>
+        </Layout>
+      </Layout>
+      <Modal
+        open={snapshot.lost && everAuthenticated.current}
+        title={t("login.sessionLostTitle")}
+        footer={null}
+        closable={false}
+        maskClosable={false}
+        keyboard={false}
+        destroyOnHidden
+      >
+        <Typography.Paragraph>{t("login.sessionLostHint")}</Typography.Paragraph>
+        <LoginForm
+          idPrefix="relogin"
+          initialPhone={snapshot.account?.phoneNumber}
+          onDone={(user) => {
+            if (user.id !== userId) {
+              // Someone else logged in: this page's data was the other account's.
+              setMe(undefined);
+              navigate("/");
+            }
+          }}
+        />
+      </Modal>
+    </CurrentUserContext.Provider>
+  );
+}
