@@ -278,9 +278,6 @@ pub struct OutboxSettings {
     /// Poll interval when no `NOTIFY` arrives (a safety net: the wake-up is the notification).
     #[serde(with = "humantime_millis")]
     pub poll_interval: Duration,
-    /// Sent rows older than this are deleted.
-    #[serde(with = "humantime_secs")]
-    pub retention: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -289,7 +286,6 @@ impl Default for OutboxSettings {
             batch_size: 1000,
             max_in_flight: 1024,
             poll_interval: Duration::from_millis(1000),
-            retention: Duration::from_secs(24 * 3600),
         }
     }
 }

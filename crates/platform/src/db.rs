@@ -61,6 +61,7 @@ pub fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
     let mut migrations = crate::bus::migrations();
     migrations.push(crate::idempotency::MIGRATION.boxed());
     migrations.push(crate::jobs::MIGRATION.boxed());
+    migrations.push(crate::bus::outbox::MIGRATION_DELETE_PUBLISHED.boxed());
     migrations
 }
 

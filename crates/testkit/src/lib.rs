@@ -11,6 +11,7 @@
 //! - [`tokens`]: a test token issuer with a real JWKS endpoint.
 //! - [`process`]: the `terrace` binary run as its own process, health and reflection helpers.
 //! - [`tls`]: a CA, server and client certificates made at test time, and TLS channels.
+//! - [`events`]: the events a service published, counted in their stream.
 //! - [`jobs`]: waiting for the job runner to settle around a move of the clock.
 //! - [`rpc`]: request ids, field violations and reasons of refusals, users seeded with roles.
 //! - [`probe`]: a small service that exercises every platform layer from the outside.
@@ -21,6 +22,7 @@
 
 pub mod app;
 pub mod context;
+pub mod events;
 pub mod jobs;
 pub mod probe;
 pub mod process;

@@ -43,6 +43,7 @@ CREATE TABLE outbox (
     -- W3C trace context of the request that made the change, so consumers join its trace.
     traceparent  text,
     occurred_at  timestamptz NOT NULL,
+    -- Dropped by MIGRATION_DELETE_PUBLISHED: published rows are deleted.
     sent_at      timestamptz,
     -- Failed publishes of this row, and the last error. A row that can never be published (too
     -- large for NATS, no stream for its subject after many tries) is parked: kept for an operator,
@@ -68,6 +69,22 @@ $$;
 CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 "#,
+};
+
+/// Published rows are deleted by the relay instead of marked sent (see [`relay`](super::relay)):
+/// `sent_at` and its index go, and so do the indexes a create paid for on every insert without
+/// needing them: the pending-rows index (the outbox now holds only pending and parked rows, so
+/// the primary key serves the claim) and the uniqueness of `event_id` (ids are UUIDv7 made by
+/// [`Envelope`], and JetStream drops a second publish of one by `Nats-Msg-Id`).
+pub const MIGRATION_DELETE_PUBLISHED: SqlMigration = SqlMigration {
+    name: "m20261203_000001_platform_outbox_delete_published",
+    up: r"
+DELETE FROM outbox WHERE sent_at IS NOT NULL;
+DROP INDEX outbox_pending;
+DROP INDEX outbox_sent_at;
+ALTER TABLE outbox DROP COLUMN sent_at;
+ALTER TABLE outbox DROP CONSTRAINT outbox_event_id_key;
+",
 };
 
 /// Writes `envelope` to the outbox as part of the caller's transaction.

@@ -2,9 +2,13 @@
 //!
 //! Each round claims a batch of pending rows with `FOR UPDATE SKIP LOCKED` (so replicas of a service
 //! share the work without waiting on each other), publishes them asynchronously with at most
-//! `outbox.max_in_flight` acknowledgements outstanding, marks the acknowledged rows sent and
-//! commits. A crash anywhere in between leaves rows unsent; the next round publishes them again and
+//! `outbox.max_in_flight` acknowledgements outstanding, deletes the acknowledged rows and commits.
+//! A crash anywhere in between leaves rows unsent; the next round publishes them again and
 //! JetStream drops the copies by `Nats-Msg-Id`.
+//!
+//! Published rows are deleted, not marked: the event lives on in its stream, and marking a row
+//! rewrote it (a new row version with three index entries, as much WAL as the insert that made it),
+//! which cost every create about a quarter of its rate in the bench (`docs/benchmarks.md`).
 //!
 //! A row that fails is not allowed to hold up the others: its attempt is counted and the rest of
 //! the batch goes on. A row that can never be published (larger than NATS accepts, a subject no
@@ -298,12 +302,12 @@ impl Relay {
     }
 
     /// Publishes one batch of pending rows; returns how many were claimed. An error means NATS
-    /// itself failed during the round (what was acknowledged is still marked sent).
+    /// itself failed during the round (what was acknowledged is still deleted).
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
         let mut tx = self.pool.begin().await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "SELECT seq, event_id, subject, event_type, source, payload, traceparent, occurred_at \
-             FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL \
+             FROM outbox WHERE parked_at IS NULL \
              ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(i64::try_from(self.settings.batch_size).unwrap_or(i64::MAX))
@@ -317,18 +321,11 @@ impl Relay {
         let span = tracing::debug_span!("outbox.relay", claimed);
         let round = self.publish(rows).instrument(span).await;
         if !round.sent.is_empty() {
-            // A published secret (a one-time code) is not kept: its row goes at once.
-            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1) AND subject LIKE $2 || '.%'")
-                .bind(&round.sent)
-                .bind(super::streams::SECRET_ROOT)
-                .execute(&mut *tx)
-                .await
-                .context("deleting published secrets")?;
-            sqlx::query("UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)")
+            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
                 .bind(&round.sent)
                 .execute(&mut *tx)
                 .await
-                .context("marking outbox rows sent")?;
+                .context("deleting published outbox rows")?;
         }
         for (seq, error, permanent) in &round.failed {
             let parked: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -411,23 +408,16 @@ impl Relay {
         round
     }
 
-    /// Deletes sent rows older than the retention, and secrets that outlived their age unsent
-    /// (NATS was down longer than a code lives: the code is useless, and must not linger).
+    /// Deletes secrets that outlived their age unsent (NATS was down longer than a code lives: the
+    /// code is useless, and must not linger).
     async fn cleanup(&self) -> anyhow::Result<()> {
-        // The outbox is dated by the wall clock (envelopes, `sent_at`), so is its clean-up.
+        // The outbox is dated by the wall clock (envelopes), so is its clean-up.
         let now = crate::Clock::system_now();
         let expired = now
             - chrono::Duration::from_std(self.secret_max_age).unwrap_or(chrono::Duration::zero());
         sqlx::query("DELETE FROM outbox WHERE subject LIKE $1 || '.%' AND occurred_at < $2")
             .bind(super::streams::SECRET_ROOT)
             .bind(expired)
-            .execute(&self.pool)
-            .await?;
-        let cutoff = now
-            - chrono::Duration::from_std(self.settings.retention)
-                .unwrap_or(chrono::Duration::days(1));
-        sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
-            .bind(cutoff)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -448,11 +438,9 @@ impl Relay {
 
     /// Rows not yet published (parked rows excluded).
     pub async fn backlog(&self) -> anyhow::Result<u64> {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE parked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 }

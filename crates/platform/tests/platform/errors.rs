@@ -111,7 +111,11 @@ async fn rejected_and_failed_writes_change_nothing_and_creates_are_idempotent() 
         "ASKED_TO_FAIL"
     );
     assert_eq!(count(&db, "probe_notes").await, 0);
-    assert_eq!(count(&db, "outbox").await, 0, "no event without its change");
+    assert_eq!(
+        terrace_testkit::events::published(&app, "probe", "probe.>").await,
+        0,
+        "no event without its change"
+    );
 
     let request_id = Uuid::now_v7().to_string();
     let first = RecordRequest {
@@ -134,7 +138,10 @@ async fn rejected_and_failed_writes_change_nothing_and_creates_are_idempotent() 
         "a replayed create answers the first result"
     );
     assert_eq!(count(&db, "probe_notes").await, 1);
-    assert_eq!(count(&db, "outbox").await, 1);
+    assert_eq!(
+        terrace_testkit::events::published(&app, "probe", "probe.>").await,
+        1
+    );
 
     let reused = RecordRequest {
         request_id,

@@ -147,7 +147,8 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 }
 
 /// How many agency clients, agency audit records and agency events there are.
-async fn footprint(db: &sea_orm::DatabaseConnection) -> (i64, i64, i64) {
+async fn footprint(app: &TestApp) -> (i64, i64, i64) {
+    let db = &app.ctx.database("identity").await;
     (
         count(db, "SELECT count(*) AS n FROM agency_clients").await,
         count(
@@ -155,11 +156,7 @@ async fn footprint(db: &sea_orm::DatabaseConnection) -> (i64, i64, i64) {
             "SELECT count(*) AS n FROM audit_records WHERE action LIKE 'agency.%'",
         )
         .await,
-        count(
-            db,
-            "SELECT count(*) AS n FROM outbox WHERE subject LIKE 'identity.agency.%'",
-        )
-        .await,
+        terrace_testkit::events::published(app, "identity", "identity.agency.*").await as i64,
     )
 }
 
@@ -217,8 +214,8 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     assert!(stored.starts_with("$argon2id$"), "{stored}");
     assert!(!stored.contains(&secret));
     // Audited and published in the same transaction.
-    assert_eq!(footprint(&db).await, (1, 1, 1));
-    assert_eq!(events(&db, "identity.agency.created").await, 1);
+    assert_eq!(footprint(&app).await, (1, 1, 1));
+    assert_eq!(events(&app, "identity.agency.created").await, 1);
 
     // The exchange is public: no token, just the credentials.
     let issued_at = app.clock.now().timestamp();
@@ -325,13 +322,12 @@ async fn a_platform_admin_creates_a_client_whose_token_verifies_as_an_agency() {
     let read = read(&app, &mut client, &admin, &client_id).await;
     assert_eq!(read.name, "县农业农村局 data platform");
     assert!(!format!("{read:?}").contains(&secret));
-    assert_eq!(footprint(&db).await, (1, 1, 1));
+    assert_eq!(footprint(&app).await, (1, 1, 1));
 }
 
 #[tokio::test]
 async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing() {
     let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
     let mut client = Client::new(app.channel().await);
     let scope = ["identity.agencies:write"];
 
@@ -438,7 +434,7 @@ async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing()
         }
     }
     assert_eq!(allowed, 6 + 2);
-    assert_eq!(footprint(&db).await, (8, 8, 8), "refusals left nothing");
+    assert_eq!(footprint(&app).await, (8, 8, 8), "refusals left nothing");
 
     // Reading: the county admin sees the clients inside its county, and no other exists for it.
     let get = |id: &str| pb::GetAgencyClientRequest {
@@ -579,7 +575,7 @@ async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing()
             assert_eq!(reason(&status), "MISSING_ROLE", "{who}");
         }
     }
-    assert_eq!(footprint(&db).await, (8, 8, 8));
+    assert_eq!(footprint(&app).await, (8, 8, 8));
 
     // The county admin inside its county: may rename, may not move the client out of it.
     let update =
@@ -697,15 +693,14 @@ async fn only_admins_of_every_area_manage_a_client_and_refusals_change_nothing()
         .await
         .unwrap();
     // Eight creations, one update, one rotation, one revocation: each audited and published once.
-    assert_eq!(footprint(&db).await, (8, 11, 11));
-    assert_eq!(events(&db, "identity.agency.updated").await, 2);
-    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
+    assert_eq!(footprint(&app).await, (8, 11, 11));
+    assert_eq!(events(&app, "identity.agency.updated").await, 2);
+    assert_eq!(events(&app, "identity.agency.revoked").await, 1);
 }
 
 #[tokio::test]
 async fn a_rotated_secret_works_until_the_overlap_ends_and_revocation_ends_everything() {
     let app = identity(serde_json::json!({ "agency_secret_overlap": "6s" })).await;
-    let db = app.ctx.database("identity").await;
     let mut client = Client::new(app.channel().await);
     let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
     let created = create(
@@ -791,7 +786,7 @@ async fn a_rotated_secret_works_until_the_overlap_ends_and_revocation_ends_every
         .unwrap();
     assert_eq!(revoked.status, pb::AgencyClientStatus::Revoked as i32);
     assert_refused(exchange(&mut client, &id, &third).await, "a revoked client");
-    let before = footprint(&db).await;
+    let before = footprint(&app).await;
     let again = client
         .revoke_agency_client(app.request(
             pb::RevokeAgencyClientRequest {
@@ -829,7 +824,7 @@ async fn a_rotated_secret_works_until_the_overlap_ends_and_revocation_ends_every
         .await
         .unwrap_err();
     assert_eq!(update_revoked.code(), Code::FailedPrecondition);
-    assert_eq!(footprint(&db).await, before, "refusals changed nothing");
+    assert_eq!(footprint(&app).await, before, "refusals changed nothing");
     // Revoked clients are listed only when asked for.
     let list = |include_revoked| {
         app.request(
@@ -937,7 +932,6 @@ async fn wrong_secrets_unknown_clients_and_mtls_clients_get_one_answer_and_are_t
 #[tokio::test]
 async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
     let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
     let mut client = Client::new(app.channel().await);
     let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
 
@@ -1015,7 +1009,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&status), ["client.certificate_sha256"]);
-    assert_eq!(footprint(&db).await, (0, 0, 0));
+    assert_eq!(footprint(&app).await, (0, 0, 0));
 
     // Updates name what they change, and only what can change.
     let update = |id: &str, paths: &[&str]| pb::UpdateAgencyClientRequest {
@@ -1040,7 +1034,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
     .client
     .unwrap()
     .id;
-    let before = footprint(&db).await;
+    let before = footprint(&app).await;
     for (request, expected) in [
         (update(&real, &[]), vec!["update_mask"]),
         (update(&real, &["status"]), vec!["update_mask"]),
@@ -1174,7 +1168,7 @@ async fn malformed_requests_are_refused_field_by_field_and_change_nothing() {
             .unwrap_err();
         assert_eq!(violated_fields(&status), ["page.page_token"], "{token:?}");
     }
-    assert_eq!(footprint(&db).await, before, "refusals changed nothing");
+    assert_eq!(footprint(&app).await, before, "refusals changed nothing");
 
     // Without a token, every management RPC is refused before it runs.
     let missing = [
@@ -1313,12 +1307,8 @@ async fn audits(db: &sea_orm::DatabaseConnection, action: &str) -> i64 {
 }
 
 /// How many events of `subject` were published.
-async fn events(db: &sea_orm::DatabaseConnection, subject: &str) -> i64 {
-    count(
-        db,
-        &format!("SELECT count(*) AS n FROM outbox WHERE subject = '{subject}'"),
-    )
-    .await
+async fn events(app: &TestApp, subject: &str) -> i64 {
+    terrace_testkit::events::published(app, "identity", subject).await as i64
 }
 
 /// A `CreateAgencyClientRequest` with this request id.
@@ -1395,7 +1385,6 @@ fn assert_failed_precondition(status: &Status, expected: &str) {
 #[tokio::test]
 async fn a_retried_creation_makes_one_client_and_never_shows_its_secret_twice() {
     let app = identity(serde_json::json!({})).await;
-    let db = app.ctx.database("identity").await;
     let mut client = Client::new(app.channel().await);
     let admin = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
 
@@ -1418,7 +1407,7 @@ async fn a_retried_creation_makes_one_client_and_never_shows_its_secret_twice() 
         "{retried:?}"
     );
     assert!(!retried.message().contains(&first.client_secret));
-    assert_eq!(footprint(&db).await, (1, 1, 1), "one client, made once");
+    assert_eq!(footprint(&app).await, (1, 1, 1), "one client, made once");
 
     // The same id for another request is refused, whatever it asks.
     let other = secret_client("another", &["agri.statistics:read"], &["110101"]);
@@ -1433,7 +1422,7 @@ async fn a_retried_creation_makes_one_client_and_never_shows_its_secret_twice() 
         .create_agency_client(app.request(create_request(&id, agency), &other_admin))
         .await
         .unwrap();
-    assert_eq!(footprint(&db).await, (2, 2, 2));
+    assert_eq!(footprint(&app).await, (2, 2, 2));
 
     // An mTLS client's answer holds no secret: its retry gets the first answer.
     let id = request_id();
@@ -1449,7 +1438,7 @@ async fn a_retried_creation_makes_one_client_and_never_shows_its_secret_twice() 
         .unwrap()
         .into_inner();
     assert_eq!(again, first, "the first answer, stamps and all");
-    assert_eq!(footprint(&db).await, (3, 3, 3));
+    assert_eq!(footprint(&app).await, (3, 3, 3));
 }
 
 #[tokio::test]
@@ -1497,7 +1486,7 @@ async fn a_creation_retried_after_the_log_is_pruned_finds_its_client() {
         0,
         "the log is empty"
     );
-    let before = footprint(&db).await;
+    let before = footprint(&app).await;
     assert_eq!(before.0, 2);
 
     // The same admin (a fresh token: the old one has expired) retries both.
@@ -1520,7 +1509,7 @@ async fn a_creation_retried_after_the_log_is_pruned_finds_its_client() {
     let found = found.client.unwrap();
     assert_eq!(found.id, made.id, "the client it made");
     assert_eq!(found.name, "renamed");
-    assert_eq!(footprint(&db).await, before, "no second client, no trace");
+    assert_eq!(footprint(&app).await, before, "no second client, no trace");
 }
 
 #[tokio::test]
@@ -1638,7 +1627,7 @@ async fn a_retried_revocation_is_answered_as_first_and_done_once() {
         .unwrap_err();
     assert_failed_precondition(&reused, "REQUEST_ID_REUSED");
     assert_eq!(audits(&db, "agency.revoked").await, 1);
-    assert_eq!(events(&db, "identity.agency.revoked").await, 1);
+    assert_eq!(events(&app, "identity.agency.revoked").await, 1);
 }
 
 #[tokio::test]

@@ -59,7 +59,8 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 }
 
 /// Rows that any consent change touches: consents, their events, the audit trail.
-async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
+async fn footprint(app: &TestApp) -> (i64, i64, i64, i64) {
+    let db = &app.ctx.database("identity").await;
     (
         count(db, "SELECT count(*) AS n FROM consents").await,
         count(
@@ -67,11 +68,7 @@ async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
             "SELECT count(*) AS n FROM consents WHERE withdrawn_at IS NOT NULL",
         )
         .await,
-        count(
-            db,
-            "SELECT count(*) AS n FROM outbox WHERE subject LIKE 'identity.consent.%'",
-        )
-        .await,
+        terrace_testkit::events::published(app, "identity", "identity.consent.*").await as i64,
         count(
             db,
             "SELECT count(*) AS n FROM audit_records WHERE action LIKE 'consent.%'",
@@ -81,14 +78,12 @@ async fn footprint(db: &DatabaseConnection) -> (i64, i64, i64, i64) {
 }
 
 /// Consents made: rows, `identity.consent.granted` events, `consent.granted` audit records.
-async fn granted(db: &DatabaseConnection) -> (i64, i64, i64) {
+async fn granted(app: &TestApp) -> (i64, i64, i64) {
+    let db = &app.ctx.database("identity").await;
     (
         count(db, "SELECT count(*) AS n FROM consents").await,
-        count(
-            db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.granted'",
-        )
-        .await,
+        terrace_testkit::events::published(app, "identity", "identity.consent.granted").await
+            as i64,
         count(
             db,
             "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.granted'",
@@ -285,7 +280,7 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
         consent.recorded_by.as_ref().unwrap().user_id,
         villager.id.to_string()
     );
-    assert_eq!(footprint(&w.db).await, (1, 0, 1, 1));
+    assert_eq!(footprint(&w.app).await, (1, 0, 1, 1));
 
     // The helper, as themself, gets a token acting for the villager.
     let tokens = w.delegate(&helper.token, &consent.id).await.unwrap();
@@ -375,13 +370,9 @@ async fn a_helper_acts_for_the_villager_under_a_consent_with_both_identities() {
     assert!(w.list(&villager.token, false).await.unwrap().is_empty());
     assert_eq!(w.list(&villager.token, true).await.unwrap().len(), 2);
     // 2 consents, both withdrawn, 4 events (2 granted, 2 withdrawn), 5 audit records (+ token).
-    assert_eq!(footprint(&w.db).await, (2, 2, 4, 5));
+    assert_eq!(footprint(&w.app).await, (2, 2, 4, 5));
     assert_eq!(
-        count(
-            &w.db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.withdrawn'"
-        )
-        .await,
+        terrace_testkit::events::published(&w.app, "identity", "identity.consent.withdrawn").await,
         2
     );
 }
@@ -398,7 +389,7 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     let tokens = w.delegate(&helper.token, &consent.id).await.unwrap();
     let expiry = tokens.access_token_expire_time.unwrap();
     assert!(expiry.seconds <= consent.end_time.unwrap().seconds);
-    assert_eq!(expired_events(&w.db).await, 0, "not before its end");
+    assert_eq!(expired_events(&w.app).await, 0, "not before its end");
 
     // The job's first run (at the start of the service) has ended: a run in flight while the
     // clock moves would end after the move and so not be due again for a minute.
@@ -419,7 +410,7 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
 
     // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
     terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, runs + 1).await;
-    assert_eq!(expired_events(&w.db).await, 1);
+    assert_eq!(expired_events(&w.app).await, 1);
     let expired = format!(
         "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
          AND target_user = '{}' AND actor_id = 'system:{}'",
@@ -430,17 +421,13 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
     // Once: its next run, a minute later on the clock, announces nothing more.
     w.app.clock.advance(Duration::from_secs(61));
     terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, runs + 2).await;
-    assert_eq!(expired_events(&w.db).await, 1);
+    assert_eq!(expired_events(&w.app).await, 1);
     assert_eq!(count(&w.db, &expired).await, 1);
 }
 
 /// `identity.consent.expired` events written so far.
-async fn expired_events(db: &DatabaseConnection) -> i64 {
-    count(
-        db,
-        "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.consent.expired'",
-    )
-    .await
+async fn expired_events(app: &TestApp) -> i64 {
+    terrace_testkit::events::published(app, "identity", "identity.consent.expired").await as i64
 }
 
 #[tokio::test]
@@ -452,7 +439,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
         .grant(&villager.token, proposal(&w.app.clock, helper.id, 60))
         .await
         .unwrap();
-    let before = footprint(&w.db).await;
+    let before = footprint(&w.app).await;
     let now = w.app.clock.now();
 
     type Change = fn(&mut pb::Consent, Uuid, Uuid);
@@ -617,7 +604,7 @@ async fn bad_requests_get_specific_errors_and_change_nothing() {
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert_eq!(reason(&refused), "VILLAGER_UNAVAILABLE");
 
-    assert_eq!(footprint(&w.db).await, before);
+    assert_eq!(footprint(&w.app).await, before);
 }
 
 /// Who may do what, written out by hand.
@@ -650,7 +637,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         witnessed: true,
         ..proposal(&clock, helper, 60)
     };
-    let before = footprint(&w.db).await;
+    let before = footprint(&w.app).await;
     let grant_refusals: [(&str, &str, pb::Consent, Code, &str); 5] = [
         (
             "helper",
@@ -699,7 +686,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(footprint(&w.db).await, before);
+    assert_eq!(footprint(&w.app).await, before);
     let recorded = w
         .grant(&official_in.token, witnessed(spare[0].id))
         .await
@@ -736,7 +723,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
     }
 
     // --- IssueDelegatedToken under the base consent: only its helper, as themself.
-    let before = footprint(&w.db).await;
+    let before = footprint(&w.app).await;
     let delegate_cases: [(&str, &str, Result<(), Code>); 7] = [
         ("villager", &villager.token, Err(Code::NotFound)),
         ("helper", &helper.token, Ok(())),
@@ -758,12 +745,12 @@ async fn authorization_matrix_over_the_consent_rpcs() {
             .map_err(|status| status.code());
         assert_eq!(outcome, expected, "IssueDelegatedToken by {caller}");
     }
-    let after = footprint(&w.db).await;
+    let after = footprint(&w.app).await;
     // Only the helper's success is audited.
     assert_eq!(after, (before.0, before.1, before.2, before.3 + 1));
 
     // --- WithdrawConsent: refusals on the base consent first, which must change nothing.
-    let before = footprint(&w.db).await;
+    let before = footprint(&w.app).await;
     let withdraw_refusals: [(&str, &str, Code); 3] = [
         ("other user", &other.token, Code::NotFound),
         ("official out of scope", &official_out.token, Code::NotFound),
@@ -773,7 +760,7 @@ async fn authorization_matrix_over_the_consent_rpcs() {
         let refused = w.withdraw(token, &base.id).await.unwrap_err();
         assert_eq!(refused.code(), code, "WithdrawConsent by {caller}");
     }
-    assert_eq!(footprint(&w.db).await, before);
+    assert_eq!(footprint(&w.app).await, before);
     // Then each permitted caller withdraws a consent of their own.
     let by_official = w
         .grant(&villager.token, proposal(&w.app.clock, spare[2].id, 60))
@@ -833,7 +820,7 @@ async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     w.app.clock.advance(Duration::from_secs(10 * 60));
     let again = w.grant_with(&villager.token, request(asked)).await.unwrap();
     assert_eq!(again, first);
-    assert_eq!(granted(&w.db).await, (1, 1, 1));
+    assert_eq!(granted(&w.app).await, (1, 1, 1));
     // The same request id for something else is refused.
     let other = request(proposal(&w.app.clock, helper.id, 90));
     let refused = w
@@ -847,7 +834,7 @@ async fn a_retried_grant_gets_its_first_answer_and_makes_one_consent() {
     let theirs = w.grant_with(&neighbour.token, other).await.unwrap();
     assert_ne!(theirs.id, first.id);
     assert_eq!(theirs.grantor_user_id, neighbour.id.to_string());
-    assert_eq!(granted(&w.db).await, (2, 2, 2));
+    assert_eq!(granted(&w.app).await, (2, 2, 2));
 }
 
 #[tokio::test]
@@ -882,7 +869,7 @@ async fn a_grant_retried_after_the_log_was_pruned_finds_its_consent_as_it_now_is
     let again = w.grant_with(&token, request).await.unwrap();
     assert_eq!(again.id, first.id);
     assert_eq!(again.status, pb::ConsentStatus::Expired as i32);
-    assert_eq!(granted(&w.db).await, (1, 1, 1));
+    assert_eq!(granted(&w.app).await, (1, 1, 1));
     assert_eq!(count(&w.db, &logged).await, 1, "answered again, and logged");
 }
 
@@ -911,7 +898,7 @@ async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
         .await
         .unwrap();
     assert_eq!(again, first);
-    assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+    assert_eq!(footprint(&w.app).await, (1, 1, 2, 2));
     // The same request id for something else is refused.
     let other = pb::WithdrawConsentRequest {
         reason: "changed my mind".to_owned(),
@@ -923,7 +910,7 @@ async fn a_retried_withdrawal_gets_its_first_answer_and_withdraws_once() {
     // A new request is a second withdrawal, and refused as one.
     let refused = w.withdraw(&villager.token, &consent.id).await.unwrap_err();
     assert_eq!(reason(&refused), "CONSENT_WITHDRAWN");
-    assert_eq!(footprint(&w.db).await, (1, 1, 2, 2));
+    assert_eq!(footprint(&w.app).await, (1, 1, 2, 2));
 }
 
 #[tokio::test]

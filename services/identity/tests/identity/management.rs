@@ -64,13 +64,8 @@ async fn audited(db: &DatabaseConnection, action: &str) -> i64 {
 }
 
 /// How many events of `subject` were published.
-async fn events(db: &DatabaseConnection, subject: &str) -> i64 {
-    counted(
-        db,
-        "SELECT count(*) AS n FROM outbox WHERE subject = $1",
-        subject,
-    )
-    .await
+async fn events(app: &TestApp, subject: &str) -> i64 {
+    terrace_testkit::events::published(app, "identity", subject).await as i64
 }
 
 async fn counted(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
@@ -548,22 +543,11 @@ async fn an_official_registers_a_villager_who_then_logs_in_with_a_code() {
     assert_eq!(reason(&reused), "REQUEST_ID_REUSED");
     assert_eq!(count(&db, "SELECT count(*) AS n FROM users").await, 1);
     assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.user.created'"
-        )
-        .await,
+        events(&app, "identity.user.created").await,
         1,
         "one identity.user.created, not one per retry"
     );
-    assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.role.granted'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(events(&app, "identity.role.granted").await, 1);
     assert_eq!(
         count(
             &db,
@@ -883,11 +867,7 @@ async fn change_phone_number_with_a_code_sent_to_the_new_number() {
         ("zhang@example.com", "en", "张三")
     );
     assert_eq!(
-        count(
-            &db,
-            "SELECT count(*) AS n FROM outbox WHERE subject = 'identity.user.updated'"
-        )
-        .await,
+        events(&app, "identity.user.updated").await,
         2,
         "the phone change and the profile change"
     );
@@ -1599,9 +1579,9 @@ async fn every_mutation_answers_a_retry_with_its_first_answer_and_refuses_a_reus
         .await,
         1
     );
-    assert_eq!(events(&db, "identity.user.created").await, 1);
+    assert_eq!(events(&app, "identity.user.created").await, 1);
     assert_eq!(
-        events(&db, "identity.user.updated").await,
+        events(&app, "identity.user.updated").await,
         3,
         "the profile, the status and the password, once each"
     );
