@@ -66,6 +66,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 1200,
     sourcemap: true,
   },
-  server: { proxy },
-  preview: { proxy },
+  // Beside the console's 5173/4173, so both apps can run at once.
+  server: { port: 5174, proxy },
+  preview: { port: 4174, proxy },
 });

@@ -11,7 +11,6 @@ const en: typeof zhCN = {
     updateReload: "Reload",
     updateLater: "Later",
     offlineReady: "The app is saved on this phone and opens without a network",
-    close: "Close",
   },
   lang: { label: "Language", "zh-CN": "简体中文", en: "English" },
   nav: { main: "Main menu", me: "Me", consents: "Helpers", accounts: "Family" },

@@ -9,7 +9,6 @@ const zhCN = {
     updateReload: "重新加载",
     updateLater: "以后再说",
     offlineReady: "应用已保存到手机，没有网络也能打开",
-    close: "关闭",
   },
   lang: { label: "语言", "zh-CN": "简体中文", en: "English" },
   nav: { main: "主菜单", me: "我的", consents: "帮办授权", accounts: "家人账号" },
