@@ -43,6 +43,7 @@ export default function ProfilePage() {
       .then((response) => {
         if (!cancelled && response.user) {
           setUser(response.user);
+          session.updateAccount(response.user);
           form.setFieldsValue({
             displayName: response.user.displayName,
             locale: response.user.locale === "en" ? "en" : "zh-CN",
@@ -78,6 +79,7 @@ export default function ProfilePage() {
       requestId.current = undefined;
       if (response.user) {
         setUser(response.user);
+        session.updateAccount(response.user);
       }
       if (paths.includes("locale")) {
         setLanguage(values.locale as Language);
