@@ -188,6 +188,21 @@ describe("Session", () => {
     expect(reloaded.getSnapshot().account?.userId).toBe(USER_ID);
   });
 
+  it("keeps a remembered account's name and number current after a profile change", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    await session.loginWithPassword("13800000002", "right");
+    const events: SessionEvent[] = [];
+    session.subscribe((event) => events.push(event));
+    session.updateAccount({ id: USER_ID, displayName: "李建国（村主任）", phoneNumber: "+8613800000002" });
+    expect(session.getSnapshot().account?.displayName).toBe("李建国（村主任）");
+    expect(session.accounts()).toMatchObject([{ userId: USER_ID, displayName: "李建国（村主任）" }]);
+    expect(events).toEqual([{ type: "change" }]);
+    session.updateAccount({ id: "01936f3e-0000-7000-8000-00000000ffff", displayName: "x", phoneNumber: "+1" });
+    expect(session.accounts()).toHaveLength(1);
+    expect(session.getSnapshot()).toMatchObject({ authenticated: true });
+  });
+
   it("logs out on the server with the account header and forgets the account", async () => {
     const server = fakeServer();
     const session = new Session({ storage, transport: server.transport });

@@ -270,6 +270,26 @@ export class Session {
   }
 
   /**
+   * Keeps a remembered account's name and number as the server last answered them (after
+   * UpdateUser or GetCurrentUser), so the switcher and the "who is using this" line stay right.
+   * Accounts not remembered here are ignored.
+   */
+  updateAccount(user: Pick<User, "id" | "displayName" | "phoneNumber">): void {
+    const accounts = this.accounts();
+    const index = accounts.findIndex((a) => a.userId === user.id);
+    const account = accounts[index];
+    if (!account || (account.displayName === user.displayName && account.phoneNumber === user.phoneNumber)) {
+      return;
+    }
+    const updated: Account = { ...account, displayName: user.displayName, phoneNumber: user.phoneNumber };
+    accounts[index] = updated;
+    this.storage?.setItem(ACCOUNTS_KEY, JSON.stringify(accounts));
+    if (this.current?.account.userId === user.id) {
+      this.setCurrent({ ...this.current, account: updated });
+    }
+  }
+
+  /**
    * Stops acting as the current account in this tab without ending its session, so that someone
    * else can log in on a shared device; the account stays in the switcher with its cookie.
    */

@@ -1,0 +1,65 @@
+import { ConfigProvider, DotLoading } from "antd-mobile";
+import enUS from "antd-mobile/es/locales/en-US";
+import zhCN from "antd-mobile/es/locales/zh-CN";
+import { useTranslation } from "react-i18next";
+import { Navigate, createBrowserRouter } from "react-router";
+import { RouterProvider } from "react-router/dom";
+import { OfflineBanner } from "./components/OfflineBanner";
+import { UpdatePrompt } from "./components/UpdatePrompt";
+import LoginPage from "./pages/LoginPage";
+
+/**
+ * Routes. The login page is in the entry chunk (it is what a farmer sees first, often on a slow
+ * mobile network, and it needs only identity's client); the shell and each screen behind it are
+ * loaded when first visited. The service worker precaches every chunk, so after the first visit
+ * all of them open without a network.
+ */
+const router = createBrowserRouter(
+  [
+    { path: "/login", element: <LoginPage /> },
+    {
+      path: "/",
+      lazy: async () => ({ Component: (await import("./pages/Shell")).default }),
+      HydrateFallback: Loading,
+      children: [
+        { index: true, element: <Navigate to="/me" replace /> },
+        { path: "me", lazy: async () => ({ Component: (await import("./pages/ProfilePage")).default }) },
+        {
+          path: "consents",
+          lazy: async () => ({ Component: (await import("./pages/ConsentsPage")).default }),
+        },
+        {
+          path: "consents/new",
+          lazy: async () => ({ Component: (await import("./pages/ConsentForm")).default }),
+        },
+        {
+          path: "accounts",
+          lazy: async () => ({ Component: (await import("./pages/AccountsPage")).default }),
+        },
+      ],
+    },
+    { path: "*", element: <Navigate to="/" replace /> },
+  ],
+  { basename: "/farmer" },
+);
+
+export function Loading() {
+  const { t } = useTranslation();
+  return (
+    <div className="loading" role="status">
+      <DotLoading color="primary" aria-hidden />
+      <span>{t("app.loading")}</span>
+    </div>
+  );
+}
+
+export default function App() {
+  const { i18n } = useTranslation();
+  return (
+    <ConfigProvider locale={i18n.language === "en" ? enUS : zhCN}>
+      <OfflineBanner />
+      <RouterProvider router={router} />
+      <UpdatePrompt />
+    </ConfigProvider>
+  );
+}

@@ -1,0 +1,53 @@
+import { TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { Suspense } from "react";
+import { useTranslation } from "react-i18next";
+import { NavLink, Navigate, Outlet } from "react-router";
+import { Loading } from "../App";
+import { LanguageSwitch } from "../components/LanguageSwitch";
+import { useSession } from "../session";
+
+/**
+ * The logged-in frame: who is using the app now (a shared phone must always say whose account
+ * it is), the screen, and a bottom tab bar of links, each an icon with its word, 56 px tall.
+ */
+export default function Shell() {
+  const { t } = useTranslation();
+  const snapshot = useSession();
+
+  if (!snapshot.authenticated) {
+    if (snapshot.restoring) {
+      return <Loading />;
+    }
+    // Logged out, or the session was refused (the login page then says whose and prefills it).
+    return <Navigate to="/login" replace />;
+  }
+
+  const tabs = [
+    { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
+    { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
+    { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
+  ];
+  return (
+    <div className="shell">
+      <header className="shell-header">
+        <span className="shell-user" aria-live="polite">
+          <UserOutline aria-hidden /> {snapshot.account?.displayName}
+        </span>
+        <LanguageSwitch />
+      </header>
+      <main className="shell-main">
+        <Suspense fallback={<Loading />}>
+          <Outlet />
+        </Suspense>
+      </main>
+      <nav className="tab-bar" aria-label={t("nav.main")}>
+        {tabs.map((tab) => (
+          <NavLink key={tab.to} to={tab.to} className={({ isActive }) => (isActive ? "tab active" : "tab")}>
+            {tab.icon}
+            <span>{tab.label}</span>
+          </NavLink>
+        ))}
+      </nav>
+    </div>
+  );
+}
