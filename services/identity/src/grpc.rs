@@ -16,6 +16,7 @@ use crate::consents::{self, Consents};
 use crate::grants::{self, Grants};
 use crate::keys;
 use crate::management::{self, Management};
+use crate::web_session;
 use terrace_platform::Clock;
 use terrace_platform::auth::Caller;
 use terrace_platform::validate::page_response;
@@ -273,11 +274,11 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
         let caller = Caller::of(&request);
+        let cookie = web_session::wanted(request.metadata());
         let key = self.management.password_key();
         let command = accounts::SignUp::parse(request.into_inner(), key)?;
-        Ok(Response::new(
-            self.accounts.sign_up(&caller, command).await?,
-        ))
+        let answer = self.accounts.sign_up(&caller, command).await?;
+        Ok(signed_in(answer, cookie, |a| (&a.user, &mut a.tokens)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
@@ -286,11 +287,11 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::LoginWithPasswordRequest>,
     ) -> Result<Response<pb::LoginWithPasswordResponse>, Status> {
         let caller = Caller::of(&request);
+        let cookie = web_session::wanted(request.metadata());
         let key = self.management.password_key();
         let command = accounts::LoginWithPassword::parse(request.into_inner(), key)?;
-        Ok(Response::new(
-            self.accounts.login_with_password(&caller, command).await?,
-        ))
+        let answer = self.accounts.login_with_password(&caller, command).await?;
+        Ok(signed_in(answer, cookie, |a| (&a.user, &mut a.tokens)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
@@ -299,10 +300,10 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::LoginWithOtpRequest>,
     ) -> Result<Response<pb::LoginWithOtpResponse>, Status> {
         let caller = Caller::of(&request);
+        let cookie = web_session::wanted(request.metadata());
         let command = accounts::LoginWithOtp::parse(request.into_inner())?;
-        Ok(Response::new(
-            self.accounts.login_with_otp(&caller, command).await?,
-        ))
+        let answer = self.accounts.login_with_otp(&caller, command).await?;
+        Ok(signed_in(answer, cookie, |a| (&a.user, &mut a.tokens)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
@@ -311,10 +312,27 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::RefreshTokenRequest>,
     ) -> Result<Response<pb::RefreshTokenResponse>, Status> {
         let caller = Caller::of(&request);
-        let command = accounts::WithRefreshToken::parse_refresh(request.into_inner())?;
-        Ok(Response::new(
-            self.accounts.refresh(&caller, command).await?,
-        ))
+        // A browser's refresh token comes in its account's cookie, and goes back in one.
+        let account = match web_session::wanted(request.metadata()) {
+            true => web_session::account(request.metadata())?,
+            false => None,
+        };
+        let (metadata, _, mut message) = request.into_parts();
+        if let (Some(account), true) = (account, message.refresh_token.is_empty()) {
+            message.refresh_token =
+                web_session::refresh_token(&metadata, account).ok_or_else(|| {
+                    terrace_platform::error::Error::Unauthenticated(
+                        "no session cookie for this account: log in again".to_owned(),
+                    )
+                })?;
+        }
+        let command = accounts::WithRefreshToken::parse_refresh(message)?;
+        let mut answer = self.accounts.refresh(&caller, command).await?;
+        let mut headers = tonic::metadata::MetadataMap::new();
+        if let (Some(account), Some(tokens)) = (account, answer.tokens.as_mut()) {
+            web_session::keep(&mut headers, &account.to_string(), tokens);
+        }
+        Ok(answer_with(headers, answer))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %request.get_ref().request_id))]
@@ -323,8 +341,19 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let command = accounts::WithRefreshToken::parse_logout(request.into_inner())?;
-        Ok(Response::new(self.accounts.logout(&caller, command).await?))
+        let account = web_session::account(request.metadata())?;
+        let (metadata, _, mut message) = request.into_parts();
+        if let (Some(account), true) = (account, message.refresh_token.is_empty()) {
+            message.refresh_token =
+                web_session::refresh_token(&metadata, account).unwrap_or_default();
+        }
+        let command = accounts::WithRefreshToken::parse_logout(message)?;
+        let answer = self.accounts.logout(&caller, command).await?;
+        let mut headers = tonic::metadata::MetadataMap::new();
+        if let Some(account) = account {
+            web_session::clear(&mut headers, account);
+        }
+        Ok(answer_with(headers, answer))
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %request.get_ref().user_id))]
@@ -489,4 +518,26 @@ impl IdentityService for IdentityGrpc {
             .await?;
         Ok(Response::new(exchanged))
     }
+}
+
+/// The answer of a sign-up or login; for a browser that asked for a cookie session, its refresh
+/// token moves from the body to the account's cookie.
+fn signed_in<T>(
+    mut answer: T,
+    cookie: bool,
+    parts: impl FnOnce(&mut T) -> (&Option<pb::User>, &mut Option<pb::TokenPair>),
+) -> Response<T> {
+    let mut headers = tonic::metadata::MetadataMap::new();
+    if cookie {
+        let (user, tokens) = parts(&mut answer);
+        if let (Some(user), Some(tokens)) = (user, tokens.as_mut()) {
+            web_session::keep(&mut headers, &user.id, tokens);
+        }
+    }
+    answer_with(headers, answer)
+}
+
+/// A response carrying `headers` (response metadata) beside `answer`.
+fn answer_with<T>(headers: tonic::metadata::MetadataMap, answer: T) -> Response<T> {
+    Response::from_parts(headers, answer, tonic::Extensions::default())
 }

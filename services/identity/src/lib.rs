@@ -22,7 +22,7 @@
 //! - [`accounts`]: sign-up and login flows and their throttles; the state the handlers share.
 //! - [`users`]: the SQL of users and one-time code challenges, shared by accounts and
 //!   management.
-//! - [`demo`]: demonstration accounts for `terrace dev --demo`.
+//! - [`demo`]: the demonstration world of `terrace dev --demo`: accounts with roles in 安吉县.
 //! - [`domain`]: phone numbers, passwords and one-time codes.
 //! - [`keys`]: the Ed25519 signing keys: made, rotated with overlap, encrypted at rest, published
 //!   as the JWKS every service verifies tokens against.
@@ -37,6 +37,7 @@
 //! - [`entity`]: the tables as sea-orm entities, one module per table, read and written by the
 //!   stores.
 //! - [`grpc`]: the handlers of `terrace.identity.v1.IdentityService`.
+//! - [`web_session`]: browser sessions, the refresh token in an `HttpOnly` cookie.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-identity` binary, the same as `terrace serve --service identity`.
 
@@ -56,6 +57,7 @@ pub mod management;
 pub mod migration;
 pub mod tokens;
 pub mod users;
+pub mod web_session;
 
 use std::sync::Arc;
 
@@ -173,10 +175,11 @@ impl Service for Identity {
             .spawn_maintenance(&ctx.tasks, ctx.shutdown.clone());
         spawn_jobs(ctx, state);
         if state.settings.demo_users {
-            let created = demo::create_demo_users(&ctx.db).await?;
+            let created = demo::create_demo_world(&ctx.db).await?;
             tracing::info!(
-                created,
-                "demonstration accounts ready (passwords in the README)"
+                accounts = created.accounts,
+                grants = created.grants,
+                "demonstration world ready in 安吉县 (accounts and passwords in the README)"
             );
         }
         Ok(())

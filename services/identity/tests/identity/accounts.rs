@@ -884,3 +884,175 @@ async fn retried_account_requests_do_their_work_once() {
         "REQUEST_ID_REUSED",
     );
 }
+
+/// A request asking for a browser session (`x-terrace-session: cookie`), with `headers`.
+fn browser<T>(message: T, headers: &[(&'static str, String)]) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("x-terrace-session", "cookie".parse().unwrap());
+    for (name, value) in headers {
+        request.metadata_mut().insert(*name, value.parse().unwrap());
+    }
+    request
+}
+
+/// The `name=value` of the one `Set-Cookie` of a response, and the whole header.
+fn set_cookie(metadata: &tonic::metadata::MetadataMap) -> (String, String) {
+    let all: Vec<_> = metadata.get_all("set-cookie").iter().collect();
+    assert_eq!(all.len(), 1, "one cookie: {all:?}");
+    let header = all[0].to_str().unwrap().to_owned();
+    (header.split(';').next().unwrap().to_owned(), header)
+}
+
+#[tokio::test]
+async fn a_browser_keeps_its_refresh_token_in_an_http_only_cookie_per_account() {
+    let app = identity(|_| {}).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let mut accounts = Vec::new();
+    for (phone, name) in [("+8613700137101", "王秀英"), ("+8613700137102", "王小明")] {
+        terrace_identity::admin::create_user(
+            &db,
+            terrace_identity::admin::NewAccount {
+                phone,
+                display_name: name,
+                password: Some("村口老槐树下的井"),
+                locale: "zh-CN",
+                time_zone: "Asia/Shanghai",
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+        let login = client
+            .login_with_password(browser(
+                pb::LoginWithPasswordRequest {
+                    request_id: request_id(),
+                    phone_number: phone.into(),
+                    password: "村口老槐树下的井".into(),
+                    client_description: "family phone".into(),
+                },
+                &[],
+            ))
+            .await
+            .unwrap();
+        let (cookie, header) = set_cookie(login.metadata());
+        let login = login.into_inner();
+        let user_id = login.user.unwrap().id;
+        let tokens = login.tokens.unwrap();
+        assert!(
+            tokens.refresh_token.is_empty(),
+            "no refresh token in the body"
+        );
+        assert!(!tokens.access_token.is_empty());
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/terrace.identity.v1.IdentityService/",
+        ] {
+            assert!(header.contains(attribute), "{header} lacks {attribute}");
+        }
+        assert!(
+            cookie.starts_with(&format!("terrace_refresh_{}=", user_id.replace('-', ""))),
+            "named after the account: {cookie}"
+        );
+        accounts.push((user_id, cookie));
+    }
+
+    // The phone sends both cookies (one per person); a refresh names whose session it wants.
+    let both = format!("{}; {}", accounts[0].1, accounts[1].1);
+    let refresh = |account: &str, cookies: &str| {
+        browser(
+            pb::RefreshTokenRequest {
+                request_id: request_id(),
+                refresh_token: String::new(),
+            },
+            &[
+                ("x-terrace-account", account.to_owned()),
+                ("cookie", cookies.to_owned()),
+            ],
+        )
+    };
+    let refreshed = client
+        .refresh_token(refresh(&accounts[1].0, &both))
+        .await
+        .unwrap();
+    let (rotated, _) = set_cookie(refreshed.metadata());
+    assert_ne!(rotated, accounts[1].1, "the cookie was rotated");
+    let tokens = refreshed.into_inner().tokens.unwrap();
+    assert!(tokens.refresh_token.is_empty());
+    let verified = identity_claims(&tokens.access_token);
+    assert_eq!(verified, accounts[1].0, "the second person's session");
+
+    // The spent cookie is refused (and, as a reused refresh token, ends that session).
+    let reused = client
+        .refresh_token(refresh(&accounts[1].0, &both))
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::Unauthenticated, "{reused:?}");
+    // No cookie for that account, or a malformed account: specific refusals.
+    let missing = client
+        .refresh_token(refresh(&accounts[0].0, "other=1"))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated, "{missing:?}");
+    let malformed = client
+        .refresh_token(refresh("not-an-account", &both))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(
+        terrace_testkit::rpc::violated_fields(&malformed),
+        vec!["x-terrace-account"]
+    );
+
+    // The first person's session is untouched; logging out clears that cookie.
+    let refreshed = client
+        .refresh_token(refresh(&accounts[0].0, &both))
+        .await
+        .unwrap();
+    let (current, _) = set_cookie(refreshed.metadata());
+    let both = format!("{current}; {rotated}");
+    let access = refreshed.into_inner().tokens.unwrap().access_token;
+    let mut logout = browser(
+        pb::LogoutRequest {
+            request_id: request_id(),
+            refresh_token: String::new(),
+        },
+        &[
+            ("x-terrace-account", accounts[0].0.clone()),
+            ("cookie", both.clone()),
+        ],
+    );
+    logout
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {access}").parse().unwrap());
+    let logged_out = client.logout(logout).await.unwrap();
+    let (cleared, header) = set_cookie(logged_out.metadata());
+    assert!(cleared.ends_with('='), "emptied: {cleared}");
+    assert!(header.contains("Max-Age=0"), "{header}");
+    let ended = client
+        .refresh_token(refresh(&accounts[0].0, &both))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ended.code(),
+        Code::Unauthenticated,
+        "the session ended: {ended:?}"
+    );
+}
+
+/// The subject of an access token (its payload read without verifying; the server verified it).
+fn identity_claims(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}

@@ -6,6 +6,7 @@
 mod accounts;
 mod agencies;
 mod consents;
+mod demo;
 mod grants;
 mod keys;
 mod management;
