@@ -59,6 +59,10 @@ pub struct GrpcSettings {
     /// since only the process that ends the TLS session can see the certificate it was proven
     /// with.
     pub tls: Option<TlsSettings>,
+    /// A directory holding the built web apps (`console/dist`, `farmer/dist`: the repository's
+    /// `web/`), served under `/console/` and `/farmer/` on this port, the same origin as
+    /// gRPC-Web. `terrace dev` sets it; in Kubernetes the apps have a container of their own.
+    pub web_apps_dir: Option<PathBuf>,
 }
 
 /// The gRPC listener's certificate and, optionally, the CA of the client certificates it accepts.
@@ -87,6 +91,7 @@ impl Default for GrpcSettings {
             drain_timeout: Duration::from_secs(20),
             cors_allowed_origins: Vec::new(),
             tls: None,
+            web_apps_dir: None,
         }
     }
 }

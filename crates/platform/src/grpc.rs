@@ -207,8 +207,15 @@ impl GrpcServer {
         let routes: Routes = self.routes.routes().prepare();
 
         let settings = self.settings;
+        let web_apps = settings
+            .web_apps_dir
+            .as_deref()
+            .map(crate::web_apps::WebApps::from_dir)
+            .unwrap_or_default();
         let stack = ServiceBuilder::new()
             .layer(GrpcTraceLayer::default())
+            // Page loads carry no token: the apps are served before authentication.
+            .layer(crate::web_apps::WebAppsLayer::new(web_apps))
             .layer(cors(&settings))
             .layer(tonic_web::GrpcWebLayer::new())
             .map_result(answer_errors)

@@ -25,6 +25,8 @@
 //!   which runs one or all of them over already-bound listeners.
 //! - [`shutdown`]: the signal that tells every task of a process to finish.
 //! - [`throttle`]: per-key rate limits on the clock, each refusing in its own words.
+//! - [`web_apps`]: the built web apps (console, farmer) served on the gRPC port, same origin as
+//!   gRPC-Web.
 //! - [`validate`]: one policy per kind of request field (ids, text, pages, times, areas, money,
 //!   quantities, localized text), collecting every violation of a request at once.
 
@@ -44,6 +46,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod throttle;
 pub mod validate;
+pub mod web_apps;
 
 pub use clock::Clock;
 pub use error::{Error, Result};

@@ -19,6 +19,7 @@
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.
 //! - [`events`]: `terrace events resnapshot`.
+//! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
 mod agencies;
 mod events;
@@ -26,6 +27,7 @@ mod services;
 mod sms_sink;
 mod substrate;
 mod users;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +64,13 @@ enum Command {
         /// The metrics and JWKS address; overrides the settings.
         #[arg(long)]
         http_addr: Option<SocketAddr>,
+        /// The web apps' workspace, built when missing or stale and served at /console/ and
+        /// /farmer/ on the gRPC port.
+        #[arg(long, default_value = "web")]
+        web_dir: PathBuf,
+        /// Serve gRPC only: neither build nor serve the web apps.
+        #[arg(long)]
+        no_web: bool,
     },
     /// Run one service, as its container does.
     Serve {
@@ -104,6 +113,8 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             grpc_addr,
             http_addr,
+            web_dir,
+            no_web,
         } => {
             if let Some(addr) = grpc_addr {
                 settings.grpc.addr = addr;
@@ -112,6 +123,12 @@ async fn main() -> anyhow::Result<()> {
                 settings.http.addr = addr;
             }
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace")?;
+            if !no_web {
+                match web::prepare(&web_dir).await {
+                    web::Outcome::Ready(dir) => settings.grpc.web_apps_dir = Some(dir),
+                    web::Outcome::Unavailable(why) => tracing::warn!("{why}"),
+                }
+            }
             let substrate = substrate::Substrate::ensure(&settings, &data_dir).await?;
             tracing::info!(
                 grpc = %settings.grpc.addr,
@@ -120,6 +137,15 @@ async fn main() -> anyhow::Result<()> {
                 nats = substrate.nats_origin(),
                 "terrace dev"
             );
+            if let Some(dir) = &settings.grpc.web_apps_dir {
+                let apps = terrace_platform::web_apps::WebApps::from_dir(dir);
+                for prefix in apps.prefixes() {
+                    tracing::info!(
+                        url = format!("http://{}{prefix}/", settings.grpc.addr),
+                        "web app"
+                    );
+                }
+            }
             if demo {
                 // Each service loads its own demonstration data when its setting says so.
                 let identity = settings

@@ -52,6 +52,15 @@ pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// As [`http_client`], answering redirects instead of following them.
+pub fn http_client_without_redirects() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an http client")
+}
 pub use context::TestContext;
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming `what`:

@@ -26,7 +26,8 @@ pub struct TerraceProcess {
 
 impl TerraceProcess {
     /// Runs `bin` with `args` (e.g. `["dev"]`) on free ports, with `ctx`'s database and NATS
-    /// names, and waits (60 s at most) until its overall health is `SERVING`.
+    /// names, and waits (180 s at most: `terrace dev` may build the web apps first) until its
+    /// overall health is `SERVING`.
     pub async fn start(
         bin: &std::path::Path,
         args: &[&str],
@@ -63,8 +64,8 @@ impl TerraceProcess {
         let endpoint = Channel::from_shared(format!("http://127.0.0.1:{grpc_port}"))?;
         loop {
             anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(60),
-                "terrace not ready in 60 s"
+                started.elapsed() < Duration::from_secs(180),
+                "terrace not ready in 180 s"
             );
             if let Some(status) = child.try_wait()? {
                 anyhow::bail!("terrace exited early with {status}");

@@ -13,6 +13,7 @@ mod outbox;
 mod server;
 mod telemetry;
 mod tls;
+mod web_apps;
 mod trace;
 
 pub(crate) use terrace_testkit::eventually;
