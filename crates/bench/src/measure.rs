@@ -16,6 +16,16 @@ pub(crate) struct Measurement {
 }
 
 impl Measurement {
+    /// `ops` timed operations that took `elapsed` in all.
+    fn of(ops: usize, elapsed: Duration, mut latencies: Vec<Duration>) -> Self {
+        latencies.sort_unstable();
+        Self {
+            ops,
+            elapsed,
+            latencies,
+        }
+    }
+
     pub(crate) fn rate(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
@@ -70,13 +80,7 @@ where
     for task in tasks {
         latencies.extend(task.await??);
     }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    Ok(Measurement {
-        ops,
-        elapsed,
-        latencies,
-    })
+    Ok(Measurement::of(ops, started.elapsed(), latencies))
 }
 
 /// Runs `op(i)` for i in 0..ops open-loop: started at `rate` per second on a fixed schedule,
@@ -104,13 +108,7 @@ where
     for call in calls {
         latencies.push(call.await??);
     }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    Ok(Measurement {
-        ops,
-        elapsed,
-        latencies,
-    })
+    Ok(Measurement::of(ops, started.elapsed(), latencies))
 }
 
 /// The printed result of a run.
