@@ -13,7 +13,7 @@ mod outbox;
 mod server;
 mod telemetry;
 mod tls;
-mod web_apps;
 mod trace;
+mod web_apps;
 
 pub(crate) use terrace_testkit::eventually;

@@ -12,7 +12,10 @@ fn built_apps() -> std::path::PathBuf {
         ("console/dist/index.html", "<title>console</title>"),
         ("console/dist/assets/index-abc123.js", "console.log(1)"),
         ("farmer/dist/index.html", "<title>farmer</title>"),
-        ("farmer/dist/sw.js", "self.addEventListener('fetch', () => {})"),
+        (
+            "farmer/dist/sw.js",
+            "self.addEventListener('fetch', () => {})",
+        ),
         ("farmer/dist/manifest.webmanifest", "{}"),
     ] {
         let path = dir.join(path);
