@@ -591,14 +591,16 @@ impl Accounts {
     }
 
     /// `GetCurrentUser`: the account the token speaks for (a helper's token: the villager's).
-    pub async fn current_user(&self, caller: &Caller) -> Result<User> {
+    pub async fn current_user(&self, caller: &Caller) -> Result<crate::management::UserView> {
         let Some(id) = caller.subject_user() else {
             return Err(Error::permission_denied(
                 "NOT_A_USER",
                 "only a signed-in user has a current account",
             ));
         };
-        users::by_id(&self.ctx.db, id)
+        // With the live grants: the roles the user holds now, as the contract promises (the
+        // web apps show them, and an official's areas come from them).
+        crate::management::store::load(&self.ctx.db, id, self.ctx.clock.now())
             .await?
             .ok_or_else(|| Error::not_found("user", id.to_string()))
     }

@@ -328,6 +328,24 @@ async fn a_granted_role_is_in_the_next_token() {
         claims["roles"],
         serde_json::json!([{ "role": "farmer", "scope": "110101001001" }])
     );
+    // And in the account the user reads about themselves.
+    let own = app.token(&user.id.to_string(), &[(Role::Farmer, "110101001001")]);
+    let me = client
+        .get_current_user(app.request(pb::GetCurrentUserRequest::default(), &own))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let held: Vec<_> = me
+        .role_grants
+        .iter()
+        .map(|grant| (grant.role, grant.scope.clone().unwrap().code))
+        .collect();
+    assert_eq!(
+        held,
+        vec![(pb::Role::Farmer as i32, "110101001001".to_owned())]
+    );
 }
 
 #[tokio::test]

@@ -18,6 +18,8 @@ import {
   Table,
   Tag,
   Typography,
+  type RefSelectProps,
+  type SelectProps,
   type TableColumnsType,
 } from "antd";
 import { useEffect, useRef, useState } from "react";
@@ -206,6 +208,20 @@ export default function GrantsPage() {
   );
 }
 
+/**
+ * A Select for a required Form.Item. antd's Form.Item gives its child `aria-required`, which
+ * rc-select puts on both its root `div` (where no role allows it: axe aria-allowed-attr,
+ * critical) and the combobox input inside; this keeps it on the input only.
+ */
+function RequiredSelect<T>(props: SelectProps<T>) {
+  const { "aria-required": required, ...rest } = props as SelectProps<T> & { "aria-required"?: string };
+  const ref = useRef<RefSelectProps>(null);
+  useEffect(() => {
+    ref.current?.nativeElement?.querySelector("input")?.setAttribute("aria-required", String(required === "true"));
+  });
+  return <Select<T> ref={ref} {...rest} />;
+}
+
 const GRANT_FIELDS: [string | RegExp, keyof GrantValues][] = [
   ["grant.user_id", "userId"],
   ["grant.role", "role"],
@@ -268,7 +284,7 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
           <Input autoComplete="off" />
         </Form.Item>
         <Form.Item name="role" label={t("grants.role")} rules={[{ required: true }]}>
-          <Select options={GRANTABLE.map((role) => ({ value: role, label: roleLabel(t, role) }))} />
+          <RequiredSelect<Role> options={GRANTABLE.map((role) => ({ value: role, label: roleLabel(t, role) }))} />
         </Form.Item>
         <Form.Item name="scope" label={t("grants.scope")} extra={t("create.villageHelp")} rules={[{ required: true }]}>
           <Input inputMode="numeric" maxLength={12} autoComplete="off" />
