@@ -28,6 +28,22 @@ const router = createBrowserRouter(
           path: "identity/grants",
           lazy: async () => ({ Component: (await import("./identity/GrantsPage")).default }),
         },
+        {
+          path: "identity/consents",
+          lazy: async () => ({ Component: (await import("./identity/ConsentsPage")).default }),
+        },
+        {
+          path: "identity/agencies",
+          lazy: async () => ({ Component: (await import("./identity/AgenciesPage")).default }),
+        },
+        {
+          path: "identity/sessions",
+          lazy: async () => ({ Component: (await import("./identity/SessionsPage")).default }),
+        },
+        {
+          path: "identity/audit",
+          lazy: async () => ({ Component: (await import("./identity/AuditPage")).default }),
+        },
       ],
     },
   ],

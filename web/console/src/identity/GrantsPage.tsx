@@ -3,12 +3,16 @@ import { AdminCodeSchema } from "@terrace/api/gen/terrace/common/v1/admin_code_p
 import { Role, RoleGrantSchema, type RoleGrant } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Code, describeError, newRequestId } from "@terrace/api";
+import { useCurrentUser } from "../shell/CurrentUser";
+import { areaSuggestions, calendarDay, endOfChinaDay, ownAreas, withinAreas } from "./access";
 import { PlusOutlined } from "@ant-design/icons";
 import {
   Alert,
   App,
+  AutoComplete,
   Button,
   Checkbox,
+  DatePicker,
   Flex,
   Form,
   Input,
@@ -47,6 +51,8 @@ interface GrantValues {
   userId: string;
   role: Role;
   scope: string;
+  /** A calendar day (dayjs from the DatePicker); the grant lasts through it, China time. */
+  expire?: { year(): number; month(): number; date(): number };
   reason?: string;
 }
 
@@ -107,6 +113,11 @@ export default function GrantsPage() {
     { title: t("grants.user"), dataIndex: "userId", key: "user" },
     { title: t("grants.role"), key: "role", render: (_, g) => roleLabel(t, g.role) },
     { title: t("grants.scope"), key: "scope", render: (_, g) => areaLabel(t, g.scope) },
+    {
+      title: t("grants.expire"),
+      key: "expire",
+      render: (_, g) => (g.expireTime ? format.dateTime(g.expireTime) : t("grants.never")),
+    },
     { title: t("grants.reason"), dataIndex: "reason", key: "reason" },
     {
       title: t("grants.granted"),
@@ -210,6 +221,7 @@ const GRANT_FIELDS: [string | RegExp, keyof GrantValues][] = [
   ["grant.user_id", "userId"],
   ["grant.role", "role"],
   ["grant.scope", "scope"],
+  ["grant.expire_time", "expire"],
   ["grant.reason", "reason"],
 ];
 
@@ -219,6 +231,10 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
   const [busy, setBusy] = useState(false);
   const [problems, setProblems] = useState<string[]>([]);
   const requestId = useRef(newRequestId());
+  const me = useCurrentUser();
+  // The areas the official may grant in: their own grants' areas, as code prefixes.
+  const areas = ownAreas(me?.user?.roleGrants);
+  const scope = Form.useWatch("scope", form) ?? "";
 
   async function submit(values: GrantValues) {
     setBusy(true);
@@ -231,6 +247,7 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
           role: values.role,
           scope: create(AdminCodeSchema, adminCodeFromDigits(values.scope)),
           reason: values.reason?.trim() ?? "",
+          expireTime: values.expire ? endOfChinaDay(...calendarDay(values.expire)) : undefined,
         }),
       });
       requestId.current = newRequestId();
@@ -270,8 +287,37 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
         <Form.Item name="role" label={t("grants.role")} rules={[{ required: true }]}>
           <Select options={GRANTABLE.map((role) => ({ value: role, label: roleLabel(t, role) }))} />
         </Form.Item>
-        <Form.Item name="scope" label={t("grants.scope")} extra={t("create.villageHelp")} rules={[{ required: true }]}>
-          <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+        <Form.Item
+          name="scope"
+          label={t("grants.scope")}
+          extra={
+            areas.length > 0
+              ? t("grants.scopeHelp", { areas: areas.map((a) => areaLabel(t, a)).join(", ") })
+              : t("create.villageHelp")
+          }
+          rules={[
+            { required: true, whitespace: true, message: t("grants.scopeRequired") },
+            {
+              // A hint only: the server decides what the official's grants cover.
+              validator: (_, value: string | undefined) =>
+                !value || areas.length === 0 || withinAreas(value, areas)
+                  ? Promise.resolve()
+                  : Promise.reject(new Error(t("grants.scopeOutside"))),
+            },
+          ]}
+        >
+          <AutoComplete
+            options={areaSuggestions(scope, areas).map((code) => ({ value: code, label: areaLabel(t, code) }))}
+          >
+            <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+          </AutoComplete>
+        </Form.Item>
+        <Form.Item name="expire" label={t("grants.expire")} extra={t("grants.expireHelp")}>
+          <DatePicker
+            style={{ width: "100%" }}
+            disabledDate={(d) => d.endOf("day").toDate().getTime() < Date.now()}
+            placeholder={t("grants.never")}
+          />
         </Form.Item>
         <Form.Item name="reason" label={t("grants.reason")}>
           <Input.TextArea rows={2} />
