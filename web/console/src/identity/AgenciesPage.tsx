@@ -36,7 +36,7 @@ import { useRequestId } from "../components/intent";
 import { errorMessage, formErrors } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { useCurrentUser } from "../shell/CurrentUser";
+import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { hours, ownAreas, withinAreas } from "./access";
 import { adminCodeFromDigits, agencyStatusLabel, areaLabel, authMethodLabel } from "./labels";
 
@@ -66,7 +66,8 @@ export default function AgenciesPage() {
   const format = useFormat();
   const { message } = App.useApp();
   const me = useCurrentUser();
-  const areas = ownAreas(me?.user?.roleGrants, ADMINS);
+  const myGrants = useMyGrants();
+  const areas = ownAreas(myGrants, ADMINS);
   const [areaCode, setAreaCode] = useState<string>();
   const area = areas.find((a) => a.code === areaCode) ?? areas[0];
   const [includeRevoked, setIncludeRevoked] = useState(false);

@@ -9,7 +9,7 @@ import { Pager, useServerPages } from "../components/paging";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { useCurrentUser } from "../shell/CurrentUser";
+import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { calendarDay, endOfChinaDay, ownAreas, startOfChinaDay } from "./access";
 import { areaLabel } from "./labels";
 import { actorLabel, prettyDetails } from "./audit";
@@ -51,7 +51,8 @@ export default function AuditPage() {
   const { t } = useTranslation();
   const format = useFormat();
   const me = useCurrentUser();
-  const areas = ownAreas(me?.user?.roleGrants, [Role.COUNTY_ADMIN, Role.PLATFORM_ADMIN]);
+  const myGrants = useMyGrants();
+  const areas = ownAreas(myGrants, [Role.COUNTY_ADMIN, Role.PLATFORM_ADMIN]);
   const [form] = Form.useForm<Filters>();
   const [filters, setFilters] = useState<Filters>({});
   const area = areas.find((a) => a.code === filters.area) ?? areas[0];

@@ -3,7 +3,7 @@ import { AdminCodeSchema } from "@terrace/api/gen/terrace/common/v1/admin_code_p
 import { Role, RoleGrantSchema, type RoleGrant } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Code, describeError, newRequestId } from "@terrace/api";
-import { useCurrentUser } from "../shell/CurrentUser";
+import { useMyGrants } from "../shell/CurrentUser";
 import { areaSuggestions, calendarDay, endOfChinaDay, ownAreas, withinAreas } from "./access";
 import { PlusOutlined } from "@ant-design/icons";
 import {
@@ -231,9 +231,9 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
   const [busy, setBusy] = useState(false);
   const [problems, setProblems] = useState<string[]>([]);
   const requestId = useRef(newRequestId());
-  const me = useCurrentUser();
+  const myGrants = useMyGrants();
   // The areas the official may grant in: their own grants' areas, as code prefixes.
-  const areas = ownAreas(me?.user?.roleGrants);
+  const areas = ownAreas(myGrants);
   const scope = Form.useWatch("scope", form) ?? "";
 
   async function submit(values: GrantValues) {

@@ -9,7 +9,7 @@ import { useTranslation } from "react-i18next";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { useCurrentUser } from "../shell/CurrentUser";
+import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { CreateVillager } from "./CreateVillager";
 import { OFFICIAL_ROLES, areaLabel, roleLabel, statusLabel } from "./labels";
 import { ResetPasswordDialog, StatusDialog, UserDrawer } from "./UserDialogs";
@@ -31,15 +31,16 @@ export default function PeoplePage() {
   const { t } = useTranslation();
   const format = useFormat();
   const me = useCurrentUser();
+  const myGrants = useMyGrants();
   const areas = useMemo(() => {
     const seen = new Map<string, AdminCode>();
-    for (const grant of me?.user?.roleGrants ?? []) {
+    for (const grant of myGrants ?? []) {
       if (OFFICIAL_ROLES.has(grant.role) && grant.scope && !seen.has(grant.scope.code)) {
         seen.set(grant.scope.code, grant.scope);
       }
     }
     return [...seen.values()];
-  }, [me]);
+  }, [myGrants]);
   const [areaCode, setAreaCode] = useState<string>();
   const area = areas.find((a) => a.code === areaCode) ?? areas[0];
   const [query, setQuery] = useState("");

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   areaSuggestions,
   endOfChinaDay,
+  grantsFromClaims,
   ownAreas,
   roleFromClaim,
   scopePrefix,
@@ -92,5 +93,18 @@ describe("China days", () => {
   });
   it("starts a day at 00:00 +08:00", () => {
     expect(timestampDate(startOfChinaDay(2027, 1, 1)).toISOString()).toBe("2026-12-31T16:00:00.000Z");
+  });
+});
+
+describe("grantsFromClaims", () => {
+  it("reads roles and scope prefixes from token claims", () => {
+    const grants = grantsFromClaims([
+      { role: "county_admin", scope: "330523" },
+      { role: "platform_admin", scope: "" },
+    ]);
+    expect(grants.map((g) => [g.role, g.scope?.code, g.scope?.level])).toEqual([
+      [Role.COUNTY_ADMIN, "330523000000", AdminLevel.COUNTY],
+      [Role.PLATFORM_ADMIN, "000000000000", AdminLevel.COUNTRY],
+    ]);
   });
 });

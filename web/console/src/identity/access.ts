@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema, TimestampSchema, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
-import { Role, type RoleGrant } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
+import { AdminCodeSchema, AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
+import { Role, RoleGrantSchema, type RoleGrant } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import { adminCodeFromDigits } from "./labels";
 
 /**
@@ -133,4 +133,17 @@ export function calendarDay(value: { year(): number; month(): number; date(): nu
 
 export function hours(n: number): Duration {
   return create(DurationSchema, { seconds: BigInt(n * 3600), nanos: 0 });
+}
+
+/** A scope prefix from a token claim ("330523", "" = the country) as the 12-digit area it covers. */
+export function areaFromPrefix(prefix: string): AdminCode {
+  return create(AdminCodeSchema, adminCodeFromDigits(prefix.padEnd(12, "0")));
+}
+
+/**
+ * Role grants as the access token's claims state them (role and scope prefix), for when
+ * GetCurrentUser answers no `role_grants`: enough to know the caller's roles and areas.
+ */
+export function grantsFromClaims(roles: { role: string; scope: string }[]): RoleGrant[] {
+  return roles.map((claim) => create(RoleGrantSchema, { role: roleFromClaim(claim.role), scope: areaFromPrefix(claim.scope) }));
 }
