@@ -28,7 +28,7 @@ import {
   Typography,
   type TableColumnsType,
 } from "antd";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Pager, useServerPages } from "../components/paging";
 import { ReasonDialog } from "../components/ReasonDialog";
@@ -274,6 +274,13 @@ function CreateAgencyDialog({
   const [problems, setProblems] = useState<string[]>([]);
   const requestId = useRequestId();
   const method = Form.useWatch("authMethod", form);
+
+  useEffect(() => {
+    // The admin's area is known only after GetCurrentUser; offer it when the dialog opens.
+    if (open && defaultArea && (form.getFieldValue("areas") as string[] | undefined)?.length === 0) {
+      form.setFieldValue("areas", [defaultArea]);
+    }
+  }, [open, defaultArea, form]);
 
   async function submit(values: CreateValues) {
     setBusy(true);

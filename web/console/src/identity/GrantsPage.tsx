@@ -281,10 +281,14 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
         <Alert type="error" showIcon role="alert" message={problems.join("; ")} style={{ marginBottom: 16 }} />
       )}
       <Form<GrantValues> form={form} name="grant-role" layout="vertical" onFinish={submit}>
-        <Form.Item name="userId" label={t("grants.user")} rules={[{ required: true, whitespace: true }]}>
+        <Form.Item
+          name="userId"
+          label={t("grants.user")}
+          rules={[{ required: true, whitespace: true, message: t("grants.userRequired") }]}
+        >
           <Input autoComplete="off" />
         </Form.Item>
-        <Form.Item name="role" label={t("grants.role")} rules={[{ required: true }]}>
+        <Form.Item name="role" label={t("grants.role")} rules={[{ required: true, message: t("grants.roleRequired") }]}>
           <Select options={GRANTABLE.map((role) => ({ value: role, label: roleLabel(t, role) }))} />
         </Form.Item>
         <Form.Item

@@ -139,6 +139,8 @@ const en: typeof zhCN = {
     scopeHelp: "You may grant in: {{areas}} (type the start of a division code to choose)",
     scopeRequired: "Enter a 12-digit division code",
     scopeOutside: "Outside your areas",
+    roleRequired: "Choose a role",
+    userRequired: "Enter the user ID",
   },
   paging: { total: "{{count}} in total" },
   common: { reason: "Reason", reasonOptional: "Reason (optional)", reasonRequired: "Enter a reason" },

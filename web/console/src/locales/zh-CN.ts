@@ -137,6 +137,8 @@ const zhCN = {
     scopeHelp: "您可授权的范围：{{areas}}（输入区划代码开头可选择）",
     scopeRequired: "请输入 12 位区划代码",
     scopeOutside: "不在您的辖区内",
+    roleRequired: "请选择角色",
+    userRequired: "请输入用户 ID",
   },
   paging: { total: "共 {{count}} 条" },
   common: { reason: "原因", reasonOptional: "原因（可不填）", reasonRequired: "请填写原因" },
