@@ -2,7 +2,7 @@ import { ConfigProvider, Spin, type ThemeConfig } from "antd";
 import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import { useTranslation } from "react-i18next";
-import { Navigate, createBrowserRouter } from "react-router";
+import { createBrowserRouter } from "react-router";
 import { RouterProvider } from "react-router/dom";
 import LoginPage from "./pages/LoginPage";
 
@@ -19,7 +19,7 @@ const router = createBrowserRouter(
       lazy: async () => ({ Component: (await import("./shell/Shell")).default }),
       HydrateFallback: Loading,
       children: [
-        { index: true, element: <Navigate to="/identity/people" replace /> },
+        { index: true, lazy: async () => ({ Component: (await import("./shell/Home")).default }) },
         {
           path: "identity/people",
           lazy: async () => ({ Component: (await import("./identity/PeoplePage")).default }),

@@ -20,16 +20,20 @@ const identity = session.client(IdentityService);
 const ACTIONS = [
   "role.granted",
   "role.revoked",
+  "role.expired",
   "user.created",
-  "user.updated",
   "user.status_changed",
-  "user.sessions_revoked",
+  "user.password_changed",
+  "user.password_reset",
+  "user.phone_changed",
   "agency.created",
   "agency.updated",
   "agency.secret_rotated",
   "agency.revoked",
   "consent.granted",
   "consent.withdrawn",
+  "consent.expired",
+  "consent.token_issued",
   "signing_key.rotated",
 ];
 
