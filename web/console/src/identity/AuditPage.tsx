@@ -3,7 +3,7 @@ import { TimeRangeSchema } from "@terrace/api/gen/terrace/common/v1/date_pb";
 import { Role, type AuditRecord } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Alert, Button, DatePicker, Flex, Form, Input, Select, Space, Table, Typography, type TableColumnsType } from "antd";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Pager, useServerPages } from "../components/paging";
 import { errorMessage } from "../errors";
@@ -13,6 +13,7 @@ import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { calendarDay, endOfChinaDay, ownAreas, startOfChinaDay } from "./access";
 import { areaLabel } from "./labels";
 import { actorLabel, prettyDetails } from "./audit";
+import { UserName } from "./UserName";
 
 const identity = session.client(IdentityService);
 
@@ -60,6 +61,13 @@ export default function AuditPage() {
   const [form] = Form.useForm<Filters>();
   const [filters, setFilters] = useState<Filters>({});
   const area = areas.find((a) => a.code === filters.area) ?? areas[0];
+  const firstArea = areas[0]?.code;
+  useEffect(() => {
+    // The admin's areas are known only after GetCurrentUser: show the one the list uses.
+    if (firstArea && !form.getFieldValue("area")) {
+      form.setFieldValue("area", firstArea);
+    }
+  }, [firstArea, form]);
 
   const pages = useServerPages<AuditRecord>(
     async (page, signal) => {
@@ -89,7 +97,12 @@ export default function AuditPage() {
 
   const columns: TableColumnsType<AuditRecord> = [
     { title: t("audit.time"), key: "time", render: (_, r) => format.dateTime(r.time), width: 180 },
-    { title: t("audit.actor"), key: "actor", render: (_, r) => actorLabel(r.actor) },
+    {
+      title: t("audit.actor"),
+      key: "actor",
+      render: (_, r) =>
+        r.actor?.displayName || !r.actor?.userId || r.actor.onBehalfOfUserId ? actorLabel(r.actor) : <UserName userId={r.actor.userId} />,
+    },
     { title: t("audit.action"), key: "action", render: (_, r) => <Typography.Text code>{r.action}</Typography.Text> },
     {
       title: t("audit.target"),
@@ -97,9 +110,13 @@ export default function AuditPage() {
       render: (_, r) => (
         <>
           {r.targetType}{" "}
-          <Typography.Text code copyable>
-            {r.targetId}
-          </Typography.Text>
+          {r.targetType === "user" ? (
+            <UserName userId={r.targetId} />
+          ) : (
+            <Typography.Text code copyable>
+              {r.targetId}
+            </Typography.Text>
+          )}
         </>
       ),
     },
@@ -116,7 +133,6 @@ export default function AuditPage() {
         name="audit-filters"
         layout="inline"
         role="search"
-        initialValues={{ area: areas[0]?.code }}
         onFinish={(values) => {
           setFilters(values);
           pages.restart();
@@ -148,6 +164,7 @@ export default function AuditPage() {
             <Button
               onClick={() => {
                 form.resetFields();
+                form.setFieldValue("area", firstArea);
                 setFilters({});
                 pages.restart();
               }}

@@ -10,6 +10,7 @@ import { useFormat } from "../format";
 import { session } from "../session";
 import { consentStatusLabel } from "./labels";
 import { UserDrawer } from "./UserDialogs";
+import { UserName } from "./UserName";
 
 const identity = session.client(IdentityService);
 
@@ -41,7 +42,7 @@ export default function ConsentsPage() {
 
   const person = (id: string) => (
     <Button type="link" size="small" style={{ padding: 0 }} onClick={() => setViewing(id)}>
-      <Typography.Text code>{id}</Typography.Text>
+      <UserName userId={id} />
     </Button>
   );
 

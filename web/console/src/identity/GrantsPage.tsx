@@ -30,6 +30,7 @@ import { errorMessage, formErrors } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
 import { adminCodeFromDigits, areaLabel, roleLabel } from "./labels";
+import { UserName } from "./UserName";
 
 const identity = session.client(IdentityService);
 
@@ -110,7 +111,7 @@ export default function GrantsPage() {
   const restart = () => setTokens([""]);
 
   const columns: TableColumnsType<RoleGrant> = [
-    { title: t("grants.user"), dataIndex: "userId", key: "user" },
+    { title: t("grants.user"), key: "user", render: (_, g) => <UserName userId={g.userId} /> },
     { title: t("grants.role"), key: "role", render: (_, g) => roleLabel(t, g.role) },
     { title: t("grants.scope"), key: "scope", render: (_, g) => areaLabel(t, g.scope) },
     {
