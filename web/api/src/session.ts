@@ -108,6 +108,7 @@ export class Session {
   /** Identity without the bearer interceptor: login and refresh are public, Logout gets its header. */
   private readonly identity: Client<typeof IdentityService>;
   private readonly authedTransport: Transport;
+  private readonly publicTransport: Transport;
   private current: Current | undefined;
   private snapshot: SessionSnapshot = {
     account: undefined,
@@ -131,8 +132,17 @@ export class Session {
     const makeTransport =
       options.transport ??
       ((interceptors: Interceptor[]) => createTransport({ baseUrl: options.baseUrl, interceptors }));
-    this.identity = createClient(IdentityService, makeTransport([]));
+    this.publicTransport = makeTransport([]);
+    this.identity = createClient(IdentityService, this.publicTransport);
     this.authedTransport = makeTransport([this.authInterceptor]);
+  }
+
+  /**
+   * A client whose calls carry no access token, for public RPCs whose UNAUTHENTICATED answer is
+   * about the request (a wrong one-time code), not the session: no refresh, no retry.
+   */
+  publicClient<T extends DescService>(service: T): Client<T> {
+    return createClient(service, this.publicTransport);
   }
 
   /** A client for any service whose calls carry this session's access token. */

@@ -1,8 +1,8 @@
 import { ConfigProvider, Spin, type ThemeConfig } from "antd";
-import enUS from "antd/locale/en_US";
-import zhCN from "antd/locale/zh_CN";
+import enUS from "antd/es/locale/en_US";
+import zhCN from "antd/es/locale/zh_CN";
 import { useTranslation } from "react-i18next";
-import { Navigate, createBrowserRouter } from "react-router";
+import { createBrowserRouter } from "react-router";
 import { RouterProvider } from "react-router/dom";
 import LoginPage from "./pages/LoginPage";
 
@@ -19,7 +19,7 @@ const router = createBrowserRouter(
       lazy: async () => ({ Component: (await import("./shell/Shell")).default }),
       HydrateFallback: Loading,
       children: [
-        { index: true, element: <Navigate to="/identity/people" replace /> },
+        { index: true, lazy: async () => ({ Component: (await import("./shell/Home")).default }) },
         {
           path: "identity/people",
           lazy: async () => ({ Component: (await import("./identity/PeoplePage")).default }),
@@ -27,6 +27,22 @@ const router = createBrowserRouter(
         {
           path: "identity/grants",
           lazy: async () => ({ Component: (await import("./identity/GrantsPage")).default }),
+        },
+        {
+          path: "identity/consents",
+          lazy: async () => ({ Component: (await import("./identity/ConsentsPage")).default }),
+        },
+        {
+          path: "identity/agencies",
+          lazy: async () => ({ Component: (await import("./identity/AgenciesPage")).default }),
+        },
+        {
+          path: "identity/sessions",
+          lazy: async () => ({ Component: (await import("./identity/SessionsPage")).default }),
+        },
+        {
+          path: "identity/audit",
+          lazy: async () => ({ Component: (await import("./identity/AuditPage")).default }),
         },
       ],
     },

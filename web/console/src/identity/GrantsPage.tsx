@@ -3,23 +3,23 @@ import { AdminCodeSchema } from "@terrace/api/gen/terrace/common/v1/admin_code_p
 import { Role, RoleGrantSchema, type RoleGrant } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Code, describeError, newRequestId } from "@terrace/api";
+import { useMyGrants } from "../shell/CurrentUser";
+import { areaSuggestions, calendarDay, endOfChinaDay, ownAreas, withinAreas } from "./access";
 import { PlusOutlined } from "@ant-design/icons";
 import {
   Alert,
   App,
   Button,
   Checkbox,
+  DatePicker,
   Flex,
   Form,
   Input,
   Modal,
-  Select,
   Space,
   Table,
   Tag,
   Typography,
-  type RefSelectProps,
-  type SelectProps,
   type TableColumnsType,
 } from "antd";
 import { useEffect, useRef, useState } from "react";
@@ -28,6 +28,8 @@ import { errorMessage, formErrors } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
 import { adminCodeFromDigits, areaLabel, roleLabel } from "./labels";
+import { UserName } from "./UserName";
+import { RequiredAutoComplete, RequiredSelect } from "../components/RequiredSelect";
 
 const identity = session.client(IdentityService);
 
@@ -49,6 +51,8 @@ interface GrantValues {
   userId: string;
   role: Role;
   scope: string;
+  /** A calendar day (dayjs from the DatePicker); the grant lasts through it, China time. */
+  expire?: { year(): number; month(): number; date(): number };
   reason?: string;
 }
 
@@ -106,9 +110,14 @@ export default function GrantsPage() {
   const restart = () => setTokens([""]);
 
   const columns: TableColumnsType<RoleGrant> = [
-    { title: t("grants.user"), dataIndex: "userId", key: "user" },
+    { title: t("grants.user"), key: "user", render: (_, g) => <UserName userId={g.userId} /> },
     { title: t("grants.role"), key: "role", render: (_, g) => roleLabel(t, g.role) },
     { title: t("grants.scope"), key: "scope", render: (_, g) => areaLabel(t, g.scope) },
+    {
+      title: t("grants.expire"),
+      key: "expire",
+      render: (_, g) => (g.expireTime ? format.dateTime(g.expireTime) : t("grants.never")),
+    },
     { title: t("grants.reason"), dataIndex: "reason", key: "reason" },
     {
       title: t("grants.granted"),
@@ -208,24 +217,11 @@ export default function GrantsPage() {
   );
 }
 
-/**
- * A Select for a required Form.Item. antd's Form.Item gives its child `aria-required`, which
- * rc-select puts on both its root `div` (where no role allows it: axe aria-allowed-attr,
- * critical) and the combobox input inside; this keeps it on the input only.
- */
-function RequiredSelect<T>(props: SelectProps<T>) {
-  const { "aria-required": required, ...rest } = props as SelectProps<T> & { "aria-required"?: string };
-  const ref = useRef<RefSelectProps>(null);
-  useEffect(() => {
-    ref.current?.nativeElement?.querySelector("input")?.setAttribute("aria-required", String(required === "true"));
-  });
-  return <Select<T> ref={ref} {...rest} />;
-}
-
 const GRANT_FIELDS: [string | RegExp, keyof GrantValues][] = [
   ["grant.user_id", "userId"],
   ["grant.role", "role"],
   ["grant.scope", "scope"],
+  ["grant.expire_time", "expire"],
   ["grant.reason", "reason"],
 ];
 
@@ -235,6 +231,10 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
   const [busy, setBusy] = useState(false);
   const [problems, setProblems] = useState<string[]>([]);
   const requestId = useRef(newRequestId());
+  const myGrants = useMyGrants();
+  // The areas the official may grant in: their own grants' areas, as code prefixes.
+  const areas = ownAreas(myGrants);
+  const scope = Form.useWatch("scope", form) ?? "";
 
   async function submit(values: GrantValues) {
     setBusy(true);
@@ -247,6 +247,7 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
           role: values.role,
           scope: create(AdminCodeSchema, adminCodeFromDigits(values.scope)),
           reason: values.reason?.trim() ?? "",
+          expireTime: values.expire ? endOfChinaDay(...calendarDay(values.expire)) : undefined,
         }),
       });
       requestId.current = newRequestId();
@@ -280,14 +281,47 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
         <Alert type="error" showIcon role="alert" message={problems.join("; ")} style={{ marginBottom: 16 }} />
       )}
       <Form<GrantValues> form={form} name="grant-role" layout="vertical" onFinish={submit}>
-        <Form.Item name="userId" label={t("grants.user")} rules={[{ required: true, whitespace: true }]}>
+        <Form.Item
+          name="userId"
+          label={t("grants.user")}
+          rules={[{ required: true, whitespace: true, message: t("grants.userRequired") }]}
+        >
           <Input autoComplete="off" />
         </Form.Item>
-        <Form.Item name="role" label={t("grants.role")} rules={[{ required: true }]}>
+        <Form.Item name="role" label={t("grants.role")} rules={[{ required: true, message: t("grants.roleRequired") }]}>
           <RequiredSelect<Role> options={GRANTABLE.map((role) => ({ value: role, label: roleLabel(t, role) }))} />
         </Form.Item>
-        <Form.Item name="scope" label={t("grants.scope")} extra={t("create.villageHelp")} rules={[{ required: true }]}>
-          <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+        <Form.Item
+          name="scope"
+          label={t("grants.scope")}
+          extra={
+            areas.length > 0
+              ? t("grants.scopeHelp", { areas: areas.map((a) => areaLabel(t, a)).join(", ") })
+              : t("create.villageHelp")
+          }
+          rules={[
+            { required: true, whitespace: true, message: t("grants.scopeRequired") },
+            {
+              // A hint only: the server decides what the official's grants cover.
+              validator: (_, value: string | undefined) =>
+                !value || areas.length === 0 || withinAreas(value, areas)
+                  ? Promise.resolve()
+                  : Promise.reject(new Error(t("grants.scopeOutside"))),
+            },
+          ]}
+        >
+          <RequiredAutoComplete
+            options={areaSuggestions(scope, areas).map((code) => ({ value: code, label: areaLabel(t, code) }))}
+          >
+            <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+          </RequiredAutoComplete>
+        </Form.Item>
+        <Form.Item name="expire" label={t("grants.expire")} extra={t("grants.expireHelp")}>
+          <DatePicker
+            style={{ width: "100%" }}
+            disabledDate={(d) => d.endOf("day").toDate().getTime() < Date.now()}
+            placeholder={t("grants.never")}
+          />
         </Form.Item>
         <Form.Item name="reason" label={t("grants.reason")}>
           <Input.TextArea rows={2} />

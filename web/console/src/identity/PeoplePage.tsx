@@ -3,15 +3,17 @@ import { UserStatus, type User } from "@terrace/api/gen/terrace/identity/v1/iden
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { normalizePhone } from "@terrace/api";
 import { PlusOutlined } from "@ant-design/icons";
-import { Alert, Button, Flex, Input, Select, Space, Table, Tag, Typography, type TableColumnsType } from "antd";
+import { Alert, Button, Dropdown, Flex, Input, Select, Space, Table, Tag, Typography, type TableColumnsType } from "antd";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { useCurrentUser } from "../shell/CurrentUser";
+import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { CreateVillager } from "./CreateVillager";
 import { OFFICIAL_ROLES, areaLabel, roleLabel, statusLabel } from "./labels";
+import { ResetPasswordDialog, StatusDialog, UserDrawer } from "./UserDialogs";
+import { statusActions, statusColor, type StatusAction } from "./status";
 
 const identity = session.client(IdentityService);
 
@@ -29,15 +31,16 @@ export default function PeoplePage() {
   const { t } = useTranslation();
   const format = useFormat();
   const me = useCurrentUser();
+  const myGrants = useMyGrants();
   const areas = useMemo(() => {
     const seen = new Map<string, AdminCode>();
-    for (const grant of me?.user?.roleGrants ?? []) {
+    for (const grant of myGrants ?? []) {
       if (OFFICIAL_ROLES.has(grant.role) && grant.scope && !seen.has(grant.scope.code)) {
         seen.set(grant.scope.code, grant.scope);
       }
     }
     return [...seen.values()];
-  }, [me]);
+  }, [myGrants]);
   const [areaCode, setAreaCode] = useState<string>();
   const area = areas.find((a) => a.code === areaCode) ?? areas[0];
   const [query, setQuery] = useState("");
@@ -49,6 +52,9 @@ export default function PeoplePage() {
   const [problem, setProblem] = useState<unknown>();
   const [creating, setCreating] = useState(false);
   const [reload, setReload] = useState(0);
+  const [changing, setChanging] = useState<{ user: User; action: StatusAction }>();
+  const [resetting, setResetting] = useState<User>();
+  const [viewing, setViewing] = useState<string>();
 
   useEffect(() => {
     if (!me) {
@@ -109,13 +115,49 @@ export default function PeoplePage() {
       title: t("people.status"),
       key: "status",
       render: (_, user) => (
-        <Tag color={user.status === UserStatus.ACTIVE ? "green" : "red"}>{statusLabel(t, user.status)}</Tag>
+        <Tag color={statusColor(user.status)}>{statusLabel(t, user.status)}</Tag>
       ),
     },
     {
       title: t("people.lastLogin"),
       key: "lastLogin",
       render: (_, user) => (user.lastLoginTime ? format.dateTime(user.lastLoginTime) : t("people.never")),
+    },
+    {
+      title: t("people.actions"),
+      key: "actions",
+      render: (_, user) => {
+        const villager = !user.roleGrants.some((g) => OFFICIAL_ROLES.has(g.role));
+        const items = [
+          ...statusActions(user.status).map((action) => ({
+            key: action,
+            label: t(`userStatus.${action}`),
+            danger: action === "lock" || action === "disable",
+          })),
+          ...(villager && user.status === UserStatus.ACTIVE ? [{ key: "reset", label: t("reset.title") }] : []),
+        ];
+        return (
+          <Space size={4}>
+            <Button size="small" onClick={() => setViewing(user.id)}>
+              {t("people.details")}
+            </Button>
+            {items.length > 0 && (
+              <Dropdown
+                trigger={["click"]}
+                menu={{
+                  items,
+                  onClick: ({ key }) =>
+                    key === "reset" ? setResetting(user) : setChanging({ user, action: key as StatusAction }),
+                }}
+              >
+                <Button size="small" aria-haspopup="menu" aria-label={t("people.moreFor", { name: user.displayName })}>
+                  {t("people.more")}
+                </Button>
+              </Dropdown>
+            )}
+          </Space>
+        );
+      },
     },
   ];
 
@@ -195,6 +237,17 @@ export default function PeoplePage() {
           setReload((n) => n + 1);
         }}
       />
+      <StatusDialog
+        user={changing?.user}
+        action={changing?.action}
+        onClose={() => setChanging(undefined)}
+        onDone={() => {
+          setChanging(undefined);
+          setReload((n) => n + 1);
+        }}
+      />
+      <ResetPasswordDialog user={resetting} onClose={() => setResetting(undefined)} />
+      <UserDrawer userId={viewing} onClose={() => setViewing(undefined)} />
     </Space>
   );
 }

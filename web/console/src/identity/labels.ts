@@ -1,5 +1,12 @@
 import { AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
-import { Role, UserStatus } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
+import {
+  AgencyAuthMethod,
+  AgencyClientStatus,
+  ConsentStatus,
+  LoginMethod,
+  Role,
+  UserStatus,
+} from "@terrace/api/gen/terrace/identity/v1/identity_pb";
 import type { TFunction } from "i18next";
 
 export function roleLabel(t: TFunction, role: Role): string {
@@ -60,4 +67,26 @@ export function adminCodeFromDigits(input: string): { code: string; level: Admin
               ? AdminLevel.PROVINCE
               : AdminLevel.COUNTRY;
   return { code, level };
+}
+
+export function consentStatusLabel(t: TFunction, status: ConsentStatus): string {
+  const name = ConsentStatus[status];
+  return name ? t(`consentStatus.CONSENT_STATUS_${name}` as "consentStatus.CONSENT_STATUS_ACTIVE") : String(status);
+}
+
+export function loginMethodLabel(t: TFunction, method: LoginMethod): string {
+  const name = LoginMethod[method];
+  return name ? t(`loginMethod.LOGIN_METHOD_${name}` as "loginMethod.LOGIN_METHOD_PASSWORD") : String(method);
+}
+
+export function authMethodLabel(t: TFunction, method: AgencyAuthMethod): string {
+  const name = AgencyAuthMethod[method];
+  return name ? t(`authMethod.AGENCY_AUTH_METHOD_${name}` as "authMethod.AGENCY_AUTH_METHOD_SECRET") : String(method);
+}
+
+export function agencyStatusLabel(t: TFunction, status: AgencyClientStatus): string {
+  const name = AgencyClientStatus[status];
+  return name
+    ? t(`agencyStatus.AGENCY_CLIENT_STATUS_${name}` as "agencyStatus.AGENCY_CLIENT_STATUS_ACTIVE")
+    : String(status);
 }

@@ -1,11 +1,20 @@
 import { IdentityService, type GetCurrentUserResponse } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
-import { DownOutlined, TeamOutlined, SafetyCertificateOutlined } from "@ant-design/icons";
+import {
+  ApiOutlined,
+  AuditOutlined,
+  DesktopOutlined,
+  DownOutlined,
+  SafetyCertificateOutlined,
+  SolutionOutlined,
+  TeamOutlined,
+} from "@ant-design/icons";
 import { App, Button, Dropdown, Flex, Layout, Menu, Modal, Tag, Typography, type MenuProps } from "antd";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
+import { roleFromClaim, screensFor, type Screen } from "../identity/access";
 import { areaLabel, claimRoleLabel, roleLabel } from "../identity/labels";
 import { LanguageSwitch } from "../LanguageSwitch";
 import { LoginForm } from "../pages/LoginForm";
@@ -13,6 +22,15 @@ import { session, useSession } from "../session";
 import { CurrentUserContext } from "./CurrentUser";
 
 const identity = session.client(IdentityService);
+
+const MENU_ICONS: Record<Screen, React.ReactNode> = {
+  people: <TeamOutlined />,
+  grants: <SafetyCertificateOutlined />,
+  consents: <SolutionOutlined />,
+  agencies: <ApiOutlined />,
+  sessions: <DesktopOutlined />,
+  audit: <AuditOutlined />,
+};
 
 /**
  * The frame around every logged-in page: who is logged in with which roles in which areas
@@ -124,7 +142,14 @@ function Shell() {
           role: claimRoleLabel(t, g.role),
           area: areaLabel(t, g.scope),
         }));
-  const selected = location.pathname.startsWith("/identity/grants") ? "grants" : "people";
+  // Menu items for what the official's roles can use; the server still decides every call.
+  const heldRoles =
+    grants && grants.length > 0
+      ? grants.map((g) => g.role)
+      : (snapshot.claims?.roles ?? []).map((g) => roleFromClaim(g.role));
+  const screens = screensFor(heldRoles);
+  const selected = screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ?? "";
+  const menuItems = screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) }));
 
   return (
     <CurrentUserContext.Provider value={me}>
@@ -166,11 +191,8 @@ function Shell() {
               <Menu
                 mode="inline"
                 selectedKeys={[selected]}
-                onClick={({ key }) => navigate(key === "grants" ? "/identity/grants" : "/identity/people")}
-                items={[
-                  { key: "people", icon: <TeamOutlined />, label: t("shell.people") },
-                  { key: "grants", icon: <SafetyCertificateOutlined />, label: t("shell.grants") },
-                ]}
+                onClick={({ key }) => navigate(`/identity/${key}`)}
+                items={menuItems}
               />
             </nav>
           </Layout.Sider>

@@ -242,7 +242,9 @@ export type TokenPair = Message<"terrace.identity.v1.TokenPair"> & {
 
   /**
    * Opaque, single-use refresh token. Using it rotates it; reusing a rotated one revokes the
-   * whole session family. Empty for tokens that cannot be refreshed (agency tokens).
+   * whole session family. Empty for tokens that cannot be refreshed (agency tokens), and for a
+   * browser that asked with the header `x-terrace-session: cookie`: it gets the token in an
+   * HttpOnly cookie `terrace_refresh_<user id>` instead.
    *
    * @generated from field: string refresh_token = 3;
    */

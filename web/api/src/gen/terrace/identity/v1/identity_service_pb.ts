@@ -345,7 +345,8 @@ export type RefreshTokenRequest = Message<"terrace.identity.v1.RefreshTokenReque
   requestId: string;
 
   /**
-   * The current refresh token.
+   * The current refresh token. A browser session (`x-terrace-session: cookie`) leaves it empty
+   * and names the account in the header `x-terrace-account: <user id>`; its cookie is used.
    *
    * @generated from field: string refresh_token = 2;
    */
@@ -394,7 +395,8 @@ export type LogoutRequest = Message<"terrace.identity.v1.LogoutRequest"> & {
   requestId: string;
 
   /**
-   * Optional refresh token of the session to end; default the session of the caller's token.
+   * Refresh token of the session to end. A browser session leaves it empty and names the
+   * account in `x-terrace-account`; its cookie is used and cleared.
    *
    * @generated from field: string refresh_token = 2;
    */
