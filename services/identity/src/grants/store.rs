@@ -208,13 +208,15 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, new: NewGrant<'_>) -> Result<O
         created_request_id: Set(new.request.map(|(_, id)| id)),
         ..Default::default()
     };
+    // `exec_with_returning_many`: the one-row `exec_with_returning` reports a conflict's empty
+    // RETURNING as `RecordNotFound`, not as `Conflicted` (as in `users::insert`).
     let inserted = Entity::insert(row)
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .try_insert()
-        .exec_with_returning(conn)
+        .exec_with_returning_many(conn)
         .await?;
     match inserted {
-        TryInsertResult::Inserted(row) => Ok(Some(GrantRow::try_from(row)?)),
+        TryInsertResult::Inserted(rows) => one(rows.into_iter().next()),
         TryInsertResult::Conflicted | TryInsertResult::Empty => Ok(None),
     }
 }

@@ -301,7 +301,33 @@ async fn a_granted_role_is_in_the_next_token() {
             ..Default::default()
         }),
     };
-    client.grant_role(app.request(grant, &admin)).await.unwrap();
+    let first = client
+        .grant_role(app.request(grant.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    // The same role over the same area again (another request): nothing new, the live grant.
+    let again = client
+        .grant_role(app.request(
+            pb::GrantRoleRequest {
+                request_id: Uuid::now_v7().to_string(),
+                ..grant
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .grant
+        .unwrap();
+    assert_eq!(again.id, first.id, "the live grant answers");
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM role_grants").await,
+        1,
+        "nothing new"
+    );
 
     let login = pb::LoginWithPasswordRequest {
         request_id: Uuid::now_v7().to_string(),
