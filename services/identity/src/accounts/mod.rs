@@ -634,16 +634,11 @@ impl Accounts {
         command: RevokeAllSessions,
     ) -> Result<pb::RevokeAllSessionsResponse> {
         let own = caller.require_self()?;
-        if command.user_id.is_some_and(|user| user != own) {
-            return Err(Error::permission_denied(
-                "NOT_YOUR_ACCOUNT",
-                "you can only revoke your own sessions",
-            ));
-        }
-        let reason = if command.reason.is_empty() {
-            "revoked by the user"
-        } else {
-            command.reason.as_str()
+        let target = command.user_id.unwrap_or(own);
+        let reason = match (command.reason.is_empty(), target == own) {
+            (false, _) => command.reason.as_str(),
+            (true, true) => "revoked by the user",
+            (true, false) => "revoked by an official",
         };
         let now = self.ctx.clock.now();
         idempotency::once(
@@ -653,7 +648,23 @@ impl Accounts {
             now,
             Keep::Answer,
             async |txn| {
-                let revoked = self.tokens.revoke_all(txn, own, reason).await?;
+                // Someone else's sessions: an official who could lock them may end them; audited.
+                if target != own {
+                    let user = crate::management::store::load(txn, target, now)
+                        .await?
+                        .ok_or_else(|| Error::not_found("user", target.to_string()))?;
+                    crate::management::may_end_sessions(caller, &user)?;
+                    crate::audit::record(
+                        txn,
+                        caller,
+                        "user.sessions_revoked",
+                        Some(target),
+                        serde_json::json!({ "reason": reason }),
+                        now,
+                    )
+                    .await?;
+                }
+                let revoked = self.tokens.revoke_all(txn, target, reason).await?;
                 Ok(pb::RevokeAllSessionsResponse {
                     revoked_count: i32::try_from(revoked).unwrap_or(i32::MAX),
                 })

@@ -214,21 +214,9 @@ fn may_update(caller: &Caller, user: &UserView) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a status change of one's own account (a helper's of the villager's too).
-fn not_own_account(caller: &Caller, user_id: Uuid) -> Result<()> {
-    if caller.subject_user() == Some(user_id) || caller.acting_user() == Some(user_id) {
-        return Err(Error::failed_precondition(
-            "OWN_ACCOUNT",
-            "you cannot change the status of your own account",
-        ));
-    }
-    Ok(())
-}
-
-/// The rank with which `caller` may set `user`'s status: they reach the user (else the user is
-/// unknown to them), outrank every role the user holds, and rank at least as high as whoever set
-/// the current status.
-fn status_rank(caller: &Caller, user: &UserView) -> Result<u8> {
+/// Whether `caller` may end `user`'s sessions: an official who reaches the user (else the user is
+/// unknown to them) and outranks every role the user holds — the same standing that may lock them.
+pub(crate) fn may_end_sessions(caller: &Caller, user: &UserView) -> Result<()> {
     let rank = caller
         .reach(&user.areas(), None)
         .ok_or_else(|| not_found(user.row.id))?;
@@ -244,6 +232,28 @@ fn status_rank(caller: &Caller, user: &UserView) -> Result<u8> {
             "this user holds a role of your rank or higher",
         ));
     }
+    Ok(())
+}
+
+/// Refuses a status change of one's own account (a helper's of the villager's too).
+fn not_own_account(caller: &Caller, user_id: Uuid) -> Result<()> {
+    if caller.subject_user() == Some(user_id) || caller.acting_user() == Some(user_id) {
+        return Err(Error::failed_precondition(
+            "OWN_ACCOUNT",
+            "you cannot change the status of your own account",
+        ));
+    }
+    Ok(())
+}
+
+/// The rank with which `caller` may set `user`'s status: they reach the user (else the user is
+/// unknown to them), outrank every role the user holds, and rank at least as high as whoever set
+/// the current status.
+fn status_rank(caller: &Caller, user: &UserView) -> Result<u8> {
+    may_end_sessions(caller, user)?;
+    let rank = caller
+        .reach(&user.areas(), None)
+        .ok_or_else(|| not_found(user.row.id))?;
     if i16::from(rank) < user.row.status_set_rank {
         return Err(Error::permission_denied(
             "STATUS_SET_BY_HIGHER_RANK",

@@ -1783,3 +1783,112 @@ async fn create_user_retried_after_the_log_was_pruned_finds_the_user_it_made() {
     assert_eq!(count(&db, "SELECT count(*) AS n FROM users").await, 1);
     assert_eq!(audited(&db, "user.created").await, 1);
 }
+
+/// A user with a password and `grants`, logged in `sessions` times; their id.
+async fn logged_in(app: &TestApp, phone: &str, grants: &[(Role, &str)], sessions: usize) -> Uuid {
+    let db = app.ctx.database("identity").await;
+    let user = terrace_identity::admin::create_user(
+        &db,
+        terrace_identity::admin::NewAccount {
+            phone,
+            display_name: "村民",
+            password: Some("村口老槐树下的井"),
+            locale: "zh-CN",
+            time_zone: "Asia/Shanghai",
+        },
+        "test",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    for (role, area) in grants {
+        terrace_identity::admin::grant(&db, phone, RoleGrant::parse(*role, area).unwrap(), "test")
+            .await
+            .unwrap();
+    }
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    for _ in 0..sessions {
+        client
+            .login_with_password(pb::LoginWithPasswordRequest {
+                request_id: request_id(),
+                phone_number: phone.into(),
+                password: "村口老槐树下的井".into(),
+                client_description: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    user.id
+}
+
+#[tokio::test]
+async fn an_official_who_outranks_a_user_ends_their_sessions_and_nobody_else_does() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Identity>()]).await;
+    let db = app.ctx.database("identity").await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let village = "110101001001";
+    let villager = logged_in(&app, "+8613700137201", &[(Role::Resident, village)], 2).await;
+    let official = logged_in(
+        &app,
+        "+8613700137202",
+        &[(Role::VillageOfficial, village)],
+        1,
+    )
+    .await;
+    let revoke = |user: Uuid| pb::RevokeAllSessionsRequest {
+        request_id: request_id(),
+        user_id: user.to_string(),
+        reason: "phone stolen".into(),
+    };
+    let as_ = |id: Uuid, grants: &[(Role, &str)]| app.token(&id.to_string(), grants);
+
+    // Another village's official does not know the villager; a peer official is not outranked.
+    let elsewhere = as_(Uuid::now_v7(), &[(Role::VillageOfficial, "110101002001")]);
+    let refused = client
+        .revoke_all_sessions(app.request(revoke(villager), &elsewhere))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    let peer = as_(Uuid::now_v7(), &[(Role::VillageOfficial, village)]);
+    let refused = client
+        .revoke_all_sessions(app.request(revoke(official), &peer))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "OUTRANKED");
+    let villager_token = as_(villager, &[(Role::Resident, village)]);
+    let refused = client
+        .revoke_all_sessions(app.request(revoke(official), &villager_token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL"
+        )
+        .await,
+        3,
+        "refusals ended nothing"
+    );
+
+    // The village's official ends the villager's two sessions, on the record.
+    let ended = client
+        .revoke_all_sessions(app.request(
+            revoke(villager),
+            &as_(official, &[(Role::VillageOfficial, village)]),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.revoked_count, 2);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL"
+        )
+        .await,
+        1,
+        "the official's own session stays"
+    );
+    assert_eq!(audited(&db, "user.sessions_revoked").await, 1);
+}
