@@ -1,7 +1,10 @@
 //! The consumer runner: durable pull consumers with an inbox and a dead-letter stream.
 //!
 //! For every message the runner opens a transaction, records the event id in the `inbox` table and
-//! calls the handler with that transaction. Only after the commit does it acknowledge. So:
+//! calls the handler with that transaction. Only after the commit does it acknowledge. Messages
+//! that have already arrived together (up to `consumer.batch`) share one transaction and one commit,
+//! each with its own inbox row and span; if any of them fails, none is kept and they are handled
+//! one by one as below. So:
 //! - a crash before the commit leaves nothing behind, and the redelivery is processed anew;
 //! - a crash after the commit but before the ack leads to a redelivery whose inbox insert finds the
 //!   id already there: the runner acknowledges it without calling the handler.
@@ -410,16 +413,120 @@ impl<H: Handler> Consumer<H> {
             let Some(message) = message else {
                 anyhow::bail!("message stream ended");
             };
-            let message = message.context("receiving a message")?;
-            let outcome = self.process(&message).await?;
-            self.metrics.outcomes.add(
-                1,
-                &[
-                    self.metrics.consumer.clone(),
-                    KeyValue::new("outcome", outcome.label()),
-                ],
-            );
+            let mut batch = vec![message.context("receiving a message")?];
+            // What has already arrived joins the batch (never waiting for more): one transaction
+            // and one commit for all of it.
+            while batch.len() < self.settings.batch.max(1) {
+                match futures::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(message)) => batch.push(message.context("receiving a message")?),
+                    Some(None) => anyhow::bail!("message stream ended"),
+                    None => break,
+                }
+            }
+            for outcome in self.process_batch(&batch).await? {
+                self.metrics.outcomes.add(
+                    1,
+                    &[
+                        self.metrics.consumer.clone(),
+                        KeyValue::new("outcome", outcome.label()),
+                    ],
+                );
+            }
         }
+    }
+
+    /// Handles messages that arrived together in one transaction — each with its inbox row, each
+    /// handler in the span of its event — and acknowledges them after the one commit. If anything
+    /// in it fails (a handler, the database, an unreadable message), nothing of it is kept and the
+    /// messages are handled one by one, where each failure gets its own retry or dead letter.
+    async fn process_batch(
+        &self,
+        batch: &[async_nats::jetstream::Message],
+    ) -> anyhow::Result<Vec<Outcome>> {
+        if batch.len() > 1
+            && let Some(fresh) = self.handle_together(batch).await
+        {
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (message, fresh) in batch.iter().zip(fresh) {
+                message
+                    .ack()
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error))
+                    .context("acking")?;
+                outcomes.push(match fresh {
+                    true => Outcome::Processed,
+                    false => Outcome::Duplicate,
+                });
+            }
+            return Ok(outcomes);
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for message in batch {
+            outcomes.push(self.process(message).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// The batch in one transaction; per message whether it was new (`false`: handled before).
+    /// `None` when any of it failed: then nothing was committed.
+    async fn handle_together(&self, batch: &[async_nats::jetstream::Message]) -> Option<Vec<bool>> {
+        let mut envelopes = Vec::with_capacity(batch.len());
+        for message in batch {
+            let subject = self.bus.naming.strip(message.subject.as_str()).to_owned();
+            let envelope =
+                Envelope::from_message(&subject, message.headers.as_ref(), message.payload.clone())
+                    .ok()?;
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            envelopes.push((self.span(&subject, &envelope, delivered), envelope));
+        }
+        let txn = self.db.begin().await.ok()?;
+        let mut fresh = Vec::with_capacity(envelopes.len());
+        for (span, envelope) in &envelopes {
+            let handled = async {
+                if !self.record_in_inbox(&txn, envelope).await? {
+                    return Ok(false);
+                }
+                self.handler.handle(&txn, envelope).await.map(|()| true)
+            }
+            .instrument(span.clone())
+            .await;
+            match handled {
+                Ok(new) => fresh.push(new),
+                Err(error) => {
+                    let error = match error {
+                        HandlerError::Retry(error) | HandlerError::Reject(error) => error,
+                    };
+                    tracing::debug!(
+                        parent: span,
+                        error = format!("{error:#}"),
+                        "a batch failed, handling its events one by one"
+                    );
+                    let _ = txn.rollback().await;
+                    return None;
+                }
+            }
+        }
+        txn.commit().await.ok()?;
+        Some(fresh)
+    }
+
+    /// The span an event is handled in: a consumer span, child of the trace that produced it.
+    fn span(&self, subject: &str, envelope: &Envelope, delivered: i64) -> tracing::Span {
+        let span = tracing::info_span!(
+            "consume",
+            otel.name = %format!("consume {subject}"),
+            otel.kind = "consumer",
+            consumer = %self.spec.name,
+            event_id = %envelope.id,
+            event_type = %envelope.event_type,
+            delivered,
+        );
+        if let Some(traceparent) = &envelope.traceparent {
+            let _ = span.set_parent(crate::telemetry::propagation::context_from_traceparent(
+                traceparent,
+            ));
+        }
+        span
     }
 
     async fn process(&self, message: &async_nats::jetstream::Message) -> anyhow::Result<Outcome> {
@@ -437,20 +544,7 @@ impl<H: Handler> Consumer<H> {
                 return Ok(Outcome::DeadLettered);
             }
         };
-        let span = tracing::info_span!(
-            "consume",
-            otel.name = %format!("consume {subject}"),
-            otel.kind = "consumer",
-            consumer = %self.spec.name,
-            event_id = %envelope.id,
-            event_type = %envelope.event_type,
-            delivered,
-        );
-        if let Some(traceparent) = &envelope.traceparent {
-            let _ = span.set_parent(crate::telemetry::propagation::context_from_traceparent(
-                traceparent,
-            ));
-        }
+        let span = self.span(&subject, &envelope, delivered);
         let result = self
             .handle_in_inbox(&envelope)
             .instrument(span.clone())
@@ -516,6 +610,21 @@ impl<H: Handler> Consumer<H> {
     /// event was processed before.
     async fn handle_in_inbox(&self, envelope: &Envelope) -> Result<bool, HandlerError> {
         let txn = self.db.begin().await?;
+        if !self.record_in_inbox(&txn, envelope).await? {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        self.handler.handle(&txn, envelope).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Adds the event to the inbox in `txn`; `false` when it is there already (handled before).
+    async fn record_in_inbox(
+        &self,
+        txn: &DatabaseTransaction,
+        envelope: &Envelope,
+    ) -> Result<bool, HandlerError> {
         let inserted = txn
             .execute_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
@@ -524,13 +633,7 @@ impl<H: Handler> Consumer<H> {
             ))
             .await?
             .rows_affected();
-        if inserted == 0 {
-            txn.rollback().await?;
-            return Ok(false);
-        }
-        self.handler.handle(&txn, envelope).await?;
-        txn.commit().await?;
-        Ok(true)
+        Ok(inserted > 0)
     }
 
     /// Forgets processed events older than the streams keep messages (7 days, plus a margin):

@@ -188,3 +188,80 @@ async fn an_event_that_always_fails_lands_in_the_dead_letters_after_max_deliver(
     })
     .await;
 }
+
+/// Events that arrive together are handled together (one transaction), yet each exactly once: a
+/// failing one among them sends the whole group back to one-by-one handling, where it alone is
+/// retried; a second copy of an event inside the group is recognised by the inbox.
+#[tokio::test]
+async fn events_arriving_together_are_each_handled_once_even_when_one_fails() {
+    use async_nats::jetstream::message::PublishMessage;
+    let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
+    let db = app.ctx.database("probe").await;
+    let bus = app.ctx.bus(&["probe"]).await;
+    let texts: Vec<String> = (0..30)
+        .map(|i| match i {
+            13 => "fail-once".to_owned(),
+            i => format!("note {i}"),
+        })
+        .collect();
+    let envelopes: Vec<Envelope> = texts
+        .iter()
+        .map(|text| {
+            Envelope::new(
+                "terrace/probe",
+                &terrace_testkit::pb::NoteRecorded {
+                    note_id: Uuid::now_v7().to_string(),
+                    text: text.clone(),
+                },
+            )
+        })
+        .collect();
+    // Published in one burst, without waiting for each acknowledgement; the eighth event a second
+    // time in the middle of it (another message id, the same event id).
+    let mut acks = Vec::new();
+    let burst = envelopes
+        .iter()
+        .enumerate()
+        .map(|(i, envelope)| (format!("burst-{i}"), envelope))
+        .chain(std::iter::once(("burst-copy".to_owned(), &envelopes[7])));
+    for (message_id, envelope) in burst {
+        let message = PublishMessage::build()
+            .payload(envelope.payload.clone())
+            .headers(envelope.headers())
+            .message_id(message_id);
+        acks.push(
+            bus.jetstream
+                .send_publish(bus.naming.subject(&envelope.subject), message)
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    for envelope in &envelopes {
+        let (handled, _) =
+            crate::eventually("every event handled", Duration::from_secs(20), || {
+                seen(&db, envelope.id)
+            })
+            .await;
+        assert_eq!(handled, 1, "handled exactly once");
+    }
+    assert_eq!(
+        attempts(&db, envelopes[13].id).await,
+        2,
+        "the failing one retried"
+    );
+    let copies = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM inbox WHERE event_id = $1",
+            [envelopes[7].id.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(copies, 1);
+}
