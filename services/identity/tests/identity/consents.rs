@@ -410,7 +410,10 @@ async fn an_expired_consent_gives_no_token_and_the_job_announces_it_once() {
 
     // The expiry job, due on the moved clock, publishes `identity.consent.expired`, audited.
     terrace_testkit::jobs::settled(&w.db, consents::EXPIRY_JOB.job, runs + 1).await;
-    assert_eq!(expired_events(&w.app).await, 1);
+    terrace_testkit::eventually("the expiry announced", Duration::from_secs(20), || async {
+        (expired_events(&w.app).await == 1).then_some(())
+    })
+    .await;
     let expired = format!(
         "SELECT count(*) AS n FROM audit_records WHERE action = 'consent.expired' \
          AND target_user = '{}' AND actor_id = 'system:{}'",
