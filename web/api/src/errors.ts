@@ -77,3 +77,31 @@ export function mapFieldViolations(
   }
   return { byField, rest };
 }
+
+/** The translation keys {@link errorSentence} uses; every app's locale files carry them. */
+export type ErrorSentenceKey = "errors.network" | "errors.permission" | "errors.retryIn" | "errors.generic";
+
+/**
+ * The sentence to show for a failed call when no field is to blame, in the app's language: codes
+ * the user can act on get a sentence of their own; the rest show the server's message.
+ */
+export function errorSentence(
+  t: (key: ErrorSentenceKey, options?: { seconds?: number; message?: string }) => string,
+  err: unknown,
+): string {
+  const e = describeError(err);
+  switch (e.code) {
+    case Code.Unavailable:
+    case Code.Unknown:
+    case Code.DeadlineExceeded:
+      return t("errors.network");
+    case Code.PermissionDenied:
+      return `${t("errors.permission")} (${e.message})`;
+    case Code.ResourceExhausted:
+      return e.retryAfterMs
+        ? t("errors.retryIn", { seconds: Math.ceil(e.retryAfterMs / 1000) })
+        : t("errors.generic", { message: e.message });
+    default:
+      return t("errors.generic", { message: e.message });
+  }
+}

@@ -14,7 +14,7 @@
 // holds the services its routes use.
 
 export { createTransport, type TransportOptions } from "./transport";
-export { describeError, mapFieldViolations, type ErrorDescription } from "./errors";
+export { describeError, errorSentence, mapFieldViolations, type ErrorDescription, type ErrorSentenceKey } from "./errors";
 export { newRequestId } from "./ids";
 export { normalizePhone } from "./phone";
 export { decodeAccessToken, type AccessClaims } from "./claims";

@@ -1,4 +1,4 @@
-import { Code, describeError, type ErrorDescription } from "@terrace/api";
+import { errorSentence } from "@terrace/api";
 import type { TFunction } from "i18next";
 
 /**
@@ -6,21 +6,7 @@ import type { TFunction } from "i18next";
  * a sentence of their own; the rest show the server's message, which is written for people.
  */
 export function errorMessage(t: TFunction, err: unknown): string {
-  const e: ErrorDescription = describeError(err);
-  switch (e.code) {
-    case Code.Unavailable:
-    case Code.Unknown:
-    case Code.DeadlineExceeded:
-      return t("errors.network");
-    case Code.PermissionDenied:
-      return `${t("errors.permission")} (${e.message})`;
-    case Code.ResourceExhausted:
-      return e.retryAfterMs
-        ? t("errors.retryIn", { seconds: Math.ceil(e.retryAfterMs / 1000) })
-        : t("errors.generic", { message: e.message });
-    default:
-      return t("errors.generic", { message: e.message });
-  }
+  return errorSentence(t, err);
 }
 
 /**

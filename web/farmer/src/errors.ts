@@ -1,4 +1,4 @@
-import { Code, describeError, mapFieldViolations } from "@terrace/api";
+import { Code, describeError, errorSentence, mapFieldViolations } from "@terrace/api";
 import type { TFunction } from "i18next";
 
 /**
@@ -32,19 +32,5 @@ export function explainError<Field extends string>(
 
 /** The sentence for a failed call no field is to blame for. */
 export function errorMessage(t: TFunction, err: unknown): string {
-  const e = describeError(err);
-  switch (e.code) {
-    case Code.Unavailable:
-    case Code.Unknown:
-    case Code.DeadlineExceeded:
-      return t("errors.network");
-    case Code.PermissionDenied:
-      return `${t("errors.permission")} (${e.message})`;
-    case Code.ResourceExhausted:
-      return e.retryAfterMs
-        ? t("errors.retryIn", { seconds: Math.ceil(e.retryAfterMs / 1000) })
-        : t("errors.generic", { message: e.message });
-    default:
-      return t("errors.generic", { message: e.message });
-  }
+  return errorSentence(t, err);
 }
