@@ -378,6 +378,27 @@ await check("console: granting the villager farmer in 余村 adds it to the list
 });
 await screen(desk, "console-granted");
 
+// The village official's other identity screens open, list from the server, and pass axe.
+// (Agency clients and the audit log are county admins' screens; no check opens them yet.)
+for (const [menu, route, name] of [
+  ["帮办授权", "identity/consents", "console-consents"],
+  ["登录设备", "identity/sessions", "console-sessions"],
+]) {
+  await check(`console: the ${route} screen opens and lists`, async () => {
+    const listed = desk.waitForResponse((r) => r.url().includes(IDENTITY) && r.request().method() === "POST");
+    await desk.getByRole("menuitem", { name: new RegExp(menu) }).click();
+    await desk.waitForURL(new RegExp(`/console/${route}`));
+    await desk.getByRole("heading", { level: 1 }).waitFor();
+    const answer = await grpc(await listed);
+    assert(answer.status === 0, `${route} answered ${answer.status} ${answer.message}`);
+    await desk.getByRole("table").first().waitFor();
+  });
+  await screen(desk, name);
+}
+// Back where the reload check expects the official.
+await desk.getByRole("menuitem", { name: /角色授权/ }).click();
+await desk.waitForURL(/\/console\/identity\/grants/);
+
 await check("console: after a reload the official is still logged in (refresh cookie)", async () => {
   const refreshed = rpc(desk, "RefreshToken");
   await desk.reload();

@@ -71,37 +71,45 @@ pub fn keep(response: &mut MetadataMap, account: &str, tokens: &mut pb::TokenPai
         return;
     };
     let token = std::mem::take(&mut tokens.refresh_token);
-    let max_age = tokens
+    // The cookie ends when the refresh token does.
+    let expires = tokens
         .refresh_token_expire_time
         .as_ref()
-        .zip(tokens.access_token_expire_time.as_ref())
-        .map_or(cookie::time::Duration::days(30), |(refresh, access)| {
-            // The access token was issued 15 minutes before it expires; the refresh token's
-            // lifetime is counted from the same moment.
-            cookie::time::Duration::seconds(refresh.seconds - access.seconds + 15 * 60)
-        });
-    set(response, account, token, max_age);
+        .and_then(|end| cookie::time::OffsetDateTime::from_unix_timestamp(end.seconds).ok());
+    set(
+        response,
+        account,
+        token,
+        expires.map_or(Lifetime::Session, Lifetime::Until),
+    );
 }
 
 /// Clears the cookie of `account` by `response` (headers).
 pub fn clear(response: &mut MetadataMap, account: Uuid) {
-    set(
-        response,
-        account,
-        String::new(),
-        cookie::time::Duration::ZERO,
-    );
+    set(response, account, String::new(), Lifetime::Gone);
 }
 
-fn set(response: &mut MetadataMap, account: Uuid, value: String, max_age: cookie::time::Duration) {
+/// How long a cookie lives.
+enum Lifetime {
+    Until(cookie::time::OffsetDateTime),
+    /// Until the browser closes (a token without a stated end).
+    Session,
+    /// Deleted now.
+    Gone,
+}
+
+fn set(response: &mut MetadataMap, account: Uuid, value: String, lifetime: Lifetime) {
     let cookie = Cookie::build((cookie_name(account), value))
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Strict)
-        .path(COOKIE_PATH)
-        .max_age(max_age)
-        .build();
-    if let Ok(value) = MetadataValue::try_from(cookie.to_string()) {
+        .path(COOKIE_PATH);
+    let cookie = match lifetime {
+        Lifetime::Until(end) => cookie.expires(end),
+        Lifetime::Session => cookie,
+        Lifetime::Gone => cookie.max_age(cookie::time::Duration::ZERO),
+    };
+    if let Ok(value) = MetadataValue::try_from(cookie.build().to_string()) {
         response.append("set-cookie", value);
     }
 }
@@ -120,6 +128,10 @@ mod tests {
         let mut response = MetadataMap::new();
         let mut tokens = pb::TokenPair {
             refresh_token: "secret-token".into(),
+            refresh_token_expire_time: Some(prost_types::Timestamp {
+                seconds: 1_900_000_000,
+                nanos: 0,
+            }),
             ..Default::default()
         };
         keep(&mut response, &account.to_string(), &mut tokens);

@@ -216,7 +216,8 @@ fn may_update(caller: &Caller, user: &UserView) -> Result<()> {
 
 /// Whether `caller` may end `user`'s sessions: an official who reaches the user (else the user is
 /// unknown to them) and outranks every role the user holds — the same standing that may lock them.
-pub(crate) fn may_end_sessions(caller: &Caller, user: &UserView) -> Result<()> {
+/// Answers the rank with which they reach the user.
+pub(crate) fn may_end_sessions(caller: &Caller, user: &UserView) -> Result<u8> {
     let rank = caller
         .reach(&user.areas(), None)
         .ok_or_else(|| not_found(user.row.id))?;
@@ -232,7 +233,7 @@ pub(crate) fn may_end_sessions(caller: &Caller, user: &UserView) -> Result<()> {
             "this user holds a role of your rank or higher",
         ));
     }
-    Ok(())
+    Ok(rank)
 }
 
 /// Refuses a status change of one's own account (a helper's of the villager's too).
@@ -250,10 +251,7 @@ fn not_own_account(caller: &Caller, user_id: Uuid) -> Result<()> {
 /// unknown to them), outrank every role the user holds, and rank at least as high as whoever set
 /// the current status.
 fn status_rank(caller: &Caller, user: &UserView) -> Result<u8> {
-    may_end_sessions(caller, user)?;
-    let rank = caller
-        .reach(&user.areas(), None)
-        .ok_or_else(|| not_found(user.row.id))?;
+    let rank = may_end_sessions(caller, user)?;
     if i16::from(rank) < user.row.status_set_rank {
         return Err(Error::permission_denied(
             "STATUS_SET_BY_HIGHER_RANK",
