@@ -497,28 +497,44 @@ await check("farmer: after a reload 王秀英 is still logged in (refresh cookie
 });
 await screenshot(phone, "farmer-reloaded");
 
-await check("farmer: offline, a reload still shows the app from the service worker", async () => {
+await check("farmer: offline, a reload shows 王秀英's signed-in app from the service worker, not the login page", async () => {
   await phone.evaluate(async () => navigator.serviceWorker.ready);
   await farmerContext.setOffline(true);
   try {
     await phone.reload();
     await phone.locator(".offline-banner").waitFor();
     assert(await phone.evaluate(() => navigator.serviceWorker.controller !== null), "no service worker controls the page");
-    // Whatever the session can do without the network, the app itself is there: its shell or
-    // its login page, never the browser's offline error.
-    await phone.locator(".shell-header, .loading, h1").first().waitFor();
+    // The signed-in frame: whose account, and the bottom bar; the session stays "restoring" while
+    // its refresh fails for want of a network.
+    await shellUser.waitFor();
+    await phone.getByRole("navigation", { name: "主菜单" }).getByRole("link", { name: "我的" }).waitFor();
+    assert(/\/farmer\/consents$/.test(phone.url()), `the offline reload left ${phone.url()}`);
+    assert((await phone.getByRole("button", { name: /获取验证码/ }).count()) === 0, "the login form is shown");
     await screenshot(phone, "farmer-offline");
-    // Today the session cannot be restored offline, so this is the login page (with her account
-    // offered to continue), not her profile: reported, not asserted either way.
-    return (await shellUser.isVisible()) ? "the logged-in shell" : `the ${new URL(phone.url()).pathname} page`;
+    // Her profile too, from what this phone remembers.
+    await phone.getByRole("link", { name: "我的" }).click();
+    await phone.waitForURL(/\/farmer\/me$/);
+    await phone.locator("code.account-id").waitFor();
+    const name = await phone.getByLabel("姓名").inputValue();
+    assert(name.startsWith(FARMER.name), `offline, the name field says "${name}"`);
+    await screen(phone, "farmer-offline-profile");
+    return new URL(phone.url()).pathname;
   } finally {
     await farmerContext.setOffline(false);
   }
 });
 
 await check("farmer: back online, the app logs 王秀英 back in by itself (no reload)", async () => {
+  const refreshed = rpc(phone, "RefreshToken");
+  const reloaded = rpc(phone, "GetCurrentUser");
   await phone.locator(".offline-banner").waitFor({ state: "detached" });
+  const answer = await grpc(await refreshed);
+  assert(answer.status === 0, `RefreshToken answered ${answer.status} ${answer.message}`);
+  // The screen loads again with the restored token.
+  const user = await grpc(await reloaded);
+  assert(user.status === 0, `GetCurrentUser answered ${user.status} ${user.message}`);
   await shellUser.waitFor();
+  await phone.locator(".facts").getByText(/上次登录/).waitFor();
   return new URL(phone.url()).pathname;
 });
 await screenshot(phone, "farmer-online");

@@ -239,6 +239,52 @@ describe("Session", () => {
     expect(session.getSnapshot().authenticated).toBe(true);
   });
 
+  it("stays restoring while the network is down on start-up, and signs in when it returns", async () => {
+    const server = fakeServer({ unavailableRefreshes: 3 });
+    await new Session({ storage, transport: server.transport }).loginWithPassword("13800000002", "right");
+    const network = new EventTarget();
+    const reloaded = new Session({ storage, transport: server.transport, networkEvents: network });
+    const events: SessionEvent[] = [];
+    reloaded.subscribe((event) => events.push(event));
+    expect(await reloaded.resume()).toBe(false);
+    expect(reloaded.getSnapshot()).toMatchObject({
+      account: { userId: USER_ID },
+      authenticated: false,
+      restoring: true,
+      lost: false,
+    });
+    // A call meanwhile fails as the network does, not as a refused session.
+    await expect(reloaded.client(IdentityService).getCurrentUser({})).rejects.toMatchObject({ code: Code.Unavailable });
+    expect(server.seen.filter((s) => s.method === "GetCurrentUser")).toHaveLength(0);
+    expect(reloaded.getSnapshot()).toMatchObject({ restoring: true, lost: false });
+    // Retried with back-off (1 s, 2 s, ...): the third fails, the fourth succeeds.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(server.seen.filter((s) => s.method === "RefreshToken")).toHaveLength(4);
+    expect(reloaded.getSnapshot()).toMatchObject({ authenticated: true, restoring: false });
+    expect(events.some((e) => e.type === "lost")).toBe(false);
+  });
+
+  it("retries a waiting restore at once when the browser says the network is back", async () => {
+    const server = fakeServer({ unavailableRefreshes: 1 });
+    await new Session({ storage, transport: server.transport }).loginWithPassword("13800000002", "right");
+    const network = new EventTarget();
+    const reloaded = new Session({ storage, transport: server.transport, networkEvents: network });
+    expect(await reloaded.resume()).toBe(false);
+    expect(reloaded.getSnapshot().restoring).toBe(true);
+    network.dispatchEvent(new Event("online"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reloaded.getSnapshot()).toMatchObject({ authenticated: true, restoring: false });
+  });
+
+  it("ends a restore with lost only when the server refuses the session", async () => {
+    const server = fakeServer();
+    await new Session({ storage, transport: server.transport }).loginWithPassword("13800000002", "right");
+    const refused = fakeServer({ refuseRefresh: true });
+    const reloaded = new Session({ storage, transport: refused.transport, networkEvents: new EventTarget() });
+    expect(await reloaded.resume()).toBe(false);
+    expect(reloaded.getSnapshot()).toMatchObject({ authenticated: false, restoring: false, lost: true });
+  });
+
   it("switches to another remembered account with that account's header", async () => {
     const server = fakeServer();
     const session = new Session({ storage, transport: server.transport });

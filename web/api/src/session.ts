@@ -47,7 +47,13 @@ export interface SessionSnapshot {
   account: Account | undefined;
   /** Whether there is an access token to call with. */
   authenticated: boolean;
-  /** Whether a refresh is in flight while there is no access token (start-up, account switch). */
+  /**
+   * Whether `account` is being restored without an access token yet (start-up, account switch):
+   * a refresh is in flight, or failed for a reason that says nothing about the session (no
+   * network, server unavailable) and is being retried. Only a refusal by the server ends it
+   * (`lost`). Apps show the signed-in frame meanwhile, not the login page: a farmer who opens
+   * the app with no network is still who they were.
+   */
   restoring: boolean;
   /**
    * Set when the server refused to refresh `account`'s session: the app asks for a login again
@@ -77,6 +83,11 @@ export interface SessionOptions {
   clientDescription?: string;
   /** A transport to use instead of gRPC-Web over fetch (tests). */
   transport?: (interceptors: Interceptor[]) => Transport;
+  /**
+   * Where the browser says the network came back (`online` events): a restore waiting for the
+   * network is retried at once. Default `globalThis` when it has `addEventListener` (a page).
+   */
+  networkEvents?: Pick<EventTarget, "addEventListener">;
 }
 
 /** Request headers asking the server for the refresh token as an HttpOnly cookie. */
@@ -92,6 +103,8 @@ const REFRESH_AHEAD_MS = 60_000;
 const STALE_MS = 15_000;
 /** After a refresh failed for a transient reason (network, unavailable), try again after this. */
 const RETRY_MS = 10_000;
+/** A restore (no access token yet) that failed for a transient reason is retried after this, doubling up to RETRY_MS. */
+const FIRST_RESTORE_RETRY_MS = 1_000;
 
 interface Current {
   account: Account;
@@ -124,6 +137,8 @@ export class Session {
   /** Reused by retries of one refresh, so that a lost answer is not taken for reuse. */
   private refreshRequestId: string | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next wait before retrying a restore that failed for a transient reason. */
+  private restoreRetryMs = FIRST_RESTORE_RETRY_MS;
   private readonly listeners = new Set<(event: SessionEvent) => void>();
 
   constructor(options: SessionOptions = {}) {
@@ -135,6 +150,15 @@ export class Session {
     this.publicTransport = makeTransport([]);
     this.identity = createClient(IdentityService, this.publicTransport);
     this.authedTransport = makeTransport([this.authInterceptor]);
+    const networkEvents =
+      options.networkEvents ??
+      (typeof globalThis.addEventListener === "function" ? (globalThis as EventTarget) : undefined);
+    networkEvents?.addEventListener("online", () => {
+      if (this.isRestoring()) {
+        this.restoreRetryMs = FIRST_RESTORE_RETRY_MS;
+        void this.refresh();
+      }
+    });
   }
 
   /**
@@ -240,7 +264,8 @@ export class Session {
 
   /**
    * At start-up: acts again as the account last used on this device, if its refresh cookie still
-   * works. Answers whether the tab is now logged in.
+   * works. Answers whether the tab is now logged in. With no network the answer is false but the
+   * snapshot stays `restoring` (the account known, the refresh retried) until the server answers.
    */
   async resume(): Promise<boolean> {
     const userId = this.storage?.getItem(CURRENT_KEY);
@@ -372,7 +397,17 @@ export class Session {
     if (!current.accessToken || current.expiresAtMs - Date.now() < STALE_MS) {
       await this.refresh();
     }
+    if (this.isRestoring()) {
+      // Sending the call without a token would only be refused as if the session were gone.
+      throw new ConnectError("the login is not restored yet (no network?)", Code.Unavailable);
+    }
     return this.current?.accessToken;
+  }
+
+  /** Acting as an account without an access token yet, and not refused by the server. */
+  private isRestoring(): boolean {
+    const current = this.current;
+    return current !== undefined && !current.accessToken && !current.lost;
   }
 
   private async refreshOnce(): Promise<boolean> {
@@ -402,14 +437,21 @@ export class Session {
       if (this.current?.account.userId !== account.userId || !response.tokens) {
         return false; // switched or logged out meanwhile
       }
+      this.restoreRetryMs = FIRST_RESTORE_RETRY_MS;
       this.applyTokens(account, response.tokens);
       return true;
     } catch (err) {
       const code = ConnectError.from(err).code;
       if (TRANSIENT.has(code)) {
-        // The session may be fine; try again while the access token still works.
+        // The session may be fine: try again, while the access token still works, or (restoring,
+        // no token yet) sooner at first, then less often, and at once when the network returns.
         if (this.current?.account.userId === account.userId) {
-          this.schedule(Math.min(RETRY_MS, Math.max(0, current.expiresAtMs - Date.now())));
+          if (this.current.accessToken) {
+            this.schedule(Math.min(RETRY_MS, Math.max(0, current.expiresAtMs - Date.now())));
+          } else {
+            this.schedule(this.restoreRetryMs);
+            this.restoreRetryMs = Math.min(RETRY_MS, this.restoreRetryMs * 2);
+          }
         }
         return false;
       }
@@ -511,8 +553,7 @@ export class Session {
     const next: SessionSnapshot = {
       account: current?.account,
       authenticated: current?.accessToken !== undefined,
-      restoring:
-        current !== undefined && !current.accessToken && !current.lost && this.refreshing !== undefined,
+      restoring: this.isRestoring(),
       lost: current?.lost === true,
       claims: current?.claims,
     };

@@ -27,7 +27,8 @@ export default function LoginPage() {
   }
 
   async function continueAs(userId: string, phoneNumber: string) {
-    if (await session.switchAccount(userId)) {
+    // Restoring (the server unreachable for now): the shell waits for it, retrying by itself.
+    if ((await session.switchAccount(userId)) || session.getSnapshot().restoring) {
       navigate(next, { replace: true });
     } else {
       setPhone(phoneNumber);

@@ -22,7 +22,8 @@ export default function AccountsPage() {
   async function switchTo(userId: string, name: string) {
     setSwitching(userId);
     try {
-      if (await session.switchAccount(userId)) {
+      // Restoring (no network yet): the shell shows that account and keeps trying by itself.
+      if ((await session.switchAccount(userId)) || session.getSnapshot().restoring) {
         navigate("/me");
       } else {
         Toast.show({ content: t("accounts.switchFailed", { name }) });

@@ -124,7 +124,8 @@ export default function LoginPage() {
   }
 
   async function continueAs(userId: string, phoneNumber: string) {
-    if (await session.switchAccount(userId)) {
+    // Restoring (no network yet): the shell shows that account and keeps trying by itself.
+    if ((await session.switchAccount(userId)) || session.getSnapshot().restoring) {
       navigate("/", { replace: true });
     } else {
       setPhone(displayPhone(phoneNumber));

@@ -8,7 +8,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { explainError, errorMessage } from "../errors";
 import { useFormat } from "../format";
-import { LANGUAGES, setLanguage, type Language } from "../i18n";
+import { LANGUAGES, currentLanguage, setLanguage, type Language } from "../i18n";
 import { displayPhone } from "../phone";
 import { session } from "../session";
 
@@ -100,9 +100,9 @@ export default function ProfilePage() {
   }
 
   async function copyId() {
-    if (!user) return;
+    if (!accountId) return;
     try {
-      await navigator.clipboard.writeText(user.id);
+      await navigator.clipboard.writeText(accountId);
       Toast.show({ content: t("profile.copied") });
     } catch {
       // No clipboard (old browser, no permission): the number stays selectable on screen.
@@ -123,6 +123,10 @@ export default function ProfilePage() {
   }
 
   const roles = [...new Set(user?.roleGrants.map((g) => g.role) ?? [])];
+  // Before GetCurrentUser answers (or with no network) what this phone remembers of the account.
+  const account = session.getSnapshot().account;
+  const phoneNumber = user?.phoneNumber ?? account?.phoneNumber;
+  const accountId = user?.id ?? account?.userId;
 
   return (
     <div className="page">
@@ -137,6 +141,7 @@ export default function ProfilePage() {
         name="profile"
         layout="vertical"
         requiredMarkStyle="none"
+        initialValues={{ displayName: account?.displayName ?? "", locale: currentLanguage() }}
         onFinish={save}
         footer={
           <Button block type="submit" color="primary" size="large" loading={saving} disabled={!user}>
@@ -166,18 +171,22 @@ export default function ProfilePage() {
           </Radio.Group>
         </Form.Item>
       </Form>
-      {user && (
+      {accountId && (
         <dl className="facts">
           <dt>{t("profile.phone")}</dt>
-          <dd>{displayPhone(user.phoneNumber)}</dd>
-          <dt>{t("profile.roles")}</dt>
-          <dd>{roles.length > 0 ? roles.map((r) => t(`role.ROLE_${Role[r]}` as "role.ROLE_FARMER")).join("、") : t("profile.noRoles")}</dd>
-          <dt>{t("profile.lastLogin")}</dt>
-          <dd>{format.dateTime(user.lastLoginTime)}</dd>
+          <dd>{phoneNumber ? displayPhone(phoneNumber) : ""}</dd>
+          {user && (
+            <>
+              <dt>{t("profile.roles")}</dt>
+              <dd>{roles.length > 0 ? roles.map((r) => t(`role.ROLE_${Role[r]}` as "role.ROLE_FARMER")).join("、") : t("profile.noRoles")}</dd>
+              <dt>{t("profile.lastLogin")}</dt>
+              <dd>{format.dateTime(user.lastLoginTime)}</dd>
+            </>
+          )}
           <dt id="account-id-label">{t("profile.accountId")}</dt>
           <dd>
             <code className="account-id" aria-labelledby="account-id-label">
-              {user.id}
+              {accountId}
             </code>
             <span className="muted">{t("profile.accountIdHelp")}</span>
             <Button size="middle" onClick={() => void copyId()}>

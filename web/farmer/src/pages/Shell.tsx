@@ -9,18 +9,19 @@ import { useSession } from "../session";
 /**
  * The logged-in frame: who is using the app now (a shared phone must always say whose account
  * it is), the screen, and a bottom tab bar of links, each an icon with its word, 56 px tall.
+ * Also shown while the login is being restored, so an offline start opens the app, not login.
  */
 export default function Shell() {
   const { t } = useTranslation();
   const snapshot = useSession();
 
-  if (!snapshot.authenticated) {
-    if (snapshot.restoring) {
-      return <Loading />;
-    }
+  if (!snapshot.authenticated && !snapshot.restoring) {
     // Logged out, or the session was refused (the login page then says whose and prefills it).
     return <Navigate to="/login" replace />;
   }
+  // While restoring (start-up, or no network: the refresh is retried until the server answers)
+  // the frame is shown with the remembered account: the farmer is still who they were, and what
+  // needs the network says so on its own screen.
 
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
@@ -37,7 +38,8 @@ export default function Shell() {
       </header>
       <main className="shell-main">
         <Suspense fallback={<Loading />}>
-          <Outlet />
+          {/* Remounted when the login is restored, so each screen loads again with a token. */}
+          <Outlet key={snapshot.authenticated ? "signed-in" : "restoring"} />
         </Suspense>
       </main>
       <nav className="tab-bar" aria-label={t("nav.main")}>
