@@ -539,6 +539,61 @@ await check("farmer: back online, the app logs 王秀英 back in by itself (no r
 });
 await screenshot(phone, "farmer-online");
 
+// ----- Sign-up: someone with no account, on their own phone ------------------------------------
+
+const NEWCOMER = { typed: "13900000077", e164: "+8613900000077", name: "赵大山" };
+const newContext = await browser.newContext({ ...devices["Pixel 7"], locale: "zh-CN" });
+const newcomer = watch(await newContext.newPage());
+
+await check("farmer: the login page offers sign-up, which opens its own screen", async () => {
+  await newcomer.goto(`${BASE}/farmer/`);
+  await newcomer.waitForURL(/\/farmer\/login$/);
+  await newcomer.getByRole("link", { name: "注册新账号" }).click();
+  await newcomer.waitForURL(/\/farmer\/signup$/);
+  await newcomer.getByRole("heading", { level: 1, name: "注册新账号" }).waitFor();
+  const box = await newcomer.getByRole("button", { name: /注册并登录/ }).boundingBox();
+  assert(box && box.height >= 48, `the sign-up button is ${box?.height} px tall, under 48`);
+});
+await screen(newcomer, "farmer-signup");
+
+await check(`farmer: a sign-up code goes to ${NEWCOMER.typed}; a name too long gets the server's violation beside the name`, async () => {
+  await newcomer.getByLabel("姓名").fill("王".repeat(65));
+  await newcomer.getByLabel("手机号").fill(NEWCOMER.typed);
+  const before = smsLines().length - 1;
+  const requested = rpc(newcomer, "RequestOtp");
+  await newcomer.getByRole("button", { name: /获取验证码/ }).click();
+  const answer = await grpc(await requested);
+  assert(answer.status === 0, `RequestOtp answered ${answer.status} ${answer.message}`);
+  const code = await codeFor(NEWCOMER.e164, Math.max(before, 0));
+  await newcomer.getByLabel("验证码").fill(code);
+  const signedUp = rpc(newcomer, "SignUp");
+  await newcomer.getByRole("button", { name: /注册并登录/ }).click();
+  const refused = await grpc(await signedUp);
+  assert(refused.status === 3, `SignUp answered ${refused.status} ${refused.message}, not INVALID_ARGUMENT (3)`);
+  const fromServer = fieldViolations(refused.details)["display_name"];
+  assert(fromServer, `no violation of display_name: ${JSON.stringify(fieldViolations(refused.details))}`);
+  await newcomer.locator("#signup-name-error").filter({ hasText: fromServer }).waitFor();
+  const input = newcomer.getByLabel("姓名");
+  assert((await input.getAttribute("aria-invalid")) === "true", "the name input is not marked aria-invalid");
+  return `"${fromServer}"`;
+});
+await screen(newcomer, "farmer-signup-error");
+
+await check(`farmer: ${NEWCOMER.name} signs up with the same code and lands signed in`, async () => {
+  await newcomer.getByLabel("姓名").fill(NEWCOMER.name);
+  const signedUp = rpc(newcomer, "SignUp");
+  await newcomer.getByRole("button", { name: /注册并登录/ }).click();
+  const answer = await grpc(await signedUp);
+  assert(answer.status === 0, `SignUp answered ${answer.status} ${answer.message}`);
+  assert(answer.messages.length > 0, "SignUp answered no message");
+  await newcomer.waitForURL(/\/farmer\/me$/);
+  await newcomer.locator(".shell-user", { hasText: NEWCOMER.name }).waitFor();
+  await newcomer.locator("code.account-id").waitFor();
+  const name = await newcomer.getByLabel("姓名").inputValue();
+  assert(name === NEWCOMER.name, `the profile's name field says "${name}"`);
+});
+await screenshot(newcomer, "farmer-signed-up");
+
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));
 });

@@ -201,11 +201,20 @@ export class Session {
   }
 
   /** Sends a login code by SMS; answers when another may be requested (ms since the epoch). */
-  async requestLoginCode(phone: string, locale?: string): Promise<number | undefined> {
+  requestLoginCode(phone: string, locale?: string): Promise<number | undefined> {
+    return this.requestCode(phone, OtpPurpose.LOGIN, locale);
+  }
+
+  /** Sends a sign-up code (for `signUp`) by SMS; answers as `requestLoginCode`. */
+  requestSignUpCode(phone: string, locale?: string): Promise<number | undefined> {
+    return this.requestCode(phone, OtpPurpose.SIGN_UP, locale);
+  }
+
+  private async requestCode(phone: string, purpose: OtpPurpose, locale?: string): Promise<number | undefined> {
     const response = await this.identity.requestOtp({
       requestId: newRequestId(),
       phoneNumber: normalizePhone(phone),
-      purpose: OtpPurpose.LOGIN,
+      purpose,
       locale: locale ?? "",
     });
     return response.retryTime ? timestampMs(response.retryTime) : undefined;

@@ -18,6 +18,11 @@ const router = createBrowserRouter(
   [
     { path: "/login", element: <LoginPage /> },
     {
+      path: "/signup",
+      lazy: async () => ({ Component: (await import("./pages/SignUpPage")).default }),
+      HydrateFallback: Loading,
+    },
+    {
       path: "/",
       lazy: async () => ({ Component: (await import("./pages/Shell")).default }),
       HydrateFallback: Loading,

@@ -1,13 +1,13 @@
 import { Code, describeError } from "@terrace/api";
 import { Button } from "antd-mobile";
-import { MessageOutline, PhoneFill, UserOutline } from "antd-mobile-icons";
-import { useEffect, useState, type FormEvent } from "react";
+import { MessageOutline, PhoneFill, UserAddOutline, UserOutline } from "antd-mobile-icons";
+import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { Navigate, useNavigate } from "react-router";
+import { Link, Navigate, useNavigate } from "react-router";
 import { Field } from "../components/Field";
 import { LanguageSwitch } from "../components/LanguageSwitch";
-import { resendAtFromDelay, resendAtFromRetryTime, secondsLeft } from "../countdown";
 import { explainError } from "../errors";
+import { useResendTimer } from "../hooks/useResendTimer";
 import { cleanPhoneInput, displayPhone, phoneProblem } from "../phone";
 import { session, useSession } from "../session";
 
@@ -37,16 +37,7 @@ export default function LoginPage() {
   const [sending, setSending] = useState(false);
   const [problem, setProblem] = useState<string>();
   const [sentTo, setSentTo] = useState<string>();
-  const [resendAt, setResendAt] = useState(0);
-  const [now, setNow] = useState(() => Date.now());
-
-  useEffect(() => {
-    if (resendAt <= now) {
-      return;
-    }
-    const timer = setTimeout(() => setNow(Date.now()), 1000);
-    return () => clearTimeout(timer);
-  }, [resendAt, now]);
+  const resend = useResendTimer();
 
   if (snapshot.authenticated) {
     return <Navigate to="/" replace />;
@@ -85,16 +76,13 @@ export default function LoginPage() {
     setSending(true);
     try {
       const retryAt = await session.requestLoginCode(phone, i18n.language);
-      const sentAt = Date.now();
       setSentTo(displayPhone(phone));
-      setResendAt(resendAtFromRetryTime(retryAt, sentAt));
-      setNow(sentAt);
+      resend.sent(retryAt);
       document.getElementById("login-code")?.focus();
     } catch (err) {
       const e = describeError(err);
       if (e.code === Code.ResourceExhausted && e.retryAfterMs) {
-        setResendAt(resendAtFromDelay(e.retryAfterMs, Date.now()));
-        setNow(Date.now());
+        resend.refused(e.retryAfterMs);
       }
       showError(err);
     } finally {
@@ -132,7 +120,7 @@ export default function LoginPage() {
     }
   }
 
-  const wait = secondsLeft(resendAt, now);
+  const wait = resend.wait;
 
   return (
     <div className="page login-page">
@@ -208,6 +196,12 @@ export default function LoginPage() {
             {t("login.submit")}
           </Button>
         </form>
+        <p className="signup-offer">
+          {t("login.noAccount")}
+          <Link to="/signup" className="link-button">
+            <UserAddOutline aria-hidden /> {t("login.signUp")}
+          </Link>
+        </p>
         {accounts.length > 0 && (
           <section aria-labelledby="remembered-title" className="remembered">
             <h2 id="remembered-title">{t("login.remembered")}</h2>
