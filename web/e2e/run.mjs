@@ -594,6 +594,31 @@ await check(`farmer: ${NEWCOMER.name} signs up with the same code and lands sign
 });
 await screenshot(newcomer, "farmer-signed-up");
 
+await check(`farmer: a second tab opens signed in as ${NEWCOMER.name}`, async () => {
+  const second = watch(await newContext.newPage());
+  await second.goto(`${BASE}/farmer/accounts`);
+  await second.locator(".shell-user", { hasText: NEWCOMER.name }).waitFor();
+  await second.getByRole("heading", { level: 1 }).waitFor();
+});
+
+await check("farmer: logging out in one tab signs the other tab out too (BroadcastChannel)", async () => {
+  const [first, second] = newContext.pages();
+  await first.bringToFront();
+  const loggedOut = rpc(first, "Logout");
+  await first.getByRole("button", { name: /退出登录/ }).click();
+  await first.getByRole("button", { name: "确定" }).click();
+  const answer = await grpc(await loggedOut);
+  assert(answer.status === 0, `Logout answered ${answer.status} ${answer.message}`);
+  await first.waitForURL(/\/farmer\/login$/);
+  // The other tab follows without a reload, and made no call of its own.
+  await second.waitForURL(/\/farmer\/login$/);
+  await second.getByRole("button", { name: /获取验证码/ }).waitFor();
+  assert((await second.locator(".shell-user").count()) === 0, "the second tab still shows the shell");
+  return second.url();
+});
+await screenshot(newContext.pages()[1], "farmer-other-tab-logged-out");
+await newContext.close();
+
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));
 });

@@ -8,6 +8,7 @@
 // - ids.ts        request ids (UUIDv7) for idempotent calls
 // - phone.ts      typed phone numbers to E.164
 // - claims.ts     reading (not verifying) the access token's roles and areas
+// - tabs.ts       what the tabs of one app tell each other about logout and account switches
 //
 // Service clients come from `session.client(Service)` with the service imported from `gen/`
 // (e.g. `@terrace/api/gen/terrace/identity/v1/identity_service_pb`), so that an app's bundle only
@@ -27,4 +28,5 @@ export {
   type SessionOptions,
   type SessionSnapshot,
 } from "./session";
+export { parseTabMessage, tabReaction, type TabChannel, type TabMessage, type TabReaction } from "./tabs";
 export { Code, ConnectError } from "@connectrpc/connect";

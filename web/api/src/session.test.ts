@@ -11,6 +11,29 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TokenPairSchema, UserSchema } from "./gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "./gen/terrace/identity/v1/identity_service_pb";
 import { Session, type SessionEvent } from "./session";
+import type { TabChannel, TabMessage } from "./tabs";
+
+/** BroadcastChannel stand-ins: what one posts, every other one of the hub hears (asynchronously). */
+function tabHub() {
+  const channels: { listeners: ((event: { data: unknown }) => void)[] }[] = [];
+  return () => {
+    const self = { listeners: [] as ((event: { data: unknown }) => void)[] };
+    channels.push(self);
+    const channel: TabChannel = {
+      postMessage(message: TabMessage) {
+        for (const other of channels) {
+          if (other !== self) {
+            queueMicrotask(() => other.listeners.forEach((listener) => listener({ data: structuredClone(message) })));
+          }
+        }
+      },
+      addEventListener(_type, listener) {
+        self.listeners.push(listener);
+      },
+    };
+    return channel;
+  };
+}
 
 /** A Storage over a Map, standing in for localStorage. */
 class MemoryStorage implements Storage {
@@ -283,6 +306,42 @@ describe("Session", () => {
     const reloaded = new Session({ storage, transport: refused.transport, networkEvents: new EventTarget() });
     expect(await reloaded.resume()).toBe(false);
     expect(reloaded.getSnapshot()).toMatchObject({ authenticated: false, restoring: false, lost: true });
+  });
+
+  it("signs the other tabs out when one logs out", async () => {
+    const server = fakeServer();
+    const tab = tabHub();
+    const first = new Session({ storage, transport: server.transport, tabs: tab() });
+    const second = new Session({ storage, transport: server.transport, tabs: tab() });
+    await first.loginWithPassword("13800000002", "right");
+    await vi.advanceTimersByTimeAsync(0); // the login's "switch" reaches the second tab
+    expect(second.getSnapshot()).toMatchObject({ authenticated: true, account: { userId: USER_ID } });
+    await first.logout();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.getSnapshot()).toMatchObject({ authenticated: false, restoring: false, lost: false, account: undefined });
+    // Only the tab that logged out called Logout.
+    expect(server.seen.filter((s) => s.method === "Logout")).toHaveLength(1);
+    // Signed out, the second tab no longer refreshes.
+    const refreshes = server.seen.filter((s) => s.method === "RefreshToken").length;
+    await vi.advanceTimersByTimeAsync(900_000);
+    expect(server.seen.filter((s) => s.method === "RefreshToken")).toHaveLength(refreshes);
+  });
+
+  it("switches the other tabs when one switches accounts", async () => {
+    const server = fakeServer();
+    const tab = tabHub();
+    const first = new Session({ storage, transport: server.transport, tabs: tab() });
+    const second = new Session({ storage, transport: server.transport, tabs: tab() });
+    await first.loginWithPassword("13800000002", "right");
+    await vi.advanceTimersByTimeAsync(0);
+    const other = { userId: "01936f3e-0000-7000-8000-000000000002", displayName: "王秀英", phoneNumber: "+8613800000001", lastUsedMs: 0 };
+    storage.setItem("terrace.accounts", JSON.stringify([...first.accounts(), other]));
+    expect(await first.switchAccount(other.userId)).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.getSnapshot()).toMatchObject({ authenticated: true, account: { userId: other.userId } });
+    // The second tab refreshed with the other account's cookie, not the first one's.
+    expect(server.seen.at(-1)).toMatchObject({ method: "RefreshToken" });
+    expect(server.seen.at(-1)?.headers.get("x-terrace-account")).toBe(other.userId);
   });
 
   it("switches to another remembered account with that account's header", async () => {

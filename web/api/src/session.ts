@@ -11,6 +11,7 @@ import {
 import { decodeAccessToken, type AccessClaims } from "./claims";
 import { newRequestId } from "./ids";
 import { normalizePhone } from "./phone";
+import { openTabChannel, tabReaction, type TabChannel } from "./tabs";
 import { createTransport } from "./transport";
 import { IdentityService } from "./gen/terrace/identity/v1/identity_service_pb";
 import { OtpPurpose, type TokenPair, type User } from "./gen/terrace/identity/v1/identity_pb";
@@ -88,6 +89,12 @@ export interface SessionOptions {
    * network is retried at once. Default `globalThis` when it has `addEventListener` (a page).
    */
   networkEvents?: Pick<EventTarget, "addEventListener">;
+  /**
+   * The name of a BroadcastChannel shared by this app's tabs (one name per app): a logout in
+   * one tab signs the others out of that account, a switch (or login) makes them switch too.
+   * No channel without a name. Or a channel itself (tests).
+   */
+  tabs?: string | TabChannel;
 }
 
 /** Request headers asking the server for the refresh token as an HttpOnly cookie. */
@@ -140,6 +147,8 @@ export class Session {
   /** The next wait before retrying a restore that failed for a transient reason. */
   private restoreRetryMs = FIRST_RESTORE_RETRY_MS;
   private readonly listeners = new Set<(event: SessionEvent) => void>();
+  /** To the app's other tabs (see `SessionOptions.tabs`). */
+  private readonly tabs: TabChannel | undefined;
 
   constructor(options: SessionOptions = {}) {
     this.storage = options.storage ?? globalThis.localStorage;
@@ -153,6 +162,8 @@ export class Session {
     const networkEvents =
       options.networkEvents ??
       (typeof globalThis.addEventListener === "function" ? (globalThis as EventTarget) : undefined);
+    this.tabs = typeof options.tabs === "string" ? openTabChannel(options.tabs) : options.tabs;
+    this.tabs?.addEventListener("message", (event) => this.onTabMessage(event.data));
     networkEvents?.addEventListener("online", () => {
       if (this.isRestoring()) {
         this.restoreRetryMs = FIRST_RESTORE_RETRY_MS;
@@ -292,10 +303,34 @@ export class Session {
     if (!account) {
       return false;
     }
+    this.storage?.setItem(CURRENT_KEY, userId);
+    this.tabs?.postMessage({ type: "switch", userId });
+    return this.actAs(account);
+  }
+
+  /** Acts as `account` (remembered here) from now on, with its refresh cookie. */
+  private async actAs(account: Account): Promise<boolean> {
     await this.refreshing;
     this.setCurrent({ account, accessToken: undefined, expiresAtMs: 0, claims: undefined });
-    this.storage?.setItem(CURRENT_KEY, userId);
     return this.refresh();
+  }
+
+  /** Another tab of this app logged out or switched accounts: this one follows. */
+  private onTabMessage(data: unknown): void {
+    const accounts = this.accounts();
+    const current = this.current && { userId: this.current.account.userId, lost: this.current.lost === true };
+    const reaction = tabReaction(data, current, (id) => accounts.some((a) => a.userId === id));
+    if (reaction?.type === "sign-out" && this.current) {
+      // The other tab ended the session and forgot the account in the shared list already.
+      this.fallbackRefreshTokens.delete(this.current.account.userId);
+      this.clearTimer();
+      this.setCurrent(undefined);
+    } else if (reaction?.type === "switch") {
+      const account = accounts.find((a) => a.userId === reaction.userId);
+      if (account) {
+        void this.actAs(account);
+      }
+    }
   }
 
   /**
@@ -360,6 +395,7 @@ export class Session {
       // logged in on a shared phone. The session then ends by itself when its refresh token expires.
     }
     this.forget(userId);
+    this.tabs?.postMessage({ type: "logout", userId });
   }
 
   /** Revokes every session of the current user (all devices), then logs out here. */
@@ -495,6 +531,7 @@ export class Session {
     this.storage?.setItem(ACCOUNTS_KEY, JSON.stringify([account, ...others]));
     this.storage?.setItem(CURRENT_KEY, user.id);
     this.applyTokens(account, tokens);
+    this.tabs?.postMessage({ type: "switch", userId: user.id });
     return user;
   }
 

@@ -4,6 +4,8 @@ import { useSyncExternalStore } from "react";
 /** The console's one session (one per tab). */
 export const session = new Session({
   clientDescription: `Terrace console; ${navigator.userAgent}`,
+  // Its other tabs follow a logout or an account switch (BroadcastChannel).
+  tabs: "terrace.console.session",
 });
 
 export function useSession() {

@@ -4,6 +4,8 @@ import { useSyncExternalStore } from "react";
 /** The app's one session (one per tab). Accounts of a shared family phone live in it. */
 export const session = new Session({
   clientDescription: `Terrace farmer app; ${navigator.userAgent}`,
+  // Its other tabs follow a logout or an account switch (BroadcastChannel).
+  tabs: "terrace.farmer.session",
 });
 
 export function useSession() {

@@ -42,9 +42,12 @@ const MENU_ICONS: Record<Screen, React.ReactNode> = {
  */
 /** antd's App (for message/modal hooks) lives here, so the login page's bundle does not carry it. */
 export default function ShellWithApp() {
+  // A new account (switched here or in another tab) gets a fresh frame: nothing of the
+  // previous person's (their roles, an open dialog) may stay on screen.
+  const userId = useSession().account?.userId;
   return (
     <App>
-      <Shell />
+      <Shell key={userId ?? ""} />
     </App>
   );
 }
@@ -94,7 +97,8 @@ function Shell() {
     ];
   }, [t, userId]);
 
-  if (snapshot.restoring && !everAuthenticated.current) {
+  if (snapshot.restoring) {
+    // Start-up or an account switch (here or in another tab); retried while the server is out of reach.
     return <Loading />;
   }
   if (!snapshot.authenticated && !(snapshot.lost && everAuthenticated.current)) {
