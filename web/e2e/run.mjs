@@ -379,7 +379,7 @@ await check("console: granting the villager farmer in 余村 adds it to the list
 await screen(desk, "console-granted");
 
 // The village official's other identity screens open, list from the server, and pass axe.
-// (Agency clients and the audit log are county admins' screens; no check opens them yet.)
+// (Agency clients and the audit log are county admins' screens: the county admin's pass opens them.)
 for (const [menu, route, name] of [
   ["帮办授权", "identity/consents", "console-consents"],
   ["登录设备", "identity/sessions", "console-sessions"],
@@ -425,6 +425,176 @@ await check("console: after logout a reload stays logged out", async () => {
   await desk.goto(`${BASE}/console/identity/people`);
   await desk.waitForURL(/\/console\/login/);
   await desk.getByLabel("密码", { exact: true }).waitFor();
+});
+// ----- The console as the county admin: agency clients, a person's dialogs, the audit log --------
+
+const COUNTY = { phone: "13800000005", password: "terrace-demo-county", name: "周志强" };
+const agencyName = `端到端测试机构 ${newPhone.slice(-4)}`;
+const agencyRow = () => desk.getByRole("row").filter({ hasText: agencyName });
+/** The secret dialog of a create or a rotation: its secret, after "I have saved it" and done. */
+async function takeSecret(title, shot) {
+  const secretDialog = desk.getByRole("dialog", { name: title });
+  await secretDialog.waitFor();
+  const secret = await secretDialog.locator("#agency-secret").inputValue();
+  assert(secret.length >= 16, `the secret shown is "${secret}"`);
+  await screen(desk, shot);
+  const done = secretDialog.getByRole("button", { name: /完\s*成/ });
+  assert(await done.isDisabled(), "the secret dialog can be closed before 'I have saved it'");
+  await secretDialog.getByLabel("我已保存密钥").check();
+  await done.click();
+  await secretDialog.waitFor({ state: "hidden" });
+  return secret;
+}
+
+await check("console: the county admin logs in by phone and password", async () => {
+  await desk.getByLabel("手机号").first().fill(COUNTY.phone);
+  await desk.getByLabel("密码", { exact: true }).fill(COUNTY.password);
+  const login = rpc(desk, "LoginWithPassword");
+  await desk.getByLabel("密码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithPassword answered ${answer.status} ${answer.message}`);
+  await accountButton.filter({ hasText: COUNTY.name }).waitFor();
+  await desk.getByRole("group", { name: "角色" }).getByText(/县级管理员/).waitFor();
+});
+
+let firstSecret;
+await check(`console: the county admin registers an agency client (${agencyName}); its secret is shown once`, async () => {
+  await desk.getByRole("menuitem", { name: /对接机构/ }).click();
+  await desk.waitForURL(/\/console\/identity\/agencies/);
+  await desk.getByRole("heading", { level: 1, name: "对接机构" }).waitFor();
+  await desk.getByRole("table").first().waitFor();
+  await desk.getByRole("button", { name: /登记对接机构/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-agency") });
+  await form.getByLabel("机构名称").fill(agencyName);
+  await form.getByLabel("说明").fill("端到端测试：县统计系统读取人员");
+  await form.getByLabel("权限范围").click();
+  await desk.locator(".ant-select-dropdown .ant-select-item-option[title='identity.users:read']").click();
+  await form.getByLabel("机构名称").click(); // closes the scope list
+  await screen(desk, "console-agency-create");
+  const created = rpc(desk, "CreateAgencyClient");
+  await form.getByRole("button", { name: /登\s*记/ }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 0, `CreateAgencyClient answered ${answer.status} ${answer.message}`);
+  firstSecret = await takeSecret("机构已登记：请保存密钥", "console-agency-secret");
+  await agencyRow().filter({ hasText: "启用" }).waitFor();
+});
+await screen(desk, "console-agencies");
+
+await check("console: rotating the agency's secret shows a new one, once", async () => {
+  await agencyRow().getByRole("button", { name: "更换密钥" }).click();
+  const rotate = desk.getByRole("dialog", { name: "更换密钥" });
+  await rotate.waitFor();
+  await screen(desk, "console-agency-rotate");
+  const rotated = rpc(desk, "RotateAgencyClientSecret");
+  await rotate.getByRole("button", { name: "更换密钥" }).click();
+  const answer = await grpc(await rotated);
+  assert(answer.status === 0, `RotateAgencyClientSecret answered ${answer.status} ${answer.message}`);
+  const secret = await takeSecret("新密钥：请保存", "console-agency-new-secret");
+  assert(secret !== firstSecret, "the rotated secret is the same as the first");
+});
+
+await check("console: revoking the agency with a reason shows it revoked", async () => {
+  await agencyRow().getByRole("button", { name: /吊\s*销/ }).click();
+  const revoke = desk.getByRole("dialog", { name: "吊销对接机构" });
+  await revoke.getByLabel("原因").fill("端到端测试：对接结束");
+  await screen(desk, "console-agency-revoke");
+  const revoked = rpc(desk, "RevokeAgencyClient");
+  await revoke.getByRole("button", { name: /吊\s*销/ }).click();
+  const answer = await grpc(await revoked);
+  assert(answer.status === 0, `RevokeAgencyClient answered ${answer.status} ${answer.message}`);
+  await revoke.waitFor({ state: "hidden" });
+  // Revoked clients are listed only on request.
+  await agencyRow().waitFor({ state: "detached" });
+  await desk.getByLabel("包含已吊销").check();
+  await agencyRow().filter({ hasText: "已吊销" }).waitFor();
+  assert((await agencyRow().getByRole("button", { name: "更换密钥" }).count()) === 0, "a revoked client still offers a rotation");
+});
+await screen(desk, "console-agencies-revoked");
+
+const villagerRow = () => desk.getByRole("row").filter({ hasText: `+86${newPhone}` });
+async function changeStatus(item, title, ok, statusText) {
+  await villagerRow().getByRole("button", { name: "测试村民 的更多操作" }).click();
+  await desk.getByRole("menuitem", { name: item, exact: true }).click();
+  const status = desk.getByRole("dialog", { name: title });
+  await status.getByLabel("原因").fill(`端到端测试：${item}`);
+  await screen(desk, `console-person-${ok}`);
+  const changed = rpc(desk, "SetUserStatus");
+  await status.getByRole("button", { name: new RegExp(item.split("").join("\\s*")) }).click();
+  const answer = await grpc(await changed);
+  assert(answer.status === 0, `SetUserStatus answered ${answer.status} ${answer.message}`);
+  await status.waitFor({ state: "hidden" });
+  await villagerRow().filter({ hasText: statusText }).waitFor();
+}
+
+await check("console: the county admin disables the new villager with a reason; the list says so", async () => {
+  await desk.getByRole("menuitem", { name: /辖区人员/ }).click();
+  await desk.waitForURL(/\/console\/identity\/people/);
+  await villagerRow().filter({ hasText: "正常" }).waitFor();
+  await changeStatus("停用", "停用账号", "disable", "已停用");
+});
+await screenshot(desk, "console-person-disabled");
+
+await check("console: … and enables them again", async () => {
+  await changeStatus("恢复启用", "恢复启用账号", "enable", "正常");
+});
+
+await check("console: the villager's password is reset with the code sent to their phone", async () => {
+  await villagerRow().getByRole("button", { name: "测试村民 的更多操作" }).click();
+  await desk.getByRole("menuitem", { name: "验证码重置密码", exact: true }).click();
+  const reset = desk.getByRole("dialog", { name: "验证码重置密码" });
+  await reset.waitFor();
+  await screen(desk, "console-person-reset");
+  const before = smsLines().length - 1;
+  const requested = rpc(desk, "RequestOtp");
+  await reset.getByRole("button", { name: "发送验证码" }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  const code = await codeFor(`+86${newPhone}`, Math.max(before, 0));
+  await reset.getByLabel("村民收到的验证码").fill(code);
+  await reset.getByLabel("新密码").fill("Terrace-e2e-2026-reset");
+  const done = rpc(desk, "ResetPassword");
+  await reset.getByRole("button", { name: "重置密码" }).click();
+  const answer = await grpc(await done);
+  assert(answer.status === 0, `ResetPassword answered ${answer.status} ${answer.message}`);
+  await reset.waitFor({ state: "hidden" });
+  await desk.getByText(/已为 测试村民 设置新密码/).waitFor();
+});
+
+await check("console: the audit log lists what the county admin just did", async () => {
+  await desk.getByRole("menuitem", { name: /审计日志/ }).click();
+  await desk.waitForURL(/\/console\/identity\/audit/);
+  await desk.getByRole("heading", { level: 1, name: "审计日志" }).waitFor();
+  // The records about the villager just disabled, enabled and reset. (The agency client's records
+  // are not among a county admin's: the server shows them the records about users living in
+  // their county, and an agency client is not a user.)
+  const wanted = ["user.status_changed", "user.password_reset"];
+  const deadline = Date.now() + TIMEOUT;
+  let missing = wanted;
+  while (missing.length > 0) {
+    const listed = rpc(desk, "ListAuditRecords");
+    await desk.getByRole("button", { name: /搜\s*索/ }).click();
+    const answer = await grpc(await listed);
+    assert(answer.status === 0, `ListAuditRecords answered ${answer.status} ${answer.message}`);
+    await desk.getByRole("table").first().waitFor();
+    const rows = await desk.getByRole("row").filter({ hasText: "测试村民" }).allInnerTexts();
+    missing = wanted.filter((action) => !rows.some((row) => row.includes(action)));
+    const byCounty = rows.filter((row) => row.includes("user.status_changed") && row.includes(COUNTY.name));
+    if (missing.length === 0 && byCounty.length < 2) missing = ["two user.status_changed by the county admin"];
+    if (missing.length === 0) break;
+    assert(Date.now() < deadline, `the audit log does not list ${missing.join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return wanted.join(", ");
+});
+await screen(desk, "console-audit");
+
+await check("console: the county admin logs out", async () => {
+  await accountButton.click();
+  const loggedOut = rpc(desk, "Logout");
+  await desk.getByRole("menuitem", { name: "退出登录", exact: true }).click();
+  const answer = await grpc(await loggedOut);
+  assert(answer.status === 0, `Logout answered ${answer.status} ${answer.message}`);
+  await desk.waitForURL(/\/console\/login/);
 });
 await consoleContext.close();
 
