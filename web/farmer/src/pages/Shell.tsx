@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 import { NavLink, Navigate, Outlet } from "react-router";
 import { Loading } from "../App";
 import { LanguageSwitch } from "../components/LanguageSwitch";
+import { useOnline } from "../hooks/useOnline";
 import { useSession } from "../session";
 
 /**
@@ -14,14 +15,17 @@ import { useSession } from "../session";
 export default function Shell() {
   const { t } = useTranslation();
   const snapshot = useSession();
+  const online = useOnline();
 
   if (!snapshot.authenticated && !snapshot.restoring) {
     // Logged out, or the session was refused (the login page then says whose and prefills it).
     return <Navigate to="/login" replace />;
   }
   // While restoring (start-up, or no network: the refresh is retried until the server answers)
-  // the frame is shown with the remembered account: the farmer is still who they were, and what
-  // needs the network says so on its own screen.
+  // the frame is shown with the remembered account: the farmer is still who they were. With no
+  // network the screen is shown too (what needs the network says so there); online, it waits
+  // the moment the refresh takes, so that it loads once, with a token.
+  const screenShown = snapshot.authenticated || !online;
 
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
@@ -37,10 +41,14 @@ export default function Shell() {
         <LanguageSwitch />
       </header>
       <main className="shell-main">
-        <Suspense fallback={<Loading />}>
-          {/* Remounted when the login is restored, so each screen loads again with a token. */}
-          <Outlet key={snapshot.authenticated ? "signed-in" : "restoring"} />
-        </Suspense>
+        {screenShown ? (
+          <Suspense fallback={<Loading />}>
+            {/* Remounted when the login is restored, so a screen shown offline loads again with a token. */}
+            <Outlet key={snapshot.authenticated ? "signed-in" : "restoring"} />
+          </Suspense>
+        ) : (
+          <Loading />
+        )}
       </main>
       <nav className="tab-bar" aria-label={t("nav.main")}>
         {tabs.map((tab) => (
