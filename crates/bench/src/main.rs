@@ -78,9 +78,9 @@ async fn main() -> anyhow::Result<()> {
         statement.rate() / pg.insert.rate(),
     );
 
-    let writes = platform::probe_writes(args.db_ops / 4, args.concurrency).await?;
+    let writes = platform::probe_writes::<false>(args.db_ops / 4, args.concurrency).await?;
     report.add(
-        "platform: create with outbox event (gRPC → row + event)",
+        "platform: create with outbox event (gRPC → row + event, relay publishing)",
         &writes.capacity,
     );
     report.add(
@@ -100,6 +100,15 @@ async fn main() -> anyhow::Result<()> {
             create.as_secs_f64() / insert.as_secs_f64()
         ));
     }
+    let looped = platform::probe_writes::<true>(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "platform: the whole loop (create, relay, and the probe's consumer in the same process)",
+        &looped.capacity,
+    );
+    report.ratio(
+        "whole loop / raw insert",
+        looped.capacity.rate() / pg.insert.rate(),
+    );
 
     if !args.creates_only {
         identity_costs(&mut report).await?;

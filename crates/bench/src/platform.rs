@@ -85,9 +85,14 @@ pub(crate) struct Creates {
 }
 
 /// Idempotent creates: one gRPC call writes a row and its outbox event in one statement, with the
-/// relay publishing the events and the probe's consumer handling them meanwhile.
-pub(crate) async fn probe_writes(calls: usize, concurrency: usize) -> anyhow::Result<Creates> {
-    let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
+/// relay publishing the events meanwhile. With `CONSUMES`, the probe's own consumer also handles
+/// every event in the same process (the whole loop; deployed, a consumer runs in another service's
+/// process and on other cores).
+pub(crate) async fn probe_writes<const CONSUMES: bool>(
+    calls: usize,
+    concurrency: usize,
+) -> anyhow::Result<Creates> {
+    let app = TestApp::spawn(&[ServiceDef::of::<Probe<CONSUMES>>()]).await;
     let token = app.token("bench-user", &[(Role::Farmer, "110101001001")]);
     let channel = app.channel().await;
     let header: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
