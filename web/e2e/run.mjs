@@ -198,7 +198,10 @@ function fields(buf) {
 }
 const field = (buf, number) => fields(buf).find(([n]) => n === number)?.[1];
 
-/** google.rpc.Status details → BadRequest field violations as {field: description}. */
+/**
+ * google.rpc.Status details → BadRequest field violations as {field: text}, the text in the
+ * language the call asked for (FieldViolation.localized_message) when the server sent one.
+ */
 function fieldViolations(detailsBase64) {
   const violations = {};
   if (!detailsBase64) return violations;
@@ -209,7 +212,9 @@ function fieldViolations(detailsBase64) {
     if (!typeUrl.endsWith("google.rpc.BadRequest")) continue;
     for (const [m, violation] of fields(field(any, 2) ?? Buffer.alloc(0))) {
       if (m !== 1) continue;
-      violations[field(violation, 1)?.toString("utf8") ?? ""] = field(violation, 2)?.toString("utf8") ?? "";
+      const localized = field(violation, 4);
+      const text = localized ? field(localized, 2) : field(violation, 2);
+      violations[field(violation, 1)?.toString("utf8") ?? ""] = text?.toString("utf8") ?? "";
     }
   }
   return violations;
@@ -320,6 +325,7 @@ await check("console: a bad phone number gets the server's violation beside the 
   assert(answer.status === 3, `CreateUser answered ${answer.status} ${answer.message}, not INVALID_ARGUMENT (3)`);
   const fromServer = fieldViolations(answer.details)["user.phone_number"];
   assert(fromServer, `the server's answer has no violation of user.phone_number: ${JSON.stringify(fieldViolations(answer.details))}`);
+  assert(/[\u4e00-\u9fff]/.test(fromServer), `the server's violation "${fromServer}" is not in the app's language (zh-CN)`);
   const help = desk.locator("#create-villager_phone_help");
   await help.filter({ hasText: fromServer }).waitFor();
   const phoneInput = dialog.getByLabel("手机号");
@@ -742,6 +748,7 @@ await check(`farmer: a sign-up code goes to ${NEWCOMER.typed}; a name too long g
   assert(refused.status === 3, `SignUp answered ${refused.status} ${refused.message}, not INVALID_ARGUMENT (3)`);
   const fromServer = fieldViolations(refused.details)["display_name"];
   assert(fromServer, `no violation of display_name: ${JSON.stringify(fieldViolations(refused.details))}`);
+  assert(/[\u4e00-\u9fff]/.test(fromServer), `the server's violation "${fromServer}" is not in the app's language (zh-CN)`);
   await newcomer.locator("#signup-name-error").filter({ hasText: fromServer }).waitFor();
   const input = newcomer.getByLabel("姓名");
   assert((await input.getAttribute("aria-invalid")) === "true", "the name input is not marked aria-invalid");

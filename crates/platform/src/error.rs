@@ -5,6 +5,9 @@
 //! browser, an agency's grpcurl — can read. The set of codes is deliberately small: a client needs
 //! to know whether to fix its input, wait, re-authenticate, or give up, and nothing more.
 //!
+//! Each error also carries its text in the caller's language ([`crate::i18n`]): a
+//! `LocalizedMessage` for the whole error and one beside each field violation.
+//!
 //! Internal errors are logged here, once, with their whole cause chain, and answered opaquely: the
 //! caller learns that something broke, not how the database is laid out.
 
@@ -157,13 +160,26 @@ impl From<sea_orm::DbErr> for Error {
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let code = error.code();
+        let locale = crate::i18n::current();
         let mut details = ErrorDetails::new();
         let message = match error {
             Error::InvalidArgument(violations) => {
                 let message = format!("invalid argument: {}", describe_violations(&violations));
-                for violation in violations {
-                    details.add_bad_request_violation(violation.field, violation.description);
-                }
+                let violations: Vec<_> = violations
+                    .into_iter()
+                    .map(|violation| {
+                        let localized = crate::i18n::translate(&violation.description, locale)
+                            .map(|text| tonic_types::LocalizedMessage::new(locale.tag(), text));
+                        tonic_types::FieldViolation {
+                            localized_message: localized,
+                            ..tonic_types::FieldViolation::new(
+                                violation.field,
+                                violation.description,
+                            )
+                        }
+                    })
+                    .collect();
+                details.set_bad_request(violations);
                 message
             }
             Error::NotFound { resource, id } => {
@@ -209,6 +225,12 @@ impl From<Error> for Status {
                 "internal error".to_owned()
             }
         };
+        // The whole error in the caller's language; an invalid argument is told field by field.
+        if code != Code::InvalidArgument
+            && let Some(text) = crate::i18n::translate(&message, locale)
+        {
+            details.set_localized_message(locale.tag(), text);
+        }
         Status::with_error_details(code, message, details)
     }
 }

@@ -218,6 +218,9 @@ impl GrpcServer {
             .layer(crate::web_apps::WebAppsLayer::new(web_apps))
             .layer(cors(&settings))
             .layer(tonic_web::GrpcWebLayer::new())
+            // Outside authentication and load shedding, so that their refusals speak the
+            // caller's language too.
+            .layer(crate::i18n::LocaleLayer)
             .map_result(answer_errors)
             .layer(LimitExceptProbesLayer::new(settings.concurrency_limit))
             .timeout(settings.request_timeout)

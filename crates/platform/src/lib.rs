@@ -16,6 +16,7 @@
 //! - [`auth`]: EdDSA JWT verification against a JWKS, the [`auth::Principal`] with its scoped role
 //!   grants, and the layer that turns away unauthenticated calls.
 //! - [`error`]: the one conversion from domain errors to `tonic::Status` with google.rpc details.
+//! - [`i18n`]: errors in the caller's language (Accept-Language, a zh-CN catalog of the texts).
 //! - [`grpc`]: the server every service runs: health, reflection, gRPC-Web, tracing, timeouts,
 //!   load shedding, message-size limits and a graceful drain.
 //! - [`idempotency`]: `(caller, request_id)` claimed once; a retry gets the first answer.
@@ -39,6 +40,7 @@ pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod i18n;
 pub mod idempotency;
 pub mod jobs;
 pub mod service;

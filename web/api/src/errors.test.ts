@@ -7,6 +7,7 @@ import {
   BadRequestSchema,
   BadRequest_FieldViolationSchema,
   ErrorInfoSchema,
+  LocalizedMessageSchema,
   RetryInfoSchema,
 } from "./gen/google/rpc/error_details_pb";
 
@@ -52,6 +53,29 @@ describe("describeError", () => {
     });
     expect(described.reason).toBeUndefined();
     expect(described.retryAfterMs).toBeUndefined();
+  });
+
+  it("prefers the text in the language the call asked for, field by field and for the error", () => {
+    const error = received("this account is locked; ask your village office", Code.FailedPrecondition, [
+      encoded(LocalizedMessageSchema, { locale: "zh-CN", message: "此账号已锁定，请联系村委会" }),
+      encoded(BadRequestSchema, {
+        fieldViolations: [
+          create(BadRequest_FieldViolationSchema, {
+            field: "display_name",
+            description: "required",
+            localizedMessage: { locale: "zh-CN", message: "必填" },
+          }),
+          // No translation on the server: the English description.
+          create(BadRequest_FieldViolationSchema, { field: "repeat", description: "must be between 0 and 10" }),
+        ],
+      }),
+    ]);
+    const described = describeError(error);
+    expect(described.message).toBe("此账号已锁定，请联系村委会");
+    expect(described.fieldViolations).toEqual({
+      display_name: "必填",
+      repeat: "must be between 0 and 10",
+    });
   });
 
   it("reads ErrorInfo's reason and RetryInfo's delay", () => {

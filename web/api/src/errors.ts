@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
+  LocalizedMessageSchema,
   ResourceInfoSchema,
   RetryInfoSchema,
 } from "./gen/google/rpc/error_details_pb";
@@ -10,7 +11,8 @@ import {
  * What a failed call means to the user interface, decoded once from the google.rpc details the
  * server sends in `grpc-status-details-bin` (crates/platform/src/error.rs):
  * - `fieldViolations`: BadRequest, one entry per bad request field, keyed by its path in the
- *   request (`user.phone_number`); several violations of one field are joined with "; ".
+ *   request (`user.phone_number`); several violations of one field are joined with "; ". Each in
+ *   the language the call asked for (`localized_message`) when the server has it, else English.
  * - `reason`: ErrorInfo's stable UPPER_SNAKE_CASE reason (`USER_LOCKED`, `REQUEST_ID_REUSED`).
  * - `retryAfterMs`: RetryInfo's delay, when the server said how long to wait.
  */
@@ -19,7 +21,10 @@ export interface ErrorDescription {
   /** The code's name, e.g. "InvalidArgument", for logs and tests. */
   codeName: string;
   reason: string | undefined;
-  /** The server's message, without connect's "[code]" prefix. */
+  /**
+   * The server's message in the language the call asked for (`LocalizedMessage`) when it has it,
+   * else its English message, without connect's "[code]" prefix.
+   */
   message: string;
   fieldViolations: Record<string, string>;
   retryAfterMs: number | undefined;
@@ -32,14 +37,15 @@ export function describeError(err: unknown): ErrorDescription {
   const fieldViolations: Record<string, string> = {};
   for (const badRequest of error.findDetails(BadRequestSchema)) {
     for (const violation of badRequest.fieldViolations) {
+      const text = violation.localizedMessage?.message || violation.description;
       const previous = fieldViolations[violation.field];
-      fieldViolations[violation.field] =
-        previous === undefined ? violation.description : `${previous}; ${violation.description}`;
+      fieldViolations[violation.field] = previous === undefined ? text : `${previous}; ${text}`;
     }
   }
   const info = error.findDetails(ErrorInfoSchema)[0];
   const retry = error.findDetails(RetryInfoSchema)[0];
   const resource = error.findDetails(ResourceInfoSchema)[0];
+  const localized = error.findDetails(LocalizedMessageSchema)[0];
   let retryAfterMs: number | undefined;
   if (retry?.retryDelay) {
     retryAfterMs =
@@ -49,7 +55,7 @@ export function describeError(err: unknown): ErrorDescription {
     code: error.code,
     codeName: Code[error.code],
     reason: info?.reason || undefined,
-    message: error.rawMessage,
+    message: localized?.message || error.rawMessage,
     fieldViolations,
     retryAfterMs,
     resource: resource ? { type: resource.resourceType, name: resource.resourceName } : undefined,

@@ -166,6 +166,17 @@ describe("Session", () => {
     expect(server.seen.at(-1)?.headers.get("authorization")).toMatch(/^Bearer /);
   });
 
+  it("sends the app's language with every call, public and authenticated, as it is now", async () => {
+    const server = fakeServer();
+    let language = "zh-CN";
+    const session = new Session({ storage, transport: server.transport, language: () => language });
+    await session.loginWithPassword("138 0000 0002", "right");
+    expect(server.seen.at(-1)?.headers.get("accept-language")).toBe("zh-CN");
+    language = "en";
+    await session.client(IdentityService).getCurrentUser({});
+    expect(server.seen.at(-1)?.headers.get("accept-language")).toBe("en");
+  });
+
   it("refreshes a minute before expiry with the account header and an empty token field", async () => {
     const server = fakeServer();
     const session = new Session({ storage, transport: server.transport });

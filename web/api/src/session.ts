@@ -12,7 +12,7 @@ import { decodeAccessToken, type AccessClaims } from "./claims";
 import { newRequestId } from "./ids";
 import { normalizePhone } from "./phone";
 import { openTabChannel, tabReaction, type TabChannel } from "./tabs";
-import { createTransport } from "./transport";
+import { createTransport, languageInterceptor } from "./transport";
 import { IdentityService } from "./gen/terrace/identity/v1/identity_service_pb";
 import { OtpPurpose, type TokenPair, type User } from "./gen/terrace/identity/v1/identity_pb";
 
@@ -84,6 +84,8 @@ export interface SessionOptions {
   clientDescription?: string;
   /** A transport to use instead of gRPC-Web over fetch (tests). */
   transport?: (interceptors: Interceptor[]) => Transport;
+  /** The app's language (a BCP 47 tag), sent with every call so errors come back in it. */
+  language?: () => string;
   /**
    * Where the browser says the network came back (`online` events): a restore waiting for the
    * network is retried at once. Default `globalThis` when it has `addEventListener` (a page).
@@ -156,9 +158,10 @@ export class Session {
     const makeTransport =
       options.transport ??
       ((interceptors: Interceptor[]) => createTransport({ baseUrl: options.baseUrl, interceptors }));
-    this.publicTransport = makeTransport([]);
+    const language = options.language ? [languageInterceptor(options.language)] : [];
+    this.publicTransport = makeTransport(language);
     this.identity = createClient(IdentityService, this.publicTransport);
-    this.authedTransport = makeTransport([this.authInterceptor]);
+    this.authedTransport = makeTransport([...language, this.authInterceptor]);
     const networkEvents =
       options.networkEvents ??
       (typeof globalThis.addEventListener === "function" ? (globalThis as EventTarget) : undefined);

@@ -12,6 +12,20 @@ export interface TransportOptions {
 }
 
 /**
+ * Asks the server to answer errors in the app's language: the server negotiates
+ * `Accept-Language` (crates/platform/src/i18n.rs) and puts the text beside each field
+ * (`FieldViolation.localized_message`) and for the whole error (`LocalizedMessage`). The browser's
+ * own header names the browser's language, not the one chosen in the app, so it is set per call.
+ */
+export function languageInterceptor(language: () => string): Interceptor {
+  return (next) => (request) => {
+    const tag = language();
+    if (tag) request.header.set("accept-language", tag);
+    return next(request);
+  };
+}
+
+/**
  * Sends cookies with every call. The refresh token is an HttpOnly cookie scoped to
  * `/terrace.identity.v1.IdentityService/` that the server sets and reads; the page never sees it.
  * `same-origin` (not `include`): the cookie must never go to another origin.

@@ -5,6 +5,8 @@ import { useSyncExternalStore } from "react";
 export const session = new Session({
   clientDescription: `Terrace farmer app; ${navigator.userAgent}`,
   // Its other tabs follow a logout or an account switch (BroadcastChannel).
+  // Errors come back in the language the person chose (set on <html lang> by ./i18n).
+  language: () => document.documentElement.lang,
   tabs: "terrace.farmer.session",
 });
 

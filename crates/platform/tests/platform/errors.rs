@@ -23,6 +23,90 @@ async fn count(db: &DatabaseConnection, table: &str) -> i64 {
     .unwrap()
 }
 
+/// A field violation's field, English description and (locale, text) in the caller's language.
+type Localized = (String, String, Option<(String, String)>);
+
+/// The caller's language (`Accept-Language`) beside each field, and for the whole error; English
+/// stays in `description` and `message`; a text the catalog lacks gets no localized message.
+#[tokio::test]
+async fn errors_speak_the_callers_language() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
+    let token = app.token("user-1", &[(Role::Resident, "110101001001")]);
+    let mut client = ProbeServiceClient::new(app.channel().await);
+    let echo = |language: &str, token: Option<&str>| {
+        let mut request = match token {
+            Some(token) => app.request(
+                EchoRequest {
+                    text: String::new(),
+                    repeat: 99,
+                },
+                token,
+            ),
+            None => tonic::Request::new(EchoRequest {
+                text: "hi".into(),
+                repeat: 1,
+            }),
+        };
+        request
+            .metadata_mut()
+            .insert("accept-language", language.parse().unwrap());
+        request
+    };
+    let localized = |status: &tonic::Status| -> Vec<Localized> {
+        status
+            .get_error_details()
+            .bad_request()
+            .expect("BadRequest details")
+            .field_violations
+            .iter()
+            .map(|v| {
+                let localized = v
+                    .localized_message
+                    .as_ref()
+                    .map(|m| (m.locale.clone(), m.message.clone()));
+                (v.field.clone(), v.description.clone(), localized)
+            })
+            .collect()
+    };
+
+    let status = client
+        .echo(echo("zh-CN,zh;q=0.9,en;q=0.8", Some(&token)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        localized(&status),
+        vec![
+            (
+                "text".into(),
+                "required".into(),
+                Some(("zh-CN".into(), "必填".into()))
+            ),
+            // The probe's own text is in no catalog: English only.
+            ("repeat".into(), "must be between 0 and 10".into(), None),
+        ]
+    );
+
+    let status = client.echo(echo("en-GB", Some(&token))).await.unwrap_err();
+    assert_eq!(
+        localized(&status)[0].2,
+        Some(("en".into(), "required".into()))
+    );
+
+    // Refused before any handler runs (authentication), still in the caller's language.
+    let status = client.echo(echo("zh", None)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "missing token");
+    let message = status
+        .get_error_details()
+        .localized_message()
+        .cloned()
+        .expect("a localized message");
+    assert_eq!(
+        (message.locale.as_str(), message.message.as_str()),
+        ("zh-CN", "没有登录令牌，请先登录")
+    );
+}
+
 #[tokio::test]
 async fn validation_errors_arrive_with_every_field_violation() {
     let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;

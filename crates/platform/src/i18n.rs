@@ -1,0 +1,700 @@
+//! Errors in the caller's language.
+//!
+//! Services write their error messages and field violations in English, where the code that finds
+//! the fault can say precisely what is wrong. A person reading them in the console or on a phone
+//! may read only Chinese, so every error also carries its text in the caller's language
+//! (`google.rpc.LocalizedMessage`, and `FieldViolation.localized_message` beside each field, as
+//! AIP-193 asks), while `message` and `description` stay English for developers and logs.
+//!
+//! - **Which language**: the request's `Accept-Language` (the web apps send the language the
+//!   person chose; browsers send theirs), negotiated among [`Locale`]s; English when none matches.
+//!   [`LocaleLayer`] keeps it for the request's task, where [`crate::error`] reads it.
+//! - **The catalog**: gettext's way — the English text is the message id. Most texts are fixed;
+//!   texts with values in them (`at most 64 characters`, `area 330523 is outside your scope`) are
+//!   written as templates with `{}` where a value goes (`{t}` where the value is itself a text to
+//!   translate). A value that is itself a catalog entry (a
+//!   duration, `the UUID of the user`) is translated too. A text the catalog lacks is answered in
+//!   English only (a test makes the shared field policies produce their texts and checks each is
+//!   in the catalog).
+
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+
+use regex::Regex;
+
+/// The languages Terrace answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Locale {
+    #[default]
+    En,
+    ZhCn,
+}
+
+impl Locale {
+    /// The BCP 47 tag `LocalizedMessage.locale` carries.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::ZhCn => "zh-CN",
+        }
+    }
+
+    /// The best of Terrace's languages for an `Accept-Language` value: the first listed (by
+    /// quality) whose primary language Terrace speaks; English if none.
+    pub fn negotiate(accept_language: &str) -> Self {
+        accept_language::parse(accept_language)
+            .iter()
+            .find_map(|tag| {
+                let primary = tag.split(['-', '_']).next().unwrap_or_default();
+                if primary.eq_ignore_ascii_case("zh") {
+                    Some(Self::ZhCn)
+                } else if primary.eq_ignore_ascii_case("en") {
+                    Some(Self::En)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default()
+    }
+}
+
+tokio::task_local! {
+    static REQUEST_LOCALE: Locale;
+}
+
+/// The language of the request being handled (English outside a request).
+pub fn current() -> Locale {
+    REQUEST_LOCALE
+        .try_with(|locale| *locale)
+        .unwrap_or_default()
+}
+
+/// Runs `future` as a request in `locale` (what [`LocaleLayer`] does for each call).
+pub async fn scope<F: Future>(locale: Locale, future: F) -> F::Output {
+    REQUEST_LOCALE.scope(locale, future).await
+}
+
+/// `text` in `locale`, if the catalog has it (English is returned as it is).
+pub fn translate(text: &str, locale: Locale) -> Option<String> {
+    match locale {
+        Locale::En => Some(text.to_owned()),
+        Locale::ZhCn => ZH_CN.translate(text, 0),
+    }
+}
+
+/// Keeps each request's negotiated [`Locale`] for the task that handles it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocaleLayer;
+
+impl<S> tower::Layer<S> for LocaleLayer {
+    type Service = LocaleService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LocaleService { inner }
+    }
+}
+
+/// See [`LocaleLayer`].
+#[derive(Debug, Clone)]
+pub struct LocaleService<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for LocaleService<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let locale = request
+            .headers()
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .map(Locale::negotiate)
+            .unwrap_or_default();
+        Box::pin(REQUEST_LOCALE.scope(locale, self.inner.call(request)))
+    }
+}
+
+/// A catalog: fixed texts, and templates whose `{}` stand for values. A value is kept as it is
+/// (a number, a code, a list of codes) but must not be prose; `{t}` stands for a value that must
+/// itself be in the catalog (a duration, `the UUID of the user`) — otherwise the template does not
+/// apply, rather than answering half in English.
+struct Catalog {
+    exact: std::collections::HashMap<&'static str, &'static str>,
+    /// In the order listed: a more specific template comes before a general one.
+    templates: Vec<Template>,
+}
+
+struct Template {
+    pattern: Regex,
+    /// Per value: whether it must be translated.
+    translated_values: Vec<bool>,
+    text: &'static str,
+}
+
+/// A template's text between its slots, and per slot whether its value is translated (`{t}`).
+fn split_slots(text: &str) -> (Vec<&str>, Vec<bool>) {
+    let (mut pieces, mut translated) = (Vec::new(), Vec::new());
+    let mut rest = text;
+    loop {
+        let next = [("{}", false), ("{t}", true)]
+            .into_iter()
+            .filter_map(|(slot, t)| rest.find(slot).map(|at| (at, slot.len(), t)))
+            .min_by_key(|(at, ..)| *at);
+        let Some((at, len, t)) = next else {
+            pieces.push(rest);
+            return (pieces, translated);
+        };
+        pieces.push(&rest[..at]);
+        translated.push(t);
+        rest = &rest[at + len..];
+    }
+}
+
+impl Catalog {
+    fn new(entries: &[(&'static str, &'static str)]) -> Self {
+        let mut exact = std::collections::HashMap::new();
+        let mut templates = Vec::new();
+        for (english, translated) in entries {
+            let (pieces, translated_values) = split_slots(english);
+            if translated_values.is_empty() {
+                exact.insert(*english, *translated);
+                continue;
+            }
+            let pattern = pieces
+                .into_iter()
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join("(.+?)");
+            // Escaped text and lazy groups always compile (a test checks every template is kept).
+            if let Ok(pattern) = Regex::new(&format!("^{pattern}$")) {
+                templates.push(Template {
+                    pattern,
+                    translated_values,
+                    text: translated,
+                });
+            }
+        }
+        Self { exact, templates }
+    }
+
+    /// `depth` bounds the translation of values inside values.
+    fn translate(&self, text: &str, depth: usize) -> Option<String> {
+        if let Some(translated) = self.exact.get(text) {
+            return Some((*translated).to_owned());
+        }
+        if depth > 2 {
+            return None;
+        }
+        self.templates.iter().find_map(|template| {
+            let captures = template.pattern.captures(text)?;
+            let values = captures
+                .iter()
+                .skip(1)
+                .flatten()
+                .zip(&template.translated_values)
+                .map(|(value, must_translate)| {
+                    let value = value.as_str();
+                    match self.translate(value, depth + 1) {
+                        Some(translated) => Some(translated),
+                        None if *must_translate || is_prose(value) => None,
+                        None => Some(value.to_owned()),
+                    }
+                })
+                .collect::<Option<Vec<_>>>()?;
+            let (pieces, _) = split_slots(template.text);
+            let mut out = String::new();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(values.get(i - 1).map_or("", String::as_str));
+                }
+                out.push_str(piece);
+            }
+            Some(out)
+        })
+    }
+}
+
+/// Words, not a value: a value is a number, a code or a list of them (`zh-CN, en`).
+fn is_prose(value: &str) -> bool {
+    value
+        .split(", ")
+        .any(|item| item.contains(char::is_whitespace))
+}
+
+static ZH_CN: LazyLock<Catalog> = LazyLock::new(|| Catalog::new(ZH_CN_ENTRIES));
+
+/// English → 简体中文. Values keep their order: a template's `{}` are filled left to right.
+const ZH_CN_ENTRIES: &[(&str, &str)] = &[
+    // Field violations: what is wrong with one field.
+    ("required", "必填"),
+    (
+        "required: a client-generated UUID that makes the call idempotent",
+        "必填：由客户端生成的 UUID，保证同一请求只执行一次",
+    ),
+    (
+        "required: a zh-CN text at least",
+        "必填：至少要有中文（zh-CN）文本",
+    ),
+    (
+        "required: at least one API scope",
+        "必填：至少一个 API 权限范围",
+    ),
+    ("required: at least one area", "必填：至少一个地区"),
+    (
+        "required: at least one scope (no blanket consent)",
+        "必填：至少一个授权范围（不能笼统授权）",
+    ),
+    (
+        "required: name the fields to change",
+        "必填：请指明要修改的字段",
+    ),
+    (
+        "required: the area whose users to list",
+        "必填：要查看哪个地区的人员",
+    ),
+    ("required: the id of the {t}", "必填：{t}的编号"),
+    ("required, at most 64 characters", "必填，最多 64 个字符"),
+    ("required for mTLS clients", "mTLS 客户端必填"),
+    ("required: {t}", "必填：{t}"),
+    ("at most one year after start_time", "最多比开始时间晚一年"),
+    ("at most {} characters", "最多 {} 个字符"),
+    ("at most {} scopes", "最多 {} 个权限范围"),
+    ("at most {} areas", "最多 {} 个地区"),
+    ("at most {t}", "最多 {t}"),
+    ("{} days", "{} 天"),
+    ("{} hours", "{} 小时"),
+    ("{} minutes", "{} 分钟"),
+    ("{} seconds", "{} 秒"),
+    ("must be at least {} characters", "至少 {} 个字符"),
+    ("must be at most {} characters", "最多 {} 个字符"),
+    ("must not be one character repeated", "不能全是同一个字符"),
+    (
+        "must be a mobile number that can receive text messages",
+        "必须是能接收短信的手机号码",
+    ),
+    (
+        "not a phone number: use international form, e.g. +8613800138000",
+        "不是电话号码：请用国际格式，例如 +8613800138000",
+    ),
+    (
+        "not a valid phone number for its country",
+        "不是该国家或地区的有效电话号码",
+    ),
+    ("too short to be a number", "太短，不是一个号码"),
+    ("must not be your phone number", "不能是你自己的手机号码"),
+    (
+        "must be the {}-digit code from the text message",
+        "必须是短信里的 {} 位验证码",
+    ),
+    ("wrong code; {} attempts left", "验证码不对，还可以试 {} 次"),
+    ("must be after start_time", "必须晚于开始时间"),
+    ("must be in the future", "必须是将来的时间"),
+    ("must be positive", "必须大于零"),
+    ("must not be negative", "不能是负数"),
+    ("must not contain control characters", "不能包含控制字符"),
+    (
+        "must be an IANA time zone such as Asia/Shanghai",
+        "必须是 IANA 时区，例如 Asia/Shanghai",
+    ),
+    (
+        "must be an ISO 4217 currency code such as CNY",
+        "必须是 ISO 4217 货币代码，例如 CNY",
+    ),
+    (
+        "must be an action such as role.granted",
+        "必须是操作名称，例如 role.granted",
+    ),
+    (
+        "must be an e-mail address such as name@example.com",
+        "必须是电子邮件地址，例如 name@example.com",
+    ),
+    (
+        "must be the 12-digit division code (000000000000 for the whole country)",
+        "必须是 12 位行政区划代码（全国为 000000000000）",
+    ),
+    (
+        "must be the UUID of the account whose session this is",
+        "必须是此会话所属账号的 UUID",
+    ),
+    (
+        "must be the certificate's SHA-256 fingerprint as 64 lower-case hex digits",
+        "必须是证书的 SHA-256 指纹（64 位小写十六进制数字）",
+    ),
+    (
+        "must be true when recording another villager's consent (in person)",
+        "当面为村民登记授权时必须确认",
+    ),
+    (
+        "must not be the villager who consents",
+        "不能是授权的村民本人",
+    ),
+    ("must be one of {}", "必须是以下之一：{}"),
+    ("must be {t}", "必须是{t}"),
+    ("the UUID of the {t}", "{t}的 UUID"),
+    (
+        "does not match the level the code names",
+        "与代码表示的行政级别不符",
+    ),
+    ("duplicate area", "地区重复"),
+    ("duplicate scope", "权限范围重复"),
+    ("duplicate", "重复"),
+    ("not a BCP 47 language tag", "不是 BCP 47 语言标记"),
+    ("not a client secret", "不是客户端密钥"),
+    ("not a refresh token", "不是刷新令牌"),
+    (
+        "not a token from this list; start again with an empty token",
+        "不是这个列表的翻页令牌，请从第一页重新开始",
+    ),
+    ("not a valid timestamp", "不是有效的时间"),
+    (
+        "only an official recording a villager's consent in person sets it",
+        "只有当面为村民登记授权的干部才能设置",
+    ),
+    ("only for USER_STATUS_LOCKED", "只用于锁定状态"),
+    (
+        "only mTLS clients have a certificate",
+        "只有 mTLS 客户端才有证书",
+    ),
+    (
+        "an official recording a consent may not name themself as the helper",
+        "登记授权的干部不能把自己设为协助人",
+    ),
+    ("too long", "太长"),
+    ("too broad for its role", "超出该角色的范围"),
+    ("unknown unit", "未知的单位"),
+    ("unknown role {}", "未知的角色 {}"),
+    ("unknown value {}; {t}", "未知的值 {}；{t}"),
+    // What a value names, inside the texts above and below.
+    ("user", "用户"),
+    ("grant", "角色授予"),
+    ("role grant", "角色授予"),
+    ("agency client", "机构客户端"),
+    ("consent", "授权"),
+    ("session", "会话"),
+    ("your", "你的"),
+    ("the helper's", "协助人的"),
+    ("login attempts", "登录尝试"),
+    ("text messages to this phone", "发往此手机的短信"),
+    // Whole errors: why a call was refused.
+    (
+        "a helper cannot do this for a villager; the villager must do it themself",
+        "协助人不能代办此事，需要村民本人操作",
+    ),
+    (
+        "a higher-ranking official set this user's status; ask them",
+        "此用户的状态是更高级别的干部设置的，请联系对方",
+    ),
+    (
+        "agency clients are managed by county or platform admins acting for themselves",
+        "机构客户端只能由县级或平台管理员本人管理",
+    ),
+    (
+        "an area of this client lies outside the areas you administer",
+        "此客户端有地区不在你管辖的范围内",
+    ),
+    (
+        "an mTLS client has no secret to rotate",
+        "mTLS 客户端没有可轮换的密钥",
+    ),
+    (
+        "area {} is outside your scope",
+        "地区 {} 不在你的管辖范围内",
+    ),
+    (
+        "consents are for people; an agency or a job cannot give, see or withdraw them",
+        "授权只属于个人，机构或后台任务不能授予、查看或撤回",
+    ),
+    (
+        "listing users needs an official role (or identity.users:read for an agency)",
+        "查看人员需要干部角色（机构需要 identity.users:read 权限范围）",
+    ),
+    (
+        "log in again (within 10 minutes) to set your first password",
+        "请重新登录（10 分钟内）后再设置第一个密码",
+    ),
+    (
+        "managing agency clients requires role county_admin or platform_admin",
+        "管理机构客户端需要县级管理员或平台管理员角色",
+    ),
+    (
+        "no account for this phone; sign up first",
+        "这个手机号还没有账号，请先注册",
+    ),
+    (
+        "no code was requested for this phone; request one first",
+        "这个手机号还没有获取验证码，请先获取",
+    ),
+    (
+        "officials update the profiles of the users they registered; ask the user",
+        "干部只能修改自己登记的用户资料，请联系用户本人",
+    ),
+    ("only a signed-in user can do this", "请先登录再操作"),
+    (
+        "only a signed-in user has a current account",
+        "登录后才有当前账号",
+    ),
+    (
+        "only an official of the villager's area may record their consent",
+        "只有村民所在地区的干部才能登记其授权",
+    ),
+    (
+        "registering users needs an official role (or identity.users:write for an agency)",
+        "登记人员需要干部角色（机构需要 identity.users:write 权限范围）",
+    ),
+    ("requires api scope {}", "需要 API 权限范围 {}"),
+    ("requires role {}", "需要角色 {}"),
+    (
+        "the code has expired; request a new one",
+        "验证码已过期，请重新获取",
+    ),
+    (
+        "the villager's account is locked or disabled",
+        "该村民的账号已锁定或停用",
+    ),
+    (
+        "this account is disabled; ask your village office",
+        "此账号已停用，请联系村委会",
+    ),
+    (
+        "this account is locked; ask your village office",
+        "此账号已锁定，请联系村委会",
+    ),
+    ("this agency client is revoked", "此机构客户端已吊销"),
+    (
+        "this client may not act in area {}",
+        "此客户端不能在地区 {} 操作",
+    ),
+    (
+        "this client may not request scope {}",
+        "此客户端不能申请权限范围 {}",
+    ),
+    (
+        "this code was already used; request a new one",
+        "此验证码已用过，请重新获取",
+    ),
+    ("this consent has already ended", "此授权已经结束"),
+    ("this consent was already withdrawn", "此授权已经撤回"),
+    ("this grant was already revoked", "此角色授予已经撤销"),
+    ("this is already your phone number", "这已经是你的手机号码"),
+    (
+        "this request_id was already used for a different request; make a new one",
+        "此 request_id 已用于另一个请求，请重新生成",
+    ),
+    (
+        "this user holds a role of your rank or higher",
+        "此用户拥有与你同级或更高的角色",
+    ),
+    (
+        "too many wrong codes; request a new one",
+        "验证码错误次数太多，请重新获取",
+    ),
+    (
+        "you cannot change the status of your own account",
+        "不能修改自己账号的状态",
+    ),
+    ("{t} account is locked or disabled", "{t}账号已锁定或停用"),
+    (
+        "{t} roles allow no helping: an official or digital-helper role is needed",
+        "{t}角色不能协助他人：需要干部或数字协助员角色",
+    ),
+    (
+        "too many wrong passwords; the account is locked for {} more minutes (a one-time code still works)",
+        "密码错误次数太多，账号还要锁定 {} 分钟（仍可用短信验证码登录）",
+    ),
+    ("too many {t}; try again in {} s", "{t}太多，请 {} 秒后再试"),
+    (
+        "unknown client or wrong credentials",
+        "客户端不存在或凭据错误",
+    ),
+    ("unknown refresh token", "无效的刷新令牌"),
+    ("wrong current password", "当前密码不对"),
+    ("wrong phone number or password", "手机号或密码不对"),
+    (
+        "a request with this request_id was being processed; retry",
+        "相同 request_id 的请求正在处理，请重试",
+    ),
+    (
+        "the service's database is unavailable; retry shortly",
+        "服务的数据库暂时不可用，请稍后重试",
+    ),
+    ("internal error", "内部错误"),
+    ("missing token", "没有登录令牌，请先登录"),
+    ("refresh token has expired", "登录已过期，请重新登录"),
+    ("the session has been revoked", "此次登录已结束，请重新登录"),
+    (
+        "refresh token was already used; the session has been revoked",
+        "刷新令牌已被用过，此次登录已结束，请重新登录",
+    ),
+    (
+        "the token's user no longer exists",
+        "令牌对应的用户已不存在",
+    ),
+    ("agency client {} not found", "找不到机构客户端 {}"),
+    ("role grant {} not found", "找不到角色授予 {}"),
+    ("{t} {} not found", "找不到{t} {}"),
+    ("{t} {} already exists", "{t} {} 已存在"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_language_terrace_speaks_wins() {
+        assert_eq!(Locale::negotiate("zh-CN,zh;q=0.9,en;q=0.8"), Locale::ZhCn);
+        assert_eq!(Locale::negotiate("en-US,zh-CN;q=0.5"), Locale::En);
+        assert_eq!(Locale::negotiate("fr-FR, zh-Hans;q=0.7"), Locale::ZhCn);
+        assert_eq!(Locale::negotiate("de, fr"), Locale::En);
+        assert_eq!(Locale::negotiate(""), Locale::En);
+    }
+
+    #[test]
+    fn fixed_texts_and_templates_translate_with_their_values() {
+        let zh = |text: &str| translate(text, Locale::ZhCn);
+        assert_eq!(zh("required").as_deref(), Some("必填"));
+        assert_eq!(
+            zh("at most 64 characters").as_deref(),
+            Some("最多 64 个字符")
+        );
+        assert_eq!(
+            zh("area 330523 is outside your scope").as_deref(),
+            Some("地区 330523 不在你的管辖范围内")
+        );
+        // A value that is itself in the catalog is translated too.
+        assert_eq!(zh("at most 7 days").as_deref(), Some("最多 7 天"));
+        assert_eq!(
+            zh("must be the UUID of the user").as_deref(),
+            Some("必须是用户的 UUID")
+        );
+        assert_eq!(
+            zh("too many login attempts; try again in 40 s").as_deref(),
+            Some("登录尝试太多，请 40 秒后再试")
+        );
+        // The more specific template wins over the general one listed after it.
+        assert_eq!(
+            zh("required: the id of the grant").as_deref(),
+            Some("必填：角色授予的编号")
+        );
+        assert_eq!(zh("something nobody wrote down"), None);
+        // Prose where a value goes, or a value that must be translated but is not: English.
+        assert_eq!(zh("must be between 0 and 10"), None);
+        assert_eq!(zh("at most forever"), None);
+        assert_eq!(
+            zh("must be one of zh-CN, en").as_deref(),
+            Some("必须是以下之一：zh-CN, en")
+        );
+        assert_eq!(
+            translate("required", Locale::En).as_deref(),
+            Some("required")
+        );
+    }
+
+    #[test]
+    fn every_template_fills_as_many_values_as_it_takes() {
+        for (english, translated) in ZH_CN_ENTRIES {
+            assert_eq!(
+                split_slots(english).1,
+                split_slots(translated).1,
+                "{english:?} and {translated:?} take different values"
+            );
+        }
+        let with_values = ZH_CN_ENTRIES
+            .iter()
+            .filter(|(english, _)| !split_slots(english).1.is_empty())
+            .count();
+        assert_eq!(
+            ZH_CN.templates.len(),
+            with_values,
+            "a template was not kept"
+        );
+        let mut seen = std::collections::HashSet::new();
+        for (english, _) in ZH_CN_ENTRIES {
+            assert!(seen.insert(english), "{english:?} is listed twice");
+        }
+    }
+
+    /// The shared field policies' texts, produced by bad input, are all in the catalog.
+    #[test]
+    fn every_text_of_the_field_policies_is_translated() {
+        use crate::error::{Error, Violations};
+        use crate::validate;
+        let mut v = Violations::new();
+        validate::request_id(&mut v, "request_id", "");
+        validate::id(&mut v, "user_id", "", "user");
+        validate::id(&mut v, "grant_id", "not-a-uuid", "grant");
+        validate::text(&mut v, "name", "", validate::Text::required(8));
+        validate::text(
+            &mut v,
+            "name",
+            "a much longer name",
+            validate::Text::required(8),
+        );
+        validate::text(&mut v, "name", "bell\u{7}", validate::Text::required(8));
+        validate::page::<String>(
+            &mut v,
+            "page",
+            Some(&terrace_proto::common::v1::PageRequest {
+                page_size: -1,
+                page_token: "garbage".into(),
+            }),
+        );
+        validate::timestamp(
+            &mut v,
+            "at",
+            Some(&prost_types::Timestamp {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+        );
+        validate::duration(
+            &mut v,
+            "ttl",
+            Some(&prost_types::Duration {
+                seconds: 30 * 86_400,
+                nanos: 0,
+            }),
+            std::time::Duration::from_secs(7 * 86_400),
+        );
+        validate::admin_code(&mut v, "area", None);
+        validate::admin_code(
+            &mut v,
+            "area",
+            Some(&terrace_proto::common::v1::AdminCode {
+                code: "33052".into(),
+                level: 0,
+            }),
+        );
+        validate::api_scopes(&mut v, "scopes", Vec::new());
+        validate::locale(&mut v, "locale", "not a tag!");
+        validate::time_zone(&mut v, "time_zone", "Mars/Olympus");
+        let Err(Error::InvalidArgument(violations)) = v.finish() else {
+            panic!("bad input must be refused");
+        };
+        assert!(violations.len() >= 14, "{violations:?}");
+        let untranslated: Vec<_> = violations
+            .iter()
+            .filter(|violation| translate(&violation.description, Locale::ZhCn).is_none())
+            .map(|violation| violation.description.as_str())
+            .collect();
+        assert!(
+            untranslated.is_empty(),
+            "not in the catalog: {untranslated:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_locale_of_a_request_is_kept_for_its_task() {
+        assert_eq!(current(), Locale::En);
+        assert_eq!(scope(Locale::ZhCn, async { current() }).await, Locale::ZhCn);
+    }
+}
