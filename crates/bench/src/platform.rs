@@ -147,13 +147,6 @@ pub(crate) async fn create_statement(
         token_id: String::new(),
         expires_at: terrace_platform::Clock::system_now(),
     });
-    let stop = tokio_util::sync::CancellationToken::new();
-    if std::env::var_os("BENCH_RELAY").is_some() {
-        let bus = ctx.bus(&["probe"]).await;
-        let relay = Relay::new("bench", &db, &bus, &ctx.settings.outbox);
-        tokio::spawn(relay.run(stop.clone()));
-    }
-    let _stop = stop.drop_guard();
     measure::run(ops, concurrency, move |i| {
         let (db, caller) = (db.clone(), caller.clone());
         async move {
