@@ -464,6 +464,8 @@ await check("console: the county admin logs in by phone and password", async () 
 });
 
 let firstSecret;
+/** The agency client's id, read from CreateAgencyClient's answer: the audit log names it. */
+let agencyId;
 await check(`console: the county admin registers an agency client (${agencyName}); its secret is shown once`, async () => {
   await desk.getByRole("menuitem", { name: /对接机构/ }).click();
   await desk.waitForURL(/\/console\/identity\/agencies/);
@@ -481,6 +483,9 @@ await check(`console: the county admin registers an agency client (${agencyName}
   await form.getByRole("button", { name: /登\s*记/ }).click();
   const answer = await grpc(await created);
   assert(answer.status === 0, `CreateAgencyClient answered ${answer.status} ${answer.message}`);
+  // The answer's first string is the client's id (AgencyClient.id, field 1 of field 1).
+  agencyId = answer.messages[0]?.toString("latin1").match(/[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}/)?.[0];
+  assert(agencyId, "CreateAgencyClient answered no client id");
   firstSecret = await takeSecret("机构已登记：请保存密钥", "console-agency-secret");
   await agencyRow().filter({ hasText: "启用" }).waitFor();
 });
@@ -570,12 +575,13 @@ await check("console: the audit log lists what the county admin just did", async
   await desk.getByRole("menuitem", { name: /审计日志/ }).click();
   await desk.waitForURL(/\/console\/identity\/audit/);
   await desk.getByRole("heading", { level: 1, name: "审计日志" }).waitFor();
-  // The records about the villager just disabled, enabled and reset. (The agency client's records
-  // are not among a county admin's: the server shows them the records about users living in
-  // their county, and an agency client is not a user.)
+  // The records about the villager just disabled, enabled and reset, and those about the agency
+  // client registered, rotated and revoked above (a county admin reads the records about the
+  // clients they manage, the client named as the target).
   const wanted = ["user.status_changed", "user.password_reset"];
+  const wantedAgency = ["agency.created", "agency.secret_rotated", "agency.revoked"];
   const deadline = Date.now() + TIMEOUT;
-  let missing = wanted;
+  let missing = [...wanted, ...wantedAgency];
   while (missing.length > 0) {
     const listed = rpc(desk, "ListAuditRecords");
     await desk.getByRole("button", { name: /搜\s*索/ }).click();
@@ -583,14 +589,18 @@ await check("console: the audit log lists what the county admin just did", async
     assert(answer.status === 0, `ListAuditRecords answered ${answer.status} ${answer.message}`);
     await desk.getByRole("table").first().waitFor();
     const rows = await desk.getByRole("row").filter({ hasText: "测试村民" }).allInnerTexts();
-    missing = wanted.filter((action) => !rows.some((row) => row.includes(action)));
+    const agencyRows = await desk.getByRole("row").filter({ hasText: agencyId }).allInnerTexts();
+    missing = [
+      ...wanted.filter((action) => !rows.some((row) => row.includes(action))),
+      ...wantedAgency.filter((action) => !agencyRows.some((row) => row.includes(action) && row.includes(COUNTY.name))),
+    ];
     const byCounty = rows.filter((row) => row.includes("user.status_changed") && row.includes(COUNTY.name));
     if (missing.length === 0 && byCounty.length < 2) missing = ["two user.status_changed by the county admin"];
     if (missing.length === 0) break;
     assert(Date.now() < deadline, `the audit log does not list ${missing.join(", ")}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return wanted.join(", ");
+  return [...wanted, ...wantedAgency].join(", ");
 });
 await screen(desk, "console-audit");
 

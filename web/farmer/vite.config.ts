@@ -1,5 +1,6 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
+import { compression } from "vite-plugin-compression2";
 import { VitePWA } from "vite-plugin-pwa";
 
 /** Where `npm run dev` and `vite preview` send gRPC-Web calls: a `terrace dev` on this machine. */
@@ -59,6 +60,12 @@ export default defineConfig({
         globIgnores: ["**/*.map"],
       },
     }),
+    // gzip and brotli beside each script, style and page (`index.js.gz`, `index.js.br`): the
+    // server sends them as they are to a browser that accepts them (tower-http's precompressed
+    // ServeDir). The service worker's precache list (globPatterns above) names no .gz or .br,
+    // and the phone's cache keeps what the browser decoded. Vite's manifest is read at build
+    // time only.
+    compression({ algorithms: ["gzip", "brotliCompress"], exclude: [/\.vite\//] }),
   ],
   build: {
     // Read by web/scripts/bundle-size.mjs to find what the login route loads.

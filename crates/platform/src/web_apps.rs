@@ -8,6 +8,13 @@
 //! `index.html`, the service worker, the manifest — is revalidated on every load, so a new
 //! version reaches phones at once.
 //!
+//! The build writes brotli and gzip copies beside the files (`index-abc.js.br`, `.gz`, by
+//! `vite-plugin-compression2`); a browser that accepts one gets it with `Content-Encoding`, any
+//! other the file as it is, and every answer says `Vary: Accept-Encoding` so that a cache keeps
+//! them apart. Compressing at build time costs nothing per request and lets brotli use its
+//! slowest, smallest setting. Files without copies (images, the service worker, which the PWA
+//! plugin writes after the compression step) go as they are.
+//!
 //! The layer sits outside authentication (a page load carries no token) and answers only `GET`
 //! and `HEAD` under an app's prefix, plus `/` (a page linking both apps); every other request goes
 //! on to gRPC untouched.
@@ -38,8 +45,16 @@ impl WebApps {
             .map(|app| (*app, dir.join(app).join("dist")))
             .filter(|(_, dist)| dist.join("index.html").is_file())
             .map(|(app, dist)| {
-                let index = ServeFile::new(dist.join("index.html"));
-                (format!("/{app}"), ServeDir::new(&dist).fallback(index))
+                // The client routes' page is compressed too: it is also the first page a
+                // browser loads on any deep link.
+                let index = ServeFile::new(dist.join("index.html"))
+                    .precompressed_br()
+                    .precompressed_gzip();
+                let files = ServeDir::new(&dist)
+                    .precompressed_br()
+                    .precompressed_gzip()
+                    .fallback(index);
+                (format!("/{app}"), files)
             })
             .collect();
         Self {

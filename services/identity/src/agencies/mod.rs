@@ -326,8 +326,9 @@ fn require_manager(caller: &Caller) -> Result<()> {
 }
 
 /// Whether `caller` manages a client with these areas: it governs each with at least a county
-/// admin's rank and the area's own. A client without areas is nobody's.
-fn governs(caller: &Caller, areas: &[RoleGrant]) -> bool {
+/// admin's rank and the area's own. A client without areas is nobody's. The audit trail shows
+/// the records about a client to those who manage it (`crate::audit`).
+pub(crate) fn governs(caller: &Caller, areas: &[RoleGrant]) -> bool {
     let manager = Role::CountyAdmin.rank();
     !areas.is_empty()
         && areas

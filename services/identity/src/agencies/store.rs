@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, QueryTrait as _,
+    ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, QueryTrait as _,
 };
 use terrace_platform::auth::{AdminScope, RoleGrant};
 use terrace_platform::error::{Error, Result};
@@ -215,6 +215,30 @@ pub async fn page<C: ConnectionTrait>(
         .limit(limit)
         .all(conn)
         .await?;
+    Ok(found
+        .into_iter()
+        .map(ClientRow::try_from)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Every client, revoked ones too, with an area inside one of `areas` (no areas: none): the
+/// candidates among which the audit trail looks for the clients an official manages.
+pub async fn with_area_inside<C: ConnectionTrait>(
+    conn: &C,
+    areas: &[&AdminScope],
+) -> Result<Vec<ClientRow>> {
+    if areas.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A fragment of SQL, as in `page`: the builder cannot look inside the JSON areas.
+    let inside = areas.iter().fold(Condition::any(), |inside, area| {
+        inside.add(Expr::cust_with_values(
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(agency_clients.areas) a \
+             WHERE starts_with(a->>'scope', $1))",
+            [area.as_str()],
+        ))
+    });
+    let found = Entity::find().filter(inside).all(conn).await?;
     Ok(found
         .into_iter()
         .map(ClientRow::try_from)

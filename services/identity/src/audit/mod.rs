@@ -8,7 +8,10 @@
 //!
 //! Who reads which records: everyone the records about themself (a helper those of the villager
 //! they act for); county admins and above the records about users living in the areas they
-//! govern with that rank; who governs the whole country so, everything.
+//! govern with that rank, and those about the agency clients they manage (whose every area they
+//! govern so: `crate::agencies::governs`, the agency screens' rule); who governs the whole
+//! country so, everything. A record about a client names it in `details.client_id` and answers it
+//! as the target (`agency_client`); an area filter keeps the clients with an area inside it.
 //!
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns the request into a
 //! query, this module applies it over a [`Caller`], [`store`] holds the SQL, and `grpc.rs`
@@ -27,6 +30,8 @@ use terrace_platform::validate::to_timestamp;
 use terrace_proto::common::v1 as common;
 use terrace_proto::identity::v1 as pb;
 use uuid::Uuid;
+
+use crate::agencies::store as agency_store;
 
 pub use self::parse::ListAuditRecords;
 pub use self::store::AuditRow;
@@ -107,19 +112,30 @@ impl AuditRow {
                 self.on_behalf_of.clone(),
             )),
             action: self.action.clone(),
-            target_type: if self.target_user.is_some() {
-                "user"
-            } else {
-                ""
+            target_type: match (self.target_user, self.agency_client()) {
+                (Some(_), _) => "user",
+                (None, Some(_)) => "agency_client",
+                (None, None) => "",
             }
             .to_owned(),
             target_id: self
                 .target_user
                 .map(|id| id.to_string())
+                .or_else(|| self.agency_client().map(str::to_owned))
                 .unwrap_or_default(),
             area: None,
             details_json: self.details.to_string(),
         }
+    }
+}
+
+impl AuditRow {
+    /// The agency client a record is about (`agency.*` records name it in their details).
+    fn agency_client(&self) -> Option<&str> {
+        self.action
+            .starts_with(store::AGENCY_ACTIONS)
+            .then(|| self.details.get("client_id")?.as_str())
+            .flatten()
     }
 }
 
@@ -177,11 +193,35 @@ impl Audit {
                 format!("area {:?} is outside your scope", area.as_str()),
             ));
         }
+        // The clients the caller manages: few (a county's bureaus and cooperatives), read with
+        // their areas and judged by the agency screens' own rule rather than a copy of it in SQL.
+        let agencies: Vec<Uuid> = if everything {
+            Vec::new()
+        } else {
+            let areas: Vec<&AdminScope> = areas.iter().collect();
+            agency_store::with_area_inside(&self.db, &areas)
+                .await?
+                .into_iter()
+                .filter(|client| crate::agencies::governs(caller, &client.areas))
+                .map(|client| client.id)
+                .collect()
+        };
+        let in_area: Option<Vec<Uuid>> = match &query.area {
+            Some(area) => Some(
+                agency_store::with_area_inside(&self.db, &[area])
+                    .await?
+                    .into_iter()
+                    .map(|client| client.id)
+                    .collect(),
+            ),
+            None => None,
+        };
         let filter = store::Filter {
             everything,
             own: caller.subject_user(),
             areas: &areas,
-            area: query.area.as_ref(),
+            agencies: &agencies,
+            area: query.area.as_ref().zip(in_area.as_deref()),
             actions: &query.actions,
             target: query.target,
             actor: query.actor,

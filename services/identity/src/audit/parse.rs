@@ -13,9 +13,9 @@ const MAX_ACTION: usize = 64;
 /// `ListAuditRecords`: filters, each optional, and the page.
 #[derive(Debug)]
 pub struct ListAuditRecords {
-    /// Only records about users living inside this area.
+    /// Only records about users living inside this area, or agency clients acting in it.
     pub area: Option<AdminScope>,
-    /// Only records about this user.
+    /// Only records about this user or agency client.
     pub target: Option<Uuid>,
     /// Only records of what this user did.
     pub actor: Option<Uuid>,
@@ -35,7 +35,7 @@ impl ListAuditRecords {
         let page = validate::page(&mut violations, "page", request.page.as_ref());
         let area = validate::optional_admin_code(&mut violations, "area", request.area.as_ref());
         let target =
-            validate::optional_id(&mut violations, "target_id", &request.target_id, "user");
+            validate::optional_id(&mut violations, "target_id", &request.target_id, "target");
         let actor = validate::optional_id(
             &mut violations,
             "actor_user_id",

@@ -2,6 +2,7 @@
 //! statement takes "now" from the caller's clock, never the database's.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
     QueryFilter, QueryOrder as _, QuerySelect as _, QueryTrait as _, Select,
@@ -51,8 +52,11 @@ pub struct Filter<'a> {
     pub own: Option<Uuid>,
     /// Records about users living (holding a live grant) inside these areas may be shown.
     pub areas: &'a [AdminScope],
-    /// Only records about users living inside this area.
-    pub area: Option<&'a AdminScope>,
+    /// Records about these agency clients (those the caller manages) may be shown.
+    pub agencies: &'a [Uuid],
+    /// Only records about users living inside this area, or about these agency clients (those
+    /// with an area inside it).
+    pub area: Option<(&'a AdminScope, &'a [Uuid])>,
     /// Only these actions; empty: all.
     pub actions: &'a [String],
     pub target: Option<Uuid>,
@@ -73,6 +77,24 @@ pub async fn page<C: ConnectionTrait>(
     Ok(select(filter, after, limit).all(conn).await?)
 }
 
+/// The actions of records about an agency client, whose `details.client_id` names it (the
+/// record's `target_user` is empty: a client is not a user).
+pub const AGENCY_ACTIONS: &str = "agency.";
+
+/// Records about one of `clients` (callers leave it out when there are none).
+fn about_agencies(clients: &[Uuid]) -> Condition {
+    // In scope here only: their `contains` would shadow `str::contains` in the tests.
+    use sea_orm::sea_query::ExprTrait as _;
+    use sea_orm::sea_query::extension::postgres::PgExpr as _;
+    Condition::all()
+        .add(Column::Action.starts_with(AGENCY_ACTIONS))
+        .add(
+            Expr::col(Column::Details)
+                .cast_json_field("client_id")
+                .is_in(clients.iter().map(Uuid::to_string)),
+        )
+}
+
 /// The query of [`page`].
 fn select(filter: &Filter<'_>, after: Option<Uuid>, limit: u64) -> Select<Entity> {
     let areas: Vec<&AdminScope> = filter.areas.iter().collect();
@@ -83,19 +105,28 @@ fn select(filter: &Filter<'_>, after: Option<Uuid>, limit: u64) -> Select<Entity
                 (!areas.is_empty())
                     .then(|| lives_in((Entity, Column::TargetUser), &areas, filter.now)),
             )
+            .add_option((!filter.agencies.is_empty()).then(|| about_agencies(filter.agencies)))
     });
     Entity::find()
-        // Nothing visible (no own records, no areas) is an empty `any`: false.
+        // Nothing visible (no own records, no areas, no clients) is an empty `any`: false.
         .apply_if(visible, QueryFilter::filter)
-        .apply_if(filter.area, |query, area| {
-            query.filter(lives_in((Entity, Column::TargetUser), &[area], filter.now))
+        .apply_if(filter.area, |query, (area, clients)| {
+            query.filter(
+                Condition::any()
+                    .add(lives_in((Entity, Column::TargetUser), &[area], filter.now))
+                    .add_option((!clients.is_empty()).then(|| about_agencies(clients))),
+            )
         })
         .apply_if(
             (!filter.actions.is_empty()).then_some(filter.actions),
             |query, actions| query.filter(Column::Action.is_in(actions.iter().cloned())),
         )
         .apply_if(filter.target, |query, target| {
-            query.filter(Column::TargetUser.eq(target))
+            query.filter(
+                Condition::any()
+                    .add(Column::TargetUser.eq(target))
+                    .add(about_agencies(&[target])),
+            )
         })
         .apply_if(filter.actor, |query, actor| {
             query.filter(Column::ActorId.eq(actor.to_string()))
@@ -120,6 +151,7 @@ mod tests {
             everything,
             own,
             areas,
+            agencies: &[],
             area: None,
             actions: &[],
             target: None,
@@ -149,5 +181,17 @@ mod tests {
             "{own}"
         );
         assert!(own.contains("LIKE '110101%'"), "{own}");
+        let client = Uuid::nil();
+        let agencies = sql(&Filter {
+            agencies: &[client],
+            ..filter(false, None, &[])
+        });
+        assert!(
+            agencies.contains(
+                "\"action\" LIKE 'agency.%' AND (\"details\" ->> 'client_id') IN \
+                 ('00000000-0000-0000-0000-000000000000')"
+            ),
+            "{agencies}"
+        );
     }
 }

@@ -1713,3 +1713,167 @@ async fn a_retried_exchange_issues_no_second_token() {
         .await
         .unwrap();
 }
+
+/// `ListAuditRecords` as `token` calls it: (action, target type, target id), newest first.
+async fn audit_trail(
+    app: &TestApp,
+    client: &mut Client,
+    token: &str,
+    area: Option<&str>,
+    target: &str,
+) -> Vec<(String, String, String)> {
+    let request = pb::ListAuditRecordsRequest {
+        area: area.map(code),
+        target_id: target.to_owned(),
+        ..Default::default()
+    };
+    client
+        .list_audit_records(app.request(request, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .records
+        .into_iter()
+        .map(|record| (record.action, record.target_type, record.target_id))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_county_admin_reads_the_audit_records_of_the_clients_they_manage_and_no_others() {
+    let app = identity(serde_json::json!({})).await;
+    let mut client = Client::new(app.channel().await);
+    let county = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::CountyAdmin, "110101")],
+    );
+    let neighbour = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::CountyAdmin, "110102")],
+    );
+    let platform = app.token(&Uuid::now_v7().to_string(), &[(Role::PlatformAdmin, "")]);
+
+    // The county admin's own client: created, rotated, revoked.
+    let scopes = ["identity.users:read"];
+    let ours = create(
+        &app,
+        &mut client,
+        &county,
+        secret_client("县统计局", &scopes, &["110101"]),
+    )
+    .await
+    .unwrap()
+    .client
+    .unwrap()
+    .id;
+    client
+        .rotate_agency_client_secret(app.request(
+            pb::RotateAgencyClientSecretRequest {
+                request_id: request_id(),
+                client_id: ours.clone(),
+                overlap: None,
+            },
+            &county,
+        ))
+        .await
+        .unwrap();
+    client
+        .revoke_agency_client(app.request(
+            pb::RevokeAgencyClientRequest {
+                request_id: request_id(),
+                client_id: ours.clone(),
+                reason: "对接结束".into(),
+            },
+            &county,
+        ))
+        .await
+        .unwrap();
+    // The neighbouring county's client, and one acting in both counties, which neither county
+    // admin manages (the agency screens do not show it to them either).
+    let theirs = create(
+        &app,
+        &mut client,
+        &platform,
+        secret_client("邻县农业农村局", &scopes, &["110102"]),
+    )
+    .await
+    .unwrap()
+    .client
+    .unwrap()
+    .id;
+    let shared = create(
+        &app,
+        &mut client,
+        &platform,
+        secret_client("市级平台", &scopes, &["110101", "110102"]),
+    )
+    .await
+    .unwrap()
+    .client
+    .unwrap()
+    .id;
+
+    let about = |id: &str, actions: &[&str]| -> Vec<(String, String, String)> {
+        actions
+            .iter()
+            .map(|action| {
+                (
+                    (*action).to_owned(),
+                    "agency_client".to_owned(),
+                    id.to_owned(),
+                )
+            })
+            .collect()
+    };
+    let ours_trail = about(
+        &ours,
+        &["agency.revoked", "agency.secret_rotated", "agency.created"],
+    );
+    // Filtered by their county, as the console asks; unfiltered; by the client as the target.
+    for (area, target) in [(Some("110101"), ""), (None, ""), (None, ours.as_str())] {
+        assert_eq!(
+            audit_trail(&app, &mut client, &county, area, target).await,
+            ours_trail,
+            "the county admin, area {area:?}, target {target:?}"
+        );
+    }
+    let theirs_trail = about(&theirs, &["agency.created"]);
+    for (area, target) in [(Some("110102"), ""), (None, ""), (None, theirs.as_str())] {
+        assert_eq!(
+            audit_trail(&app, &mut client, &neighbour, area, target).await,
+            theirs_trail,
+            "the neighbouring county admin, area {area:?}, target {target:?}"
+        );
+    }
+    // Not the other county's client, even by its id.
+    assert!(
+        audit_trail(&app, &mut client, &neighbour, None, &ours)
+            .await
+            .is_empty()
+    );
+    assert!(
+        audit_trail(&app, &mut client, &county, None, &shared)
+            .await
+            .is_empty()
+    );
+    let refused = client
+        .list_audit_records(app.request(
+            pb::ListAuditRecordsRequest {
+                area: Some(code("110101")),
+                ..Default::default()
+            },
+            &neighbour,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    // The platform admin sees every client's records; by area, those of the clients acting there.
+    let everything = audit_trail(&app, &mut client, &platform, None, "").await;
+    assert_eq!(everything.len(), 5);
+    let in_neighbour: Vec<String> = audit_trail(&app, &mut client, &platform, Some("110102"), "")
+        .await
+        .into_iter()
+        .map(|(_, _, id)| id)
+        .collect();
+    assert_eq!(in_neighbour, [shared.clone(), theirs.clone()]);
+}
