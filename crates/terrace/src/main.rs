@@ -9,6 +9,7 @@
 //! - `terrace agency create|rotate`: agency clients and their secrets, with the operator's
 //!   authority.
 //! - `terrace events resnapshot --service <name>`: republish a service's state streams.
+//! - `terrace import divisions <dir>`: load the national division list into governance.
 //!
 //! # Layout
 //!
@@ -19,10 +20,12 @@
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.
 //! - [`events`]: `terrace events resnapshot`.
+//! - [`import`]: `terrace import divisions`.
 //! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
 mod agencies;
 mod events;
+mod import;
 mod services;
 mod sms_sink;
 mod substrate;
@@ -91,6 +94,11 @@ enum Command {
     Agency {
         #[command(subcommand)]
         action: agencies::AgencyCommand,
+    },
+    /// Load reference data from files (the national division list).
+    Import {
+        #[command(subcommand)]
+        action: import::ImportCommand,
     },
     /// The event bus: republish a service's state streams.
     Events {
@@ -201,6 +209,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Agency { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             agencies::run(&settings, action).await
+        }
+        Command::Import { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            import::run(&settings, action).await
         }
         Command::Events { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;

@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //!
-//! - [`divisions`]: the national division tree (empty until built).
+//! - [`divisions`]: the national division tree and its import (the RPCs to come).
+//! - [`entity`]: one sea-orm entity per table.
 //! - [`register`]: households and residents, with protected national ids and their access log (empty until built).
 //! - [`request_types`]: the catalogue of service-request types per area (empty until built).
 //! - [`requests`]: villagers' service requests, their workflow, escalation, duplicates and ratings (empty until built).
@@ -21,6 +22,7 @@
 
 pub mod audit;
 pub mod divisions;
+pub mod entity;
 pub mod finances;
 pub mod grpc;
 pub mod migration;

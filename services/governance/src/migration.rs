@@ -8,6 +8,8 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        terrace_platform::db::migrations()
+        let mut migrations = terrace_platform::db::migrations();
+        migrations.push(crate::divisions::MIGRATION.boxed());
+        migrations
     }
 }

@@ -1,9 +1,248 @@
-//! The national division tree: `GetDivision`, `ListChildDivisions`, `GetDivisionAncestors`, `SearchDivisions`.
+//! The national division tree: the import of the national list (`terrace import divisions`), and
+//! `GetDivision`, `ListChildDivisions`, `GetDivisionAncestors`, `SearchDivisions` (to come).
 //!
-//! Empty until the governance issue that builds it: the place is laid out so that every service has
-//! the one rhythm (`docs/architecture.md`, "One rhythm per RPC"). [`parse`] turns each request
-//! into a command, this module applies it over a `Caller` (the rules), [`store`] holds the SQL,
-//! and `grpc.rs` answers. Identity's `grants` module is the example to follow.
+//! The import reads the list level by level ([`source`]), top down, so that every row's parent and
+//! its full name are known when the row is written; writes it in batches of [`BATCH`] rows, each
+//! one statement ([`store::upsert`]) that adds new codes and rewrites only rows whose name or place
+//! changed; and publishes what changed in the same transaction, one `DivisionsChanged` event per
+//! batch. A re-import of the same list writes nothing and publishes nothing.
+//!
+//! Codes are kept as [`AdminScope`] prefixes (`"330523"`), the form grants and every area check
+//! use; the contract's 12-digit `AdminCode` is made on the way out. A row whose code is not a
+//! division of its file's level is skipped and reported: the published list carries a few such
+//! rows, e.g. 东莞市 (`441900`) listed again as a county of its own city, and 金门县's township
+//! and village placeholders (`350527000`, `350527000000`). Their children hang from the parent
+//! the code names (a street `441900003` of 东莞市 lies in the city `4419`).
 
 pub mod parse;
+pub mod source;
 pub mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pinyin::ToPinyin as _;
+use terrace_platform::auth::AdminScope;
+use terrace_proto::governance::v1 as pb;
+
+use crate::entity::divisions::{Level, Model as Division};
+
+/// Rows per statement and per `DivisionsChanged` event (the contract's maximum).
+pub const BATCH: usize = 1000;
+
+/// The `divisions` table.
+pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::SqlMigration {
+    name: "m20261203_200001_governance_divisions",
+    up: r"
+-- Substring search of Chinese names (`SearchDivisions`): trigram indexes serve LIKE '%...%'.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE divisions (
+    code        text PRIMARY KEY,
+    parent_code text REFERENCES divisions (code),
+    level       smallint NOT NULL,
+    name        text NOT NULL,
+    full_name   text NOT NULL,
+    initials    text NOT NULL,
+    active      boolean NOT NULL DEFAULT true,
+    updated_at  timestamptz NOT NULL
+);
+CREATE INDEX divisions_parent ON divisions (parent_code, code);
+CREATE INDEX divisions_name_trgm ON divisions USING gin (name gin_trgm_ops);
+CREATE INDEX divisions_initials ON divisions (initials text_pattern_ops);
+",
+};
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Rows read from the files.
+    pub read: u64,
+    /// Codes new to the table.
+    pub added: u64,
+    /// Codes whose name, parent or full name changed.
+    pub changed: u64,
+    /// Rows left out, with why (see the module's comment).
+    pub skipped: Vec<String>,
+    /// `DivisionsChanged` events published.
+    pub events: u64,
+}
+
+/// A division as the import writes it.
+#[derive(Debug, Clone)]
+pub struct NewDivision {
+    pub code: AdminScope,
+    pub parent: Option<AdminScope>,
+    pub level: Level,
+    pub name: String,
+    pub full_name: String,
+    pub initials: String,
+}
+
+/// Imports the list in `dir` (see [`source`]); `progress` is told the rows done so far and the
+/// rows in all, after every batch.
+pub async fn import(
+    db: &sea_orm::DatabaseConnection,
+    event_source: &str,
+    dir: &Path,
+    now: DateTime<Utc>,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<ImportReport> {
+    let import_id = uuid::Uuid::now_v7().to_string();
+    let mut levels = Vec::new();
+    for (name, level) in source::FILES {
+        levels.push(source::read(&source::file_of(dir, name)?, level)?);
+    }
+    let total: u64 = levels.iter().map(|rows| rows.len() as u64).sum();
+    let mut report = ImportReport::default();
+    // The full names of the levels above villages (about 45,000), for their children's.
+    let mut full_names: HashMap<String, String> = HashMap::new();
+    for rows in levels {
+        for chunk in rows.chunks(BATCH) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                report.read += 1;
+                match prepare(row, &full_names) {
+                    Ok(division) => batch.push(division),
+                    Err(why) => report.skipped.push(why),
+                }
+            }
+            for division in &batch {
+                if division.level != Level::Village {
+                    full_names.insert(
+                        division.code.as_str().to_owned(),
+                        division.full_name.clone(),
+                    );
+                }
+            }
+            let written = store::upsert(db, &batch, now, event_source, &import_id).await?;
+            report.added += written.added;
+            report.changed += written.changed;
+            report.events += u64::from(written.added + written.changed > 0);
+            progress(report.read, total);
+        }
+    }
+    Ok(report)
+}
+
+/// A file's row as a division, or why it is skipped.
+fn prepare(
+    row: &source::SourceRow,
+    full_names: &HashMap<String, String>,
+) -> Result<NewDivision, String> {
+    let what = || format!("{} {:?} ({:?})", row.code, row.name, row.level);
+    let code = AdminScope::parse(&row.code).map_err(|e| format!("{}: {e}", what()))?;
+    if level_of(&code) != Some(row.level) {
+        return Err(format!(
+            "{}: the code names a division of another level",
+            what()
+        ));
+    }
+    if row.name.is_empty() {
+        return Err(format!("{}: no name", what()));
+    }
+    let parent = match &row.parent {
+        None => None,
+        Some(raw) => {
+            let parent =
+                AdminScope::parse(raw).map_err(|e| format!("{}: parent {raw}: {e}", what()))?;
+            if !parent.covers_scope(&code) || parent == code {
+                return Err(format!("{}: parent {raw} does not contain it", what()));
+            }
+            Some(parent)
+        }
+    };
+    let full_name = match &parent {
+        None => row.name.clone(),
+        Some(parent) => {
+            let above = full_names.get(parent.as_str()).ok_or_else(|| {
+                format!("{}: parent {} is not in the list", what(), parent.as_str())
+            })?;
+            format!("{above} {}", row.name)
+        }
+    };
+    Ok(NewDivision {
+        code,
+        parent,
+        level: row.level,
+        name: row.name.clone(),
+        full_name,
+        initials: initials(&row.name),
+    })
+}
+
+/// The level a normalized code names, if it is a division's (not the country).
+fn level_of(code: &AdminScope) -> Option<Level> {
+    use terrace_platform::auth::AdminLevel;
+    match code.level() {
+        AdminLevel::Country => None,
+        AdminLevel::Province => Some(Level::Province),
+        AdminLevel::City => Some(Level::City),
+        AdminLevel::County => Some(Level::County),
+        AdminLevel::Township => Some(Level::Township),
+        AdminLevel::Village => Some(Level::Village),
+    }
+}
+
+/// The pinyin initials of a name, lower case ("余村" → "yc"); characters without pinyin (Latin
+/// letters, digits) are kept as they are, lower-cased.
+pub fn initials(name: &str) -> String {
+    name.chars()
+        .zip(name.to_pinyin())
+        .filter_map(|(c, pinyin)| match pinyin {
+            Some(pinyin) => pinyin.first_letter().chars().next(),
+            None => c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
+/// A stored division in the contract's form; `child_count` is given by the caller.
+pub fn to_proto(division: &Division, child_count: i32) -> pb::Division {
+    let scope = |code: &str| AdminScope::parse(code).ok().map(|scope| scope.to_proto());
+    pb::Division {
+        code: scope(&division.code),
+        name: division.name.clone(),
+        parent_code: division.parent_code.as_deref().and_then(scope),
+        full_name: division.full_name.clone(),
+        child_count,
+        active: division.active,
+        update_time: Some(terrace_platform::validate::to_timestamp(
+            division.updated_at,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initials_are_the_first_letters_of_the_pinyin() {
+        assert_eq!(initials("余村"), "yc");
+        assert_eq!(initials("天荒坪镇"), "thpz");
+        assert_eq!(initials("A区3号"), "aq3h");
+    }
+
+    #[test]
+    fn rows_that_are_not_divisions_of_their_level_are_skipped_with_why() {
+        let mut full_names = HashMap::new();
+        full_names.insert("4419".to_owned(), "广东省 东莞市".to_owned());
+        let row = |level, code: &str, parent: &str| source::SourceRow {
+            level,
+            code: code.to_owned(),
+            name: "某地".to_owned(),
+            parent: Some(parent.to_owned()),
+        };
+        // 东莞市 listed again as a county of itself.
+        let why = prepare(&row(Level::County, "441900", "4419"), &full_names).unwrap_err();
+        assert!(why.contains("another level"), "{why}");
+        // Its street hangs from the city the parent code names.
+        let street = prepare(&row(Level::Township, "441900003", "441900"), &full_names).unwrap();
+        assert_eq!(street.parent.as_ref().map(AdminScope::as_str), Some("4419"));
+        assert_eq!(street.full_name, "广东省 东莞市 某地");
+        // A parent that is not in the list, or does not contain the code.
+        assert!(prepare(&row(Level::Township, "441800003", "4418"), &full_names).is_err());
+        assert!(prepare(&row(Level::Township, "441900003", "4418"), &full_names).is_err());
+        assert!(prepare(&row(Level::Township, "44190x003", "4419"), &full_names).is_err());
+    }
+}

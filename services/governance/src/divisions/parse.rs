@@ -1,2 +1,1 @@
-//! *Parse*: the requests about the national division tree become commands, every bad field reported at once with
-//! the platform's `validate` policies.
+//! The division RPCs' requests as commands (to come with the RPCs).
