@@ -380,6 +380,7 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("role grant", "角色授予"),
     ("agency client", "机构客户端"),
     ("consent", "授权"),
+    ("division", "行政区划"),
     ("target", "对象"),
     ("session", "会话"),
     ("your", "你的"),

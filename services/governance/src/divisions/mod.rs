@@ -1,5 +1,8 @@
 //! The national division tree: the import of the national list (`terrace import divisions`), and
-//! `GetDivision`, `ListChildDivisions`, `GetDivisionAncestors`, `SearchDivisions` (to come).
+//! `GetDivision`, `ListChildDivisions`, `GetDivisionAncestors`, `SearchDivisions` ([`Divisions`]).
+//!
+//! Divisions are public facts: any signed-in caller reads any of them (the console's area
+//! pickers, a farmer's village, an agency's reports).
 //!
 //! The import reads the list level by level ([`source`]), top down, so that every row's parent and
 //! its full name are known when the row is written; writes it in batches of [`BATCH`] rows, each
@@ -26,6 +29,9 @@ use pinyin::ToPinyin as _;
 use terrace_platform::auth::AdminScope;
 use terrace_proto::governance::v1 as pb;
 
+use terrace_platform::error::{Error, Result};
+
+use self::parse::{ListChildren, Search, SearchCursor};
 use crate::entity::divisions::{Level, Model as Division};
 
 /// Rows per statement and per `DivisionsChanged` event (the contract's maximum).
@@ -123,6 +129,111 @@ pub async fn import(
         }
     }
     Ok(report)
+}
+
+/// The division RPCs, applied (the handlers parse and answer).
+#[derive(Debug, Clone)]
+pub struct Divisions {
+    db: sea_orm::DatabaseConnection,
+}
+
+impl Divisions {
+    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// `GetDivision`.
+    pub async fn get(&self, code: &AdminScope) -> Result<pb::Division> {
+        let division = store::find(&self.db, code.as_str())
+            .await?
+            .ok_or_else(|| not_found(code))?;
+        let counts = store::child_counts(&self.db, std::slice::from_ref(&division.code)).await?;
+        Ok(to_proto(
+            &division,
+            counts.get(&division.code).copied().unwrap_or(0),
+        ))
+    }
+
+    /// `ListChildDivisions`: a page of children and the cursor of the next.
+    pub async fn children(
+        &self,
+        query: ListChildren,
+    ) -> Result<(Vec<pb::Division>, Option<String>)> {
+        let parent = (query.parent != AdminScope::country()).then(|| query.parent.as_str());
+        if let Some(parent) = parent
+            && store::find(&self.db, parent).await?.is_none()
+        {
+            return Err(not_found(&query.parent));
+        }
+        let mut rows = store::children(
+            &self.db,
+            parent,
+            query.include_inactive,
+            query.page.after.as_deref(),
+            query.page.size + 1,
+        )
+        .await?;
+        let more = rows.len() as u64 > query.page.size;
+        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
+        let next = more
+            .then(|| rows.last().map(|row| row.code.clone()))
+            .flatten();
+        Ok((self.with_counts(&rows).await?, next))
+    }
+
+    /// `GetDivisionAncestors`: province first, the division itself left out.
+    pub async fn ancestors(&self, code: &AdminScope) -> Result<Vec<pb::Division>> {
+        if store::find(&self.db, code.as_str()).await?.is_none() {
+            return Err(not_found(code));
+        }
+        let prefixes: Vec<String> = [2, 4, 6, 9]
+            .into_iter()
+            .filter(|len| *len < code.as_str().len())
+            .map(|len| code.as_str()[..len].to_owned())
+            .collect();
+        let rows = store::by_codes(&self.db, &prefixes).await?;
+        self.with_counts(&rows).await
+    }
+
+    /// `SearchDivisions`: Chinese text matches part of a name; Latin letters match the start of
+    /// the pinyin initials ("thp" finds 天荒坪镇).
+    pub async fn search(&self, query: Search) -> Result<(Vec<pb::Division>, Option<SearchCursor>)> {
+        let initials = query.query.to_ascii_lowercase();
+        let matching = if initials.chars().all(|c| c.is_ascii_alphanumeric()) {
+            store::Matching::Initials(&initials)
+        } else {
+            store::Matching::Name(&query.query)
+        };
+        let offset = query.page.after.unwrap_or_default().offset;
+        let mut rows = store::search(
+            &self.db,
+            matching,
+            query.within.as_ref().map(AdminScope::as_str),
+            query.level,
+            offset,
+            query.page.size + 1,
+        )
+        .await?;
+        let more = rows.len() as u64 > query.page.size;
+        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
+        let next = more.then(|| SearchCursor {
+            offset: offset + rows.len() as u64,
+        });
+        Ok((self.with_counts(&rows).await?, next))
+    }
+
+    async fn with_counts(&self, rows: &[Division]) -> Result<Vec<pb::Division>> {
+        let codes: Vec<String> = rows.iter().map(|row| row.code.clone()).collect();
+        let counts = store::child_counts(&self.db, &codes).await?;
+        Ok(rows
+            .iter()
+            .map(|row| to_proto(row, counts.get(&row.code).copied().unwrap_or(0)))
+            .collect())
+    }
+}
+
+fn not_found(code: &AdminScope) -> Error {
+    Error::not_found("division", code.to_proto().code)
 }
 
 /// A file's row as a division, or why it is skipped.

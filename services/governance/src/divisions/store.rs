@@ -1,15 +1,19 @@
 //! The SQL of divisions.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
-    ActiveEnum as _, ConnectionTrait, DatabaseConnection, Statement, TransactionTrait, Value,
+    ActiveEnum as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Statement,
+    TransactionTrait, Value,
 };
 use terrace_platform::bus::outbox;
 use terrace_proto::governance::v1 as pb;
 
 use super::NewDivision;
-use crate::entity::divisions::Model as Division;
+use crate::entity::divisions::{Column, Entity as Divisions, Level, Model as Division};
 
 /// What one batch wrote.
 #[derive(Debug, Default, Clone, Copy)]
@@ -116,4 +120,115 @@ pub async fn upsert(
     }
     txn.commit().await?;
     Ok(written)
+}
+
+/// One division by its normalized code.
+pub async fn find(db: &DatabaseConnection, code: &str) -> Result<Option<Division>, DbErr> {
+    Divisions::find_by_id(code).one(db).await
+}
+
+/// Divisions by their codes, top down.
+pub async fn by_codes(db: &DatabaseConnection, codes: &[String]) -> Result<Vec<Division>, DbErr> {
+    Divisions::find()
+        .filter(Column::Code.is_in(codes.iter().cloned()))
+        .order_by_asc(Column::Level)
+        .all(db)
+        .await
+}
+
+/// The children of `parent` (`None`: the provinces), by code, after the code `after`.
+pub async fn children(
+    db: &DatabaseConnection,
+    parent: Option<&str>,
+    include_inactive: bool,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Division>, DbErr> {
+    let mut query = Divisions::find().filter(match parent {
+        Some(parent) => Column::ParentCode.eq(parent),
+        None => Column::ParentCode.is_null(),
+    });
+    if !include_inactive {
+        query = query.filter(Column::Active.eq(true));
+    }
+    if let Some(after) = after {
+        query = query.filter(Column::Code.gt(after));
+    }
+    query.order_by_asc(Column::Code).limit(limit).all(db).await
+}
+
+/// How many children each of `codes` has.
+pub async fn child_counts(
+    db: &DatabaseConnection,
+    codes: &[String],
+) -> Result<HashMap<String, i32>, DbErr> {
+    let counts: Vec<(Option<String>, i64)> = Divisions::find()
+        .select_only()
+        .column(Column::ParentCode)
+        .column_as(Column::Code.count(), "children")
+        .filter(Column::ParentCode.is_in(codes.iter().cloned()))
+        .group_by(Column::ParentCode)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counts
+        .into_iter()
+        .filter_map(|(code, n)| Some((code?, i32::try_from(n).unwrap_or(i32::MAX))))
+        .collect())
+}
+
+/// What a search looks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Matching<'a> {
+    /// Part of the name (`LIKE '%…%'`, served by the trigram index).
+    Name(&'a str),
+    /// The start of the pinyin initials.
+    Initials(&'a str),
+}
+
+/// Divisions matching, best first: the exact name, then names that start with the text, then the
+/// rest; higher levels first, then by code.
+pub async fn search(
+    db: &DatabaseConnection,
+    matching: Matching<'_>,
+    within: Option<&str>,
+    level: Option<Level>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Division>, DbErr> {
+    let mut query = Divisions::find().filter(Column::Active.eq(true));
+    query = match matching {
+        Matching::Name(text) => query
+            .filter(Column::Name.like(format!("%{}%", escape_like(text))))
+            .order_by_desc(Column::Name.eq(text))
+            .order_by_desc(Column::Name.like(format!("{}%", escape_like(text)))),
+        Matching::Initials(text) => {
+            query.filter(Column::Initials.like(format!("{}%", escape_like(text))))
+        }
+    };
+    if let Some(within) = within {
+        query = query.filter(Column::Code.like(format!("{}%", escape_like(within))));
+    }
+    if let Some(level) = level {
+        query = query.filter(Column::Level.eq(level));
+    }
+    query
+        .order_by_asc(Column::Level)
+        .order_by_asc(Column::Code)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// `text` as a literal inside a `LIKE` pattern (PostgreSQL's default escape is `\`).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }

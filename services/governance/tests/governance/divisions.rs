@@ -165,3 +165,268 @@ fn tempdir(id: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+mod rpc {
+    use terrace_governance::Governance;
+    use terrace_platform::auth::{AdminScope, Role};
+    use terrace_platform::service::ServiceDef;
+    use terrace_proto::common::v1::{AdminCode, PageRequest};
+    use terrace_proto::governance::v1 as pb;
+    use terrace_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+    use terrace_testkit::TestApp;
+    use tonic::Code;
+    use tonic::transport::Channel;
+    use tonic_types::StatusExt as _;
+
+    fn code(prefix: &str) -> Option<AdminCode> {
+        Some(AdminScope::parse(prefix).unwrap().to_proto())
+    }
+
+    fn names(divisions: &[pb::Division]) -> Vec<&str> {
+        divisions.iter().map(|d| d.name.as_str()).collect()
+    }
+
+    /// A governance service with the county slice imported, a client and a farmer's token.
+    async fn county() -> (TestApp, GovernanceServiceClient<Channel>, String) {
+        let app = TestApp::spawn(&[ServiceDef::of::<Governance>()]).await;
+        let db = app.ctx.database("governance").await;
+        super::import(&db, &crate::anji()).await;
+        let token = app.token("farmer-1", &[(Role::Farmer, "330523108204")]);
+        let client = GovernanceServiceClient::new(app.channel().await);
+        (app, client, token)
+    }
+
+    fn violations(status: &tonic::Status) -> Vec<String> {
+        status
+            .get_error_details()
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_division_its_children_and_its_ancestors() {
+        let (app, mut client, token) = county().await;
+        let village = client
+            .get_division(app.request(
+                pb::GetDivisionRequest {
+                    code: code("330523108204"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .division
+            .unwrap();
+        assert_eq!(village.code.as_ref().unwrap().code, "330523108204");
+        assert_eq!(village.parent_code.as_ref().unwrap().code, "330523108000");
+        assert!(
+            village
+                .full_name
+                .starts_with("浙江省 湖州市 安吉县 天荒坪镇 ")
+        );
+        assert_eq!(village.child_count, 0);
+        assert!(village.active);
+
+        let villages_of_township = std::fs::read_to_string(crate::anji().join("villages.csv"))
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains(",330523108,"))
+            .count();
+        let township = client
+            .get_division(app.request(
+                pb::GetDivisionRequest {
+                    code: code("330523108"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .division
+            .unwrap();
+        assert_eq!(township.child_count as usize, villages_of_township);
+
+        let ancestors = client
+            .get_division_ancestors(app.request(
+                pb::GetDivisionAncestorsRequest {
+                    code: code("330523108204"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ancestors;
+        assert_eq!(
+            names(&ancestors),
+            ["浙江省", "湖州市", "安吉县", "天荒坪镇"]
+        );
+
+        // The country's children are the provinces; a county's are its townships, paged by code.
+        let provinces = client
+            .list_child_divisions(app.request(
+                pb::ListChildDivisionsRequest {
+                    parent_code: code(""),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(names(&provinces.divisions), ["浙江省"]);
+        let mut seen = Vec::new();
+        let mut token_of_page = String::new();
+        loop {
+            let page = client
+                .list_child_divisions(app.request(
+                    pb::ListChildDivisionsRequest {
+                        parent_code: code("330523"),
+                        page: Some(PageRequest {
+                            page_size: 4,
+                            page_token: token_of_page,
+                        }),
+                        include_inactive: false,
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(page.divisions.len() <= 4);
+            seen.extend(page.divisions.into_iter().map(|d| d.code.unwrap().code));
+            token_of_page = page.page.unwrap().next_page_token;
+            if token_of_page.is_empty() {
+                break;
+            }
+        }
+        let townships = std::fs::read_to_string(crate::anji().join("streets.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .count();
+        assert_eq!(seen.len(), townships);
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "by code, no repeats: {seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn search_by_part_of_a_name_or_by_pinyin_initials() {
+        let (app, mut client, token) = county().await;
+        let search = |query: &str, within: &str, level: i32| {
+            app.request(
+                pb::SearchDivisionsRequest {
+                    query: query.to_owned(),
+                    within: (!within.is_empty()).then(|| code(within)).flatten(),
+                    level,
+                    page: None,
+                },
+                &token,
+            )
+        };
+        let found = client
+            .search_divisions(search("天荒坪", "", 0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            found.divisions[0].name,
+            "天荒坪镇",
+            "{:?}",
+            names(&found.divisions)
+        );
+        let found = client
+            .search_divisions(search("THP", "", 0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            names(&found.divisions).contains(&"天荒坪镇"),
+            "{:?}",
+            names(&found.divisions)
+        );
+        // Villages only, only inside the township.
+        let village = terrace_proto::common::v1::AdminLevel::Village as i32;
+        let found = client
+            .search_divisions(search("村", "330523108", village))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!found.divisions.is_empty());
+        assert!(found.divisions.iter().all(|d| {
+            let code = &d.code.as_ref().unwrap().code;
+            code.starts_with("330523108") && code.len() == 12 && !code.ends_with("000")
+        }));
+        // LIKE's wildcards are text, not patterns.
+        let found = client
+            .search_divisions(search("%", "", 0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(found.divisions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_field_by_field() {
+        let (app, mut client, token) = county().await;
+        let status = client
+            .get_division(app.request(
+                pb::GetDivisionRequest {
+                    code: Some(AdminCode {
+                        code: "33052310820".into(),
+                        level: 6,
+                    }),
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violations(&status), ["code.code"]);
+
+        let status = client
+            .search_divisions(app.request(
+                pb::SearchDivisionsRequest {
+                    query: "  ".into(),
+                    level: terrace_proto::common::v1::AdminLevel::Country as i32,
+                    page: Some(PageRequest {
+                        page_size: -1,
+                        page_token: "x".into(),
+                    }),
+                    within: None,
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(
+            violations(&status),
+            ["query", "level", "page.page_size", "page.page_token"]
+        );
+
+        let status = client
+            .get_division(app.request(
+                pb::GetDivisionRequest {
+                    code: code("330523108999"),
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+
+        let status = client
+            .list_child_divisions(tonic::Request::new(pb::ListChildDivisionsRequest {
+                parent_code: code("330523"),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+}
