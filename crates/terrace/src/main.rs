@@ -156,12 +156,16 @@ async fn main() -> anyhow::Result<()> {
             }
             if demo {
                 // Each service loads its own demonstration data when its setting says so.
-                let identity = settings
-                    .services
-                    .entry("identity".to_owned())
-                    .or_insert_with(|| serde_json::json!({}));
-                if let Some(section) = identity.as_object_mut() {
-                    section.insert("demo_users".to_owned(), serde_json::Value::Bool(true));
+                for (service, setting) in
+                    [("identity", "demo_users"), ("governance", "demo_divisions")]
+                {
+                    let section = settings
+                        .services
+                        .entry(service.to_owned())
+                        .or_insert_with(|| serde_json::json!({}));
+                    if let Some(section) = section.as_object_mut() {
+                        section.insert(setting.to_owned(), serde_json::Value::Bool(true));
+                    }
                 }
             }
             let sink_stop = CancellationToken::new();

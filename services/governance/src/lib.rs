@@ -16,11 +16,15 @@
 //! - [`finances`]: finance disclosures and their approval (empty until built).
 //! - [`polls`]: polls and votes (empty until built).
 //! - [`audit`]: the tamper-evident audit log (empty until built).
+//! - [`config`]: the service's own settings (`[services.governance]`).
+//! - [`demo`]: the demonstration county for `terrace dev --demo`.
 //! - [`grpc`]: the handlers of `terrace.governance.v1.GovernanceService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-governance` binary, the same as `terrace serve --service governance`.
 
 pub mod audit;
+pub mod config;
+pub mod demo;
 pub mod divisions;
 pub mod entity;
 pub mod finances;
@@ -45,18 +49,34 @@ pub struct Governance;
 impl Service for Governance {
     const NAME: &'static str = "governance";
     type Migrator = migration::Migrator;
-    type State = ();
+    type State = config::GovernanceSettings;
 
-    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
-        Ok(())
+    fn state(ctx: &ServiceContext) -> anyhow::Result<config::GovernanceSettings> {
+        Ok(ctx.settings.service(Self::NAME)?)
     }
 
-    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
+    fn register(
+        ctx: &ServiceContext,
+        _state: &Arc<config::GovernanceSettings>,
+        server: &mut GrpcServer,
+    ) {
         let limit = server.max_message_bytes();
         server.add_service(
             GovernanceServiceServer::new(grpc::GovernanceGrpc::new(ctx.clone()))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
+    }
+
+    async fn start(
+        ctx: &ServiceContext,
+        state: &Arc<config::GovernanceSettings>,
+    ) -> anyhow::Result<()> {
+        if state.demo_divisions {
+            let added =
+                demo::create_demo_divisions(&ctx.db, &ctx.event_source(), ctx.clock.now()).await?;
+            tracing::info!(added, "demonstration county ready: 安吉县 (330523)");
+        }
+        Ok(())
     }
 }

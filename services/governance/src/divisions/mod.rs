@@ -92,13 +92,24 @@ pub async fn import(
     event_source: &str,
     dir: &Path,
     now: DateTime<Utc>,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<ImportReport> {
-    let import_id = uuid::Uuid::now_v7().to_string();
     let mut levels = Vec::new();
     for (name, level) in source::FILES {
         levels.push(source::read(&source::file_of(dir, name)?, level)?);
     }
+    import_levels(db, event_source, levels, now, progress).await
+}
+
+/// Imports a list already read, one `Vec` per level, top level first.
+pub async fn import_levels(
+    db: &sea_orm::DatabaseConnection,
+    event_source: &str,
+    levels: Vec<Vec<source::SourceRow>>,
+    now: DateTime<Utc>,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<ImportReport> {
+    let import_id = uuid::Uuid::now_v7().to_string();
     let total: u64 = levels.iter().map(|rows| rows.len() as u64).sum();
     let mut report = ImportReport::default();
     // The full names of the levels above villages (about 45,000), for their children's.

@@ -44,13 +44,17 @@ pub fn read(path: &Path, level: Level) -> anyhow::Result<Vec<SourceRow>> {
     } else {
         Box::new(std::io::BufReader::new(file))
     };
+    parse(input, level).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Every row of one level's CSV text.
+pub fn parse(input: impl Read, level: Level) -> anyhow::Result<Vec<SourceRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(input);
     let mut rows = Vec::new();
     for (line, record) in reader.records().enumerate() {
-        let record =
-            record.with_context(|| format!("{}: row {} is not CSV", path.display(), line + 2))?;
+        let record = record.with_context(|| format!("row {} is not CSV", line + 2))?;
         let field = |i: usize| record.get(i).map(str::trim).unwrap_or_default().to_owned();
         rows.push(SourceRow {
             level,

@@ -430,3 +430,33 @@ mod rpc {
         assert_eq!(status.code(), Code::Unauthenticated);
     }
 }
+
+/// `terrace dev --demo`: the county is there at start, and a restart adds nothing.
+#[tokio::test]
+async fn the_demo_county_is_imported_at_start_once() {
+    let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
+        settings.services.insert(
+            "governance".into(),
+            serde_json::json!({ "demo_divisions": true }),
+        );
+    })
+    .await;
+    let db = app.ctx.database("governance").await;
+    let villages = rows_in(&crate::anji(), "villages");
+    assert_eq!(
+        Divisions::find()
+            .filter(Column::Level.eq(Level::Village))
+            .count(&db)
+            .await
+            .unwrap(),
+        villages
+    );
+    let added = terrace_governance::demo::create_demo_divisions(
+        &db,
+        "terrace/governance",
+        terrace_platform::Clock::system_now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(added, 0, "the county was there: nothing is added");
+}

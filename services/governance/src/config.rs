@@ -1,0 +1,12 @@
+//! The governance service's own settings: `[services.governance]` in the settings file, or
+//! `TERRACE__SERVICES__GOVERNANCE__<KEY>` in the environment.
+
+use serde::Deserialize;
+
+/// Settings of the governance service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct GovernanceSettings {
+    /// Import the demonstration county at start (`terrace dev --demo`); see [`crate::demo`].
+    pub demo_divisions: bool,
+}
