@@ -39,6 +39,7 @@ const IDENTITY = "/terrace.identity.v1.IdentityService/";
 const OFFICIAL = { phone: "13800000002", password: "terrace-demo-official", name: "李建国" };
 const FARMER = { typed: "13800000001", e164: "+8613800000001", name: "王秀英" };
 const VILLAGE = "330523108204"; // 余村, 天荒坪镇, 安吉县
+const VILLAGE_NAME = "余村";
 /** terrace.identity.v1.Role by number. */
 const ROLES = ["unspecified", "resident", "farmer", "buyer", "village_official", "township_official", "county_admin", "platform_admin", "digital_helper"];
 const started = Date.now();
@@ -304,7 +305,10 @@ await check("console: GetCurrentUser answers the official with their role grants
 await check("console: the shell shows the official's name, role and area", async () => {
   await accountButton.filter({ hasText: OFFICIAL.name }).waitFor();
   const roles = desk.getByRole("group", { name: "角色" });
-  await roles.getByText(`村干部 · ${VILLAGE}`).waitFor();
+  // The area by its name (governance's GetDivision), its code in the tooltip.
+  await roles.getByText(`村干部 · ${VILLAGE_NAME}`, { exact: false }).waitFor();
+  const title = await roles.locator(`[title="${VILLAGE}"]`).innerText();
+  assert(title.startsWith(VILLAGE_NAME), `the area tag reads "${title}", not ${VILLAGE_NAME}…`);
   return (await roles.innerText()).replace(/\s+/g, " ");
 });
 
@@ -367,7 +371,14 @@ await check("console: granting the villager farmer in 余村 adds it to the list
   await form.getByLabel("用户 ID").fill(villagerId);
   await form.getByLabel("角色").click();
   await desk.locator(".ant-select-dropdown .ant-select-item-option[title='农户']").click();
-  await form.getByLabel(/范围/).fill(VILLAGE);
+  // The area is chosen by name from governance's division tree (SearchDivisions).
+  const searched = desk.waitForResponse((r) => new URL(r.url()).pathname.endsWith("/SearchDivisions"), { timeout: TIMEOUT });
+  await form.getByLabel(/范围/).fill(VILLAGE_NAME);
+  const found = await grpc(await searched);
+  assert(found.status === 0, `SearchDivisions answered ${found.status} ${found.message}`);
+  await desk.locator(".ant-select-dropdown .ant-select-item-option", { hasText: `(${VILLAGE})` }).click();
+  const chosen = await form.getByLabel(/范围/).inputValue();
+  assert(chosen === VILLAGE, `choosing ${VILLAGE_NAME} put "${chosen}" in the area field, not ${VILLAGE}`);
   await form.getByLabel("原因").fill("端到端测试：登记为农户");
   await screen(desk, "console-grant-form");
   const granted = rpc(desk, "GrantRole");
@@ -380,6 +391,7 @@ await check("console: granting the villager farmer in 余村 adds it to the list
     .filter({ hasText: villagerId.slice(-8) })
     .filter({ hasText: "农户" })
     .filter({ hasText: VILLAGE })
+    .filter({ hasText: VILLAGE_NAME }) // the area by name, from GetDivision
     .waitFor();
 });
 await screen(desk, "console-granted");

@@ -30,6 +30,8 @@ import { session } from "../session";
 import { adminCodeFromDigits, areaLabel, roleLabel } from "./labels";
 import { UserName } from "./UserName";
 import { RequiredAutoComplete, RequiredSelect } from "../components/RequiredSelect";
+import { AreaName } from "../governance/AreaName";
+import { searchDivisions, type DivisionOption } from "../governance/divisions";
 
 const identity = session.client(IdentityService);
 
@@ -112,7 +114,7 @@ export default function GrantsPage() {
   const columns: TableColumnsType<RoleGrant> = [
     { title: t("grants.user"), key: "user", render: (_, g) => <UserName userId={g.userId} /> },
     { title: t("grants.role"), key: "role", render: (_, g) => roleLabel(t, g.role) },
-    { title: t("grants.scope"), key: "scope", render: (_, g) => areaLabel(t, g.scope) },
+    { title: t("grants.scope"), key: "scope", render: (_, g) => <AreaName area={g.scope} /> },
     {
       title: t("grants.expire"),
       key: "expire",
@@ -235,6 +237,28 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
   // The areas the official may grant in: their own grants' areas, as code prefixes.
   const areas = ownAreas(myGrants);
   const scope = Form.useWatch("scope", form) ?? "";
+  // Typed digits are a code (suggested from the official's areas); anything else is a name (or
+  // pinyin initials) looked up in governance's division tree, inside the official's areas.
+  const typedCode = /^\d*$/.test(scope.trim());
+  const [found, setFound] = useState<DivisionOption[]>([]);
+  const areasKey = areas.map((a) => a.code).join(",");
+  useEffect(() => {
+    const text = scope.trim();
+    if (text === "" || typedCode) {
+      setFound([]);
+      return;
+    }
+    let current = true;
+    const timer = setTimeout(() => {
+      void searchDivisions(text, areas).then((options) => current && setFound(options));
+    }, 250);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+    // `areas` is rebuilt every render; its codes are what matters.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [scope, typedCode, areasKey]);
 
   async function submit(values: GrantValues) {
     setBusy(true);
@@ -311,9 +335,13 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
           ]}
         >
           <RequiredAutoComplete
-            options={areaSuggestions(scope, areas).map((code) => ({ value: code, label: areaLabel(t, code) }))}
+            options={
+              typedCode
+                ? areaSuggestions(scope, areas).map((code) => ({ value: code, label: areaLabel(t, code) }))
+                : found
+            }
           >
-            <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+            <Input maxLength={50} autoComplete="off" placeholder={t("grants.scopePlaceholder")} />
           </RequiredAutoComplete>
         </Form.Item>
         <Form.Item name="expire" label={t("grants.expire")} extra={t("grants.expireHelp")}>
@@ -382,7 +410,7 @@ function RevokeDialog({
     >
       {grant && (
         <p>
-          {roleLabel(t, grant.role)} · {areaLabel(t, grant.scope)} · {grant.userId}
+          {roleLabel(t, grant.role)} · <AreaName area={grant.scope} /> · {grant.userId}
         </p>
       )}
       {problem !== undefined && (

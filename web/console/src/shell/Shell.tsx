@@ -15,7 +15,8 @@ import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
 import { roleFromClaim, screensFor, type Screen } from "../identity/access";
-import { areaLabel, claimRoleLabel, roleLabel } from "../identity/labels";
+import { claimRoleLabel, roleLabel } from "../identity/labels";
+import { AreaName } from "../governance/AreaName";
 import { LanguageSwitch } from "../LanguageSwitch";
 import { LoginForm } from "../pages/LoginForm";
 import { session, useSession } from "../session";
@@ -140,11 +141,11 @@ function Shell() {
   const grants = me?.user?.roleGrants;
   const roles =
     grants && grants.length > 0
-      ? grants.map((g) => ({ key: g.id, role: roleLabel(t, g.role), area: areaLabel(t, g.scope) }))
+      ? grants.map((g) => ({ key: g.id, role: roleLabel(t, g.role), area: g.scope?.code ?? "" }))
       : (snapshot.claims?.roles ?? []).map((g, i) => ({
           key: String(i),
           role: claimRoleLabel(t, g.role),
-          area: areaLabel(t, g.scope),
+          area: g.scope,
         }));
   // Menu items for what the official's roles can use; the server still decides every call.
   const heldRoles =
@@ -175,7 +176,7 @@ function Shell() {
                 ) : (
                   roles.map((r) => (
                     <Tag key={r.key} color="blue">
-                      {r.role} · {r.area}
+                      {r.role} · <AreaName area={r.area} short />
                     </Tag>
                   ))
                 )}
