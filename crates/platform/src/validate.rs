@@ -141,6 +141,26 @@ pub struct Page<C> {
     pub after: Option<C>,
 }
 
+impl<C> Page<C> {
+    /// How many rows to fetch: one more than a page, to learn whether another follows.
+    pub fn fetch_limit(&self) -> u64 {
+        self.size + 1
+    }
+
+    /// `rows` fetched with [`Page::fetch_limit`] cut to the page, with the cursor of the next
+    /// page (`cursor` of the page's last row, given that page) when more rows follow.
+    pub fn finish<T, N>(
+        &self,
+        mut rows: Vec<T>,
+        cursor: impl FnOnce(&[T]) -> Option<N>,
+    ) -> (Vec<T>, Option<N>) {
+        let more = rows.len() as u64 > self.size;
+        rows.truncate(usize::try_from(self.size).unwrap_or(usize::MAX));
+        let next = if more { cursor(&rows) } else { None };
+        (rows, next)
+    }
+}
+
 /// Page sizes: 0 is the default, above the maximum is lowered to it, negative is refused
 /// (`proto/terrace/common/v1/paging.proto`).
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -647,6 +667,19 @@ pub fn localized_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_fetched_one_over_is_cut_and_says_where_the_next_starts() {
+        let page: Page<u32> = Page {
+            size: 3,
+            after: None,
+        };
+        assert_eq!(page.fetch_limit(), 4);
+        let (rows, next) = page.finish(vec![1, 2, 3, 4], |rows| rows.last().copied());
+        assert_eq!((rows, next), (vec![1, 2, 3], Some(3)));
+        let (rows, next) = page.finish(vec![1, 2, 3], |rows| rows.last().copied());
+        assert_eq!((rows, next), (vec![1, 2, 3], None));
+    }
     use crate::error::{Error, FieldViolation};
 
     /// The violations recorded, as (field, description).

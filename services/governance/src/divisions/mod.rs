@@ -176,19 +176,17 @@ impl Divisions {
         {
             return Err(not_found(&query.parent));
         }
-        let mut rows = store::children(
+        let rows = store::children(
             &self.db,
             parent,
             query.include_inactive,
             query.page.after.as_deref(),
-            query.page.size + 1,
+            query.page.fetch_limit(),
         )
         .await?;
-        let more = rows.len() as u64 > query.page.size;
-        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
-        let next = more
-            .then(|| rows.last().map(|row| row.code.clone()))
-            .flatten();
+        let (rows, next) = query
+            .page
+            .finish(rows, |page| page.last().map(|row| row.code.clone()));
         Ok((self.with_counts(&rows).await?, next))
     }
 
@@ -216,19 +214,19 @@ impl Divisions {
             store::Matching::Name(&query.query)
         };
         let offset = query.page.after.unwrap_or_default().offset;
-        let mut rows = store::search(
+        let rows = store::search(
             &self.db,
             matching,
             query.within.as_ref().map(AdminScope::as_str),
             query.level,
             offset,
-            query.page.size + 1,
+            query.page.fetch_limit(),
         )
         .await?;
-        let more = rows.len() as u64 > query.page.size;
-        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
-        let next = more.then(|| SearchCursor {
-            offset: offset + rows.len() as u64,
+        let (rows, next) = query.page.finish(rows, |page| {
+            Some(SearchCursor {
+                offset: offset + page.len() as u64,
+            })
         });
         Ok((self.with_counts(&rows).await?, next))
     }

@@ -229,13 +229,11 @@ impl Audit {
             end: query.end,
             now: self.clock.now(),
         };
-        // One more than a page: whether another follows.
-        let mut rows =
-            store::page(&self.db, &filter, query.page.after, query.page.size + 1).await?;
-        let more = rows.len() as u64 > query.page.size;
-        rows.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
-        let next = more.then(|| rows.last().map(|row| row.id)).flatten();
-        Ok((rows, next))
+        let limit = query.page.fetch_limit();
+        let rows = store::page(&self.db, &filter, query.page.after, limit).await?;
+        Ok(query
+            .page
+            .finish(rows, |page| page.last().map(|row| row.id)))
     }
 }
 

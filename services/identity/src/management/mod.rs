@@ -566,19 +566,16 @@ impl Management {
             search: &query.search,
             now,
         };
-        // One more than a page: whether another follows.
-        let mut found = store::page(
+        let found = store::page(
             &self.db,
             &filter,
             query.page.after.as_ref(),
-            query.page.size + 1,
+            query.page.fetch_limit(),
         )
         .await?;
-        let more = found.len() as u64 > query.page.size;
-        found.truncate(usize::try_from(query.page.size).unwrap_or(usize::MAX));
-        let next = more
-            .then(|| found.last().map(|(_, cursor)| cursor.clone()))
-            .flatten();
+        let (found, next) = query
+            .page
+            .finish(found, |page| page.last().map(|(_, cursor)| cursor.clone()));
         let mut users = Vec::with_capacity(found.len());
         for (id, _) in &found {
             if let Some(user) = store::load(&self.db, *id, now).await? {
