@@ -130,7 +130,16 @@ where
         Claim::Replay(answer) => return Ok(answer),
         Claim::New(claimed) => claimed,
     };
-    let answer = work(&txn).await?;
+    let answer = match work(&txn).await {
+        Ok(answer) => answer,
+        Err(refused) => {
+            // Rolled back before answering, not when the pool next touches the connection: a
+            // refused request must not keep its row locks (a job's `SKIP LOCKED` would pass the
+            // row by) or its claim (a retry would wait on it) after the caller has its answer.
+            txn.rollback().await?;
+            return Err(refused);
+        }
+    };
     claimed.remember(&txn, &answer, keep).await?;
     txn.commit().await?;
     Ok(answer)
