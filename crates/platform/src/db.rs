@@ -189,3 +189,15 @@ impl SqlMigration {
         Box::new(self)
     }
 }
+
+/// `text` as a literal inside a `LIKE` pattern (PostgreSQL's default escape is `\`).
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}

@@ -1,4 +1,4 @@
-//! Phone numbers: the login name of every Terrace user.
+//! Phone numbers: the login name of every Terrace user, and the phone on a register record.
 //!
 //! Numbers are accepted in international form (`+86 138 0013 8000`) or, for the platform's home
 //! country, in national form (`13800138000`), and always stored in E.164 (`+8613800138000`) so that
@@ -57,7 +57,7 @@ impl PhoneNumber {
     /// The E.164 form.
     /// A phone number field of a request: the number, or a violation saying why not.
     pub fn field(
-        violations: &mut terrace_platform::error::Violations,
+        violations: &mut crate::error::Violations,
         field: &str,
         input: &str,
     ) -> Option<Self> {

@@ -10,6 +10,7 @@ use sea_orm::{
     TransactionTrait, Value,
 };
 use terrace_platform::bus::outbox;
+use terrace_platform::db::escape_like;
 use terrace_proto::governance::v1 as pb;
 
 use super::NewDivision;
@@ -123,7 +124,7 @@ pub async fn upsert(
 }
 
 /// One division by its normalized code.
-pub async fn find(db: &DatabaseConnection, code: &str) -> Result<Option<Division>, DbErr> {
+pub async fn find<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<Division>, DbErr> {
     Divisions::find_by_id(code).one(db).await
 }
 
@@ -219,16 +220,4 @@ pub async fn search(
         .limit(limit)
         .all(db)
         .await
-}
-
-/// `text` as a literal inside a `LIKE` pattern (PostgreSQL's default escape is `\`).
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }

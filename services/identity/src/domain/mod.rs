@@ -3,10 +3,11 @@
 //!
 //! # Layout
 //!
-//! - [`phone`]: phone numbers, parsed and normalised to E.164.
+//! - [`phone`]: phone numbers, parsed and normalised to E.164 (the platform's, shared with
+//!   governance's register).
 //! - [`password`]: the password policy and argon2id hashing.
 //! - [`otp`]: one-time codes: made, hashed, compared.
 
 pub mod otp;
 pub mod password;
-pub mod phone;
+pub use terrace_platform::phone;
