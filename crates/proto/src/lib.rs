@@ -130,6 +130,17 @@ impl Snapshot for identity::v1::RoleGrant {
     const TYPE: &'static str = "terrace.identity.v1.RoleGrant";
 }
 
+/// A resident of a village register, without its national id (cleared before publishing).
+impl Snapshot for governance::v1::Resident {
+    const ROOT: &'static str = "state.governance.resident";
+    const TYPE: &'static str = "terrace.governance.v1.Resident";
+}
+
+impl Snapshot for governance::v1::Household {
+    const ROOT: &'static str = "state.governance.household";
+    const TYPE: &'static str = "terrace.governance.v1.Household";
+}
+
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 #[cfg(test)]

@@ -9,4 +9,6 @@ use serde::Deserialize;
 pub struct GovernanceSettings {
     /// Import the demonstration county at start (`terrace dev --demo`); see [`crate::demo`].
     pub demo_divisions: bool,
+    /// The keys that seal national ids and hash them (`[services.governance.national_id]`).
+    pub national_id: crate::register::sealing::NationalIdKeys,
 }

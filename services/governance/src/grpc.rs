@@ -8,18 +8,27 @@ use terrace_proto::governance::v1 as pb;
 use terrace_proto::governance::v1::governance_service_server::GovernanceService;
 use tonic::{Request, Response, Status};
 
+use crate::GovernanceState;
 use crate::divisions::{self, Divisions};
+use crate::register::{self, Register};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
 pub struct GovernanceGrpc {
     divisions: Divisions,
+    register: Register,
 }
 
 impl GovernanceGrpc {
-    pub fn new(ctx: ServiceContext) -> Self {
+    pub fn new(ctx: ServiceContext, state: &GovernanceState) -> Self {
         Self {
             divisions: Divisions::new(ctx.db.clone()),
+            register: Register::new(
+                ctx.db.clone(),
+                ctx.event_source(),
+                ctx.clock.clone(),
+                state.sealer.clone(),
+            ),
         }
     }
 }
@@ -79,5 +88,147 @@ impl GovernanceService for GovernanceGrpc {
             divisions,
             page: Some(page_response(next.as_ref())),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_household(
+        &self,
+        request: Request<pb::CreateHouseholdRequest>,
+    ) -> Result<Response<pb::CreateHouseholdResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = register::parse::CreateHousehold::parse(request.into_inner())?;
+        let household = self.register.create_household(&caller, command).await?;
+        Ok(Response::new(pb::CreateHouseholdResponse {
+            household: Some(household),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_household(
+        &self,
+        request: Request<pb::GetHouseholdRequest>,
+    ) -> Result<Response<pb::GetHouseholdResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let id =
+            register::parse::one_id("household_id", &request.get_ref().household_id, "household")?;
+        Ok(Response::new(
+            self.register.get_household(&caller, id).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_households(
+        &self,
+        request: Request<pb::ListHouseholdsRequest>,
+    ) -> Result<Response<pb::ListHouseholdsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = register::parse::ListHouseholds::parse(request.into_inner())?;
+        let (households, next) = self.register.list_households(&caller, query).await?;
+        Ok(Response::new(pb::ListHouseholdsResponse {
+            households,
+            page: Some(page_response(next.as_ref())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_household(
+        &self,
+        request: Request<pb::UpdateHouseholdRequest>,
+    ) -> Result<Response<pb::UpdateHouseholdResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = register::parse::UpdateHousehold::parse(request.into_inner())?;
+        let household = self.register.update_household(&caller, command).await?;
+        Ok(Response::new(pb::UpdateHouseholdResponse {
+            household: Some(household),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_resident(
+        &self,
+        request: Request<pb::CreateResidentRequest>,
+    ) -> Result<Response<pb::CreateResidentResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command =
+            register::parse::CreateResident::parse(request.into_inner(), self.register.today())?;
+        let resident = self.register.create_resident(&caller, command).await?;
+        Ok(Response::new(pb::CreateResidentResponse {
+            resident: Some(resident),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_resident(
+        &self,
+        request: Request<pb::GetResidentRequest>,
+    ) -> Result<Response<pb::GetResidentResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let id =
+            register::parse::one_id("resident_id", &request.get_ref().resident_id, "resident")?;
+        let resident = self.register.get_resident(&caller, id).await?;
+        Ok(Response::new(pb::GetResidentResponse {
+            resident: Some(resident),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_residents(
+        &self,
+        request: Request<pb::ListResidentsRequest>,
+    ) -> Result<Response<pb::ListResidentsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = register::parse::ListResidents::parse(request.into_inner())?;
+        let (residents, next) = self.register.list_residents(&caller, query).await?;
+        Ok(Response::new(pb::ListResidentsResponse {
+            residents,
+            page: Some(page_response(next.as_ref())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_resident(
+        &self,
+        request: Request<pb::UpdateResidentRequest>,
+    ) -> Result<Response<pb::UpdateResidentResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command =
+            register::parse::UpdateResident::parse(request.into_inner(), self.register.today())?;
+        let resident = self.register.update_resident(&caller, command).await?;
+        Ok(Response::new(pb::UpdateResidentResponse {
+            resident: Some(resident),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reveal_resident_national_id(
+        &self,
+        request: Request<pb::RevealResidentNationalIdRequest>,
+    ) -> Result<Response<pb::RevealResidentNationalIdResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = register::parse::Reveal::parse(request.into_inner())?;
+        Ok(Response::new(self.register.reveal(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_resident_access_log(
+        &self,
+        request: Request<pb::ListResidentAccessLogRequest>,
+    ) -> Result<Response<pb::ListResidentAccessLogResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = register::parse::ListAccessLog::parse(request.into_inner())?;
+        let (entries, next) = self.register.access_log(&caller, query).await?;
+        Ok(Response::new(pb::ListResidentAccessLogResponse {
+            entries,
+            page: Some(page_response(next.as_ref())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_my_resident(
+        &self,
+        request: Request<pb::GetMyResidentRequest>,
+    ) -> Result<Response<pb::GetMyResidentResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        Ok(Response::new(self.register.mine(&caller).await?))
     }
 }

@@ -7,9 +7,9 @@
 //!
 //! # Layout
 //!
-//! - [`divisions`]: the national division tree and its import (the RPCs to come).
+//! - [`divisions`]: the national division tree, its import and search.
 //! - [`entity`]: one sea-orm entity per table.
-//! - [`register`]: households and residents, with protected national ids and their access log (empty until built).
+//! - [`register`]: households and residents, with national ids sealed at rest and their access log.
 //! - [`request_types`]: the catalogue of service-request types per area (empty until built).
 //! - [`requests`]: villagers' service requests, their workflow, escalation, duplicates and ratings (empty until built).
 //! - [`notices`]: public notices of the village's affairs, their revisions and read receipts (empty until built).
@@ -42,6 +42,14 @@ use terrace_platform::grpc::GrpcServer;
 use terrace_platform::service::{Service, ServiceContext};
 use terrace_proto::governance::v1::governance_service_server::GovernanceServiceServer;
 
+/// What governance's handlers share beyond the service context: its settings and the sealer of
+/// national ids (built at start, so bad keys stop the service with a clear error).
+#[derive(Debug)]
+pub struct GovernanceState {
+    pub settings: config::GovernanceSettings,
+    pub sealer: register::sealing::Sealer,
+}
+
 /// The governance service, as the platform runner starts it.
 #[derive(Debug)]
 pub struct Governance;
@@ -49,30 +57,31 @@ pub struct Governance;
 impl Service for Governance {
     const NAME: &'static str = "governance";
     type Migrator = migration::Migrator;
-    type State = config::GovernanceSettings;
+    type State = GovernanceState;
 
-    fn state(ctx: &ServiceContext) -> anyhow::Result<config::GovernanceSettings> {
-        Ok(ctx.settings.service(Self::NAME)?)
+    fn state(ctx: &ServiceContext) -> anyhow::Result<GovernanceState> {
+        let settings: config::GovernanceSettings = ctx.settings.service(Self::NAME)?;
+        if settings.national_id.is_development() {
+            tracing::warn!(
+                "services.governance.national_id uses the development keys: national ids are not \
+                 protected; configure keys of your own before registering real residents"
+            );
+        }
+        let sealer = register::sealing::Sealer::new(&settings.national_id)?;
+        Ok(GovernanceState { settings, sealer })
     }
 
-    fn register(
-        ctx: &ServiceContext,
-        _state: &Arc<config::GovernanceSettings>,
-        server: &mut GrpcServer,
-    ) {
+    fn register(ctx: &ServiceContext, state: &Arc<GovernanceState>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_service(
-            GovernanceServiceServer::new(grpc::GovernanceGrpc::new(ctx.clone()))
+            GovernanceServiceServer::new(grpc::GovernanceGrpc::new(ctx.clone(), state))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
     }
 
-    async fn start(
-        ctx: &ServiceContext,
-        state: &Arc<config::GovernanceSettings>,
-    ) -> anyhow::Result<()> {
-        if state.demo_divisions {
+    async fn start(ctx: &ServiceContext, state: &Arc<GovernanceState>) -> anyhow::Result<()> {
+        if state.settings.demo_divisions {
             let added =
                 demo::create_demo_divisions(&ctx.db, &ctx.event_source(), ctx.clock.now()).await?;
             tracing::info!(added, "demonstration county ready: 安吉县 (330523)");

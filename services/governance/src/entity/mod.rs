@@ -1,3 +1,6 @@
 //! One sea-orm entity per governance table: the one row type each store reads and writes.
 
 pub mod divisions;
+pub mod households;
+pub mod resident_access_log;
+pub mod residents;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod divisions;
+mod register;
 
 use std::path::{Path, PathBuf};
 
