@@ -14,7 +14,7 @@ import type { FinanceDisclosure, Notice } from "./notices_pb";
 import { file_terrace_governance_v1_notices } from "./notices_pb";
 import type { Poll, VoteChannel } from "./polls_pb";
 import { file_terrace_governance_v1_polls } from "./polls_pb";
-import type { Resident } from "./registry_pb";
+import type { Household, Resident } from "./registry_pb";
 import { file_terrace_governance_v1_registry } from "./registry_pb";
 import type { ServiceRequest, ServiceRequestStatus, ServiceRequestTimelineEntry } from "./service_requests_pb";
 import { file_terrace_governance_v1_service_requests } from "./service_requests_pb";
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/events.proto.
  */
 export const file_terrace_governance_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInAKElJlc2lkZW50UmVnaXN0ZXJlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqEBCg9SZXNpZGVudFVwZGF0ZWQSMQoIcmVzaWRlbnQYASABKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVzaWRlbnQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKFVNlcnZpY2VSZXF1ZXN0Q3JlYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK0AQoVU2VydmljZVJlcXVlc3RVcGRhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKLAgobU2VydmljZVJlcXVlc3RTdGF0dXNDaGFuZ2VkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJACgtmcm9tX3N0YXR1cxgCIAEoDjIrLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFN0YXR1cxJBCgVlbnRyeRgDIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkSJwoFYWN0b3IYBCABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKkAQoWU2VydmljZVJlcXVlc3RBc3NpZ25lZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSIQoZcHJldmlvdXNfYXNzaWduZWVfdXNlcl9pZBgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIpwBChdTZXJ2aWNlUmVxdWVzdE5vdGVBZGRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSQQoFZW50cnkYAiABKAsyMi50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3RUaW1lbGluZUVudHJ5IpIBChdTZXJ2aWNlUmVxdWVzdEVzY2FsYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiVQoTU2VydmljZVJlcXVlc3RSYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QisgEKFVNlcnZpY2VSZXF1ZXN0c01lcmdlZBI2CgdwcmltYXJ5GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjgKCWR1cGxpY2F0ZRgCIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoABCg9Ob3RpY2VQdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIVCg1ub3RpZnlfYnlfc21zGAIgASgIEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IidwoNTm90aWNlQW1lbmRlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEg4KBnJlYXNvbhgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yInsKEU5vdGljZVVucHVibGlzaGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigwEKGkZpbmFuY2VEaXNjbG9zdXJlU3VibWl0dGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVBcHByb3ZlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiggEKGUZpbmFuY2VEaXNjbG9zdXJlUmVqZWN0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIpYBChpGaW5hbmNlRGlzY2xvc3VyZVB1Ymxpc2hlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEhEKCW5vdGljZV9pZBgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIjcKClBvbGxPcGVuZWQSKQoEcG9sbBgBIAEoCzIbLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Qb2xsImAKClBvbGxDbG9zZWQSKQoEcG9sbBgBIAEoCzIbLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Qb2xsEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicwoNUG9sbENhbmNlbGxlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiuQEKDFZvdGVSZWNvcmRlZBIPCgdwb2xsX2lkGAEgASgJEhQKDHZpbGxhZ2VfY29kZRgCIAEoCRITCgtyZXNpZGVudF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEjMKB2NoYW5uZWwYBSABKA4yIi50ZXJyYWNlLmdvdmVybmFuY2UudjEuVm90ZUNoYW5uZWwSJwoFYWN0b3IYBiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvcmIGcHJvdG8z", [file_google_protobuf_field_mask, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
+  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInMKE0hvdXNlaG9sZFJlZ2lzdGVyZWQSMwoJaG91c2Vob2xkGAEgASgLMiAudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChBIb3VzZWhvbGRVcGRhdGVkEjMKCWhvdXNlaG9sZBgBIAEoCzIgLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicAoSUmVzaWRlbnRSZWdpc3RlcmVkEjEKCHJlc2lkZW50GAEgASgLMh8udGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IioQEKD1Jlc2lkZW50VXBkYXRlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKAAQoVU2VydmljZVJlcXVlc3RDcmVhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIrQBChVTZXJ2aWNlUmVxdWVzdFVwZGF0ZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIosCChtTZXJ2aWNlUmVxdWVzdFN0YXR1c0NoYW5nZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EkAKC2Zyb21fc3RhdHVzGAIgASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEkEKBWVudHJ5GAMgASgLMjIudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0VGltZWxpbmVFbnRyeRInCgVhY3RvchgEIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChZTZXJ2aWNlUmVxdWVzdEFzc2lnbmVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIhChlwcmV2aW91c19hc3NpZ25lZV91c2VyX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IinAEKF1NlcnZpY2VSZXF1ZXN0Tm90ZUFkZGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJBCgVlbnRyeRgCIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkikgEKF1NlcnZpY2VSZXF1ZXN0RXNjYWxhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJVChNTZXJ2aWNlUmVxdWVzdFJhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdCKyAQoVU2VydmljZVJlcXVlc3RzTWVyZ2VkEjYKB3ByaW1hcnkYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSOAoJZHVwbGljYXRlGAIgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKD05vdGljZVB1Ymxpc2hlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEhUKDW5vdGlmeV9ieV9zbXMYAiABKAgSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ3Cg1Ob3RpY2VBbWVuZGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiewoRTm90aWNlVW5wdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKDAQoaRmluYW5jZURpc2Nsb3N1cmVTdWJtaXR0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoIBChlGaW5hbmNlRGlzY2xvc3VyZUFwcHJvdmVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVSZWplY3RlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IilgEKGkZpbmFuY2VEaXNjbG9zdXJlUHVibGlzaGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSEQoJbm90aWNlX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiNwoKUG9sbE9wZW5lZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwiYAoKUG9sbENsb3NlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJzCg1Qb2xsQ2FuY2VsbGVkEikKBHBvbGwYASABKAsyGy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUG9sbBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK5AQoMVm90ZVJlY29yZGVkEg8KB3BvbGxfaWQYASABKAkSFAoMdmlsbGFnZV9jb2RlGAIgASgJEhMKC3Jlc2lkZW50X2lkGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSMwoHY2hhbm5lbBgFIAEoDjIiLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Wb3RlQ2hhbm5lbBInCgVhY3RvchgGIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yYgZwcm90bzM", [file_google_protobuf_field_mask, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
 
 /**
  * Divisions were created or changed by an import, in batches of at most 1000.
@@ -56,6 +56,70 @@ export const DivisionsChangedSchema: GenMessage<DivisionsChanged> = /*@__PURE__*
   messageDesc(file_terrace_governance_v1_events, 0);
 
 /**
+ * A household was registered. Subject: `governance.household.registered`.
+ *
+ * @generated from message terrace.governance.v1.HouseholdRegistered
+ */
+export type HouseholdRegistered = Message<"terrace.governance.v1.HouseholdRegistered"> & {
+  /**
+   * The household.
+   *
+   * @generated from field: terrace.governance.v1.Household household = 1;
+   */
+  household?: Household | undefined;
+
+  /**
+   * The official who registered it.
+   *
+   * @generated from field: terrace.common.v1.Actor actor = 2;
+   */
+  actor?: Actor | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.HouseholdRegistered.
+ * Use `create(HouseholdRegisteredSchema)` to create a new message.
+ */
+export const HouseholdRegisteredSchema: GenMessage<HouseholdRegistered> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 1);
+
+/**
+ * A household's number, address, head or status changed.
+ * Subject: `governance.household.updated`.
+ *
+ * @generated from message terrace.governance.v1.HouseholdUpdated
+ */
+export type HouseholdUpdated = Message<"terrace.governance.v1.HouseholdUpdated"> & {
+  /**
+   * The household after the change.
+   *
+   * @generated from field: terrace.governance.v1.Household household = 1;
+   */
+  household?: Household | undefined;
+
+  /**
+   * Which fields changed.
+   *
+   * @generated from field: google.protobuf.FieldMask changed_fields = 2;
+   */
+  changedFields?: FieldMask | undefined;
+
+  /**
+   * Who changed it.
+   *
+   * @generated from field: terrace.common.v1.Actor actor = 3;
+   */
+  actor?: Actor | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.HouseholdUpdated.
+ * Use `create(HouseholdUpdatedSchema)` to create a new message.
+ */
+export const HouseholdUpdatedSchema: GenMessage<HouseholdUpdated> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 2);
+
+/**
  * A resident was registered. The snapshot never carries `national_id` or
  * `national_id_masked`. Subject: `governance.resident.registered`.
  *
@@ -82,7 +146,7 @@ export type ResidentRegistered = Message<"terrace.governance.v1.ResidentRegister
  * Use `create(ResidentRegisteredSchema)` to create a new message.
  */
 export const ResidentRegisteredSchema: GenMessage<ResidentRegistered> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 1);
+  messageDesc(file_terrace_governance_v1_events, 3);
 
 /**
  * A resident's record changed (status, household, linked user...). No ID numbers.
@@ -118,7 +182,7 @@ export type ResidentUpdated = Message<"terrace.governance.v1.ResidentUpdated"> &
  * Use `create(ResidentUpdatedSchema)` to create a new message.
  */
 export const ResidentUpdatedSchema: GenMessage<ResidentUpdated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 2);
+  messageDesc(file_terrace_governance_v1_events, 4);
 
 /**
  * A service request was filed. Subject: `governance.request.created`.
@@ -146,7 +210,7 @@ export type ServiceRequestCreated = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestCreatedSchema)` to create a new message.
  */
 export const ServiceRequestCreatedSchema: GenMessage<ServiceRequestCreated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 3);
+  messageDesc(file_terrace_governance_v1_events, 5);
 
 /**
  * A service request's fields were edited. Subject: `governance.request.updated`.
@@ -181,7 +245,7 @@ export type ServiceRequestUpdated = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestUpdatedSchema)` to create a new message.
  */
 export const ServiceRequestUpdatedSchema: GenMessage<ServiceRequestUpdated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 4);
+  messageDesc(file_terrace_governance_v1_events, 6);
 
 /**
  * A service request changed status (including REOPENED by the requester and CLOSED by the
@@ -224,7 +288,7 @@ export type ServiceRequestStatusChanged = Message<"terrace.governance.v1.Service
  * Use `create(ServiceRequestStatusChangedSchema)` to create a new message.
  */
 export const ServiceRequestStatusChangedSchema: GenMessage<ServiceRequestStatusChanged> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 5);
+  messageDesc(file_terrace_governance_v1_events, 7);
 
 /**
  * A service request was assigned or unassigned. Subject: `governance.request.assigned`.
@@ -259,7 +323,7 @@ export type ServiceRequestAssigned = Message<"terrace.governance.v1.ServiceReque
  * Use `create(ServiceRequestAssignedSchema)` to create a new message.
  */
 export const ServiceRequestAssignedSchema: GenMessage<ServiceRequestAssigned> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 6);
+  messageDesc(file_terrace_governance_v1_events, 8);
 
 /**
  * A public note was added to a service request. Subject: `governance.request.note_added`.
@@ -287,7 +351,7 @@ export type ServiceRequestNoteAdded = Message<"terrace.governance.v1.ServiceRequ
  * Use `create(ServiceRequestNoteAddedSchema)` to create a new message.
  */
 export const ServiceRequestNoteAddedSchema: GenMessage<ServiceRequestNoteAdded> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 7);
+  messageDesc(file_terrace_governance_v1_events, 9);
 
 /**
  * A service request was escalated (SLA overdue, or by hand). Subject:
@@ -323,7 +387,7 @@ export type ServiceRequestEscalated = Message<"terrace.governance.v1.ServiceRequ
  * Use `create(ServiceRequestEscalatedSchema)` to create a new message.
  */
 export const ServiceRequestEscalatedSchema: GenMessage<ServiceRequestEscalated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 8);
+  messageDesc(file_terrace_governance_v1_events, 10);
 
 /**
  * The requester rated the handling. Subject: `governance.request.rated`.
@@ -344,7 +408,7 @@ export type ServiceRequestRated = Message<"terrace.governance.v1.ServiceRequestR
  * Use `create(ServiceRequestRatedSchema)` to create a new message.
  */
 export const ServiceRequestRatedSchema: GenMessage<ServiceRequestRated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 9);
+  messageDesc(file_terrace_governance_v1_events, 11);
 
 /**
  * A duplicate was merged into a primary request. Subject: `governance.request.merged`.
@@ -379,7 +443,7 @@ export type ServiceRequestsMerged = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestsMergedSchema)` to create a new message.
  */
 export const ServiceRequestsMergedSchema: GenMessage<ServiceRequestsMerged> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 10);
+  messageDesc(file_terrace_governance_v1_events, 12);
 
 /**
  * A notice was published (or republished). Subject: `governance.notice.published`.
@@ -414,7 +478,7 @@ export type NoticePublished = Message<"terrace.governance.v1.NoticePublished"> &
  * Use `create(NoticePublishedSchema)` to create a new message.
  */
 export const NoticePublishedSchema: GenMessage<NoticePublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 11);
+  messageDesc(file_terrace_governance_v1_events, 13);
 
 /**
  * A published notice was amended. Subject: `governance.notice.amended`.
@@ -449,7 +513,7 @@ export type NoticeAmended = Message<"terrace.governance.v1.NoticeAmended"> & {
  * Use `create(NoticeAmendedSchema)` to create a new message.
  */
 export const NoticeAmendedSchema: GenMessage<NoticeAmended> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 12);
+  messageDesc(file_terrace_governance_v1_events, 14);
 
 /**
  * A notice was withdrawn from view. Subject: `governance.notice.unpublished`.
@@ -484,7 +548,7 @@ export type NoticeUnpublished = Message<"terrace.governance.v1.NoticeUnpublished
  * Use `create(NoticeUnpublishedSchema)` to create a new message.
  */
 export const NoticeUnpublishedSchema: GenMessage<NoticeUnpublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 13);
+  messageDesc(file_terrace_governance_v1_events, 15);
 
 /**
  * A finance disclosure awaits a second official's approval.
@@ -513,7 +577,7 @@ export type FinanceDisclosureSubmitted = Message<"terrace.governance.v1.FinanceD
  * Use `create(FinanceDisclosureSubmittedSchema)` to create a new message.
  */
 export const FinanceDisclosureSubmittedSchema: GenMessage<FinanceDisclosureSubmitted> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 14);
+  messageDesc(file_terrace_governance_v1_events, 16);
 
 /**
  * A finance disclosure was approved. Subject: `governance.finance.approved`.
@@ -541,7 +605,7 @@ export type FinanceDisclosureApproved = Message<"terrace.governance.v1.FinanceDi
  * Use `create(FinanceDisclosureApprovedSchema)` to create a new message.
  */
 export const FinanceDisclosureApprovedSchema: GenMessage<FinanceDisclosureApproved> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 15);
+  messageDesc(file_terrace_governance_v1_events, 17);
 
 /**
  * A finance disclosure was sent back to draft. Subject: `governance.finance.rejected`.
@@ -569,7 +633,7 @@ export type FinanceDisclosureRejected = Message<"terrace.governance.v1.FinanceDi
  * Use `create(FinanceDisclosureRejectedSchema)` to create a new message.
  */
 export const FinanceDisclosureRejectedSchema: GenMessage<FinanceDisclosureRejected> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 16);
+  messageDesc(file_terrace_governance_v1_events, 18);
 
 /**
  * A finance disclosure was published as a notice. Subject: `governance.finance.published`.
@@ -604,7 +668,7 @@ export type FinanceDisclosurePublished = Message<"terrace.governance.v1.FinanceD
  * Use `create(FinanceDisclosurePublishedSchema)` to create a new message.
  */
 export const FinanceDisclosurePublishedSchema: GenMessage<FinanceDisclosurePublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 17);
+  messageDesc(file_terrace_governance_v1_events, 19);
 
 /**
  * A poll opened for votes. Subject: `governance.poll.opened`.
@@ -625,7 +689,7 @@ export type PollOpened = Message<"terrace.governance.v1.PollOpened"> & {
  * Use `create(PollOpenedSchema)` to create a new message.
  */
 export const PollOpenedSchema: GenMessage<PollOpened> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 18);
+  messageDesc(file_terrace_governance_v1_events, 20);
 
 /**
  * A poll closed; its tally is final and public. Subject: `governance.poll.closed`.
@@ -653,7 +717,7 @@ export type PollClosed = Message<"terrace.governance.v1.PollClosed"> & {
  * Use `create(PollClosedSchema)` to create a new message.
  */
 export const PollClosedSchema: GenMessage<PollClosed> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 19);
+  messageDesc(file_terrace_governance_v1_events, 21);
 
 /**
  * A poll was cancelled. Subject: `governance.poll.cancelled`.
@@ -688,7 +752,7 @@ export type PollCancelled = Message<"terrace.governance.v1.PollCancelled"> & {
  * Use `create(PollCancelledSchema)` to create a new message.
  */
 export const PollCancelledSchema: GenMessage<PollCancelled> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 20);
+  messageDesc(file_terrace_governance_v1_events, 22);
 
 /**
  * A vote was recorded. The choice is not included (ballots are secret); this lets notify
@@ -746,5 +810,5 @@ export type VoteRecorded = Message<"terrace.governance.v1.VoteRecorded"> & {
  * Use `create(VoteRecordedSchema)` to create a new message.
  */
 export const VoteRecordedSchema: GenMessage<VoteRecorded> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 21);
+  messageDesc(file_terrace_governance_v1_events, 23);
 
