@@ -10,6 +10,7 @@
 //!   authority.
 //! - `terrace events resnapshot --service <name>`: republish a service's state streams.
 //! - `terrace import divisions <dir>`: load the national division list into governance.
+//! - `terrace governance rotate-id-key`: re-seal the register's national ids under the active key.
 //!
 //! # Layout
 //!
@@ -21,10 +22,12 @@
 //! - [`agencies`]: `terrace agency create|rotate`.
 //! - [`events`]: `terrace events resnapshot`.
 //! - [`import`]: `terrace import divisions`.
+//! - [`governance`]: `terrace governance rotate-id-key`.
 //! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
 mod agencies;
 mod events;
+mod governance;
 mod import;
 mod services;
 mod sms_sink;
@@ -104,6 +107,11 @@ enum Command {
     Events {
         #[command(subcommand)]
         action: events::EventsCommand,
+    },
+    /// Governance's operator commands (re-sealing national ids under a new key).
+    Governance {
+        #[command(subcommand)]
+        action: governance::GovernanceCommand,
     },
 }
 
@@ -221,6 +229,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Events { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             events::run(&settings, action).await
+        }
+        Command::Governance { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            governance::run(&settings, action).await
         }
     }
 }

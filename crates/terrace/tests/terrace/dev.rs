@@ -558,3 +558,129 @@ async fn an_agency_client_is_made_from_the_command_line_and_exchanges_its_secret
     assert_eq!(wrong.code(), Code::Unauthenticated);
     assert!(dev.terminate().await.unwrap().success());
 }
+
+/// `terrace governance rotate-id-key`: with a new key made active beside the old one, every
+/// national id of the register is re-sealed under it and still reveals the same number.
+#[tokio::test]
+async fn a_rotation_from_the_command_line_reseals_every_national_id() {
+    use terrace_governance::register::parse::{CreateHousehold, CreateResident, Reveal};
+    use terrace_governance::register::sealing::{NationalIdKeys, Sealer};
+    use terrace_governance::register::{Register, national_id};
+    use terrace_platform::auth::Caller;
+    use terrace_proto::governance::v1 as pb;
+
+    let ctx = TestContext::new();
+    let db = ctx.database("governance").await;
+    terrace_platform::db::migrate::<terrace_governance::migration::Migrator>(&db)
+        .await
+        .unwrap();
+    let clock = terrace_platform::Clock::system();
+    terrace_governance::demo::create_demo_divisions(&db, "terrace/governance", clock.now())
+        .await
+        .unwrap();
+    let secret = |name: &str| format!("{name}-a-command-line-secret-of-32-bytes");
+    let keys = |active: &str, names: &[&str]| NationalIdKeys {
+        active_key: active.to_owned(),
+        keys: names
+            .iter()
+            .map(|name| ((*name).to_owned(), secret(name).into()))
+            .collect(),
+        hash_secret: secret("hash").into(),
+    };
+    let before = Register::new(
+        db.clone(),
+        "terrace/governance".into(),
+        clock.clone(),
+        Sealer::new(&keys("old", &["old"])).unwrap(),
+    );
+    let operator = Caller::operator("a test of the rotation");
+    let household = before
+        .create_household(
+            &operator,
+            CreateHousehold::parse(pb::CreateHouseholdRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                household: Some(pb::Household {
+                    village_code: "330523108204".into(),
+                    household_number: "K-1".into(),
+                    ..Default::default()
+                }),
+            })
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let number = national_id::with_check_digit("33052319750505246").unwrap();
+    let resident = before
+        .create_resident(
+            &operator,
+            CreateResident::parse(
+                pb::CreateResidentRequest {
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    resident: Some(pb::Resident {
+                        household_id: household.id.clone(),
+                        name: "吴芳".into(),
+                        national_id: number.clone(),
+                        ..Default::default()
+                    }),
+                },
+                before.today(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .args(["governance", "rotate-id-key"])
+        .env(
+            "TERRACE__DATABASE__DATABASE_PREFIX",
+            &ctx.settings.database.database_prefix,
+        )
+        .env("TERRACE__TELEMETRY__LOG_FILTER", "warn")
+        .env(
+            "TERRACE__SERVICES__GOVERNANCE__NATIONAL_ID__ACTIVE_KEY",
+            "new",
+        )
+        .env(
+            "TERRACE__SERVICES__GOVERNANCE__NATIONAL_ID__KEYS__OLD",
+            secret("old"),
+        )
+        .env(
+            "TERRACE__SERVICES__GOVERNANCE__NATIONAL_ID__KEYS__NEW",
+            secret("new"),
+        )
+        .env(
+            "TERRACE__SERVICES__GOVERNANCE__NATIONAL_ID__HASH_SECRET",
+            secret("hash"),
+        )
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout.contains("sealed under key \"new\" (1 re-sealed)"),
+        "{stdout}"
+    );
+
+    // Only the new key is needed now.
+    let after = Register::new(
+        db.clone(),
+        "terrace/governance".into(),
+        clock,
+        Sealer::new(&keys("new", &["new"])).unwrap(),
+    );
+    let revealed = after
+        .reveal(
+            &operator,
+            Reveal::parse(pb::RevealResidentNationalIdRequest {
+                request_id: uuid::Uuid::now_v7().to_string(),
+                resident_id: resident.id.clone(),
+                reason: "轮换后核对".into(),
+            })
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(revealed.national_id, number);
+}
