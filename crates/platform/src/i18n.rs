@@ -381,6 +381,12 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("agency client", "机构客户端"),
     ("consent", "授权"),
     ("division", "行政区划"),
+    ("household", "户"),
+    ("household number", "户号"),
+    ("resident", "村民"),
+    ("resident with national id", "持该身份证号的村民"),
+    ("resident record of", "村民记录，用户"),
+    ("village", "村"),
     ("target", "对象"),
     ("session", "会话"),
     ("your", "你的"),
@@ -545,6 +551,105 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("role grant {} not found", "找不到角色授予 {}"),
     ("{t} {} not found", "找不到{t} {}"),
     ("{t} {} already exists", "{t} {} 已存在"),
+    (
+        "this {} request was already done and its answer carried a secret that is shown only once: {t}",
+        "此 {} 请求已经办过，其结果含有只显示一次的机密信息：{t}",
+    ),
+    (
+        "reveal again with a new request_id (each reveal is logged)",
+        "请用新的 request_id 重新查看（每次查看都会记录）",
+    ),
+    // The village register.
+    (
+        "required: the village's 12-digit code",
+        "必填：村的 12 位区划代码",
+    ),
+    (
+        "must be a village's 12-digit code",
+        "必须是村的 12 位区划代码",
+    ),
+    ("required: active or archived", "必填：正常或已归档"),
+    (
+        "required: active, away, moved out or deceased",
+        "必填：在村、外出、迁出或已故",
+    ),
+    ("unknown value {}", "未知的值 {}"),
+    (
+        "must be a date between 1900 and today",
+        "必须是 1900 年至今天之间的日期",
+    ),
+    ("not a real date", "不是有效的日期"),
+    (
+        "{} is output only and cannot be changed",
+        "{} 由系统生成，不能修改",
+    ),
+    (
+        "{} cannot be changed; name, gender, birth_date, relationship, phone_number, user_id, national_id, status, remarks or household_id can",
+        "{} 不能修改；可以修改 name、gender、birth_date、relationship、phone_number、user_id、national_id、status、remarks 或 household_id",
+    ),
+    (
+        "{} cannot be changed; household_number, address, head_resident_id or status can",
+        "{} 不能修改；可以修改 household_number、address、head_resident_id 或 status",
+    ),
+    (
+        "its birth date ({}) differs from birth_date ({})",
+        "号码中的出生日期（{}）与出生日期（{}）不一致",
+    ),
+    (
+        "the sex it records differs from gender",
+        "号码中的性别与所填性别不一致",
+    ),
+    (
+        "required unless household_id is given",
+        "未指定 household_id 时必填",
+    ),
+    (
+        "at least {} characters: the resident reads why their number was looked at",
+        "至少 {} 个字：村民能看到查看其号码的原因",
+    ),
+    (
+        "must be a current member of the household",
+        "必须是本户的现有成员",
+    ),
+    (
+        "must be a household of the same village (a move to another village is a new registration there)",
+        "必须是同一村的户（迁往别村须在该村重新登记）",
+    ),
+    (
+        "must be 18 characters: 17 digits and a check digit (0-9 or X)",
+        "必须是 18 位：17 位数字加一位校验码（0-9 或 X）",
+    ),
+    (
+        "the address code (first 6 digits) names no province",
+        "地址码（前 6 位）不对应任何省份",
+    ),
+    (
+        "the birth date (digits 7-14) is not a real date",
+        "出生日期（第 7-14 位）不是有效日期",
+    ),
+    (
+        "the check digit does not match (GB 11643): a digit was probably mistyped",
+        "校验码不符（GB 11643）：可能有一位输错了",
+    ),
+    ("you do not govern this village", "你不管辖这个村"),
+    ("you do not govern this area", "你不管辖这个地区"),
+    (
+        "this household is archived; register the resident in an active one",
+        "该户已归档，请登记到正常的户中",
+    ),
+    ("the household moved to is archived", "要迁入的户已归档"),
+    (
+        "only an official of the village may reveal a national id",
+        "只有本村干部可以查看完整身份证号",
+    ),
+    (
+        "no national id is recorded for this resident",
+        "该村民没有登记身份证号",
+    ),
+    (
+        "user {} is already linked to another current resident record",
+        "用户 {} 已关联到另一条现有的村民记录",
+    ),
 ];
 
 #[cfg(test)]

@@ -459,6 +459,30 @@ async fn bad_requests_are_refused_specifically_and_change_nothing() {
             "resident.phone_number"
         ]
     );
+    // In the caller's language: a Chinese official reads why in Chinese.
+    let mut typo = national_id(131).into_bytes();
+    typo[17] = if typo[17] == b'1' { b'2' } else { b'1' };
+    let mut request = w.app.request(
+        pb::CreateResidentRequest {
+            request_id: request_id(),
+            resident: Some(member(
+                &household,
+                "赵六",
+                &String::from_utf8(typo).unwrap(),
+            )),
+        },
+        &official,
+    );
+    request
+        .metadata_mut()
+        .insert("accept-language", "zh-CN,zh;q=0.9".parse().unwrap());
+    let refused = w.client.create_resident(request).await.unwrap_err();
+    let details = tonic_types::StatusExt::get_error_details(&refused);
+    let violation = &details.bad_request().unwrap().field_violations[0];
+    assert_eq!(violation.field, "resident.national_id");
+    let localized = violation.localized_message.as_ref().unwrap();
+    assert_eq!(localized.locale, "zh-CN");
+    assert!(localized.message.contains("校验码不符"), "{localized:?}");
     // A number whose birth date disagrees with the one given.
     let mut mismatch = member(&household, "赵七", &national_id(133));
     mismatch.birth_date = Some(common::Date {
