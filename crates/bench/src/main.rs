@@ -15,7 +15,9 @@
 //! - [`substrate`]: the raw baselines.
 //! - [`platform`]: the platform's own numbers.
 //! - [`identity`]: token verification and password login costs.
+//! - [`governance`]: creating a resident; the national division import and search.
 
+mod governance;
 mod identity;
 mod measure;
 mod platform;
@@ -45,6 +47,13 @@ struct Args {
     /// Only the raw insert and the creates (for working on the write path).
     #[arg(long)]
     creates_only: bool,
+    /// The national division list (e.g. ../shared/data/admin-divisions); when given, its import
+    /// is timed against a raw COPY of the same rows, and division search over it.
+    #[arg(long)]
+    divisions: Option<std::path::PathBuf>,
+    /// Searches timed over the national list.
+    #[arg(long, default_value_t = 400)]
+    searches: usize,
     /// A built `terrace` binary; when given, `terrace dev` readiness and idle memory are measured.
     #[arg(long)]
     terrace_bin: Option<std::path::PathBuf>,
@@ -109,6 +118,36 @@ async fn main() -> anyhow::Result<()> {
         "whole loop / raw insert",
         looped.capacity.rate() / pg.insert.rate(),
     );
+
+    let residents = governance::resident_creates(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "governance: create a resident (gRPC, GB 11643, AES-GCM seal, duplicate lookup, row + snapshot + event)",
+        &residents,
+    );
+    report.ratio(
+        "resident create / raw insert",
+        residents.rate() / pg.insert.rate(),
+    );
+
+    if let Some(dir) = &args.divisions {
+        let national = governance::national_divisions(dir, args.searches).await?;
+        report.note(format!(
+            "governance: national division import, {} rows: {:.1} s; raw COPY of the same rows \
+             into the same table and indexes: {:.1} s ({:.1}x)",
+            national.rows,
+            national.import.as_secs_f64(),
+            national.copy.as_secs_f64(),
+            national.import.as_secs_f64() / national.copy.as_secs_f64()
+        ));
+        report.add(
+            "governance: SearchDivisions over the national tree (gRPC, one at a time)",
+            &national.search,
+        );
+        report.add(
+            "postgres: the same search query, raw (sqlx, one at a time)",
+            &national.raw_search,
+        );
+    }
 
     if !args.creates_only {
         identity_costs(&mut report).await?;
