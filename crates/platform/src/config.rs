@@ -475,7 +475,9 @@ fn parse_duration(
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("invalid duration {text:?}: use ms, s, m or h")),
+        // Retention periods are written in days.
+        "d" => Ok(Duration::from_secs(n * 86_400)),
+        _ => Err(format!("invalid duration {text:?}: use ms, s, m, h or d")),
     }
 }
 
@@ -543,6 +545,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("5 weeks"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_every_unit_up_to_days() {
+        let read = |text: &str| {
+            parse_duration(
+                humantime_secs::DurationRepr::Text(text.into()),
+                Duration::from_secs,
+            )
+        };
+        assert_eq!(read("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(read("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(read("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(read("5475d"), Ok(Duration::from_secs(5475 * 86_400)));
+        assert!(read("3y").is_err());
     }
 
     #[test]

@@ -385,7 +385,7 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("household number", "户号"),
     ("resident", "村民"),
     ("resident with national id", "持该身份证号的村民"),
-    ("resident record of", "村民记录，用户"),
+    ("resident record of user", "用户的村民记录"),
     ("village", "村"),
     ("target", "对象"),
     ("session", "会话"),
@@ -641,6 +641,14 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     (
         "only an official of the village may reveal a national id",
         "只有本村干部可以查看完整身份证号",
+    ),
+    (
+        "only an official of the village may erase a resident",
+        "只有本村干部可以删除村民信息",
+    ),
+    (
+        "export again with a new request_id (each export is logged)",
+        "请用新的 request_id 重新导出（每次导出都会记录）",
     ),
     (
         "no national id is recorded for this resident",

@@ -11,4 +11,7 @@ pub struct GovernanceSettings {
     pub demo_divisions: bool,
     /// The keys that seal national ids and hash them (`[services.governance.national_id]`).
     pub national_id: crate::register::sealing::NationalIdKeys,
+    /// How long the register keeps records moved out or deceased, and access-log entries
+    /// (`[services.governance.retention]`, e.g. `records = "5475d"`).
+    pub retention: crate::register::Retention,
 }

@@ -231,4 +231,37 @@ impl GovernanceService for GovernanceGrpc {
         let caller = Caller::required(&request)?;
         Ok(Response::new(self.register.mine(&caller).await?))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn erase_resident(
+        &self,
+        request: Request<pb::EraseResidentRequest>,
+    ) -> Result<Response<pb::EraseResidentResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = register::parse::Erase::parse(request.into_inner())?;
+        self.register.erase(&caller, command).await?;
+        Ok(Response::new(pb::EraseResidentResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_my_data(
+        &self,
+        request: Request<pb::ExportMyDataRequest>,
+    ) -> Result<Response<pb::ExportMyDataResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let mutation = register::parse::export(request.get_ref())?;
+        Ok(Response::new(
+            self.register.export(&caller, mutation).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_register_counts(
+        &self,
+        request: Request<pb::GetRegisterCountsRequest>,
+    ) -> Result<Response<pb::GetRegisterCountsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let area = register::parse::counts(request.get_ref())?;
+        Ok(Response::new(self.register.counts(&caller, &area).await?))
+    }
 }

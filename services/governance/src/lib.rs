@@ -86,6 +86,17 @@ impl Service for Governance {
                 demo::create_demo_divisions(&ctx.db, &ctx.event_source(), ctx.clock.now()).await?;
             tracing::info!(added, "demonstration county ready: 安吉县 (330523)");
         }
+        let register = register::Register::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            state.sealer.clone(),
+        );
+        let retention = state.settings.retention.clone();
+        terrace_platform::jobs::spawn(ctx, register::RETENTION_JOB, move |now| {
+            let (register, retention) = (register.clone(), retention.clone());
+            async move { Ok(register.apply_retention(now, &retention).await?) }
+        });
         Ok(())
     }
 }

@@ -1,7 +1,16 @@
 //! Households and residents of each village, with protected national ids and their access log:
 //! `CreateHousehold`, `GetHousehold`, `ListHouseholds`, `UpdateHousehold`, `CreateResident`,
 //! `GetResident`, `ListResidents`, `UpdateResident`, `RevealResidentNationalId`,
-//! `ListResidentAccessLog`, `GetMyResident`.
+//! `ListResidentAccessLog`, `GetMyResident`, `EraseResident`, `ExportMyData`, `GetRegisterCounts`,
+//! and the retention job.
+//!
+//! **Personal data rights (PIPL).** A villager downloads everything the register holds about
+//! them (`ExportMyData`: their record with the whole number, their household, the access log),
+//! the export itself logged. An official of the village erases a record (`EraseResident`): the
+//! row is deleted, its state snapshot replaced by a tombstone, `governance.resident.erased`
+//! published; its access log stays. The daily retention job ([`RETENTION_JOB`], periods in
+//! [`Retention`]) erases records moved out or deceased past their period and deletes access-log
+//! entries past theirs.
 //!
 //! **Who may do what.** An official governs a village when one of their official roles covers it
 //! (`Caller::covers` at a village official's rank): the village's officials, the township's above
@@ -64,6 +73,48 @@ pub const REGISTER_WRITE: &str = "governance.register:write";
 
 /// The field the access log names for a national id.
 pub const NATIONAL_ID_FIELD: &str = "national_id";
+
+/// The field the access log names for a resident's export of their own data.
+pub const EXPORT_FIELD: &str = "export";
+/// The reason an export is logged with.
+pub const EXPORT_REASON: &str = "personal data export by the resident";
+/// Most access-log entries an export carries (a record read more often than this is exported
+/// with its newest entries).
+const EXPORT_LOG_LIMIT: u64 = 10_000;
+
+/// How long the register keeps what it no longer needs (`[services.governance.retention]`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct Retention {
+    /// A record moved out or deceased is erased this long after its last change.
+    #[serde(with = "terrace_platform::config::humantime_secs")]
+    pub records: std::time::Duration,
+    /// An access-log entry is deleted this long after the read it records.
+    #[serde(with = "terrace_platform::config::humantime_secs")]
+    pub access_log: std::time::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            // Fifteen years after moving out or death: the period operators most often keep a
+            // village's paper register for; set it to what the local archive rules say.
+            records: std::time::Duration::from_secs(15 * 365 * 86_400),
+            // Three years: beyond the six months the Cybersecurity Law asks of access logs, long
+            // enough for a villager to look back over a dispute.
+            access_log: std::time::Duration::from_secs(3 * 365 * 86_400),
+        }
+    }
+}
+
+/// The daily job that applies [`Retention`].
+pub const RETENTION_JOB: terrace_platform::jobs::Schedule = terrace_platform::jobs::Schedule {
+    job: "governance.register-retention",
+    every: std::time::Duration::from_secs(86_400),
+};
+
+/// Records erased per transaction by the retention job.
+const RETENTION_BATCH: u64 = 200;
 
 /// The register: the *apply* step of its RPCs.
 #[derive(Debug, Clone)]
@@ -872,6 +923,178 @@ impl Register {
             household: Some(household.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX))),
             members: members.iter().map(ResidentRow::to_proto).collect(),
         })
+    }
+
+    /// Deletes `row` (erasure) in `txn`: clears it as its household's head, republishes the
+    /// household and replaces the record's state snapshot with a tombstone.
+    async fn erase_row<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        row: &ResidentRow,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        store::delete_resident(txn, row.id).await?;
+        if let Some(mut household) = store::household(txn, row.household_id, true).await? {
+            if household.head_resident_id == Some(row.id) {
+                household.head_resident_id = None;
+                household.updated_at = now;
+                household.updated_by = encoded_actor(caller);
+                store::update_household(txn, household.clone()).await?;
+            }
+            let household = self.household_proto(txn, &household).await?;
+            self.publish_household(txn, &household).await?;
+        }
+        outbox::publish_tombstone::<C, pb::Resident>(txn, &self.source, &row.id.to_string())
+            .await?;
+        Ok(())
+    }
+
+    /// `EraseResident`: an official who governs the village deletes a record's personal data.
+    pub async fn erase(&self, caller: &Caller, command: parse::Erase) -> Result<()> {
+        let now = self.clock.now();
+        idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                let unknown = || Error::not_found("resident", command.resident_id.to_string());
+                let row = store::resident(txn, command.resident_id, true)
+                    .await?
+                    .ok_or_else(unknown)?;
+                let village = village_of(&row.village_code)?;
+                if !caller.covers(&village, Role::VillageOfficial.rank(), None) {
+                    if governs(caller, &village, REGISTER_WRITE) {
+                        return Err(Error::permission_denied(
+                            "OFFICIALS_ONLY",
+                            "only an official of the village may erase a resident",
+                        ));
+                    }
+                    return Err(unknown());
+                }
+                self.erase_row(txn, caller, &row, now).await?;
+                tracing::info!(resident_id = %row.id, "resident erased");
+                Ok(pb::EraseResidentResponse {})
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `ExportMyData`: the caller's record with the whole number, their household and the access
+    /// log of the record, the export itself logged first.
+    pub async fn export(
+        &self,
+        caller: &Caller,
+        mutation: idempotency::Mutation,
+    ) -> Result<pb::ExportMyDataResponse> {
+        let user = caller.require_self()?;
+        let now = self.clock.now();
+        idempotency::once(
+            &self.db,
+            caller,
+            &mutation,
+            now,
+            Keep::Nothing {
+                instead: "export again with a new request_id (each export is logged)",
+            },
+            async |txn| {
+                let row = store::current_of_user(txn, user)
+                    .await?
+                    .ok_or_else(|| Error::not_found("resident record of user", user.to_string()))?;
+                let household = store::household(txn, row.household_id, false)
+                    .await?
+                    .ok_or_else(|| Error::not_found("household", row.household_id.to_string()))?;
+                let mut resident = row.to_proto();
+                if let (Some(sealed), Some(nonce), Some(key)) = (
+                    &row.national_id_sealed,
+                    &row.national_id_nonce,
+                    &row.national_id_key,
+                ) {
+                    resident.national_id = self
+                        .sealer
+                        .open(row.id, key, nonce, sealed)
+                        .map_err(Error::internal)?;
+                }
+                store::insert_access(
+                    txn,
+                    AccessRow {
+                        id: Uuid::now_v7(),
+                        resident_id: row.id,
+                        actor: encoded_actor(caller),
+                        field: EXPORT_FIELD.to_owned(),
+                        reason: EXPORT_REASON.to_owned(),
+                        accessed_at: now,
+                    },
+                )
+                .await?;
+                let log = store::whole_access_log(txn, row.id, EXPORT_LOG_LIMIT).await?;
+                let members = store::members(txn, household.id).await?;
+                Ok(pb::ExportMyDataResponse {
+                    resident: Some(resident),
+                    household: Some(
+                        household.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX)),
+                    ),
+                    access_log: log.iter().map(AccessRow::to_proto).collect(),
+                    export_time: Some(to_timestamp(now)),
+                })
+            },
+        )
+        .await
+    }
+
+    /// `GetRegisterCounts`.
+    pub async fn counts(
+        &self,
+        caller: &Caller,
+        area: &AdminScope,
+    ) -> Result<pb::GetRegisterCountsResponse> {
+        if !governs(caller, area, REGISTER_READ) {
+            return Err(Error::permission_denied(
+                "OUTSIDE_YOUR_AREA",
+                "you do not govern this area",
+            ));
+        }
+        let counts = store::counts(&self.db, area).await?;
+        Ok(pb::GetRegisterCountsResponse {
+            households: counts.households,
+            active_residents: counts.active,
+            away_residents: counts.away,
+            moved_out_residents: counts.moved_out,
+            deceased_residents: counts.deceased,
+            linked_residents: counts.linked,
+            residents_with_national_id: counts.with_national_id,
+        })
+    }
+
+    /// The retention job's run at `now`: erases records moved out or deceased longer than
+    /// `retention.records` ago (in batches, each its own transaction), and forgets access-log
+    /// entries older than `retention.access_log`. Returns how many records and entries went.
+    pub async fn apply_retention(&self, now: DateTime<Utc>, retention: &Retention) -> Result<u64> {
+        let job = Caller::System {
+            job: RETENTION_JOB.job,
+        };
+        let records_before =
+            now - chrono::Duration::from_std(retention.records).map_err(Error::internal)?;
+        let mut done = 0;
+        loop {
+            let txn = self.db.begin().await?;
+            let rows = store::past_retention(&txn, records_before, RETENTION_BATCH).await?;
+            for row in &rows {
+                self.erase_row(&txn, &job, row, now).await?;
+            }
+            txn.commit().await?;
+            done += rows.len() as u64;
+            if (rows.len() as u64) < RETENTION_BATCH {
+                break;
+            }
+        }
+        let log_before =
+            now - chrono::Duration::from_std(retention.access_log).map_err(Error::internal)?;
+        done += store::forget_access_before(&self.db, log_before).await?;
+        Ok(done)
     }
 
     /// Re-seals up to `batch` numbers sealed under keys other than the active one; returns how

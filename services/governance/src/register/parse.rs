@@ -741,6 +741,67 @@ impl ListAccessLog {
     }
 }
 
+/// The reason an erasure gives: required, kept in the audit log.
+pub const MAX_ERASE_REASON: usize = 200;
+
+/// `EraseResident`.
+#[derive(Debug)]
+pub struct Erase {
+    pub mutation: Mutation,
+    pub resident_id: Uuid,
+    pub reason: String,
+}
+
+impl Erase {
+    pub fn parse(request: pb::EraseResidentRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "EraseResident",
+            &request.request_id,
+            &request,
+        );
+        let resident_id = validate::id(
+            &mut violations,
+            "resident_id",
+            &request.resident_id,
+            "resident",
+        );
+        let reason = validate::text(
+            &mut violations,
+            "reason",
+            &request.reason,
+            Text::required(MAX_ERASE_REASON),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                resident_id: resident_id?,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// `ExportMyData`: only its request id.
+pub fn export(request: &pb::ExportMyDataRequest) -> Result<Mutation> {
+    let mut violations = Violations::new();
+    let mutation = Mutation::parse(
+        &mut violations,
+        "ExportMyData",
+        &request.request_id,
+        request,
+    );
+    violations.finish_with(|| mutation)
+}
+
+/// `GetRegisterCounts`: an area.
+pub fn counts(request: &pb::GetRegisterCountsRequest) -> Result<AdminScope> {
+    let mut violations = Violations::new();
+    let area = validate::admin_code(&mut violations, "area", request.area.as_ref());
+    violations.finish_with(|| area)
+}
+
 /// `GetHousehold`, `GetResident`: one id.
 pub fn one_id(field: &str, value: &str, what: &str) -> Result<Uuid> {
     let mut violations = Violations::new();

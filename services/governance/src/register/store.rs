@@ -419,3 +419,89 @@ pub async fn sealed_under_other_keys<C: ConnectionTrait>(
         .all(conn)
         .await?)
 }
+
+/// Deletes a resident's row: erasure. The access log stays (it has no foreign key).
+pub async fn delete_resident<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<()> {
+    Residents::delete_by_id(id).exec(conn).await?;
+    Ok(())
+}
+
+/// The whole access log of a resident, newest first, at most `limit` entries.
+pub async fn whole_access_log<C: ConnectionTrait>(
+    conn: &C,
+    resident: Uuid,
+    limit: u64,
+) -> Result<Vec<AccessRow>> {
+    access_log(conn, resident, None, limit).await
+}
+
+/// The register's counts in an area.
+#[derive(Debug, Default, FromQueryResult)]
+pub struct Counts {
+    pub households: i64,
+    pub active: i64,
+    pub away: i64,
+    pub moved_out: i64,
+    pub deceased: i64,
+    pub linked: i64,
+    pub with_national_id: i64,
+}
+
+/// Counts of households and residents whose village lies in `area`.
+pub async fn counts<C: ConnectionTrait>(conn: &C, area: &AdminScope) -> Result<Counts> {
+    // Raw SQL: one pass over the area's residents with aggregate FILTERs, which the builder
+    // cannot say.
+    let prefix = format!("{}%", escape_like(area.as_str()));
+    let counts = Counts::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "SELECT \
+           (SELECT count(*) FROM households WHERE village_code LIKE $1 AND status = 1) AS households, \
+           count(*) FILTER (WHERE status = 1) AS active, \
+           count(*) FILTER (WHERE status = 2) AS away, \
+           count(*) FILTER (WHERE status = 3) AS moved_out, \
+           count(*) FILTER (WHERE status = 4) AS deceased, \
+           count(*) FILTER (WHERE status IN (1, 2) AND user_id IS NOT NULL) AS linked, \
+           count(*) FILTER (WHERE status IN (1, 2) AND national_id_hash IS NOT NULL) AS with_national_id \
+         FROM residents WHERE village_code LIKE $1",
+        [prefix.into()],
+    ))
+    .one(conn)
+    .await?;
+    Ok(counts.unwrap_or_default())
+}
+
+/// Up to `limit` residents moved out or deceased whose record last changed before `before`:
+/// due for erasure at the end of their retention.
+pub async fn past_retention<C: ConnectionTrait>(
+    conn: &C,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<ResidentRow>> {
+    use residents::Column;
+    Ok(Residents::find()
+        .filter(
+            Condition::any()
+                .add(Column::Status.eq(ResidentStatus::MovedOut))
+                .add(Column::Status.eq(ResidentStatus::Deceased)),
+        )
+        .filter(Column::UpdatedAt.lt(before))
+        .limit(limit)
+        .lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
+        .all(conn)
+        .await?)
+}
+
+/// Deletes access-log entries older than `before`; returns how many.
+pub async fn forget_access_before<C: ConnectionTrait>(
+    conn: &C,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    let deleted = AccessLog::delete_many()
+        .filter(resident_access_log::Column::AccessedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}

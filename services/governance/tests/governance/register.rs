@@ -849,3 +849,235 @@ async fn a_rotation_reseals_every_number_under_the_new_key() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::AlreadyExists);
 }
+
+#[tokio::test]
+async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_access_log() {
+    let mut w = World::new().await;
+    let official = w.official.clone();
+    let household = w.household(&official, VILLAGE, "A-001").await.unwrap();
+    let (villager, villager_token) = w.user(Role::Resident, VILLAGE);
+    let number = national_id(151);
+    let mut record = member(&household, "郑十", &number);
+    record.user_id = villager.to_string();
+    let resident = w.resident(&official, record).await.unwrap();
+    w.reveal(&official, &resident.id, "核对低保申请")
+        .await
+        .unwrap();
+
+    // The villager's download: the whole number, the household, every read (this one first).
+    let export = |token: &str, request: &str| {
+        w.app.request(
+            pb::ExportMyDataRequest {
+                request_id: request.into(),
+            },
+            token,
+        )
+    };
+    let request = request_id();
+    let data = w
+        .client
+        .export_my_data(export(&villager_token, &request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(data.resident.as_ref().unwrap().national_id, number);
+    assert_eq!(data.household.unwrap().id, household.id);
+    assert_eq!(
+        data.access_log
+            .iter()
+            .map(|e| (e.field.as_str(), e.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("export", "personal data export by the resident"),
+            ("national_id", "核对低保申请")
+        ]
+    );
+    assert_refused(
+        w.client
+            .export_my_data(export(&villager_token, &request))
+            .await,
+        Code::FailedPrecondition,
+        "ANSWER_NOT_KEPT",
+    );
+    // A helper acting for the villager cannot download it for them.
+    let helper = w
+        .app
+        .issuer
+        .build(&villager.to_string())
+        .actor(&Uuid::now_v7().to_string())
+        .grants(&[(Role::Resident, VILLAGE)])
+        .sign();
+    assert_refused(
+        w.client
+            .export_my_data(export(&helper, &request_id()))
+            .await,
+        Code::PermissionDenied,
+        "DELEGATED_TOKEN",
+    );
+
+    let counts = |w: &mut World| {
+        let request = w.app.request(
+            pb::GetRegisterCountsRequest {
+                area: Some(common::AdminCode {
+                    code: VILLAGE.into(),
+                    level: common::AdminLevel::Village as i32,
+                }),
+            },
+            &official,
+        );
+        let mut client = w.client.clone();
+        async move {
+            client
+                .get_register_counts(request)
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let before = counts(&mut w).await;
+    assert_eq!(
+        (
+            before.households,
+            before.active_residents,
+            before.linked_residents,
+            before.residents_with_national_id
+        ),
+        (1, 1, 1, 1)
+    );
+
+    // Erasure needs a reason; then the record is gone, its access log is not.
+    let erase = |reason: &str| pb::EraseResidentRequest {
+        request_id: request_id(),
+        resident_id: resident.id.clone(),
+        reason: reason.into(),
+    };
+    let refused = w
+        .client
+        .erase_resident(w.app.request(erase(""), &official))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["reason"]);
+    w.client
+        .erase_resident(w.app.request(erase("本人申请删除个人信息"), &official))
+        .await
+        .unwrap();
+    let gone = w
+        .client
+        .get_resident(w.app.request(
+            pb::GetResidentRequest {
+                resident_id: resident.id.clone(),
+            },
+            &official,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    assert_eq!(w.count("SELECT count(*) AS n FROM residents").await, 0);
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM resident_access_log")
+            .await,
+        2,
+        "the reveal and the export stay logged"
+    );
+    let after = counts(&mut w).await;
+    assert_eq!((after.households, after.active_residents), (1, 0));
+    let read = w
+        .client
+        .get_household(w.app.request(
+            pb::GetHouseholdRequest {
+                household_id: household.id.clone(),
+            },
+            &official,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .household
+        .unwrap();
+    assert_eq!((read.member_count, read.head_resident_id.as_str()), (0, ""));
+    // Erased on the event stream and, as a tombstone, on the state stream.
+    assert_eq!(
+        terrace_testkit::events::published(&w.app, "governance", "governance.resident.erased")
+            .await,
+        1
+    );
+    let mine = w
+        .client
+        .get_my_resident(w.app.request(pb::GetMyResidentRequest {}, &villager_token))
+        .await
+        .unwrap_err();
+    assert_eq!(mine.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn the_retention_job_erases_old_records_and_forgets_old_reads() {
+    use std::time::Duration;
+    use terrace_governance::register::RETENTION_JOB;
+
+    let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
+        settings.services.insert(
+            "governance".into(),
+            serde_json::json!({
+                "demo_divisions": true,
+                "retention": { "records": "10d", "access_log": "5d" },
+            }),
+        );
+    })
+    .await;
+    let db = app.ctx.database("governance").await;
+    let client = GovernanceServiceClient::new(app.channel().await);
+    let official = app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, VILLAGE)],
+    );
+    let mut w = World {
+        app,
+        db,
+        client,
+        official: official.clone(),
+    };
+    let household = w.household(&official, VILLAGE, "A-001").await.unwrap();
+    let staying = w
+        .resident(&official, member(&household, "留守", &national_id(161)))
+        .await
+        .unwrap();
+    let mut leaving = member(&household, "迁出", &national_id(163));
+    leaving.relationship = pb::HouseholdRelationship::Child as i32;
+    let leaving = w.resident(&official, leaving).await.unwrap();
+    w.reveal(&official, &staying.id, "核对身份信息")
+        .await
+        .unwrap();
+    let moved = pb::UpdateResidentRequest {
+        request_id: request_id(),
+        resident: Some(pb::Resident {
+            id: leaving.id.clone(),
+            status: pb::ResidentStatus::MovedOut as i32,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["status".into()],
+        }),
+    };
+    w.client
+        .update_resident(w.app.request(moved, &official))
+        .await
+        .unwrap();
+
+    terrace_testkit::jobs::settled(&w.db, RETENTION_JOB.job, 1).await;
+    let runs = terrace_testkit::jobs::runs(&w.db, RETENTION_JOB.job).await;
+    // Six days on: the read is past its retention, the moved-out record is not.
+    w.app.clock.advance(Duration::from_secs(6 * 86_400));
+    terrace_testkit::jobs::settled(&w.db, RETENTION_JOB.job, runs + 1).await;
+    assert_eq!(w.footprint().await, (1, 2, 0));
+    // Eleven days on: the moved-out record is erased; the current one stays.
+    w.app.clock.advance(Duration::from_secs(5 * 86_400));
+    terrace_testkit::jobs::settled(&w.db, RETENTION_JOB.job, runs + 2).await;
+    assert_eq!(w.footprint().await, (1, 1, 0));
+    let left = w
+        .count(&format!(
+            "SELECT count(*) AS n FROM residents WHERE id = '{}'",
+            staying.id
+        ))
+        .await;
+    assert_eq!(left, 1);
+}
