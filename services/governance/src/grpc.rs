@@ -3,23 +3,26 @@
 
 use terrace_platform::auth::Caller;
 use terrace_platform::service::ServiceContext;
-use terrace_platform::validate::page_response;
+use terrace_platform::validate::{page_response, to_timestamp};
 use terrace_proto::governance::v1 as pb;
 use terrace_proto::governance::v1::governance_service_server::GovernanceService;
 use tonic::{Request, Response, Status};
 
+use crate::audit::{self, Audit};
 use crate::divisions::{self, Divisions};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
 pub struct GovernanceGrpc {
     divisions: Divisions,
+    audit: Audit,
 }
 
 impl GovernanceGrpc {
     pub fn new(ctx: ServiceContext) -> Self {
         Self {
             divisions: Divisions::new(ctx.db.clone()),
+            audit: Audit::new(&ctx),
         }
     }
 }
@@ -78,6 +81,27 @@ impl GovernanceService for GovernanceGrpc {
         Ok(Response::new(pb::SearchDivisionsResponse {
             divisions,
             page: Some(page_response(next.as_ref())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = audit::ListAuditEntries::parse(request.into_inner())?;
+        let listing = self.audit.list(&caller, query).await?;
+        Ok(Response::new(pb::ListAuditEntriesResponse {
+            entries: listing
+                .entries
+                .iter()
+                .map(audit::AuditEntry::to_proto)
+                .collect(),
+            page: Some(page_response(listing.next.as_ref())),
+            head_sequence: listing.head.0,
+            head_hash: listing.head.1,
+            head_time: Some(to_timestamp(listing.read_at)),
         }))
     }
 }

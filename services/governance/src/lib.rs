@@ -15,7 +15,9 @@
 //! - [`notices`]: public notices of the village's affairs, their revisions and read receipts (empty until built).
 //! - [`finances`]: finance disclosures and their approval (empty until built).
 //! - [`polls`]: polls and votes (empty until built).
-//! - [`audit`]: the tamper-evident audit log (empty until built).
+//! - [`audit`]: the tamper-evident audit log: one hash chain per county, `append` for every
+//!   mutating action, identity's audit records joining it (a consumer), `ListAuditEntries` and the
+//!   chain's verification (`terrace governance verify-audit`).
 //! - [`config`]: the service's own settings (`[services.governance]`).
 //! - [`demo`]: the demonstration county for `terrace dev --demo`.
 //! - [`grpc`]: the handlers of `terrace.governance.v1.GovernanceService`.
@@ -77,6 +79,9 @@ impl Service for Governance {
                 demo::create_demo_divisions(&ctx.db, &ctx.event_source(), ctx.clock.now()).await?;
             tracing::info!(added, "demonstration county ready: 安吉县 (330523)");
         }
+        let records = audit::identity::consumer(ctx);
+        records.ensure().await?;
+        ctx.tasks.spawn(records.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         let mut migrations = terrace_platform::db::migrations();
         migrations.push(crate::divisions::MIGRATION.boxed());
+        migrations.push(crate::audit::MIGRATION.boxed());
         migrations
     }
 }

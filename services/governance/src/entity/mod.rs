@@ -1,3 +1,5 @@
 //! One sea-orm entity per governance table: the one row type each store reads and writes.
 
+pub mod audit_chain_heads;
+pub mod audit_entries;
 pub mod divisions;
