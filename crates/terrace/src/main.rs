@@ -10,6 +10,7 @@
 //!   authority.
 //! - `terrace events resnapshot --service <name>`: republish a service's state streams.
 //! - `terrace import divisions <dir>`: load the national division list into governance.
+//! - `terrace governance verify-audit [--county <code>]`: recompute the audit log's hash chains.
 //!
 //! # Layout
 //!
@@ -21,9 +22,11 @@
 //! - [`agencies`]: `terrace agency create|rotate`.
 //! - [`events`]: `terrace events resnapshot`.
 //! - [`import`]: `terrace import divisions`.
+//! - [`audit`]: `terrace governance verify-audit`.
 //! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
 mod agencies;
+mod audit;
 mod events;
 mod import;
 mod services;
@@ -104,6 +107,11 @@ enum Command {
     Events {
         #[command(subcommand)]
         action: events::EventsCommand,
+    },
+    /// Governance's records, with the operator's authority (verify the audit log's chains).
+    Governance {
+        #[command(subcommand)]
+        action: audit::GovernanceCommand,
     },
 }
 
@@ -221,6 +229,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Events { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             events::run(&settings, action).await
+        }
+        Command::Governance { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            audit::run(&settings, action).await
         }
     }
 }
