@@ -312,12 +312,21 @@ const VERIFY_BATCH: u64 = 5000;
 
 /// Verifies the stored chain `chain` from its first entry to its head, with the database's
 /// authority (`terrace governance verify-audit`): the entries as the contract answers them,
-/// checked by [`chain::Verifier`], and the head read first (entries appended meanwhile are
-/// checked too).
-pub async fn verify_stored<C: ConnectionTrait>(
-    conn: &C,
-    chain: &AdminScope,
-) -> Result<chain::Verdict> {
+/// checked by [`chain::Verifier`], and the head, all read in one snapshot (appends going on
+/// meanwhile are neither waited for nor seen).
+pub async fn verify_stored(db: &DatabaseConnection, chain: &AdminScope) -> Result<chain::Verdict> {
+    let txn = db
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?;
+    let verdict = verify_in(&txn, chain).await?;
+    txn.commit().await?;
+    Ok(verdict)
+}
+
+async fn verify_in<C: ConnectionTrait>(conn: &C, chain: &AdminScope) -> Result<chain::Verdict> {
     let head = store::head(conn, chain).await?;
     let mut verifier = chain::Verifier::new(&code(chain));
     let filter = store::Filter {
