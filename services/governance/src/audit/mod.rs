@@ -111,7 +111,9 @@ pub struct NewEntry<'a> {
 
 /// Appends `entry`, done by `caller` at `at` (the service clock's now), to its county's chain,
 /// in `conn`: the transaction of the action, so that the entry exists exactly when the action
-/// does. Waits for a concurrent append to the same chain to commit; never for other chains.
+/// does. Waits for a concurrent append to the same chain to commit; never for other chains. The
+/// chain's head stays locked until the transaction ends, so call it after the action's checks
+/// and writes, as the transaction's last step where possible.
 pub async fn append<C: ConnectionTrait>(
     conn: &C,
     caller: &Caller,
