@@ -166,6 +166,19 @@ impl<C> Page<C> {
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 500;
 
+/// The page sizes of one list: what 0 means and what larger sizes are lowered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSizes {
+    pub default: u64,
+    pub max: u64,
+}
+
+/// Most lists' sizes ([`DEFAULT_PAGE_SIZE`], [`MAX_PAGE_SIZE`]).
+pub const PAGE_SIZES: PageSizes = PageSizes {
+    default: DEFAULT_PAGE_SIZE,
+    max: MAX_PAGE_SIZE,
+};
+
 /// The `page` field of a List request. Tokens are opaque to clients: base64url of the JSON of the
 /// list's own cursor type `C`, so a token of another list, or one edited by hand, does not parse.
 pub fn page<C: DeserializeOwned>(
@@ -173,12 +186,22 @@ pub fn page<C: DeserializeOwned>(
     field: &str,
     page: Option<&common::PageRequest>,
 ) -> Option<Page<C>> {
+    sized_page(violations, field, page, PAGE_SIZES)
+}
+
+/// As [`page`], for a list whose contract gives other sizes (the audit log's 500 and 5000).
+pub fn sized_page<C: DeserializeOwned>(
+    violations: &mut Violations,
+    field: &str,
+    page: Option<&common::PageRequest>,
+    sizes: PageSizes,
+) -> Option<Page<C>> {
     let default = common::PageRequest::default();
     let page = page.unwrap_or(&default);
     // Both parts are judged, so that a request with a bad size and a bad token hears of both.
     let size = match u64::try_from(page.page_size) {
-        Ok(0) => Some(DEFAULT_PAGE_SIZE),
-        Ok(size) => Some(size.min(MAX_PAGE_SIZE)),
+        Ok(0) => Some(sizes.default),
+        Ok(size) => Some(size.min(sizes.max)),
         Err(_) => {
             violations.add(format!("{field}.page_size"), "must not be negative");
             None
@@ -813,6 +836,20 @@ mod tests {
             one(|v| page::<Uuid>(v, "page", Some(&request(-1, "")))).1,
             ["page.page_size"]
         );
+        // A list with its own sizes: 0 is its default, larger sizes are lowered to its maximum.
+        let audit = PageSizes {
+            default: 500,
+            max: 5000,
+        };
+        for (asked, got) in [(0, 500), (20, 20), (4_999, 4_999), (100_000, 5000)] {
+            assert_eq!(
+                one(|v| sized_page::<u64>(v, "page", Some(&request(asked, "")), audit))
+                    .0
+                    .map(|p| p.size),
+                Some(got),
+                "{asked}"
+            );
+        }
         // A token round-trips; someone else's does not parse.
         let last = Uuid::now_v7();
         let token = page_response(Some(&last)).next_page_token;

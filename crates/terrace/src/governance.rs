@@ -1,4 +1,5 @@
-//! `terrace governance ...`: the governance service's operator commands.
+//! `terrace governance ...`: the governance service's operator commands (re-sealing national ids;
+//! verifying the audit log, in [`crate::audit`]).
 
 use clap::Subcommand;
 use terrace_governance::config::GovernanceSettings;
@@ -16,11 +17,20 @@ pub(crate) enum GovernanceCommand {
     /// `active_key` first; once this has finished, the old key may be removed. Safe to run while
     /// the service runs, and to run again.
     RotateIdKey,
+    /// Recompute the audit log's hash chains and name the first broken entry of each; exits
+    /// non-zero when any chain is broken.
+    VerifyAudit {
+        /// The county whose chain to verify, as 6 or 12 digits (330523 or 330523000000); an area
+        /// inside a county verifies that county's chain. Without it, every chain.
+        #[arg(long, value_parser = crate::audit::parse_area)]
+        county: Option<terrace_platform::auth::AdminScope>,
+    },
 }
 
 #[allow(clippy::print_stdout)] // The command's answer is its output.
 pub(crate) async fn run(settings: &Settings, command: GovernanceCommand) -> anyhow::Result<()> {
     match command {
+        GovernanceCommand::VerifyAudit { county } => crate::audit::verify(settings, county).await,
         GovernanceCommand::RotateIdKey => {
             let own: GovernanceSettings = settings.service("governance")?;
             let sealer = Sealer::new(&own.national_id)?;

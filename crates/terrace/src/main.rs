@@ -11,6 +11,7 @@
 //! - `terrace events resnapshot --service <name>`: republish a service's state streams.
 //! - `terrace import divisions <dir>`: load the national division list into governance.
 //! - `terrace governance rotate-id-key`: re-seal the register's national ids under the active key.
+//! - `terrace governance verify-audit [--county <code>]`: recompute the audit log's hash chains.
 //!
 //! # Layout
 //!
@@ -22,10 +23,12 @@
 //! - [`agencies`]: `terrace agency create|rotate`.
 //! - [`events`]: `terrace events resnapshot`.
 //! - [`import`]: `terrace import divisions`.
-//! - [`governance`]: `terrace governance rotate-id-key`.
+//! - [`governance`]: `terrace governance rotate-id-key|verify-audit`.
+//! - [`audit`]: verifying the audit log's chains.
 //! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
 mod agencies;
+mod audit;
 mod events;
 mod governance;
 mod import;
@@ -108,7 +111,8 @@ enum Command {
         #[command(subcommand)]
         action: events::EventsCommand,
     },
-    /// Governance's operator commands (re-sealing national ids under a new key).
+    /// Governance's operator commands: re-seal national ids under a new key, verify the audit
+    /// log's chains.
     Governance {
         #[command(subcommand)]
         action: governance::GovernanceCommand,

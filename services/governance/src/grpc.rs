@@ -3,12 +3,13 @@
 
 use terrace_platform::auth::Caller;
 use terrace_platform::service::ServiceContext;
-use terrace_platform::validate::page_response;
+use terrace_platform::validate::{page_response, to_timestamp};
 use terrace_proto::governance::v1 as pb;
 use terrace_proto::governance::v1::governance_service_server::GovernanceService;
 use tonic::{Request, Response, Status};
 
 use crate::GovernanceState;
+use crate::audit::{self, Audit};
 use crate::divisions::{self, Divisions};
 use crate::register::{self, Register};
 
@@ -17,6 +18,7 @@ use crate::register::{self, Register};
 pub struct GovernanceGrpc {
     divisions: Divisions,
     register: Register,
+    audit: Audit,
 }
 
 impl GovernanceGrpc {
@@ -29,6 +31,7 @@ impl GovernanceGrpc {
                 ctx.clock.clone(),
                 state.sealer.clone(),
             ),
+            audit: Audit::new(&ctx),
         }
     }
 }
@@ -263,5 +266,26 @@ impl GovernanceService for GovernanceGrpc {
         let caller = Caller::required(&request)?;
         let area = register::parse::counts(request.get_ref())?;
         Ok(Response::new(self.register.counts(&caller, &area).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = audit::ListAuditEntries::parse(request.into_inner())?;
+        let listing = self.audit.list(&caller, query).await?;
+        Ok(Response::new(pb::ListAuditEntriesResponse {
+            entries: listing
+                .entries
+                .iter()
+                .map(audit::AuditEntry::to_proto)
+                .collect(),
+            page: Some(page_response(listing.next.as_ref())),
+            head_sequence: listing.head.0,
+            head_hash: listing.head.1,
+            head_time: Some(to_timestamp(listing.read_at)),
+        }))
     }
 }

@@ -15,7 +15,9 @@
 //! - [`notices`]: public notices of the village's affairs, their revisions and read receipts (empty until built).
 //! - [`finances`]: finance disclosures and their approval (empty until built).
 //! - [`polls`]: polls and votes (empty until built).
-//! - [`audit`]: the tamper-evident audit log (empty until built).
+//! - [`audit`]: the tamper-evident audit log: one hash chain per county, `append` for every
+//!   mutating action, identity's audit records joining it (a consumer), `ListAuditEntries` and the
+//!   chain's verification (`terrace governance verify-audit`).
 //! - [`config`]: the service's own settings (`[services.governance]`).
 //! - [`demo`]: the demonstration county for `terrace dev --demo`.
 //! - [`grpc`]: the handlers of `terrace.governance.v1.GovernanceService`.
@@ -97,6 +99,9 @@ impl Service for Governance {
             let (register, retention) = (register.clone(), retention.clone());
             async move { Ok(register.apply_retention(now, &retention).await?) }
         });
+        let records = audit::identity::consumer(ctx);
+        records.ensure().await?;
+        ctx.tasks.spawn(records.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = terrace_platform::db::migrations();
         migrations.push(crate::divisions::MIGRATION.boxed());
         migrations.push(crate::register::MIGRATION.boxed());
+        migrations.push(crate::audit::MIGRATION.boxed());
         migrations
     }
 }

@@ -1,5 +1,7 @@
 //! One sea-orm entity per governance table: the one row type each store reads and writes.
 
+pub mod audit_chain_heads;
+pub mod audit_entries;
 pub mod divisions;
 pub mod households;
 pub mod resident_access_log;

@@ -21,9 +21,10 @@ pub mod parse;
 pub mod store;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Role};
+use terrace_platform::bus::outbox;
 use terrace_platform::error::{Error, Result};
 use terrace_platform::service::ServiceContext;
 use terrace_platform::validate::to_timestamp;
@@ -40,7 +41,13 @@ pub use self::store::AuditRow;
 const LEGACY_OPERATOR: &str = "system:cli";
 
 /// Writes an audit record of `action` by `caller` at `at` (the service clock's now) in the
-/// caller's transaction. An operator's stated reason is kept with the details.
+/// caller's transaction, and publishes it (`identity.audit.recorded`) through the outbox in the
+/// same transaction, for governance's hash-chained audit log. An operator's stated reason is
+/// kept with the details.
+///
+/// The event names where the record belongs ([`areas`]): the target user's areas, or an agency
+/// client's; governance appends it to the chain of each of their counties (the country's when
+/// there is none).
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
     caller: &Caller,
@@ -48,7 +55,7 @@ pub async fn record<C: ConnectionTrait>(
     target_user: Option<Uuid>,
     mut details: serde_json::Value,
     at: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<()> {
     if let (Caller::Operator { reason }, Some(details)) = (caller, details.as_object_mut()) {
         details.insert("operator_reason".to_owned(), reason.clone().into());
     }
@@ -60,7 +67,7 @@ pub async fn record<C: ConnectionTrait>(
     };
     let on_behalf_of =
         (!actor.on_behalf_of_user_id.is_empty()).then_some(actor.on_behalf_of_user_id);
-    store::insert(
+    let row = store::insert(
         conn,
         store::NewRecord {
             actor_id,
@@ -71,7 +78,36 @@ pub async fn record<C: ConnectionTrait>(
             at,
         },
     )
-    .await
+    .await?;
+    let event = pb::AuditRecorded {
+        record: Some(row.to_proto()),
+        areas: areas(conn, &row)
+            .await?
+            .iter()
+            .map(AdminScope::to_proto)
+            .collect(),
+    };
+    outbox::publish(conn, crate::admin::SOURCE, &event).await?;
+    Ok(())
+}
+
+/// Where a record belongs: the areas of the target user's grants live at the record's time (a
+/// grant this very action revoked or retired included), or the areas of the agency client it is
+/// about; none for a record about neither.
+async fn areas<C: ConnectionTrait>(conn: &C, row: &AuditRow) -> Result<Vec<AdminScope>> {
+    let mut areas: Vec<AdminScope> = if let Some(user) = row.target_user {
+        store::areas_at(conn, user, row.at).await?
+    } else if let Some(client) = row.agency_client().and_then(|id| Uuid::parse_str(id).ok()) {
+        agency_store::get(conn, client)
+            .await?
+            .map(|client| client.areas.into_iter().map(|grant| grant.scope).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    areas.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    areas.dedup();
+    Ok(areas)
 }
 
 /// The contract's actor of a stored record.

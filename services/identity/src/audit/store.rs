@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, DbErr, EntityTrait as _,
-    QueryFilter, QueryOrder as _, QuerySelect as _, QueryTrait as _, Select,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, QueryFilter,
+    QueryOrder as _, QuerySelect as _, QueryTrait as _, Select,
 };
 use terrace_platform::auth::AdminScope;
 use terrace_platform::error::Result;
@@ -29,18 +29,59 @@ pub struct NewRecord<'a> {
 }
 
 /// Writes `record`.
-pub async fn insert<C: ConnectionTrait>(conn: &C, record: NewRecord<'_>) -> Result<(), DbErr> {
-    let row = audit_records::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        at: Set(record.at),
-        actor_id: Set(record.actor_id),
-        on_behalf_of: Set(record.on_behalf_of),
-        action: Set(record.action.to_owned()),
-        target_user: Set(record.target_user),
-        details: Set(record.details),
+pub async fn insert<C: ConnectionTrait>(conn: &C, record: NewRecord<'_>) -> Result<AuditRow> {
+    let row = AuditRow {
+        id: Uuid::now_v7(),
+        at: record.at,
+        actor_id: record.actor_id,
+        on_behalf_of: record.on_behalf_of,
+        action: record.action.to_owned(),
+        target_user: record.target_user,
+        details: record.details,
     };
-    Entity::insert(row).exec_without_returning(conn).await?;
-    Ok(())
+    let active = audit_records::ActiveModel {
+        id: Set(row.id),
+        at: Set(row.at),
+        actor_id: Set(row.actor_id.clone()),
+        on_behalf_of: Set(row.on_behalf_of.clone()),
+        action: Set(row.action.clone()),
+        target_user: Set(row.target_user),
+        details: Set(row.details.clone()),
+    };
+    Entity::insert(active).exec_without_returning(conn).await?;
+    Ok(row)
+}
+
+/// The areas of `user`'s grants live at `at`, counting a grant revoked at that very instant
+/// (by the action being recorded) as live.
+pub async fn areas_at<C: ConnectionTrait>(
+    conn: &C,
+    user: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Vec<AdminScope>> {
+    use crate::entity::role_grants::{Column as Grant, Entity as Grants};
+    let scopes: Vec<String> = Grants::find()
+        .select_only()
+        .column(Grant::Scope)
+        .filter(Grant::UserId.eq(user))
+        .filter(
+            Condition::any().add(Grant::RevokedAt.gte(at)).add(
+                Condition::all().add(Grant::RevokedAt.is_null()).add(
+                    Condition::any()
+                        .add(Grant::ExpiresAt.is_null())
+                        .add(Grant::ExpiresAt.gt(at)),
+                ),
+            ),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    // A stored scope is always valid (grants are checked when written); one that is not is left
+    // out rather than failing the action being recorded.
+    Ok(scopes
+        .iter()
+        .filter_map(|scope| AdminScope::parse(scope).ok())
+        .collect())
 }
 
 /// Which records a list may show and asks for.

@@ -16,15 +16,46 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/audit.proto.
  */
 export const file_terrace_governance_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("CiF0ZXJyYWNlL2dvdmVybmFuY2UvdjEvYXVkaXQucHJvdG8SFXRlcnJhY2UuZ292ZXJuYW5jZS52MSKQAgoKQXVkaXRFbnRyeRIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEg4KBmFjdGlvbhgEIAEoCRITCgt0YXJnZXRfdHlwZRgFIAEoCRIRCgl0YXJnZXRfaWQYBiABKAkSKgoEYXJlYRgHIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIUCgxkZXRhaWxzX2pzb24YCCABKAkSFQoNcHJldmlvdXNfaGFzaBgJIAEoCRIMCgRoYXNoGAogASgJYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_admin_code]);
+  fileDesc("CiF0ZXJyYWNlL2dvdmVybmFuY2UvdjEvYXVkaXQucHJvdG8SFXRlcnJhY2UuZ292ZXJuYW5jZS52MSK9AgoKQXVkaXRFbnRyeRIQCghzZXF1ZW5jZRgBIAEoAxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEg4KBmFjdGlvbhgEIAEoCRITCgt0YXJnZXRfdHlwZRgFIAEoCRIRCgl0YXJnZXRfaWQYBiABKAkSKgoEYXJlYRgHIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIUCgxkZXRhaWxzX2pzb24YCCABKAkSFQoNcHJldmlvdXNfaGFzaBgJIAEoCRIMCgRoYXNoGAogASgJEisKBWNoYWluGAsgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_admin_code]);
 
 /**
- * An entry of governance's tamper-evident audit log: every mutating official action is appended
- * here, and entries are hash-chained so that any edit or deletion breaks the chain.
+ * An entry of governance's tamper-evident audit log: every mutating action of an official, an
+ * agency or an operator, in every service (governance's own in the transaction that does it;
+ * identity's audit records through the `identity.audit.recorded` event), appended to the hash
+ * chain of its county, so that any edit, deletion or reordering breaks the chain.
  *
- * hash = SHA-256 over the canonical encoding of (sequence, previous_hash, time, actor, action,
- * target_type, target_id, area, details_json); `terrace governance verify-audit` recomputes the
- * chain from ListAuditEntries.
+ * Chains: one per county (the first 6 digits of the entry's area), so that writes in different
+ * counties do not queue behind each other. An area above county level (a province, a city, the
+ * country) is the chain of its own code: the country's chain `000000000000` also holds what
+ * belongs to no area (an identity record about a user with no live grant). Within a chain,
+ * `sequence` counts from 1 without gaps.
+ *
+ * The bytes hashed (version 1): `hash` is the lower-case hex SHA-256 of the concatenation of
+ * these fifteen fields, in this order, each written as its length in bytes (an unsigned 64-bit
+ * big-endian integer) followed by its UTF-8 bytes; an absent field is the empty string:
+ *
+ *  1. the literal `terrace.governance.audit.v1`
+ *  2. `chain.code`: the chain's 12 digits (`330523000000`)
+ *  3. `sequence` in decimal ASCII, no sign, no leading zeros (`42`)
+ *  4. `previous_hash`: 64 lower-case hex digits (64 zeros for sequence 1)
+ *  5. `time` as RFC 3339 in UTC with exactly six fractional digits and `Z`
+ *     (`2026-12-03T08:15:30.123456Z`); times are kept to the microsecond
+ *  6. `actor.kind` as its enum value name (`ACTOR_KIND_USER`)
+ *  7. `actor.user_id`
+ *  8. `actor.on_behalf_of_user_id`
+ *  9. `actor.agency_client_id`
+ * 10. `actor.system_component`
+ * 11. `action`
+ * 12. `target_type`
+ * 13. `target_id`
+ * 14. `area.code`: the area's 12 digits
+ * 15. `details_json`, exactly as stored and answered here (never re-serialized)
+ *
+ * `actor.consent_id` and `actor.display_name` are neither hashed nor kept.
+ *
+ * `terrace governance verify-audit --county <code>` recomputes a chain (read from governance's
+ * database with the operator's authority) and names its first broken entry; a client holding
+ * ListAuditEntries pages can do the same with these rules.
  *
  * @generated from message terrace.governance.v1.AuditEntry
  */
@@ -37,7 +68,7 @@ export type AuditEntry = Message<"terrace.governance.v1.AuditEntry"> & {
   sequence: bigint;
 
   /**
-   * When.
+   * When, to the microsecond.
    *
    * @generated from field: google.protobuf.Timestamp time = 2;
    */
@@ -51,14 +82,15 @@ export type AuditEntry = Message<"terrace.governance.v1.AuditEntry"> & {
   actor?: Actor | undefined;
 
   /**
-   * What, as `<entity>.<verb>`, e.g. "request.status_changed", "resident.national_id_revealed".
+   * What, as `<entity>.<verb>`, e.g. "request.status_changed", "resident.national_id_revealed",
+   * "role.granted".
    *
    * @generated from field: string action = 4;
    */
   action: string;
 
   /**
-   * Kind of the thing acted on, e.g. "service_request".
+   * Kind of the thing acted on, e.g. "service_request", "user".
    *
    * @generated from field: string target_type = 5;
    */
@@ -79,25 +111,33 @@ export type AuditEntry = Message<"terrace.governance.v1.AuditEntry"> & {
   area?: AdminCode | undefined;
 
   /**
-   * Details as a JSON object (changed fields; never secrets or unmasked ID numbers).
+   * Details as a JSON object (changed fields; never secrets or unmasked ID numbers), exactly the
+   * text that was hashed.
    *
    * @generated from field: string details_json = 8;
    */
   detailsJson: string;
 
   /**
-   * Lower-case hex SHA-256 of the previous entry; 64 zeros for the first.
+   * Lower-case hex SHA-256 of the previous entry of the chain; 64 zeros for the first.
    *
    * @generated from field: string previous_hash = 9;
    */
   previousHash: string;
 
   /**
-   * Lower-case hex SHA-256 of this entry.
+   * Lower-case hex SHA-256 of this entry (see the bytes hashed above).
    *
    * @generated from field: string hash = 10;
    */
   hash: string;
+
+  /**
+   * The chain this entry belongs to: a county (or, for an area above county level, that area).
+   *
+   * @generated from field: terrace.common.v1.AdminCode chain = 11;
+   */
+  chain?: AdminCode | undefined;
 };
 
 /**

@@ -3766,8 +3766,11 @@ export type ListAuditEntriesRequest = Message<"terrace.governance.v1.ListAuditEn
   page?: PageRequest | undefined;
 
   /**
-   * Only entries whose area lies inside this one (the chain is global; filtered lists carry
-   * each entry's hashes so a verifier can still check them against the full chain).
+   * Required: selects one chain. A county, or an area inside one (a township, a village), selects
+   * that county's chain, and an area below the county keeps only the entries whose area lies
+   * inside it (a filtered list has gaps in `sequence`; each entry keeps its hashes, so it can
+   * still be checked against the whole chain). An area above county level (a province, a city,
+   * the country) selects the chain of that area's own entries, not its counties'.
    *
    * @generated from field: terrace.common.v1.AdminCode area = 2;
    */
@@ -3816,21 +3819,22 @@ export type ListAuditEntriesResponse = Message<"terrace.governance.v1.ListAuditE
   page?: PageResponse | undefined;
 
   /**
-   * The newest sequence number and hash at the time of the call (the chain head).
+   * The newest sequence number of the selected chain when the page was read (0 for an empty
+   * chain): the chain head. The page and the head are read in one snapshot.
    *
    * @generated from field: int64 head_sequence = 3;
    */
   headSequence: bigint;
 
   /**
-   * Hash of the chain head.
+   * Hash of the chain head (64 zeros for an empty chain).
    *
    * @generated from field: string head_hash = 4;
    */
   headHash: string;
 
   /**
-   * When the head was read.
+   * When the head was read (the service clock).
    *
    * @generated from field: google.protobuf.Timestamp head_time = 5;
    */
@@ -4641,8 +4645,9 @@ export const GovernanceService: GenService<{
     output: typeof GetPollTallyResponseSchema;
   },
   /**
-   * Lists the tamper-evident audit log of an area, in sequence order. County admins for their
-   * county; platform admins.
+   * Lists one county's chain of the tamper-evident audit log (AuditEntry), in sequence order.
+   * County admins for their county (a county admin of a narrower area for that area, filtered
+   * within the chain); platform admins; nobody else (PERMISSION_DENIED, OUT_OF_SCOPE).
    *
    * @generated from rpc terrace.governance.v1.GovernanceService.ListAuditEntries
    */

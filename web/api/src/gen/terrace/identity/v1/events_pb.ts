@@ -8,7 +8,9 @@ import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Actor } from "../../common/v1/actor_pb";
 import { file_terrace_common_v1_actor } from "../../common/v1/actor_pb";
-import type { AgencyClient, Consent, Jwk, OtpPurpose, RoleGrant, User } from "./identity_pb";
+import type { AdminCode } from "../../common/v1/admin_code_pb";
+import { file_terrace_common_v1_admin_code } from "../../common/v1/admin_code_pb";
+import type { AgencyClient, AuditRecord, Consent, Jwk, OtpPurpose, RoleGrant, User } from "./identity_pb";
 import { file_terrace_identity_v1_identity } from "./identity_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/identity/v1/events.proto.
  */
 export const file_terrace_identity_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiB0ZXJyYWNlL2lkZW50aXR5L3YxL2V2ZW50cy5wcm90bxITdGVycmFjZS5pZGVudGl0eS52MSJfCgtVc2VyQ3JlYXRlZBInCgR1c2VyGAEgASgLMhkudGVycmFjZS5pZGVudGl0eS52MS5Vc2VyEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiowEKC1VzZXJVcGRhdGVkEicKBHVzZXIYASABKAsyGS50ZXJyYWNlLmlkZW50aXR5LnYxLlVzZXISMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAQgASgJImUKC1JvbGVHcmFudGVkEi0KBWdyYW50GAEgASgLMh4udGVycmFjZS5pZGVudGl0eS52MS5Sb2xlR3JhbnQSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ2CgtSb2xlUmV2b2tlZBItCgVncmFudBgBIAEoCzIeLnRlcnJhY2UuaWRlbnRpdHkudjEuUm9sZUdyYW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDwoHZXhwaXJlZBgDIAEoCCLGAQoMT3RwUmVxdWVzdGVkEg4KBm90cF9pZBgBIAEoCRIUCgxwaG9uZV9udW1iZXIYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRjb2RlGAQgASgJEjAKB3B1cnBvc2UYBSABKA4yHy50ZXJyYWNlLmlkZW50aXR5LnYxLk90cFB1cnBvc2USDgoGbG9jYWxlGAYgASgJEi8KC2V4cGlyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJbCg9TZXNzaW9uc1Jldm9rZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJoCg5Db25zZW50R3JhbnRlZBItCgdjb25zZW50GAEgASgLMhwudGVycmFjZS5pZGVudGl0eS52MS5Db25zZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiegoQQ29uc2VudFdpdGhkcmF3bhItCgdjb25zZW50GAEgASgLMhwudGVycmFjZS5pZGVudGl0eS52MS5Db25zZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAMgASgJIj8KDkNvbnNlbnRFeHBpcmVkEi0KB2NvbnNlbnQYASABKAsyHC50ZXJyYWNlLmlkZW50aXR5LnYxLkNvbnNlbnQicQoTQWdlbmN5Q2xpZW50Q3JlYXRlZBIxCgZjbGllbnQYASABKAsyIS50ZXJyYWNlLmlkZW50aXR5LnYxLkFnZW5jeUNsaWVudBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqUBChNBZ2VuY3lDbGllbnRVcGRhdGVkEjEKBmNsaWVudBgBIAEoCzIhLnRlcnJhY2UuaWRlbnRpdHkudjEuQWdlbmN5Q2xpZW50EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoEBChNBZ2VuY3lDbGllbnRSZXZva2VkEjEKBmNsaWVudBgBIAEoCzIhLnRlcnJhY2UuaWRlbnRpdHkudjEuQWdlbmN5Q2xpZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAMgASgJIjwKElNpZ25pbmdLZXlzUm90YXRlZBImCgRrZXlzGAEgAygLMhgudGVycmFjZS5pZGVudGl0eS52MS5Kd2tiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_identity_v1_identity]);
+  fileDesc("CiB0ZXJyYWNlL2lkZW50aXR5L3YxL2V2ZW50cy5wcm90bxITdGVycmFjZS5pZGVudGl0eS52MSJfCgtVc2VyQ3JlYXRlZBInCgR1c2VyGAEgASgLMhkudGVycmFjZS5pZGVudGl0eS52MS5Vc2VyEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiowEKC1VzZXJVcGRhdGVkEicKBHVzZXIYASABKAsyGS50ZXJyYWNlLmlkZW50aXR5LnYxLlVzZXISMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAQgASgJImUKC1JvbGVHcmFudGVkEi0KBWdyYW50GAEgASgLMh4udGVycmFjZS5pZGVudGl0eS52MS5Sb2xlR3JhbnQSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ2CgtSb2xlUmV2b2tlZBItCgVncmFudBgBIAEoCzIeLnRlcnJhY2UuaWRlbnRpdHkudjEuUm9sZUdyYW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDwoHZXhwaXJlZBgDIAEoCCLGAQoMT3RwUmVxdWVzdGVkEg4KBm90cF9pZBgBIAEoCRIUCgxwaG9uZV9udW1iZXIYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgRjb2RlGAQgASgJEjAKB3B1cnBvc2UYBSABKA4yHy50ZXJyYWNlLmlkZW50aXR5LnYxLk90cFB1cnBvc2USDgoGbG9jYWxlGAYgASgJEi8KC2V4cGlyZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJbCg9TZXNzaW9uc1Jldm9rZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJoCg5Db25zZW50R3JhbnRlZBItCgdjb25zZW50GAEgASgLMhwudGVycmFjZS5pZGVudGl0eS52MS5Db25zZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiegoQQ29uc2VudFdpdGhkcmF3bhItCgdjb25zZW50GAEgASgLMhwudGVycmFjZS5pZGVudGl0eS52MS5Db25zZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAMgASgJIj8KDkNvbnNlbnRFeHBpcmVkEi0KB2NvbnNlbnQYASABKAsyHC50ZXJyYWNlLmlkZW50aXR5LnYxLkNvbnNlbnQicQoTQWdlbmN5Q2xpZW50Q3JlYXRlZBIxCgZjbGllbnQYASABKAsyIS50ZXJyYWNlLmlkZW50aXR5LnYxLkFnZW5jeUNsaWVudBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqUBChNBZ2VuY3lDbGllbnRVcGRhdGVkEjEKBmNsaWVudBgBIAEoCzIhLnRlcnJhY2UuaWRlbnRpdHkudjEuQWdlbmN5Q2xpZW50EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoEBChNBZ2VuY3lDbGllbnRSZXZva2VkEjEKBmNsaWVudBgBIAEoCzIhLnRlcnJhY2UuaWRlbnRpdHkudjEuQWdlbmN5Q2xpZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISDgoGcmVhc29uGAMgASgJIjwKElNpZ25pbmdLZXlzUm90YXRlZBImCgRrZXlzGAEgAygLMhgudGVycmFjZS5pZGVudGl0eS52MS5Kd2sibgoNQXVkaXRSZWNvcmRlZBIwCgZyZWNvcmQYASABKAsyIC50ZXJyYWNlLmlkZW50aXR5LnYxLkF1ZGl0UmVjb3JkEisKBWFyZWFzGAIgAygLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_admin_code, file_terrace_identity_v1_identity]);
 
 /**
  * A user account was created (self sign-up or registration by an official).
@@ -465,4 +467,37 @@ export type SigningKeysRotated = Message<"terrace.identity.v1.SigningKeysRotated
  */
 export const SigningKeysRotatedSchema: GenMessage<SigningKeysRotated> = /*@__PURE__*/
   messageDesc(file_terrace_identity_v1_events, 12);
+
+/**
+ * An audit record was written (a role granted or revoked, a user changed, an agency client
+ * managed, a consent recorded...), in the transaction of the action. Governance appends it to
+ * the hash-chained audit log of each county among `areas` (terrace.governance.v1.AuditEntry),
+ * once per event id. Subject: `identity.audit.recorded`.
+ *
+ * @generated from message terrace.identity.v1.AuditRecorded
+ */
+export type AuditRecorded = Message<"terrace.identity.v1.AuditRecorded"> & {
+  /**
+   * The record, as ListAuditRecords answers it (`area` unset: see `areas`).
+   *
+   * @generated from field: terrace.identity.v1.AuditRecord record = 1;
+   */
+  record?: AuditRecord | undefined;
+
+  /**
+   * Where the record belongs: the areas of the target user's role grants live at the record's
+   * time (a grant revoked or retired by this very action included), or an agency client's
+   * areas; empty when it has none (governance then keeps it in the country's chain).
+   *
+   * @generated from field: repeated terrace.common.v1.AdminCode areas = 2;
+   */
+  areas: AdminCode[];
+};
+
+/**
+ * Describes the message terrace.identity.v1.AuditRecorded.
+ * Use `create(AuditRecordedSchema)` to create a new message.
+ */
+export const AuditRecordedSchema: GenMessage<AuditRecorded> = /*@__PURE__*/
+  messageDesc(file_terrace_identity_v1_events, 13);
 
