@@ -113,6 +113,9 @@ pub const RETENTION_JOB: terrace_platform::jobs::Schedule = terrace_platform::jo
     every: std::time::Duration::from_secs(86_400),
 };
 
+/// Why the retention job erases a record, as the audit log says.
+const RETENTION_REASON: &str = "retention period ended";
+
 /// Records erased per transaction by the retention job.
 const RETENTION_BATCH: u64 = 200;
 
@@ -400,6 +403,16 @@ impl Register {
                     },
                 )
                 .await?;
+                audited(
+                    txn,
+                    caller,
+                    "household.registered",
+                    ("household", row.id),
+                    &row.village_code,
+                    serde_json::json!({ "household_number": row.household_number }),
+                    now,
+                )
+                .await?;
                 tracing::info!(household_id = %row.id, village = %row.village_code, "household registered");
                 Ok(pb::CreateHouseholdResponse {
                     household: Some(household),
@@ -513,6 +526,16 @@ impl Register {
                     },
                 )
                 .await?;
+                audited(
+                    txn,
+                    caller,
+                    "household.updated",
+                    ("household", row.id),
+                    &row.village_code,
+                    serde_json::json!({ "fields": command.fields }),
+                    now,
+                )
+                .await?;
                 Ok(pb::UpdateHouseholdResponse {
                     household: Some(household),
                 })
@@ -620,6 +643,20 @@ impl Register {
                         resident: Some(row.to_published()),
                         actor: Some(caller.actor()),
                     },
+                )
+                .await?;
+                audited(
+                    txn,
+                    caller,
+                    "resident.registered",
+                    ("resident", row.id),
+                    &row.village_code,
+                    serde_json::json!({
+                        "household_id": row.household_id,
+                        "national_id_recorded": row.national_id_hash.is_some(),
+                        "linked_user": row.user_id,
+                    }),
+                    now,
                 )
                 .await?;
                 tracing::info!(resident_id = %row.id, household_id = %row.household_id, "resident registered");
@@ -801,6 +838,16 @@ impl Register {
                     },
                 )
                 .await?;
+                audited(
+                    txn,
+                    caller,
+                    "resident.updated",
+                    ("resident", row.id),
+                    &row.village_code,
+                    serde_json::json!({ "fields": command.paths, "household_id": row.household_id }),
+                    now,
+                )
+                .await?;
                 Ok(pb::UpdateResidentResponse {
                     resident: Some(row.to_proto()),
                 })
@@ -869,6 +916,16 @@ impl Register {
                     accessed_at: now,
                 };
                 store::insert_access(txn, entry.clone()).await?;
+                audited(
+                    txn,
+                    caller,
+                    "resident.national_id_revealed",
+                    ("resident", row.id),
+                    &row.village_code,
+                    serde_json::json!({ "reason": command.reason, "access_log_id": entry.id }),
+                    now,
+                )
+                .await?;
                 tracing::info!(resident_id = %row.id, access_id = %entry.id, "national id revealed");
                 Ok(pb::RevealResidentNationalIdResponse {
                     national_id,
@@ -932,6 +989,7 @@ impl Register {
         txn: &C,
         caller: &Caller,
         row: &ResidentRow,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
         store::delete_resident(txn, row.id).await?;
@@ -947,7 +1005,16 @@ impl Register {
         }
         outbox::publish_tombstone::<C, pb::Resident>(txn, &self.source, &row.id.to_string())
             .await?;
-        Ok(())
+        audited(
+            txn,
+            caller,
+            "resident.erased",
+            ("resident", row.id),
+            &row.village_code,
+            serde_json::json!({ "reason": reason, "household_id": row.household_id }),
+            now,
+        )
+        .await
     }
 
     /// `EraseResident`: an official who governs the village deletes a record's personal data.
@@ -974,7 +1041,8 @@ impl Register {
                     }
                     return Err(unknown());
                 }
-                self.erase_row(txn, caller, &row, now).await?;
+                self.erase_row(txn, caller, &row, &command.reason, now)
+                    .await?;
                 tracing::info!(resident_id = %row.id, "resident erased");
                 Ok(pb::EraseResidentResponse {})
             },
@@ -1083,7 +1151,8 @@ impl Register {
             let txn = self.db.begin().await?;
             let rows = store::past_retention(&txn, records_before, RETENTION_BATCH).await?;
             for row in &rows {
-                self.erase_row(&txn, &job, row, now).await?;
+                self.erase_row(&txn, &job, row, RETENTION_REASON, now)
+                    .await?;
             }
             txn.commit().await?;
             done += rows.len() as u64;
@@ -1125,6 +1194,34 @@ impl Register {
         txn.commit().await?;
         Ok(count)
     }
+}
+
+/// Appends `action` on `target` (of `village`) by `caller` to the audit log, in the action's
+/// transaction and as its last write (the county's chain head stays locked until the commit).
+async fn audited<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    action: &str,
+    target: (&str, Uuid),
+    village: &str,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let area = village_of(village)?;
+    crate::audit::append(
+        txn,
+        caller,
+        crate::audit::NewEntry {
+            action,
+            target_type: target.0,
+            target_id: target.1.to_string(),
+            area: &area,
+            details,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 fn phone_text(phone: Option<&Option<terrace_platform::phone::PhoneNumber>>) -> String {

@@ -1007,6 +1007,42 @@ async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_ac
         .await
         .unwrap_err();
     assert_eq!(mine.code(), Code::NotFound);
+
+    // Every official's action is in the county's audit chain, in order, and the chain verifies.
+    let actions: Vec<String> =
+        <Action as sea_orm::FromQueryResult>::find_by_statement(Statement::from_string(
+            w.db.get_database_backend(),
+            "SELECT action FROM audit_entries WHERE chain = '330523' ORDER BY sequence".to_owned(),
+        ))
+        .all(&w.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "household.registered",
+            "resident.registered",
+            "resident.national_id_revealed",
+            "resident.erased"
+        ]
+    );
+    let chain = terrace_governance::audit::chain_of(
+        &terrace_platform::auth::AdminScope::parse(VILLAGE).unwrap(),
+    );
+    assert!(matches!(
+        terrace_governance::audit::verify_stored(&w.db, &chain)
+            .await
+            .unwrap(),
+        terrace_governance::audit::chain::Verdict::Intact { entries: 4, .. }
+    ));
+}
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Action {
+    action: String,
 }
 
 #[tokio::test]
