@@ -247,10 +247,10 @@ impl GovernanceService for GovernanceGrpc {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn export_my_data(
+    async fn download_my_data(
         &self,
-        request: Request<pb::ExportMyDataRequest>,
-    ) -> Result<Response<pb::ExportMyDataResponse>, Status> {
+        request: Request<pb::DownloadMyDataRequest>,
+    ) -> Result<Response<pb::DownloadMyDataResponse>, Status> {
         let caller = Caller::required(&request)?;
         let mutation = register::parse::export(request.get_ref())?;
         Ok(Response::new(

@@ -1,11 +1,11 @@
 //! Households and residents of each village, with protected national ids and their access log:
 //! `CreateHousehold`, `GetHousehold`, `ListHouseholds`, `UpdateHousehold`, `CreateResident`,
 //! `GetResident`, `ListResidents`, `UpdateResident`, `RevealResidentNationalId`,
-//! `ListResidentAccessLog`, `GetMyResident`, `EraseResident`, `ExportMyData`, `GetRegisterCounts`,
+//! `ListResidentAccessLog`, `GetMyResident`, `EraseResident`, `DownloadMyData`, `GetRegisterCounts`,
 //! and the retention job.
 //!
 //! **Personal data rights (PIPL).** A villager downloads everything the register holds about
-//! them (`ExportMyData`: their record with the whole number, their household, the access log),
+//! them (`DownloadMyData`: their record with the whole number, their household, the access log),
 //! the export itself logged. An official of the village erases a record (`EraseResident`): the
 //! row is deleted, its state snapshot replaced by a tombstone, `governance.resident.erased`
 //! published; its access log stays. The daily retention job ([`RETENTION_JOB`], periods in
@@ -1051,13 +1051,13 @@ impl Register {
         Ok(())
     }
 
-    /// `ExportMyData`: the caller's record with the whole number, their household and the access
+    /// `DownloadMyData`: the caller's record with the whole number, their household and the access
     /// log of the record, the export itself logged first.
     pub async fn export(
         &self,
         caller: &Caller,
         mutation: idempotency::Mutation,
-    ) -> Result<pb::ExportMyDataResponse> {
+    ) -> Result<pb::DownloadMyDataResponse> {
         let user = caller.require_self()?;
         let now = self.clock.now();
         idempotency::once(
@@ -1100,7 +1100,7 @@ impl Register {
                 .await?;
                 let log = store::whole_access_log(txn, row.id, EXPORT_LOG_LIMIT).await?;
                 let members = store::members(txn, household.id).await?;
-                Ok(pb::ExportMyDataResponse {
+                Ok(pb::DownloadMyDataResponse {
                     resident: Some(resident),
                     household: Some(
                         household.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX)),

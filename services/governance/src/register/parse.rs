@@ -783,12 +783,12 @@ impl Erase {
     }
 }
 
-/// `ExportMyData`: only its request id.
-pub fn export(request: &pb::ExportMyDataRequest) -> Result<Mutation> {
+/// `DownloadMyData`: only its request id.
+pub fn export(request: &pb::DownloadMyDataRequest) -> Result<Mutation> {
     let mut violations = Violations::new();
     let mutation = Mutation::parse(
         &mut violations,
-        "ExportMyData",
+        "DownloadMyData",
         &request.request_id,
         request,
     );

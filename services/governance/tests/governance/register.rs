@@ -867,7 +867,7 @@ async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_ac
     // The villager's download: the whole number, the household, every read (this one first).
     let export = |token: &str, request: &str| {
         w.app.request(
-            pb::ExportMyDataRequest {
+            pb::DownloadMyDataRequest {
                 request_id: request.into(),
             },
             token,
@@ -876,7 +876,7 @@ async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_ac
     let request = request_id();
     let data = w
         .client
-        .export_my_data(export(&villager_token, &request))
+        .download_my_data(export(&villager_token, &request))
         .await
         .unwrap()
         .into_inner();
@@ -894,7 +894,7 @@ async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_ac
     );
     assert_refused(
         w.client
-            .export_my_data(export(&villager_token, &request))
+            .download_my_data(export(&villager_token, &request))
             .await,
         Code::FailedPrecondition,
         "ANSWER_NOT_KEPT",
@@ -909,7 +909,7 @@ async fn a_villager_downloads_their_data_and_an_erased_record_leaves_only_its_ac
         .sign();
     assert_refused(
         w.client
-            .export_my_data(export(&helper, &request_id()))
+            .download_my_data(export(&helper, &request_id()))
             .await,
         Code::PermissionDenied,
         "DELEGATED_TOKEN",
