@@ -1,4 +1,5 @@
 import { Code, describeError } from "@terrace/api";
+import { AdminLevel } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
 import { GovernanceService, type GetMyResidentResponse } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import {
   Gender,
@@ -56,7 +57,7 @@ export default function RecordPage() {
             : Promise.resolve([]),
           mine?.resident?.villageCode
             ? governance
-                .getDivision({ code: { code: mine.resident.villageCode } })
+                .getDivision({ code: { code: mine.resident.villageCode, level: AdminLevel.VILLAGE } })
                 .then((a) => a.division?.name)
                 .catch(() => undefined) // the code is shown instead
             : Promise.resolve(undefined),

@@ -97,7 +97,8 @@ export default function DivisionsPage() {
 
   const rows: Row[] =
     found !== undefined
-      ? found.map((o) => ({ code: o.value, label: o.label, children: undefined }))
+      ? // The code has a column of its own.
+        found.map((o) => ({ code: o.value, label: o.label.replace(/ \(\d{12}\)$/, ""), children: undefined }))
       : inside
         ? children.items
         : (areas ?? []).map((a) => ({ code: a.code, label: <AreaName area={a} />, children: undefined }));

@@ -137,7 +137,7 @@ export default function HouseholdPage() {
               </Button>
             )}
           </Flex>
-          <Descriptions bordered size="small" column={{ xs: 1, md: 2 }}>
+          <Descriptions bordered size="small" column={{ xs: 1, lg: 2 }} styles={{ label: { whiteSpace: "nowrap" } }}>
             <Descriptions.Item label={t("register.householdNumber")}>{household.householdNumber}</Descriptions.Item>
             <Descriptions.Item label={t("register.village")}>
               <AreaName area={household.villageCode} />

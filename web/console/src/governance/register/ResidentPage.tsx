@@ -106,7 +106,7 @@ export default function ResidentPage() {
           <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
             {t("register.residentTitle", { name: resident.name })}
           </Typography.Title>
-          <Descriptions bordered size="small" column={{ xs: 1, md: 2 }}>
+          <Descriptions bordered size="small" column={{ xs: 1, lg: 2 }} styles={{ label: { whiteSpace: "nowrap" } }}>
             <Descriptions.Item label={t("register.name")}>{resident.name}</Descriptions.Item>
             <Descriptions.Item label={t("register.status")}>
               <Tag color={residentStatusColor(resident.status)}>{residentStatusLabel(t, resident.status)}</Tag>
