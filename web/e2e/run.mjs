@@ -10,7 +10,9 @@
 //
 // Expects a fresh demo world (fresh databases): it logs the demo village official in by password
 // and the demo farmer by one SMS code (the server sends one code a minute per phone), registers a
-// new villager and grants them a role. Prints one line per check; exits non-zero at the first
+// new villager and grants them a role, registers a household in 余村 with 王秀英's record in it
+// (a fresh ID number each run), reveals it and links her account, which she then reads in the
+// farmer app. Prints one line per check; exits non-zero at the first
 // failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
