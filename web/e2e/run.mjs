@@ -10,7 +10,9 @@
 //
 // Expects a fresh demo world (fresh databases): it logs the demo village official in by password
 // and the demo farmer by one SMS code (the server sends one code a minute per phone), registers a
-// new villager and grants them a role. Prints one line per check; exits non-zero at the first
+// new villager and grants them a role, registers a household in 余村 with 王秀英's record in it
+// (a fresh ID number each run), reveals it and links her account, which she then reads in the
+// farmer app. Prints one line per check; exits non-zero at the first
 // failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -223,6 +225,16 @@ function fieldViolations(detailsBase64) {
 
 const rpc = (page, method) =>
   page.waitForResponse((r) => new URL(r.url()).pathname === `${IDENTITY}${method}`, { timeout: TIMEOUT });
+const GOVERNANCE = "/terrace.governance.v1.GovernanceService/";
+const gov = (page, method) =>
+  page.waitForResponse((r) => new URL(r.url()).pathname === `${GOVERNANCE}${method}`, { timeout: TIMEOUT });
+
+/** A resident ID number (GB 11643) from its first 17 digits: their weighted sum mod 11 picks the check character. */
+function withCheckDigit(first17) {
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...first17].reduce((total, digit, i) => total + Number(digit) * weights[i], 0);
+  return first17 + "10X98765432"[sum % 11];
+}
 
 // ---------------------------------------------------------------------------------------------
 // The SMS log.
@@ -413,6 +425,156 @@ for (const [menu, route, name] of [
   });
   await screen(desk, name);
 }
+// ----- The village register: a household in 余村, 王秀英's record in it, a reveal, her account linked --
+
+const HOUSEHOLD = { number: `E2E-${newPhone.slice(-4)}`, address: "一组 8 号" };
+// Anji (330523), born 1985-03-12, a random sequence: a fresh number each run.
+const NATIONAL_ID = withCheckDigit(`33052319850312${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}`);
+const MASKED_ID = `330523********${NATIONAL_ID.slice(-4)}`;
+const REVEAL_REASON = "端到端测试：核对低保申请";
+let householdId;
+
+await check("console: the village register lists the households of 余村", async () => {
+  const listed = gov(desk, "ListHouseholds");
+  await desk.getByRole("menuitem", { name: /户籍/ }).click();
+  await desk.waitForURL(/\/console\/governance\/households/);
+  await desk.getByRole("heading", { level: 1, name: "户籍" }).waitFor();
+  const answer = await grpc(await listed);
+  assert(answer.status === 0, `ListHouseholds answered ${answer.status} ${answer.message}`);
+  // The area picker shows the official's village by name.
+  await desk.getByRole("search").getByText(VILLAGE_NAME, { exact: false }).first().waitFor();
+  await desk.getByRole("table").first().waitFor();
+});
+await screen(desk, "console-households");
+
+await check(`console: a household (${HOUSEHOLD.number}) is registered in 余村 and its page opens`, async () => {
+  await desk.getByRole("button", { name: /登记新户/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-household") });
+  await form.getByText(VILLAGE_NAME, { exact: false }).first().waitFor(); // the village, chosen already
+  await form.getByLabel("户号").fill(HOUSEHOLD.number);
+  await form.getByLabel("地址").fill(HOUSEHOLD.address);
+  await screen(desk, "console-household-create");
+  const created = gov(desk, "CreateHousehold");
+  await form.getByRole("button", { name: /登\s*记/ }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 0, `CreateHousehold answered ${answer.status} ${answer.message}`);
+  householdId = field(field(answer.messages[0], 1), 1)?.toString("utf8");
+  await desk.waitForURL(new RegExp(`/console/governance/households/${householdId}`));
+  await desk.getByRole("heading", { level: 1, name: `户 ${HOUSEHOLD.number}` }).waitFor();
+  await desk.getByText(HOUSEHOLD.address).waitFor();
+  return `household ${householdId}`;
+});
+await screen(desk, "console-household");
+
+const residentForm = dialog.filter({ has: desk.locator("#add-resident") });
+await check("console: an ID number with a wrong check digit gets the server's violation beside the ID field", async () => {
+  await desk.getByRole("button", { name: /添加成员/ }).click();
+  await residentForm.getByLabel("姓名").fill(FARMER.name);
+  await residentForm.getByLabel("与户主关系").click();
+  await desk.locator(".ant-select-dropdown .ant-select-item-option[title='户主']").click();
+  const wrong = NATIONAL_ID.slice(0, 17) + (NATIONAL_ID[17] === "0" ? "1" : "0");
+  await residentForm.getByLabel("身份证号").fill(wrong);
+  await residentForm.getByLabel("联系电话").fill(FARMER.typed);
+  const created = gov(desk, "CreateResident");
+  await residentForm.getByRole("button", { name: /添\s*加/ }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 3, `CreateResident answered ${answer.status} ${answer.message}, not INVALID_ARGUMENT (3)`);
+  const fromServer = fieldViolations(answer.details)["resident.national_id"];
+  assert(fromServer, `no violation of resident.national_id: ${JSON.stringify(fieldViolations(answer.details))}`);
+  await desk.locator("#add-resident_nationalId_help").filter({ hasText: fromServer }).waitFor();
+  const input = residentForm.getByLabel("身份证号");
+  assert((await input.getAttribute("aria-invalid")) === "true", "the ID input is not marked aria-invalid");
+  return `"${fromServer}"`;
+});
+await screen(desk, "console-resident-create-error");
+
+let residentId;
+await check("console: with the right number 王秀英 is added; the members list shows her ID masked", async () => {
+  await residentForm.getByLabel("身份证号").fill(NATIONAL_ID);
+  const created = gov(desk, "CreateResident");
+  await residentForm.getByRole("button", { name: /添\s*加/ }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 0, `CreateResident answered ${answer.status} ${answer.message}`);
+  residentId = field(field(answer.messages[0], 1), 1)?.toString("utf8");
+  await residentForm.waitFor({ state: "hidden" });
+  const row = desk.getByRole("row").filter({ hasText: FARMER.name }).filter({ hasText: MASKED_ID });
+  await row.waitFor();
+  const text = await row.innerText();
+  assert(!text.includes(NATIONAL_ID), "the members list shows the full ID number");
+  // Her gender and birth date were read from the number by the server.
+  assert(text.includes("1985-03-12"), `the row does not show the birth date from the number: ${text}`);
+  return MASKED_ID;
+});
+
+await check("console: her page shows the masked ID; a reveal with a reason shows the full number once", async () => {
+  await desk.getByRole("link", { name: FARMER.name, exact: true }).click();
+  await desk.waitForURL(new RegExp(`/console/governance/residents/${residentId}`));
+  await desk.getByRole("heading", { level: 1, name: `村民 ${FARMER.name}` }).waitFor();
+  const masked = await desk.locator("#resident-national-id").innerText();
+  assert(masked === MASKED_ID, `the resident page shows "${masked}"`);
+  await desk.getByRole("table").getByText("还没有人查看过").waitFor();
+  await screen(desk, "console-resident");
+  await desk.getByRole("button", { name: "查看完整号码" }).click();
+  const reveal = desk.getByRole("dialog", { name: `查看 ${FARMER.name} 的完整身份证号` });
+  await reveal.getByLabel("原因").fill(REVEAL_REASON);
+  await screen(desk, "console-reveal");
+  const revealed = gov(desk, "RevealResidentNationalId");
+  await reveal.getByRole("button", { name: "查看完整号码" }).click();
+  const answer = await grpc(await revealed);
+  assert(answer.status === 0, `RevealResidentNationalId answered ${answer.status} ${answer.message}`);
+  const shown = desk.getByRole("dialog", { name: `${FARMER.name} 的身份证号` });
+  const number = (await shown.locator("#revealed-national-id").innerText()).replace(/\s+/g, "");
+  assert(number === NATIONAL_ID, `the reveal shows "${number}", not ${NATIONAL_ID}`);
+  await screen(desk, "console-revealed");
+  await shown.getByRole("button", { name: /关\s*闭/ }).click();
+  await shown.waitFor({ state: "hidden" });
+  assert((await desk.getByText(NATIONAL_ID).count()) === 0, "the full number is still on the page after closing");
+});
+
+await check("console: the access log lists the reveal: who, what and why", async () => {
+  const row = desk.getByRole("row").filter({ hasText: REVEAL_REASON });
+  await row.filter({ hasText: "身份证号" }).filter({ hasText: OFFICIAL.name }).waitFor();
+  return (await row.innerText()).replace(/\s+/g, " ");
+});
+await screen(desk, "console-resident-log");
+
+await check("console: 王秀英's account (13800000001) is found by phone and linked to her record", async () => {
+  await desk.getByRole("button", { name: "关联账号" }).click();
+  const link = desk.getByRole("dialog", { name: `为 ${FARMER.name} 关联账号` });
+  await link.getByLabel("账号手机号").fill(FARMER.typed);
+  const listed = rpc(desk, "ListUsers");
+  await link.getByRole("button", { name: /查\s*找/ }).click();
+  const found = await grpc(await listed);
+  assert(found.status === 0, `ListUsers answered ${found.status} ${found.message}`);
+  // The account's display name ("王秀英（农户）") and its number.
+  const choice = link.getByRole("radio", { name: new RegExp(`^${FARMER.name}.* · \\${FARMER.e164}$`) });
+  await choice.waitFor();
+  assert(await choice.isChecked(), "the only account found is not chosen");
+  await screen(desk, "console-link-account");
+  const updated = gov(desk, "UpdateResident");
+  await link.getByRole("button", { name: /关\s*联/ }).click();
+  const answer = await grpc(await updated);
+  assert(answer.status === 0, `UpdateResident answered ${answer.status} ${answer.message}`);
+  await link.waitFor({ state: "hidden" });
+  await desk.getByRole("button", { name: "更换账号" }).waitFor();
+  await desk.getByRole("button", { name: "取消关联" }).waitFor();
+});
+
+await check("console: the divisions page lists 余村 and finds it by its pinyin initials", async () => {
+  await desk.getByRole("menuitem", { name: /行政区划/ }).click();
+  await desk.waitForURL(/\/console\/governance\/divisions/);
+  await desk.getByRole("heading", { level: 1, name: "行政区划" }).waitFor();
+  await desk.getByRole("row").filter({ hasText: VILLAGE }).waitFor();
+  const searched = gov(desk, "SearchDivisions");
+  await desk.getByLabel("搜索区划").fill("yc");
+  await desk.getByLabel("搜索区划").press("Enter");
+  const answer = await grpc(await searched);
+  assert(answer.status === 0, `SearchDivisions answered ${answer.status} ${answer.message}`);
+  await desk.getByText("“yc”的搜索结果").waitFor();
+  await desk.getByRole("row").filter({ hasText: VILLAGE }).filter({ hasText: VILLAGE_NAME }).waitFor();
+});
+await screen(desk, "console-divisions");
+
 // Back where the reload check expects the official.
 await desk.getByRole("menuitem", { name: /角色授权/ }).click();
 await desk.waitForURL(/\/console\/identity\/grants/);
@@ -672,6 +834,22 @@ await check("farmer: the profile shows 王秀英", async () => {
   return name;
 });
 await screen(phone, "farmer-profile");
+
+await check("farmer: My record shows 王秀英's household and who looked at her ID number, and why", async () => {
+  const mine = phone.waitForResponse((r) => new URL(r.url()).pathname === `${GOVERNANCE}GetMyResident`, { timeout: TIMEOUT });
+  await phone.getByRole("link", { name: "户籍" }).click();
+  await phone.waitForURL(/\/farmer\/record$/);
+  const answer = await grpc(await mine);
+  assert(answer.status === 0, `GetMyResident answered ${answer.status} ${answer.message}`);
+  await phone.getByRole("heading", { level: 1, name: "我的户籍" }).waitFor();
+  await phone.getByText(HOUSEHOLD.number, { exact: true }).waitFor();
+  await phone.getByText(MASKED_ID).first().waitFor();
+  assert((await phone.getByText(NATIONAL_ID).count()) === 0, "the full ID number is shown to the farmer");
+  const entry = phone.locator(".access-log li", { hasText: REVEAL_REASON });
+  await entry.filter({ hasText: "身份证号" }).waitFor();
+  return (await entry.innerText()).replace(/\s+/g, " ");
+});
+await screen(phone, "farmer-record");
 
 await check("farmer: the consents screen opens", async () => {
   const listed = rpc(phone, "ListConsents");

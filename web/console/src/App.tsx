@@ -44,6 +44,23 @@ const router = createBrowserRouter(
           path: "identity/audit",
           lazy: async () => ({ Component: (await import("./identity/AuditPage")).default }),
         },
+        // The village register: one chunk for all its screens.
+        {
+          path: "governance/households",
+          lazy: async () => ({ Component: (await import("./governance/register/screens")).HouseholdsPage }),
+        },
+        {
+          path: "governance/households/:householdId",
+          lazy: async () => ({ Component: (await import("./governance/register/screens")).HouseholdPage }),
+        },
+        {
+          path: "governance/residents/:residentId",
+          lazy: async () => ({ Component: (await import("./governance/register/screens")).ResidentPage }),
+        },
+        {
+          path: "governance/divisions",
+          lazy: async () => ({ Component: (await import("./governance/register/screens")).DivisionsPage }),
+        },
       ],
     },
   ],

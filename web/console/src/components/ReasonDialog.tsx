@@ -15,6 +15,12 @@ interface Props {
   okText: string;
   /** Whether the contract requires a reason. */
   required: boolean;
+  /** The fewest characters the contract accepts in the reason, checked before sending. */
+  minLength?: number;
+  /** Whether the action destroys or takes something away (a red button); default true. */
+  danger?: boolean;
+  /** A sentence of its own for a refusal this action words better than the server's message. */
+  explain?: (err: unknown) => string | undefined;
   /** Does it, with this request id and reason; throws what the server answered. */
   action: (requestId: string, reason: string) => Promise<void>;
   onClose: () => void;
@@ -25,7 +31,20 @@ interface Props {
  * Confirms a destructive action with a reason (kept in the audit log). A violation on `reason`
  * is shown beside the field; anything else above the form.
  */
-export function ReasonDialog({ open, name, title, children, okText, required, action, onClose, onDone }: Props) {
+export function ReasonDialog({
+  open,
+  name,
+  title,
+  children,
+  okText,
+  required,
+  minLength,
+  danger = true,
+  explain,
+  action,
+  onClose,
+  onDone,
+}: Props) {
   const { t } = useTranslation();
   const [form] = Form.useForm<{ reason?: string }>();
   const [busy, setBusy] = useState(false);
@@ -63,20 +82,23 @@ export function ReasonDialog({ open, name, title, children, okText, required, ac
         onClose();
       }}
       okText={okText}
-      okButtonProps={{ danger: true }}
+      okButtonProps={{ danger }}
       cancelText={t("create.cancel")}
       confirmLoading={busy}
       forceRender
     >
       {children}
       {problem !== undefined && (
-        <Alert type="error" showIcon role="alert" message={errorMessage(t, problem)} style={{ marginBottom: 16 }} />
+        <Alert type="error" showIcon role="alert" message={explain?.(problem) ?? errorMessage(t, problem)} style={{ marginBottom: 16 }} />
       )}
       <Form form={form} layout="vertical" onFinish={submit} name={name}>
         <Form.Item
           name="reason"
           label={required ? t("common.reason") : t("common.reasonOptional")}
-          rules={required ? [{ required: true, whitespace: true, message: t("common.reasonRequired") }] : []}
+          rules={[
+            ...(required ? [{ required: true, whitespace: true, message: t("common.reasonRequired") }] : []),
+            ...(minLength ? [{ min: minLength, message: t("common.reasonMin", { count: minLength }) }] : []),
+          ]}
         >
           <Input.TextArea rows={3} maxLength={500} />
         </Form.Item>

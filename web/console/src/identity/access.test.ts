@@ -8,6 +8,7 @@ import {
   endOfChinaDay,
   grantsFromClaims,
   ownAreas,
+  registerScreensFor,
   roleFromClaim,
   scopePrefix,
   screensFor,
@@ -27,6 +28,16 @@ describe("screensFor", () => {
   });
   it("gives county admins agencies and the audit log", () => {
     expect(screensFor([Role.COUNTY_ADMIN])).toEqual(["people", "grants", "consents", "agencies", "sessions", "audit"]);
+  });
+});
+
+describe("registerScreensFor", () => {
+  it("gives officials the register and the divisions", () => {
+    expect(registerScreensFor([Role.VILLAGE_OFFICIAL])).toEqual(["households", "divisions"]);
+    expect(registerScreensFor([Role.RESIDENT, Role.COUNTY_ADMIN])).toEqual(["households", "divisions"]);
+  });
+  it("gives villagers and buyers none", () => {
+    expect(registerScreensFor([Role.RESIDENT, Role.FARMER, Role.BUYER, Role.DIGITAL_HELPER])).toEqual([]);
   });
 });
 

@@ -43,6 +43,18 @@ export function screensFor(roles: Iterable<Role>): Screen[] {
   return screens;
 }
 
+export type RegisterScreen = "households" | "divisions";
+
+/**
+ * The village register's screens (governance): officials of an area read and keep its register
+ * (households, residents) and browse its divisions; no one else has a register screen (a
+ * villager reads their own record in the farmers' app).
+ */
+export function registerScreensFor(roles: Iterable<Role>): RegisterScreen[] {
+  const held = new Set(roles);
+  return OFFICIALS.some((r) => held.has(r)) ? ["households", "divisions"] : [];
+}
+
 /** Digits of a code that a grant over it covers (GB/T 2260 levels: 2, 4, 6, 9, 12; country: none). */
 export function scopePrefix(area: AdminCode | undefined): string {
   if (!area) {

@@ -1,8 +1,10 @@
 import { IdentityService, type GetCurrentUserResponse } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import {
   ApiOutlined,
+  ApartmentOutlined,
   AuditOutlined,
   DesktopOutlined,
+  HomeOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
   SolutionOutlined,
@@ -14,7 +16,7 @@ import { useTranslation } from "react-i18next";
 import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
-import { roleFromClaim, screensFor, type Screen } from "../identity/access";
+import { registerScreensFor, roleFromClaim, screensFor, type RegisterScreen, type Screen } from "../identity/access";
 import { claimRoleLabel, roleLabel } from "../identity/labels";
 import { AreaName } from "../governance/AreaName";
 import { LanguageSwitch } from "../LanguageSwitch";
@@ -31,6 +33,17 @@ const MENU_ICONS: Record<Screen, React.ReactNode> = {
   agencies: <ApiOutlined />,
   sessions: <DesktopOutlined />,
   audit: <AuditOutlined />,
+};
+
+const REGISTER_ICONS: Record<RegisterScreen, React.ReactNode> = {
+  households: <HomeOutlined />,
+  divisions: <ApartmentOutlined />,
+};
+
+/** Where each register screen lives; a household's and a resident's pages count as "households". */
+const REGISTER_PATHS: Record<RegisterScreen, string[]> = {
+  households: ["/governance/households", "/governance/residents"],
+  divisions: ["/governance/divisions"],
 };
 
 /**
@@ -153,8 +166,24 @@ function Shell() {
       ? grants.map((g) => g.role)
       : (snapshot.claims?.roles ?? []).map((g) => roleFromClaim(g.role));
   const screens = screensFor(heldRoles);
-  const selected = screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ?? "";
-  const menuItems = screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) }));
+  const registerScreens = registerScreensFor(heldRoles);
+  const selected =
+    screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ??
+    registerScreens.find((s) => REGISTER_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
+    "";
+  const menuItems: MenuProps["items"] = [
+    ...screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) })),
+    ...(registerScreens.length > 0
+      ? [
+          {
+            key: "register",
+            type: "group" as const,
+            label: t("shell.register"),
+            children: registerScreens.map((key) => ({ key, icon: REGISTER_ICONS[key], label: t(`shell.${key}`) })),
+          },
+        ]
+      : []),
+  ];
 
   return (
     <CurrentUserContext.Provider value={me}>
@@ -196,7 +225,9 @@ function Shell() {
               <Menu
                 mode="inline"
                 selectedKeys={[selected]}
-                onClick={({ key }) => navigate(`/identity/${key}`)}
+                onClick={({ key }) =>
+                  navigate(key in REGISTER_PATHS ? (REGISTER_PATHS[key as RegisterScreen][0] ?? "/") : `/identity/${key}`)
+                }
                 items={menuItems}
               />
             </nav>

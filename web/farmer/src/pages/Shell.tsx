@@ -1,4 +1,4 @@
-import { TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { ContentOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
 import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, Navigate, Outlet } from "react-router";
@@ -29,6 +29,7 @@ export default function Shell() {
 
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
+    { to: "/record", label: t("nav.record"), icon: <ContentOutline aria-hidden /> },
     { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
     { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
   ];
