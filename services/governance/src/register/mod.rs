@@ -162,8 +162,10 @@ fn audit_info(
 }
 
 impl HouseholdRow {
-    pub fn to_proto(&self, member_count: i32) -> pb::Household {
+    /// The household as reads and events show it; `head_name` is its head's name, if it has one.
+    pub fn to_proto(&self, member_count: i32, head_name: Option<&str>) -> pb::Household {
         pb::Household {
+            head_name: head_name.unwrap_or_default().to_owned(),
             id: self.id.to_string(),
             village_code: self.village_code.clone(),
             household_number: self.household_number.clone(),
@@ -236,6 +238,15 @@ impl ResidentRow {
             ..self.to_proto()
         }
     }
+}
+
+/// The name of `household`'s head, when the head is among `members`.
+fn head_among<'a>(household: &HouseholdRow, members: &'a [ResidentRow]) -> Option<&'a str> {
+    let head = household.head_resident_id?;
+    members
+        .iter()
+        .find(|member| member.id == head)
+        .map(|member| member.name.as_str())
 }
 
 fn relationship_to_proto(relationship: Relationship) -> pb::HouseholdRelationship {
@@ -336,7 +347,12 @@ impl Register {
         row: &HouseholdRow,
     ) -> Result<pb::Household> {
         let counts = store::member_counts(conn, &[row.id]).await?;
-        Ok(row.to_proto(counts.get(&row.id).copied().unwrap_or(0)))
+        let heads = store::names(conn, row.head_resident_id.as_slice()).await?;
+        let head = row.head_resident_id.and_then(|id| heads.get(&id));
+        Ok(row.to_proto(
+            counts.get(&row.id).copied().unwrap_or(0),
+            head.map(String::as_str),
+        ))
     }
 
     async fn publish_household<C: ConnectionTrait>(
@@ -392,7 +408,7 @@ impl Register {
                     updated_by: actor,
                 };
                 store::insert_household(txn, row.clone()).await?;
-                let household = row.to_proto(0);
+                let household = row.to_proto(0, None);
                 self.publish_household(txn, &household).await?;
                 outbox::publish(
                     txn,
@@ -434,7 +450,10 @@ impl Register {
             .readable_household(&self.db, caller, id, false, REGISTER_READ)
             .await?;
         let members = store::members(&self.db, row.id).await?;
-        let household = row.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX));
+        let household = row.to_proto(
+            i32::try_from(members.len()).unwrap_or(i32::MAX),
+            head_among(&row, &members),
+        );
         Ok(pb::GetHouseholdResponse {
             household: Some(household),
             members: members.iter().map(ResidentRow::to_proto).collect(),
@@ -461,9 +480,17 @@ impl Register {
         });
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let counts = store::member_counts(&self.db, &ids).await?;
+        let head_ids: Vec<Uuid> = rows.iter().filter_map(|row| row.head_resident_id).collect();
+        let heads = store::names(&self.db, &head_ids).await?;
         let households = rows
             .iter()
-            .map(|row| row.to_proto(counts.get(&row.id).copied().unwrap_or(0)))
+            .map(|row| {
+                let head = row.head_resident_id.and_then(|id| heads.get(&id));
+                row.to_proto(
+                    counts.get(&row.id).copied().unwrap_or(0),
+                    head.map(String::as_str),
+                )
+            })
             .collect();
         Ok((households, next))
     }
@@ -977,7 +1004,10 @@ impl Register {
         let members = store::members(&self.db, household.id).await?;
         Ok(pb::GetMyResidentResponse {
             resident: Some(row.to_proto()),
-            household: Some(household.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX))),
+            household: Some(household.to_proto(
+                i32::try_from(members.len()).unwrap_or(i32::MAX),
+                head_among(&household, &members),
+            )),
             members: members.iter().map(ResidentRow::to_proto).collect(),
         })
     }
@@ -1102,9 +1132,10 @@ impl Register {
                 let members = store::members(txn, household.id).await?;
                 Ok(pb::DownloadMyDataResponse {
                     resident: Some(resident),
-                    household: Some(
-                        household.to_proto(i32::try_from(members.len()).unwrap_or(i32::MAX)),
-                    ),
+                    household: Some(household.to_proto(
+                        i32::try_from(members.len()).unwrap_or(i32::MAX),
+                        head_among(&household, &members),
+                    )),
                     access_log: log.iter().map(AccessRow::to_proto).collect(),
                     export_time: Some(to_timestamp(now)),
                 })

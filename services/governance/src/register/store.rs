@@ -201,6 +201,28 @@ pub async fn member_counts<C: ConnectionTrait>(
         .collect())
 }
 
+#[derive(Debug, FromQueryResult)]
+struct Name {
+    id: Uuid,
+    name: String,
+}
+
+/// The names of residents `ids`.
+pub async fn names<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let names = Residents::find()
+        .select_only()
+        .column(residents::Column::Id)
+        .column(residents::Column::Name)
+        .filter(residents::Column::Id.is_in(ids.iter().copied()))
+        .into_model::<Name>()
+        .all(conn)
+        .await?;
+    Ok(names.into_iter().map(|n| (n.id, n.name)).collect())
+}
+
 /// Active and away: the residents still of the village.
 fn current() -> Condition {
     Condition::any()

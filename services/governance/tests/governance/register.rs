@@ -227,6 +227,34 @@ async fn a_resident_is_registered_read_back_masked_and_sealed_at_rest() {
     let read_household = read.household.unwrap();
     assert_eq!(read_household.member_count, 1);
     assert_eq!(read_household.head_resident_id, resident.id);
+    assert_eq!(read_household.head_name, "王秀英");
+    let listed = w
+        .client
+        .list_households(w.app.request(
+            pb::ListHouseholdsRequest {
+                area: Some(common::AdminCode {
+                    code: VILLAGE.into(),
+                    level: common::AdminLevel::Village as i32,
+                }),
+                ..Default::default()
+            },
+            &official,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .households;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|h| (
+                h.household_number.as_str(),
+                h.member_count,
+                h.head_name.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [("A-001", 1, "王秀英")]
+    );
     assert_eq!(read.members.len(), 1);
     assert_eq!(
         read.members[0].national_id_masked,
