@@ -9,6 +9,7 @@
 //!
 //! - [`divisions`]: the national division tree, its import and search.
 //! - [`entity`]: one sea-orm entity per table.
+//! - [`people`]: the users governance knows, projected from identity's state stream and events.
 //! - [`register`]: households and residents, with national ids sealed at rest and their access log.
 //! - [`request_types`]: the catalogue of service-request types per area (empty until built).
 //! - [`requests`]: villagers' service requests, their workflow, escalation, duplicates and ratings (empty until built).
@@ -33,6 +34,7 @@ pub mod finances;
 pub mod grpc;
 pub mod migration;
 pub mod notices;
+pub mod people;
 pub mod polls;
 pub mod register;
 pub mod request_types;
@@ -102,6 +104,9 @@ impl Service for Governance {
         let records = audit::identity::consumer(ctx);
         records.ensure().await?;
         ctx.tasks.spawn(records.run(ctx.shutdown.clone()));
+        let people = people::consumer(ctx);
+        people.ensure().await?;
+        ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::divisions::MIGRATION.boxed());
         migrations.push(crate::register::MIGRATION.boxed());
         migrations.push(crate::audit::MIGRATION.boxed());
+        migrations.push(crate::people::MIGRATION.boxed());
         migrations
     }
 }

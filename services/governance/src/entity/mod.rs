@@ -4,5 +4,6 @@ pub mod audit_chain_heads;
 pub mod audit_entries;
 pub mod divisions;
 pub mod households;
+pub mod known_users;
 pub mod resident_access_log;
 pub mod residents;

@@ -142,6 +142,28 @@ fn encoded_actor(caller: &Caller) -> Vec<u8> {
     caller.actor().encode_to_vec()
 }
 
+/// The caller as an access-log entry shows them to the resident: with the acting user's name as
+/// governance knows it at the time of the read.
+async fn named_actor<C: ConnectionTrait>(conn: &C, caller: &Caller) -> Result<Vec<u8>> {
+    let mut actor = caller.actor();
+    if let Ok(user) = Uuid::parse_str(&actor.user_id)
+        && let Some(known) = crate::people::find(conn, user).await?
+    {
+        actor.display_name = known.display_name;
+    }
+    Ok(actor.encode_to_vec())
+}
+
+/// `NOT_FOUND` unless `user` is an account governance knows (from identity's users).
+async fn known_account<C: ConnectionTrait>(conn: &C, user: Option<Uuid>) -> Result<()> {
+    match user {
+        Some(user) if crate::people::find(conn, user).await?.is_none() => {
+            Err(Error::not_found("user", user.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decoded_actor(bytes: &[u8]) -> common::Actor {
     // Written by `encoded_actor`; an unreadable one shows as unknown rather than failing a read.
     common::Actor::decode(bytes).unwrap_or_default()
@@ -646,6 +668,7 @@ impl Register {
                         .await?;
                     apply_sealed(&mut row, Some(sealed));
                 }
+                known_account(txn, row.user_id).await?;
                 if let Some(user) = row.user_id
                     && row.status.is_current()
                     && store::current_of_user(txn, user).await?.is_some()
@@ -796,6 +819,7 @@ impl Register {
                     row.phone_number = phone_text(Some(phone));
                 }
                 if let Some(user) = fields.user_id {
+                    known_account(txn, user).await?;
                     row.user_id = user;
                 }
                 if let Some(status) = fields.status {
@@ -937,7 +961,7 @@ impl Register {
                 let entry = AccessRow {
                     id: Uuid::now_v7(),
                     resident_id: row.id,
-                    actor: encoded_actor(caller),
+                    actor: named_actor(txn, caller).await?,
                     field: NATIONAL_ID_FIELD.to_owned(),
                     reason: command.reason.clone(),
                     accessed_at: now,
@@ -1121,7 +1145,7 @@ impl Register {
                     AccessRow {
                         id: Uuid::now_v7(),
                         resident_id: row.id,
-                        actor: encoded_actor(caller),
+                        actor: named_actor(txn, caller).await?,
                         field: EXPORT_FIELD.to_owned(),
                         reason: EXPORT_REASON.to_owned(),
                         accessed_at: now,
