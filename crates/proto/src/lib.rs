@@ -136,6 +136,12 @@ impl Snapshot for governance::v1::Resident {
     const TYPE: &'static str = "terrace.governance.v1.Resident";
 }
 
+/// A division of the national list, by its normalized code (`state.governance.division.330523`).
+impl Snapshot for governance::v1::Division {
+    const ROOT: &'static str = "state.governance.division";
+    const TYPE: &'static str = "terrace.governance.v1.Division";
+}
+
 impl Snapshot for governance::v1::Household {
     const ROOT: &'static str = "state.governance.household";
     const TYPE: &'static str = "terrace.governance.v1.Household";

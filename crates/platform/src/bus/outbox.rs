@@ -107,6 +107,66 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, envelope: &Envelope) -> Resul
     Ok(())
 }
 
+/// Writes `envelopes` to the outbox in one statement, in order, as part of the caller's
+/// transaction: for bulk changes (an import's thousand rows and their state snapshots).
+pub async fn enqueue_all<C: ConnectionTrait>(
+    conn: &C,
+    envelopes: &[Envelope],
+) -> Result<(), DbErr> {
+    use sea_orm::Value;
+    use sea_orm::sea_query::ArrayType;
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    // Array elements must not be NULL (sea-query 1.0 unwraps each): a missing traceparent is
+    // sent as '' and turned back into NULL by the statement.
+    let array = |kind: ArrayType, values: Vec<Value>| Value::Array(kind, Some(Box::new(values)));
+    let texts = |f: &dyn Fn(&Envelope) -> String| {
+        array(
+            ArrayType::String,
+            envelopes
+                .iter()
+                .map(|e| Value::String(Some(f(e))))
+                .collect(),
+        )
+    };
+    // Raw SQL: an `UNNEST` bulk insert, one round trip for the whole batch.
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "INSERT INTO outbox (event_id, subject, event_type, source, payload, traceparent, occurred_at) \
+         SELECT t.event_id, t.subject, t.event_type, t.source, t.payload, NULLIF(t.traceparent, ''), t.occurred_at \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[]) \
+              WITH ORDINALITY AS t(event_id, subject, event_type, source, payload, traceparent, occurred_at, n) \
+         ORDER BY t.n",
+        [
+            array(
+                ArrayType::Uuid,
+                envelopes.iter().map(|e| Value::Uuid(Some(e.id))).collect(),
+            ),
+            texts(&|e| e.subject.clone()),
+            texts(&|e| e.event_type.clone()),
+            texts(&|e| e.source.clone()),
+            array(
+                ArrayType::Bytes,
+                envelopes
+                    .iter()
+                    .map(|e| Value::Bytes(Some(e.payload.to_vec())))
+                    .collect(),
+            ),
+            texts(&|e| e.traceparent.clone().unwrap_or_default()),
+            array(
+                ArrayType::ChronoDateTimeUtc,
+                envelopes
+                    .iter()
+                    .map(|e| Value::ChronoDateTimeUtc(Some(e.time)))
+                    .collect(),
+            ),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Wraps `event` (produced by `source`, e.g. `terrace/market`) and enqueues it; returns its id.
 pub async fn publish<C: ConnectionTrait, E: Event>(
     conn: &C,

@@ -36,7 +36,8 @@ fn text_array(values: impl Iterator<Item = String>) -> Value {
 }
 
 /// Adds new codes and rewrites changed ones, in one statement, and publishes the rows it wrote as
-/// one `DivisionsChanged` event in the same transaction. Unchanged rows are not touched (no new
+/// one `DivisionsChanged` event and as their snapshots on the state stream
+/// (`state.governance.division.<code>`), in the same transaction. Unchanged rows are not touched (no new
 /// row version, no WAL, no event).
 pub async fn upsert(
     db: &DatabaseConnection,
@@ -88,6 +89,7 @@ pub async fn upsert(
         .await?;
     let mut written = Written::default();
     let mut divisions = Vec::with_capacity(rows.len());
+    let mut codes = Vec::with_capacity(rows.len());
     for row in &rows {
         let added: bool = row.try_get("", "added")?;
         if added {
@@ -107,8 +109,18 @@ pub async fn upsert(
         };
         // A batch does not know the rows after it: events carry no child count.
         divisions.push(super::to_proto(&division, 0));
+        codes.push(division.code);
     }
     if !divisions.is_empty() {
+        // Each written division's latest state for the state stream, in one statement.
+        let snapshots: Vec<_> = codes
+            .iter()
+            .zip(&divisions)
+            .map(|(code, division)| {
+                terrace_platform::bus::Envelope::snapshot(event_source, division, code)
+            })
+            .collect();
+        outbox::enqueue_all(&txn, &snapshots).await?;
         outbox::publish(
             &txn,
             event_source,

@@ -72,6 +72,21 @@ async fn the_county_slice_imports_whole_and_a_reimport_changes_nothing() {
     assert_eq!(events as u64, first.events);
     // One event per level's batch of at most 1000 rows.
     assert_eq!(first.events, files.len() as u64);
+    // And every division's state on the state stream, one subject each.
+    assert_eq!(
+        terrace_testkit::events::published(&app, "governance", "state.governance.division.>").await
+            as u64,
+        expected
+    );
+    assert_eq!(
+        terrace_testkit::events::published(
+            &app,
+            "governance",
+            "state.governance.division.330523108204"
+        )
+        .await,
+        1
+    );
 
     let again = import(&db, &dir).await;
     assert_eq!((again.added, again.changed, again.events), (0, 0, 0));
