@@ -14,36 +14,41 @@ pub(crate) enum ImportCommand {
     Divisions {
         /// The directory of the list.
         dir: PathBuf,
+        /// The list is complete (the whole country): divisions it does not name are marked
+        /// inactive (a later list naming them again reactivates them).
+        #[arg(long)]
+        complete: bool,
     },
 }
 
 #[allow(clippy::print_stdout)] // The command's answer is its output.
 pub(crate) async fn run(settings: &Settings, command: ImportCommand) -> anyhow::Result<()> {
     match command {
-        ImportCommand::Divisions { dir } => {
+        ImportCommand::Divisions { dir, complete } => {
             let db = terrace_platform::db::connect(&settings.database, "governance").await?;
             terrace_platform::db::migrate::<terrace_governance::migration::Migrator>(&db).await?;
             let bar =
                 indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
                     "{bar:40} {pos}/{len} divisions ({per_sec}, {eta} left)",
                 )?);
-            let report = terrace_governance::divisions::import(
-                &db,
-                "terrace/governance",
-                &dir,
-                terrace_platform::Clock::system_now(),
-                |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            )
-            .await?;
+            let progress = |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let (source, now) = ("terrace/governance", terrace_platform::Clock::system_now());
+            let report = if complete {
+                terrace_governance::divisions::import_complete(&db, source, &dir, now, progress)
+                    .await?
+            } else {
+                terrace_governance::divisions::import(&db, source, &dir, now, progress).await?
+            };
             bar.finish_and_clear();
             println!(
-                "divisions: {} read, {} added, {} changed, {} skipped, {} events",
+                "divisions: {} read, {} added, {} changed, {} retired, {} skipped, {} events",
                 report.read,
                 report.added,
                 report.changed,
+                report.retired,
                 report.skipped.len(),
                 report.events
             );

@@ -72,6 +72,8 @@ pub struct ImportReport {
     pub skipped: Vec<String>,
     /// `DivisionsChanged` events published.
     pub events: u64,
+    /// Divisions marked inactive because a complete list did not name them.
+    pub retired: u64,
 }
 
 /// A division as the import writes it.
@@ -94,11 +96,41 @@ pub async fn import(
     now: DateTime<Utc>,
     progress: impl FnMut(u64, u64),
 ) -> anyhow::Result<ImportReport> {
-    let mut levels = Vec::new();
-    for (name, level) in source::FILES {
-        levels.push(source::read(&source::file_of(dir, name)?, level)?);
-    }
+    let levels = read_levels(dir)?;
     import_levels(db, event_source, levels, now, progress).await
+}
+
+/// The list in `dir`, one `Vec` per level, top level first.
+fn read_levels(dir: &Path) -> anyhow::Result<Vec<Vec<source::SourceRow>>> {
+    source::FILES
+        .iter()
+        .map(|(name, level)| source::read(&source::file_of(dir, name)?, *level))
+        .collect()
+}
+
+/// As [`import`], for a complete national list: afterwards, every active division the list does
+/// not name is marked inactive (and published so); a later list naming it again reactivates it.
+pub async fn import_complete(
+    db: &sea_orm::DatabaseConnection,
+    event_source: &str,
+    dir: &Path,
+    now: DateTime<Utc>,
+    progress: impl FnMut(u64, u64),
+) -> anyhow::Result<ImportReport> {
+    let levels = read_levels(dir)?;
+    let listed: Vec<String> = levels
+        .iter()
+        .flatten()
+        .filter_map(|row| AdminScope::parse(&row.code).ok())
+        .map(|code| code.as_str().to_owned())
+        .collect();
+    let mut report = import_levels(db, event_source, levels, now, progress).await?;
+    let import_id = uuid::Uuid::now_v7().to_string();
+    let (retired, events) =
+        store::retire_unlisted(db, &listed, now, event_source, &import_id, BATCH).await?;
+    report.retired = retired;
+    report.events += events;
+    Ok(report)
 }
 
 /// Imports a list already read, one `Vec` per level, top level first.

@@ -88,8 +88,7 @@ pub async fn upsert(
         ))
         .await?;
     let mut written = Written::default();
-    let mut divisions = Vec::with_capacity(rows.len());
-    let mut codes = Vec::with_capacity(rows.len());
+    let mut rows_written = Vec::with_capacity(rows.len());
     for row in &rows {
         let added: bool = row.try_get("", "added")?;
         if added {
@@ -107,32 +106,75 @@ pub async fn upsert(
             active: row.try_get("", "active")?,
             updated_at: row.try_get("", "updated_at")?,
         };
-        // A batch does not know the rows after it: events carry no child count.
-        divisions.push(super::to_proto(&division, 0));
-        codes.push(division.code);
+        rows_written.push(division);
     }
-    if !divisions.is_empty() {
-        // Each written division's latest state for the state stream, in one statement.
-        let snapshots: Vec<_> = codes
-            .iter()
-            .zip(&divisions)
-            .map(|(code, division)| {
-                terrace_platform::bus::Envelope::snapshot(event_source, division, code)
-            })
-            .collect();
-        outbox::enqueue_all(&txn, &snapshots).await?;
-        outbox::publish(
-            &txn,
-            event_source,
-            &pb::DivisionsChanged {
-                divisions,
-                import_id: import_id.to_owned(),
-            },
-        )
-        .await?;
-    }
+    publish_written(&txn, event_source, import_id, &rows_written).await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// Publishes `written` divisions in `txn`: their snapshots on the state stream
+/// (`state.governance.division.<code>`) and one `DivisionsChanged` event.
+async fn publish_written<C: ConnectionTrait>(
+    txn: &C,
+    event_source: &str,
+    import_id: &str,
+    written: &[Division],
+) -> Result<(), DbErr> {
+    if written.is_empty() {
+        return Ok(());
+    }
+    // A batch does not know the rows after it: events carry no child count.
+    let divisions: Vec<pb::Division> = written.iter().map(|d| super::to_proto(d, 0)).collect();
+    let snapshots: Vec<_> = written
+        .iter()
+        .zip(&divisions)
+        .map(|(row, division)| {
+            terrace_platform::bus::Envelope::snapshot(event_source, division, &row.code)
+        })
+        .collect();
+    outbox::enqueue_all(txn, &snapshots).await?;
+    outbox::publish(
+        txn,
+        event_source,
+        &pb::DivisionsChanged {
+            divisions,
+            import_id: import_id.to_owned(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks inactive every active division whose code is not in `listed` (a complete list was
+/// imported), publishing them in batches of `batch` like an import's. Returns how many and the
+/// events published.
+pub async fn retire_unlisted(
+    db: &DatabaseConnection,
+    listed: &[String],
+    now: DateTime<Utc>,
+    event_source: &str,
+    import_id: &str,
+    batch: usize,
+) -> anyhow::Result<(u64, u64)> {
+    let txn = db.begin().await?;
+    // Raw SQL: one anti-join against the whole list, passed as one array.
+    let retired = Divisions::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "UPDATE divisions SET active = false, updated_at = $2 \
+             WHERE active AND NOT (code = ANY($1::text[])) RETURNING *",
+            [text_array(listed.iter().cloned()), now.into()],
+        ))
+        .all(&txn)
+        .await?;
+    let mut events = 0;
+    for chunk in retired.chunks(batch.max(1)) {
+        publish_written(&txn, event_source, import_id, chunk).await?;
+        events += 1;
+    }
+    txn.commit().await?;
+    Ok((retired.len() as u64, events))
 }
 
 /// One division by its normalized code.

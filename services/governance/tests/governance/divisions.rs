@@ -151,6 +151,76 @@ async fn a_renamed_and_an_added_division_are_written_and_published_once() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A complete list that no longer names a village retires it (inactive, published, out of
+/// search); a later list naming it again brings it back.
+#[tokio::test]
+async fn a_complete_list_retires_what_it_no_longer_names() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Governance>()]).await;
+    let db = app.ctx.database("governance").await;
+    let source = crate::anji();
+    import(&db, &source).await;
+    let before =
+        terrace_testkit::events::published(&app, "governance", "governance.division.changed").await;
+
+    let dir = tempdir(&app.ctx.id);
+    for name in ["provinces", "cities", "areas", "streets"] {
+        std::fs::copy(
+            source.join(format!("{name}.csv")),
+            dir.join(format!("{name}.csv")),
+        )
+        .unwrap();
+    }
+    let villages = std::fs::read_to_string(source.join("villages.csv")).unwrap();
+    let without: String = villages
+        .lines()
+        .filter(|line| !line.starts_with("330523108201,"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(dir.join("villages.csv"), without).unwrap();
+    let complete = |dir: std::path::PathBuf| {
+        let db = db.clone();
+        async move {
+            divisions::import_complete(
+                &db,
+                "terrace/governance",
+                &dir,
+                terrace_platform::Clock::system_now(),
+                |_, _| {},
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let report = complete(dir.clone()).await;
+    assert_eq!((report.added, report.changed, report.retired), (0, 0, 1));
+    let retired = Divisions::find_by_id("330523108201")
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!retired.active);
+    assert_eq!(
+        terrace_testkit::events::published(&app, "governance", "governance.division.changed").await,
+        before + 1
+    );
+    // Back in the next list: active again, and published.
+    let report = complete(source.clone()).await;
+    assert_eq!((report.changed, report.retired), (1, 0));
+    assert!(
+        Divisions::find_by_id("330523108201")
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    assert_eq!(
+        terrace_testkit::events::published(&app, "governance", "governance.division.changed").await,
+        before + 2
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn a_directory_without_the_list_is_refused_and_changes_nothing() {
     let app = TestApp::spawn(&[ServiceDef::of::<Governance>()]).await;
