@@ -168,9 +168,11 @@ async fn main() -> anyhow::Result<()> {
             }
             if demo {
                 // Each service loads its own demonstration data when its setting says so.
-                for (service, setting) in
-                    [("identity", "demo_users"), ("governance", "demo_divisions")]
-                {
+                for (service, setting) in [
+                    ("identity", "demo_users"),
+                    ("governance", "demo_divisions"),
+                    ("governance", "demo_register"),
+                ] {
                     let section = settings
                         .services
                         .entry(service.to_owned())

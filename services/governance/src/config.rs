@@ -9,6 +9,9 @@ use serde::Deserialize;
 pub struct GovernanceSettings {
     /// Import the demonstration county at start (`terrace dev --demo`); see [`crate::demo`].
     pub demo_divisions: bool,
+    /// Register the demonstration households of 余村 at start (`terrace dev --demo`; needs the
+    /// county, so `demo_divisions` too); see [`crate::demo::create_demo_register`].
+    pub demo_register: bool,
     /// The keys that seal national ids and hash them (`[services.governance.national_id]`).
     pub national_id: crate::register::sealing::NationalIdKeys,
     /// How long the register keeps records moved out or deceased, and access-log entries

@@ -3,10 +3,20 @@
 //! the demo needs no files beside it.
 //!
 //! Imported at start when `services.governance.demo_divisions` is set and the county is not there
-//! yet; a restart finds it and does nothing.
+//! yet; a restart finds it and does nothing. With `demo_register`, three households of 余村 and their residents
+//! (invented people) are registered, unless the village has households already.
+
+use terrace_platform::auth::{AdminScope, Caller};
+use terrace_platform::validate::Page;
+use terrace_proto::governance::v1 as pb;
+use uuid::Uuid;
 
 use crate::divisions::{self, source};
 use crate::entity::divisions::Level;
+use crate::entity::households::HouseholdStatus;
+use crate::register::Register;
+use crate::register::national_id::with_check_digit;
+use crate::register::parse::{CreateHousehold, CreateResident, ListHouseholds};
 
 /// The county's code.
 pub const COUNTY: &str = "330523";
@@ -50,4 +60,150 @@ pub async fn create_demo_divisions(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let report = divisions::import_levels(db, event_source, levels, now, |_, _| {}).await?;
     Ok(report.added)
+}
+
+/// 余村, the demonstration village (identity's demonstration officials and farmer live there).
+pub const VILLAGE: &str = "330523108204";
+
+/// A demonstration resident: name, relationship, the first 17 digits of the national id, phone,
+/// status.
+type DemoResident = (
+    &'static str,
+    pb::HouseholdRelationship,
+    &'static str,
+    &'static str,
+    pb::ResidentStatus,
+);
+
+/// The demonstration households of 余村: number, address, residents (invented people, with
+/// numbers that pass GB 11643 but belong to nobody).
+const DEMO_HOUSEHOLDS: [(&str, &str, &[DemoResident]); 3] = [
+    (
+        "001",
+        "一组 3 号",
+        &[
+            (
+                "李德明",
+                pb::HouseholdRelationship::Head,
+                "33052319580402031",
+                "13900000101",
+                pb::ResidentStatus::Active,
+            ),
+            (
+                "张桂兰",
+                pb::HouseholdRelationship::Spouse,
+                "33052319600915042",
+                "13900000102",
+                pb::ResidentStatus::Active,
+            ),
+            (
+                "李小军",
+                pb::HouseholdRelationship::Child,
+                "33052319860620053",
+                "13900000103",
+                pb::ResidentStatus::Away,
+            ),
+        ],
+    ),
+    (
+        "002",
+        "二组 11 号",
+        &[
+            (
+                "陈国华",
+                pb::HouseholdRelationship::Head,
+                "33052319721108071",
+                "13900000201",
+                pb::ResidentStatus::Active,
+            ),
+            (
+                "吴丽",
+                pb::HouseholdRelationship::Spouse,
+                "33052319750227082",
+                "13900000202",
+                pb::ResidentStatus::Active,
+            ),
+        ],
+    ),
+    (
+        "003",
+        "三组 5 号",
+        &[(
+            "周秀珍",
+            pb::HouseholdRelationship::Head,
+            "33052319490130024",
+            "",
+            pb::ResidentStatus::Active,
+        )],
+    ),
+];
+
+/// Registers the demonstration households of 余村 unless the village has households already;
+/// how many residents were registered. Through the register's own paths (validation, sealing,
+/// events, the audit log), as the job `governance.demo`.
+pub async fn create_demo_register(register: &Register) -> anyhow::Result<usize> {
+    let village = AdminScope::parse(VILLAGE)?;
+    let caller = Caller::System {
+        job: "governance.demo",
+    };
+    let existing = register
+        .list_households(
+            &caller,
+            ListHouseholds {
+                area: village.clone(),
+                status: HouseholdStatus::Active,
+                query: String::new(),
+                page: Page {
+                    size: 1,
+                    after: None,
+                },
+            },
+        )
+        .await?;
+    if !existing.0.is_empty() {
+        return Ok(0);
+    }
+    let mut registered = 0;
+    for (number, address, residents) in DEMO_HOUSEHOLDS {
+        let household = register
+            .create_household(
+                &caller,
+                CreateHousehold::parse(pb::CreateHouseholdRequest {
+                    request_id: Uuid::now_v7().to_string(),
+                    household: Some(pb::Household {
+                        village_code: VILLAGE.to_owned(),
+                        household_number: number.to_owned(),
+                        address: address.to_owned(),
+                        ..Default::default()
+                    }),
+                })?,
+            )
+            .await?;
+        for (name, relationship, first17, phone, status) in residents.iter().copied() {
+            let national_id = with_check_digit(first17)
+                .ok_or_else(|| anyhow::anyhow!("a demonstration id of 17 digits"))?;
+            register
+                .create_resident(
+                    &caller,
+                    CreateResident::parse(
+                        pb::CreateResidentRequest {
+                            request_id: Uuid::now_v7().to_string(),
+                            resident: Some(pb::Resident {
+                                household_id: household.id.clone(),
+                                name: name.to_owned(),
+                                relationship: relationship as i32,
+                                phone_number: phone.to_owned(),
+                                national_id,
+                                status: status as i32,
+                                ..Default::default()
+                            }),
+                        },
+                        register.today(),
+                    )?,
+                )
+                .await?;
+            registered += 1;
+        }
+    }
+    Ok(registered)
 }

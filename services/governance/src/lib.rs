@@ -96,6 +96,10 @@ impl Service for Governance {
             ctx.clock.clone(),
             state.sealer.clone(),
         );
+        if state.settings.demo_register {
+            let residents = demo::create_demo_register(&register).await?;
+            tracing::info!(residents, "demonstration register of 余村 ready");
+        }
         let retention = state.settings.retention.clone();
         terrace_platform::jobs::spawn(ctx, register::RETENTION_JOB, move |now| {
             let (register, retention) = (register.clone(), retention.clone());

@@ -522,7 +522,7 @@ async fn the_demo_county_is_imported_at_start_once() {
     let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
         settings.services.insert(
             "governance".into(),
-            serde_json::json!({ "demo_divisions": true }),
+            serde_json::json!({ "demo_divisions": true, "demo_register": true }),
         );
     })
     .await;
@@ -544,4 +544,37 @@ async fn the_demo_county_is_imported_at_start_once() {
     .await
     .unwrap();
     assert_eq!(added, 0, "the county was there: nothing is added");
+    // And 余村's demonstration register, once.
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            use sea_orm::ConnectionTrait as _;
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
+    let households = "SELECT count(*) AS n FROM households WHERE village_code = '330523108204'";
+    let residents = "SELECT count(*) AS n FROM residents WHERE national_id_hash IS NOT NULL";
+    assert_eq!((count(households).await, count(residents).await), (3, 6));
+    let register = terrace_governance::register::Register::new(
+        db.clone(),
+        "terrace/governance".into(),
+        terrace_platform::Clock::system(),
+        terrace_governance::register::sealing::Sealer::new(&Default::default()).unwrap(),
+    );
+    assert_eq!(
+        terrace_governance::demo::create_demo_register(&register)
+            .await
+            .unwrap(),
+        0,
+        "the village had households: nothing is added"
+    );
+    assert_eq!(count(households).await, 3);
 }
