@@ -133,6 +133,31 @@ impl World {
         Ok(answer.into_inner().resident.unwrap())
     }
 
+    /// `UpdateResident` of `resident`'s status alone.
+    async fn set_status(
+        &mut self,
+        token: &str,
+        resident: &str,
+        status: pb::ResidentStatus,
+    ) -> Result<pb::Resident, tonic::Status> {
+        let request = pb::UpdateResidentRequest {
+            request_id: request_id(),
+            resident: Some(pb::Resident {
+                id: resident.into(),
+                status: status as i32,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["status".into()],
+            }),
+        };
+        let answer = self
+            .client
+            .update_resident(self.app.request(request, token))
+            .await?;
+        Ok(answer.into_inner().resident.unwrap())
+    }
+
     async fn reveal(
         &mut self,
         token: &str,
@@ -372,19 +397,7 @@ async fn a_number_is_current_once_per_county_found_without_decrypting() {
     assert_eq!(w.footprint().await, before, "nothing changed");
 
     // Once the first record moved out, the number may be registered again.
-    let update = pb::UpdateResidentRequest {
-        request_id: request_id(),
-        resident: Some(pb::Resident {
-            id: first.id.clone(),
-            status: pb::ResidentStatus::MovedOut as i32,
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["status".into()],
-        }),
-    };
-    w.client
-        .update_resident(w.app.request(update, &official))
+    w.set_status(&official, &first.id, pb::ResidentStatus::MovedOut)
         .await
         .unwrap();
     let again = w
@@ -393,20 +406,8 @@ async fn a_number_is_current_once_per_county_found_without_decrypting() {
         .unwrap();
     assert_eq!(again.national_id_masked, first.national_id_masked);
     // And the moved-out record cannot come back while the new one is current.
-    let back = pb::UpdateResidentRequest {
-        request_id: request_id(),
-        resident: Some(pb::Resident {
-            id: first.id.clone(),
-            status: pb::ResidentStatus::Active as i32,
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["status".into()],
-        }),
-    };
     let refused = w
-        .client
-        .update_resident(w.app.request(back, &official))
+        .set_status(&official, &first.id, pb::ResidentStatus::Active)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::AlreadyExists);
@@ -1150,19 +1151,7 @@ async fn the_retention_job_erases_old_records_and_forgets_old_reads() {
     w.reveal(&official, &staying.id, "核对身份信息")
         .await
         .unwrap();
-    let moved = pb::UpdateResidentRequest {
-        request_id: request_id(),
-        resident: Some(pb::Resident {
-            id: leaving.id.clone(),
-            status: pb::ResidentStatus::MovedOut as i32,
-            ..Default::default()
-        }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["status".into()],
-        }),
-    };
-    w.client
-        .update_resident(w.app.request(moved, &official))
+    w.set_status(&official, &leaving.id, pb::ResidentStatus::MovedOut)
         .await
         .unwrap();
 
