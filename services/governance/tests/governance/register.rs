@@ -743,7 +743,91 @@ async fn who_may_do_what_in_the_register() {
         if who == "agency reading" {
             assert_eq!(reason(&revealed.unwrap_err()), "OFFICIALS_ONLY");
         }
+
+        let area = Some(common::AdminCode {
+            code: VILLAGE.into(),
+            level: common::AdminLevel::Village as i32,
+        });
+        let residents = w
+            .client
+            .list_residents(w.app.request(
+                pb::ListResidentsRequest {
+                    area: area.clone(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await;
+        assert_eq!(residents.is_ok(), may_read, "{who}: ListResidents");
+        let counts = w
+            .client
+            .get_register_counts(w.app.request(pb::GetRegisterCountsRequest { area }, &token))
+            .await;
+        assert_eq!(counts.is_ok(), may_read, "{who}: GetRegisterCounts");
+        let update = pb::UpdateHouseholdRequest {
+            request_id: request_id(),
+            household: Some(pb::Household {
+                id: household.id.clone(),
+                address: format!("一组 {} 号", who.len()),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["address".into()],
+            }),
+        };
+        let updated = w
+            .client
+            .update_household(w.app.request(update, &token))
+            .await;
+        assert_eq!(updated.is_ok(), may_write, "{who}: UpdateHousehold");
+        let added = w
+            .resident(
+                &token,
+                member(&household, &format!("成员{}", who.len()), ""),
+            )
+            .await;
+        assert_eq!(added.is_ok(), may_write, "{who}: CreateResident");
+        let mine = w
+            .client
+            .get_my_resident(w.app.request(pb::GetMyResidentRequest {}, &token))
+            .await;
+        assert_eq!(mine.is_ok(), own, "{who}: GetMyResident");
+        // Erasing is for officials who govern the village; nobody else learns the record exists.
+        let erased = w
+            .client
+            .erase_resident(w.app.request(
+                pb::EraseResidentRequest {
+                    request_id: request_id(),
+                    resident_id: Uuid::now_v7().to_string(),
+                    reason: "核对权限".into(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(erased.code(), Code::NotFound, "{who}: EraseResident");
     }
+    // Erasure of the real record: the resident and an agency cannot, the village official can.
+    let (agency_writer, erase) = (
+        w.app
+            .issuer
+            .build(&Uuid::now_v7().to_string())
+            .agency(&["governance.register:write"])
+            .grants(&[(Role::VillageOfficial, VILLAGE)])
+            .sign(),
+        |id: &str| pb::EraseResidentRequest {
+            request_id: request_id(),
+            resident_id: id.into(),
+            reason: "本人申请删除".into(),
+        },
+    );
+    assert_refused(
+        w.client
+            .erase_resident(w.app.request(erase(&resident.id), &agency_writer))
+            .await,
+        Code::PermissionDenied,
+        "OFFICIALS_ONLY",
+    );
     // The township's lists reach the village; the other village's official sees nothing of it.
     let (_, township) = w.user(Role::TownshipOfficial, TOWNSHIP);
     let listed = w
@@ -762,7 +846,8 @@ async fn who_may_do_what_in_the_register() {
         .unwrap()
         .into_inner()
         .residents;
-    assert_eq!(listed.len(), 1);
+    // The resident and the three members the three writers added.
+    assert_eq!(listed.len(), 4);
     // Reveals by the village official, township official and county admin: three entries.
     assert_eq!(
         w.count("SELECT count(*) AS n FROM resident_access_log")
