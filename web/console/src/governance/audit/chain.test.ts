@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { ActorKind, ActorSchema } from "@terrace/api/gen/terrace/common/v1/actor_pb";
 import { AdminCodeSchema, AdminLevel } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
 import { AuditEntrySchema, type AuditEntry } from "@terrace/api/gen/terrace/governance/v1/audit_pb";
@@ -10,7 +11,7 @@ const VILLAGE = "330523108204";
 
 /** 2027-01-15T08:00:00Z + `second`, and 123 456 µs, as chain.rs's tests build their entries. */
 function time(second: number, nanos = 123_456_000) {
-  return { seconds: BigInt(1_800_000_000 + second), nanos };
+  return create(TimestampSchema, { seconds: BigInt(1_800_000_000 + second), nanos });
 }
 
 /** A chain of `n` entries like chain.rs's tests' (user-n, resident.updated, r<n>, {"n":n}), hashed here. */
@@ -52,7 +53,7 @@ describe("the bytes hashed", () => {
     expect(timeText(time(1, 7_999))).toBe("2027-01-15T08:00:01.000007Z"); // cut, not rounded
     expect(timeText(time(2, 0))).toBe("2027-01-15T08:00:02.000000Z");
     expect(timeText(undefined)).toBeUndefined();
-    expect(timeText({ seconds: 1n, nanos: -1 })).toBeUndefined();
+    expect(timeText(create(TimestampSchema, { seconds: 1n, nanos: -1 }))).toBeUndefined();
   });
 
   it("are the contract's fifteen fields in order, the actor kind by its value name", async () => {
@@ -172,7 +173,7 @@ describe("verifying a chain", () => {
       };
     };
     const verdict = await readAndVerify(CHAIN, read);
-    expect(verdict).toEqual({ intact: true, entries: 6n, headHash: entries[5]!.hash, headSequence: 6n });
+    expect(verdict).toEqual({ intact: true, entries: 6n, headHash: entries[5]!.hash, headSequence: 6n, headTime: undefined });
     expect(asked).toEqual([
       [1n, 5000],
       [4n, 5000],

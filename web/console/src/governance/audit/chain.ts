@@ -28,7 +28,7 @@ export function timeText(time: Timestamp | undefined): string | undefined {
 
 /** An actor kind by its enum value name (`ACTOR_KIND_USER`), as it is hashed. */
 export function actorKindName(kind: number): string | undefined {
-  return ActorKindSchema.value[kind]?.name;
+  return (ActorKindSchema.value as Record<number, { name: string } | undefined>)[kind]?.name;
 }
 
 /** The fifteen texts hashed of an entry, in the contract's order; a string says what is malformed. */
@@ -58,7 +58,7 @@ export function hashedFields(entry: AuditEntry): string[] | string {
 }
 
 /** Each text as its UTF-8 length (u64, big-endian) and its UTF-8 bytes. */
-export function encodeFields(fields: string[]): Uint8Array {
+export function encodeFields(fields: string[]): Uint8Array<ArrayBuffer> {
   const encoder = new TextEncoder();
   const parts = fields.map((field) => encoder.encode(field));
   const bytes = new Uint8Array(parts.reduce((sum, part) => sum + 8 + part.length, 0));
@@ -73,7 +73,7 @@ export function encodeFields(fields: string[]): Uint8Array {
 }
 
 /** Lower-case hex SHA-256 (WebCrypto). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -187,6 +187,8 @@ export interface ChainPage {
   entries: AuditEntry[];
   headSequence: bigint;
   headHash: string;
+  /** When the head was read (the service clock). */
+  headTime?: Timestamp;
 }
 
 /** Entries per request when verifying: ListAuditEntries' maximum. */
@@ -201,13 +203,17 @@ export async function readAndVerify(
   chain: string,
   read: (fromSequence: bigint, pageSize: number) => Promise<ChainPage>,
   progress?: (checked: bigint, head: bigint) => void,
-): Promise<Verdict & { headSequence: bigint }> {
+): Promise<Verdict & { headSequence: bigint; headTime?: Timestamp }> {
   const verifier = new ChainVerifier(chain);
   let head: { sequence: bigint; hash: string } | undefined;
+  let headTime: Timestamp | undefined;
   let from = 1n;
   for (;;) {
     const page = await read(from, VERIFY_PAGE);
-    head ??= { sequence: page.headSequence, hash: page.headHash };
+    if (!head) {
+      head = { sequence: page.headSequence, hash: page.headHash };
+      headTime = page.headTime;
+    }
     const wanted = page.entries.filter((e) => e.sequence <= head!.sequence);
     await verifier.push(wanted);
     progress?.(verifier.expected - 1n, head.sequence);
@@ -215,5 +221,5 @@ export async function readAndVerify(
     if (verifier.failed || last === undefined || last >= head.sequence || wanted.length === 0) break;
     from = last + 1n;
   }
-  return { ...verifier.finish(head), headSequence: head.sequence };
+  return { ...verifier.finish(head), headSequence: head.sequence, headTime };
 }
