@@ -155,7 +155,15 @@ export default function AuditChainPage() {
       render: (_, e) =>
         e.actor?.userId && !e.actor.onBehalfOfUserId ? <UserName userId={e.actor.userId} /> : actorLabel(e.actor),
     },
-    { title: t("audit.action"), key: "action", render: (_, e) => <Typography.Text code>{e.action}</Typography.Text> },
+    {
+      title: t("audit.action"),
+      key: "action",
+      render: (_, e) => (
+        <Typography.Text code style={{ whiteSpace: "nowrap" }}>
+          {e.action}
+        </Typography.Text>
+      ),
+    },
     {
       title: t("audit.target"),
       key: "target",

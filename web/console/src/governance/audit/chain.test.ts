@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
 import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { ActorKind, ActorSchema } from "@terrace/api/gen/terrace/common/v1/actor_pb";
 import { AdminCodeSchema, AdminLevel } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
@@ -97,6 +97,27 @@ describe("the bytes hashed", () => {
     });
     expect(await entryHash(system)).toBe("9dd754ad7100ebb11104ad3950f2628971fa8f613004f46b99c0a414f5957822");
   });
+});
+
+// An entry as `terrace dev --demo` wrote it (the Rust chain.rs hashed it), read back through
+// ListAuditEntries in the end-to-end test: the first of 安吉县's chain.
+it("recomputes the hash the Rust server wrote for a real entry", async () => {
+  const entry = fromJson(AuditEntrySchema, {
+    sequence: "1",
+    time: "2026-12-03T22:46:02.676595Z",
+    actor: { kind: "ACTOR_KIND_SYSTEM", systemComponent: "terrace command line" },
+    action: "role.granted",
+    targetType: "user",
+    targetId: "01a23e16-0e9a-7200-842b-abd7d1abb2f1",
+    area: { code: "330523108204", level: "ADMIN_LEVEL_VILLAGE" },
+    detailsJson:
+      '{"grant_id":"01a23e16-0ebb-7745-a3da-e2936cdd7bc2","identity_record_id":"01a23e16-0ebe-75f0-bf56-408bfeedec55","operator_reason":"terrace dev --demo","reason":"terrace dev --demo","role":"resident","scope":"330523108204"}',
+    previousHash: GENESIS,
+    hash: "1dd76f8bd65d3b8100098735298b91cead05b59b6cd1e86190c23af7953076c5",
+    chain: { code: "330523000000", level: "ADMIN_LEVEL_COUNTY" },
+  });
+  expect(await entryHash(entry)).toBe(entry.hash);
+  expect(await verifyChain(CHAIN, [entry], { sequence: 1n, hash: entry.hash })).toMatchObject({ intact: true, entries: 1n });
 });
 
 describe("verifying a chain", () => {
