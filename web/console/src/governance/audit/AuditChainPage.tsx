@@ -173,9 +173,9 @@ export default function AuditChainPage() {
           {e.targetType === "user" ? (
             <UserName userId={e.targetId} />
           ) : e.targetType === "resident" && e.targetId ? (
-            <Link to={`/governance/residents/${e.targetId}`}>{e.targetId.slice(-8)}</Link>
+            <Link to={`/governance/residents/${e.targetId}`} style={{ textDecoration: "underline" }}>{e.targetId.slice(-8)}</Link>
           ) : e.targetType === "household" && e.targetId ? (
-            <Link to={`/governance/households/${e.targetId}`}>{e.targetId.slice(-8)}</Link>
+            <Link to={`/governance/households/${e.targetId}`} style={{ textDecoration: "underline" }}>{e.targetId.slice(-8)}</Link>
           ) : (
             <Typography.Text code copyable>
               {e.targetId}
