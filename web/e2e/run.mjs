@@ -585,7 +585,8 @@ await check(`console: a second member (${ERASED.name}) is added and set to 外�
   await desk.waitForFunction(() => document.querySelectorAll(".ant-message-notice").length === 0);
   await desk.getByRole("button", { name: /编\s*辑/ }).click();
   const edit = dialog.filter({ has: desk.locator("#edit-resident") });
-  await edit.getByLabel("状态").click({ force: true }); // the chosen value lies over the input
+  await settled(desk); // the dialog has stopped moving
+  await edit.locator(".ant-select-selector").first().click(); // the status (its value lies over its input)
   await desk.locator(".ant-select-dropdown:visible .ant-select-item-option[title='外出']").click();
   await edit.getByLabel("备注").fill("端到端测试：外出务工");
   await screen(desk, "console-resident-edit");
