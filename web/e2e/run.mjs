@@ -12,7 +12,9 @@
 // and the demo farmer by one SMS code (the server sends one code a minute per phone), registers a
 // new villager and grants them a role, registers a household in 余村 with 王秀英's record in it
 // (a fresh ID number each run), reveals it and links her account, which she then reads in the
-// farmer app. Prints one line per check; exits non-zero at the first
+// farmer app; adds a second member, edits her and erases her personal data with a reason; as the
+// county admin verifies 安吉县's tamper-evident audit chain in the browser (intact, with those
+// actions in it); and 王秀英 downloads her data as a JSON file. Prints one line per check; exits non-zero at the first
 // failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -126,7 +128,7 @@ async function accessible(page, screen) {
     assert(
       bad.length === 0,
       bad
-        .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join("\n    ")}`)
+        .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => `${n.target.join(" ")} ${n.html.slice(0, 160)} ${n.failureSummary ?? ""}`).slice(0, 5).join("\n    ")}`)
         .join("\n"),
     );
     const minor = violations.map((v) => `${v.id}:${v.impact}`);
@@ -444,6 +446,8 @@ await check("console: the village register lists the households of 余村", asyn
   // The area picker shows the official's village by name.
   await desk.getByRole("search").getByText(VILLAGE_NAME, { exact: false }).first().waitFor();
   await desk.getByRole("table").first().waitFor();
+  // The register in numbers (GetRegisterCounts) above the list.
+  await desk.getByRole("region", { name: "登记概况" }).getByText("在册户数").waitFor();
 });
 await screen(desk, "console-households");
 
@@ -558,6 +562,56 @@ await check("console: 王秀英's account (13800000001) is found by phone and li
   await link.waitFor({ state: "hidden" });
   await desk.getByRole("button", { name: "更换账号" }).waitFor();
   await desk.getByRole("button", { name: "取消关联" }).waitFor();
+});
+
+const ERASED = { name: "测试删除", reason: "端到端测试：本人申请删除个人信息" };
+let erasedId;
+await check(`console: a second member (${ERASED.name}) is added and set to 外出 with the edit dialog`, async () => {
+  await desk.getByRole("link", { name: /返回本户/ }).click();
+  await desk.waitForURL(new RegExp(`/console/governance/households/${householdId}$`));
+  await desk.getByRole("button", { name: /添加成员/ }).click();
+  await residentForm.getByLabel("姓名").fill(ERASED.name);
+  await residentForm.getByLabel("与户主关系").click();
+  await desk.locator(".ant-select-dropdown .ant-select-item-option[title='子女']").click();
+  const created = gov(desk, "CreateResident");
+  await residentForm.getByRole("button", { name: /添\s*加/ }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 0, `CreateResident answered ${answer.status} ${answer.message}`);
+  erasedId = field(field(answer.messages[0], 1), 1)?.toString("utf8");
+  await residentForm.waitFor({ state: "hidden" });
+  await desk.getByRole("link", { name: ERASED.name, exact: true }).click();
+  await desk.waitForURL(new RegExp(`/console/governance/residents/${erasedId}`));
+  // The "added" toast fades out first: axe would judge its text mid-fade.
+  await desk.waitForFunction(() => document.querySelectorAll(".ant-message-notice").length === 0);
+  await desk.getByRole("button", { name: /编\s*辑/ }).click();
+  const edit = dialog.filter({ has: desk.locator("#edit-resident") });
+  await settled(desk); // the dialog has stopped moving
+  await edit.locator(".ant-select-selector").first().click(); // the status (its value lies over its input)
+  await desk.locator(".ant-select-dropdown:visible .ant-select-item-option[title='外出']").click();
+  await edit.getByLabel("备注").fill("端到端测试：外出务工");
+  await screen(desk, "console-resident-edit");
+  const updated = gov(desk, "UpdateResident");
+  await edit.getByRole("button", { name: /保\s*存/ }).click();
+  const saved = await grpc(await updated);
+  assert(saved.status === 0, `UpdateResident answered ${saved.status} ${saved.message}`);
+  await edit.waitFor({ state: "hidden" });
+  await desk.locator(".ant-descriptions").getByText("外出", { exact: true }).waitFor();
+  await desk.locator(".ant-descriptions").getByText("端到端测试：外出务工").waitFor();
+});
+
+await check(`console: ${ERASED.name}'s personal data is erased with a reason; the household no longer lists her`, async () => {
+  await desk.getByRole("button", { name: "删除个人信息" }).click();
+  const erase = desk.getByRole("dialog", { name: `删除 ${ERASED.name} 的个人信息` });
+  await erase.getByLabel("原因").fill(ERASED.reason);
+  await screen(desk, "console-resident-erase");
+  const erased = gov(desk, "EraseResident");
+  await erase.getByRole("button", { name: "删除个人信息" }).click();
+  const answer = await grpc(await erased);
+  assert(answer.status === 0, `EraseResident answered ${answer.status} ${answer.message}`);
+  await desk.waitForURL(new RegExp(`/console/governance/households/${householdId}$`));
+  await desk.getByRole("link", { name: FARMER.name, exact: true }).waitFor();
+  assert((await desk.getByRole("row").filter({ hasText: ERASED.name }).count()) === 0, "the erased member is still listed");
+  return erasedId;
 });
 
 await check("console: the divisions page lists 余村 and finds it by its pinyin initials", async () => {
@@ -746,7 +800,7 @@ await check("console: the villager's password is reset with the code sent to the
 });
 
 await check("console: the audit log lists what the county admin just did", async () => {
-  await desk.getByRole("menuitem", { name: /审计日志/ }).click();
+  await desk.getByRole("menuitem", { name: /审计日志/ }).filter({ hasNotText: "防篡改" }).click();
   await desk.waitForURL(/\/console\/identity\/audit/);
   await desk.getByRole("heading", { level: 1, name: "审计日志" }).waitFor();
   // The records about the villager just disabled, enabled and reset, and those about the agency
@@ -777,6 +831,29 @@ await check("console: the audit log lists what the county admin just did", async
   return [...wanted, ...wantedAgency].join(", ");
 });
 await screen(desk, "console-audit");
+
+await check("console: the tamper-evident audit log of 安吉县 is verified in the browser: chain intact, the register's actions in it", async () => {
+  const listed = gov(desk, "ListAuditEntries");
+  await desk.getByRole("menuitem", { name: /防篡改审计日志/ }).click();
+  await desk.waitForURL(/\/console\/governance\/audit/);
+  await desk.getByRole("heading", { level: 1, name: "防篡改审计日志" }).waitFor();
+  const answer = await grpc(await listed);
+  assert(answer.status === 0, `ListAuditEntries answered ${answer.status} ${answer.message}`);
+  await desk.getByRole("combobox", { name: "县" }).locator("xpath=ancestor::div[contains(@class,'ant-select')][1]").getByText("安吉县").waitFor();
+  const verdict = desk.locator("#chain-verification .ant-alert");
+  await verdict.filter({ hasText: /链完整|链已断|无法读取/ }).waitFor();
+  const text = (await verdict.innerText()).replace(/\s+/g, " ");
+  assert(/链完整/.test(text), `the chain is not intact: ${text}`);
+  const count = Number(text.match(/共 (\d+) 条记录/)?.[1]);
+  assert(count > 0, `no entries verified: ${text}`);
+  // The register's actions of the village official above, on the newest page.
+  for (const action of ["household.registered", "resident.national_id_revealed", "resident.updated", "resident.erased"]) {
+    await desk.getByRole("row").filter({ hasText: action }).first().waitFor();
+  }
+  await desk.getByRole("row").filter({ hasText: "resident.erased" }).filter({ hasText: OFFICIAL.name }).waitFor();
+  return text;
+});
+await screen(desk, "console-audit-chain");
 
 await check("console: the county admin logs out", async () => {
   await accountButton.click();
@@ -850,6 +927,25 @@ await check("farmer: My record shows 王秀英's household and who looked at her
   return (await entry.innerText()).replace(/\s+/g, " ");
 });
 await screen(phone, "farmer-record");
+
+await check("farmer: 王秀英 downloads her data: a JSON file with her household and her whole number, which the screen never shows", async () => {
+  const downloaded = phone.waitForEvent("download", { timeout: TIMEOUT });
+  const answered = gov(phone, "DownloadMyData");
+  await phone.getByRole("button", { name: /下载（JSON 文件）/ }).click();
+  const answer = await grpc(await answered);
+  assert(answer.status === 0, `DownloadMyData answered ${answer.status} ${answer.message}`);
+  const download = await downloaded;
+  const name = download.suggestedFilename();
+  assert(/^terrace-my-data-\d{4}-\d{2}-\d{2}\.json$/.test(name), `the file is named "${name}"`);
+  const data = JSON.parse(readFileSync(await download.path(), "utf8"));
+  assert(data.household?.id === householdId, `the file's household is ${data.household?.id}, not ${householdId}`);
+  assert(data.resident?.nationalId === NATIONAL_ID, "the file does not hold her whole ID number");
+  assert(Array.isArray(data.accessLog) && data.accessLog.some((e) => e.field === "export"), "the file's access log has no export entry");
+  // The download is in her access log on screen; the whole number is not.
+  await phone.locator(".access-log li").filter({ hasText: "全部登记信息" }).first().waitFor();
+  assert((await phone.getByText(NATIONAL_ID).count()) === 0, "the full ID number is shown to the farmer");
+  return name;
+});
 
 await check("farmer: the consents screen opens", async () => {
   const listed = rpc(phone, "ListConsents");

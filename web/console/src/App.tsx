@@ -61,6 +61,10 @@ const router = createBrowserRouter(
           path: "governance/divisions",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).DivisionsPage }),
         },
+        {
+          path: "governance/audit",
+          lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),
+        },
       ],
     },
   ],

@@ -26,3 +26,14 @@ export function looker(actor: Actor | undefined, myUserId: string | undefined): 
   if (actor.userId) return { kind: "account", tail: actor.userId.slice(-8) };
   return { kind: "system", what: actor.systemComponent || actor.agencyClientId };
 }
+
+/**
+ * The name of the file "download my data" saves: `terrace-my-data-YYYY-MM-DD.json`, the day of
+ * the export in China (the server's export time, not the phone's clock, which is often off).
+ */
+export function myDataFileName(exportTime: Date): string {
+  const day = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" }).format(
+    exportTime,
+  );
+  return `terrace-my-data-${day}.json`;
+}

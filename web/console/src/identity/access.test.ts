@@ -32,9 +32,10 @@ describe("screensFor", () => {
 });
 
 describe("registerScreensFor", () => {
-  it("gives officials the register and the divisions", () => {
-    expect(registerScreensFor([Role.VILLAGE_OFFICIAL])).toEqual(["households", "divisions"]);
-    expect(registerScreensFor([Role.RESIDENT, Role.COUNTY_ADMIN])).toEqual(["households", "divisions"]);
+  it("gives officials the register and the divisions, and admins the audit chain too", () => {
+    expect(registerScreensFor([Role.VILLAGE_OFFICIAL, Role.TOWNSHIP_OFFICIAL])).toEqual(["households", "divisions"]);
+    expect(registerScreensFor([Role.RESIDENT, Role.COUNTY_ADMIN])).toEqual(["households", "divisions", "chain"]);
+    expect(registerScreensFor([Role.PLATFORM_ADMIN])).toEqual(["households", "divisions", "chain"]);
   });
   it("gives villagers and buyers none", () => {
     expect(registerScreensFor([Role.RESIDENT, Role.FARMER, Role.BUYER, Role.DIGITAL_HELPER])).toEqual([]);

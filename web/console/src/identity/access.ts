@@ -43,16 +43,18 @@ export function screensFor(roles: Iterable<Role>): Screen[] {
   return screens;
 }
 
-export type RegisterScreen = "households" | "divisions";
+export type RegisterScreen = "households" | "divisions" | "chain";
 
 /**
  * The village register's screens (governance): officials of an area read and keep its register
- * (households, residents) and browse its divisions; no one else has a register screen (a
+ * (households, residents) and browse its divisions; county and platform admins also read
+ * governance's tamper-evident audit log (ListAuditEntries); no one else has a register screen (a
  * villager reads their own record in the farmers' app).
  */
 export function registerScreensFor(roles: Iterable<Role>): RegisterScreen[] {
   const held = new Set(roles);
-  return OFFICIALS.some((r) => held.has(r)) ? ["households", "divisions"] : [];
+  if (!OFFICIALS.some((r) => held.has(r))) return [];
+  return ADMINS.some((r) => held.has(r)) ? ["households", "divisions", "chain"] : ["households", "divisions"];
 }
 
 /** Digits of a code that a grant over it covers (GB/T 2260 levels: 2, 4, 6, 9, 12; country: none). */

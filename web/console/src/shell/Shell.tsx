@@ -5,6 +5,7 @@ import {
   AuditOutlined,
   DesktopOutlined,
   HomeOutlined,
+  SafetyOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
   SolutionOutlined,
@@ -38,12 +39,14 @@ const MENU_ICONS: Record<Screen, React.ReactNode> = {
 const REGISTER_ICONS: Record<RegisterScreen, React.ReactNode> = {
   households: <HomeOutlined />,
   divisions: <ApartmentOutlined />,
+  chain: <SafetyOutlined />,
 };
 
 /** Where each register screen lives; a household's and a resident's pages count as "households". */
 const REGISTER_PATHS: Record<RegisterScreen, string[]> = {
   households: ["/governance/households", "/governance/residents"],
   divisions: ["/governance/divisions"],
+  chain: ["/governance/audit"],
 };
 
 /**

@@ -162,6 +162,10 @@ const en: typeof zhCN = {
     noneTitle: "No record yet",
     none: "No record in the village register is linked to your account yet. Ask your village official: once they register or link it, it shows here.",
     showingLast: "Below is what was shown last time.",
+    exportField: "all your data (your own download)",
+    downloadTitle: "Download all my data",
+    downloadIntro: "The file holds everything the register has about you: your whole ID number, your household's entry and who looked at your data; the download itself is recorded above too.",
+    download: "Download (JSON file)",
     gender: { label: "Gender", UNSPECIFIED: "Not recorded", MALE: "Male", FEMALE: "Female" },
     relationship: {
       UNSPECIFIED: "Not recorded",

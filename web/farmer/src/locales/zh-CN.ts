@@ -160,6 +160,10 @@ const zhCN = {
     noneTitle: "还没有您的户籍信息",
     none: "您的账号还没有关联村里的户籍登记。请联系村干部，登记或关联后这里就会显示。",
     showingLast: "下面是上次打开时的内容。",
+    exportField: "全部登记信息（本人下载）",
+    downloadTitle: "下载我的全部信息",
+    downloadIntro: "文件里有户籍登记的您的全部信息：完整身份证号、您家的登记和谁看过您的信息；下载本身也会记在上面的记录里。",
+    download: "下载（JSON 文件）",
     gender: { label: "性别", UNSPECIFIED: "未登记", MALE: "男", FEMALE: "女" },
     relationship: {
       UNSPECIFIED: "未登记",

@@ -1,18 +1,25 @@
-import { Code, describeError } from "@terrace/api";
+import { toJsonString } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code, describeError, newRequestId } from "@terrace/api";
 import { AdminLevel } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
-import { GovernanceService, type GetMyResidentResponse } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
+import {
+  DownloadMyDataResponseSchema,
+  GovernanceService,
+  type GetMyResidentResponse,
+} from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import {
   Gender,
   HouseholdRelationship,
   ResidentStatus,
   type ResidentAccessLogEntry,
 } from "@terrace/api/gen/terrace/governance/v1/registry_pb";
+import { Button } from "antd-mobile";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
-import { dateText, looker } from "../record";
+import { dateText, looker, myDataFileName } from "../record";
 import { session, useSession } from "../session";
 
 const governance = session.client(GovernanceService);
@@ -41,6 +48,36 @@ export default function RecordPage() {
   const userId = useSession().account?.userId ?? "";
   const [record, setRecord] = useState<Record | undefined>(() => lastLoaded.get(userId));
   const [problem, setProblem] = useState<string>();
+  const [downloading, setDownloading] = useState(false);
+  const [downloadProblem, setDownloadProblem] = useState<string>();
+  const [reload, setReload] = useState(0);
+
+  /**
+   * Everything the register holds about me (DownloadMyData), saved as a JSON file: the whole ID
+   * number is in the file only, never on screen. Each tap is a new request id: the server keeps
+   * no answer to replay (a retry of the same id is ANSWER_NOT_KEPT), and the download is logged.
+   */
+  async function download() {
+    setDownloading(true);
+    setDownloadProblem(undefined);
+    try {
+      const answer = await governance.downloadMyData({ requestId: newRequestId() });
+      const json = toJsonString(DownloadMyDataResponseSchema, answer, { prettySpaces: 2 });
+      const url = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+      const link = document.createElement("a");
+      link.href = url;
+      link.download = myDataFileName(answer.exportTime ? timestampDate(answer.exportTime) : new Date());
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      setReload((n) => n + 1); // the download is in the access log now
+    } catch (err) {
+      setDownloadProblem(errorMessage(t, err));
+    } finally {
+      setDownloading(false);
+    }
+  }
 
   useEffect(() => {
     let cancelled = false;
@@ -75,7 +112,7 @@ export default function RecordPage() {
     return () => {
       cancelled = true;
     };
-  }, [userId, t]);
+  }, [userId, t, reload]);
 
   const resident = record?.mine?.resident;
   const household = record?.mine?.household;
@@ -181,7 +218,12 @@ export default function RecordPage() {
                   <p>
                     {t("record.logLine", {
                       who: who(entry),
-                      what: entry.field === "national_id" ? t("record.nationalId") : entry.field,
+                      what:
+                        entry.field === "national_id"
+                          ? t("record.nationalId")
+                          : entry.field === "export"
+                            ? t("record.exportField")
+                            : entry.field,
                     })}
                   </p>
                   <p>
@@ -191,6 +233,18 @@ export default function RecordPage() {
                 </li>
               ))}
             </ul>
+          </section>
+          <section aria-labelledby="record-download">
+            <h2 id="record-download">{t("record.downloadTitle")}</h2>
+            <p className="muted">{t("record.downloadIntro")}</p>
+            {downloadProblem && (
+              <p className="problem" role="alert">
+                {downloadProblem}
+              </p>
+            )}
+            <Button block color="primary" fill="outline" loading={downloading} onClick={() => void download()}>
+              {t("record.download")}
+            </Button>
           </section>
         </>
       )}

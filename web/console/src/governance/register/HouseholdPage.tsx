@@ -5,7 +5,7 @@ import {
   type Household,
   type Resident,
 } from "@terrace/api/gen/terrace/governance/v1/registry_pb";
-import { ArrowLeftOutlined, PlusOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined, EditOutlined, PlusOutlined } from "@ant-design/icons";
 import { Alert, App, Button, Descriptions, Flex, Space, Spin, Table, Tag, Typography, type TableColumnsType } from "antd";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -23,12 +23,14 @@ import {
   residentStatusColor,
   residentStatusLabel,
 } from "./labels";
+import { EditHouseholdDialog } from "./EditHousehold";
 import { AddResidentDialog } from "./ResidentForm";
 
 /**
  * One household (GetHousehold, its current members included): its number, address, village and
  * head; the members with their ID numbers masked; adding a member (CreateResident) and making a
- * member the head (UpdateHousehold, mask `head_resident_id`).
+ * member the head (UpdateHousehold, mask `head_resident_id`); editing its number, address and
+ * status (UpdateHousehold).
  */
 export default function HouseholdPage() {
   const { t } = useTranslation();
@@ -40,6 +42,7 @@ export default function HouseholdPage() {
   const [problem, setProblem] = useState<unknown>();
   const [reload, setReload] = useState(0);
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState(false);
   const headRequest = useRequestId();
 
   useEffect(() => {
@@ -131,11 +134,16 @@ export default function HouseholdPage() {
             <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
               {t("register.householdTitle", { number: household.householdNumber })}
             </Typography.Title>
-            {active && (
-              <Button type="primary" icon={<PlusOutlined />} onClick={() => setAdding(true)}>
-                {t("register.addResident")}
+            <Flex gap={8} wrap>
+              <Button icon={<EditOutlined />} onClick={() => setEditing(true)}>
+                {t("register.editHousehold")}
               </Button>
-            )}
+              {active && (
+                <Button type="primary" icon={<PlusOutlined />} onClick={() => setAdding(true)}>
+                  {t("register.addResident")}
+                </Button>
+              )}
+            </Flex>
           </Flex>
           <Descriptions bordered size="small" column={{ xs: 1, lg: 2 }} styles={{ label: { whiteSpace: "nowrap" } }}>
             <Descriptions.Item label={t("register.householdNumber")}>{household.householdNumber}</Descriptions.Item>
@@ -157,6 +165,16 @@ export default function HouseholdPage() {
             dataSource={members}
             pagination={false}
             locale={{ emptyText: t("register.noMembers") }}
+          />
+          <EditHouseholdDialog
+            household={household}
+            open={editing}
+            onClose={() => setEditing(false)}
+            onSaved={(updated) => {
+              setEditing(false);
+              setHousehold(updated);
+              void message.success(t("register.saved"));
+            }}
           />
           <AddResidentDialog
             household={household}

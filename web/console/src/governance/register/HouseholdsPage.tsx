@@ -18,12 +18,14 @@ import { chosenArea, isVillage, withLevel } from "./areas";
 import { useRegisterAreas } from "./useRegisterAreas";
 import { governance } from "./client";
 import { householdStatusLabel } from "./labels";
+import { RegisterCounts } from "./RegisterCounts";
 import { ResidentName } from "./ResidentName";
 
 /**
  * The households of one of the official's areas (ListHouseholds), paged by the server, found by
  * the start of their number or address; registering a household (CreateHousehold) opens its page,
- * where its members are added. The area and the search are kept in the address bar, so "back"
+ * where its members are added. Above the list, the area's register in numbers
+ * (GetRegisterCounts). The area and the search are kept in the address bar, so "back"
  * from a household returns to the same list.
  */
 export default function HouseholdsPage() {
@@ -131,6 +133,7 @@ export default function HouseholdsPage() {
         />
       </Flex>
       {areas && areas.length === 0 && <Alert type="info" showIcon message={t("people.areaRequired")} />}
+      {area && <RegisterCounts area={area} />}
       {pages.problem !== undefined && <Alert type="error" showIcon role="alert" message={errorMessage(t, pages.problem)} />}
       <Table<Household>
         rowKey="id"

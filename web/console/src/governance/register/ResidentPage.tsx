@@ -2,11 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import { ActorKind, type Actor } from "@terrace/api/gen/terrace/common/v1/actor_pb";
 import { ResidentSchema, type Resident, type ResidentAccessLogEntry } from "@terrace/api/gen/terrace/governance/v1/registry_pb";
 import { describeError } from "@terrace/api";
-import { ArrowLeftOutlined, EyeOutlined, LinkOutlined } from "@ant-design/icons";
+import { ArrowLeftOutlined, DeleteOutlined, EditOutlined, EyeOutlined, LinkOutlined } from "@ant-design/icons";
 import { Alert, App, Button, Descriptions, Flex, Modal, Space, Spin, Table, Tag, Typography, type TableColumnsType } from "antd";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 import { ReasonDialog } from "../../components/ReasonDialog";
 import { useRequestId } from "../../components/intent";
 import { Pager, useServerPages } from "../../components/paging";
@@ -24,6 +24,7 @@ import {
   residentStatusColor,
   residentStatusLabel,
 } from "./labels";
+import { EditResidentDialog } from "./EditResident";
 import { LinkAccountDialog } from "./LinkAccount";
 import { forgetResidentName } from "./ResidentName";
 
@@ -31,7 +32,8 @@ import { forgetResidentName } from "./ResidentName";
  * One resident (GetResident): their record with the ID number masked; revealing the full number
  * with a reason (RevealResidentNationalId, shown once, written to the resident's access log,
  * which they can read); the access log (ListResidentAccessLog, newest first); and the account
- * linked to the record (UpdateResident, mask `user_id`).
+ * linked to the record (UpdateResident, mask `user_id`); editing the status, phone, remarks and
+ * household (UpdateResident); erasing the record's personal data with a reason (EraseResident).
  */
 export default function ResidentPage() {
   const { t } = useTranslation();
@@ -43,6 +45,9 @@ export default function ResidentPage() {
   const [revealing, setRevealing] = useState(false);
   const [revealed, setRevealed] = useState<string>();
   const [linking, setLinking] = useState(false);
+  const [editing, setEditing] = useState(false);
+  const [erasing, setErasing] = useState(false);
+  const navigate = useNavigate();
   const unlinkRequest = useRequestId();
 
   useEffect(() => {
@@ -103,9 +108,19 @@ export default function ResidentPage() {
       {!resident && problem === undefined && <Spin />}
       {resident && (
         <>
-          <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
-            {t("register.residentTitle", { name: resident.name })}
-          </Typography.Title>
+          <Flex justify="space-between" align="center" wrap gap={12}>
+            <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
+              {t("register.residentTitle", { name: resident.name })}
+            </Typography.Title>
+            <Flex gap={8} wrap>
+              <Button icon={<EditOutlined />} onClick={() => setEditing(true)}>
+                {t("register.editResident")}
+              </Button>
+              <Button danger icon={<DeleteOutlined />} onClick={() => setErasing(true)}>
+                {t("register.erase")}
+              </Button>
+            </Flex>
+          </Flex>
           <Descriptions bordered size="small" column={{ xs: 1, lg: 2 }} styles={{ label: { whiteSpace: "nowrap" } }}>
             <Descriptions.Item label={t("register.name")}>{resident.name}</Descriptions.Item>
             <Descriptions.Item label={t("register.status")}>
@@ -192,6 +207,36 @@ export default function ResidentPage() {
             </Typography.Paragraph>
             <Typography.Paragraph type="secondary">{t("register.revealedHint")}</Typography.Paragraph>
           </Modal>
+          <EditResidentDialog
+            resident={resident}
+            open={editing}
+            onClose={() => setEditing(false)}
+            onSaved={(updated) => {
+              setEditing(false);
+              setResident(updated);
+              forgetResidentName(updated.id);
+              void message.success(t("register.saved"));
+            }}
+          />
+          <ReasonDialog
+            open={erasing}
+            name="erase-resident"
+            title={t("register.eraseTitle", { name: resident.name })}
+            okText={t("register.erase")}
+            required
+            action={async (requestId, reason) => {
+              await governance.eraseResident({ requestId, residentId: resident.id, reason });
+            }}
+            onClose={() => setErasing(false)}
+            onDone={() => {
+              setErasing(false);
+              forgetResidentName(resident.id);
+              void message.success(t("register.erased", { name: resident.name }));
+              navigate(`/governance/households/${resident.householdId}`);
+            }}
+          >
+            <Typography.Paragraph>{t("register.eraseHint")}</Typography.Paragraph>
+          </ReasonDialog>
           <LinkAccountDialog
             resident={resident}
             open={linking}

@@ -40,9 +40,11 @@ export function residentStatusColor(status: ResidentStatus): string | undefined 
   }
 }
 
-/** What an access-log entry says was read ("national_id"), in words when known. */
+/** What an access-log entry says was read ("national_id", "export"), in words when known. */
 export function accessFieldLabel(t: TFunction, field: string): string {
-  return field === "national_id" ? t("register.nationalId") : field;
+  if (field === "national_id") return t("register.nationalId");
+  if (field === "export") return t("register.exportField");
+  return field;
 }
 
 /** A calendar date as ISO 8601 (1985-03-12), the same in both languages; "" when unset. */
