@@ -423,7 +423,7 @@ impl<H: Handler> Consumer<H> {
                     None => break,
                 }
             }
-            for outcome in self.process_batch(&batch).await? {
+            for outcome in self.process_batch(&batch, shutdown).await? {
                 self.metrics.outcomes.add(
                     1,
                     &[
@@ -442,6 +442,7 @@ impl<H: Handler> Consumer<H> {
     async fn process_batch(
         &self,
         batch: &[async_nats::jetstream::Message],
+        shutdown: &CancellationToken,
     ) -> anyhow::Result<Vec<Outcome>> {
         if batch.len() > 1
             && let Some(fresh) = self.handle_together(batch).await
@@ -462,7 +463,7 @@ impl<H: Handler> Consumer<H> {
         }
         let mut outcomes = Vec::with_capacity(batch.len());
         for message in batch {
-            outcomes.push(self.process(message).await?);
+            outcomes.push(self.process(message, shutdown).await?);
         }
         Ok(outcomes)
     }
@@ -529,7 +530,11 @@ impl<H: Handler> Consumer<H> {
         span
     }
 
-    async fn process(&self, message: &async_nats::jetstream::Message) -> anyhow::Result<Outcome> {
+    async fn process(
+        &self,
+        message: &async_nats::jetstream::Message,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Outcome> {
         let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
         let subject = self.bus.naming.strip(message.subject.as_str()).to_owned();
         let envelope = match Envelope::from_message(
@@ -545,64 +550,72 @@ impl<H: Handler> Consumer<H> {
             }
         };
         let span = self.span(&subject, &envelope, delivered);
-        let result = self
-            .handle_in_inbox(&envelope)
-            .instrument(span.clone())
-            .await;
-        let _entered = span.enter();
-        match result {
-            Ok(true) => {
-                message
-                    .ack()
-                    .await
-                    .map_err(|error| anyhow::anyhow!(error))
-                    .context("acking")?;
-                Ok(Outcome::Processed)
-            }
-            Ok(false) => {
-                tracing::debug!("event already processed, acknowledging the redelivery");
-                message
-                    .ack()
-                    .await
-                    .map_err(|error| anyhow::anyhow!(error))
-                    .context("acking")?;
-                Ok(Outcome::Duplicate)
-            }
-            Err(HandlerError::Retry(error)) if is_unavailable(&error) => {
-                // The database is down: that says nothing about this event, so the attempt is
-                // not counted against it. Keep the message (extending its ack deadline) and
-                // try again when the database answers.
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "database unavailable, holding the event"
-                );
-                let _ = message.ack_with(AckKind::Progress).await;
-                tokio::time::sleep(self.backoff(1)).await;
-                return Box::pin(self.process(message)).await;
-            }
-            Err(HandlerError::Retry(error)) if delivered < self.settings.max_deliver => {
-                let delay = self.backoff(delivered);
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    ?delay,
-                    "handler failed, will retry"
-                );
-                message
-                    .ack_with(AckKind::Nak(Some(delay)))
-                    .await
-                    .map_err(|error| anyhow::anyhow!(error))
-                    .context("nak")?;
-                Ok(Outcome::Retried)
-            }
-            Err(HandlerError::Retry(error) | HandlerError::Reject(error)) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "handler gave up, dead-lettering the event"
-                );
-                self.dead_letter(message, &subject, delivered, &error)
-                    .await?;
-                Ok(Outcome::DeadLettered)
-            }
+        // A loop, not a recursive retry: an outage of the database may last thousands of tries,
+        // and each recursion would have kept its frame on the worker's stack.
+        loop {
+            let result = self
+                .handle_in_inbox(&envelope)
+                .instrument(span.clone())
+                .await;
+            let _entered = span.enter();
+            return match result {
+                Ok(true) => {
+                    message
+                        .ack()
+                        .await
+                        .map_err(|error| anyhow::anyhow!(error))
+                        .context("acking")?;
+                    Ok(Outcome::Processed)
+                }
+                Ok(false) => {
+                    tracing::debug!("event already processed, acknowledging the redelivery");
+                    message
+                        .ack()
+                        .await
+                        .map_err(|error| anyhow::anyhow!(error))
+                        .context("acking")?;
+                    Ok(Outcome::Duplicate)
+                }
+                Err(HandlerError::Retry(error)) if is_unavailable(&error) => {
+                    // The database is down: that says nothing about this event, so the attempt is
+                    // not counted against it. Keep the message (extending its ack deadline) and
+                    // try again when the database answers.
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "database unavailable, holding the event"
+                    );
+                    let _ = message.ack_with(AckKind::Progress).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(self.backoff(1)) => continue,
+                        // Stopping: the message is neither acked nor refused, so the server delivers
+                        // it again (to this consumer after a restart, or to another replica).
+                        () = shutdown.cancelled() => Ok(Outcome::Retried),
+                    }
+                }
+                Err(HandlerError::Retry(error)) if delivered < self.settings.max_deliver => {
+                    let delay = self.backoff(delivered);
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        ?delay,
+                        "handler failed, will retry"
+                    );
+                    message
+                        .ack_with(AckKind::Nak(Some(delay)))
+                        .await
+                        .map_err(|error| anyhow::anyhow!(error))
+                        .context("nak")?;
+                    Ok(Outcome::Retried)
+                }
+                Err(HandlerError::Retry(error) | HandlerError::Reject(error)) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "handler gave up, dead-lettering the event"
+                    );
+                    self.dead_letter(message, &subject, delivered, &error)
+                        .await?;
+                    Ok(Outcome::DeadLettered)
+                }
+            };
         }
     }
 
