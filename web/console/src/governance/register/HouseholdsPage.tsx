@@ -77,7 +77,10 @@ export default function HouseholdsPage() {
     {
       title: t("register.head"),
       key: "head",
-      render: (_, h) => (h.headResidentId ? <ResidentName residentId={h.headResidentId} /> : t("register.noHead")),
+      // The list carries the head's name; a household listed before it did falls back to a lookup.
+      render: (_, h) =>
+        h.headName ||
+        (h.headResidentId ? <ResidentName residentId={h.headResidentId} /> : t("register.noHead")),
     },
     { title: t("register.memberCount"), dataIndex: "memberCount", key: "members", align: "right" },
     {
