@@ -19,7 +19,6 @@ import { useRegisterAreas } from "./useRegisterAreas";
 import { governance } from "./client";
 import { householdStatusLabel } from "./labels";
 import { RegisterCounts } from "./RegisterCounts";
-import { ResidentName } from "./ResidentName";
 
 /**
  * The households of one of the official's areas (ListHouseholds), paged by the server, found by
@@ -77,10 +76,8 @@ export default function HouseholdsPage() {
     {
       title: t("register.head"),
       key: "head",
-      // The list carries the head's name; a household listed before it did falls back to a lookup.
-      render: (_, h) =>
-        h.headName ||
-        (h.headResidentId ? <ResidentName residentId={h.headResidentId} /> : t("register.noHead")),
+      // The list carries the head's name (Household.head_name).
+      render: (_, h) => h.headName || t("register.noHead"),
     },
     { title: t("register.memberCount"), dataIndex: "memberCount", key: "members", align: "right" },
     {

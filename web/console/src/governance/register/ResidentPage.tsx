@@ -26,7 +26,6 @@ import {
 } from "./labels";
 import { EditResidentDialog } from "./EditResident";
 import { LinkAccountDialog } from "./LinkAccount";
-import { forgetResidentName } from "./ResidentName";
 
 /**
  * One resident (GetResident): their record with the ID number masked; revealing the full number
@@ -214,7 +213,6 @@ export default function ResidentPage() {
             onSaved={(updated) => {
               setEditing(false);
               setResident(updated);
-              forgetResidentName(updated.id);
               void message.success(t("register.saved"));
             }}
           />
@@ -230,7 +228,6 @@ export default function ResidentPage() {
             onClose={() => setErasing(false)}
             onDone={() => {
               setErasing(false);
-              forgetResidentName(resident.id);
               void message.success(t("register.erased", { name: resident.name }));
               navigate(`/governance/households/${resident.householdId}`);
             }}
@@ -243,7 +240,6 @@ export default function ResidentPage() {
             onClose={() => setLinking(false)}
             onLinked={(updated) => {
               setResident(updated);
-              forgetResidentName(updated.id);
               void message.success(t("register.linked"));
             }}
           />
