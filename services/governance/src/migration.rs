@@ -13,7 +13,6 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::register::MIGRATION.boxed());
         migrations.push(crate::audit::MIGRATION.boxed());
         migrations.push(crate::people::MIGRATION.boxed());
-        migrations.push(crate::divisions::MIGRATION_BIGRAMS.boxed());
         migrations
     }
 }

@@ -59,21 +59,6 @@ CREATE INDEX divisions_initials ON divisions (initials text_pattern_ops);
 ",
 };
 
-/// Two-character search: the name's bigrams, generated from the name, in a GIN index (`pg_trgm`
-/// needs three characters to use its index; Chinese names are often searched by two).
-pub const MIGRATION_BIGRAMS: terrace_platform::db::SqlMigration =
-    terrace_platform::db::SqlMigration {
-        name: "m20261215_300001_governance_division_bigrams",
-        up: r"
-CREATE FUNCTION division_bigrams(name text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT coalesce(array_agg(DISTINCT substr(name, i, 2)), '{}')
-          FROM generate_series(1, char_length(name) - 1) AS i $$;
-ALTER TABLE divisions ADD COLUMN bigrams text[] GENERATED ALWAYS AS (division_bigrams(name)) STORED;
-CREATE INDEX divisions_bigrams ON divisions USING gin (bigrams);
-",
-    };
-
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {

@@ -241,29 +241,6 @@ pub enum Matching<'a> {
     Initials(&'a str),
 }
 
-/// The two-character pieces of `text`, distinct, as the `bigrams` column holds them for a name.
-pub fn bigrams(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut pieces: Vec<String> = chars.windows(2).map(|pair| pair.iter().collect()).collect();
-    pieces.sort();
-    pieces.dedup();
-    pieces
-}
-
-/// Names holding every bigram of `text` (through the `bigrams` GIN index): a necessary condition
-/// of containing `text` that an index answers even for two characters, where trigrams cannot. A
-/// one-character text has no bigram and filters nothing here.
-fn contains_bigrams(text: &str) -> sea_orm::Condition {
-    let pieces = bigrams(text);
-    if pieces.is_empty() {
-        return sea_orm::Condition::all();
-    }
-    sea_orm::Condition::all().add(sea_orm::sea_query::Expr::cust_with_values(
-        "bigrams @> $1::text[]",
-        [text_array(pieces.into_iter())],
-    ))
-}
-
 /// Divisions matching, best first: the exact name, then names that start with the text, then the
 /// rest; higher levels first, then by code.
 pub async fn search(
@@ -277,7 +254,6 @@ pub async fn search(
     let mut query = Divisions::find().filter(Column::Active.eq(true));
     query = match matching {
         Matching::Name(text) => query
-            .filter(contains_bigrams(text))
             .filter(Column::Name.like(format!("%{}%", escape_like(text))))
             .order_by_desc(Column::Name.eq(text))
             .order_by_desc(Column::Name.like(format!("{}%", escape_like(text)))),
@@ -298,17 +274,4 @@ pub async fn search(
         .limit(limit)
         .all(db)
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_name_is_its_distinct_two_character_pieces() {
-        assert_eq!(bigrams("天荒坪镇"), ["坪镇", "天荒", "荒坪"]);
-        assert_eq!(bigrams("村村村"), ["村村"]);
-        assert!(bigrams("村").is_empty());
-        assert!(bigrams("").is_empty());
-    }
 }
