@@ -9,9 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
-use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DatabaseTransaction, EntityTrait as _, QueryFilter as _,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait as _};
 use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
 use terrace_platform::bus::{Envelope, Event as _};
 use terrace_platform::error::Result;
@@ -145,21 +143,4 @@ async fn remember(
 /// The user `id`, if governance knows them.
 pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<known_users::Model>> {
     Ok(KnownUsers::find_by_id(id).one(conn).await?)
-}
-
-/// The names of users `ids` that governance knows.
-pub async fn names<C: ConnectionTrait>(
-    conn: &C,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, String>> {
-    if ids.is_empty() {
-        return Ok(std::collections::HashMap::new());
-    }
-    Ok(KnownUsers::find()
-        .filter(Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user.display_name))
-        .collect())
 }

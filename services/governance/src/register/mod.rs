@@ -133,6 +133,25 @@ fn governs(caller: &Caller, village: &AdminScope, api_scope: &str) -> bool {
     caller.covers(village, Role::VillageOfficial.rank(), Some(api_scope))
 }
 
+/// `Ok` for an official whose role covers `village` (no API scope lets an agency reveal or
+/// erase); `OFFICIALS_ONLY` for an agency that reaches the record under `api_scope`; for anyone
+/// else the record is `unknown`.
+fn officials_only(
+    caller: &Caller,
+    village: &AdminScope,
+    api_scope: &str,
+    unknown: impl FnOnce() -> Error,
+    refusal: &'static str,
+) -> Result<()> {
+    if caller.covers(village, Role::VillageOfficial.rank(), None) {
+        Ok(())
+    } else if governs(caller, village, api_scope) {
+        Err(Error::permission_denied("OFFICIALS_ONLY", refusal))
+    } else {
+        Err(unknown())
+    }
+}
+
 fn village_of(code: &str) -> Result<AdminScope> {
     AdminScope::parse(code)
         .map_err(|error| Error::internal(anyhow::anyhow!("a stored village code: {error}")))
@@ -262,6 +281,33 @@ impl ResidentRow {
     }
 }
 
+/// `NOT_FOUND` for a caller without a current record.
+fn no_record_of(user: Option<Uuid>) -> Error {
+    Error::not_found(
+        "resident record of user",
+        user.map(|u| u.to_string()).unwrap_or_default(),
+    )
+}
+
+/// `user`'s current record, their household as reads show it, and its current members.
+async fn own_record<C: ConnectionTrait>(
+    conn: &C,
+    user: Uuid,
+) -> Result<(ResidentRow, pb::Household, Vec<ResidentRow>)> {
+    let row = store::current_of_user(conn, user)
+        .await?
+        .ok_or_else(|| no_record_of(Some(user)))?;
+    let household = store::household(conn, row.household_id, false)
+        .await?
+        .ok_or_else(|| no_record_of(Some(user)))?;
+    let members = store::members(conn, household.id).await?;
+    let shown = household.to_proto(
+        i32::try_from(members.len()).unwrap_or(i32::MAX),
+        head_among(&household, &members),
+    );
+    Ok((row, shown, members))
+}
+
 /// The name of `household`'s head, when the head is among `members`.
 fn head_among<'a>(household: &HouseholdRow, members: &'a [ResidentRow]) -> Option<&'a str> {
     let head = household.head_resident_id?;
@@ -384,6 +430,22 @@ impl Register {
     ) -> Result<()> {
         outbox::publish_state(txn, &self.source, household, &household.id).await?;
         Ok(())
+    }
+
+    /// Writes a household changed as a side effect of a resident's change (its head), stamped by
+    /// `caller`, and republishes its state.
+    async fn save_household<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        mut household: HouseholdRow,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        household.updated_at = now;
+        household.updated_by = encoded_actor(caller);
+        store::update_household(txn, household.clone()).await?;
+        let household = self.household_proto(txn, &household).await?;
+        self.publish_household(txn, &household).await
     }
 
     async fn publish_resident<C: ConnectionTrait>(&self, txn: &C, row: &ResidentRow) -> Result<()> {
@@ -679,11 +741,7 @@ impl Register {
                 if row.relationship == Relationship::Head && household.head_resident_id.is_none() {
                     let mut household = household.clone();
                     household.head_resident_id = Some(row.id);
-                    household.updated_at = now;
-                    household.updated_by = encoded_actor(caller);
-                    store::update_household(txn, household.clone()).await?;
-                    let household = self.household_proto(txn, &household).await?;
-                    self.publish_household(txn, &household).await?;
+                    self.save_household(txn, caller, household, now).await?;
                 }
                 self.publish_resident(txn, &row).await?;
                 outbox::publish(
@@ -870,11 +928,7 @@ impl Register {
                     && (row.household_id != moved_from || !row.status.is_current())
                 {
                     household.head_resident_id = None;
-                    household.updated_at = now;
-                    household.updated_by = encoded_actor(caller);
-                    store::update_household(txn, household.clone()).await?;
-                    let household = self.household_proto(txn, &household).await?;
-                    self.publish_household(txn, &household).await?;
+                    self.save_household(txn, caller, household, now).await?;
                 }
                 self.publish_resident(txn, &row).await?;
                 outbox::publish(
@@ -934,16 +988,13 @@ impl Register {
                     .await?
                     .ok_or_else(unknown)?;
                 let village = village_of(&row.village_code)?;
-                // Officials only: no API scope lets an agency read a whole number.
-                if !caller.covers(&village, Role::VillageOfficial.rank(), None) {
-                    if governs(caller, &village, REGISTER_READ) {
-                        return Err(Error::permission_denied(
-                            "OFFICIALS_ONLY",
-                            "only an official of the village may reveal a national id",
-                        ));
-                    }
-                    return Err(unknown());
-                }
+                officials_only(
+                    caller,
+                    &village,
+                    REGISTER_READ,
+                    unknown,
+                    "only an official of the village may reveal a national id",
+                )?;
                 let (Some(sealed), Some(nonce), Some(key)) = (
                     &row.national_id_sealed,
                     &row.national_id_nonce,
@@ -1009,29 +1060,11 @@ impl Register {
 
     /// The caller's own record, household and housemates.
     pub async fn mine(&self, caller: &Caller) -> Result<pb::GetMyResidentResponse> {
-        let unknown = || {
-            Error::not_found(
-                "resident record of",
-                caller
-                    .subject_user()
-                    .map(|u| u.to_string())
-                    .unwrap_or_default(),
-            )
-        };
-        let user = caller.subject_user().ok_or_else(unknown)?;
-        let row = store::current_of_user(&self.db, user)
-            .await?
-            .ok_or_else(unknown)?;
-        let household = store::household(&self.db, row.household_id, false)
-            .await?
-            .ok_or_else(unknown)?;
-        let members = store::members(&self.db, household.id).await?;
+        let user = caller.subject_user().ok_or_else(|| no_record_of(None))?;
+        let (row, household, members) = own_record(&self.db, user).await?;
         Ok(pb::GetMyResidentResponse {
             resident: Some(row.to_proto()),
-            household: Some(household.to_proto(
-                i32::try_from(members.len()).unwrap_or(i32::MAX),
-                head_among(&household, &members),
-            )),
+            household: Some(household),
             members: members.iter().map(ResidentRow::to_proto).collect(),
         })
     }
@@ -1050,12 +1083,12 @@ impl Register {
         if let Some(mut household) = store::household(txn, row.household_id, true).await? {
             if household.head_resident_id == Some(row.id) {
                 household.head_resident_id = None;
-                household.updated_at = now;
-                household.updated_by = encoded_actor(caller);
-                store::update_household(txn, household.clone()).await?;
+                self.save_household(txn, caller, household, now).await?;
+            } else {
+                // Its member count changed.
+                let household = self.household_proto(txn, &household).await?;
+                self.publish_household(txn, &household).await?;
             }
-            let household = self.household_proto(txn, &household).await?;
-            self.publish_household(txn, &household).await?;
         }
         outbox::publish_tombstone::<C, pb::Resident>(txn, &self.source, &row.id.to_string())
             .await?;
@@ -1086,15 +1119,13 @@ impl Register {
                     .await?
                     .ok_or_else(unknown)?;
                 let village = village_of(&row.village_code)?;
-                if !caller.covers(&village, Role::VillageOfficial.rank(), None) {
-                    if governs(caller, &village, REGISTER_WRITE) {
-                        return Err(Error::permission_denied(
-                            "OFFICIALS_ONLY",
-                            "only an official of the village may erase a resident",
-                        ));
-                    }
-                    return Err(unknown());
-                }
+                officials_only(
+                    caller,
+                    &village,
+                    REGISTER_WRITE,
+                    unknown,
+                    "only an official of the village may erase a resident",
+                )?;
                 self.erase_row(txn, caller, &row, &command.reason, now)
                     .await?;
                 tracing::info!(resident_id = %row.id, "resident erased");
@@ -1123,12 +1154,7 @@ impl Register {
                 instead: "export again with a new request_id (each export is logged)",
             },
             async |txn| {
-                let row = store::current_of_user(txn, user)
-                    .await?
-                    .ok_or_else(|| Error::not_found("resident record of user", user.to_string()))?;
-                let household = store::household(txn, row.household_id, false)
-                    .await?
-                    .ok_or_else(|| Error::not_found("household", row.household_id.to_string()))?;
+                let (row, household, _) = own_record(txn, user).await?;
                 let mut resident = row.to_proto();
                 if let (Some(sealed), Some(nonce), Some(key)) = (
                     &row.national_id_sealed,
@@ -1152,14 +1178,10 @@ impl Register {
                     },
                 )
                 .await?;
-                let log = store::whole_access_log(txn, row.id, EXPORT_LOG_LIMIT).await?;
-                let members = store::members(txn, household.id).await?;
+                let log = store::access_log(txn, row.id, None, EXPORT_LOG_LIMIT).await?;
                 Ok(pb::DownloadMyDataResponse {
                     resident: Some(resident),
-                    household: Some(household.to_proto(
-                        i32::try_from(members.len()).unwrap_or(i32::MAX),
-                        head_among(&household, &members),
-                    )),
+                    household: Some(household),
                     access_log: log.iter().map(AccessRow::to_proto).collect(),
                     export_time: Some(to_timestamp(now)),
                 })

@@ -448,15 +448,6 @@ pub async fn delete_resident<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(
     Ok(())
 }
 
-/// The whole access log of a resident, newest first, at most `limit` entries.
-pub async fn whole_access_log<C: ConnectionTrait>(
-    conn: &C,
-    resident: Uuid,
-    limit: u64,
-) -> Result<Vec<AccessRow>> {
-    access_log(conn, resident, None, limit).await
-}
-
 /// The register's counts in an area.
 #[derive(Debug, Default, FromQueryResult)]
 pub struct Counts {
