@@ -139,6 +139,12 @@ async fn main() -> anyhow::Result<()> {
             national.copy.as_secs_f64(),
             national.import.as_secs_f64() / national.copy.as_secs_f64()
         ));
+        report.note(format!(
+            "governance: division search index of the national list: read and built in {:.1} s, \
+             {:.0} MB on the heap",
+            national.index_build.as_secs_f64(),
+            national.index_bytes as f64 / 1e6
+        ));
         report.add(
             "governance: SearchDivisions over the national tree (gRPC, one at a time)",
             &national.search,

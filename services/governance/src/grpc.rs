@@ -24,7 +24,7 @@ pub struct GovernanceGrpc {
 impl GovernanceGrpc {
     pub fn new(ctx: ServiceContext, state: &GovernanceState) -> Self {
         Self {
-            divisions: Divisions::new(ctx.db.clone()),
+            divisions: Divisions::new(ctx.db.clone(), state.division_index.clone()),
             register: Register::new(
                 ctx.db.clone(),
                 ctx.event_source(),

@@ -1,9 +1,8 @@
 //! The governance service: the village registry (administrative divisions, households, residents), villagers' service requests with SLA and escalation, open village affairs (notices, finance disclosures) and polls.
 //!
-//! The contracts are in `proto/terrace/governance/v1`; the behaviour lands with the service's own issue,
-//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
-//! the frame every service shares: registration with the platform's gRPC server, the database with
-//! the platform's outbox and inbox tables, and a binary of its own.
+//! The contracts are in `proto/terrace/governance/v1`. Built so far: the division tree, the
+//! register and the audit log; the RPCs of service requests, notices, finances and polls answer
+//! `UNIMPLEMENTED` (tonic's generated default) until their issues.
 //!
 //! # Layout
 //!
@@ -52,6 +51,8 @@ use terrace_proto::governance::v1::governance_service_server::GovernanceServiceS
 pub struct GovernanceState {
     pub settings: config::GovernanceSettings,
     pub sealer: register::sealing::Sealer,
+    /// This replica's division search index.
+    pub division_index: Arc<divisions::index::SearchIndex>,
 }
 
 /// The governance service, as the platform runner starts it.
@@ -72,7 +73,11 @@ impl Service for Governance {
             );
         }
         let sealer = register::sealing::Sealer::new(&settings.national_id)?;
-        Ok(GovernanceState { settings, sealer })
+        Ok(GovernanceState {
+            settings,
+            sealer,
+            division_index: Arc::default(),
+        })
     }
 
     fn register(ctx: &ServiceContext, state: &Arc<GovernanceState>, server: &mut GrpcServer) {
@@ -100,6 +105,14 @@ impl Service for Governance {
             let residents = demo::create_demo_register(&register).await?;
             tracing::info!(residents, "demonstration register of 余村 ready");
         }
+        // Built now rather than by the first search after start (a second or two for the
+        // national list); a search that comes first waits for this same build.
+        let (index, db) = (state.division_index.clone(), ctx.db.clone());
+        ctx.tasks.spawn(async move {
+            if let Err(error) = index.fresh(&db).await {
+                tracing::warn!(%error, "division search index not built at start");
+            }
+        });
         let retention = state.settings.retention.clone();
         terrace_platform::jobs::spawn(ctx, register::RETENTION_JOB, move |now| {
             let (register, retention) = (register.clone(), retention.clone());

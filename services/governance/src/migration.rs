@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::register::MIGRATION.boxed());
         migrations.push(crate::audit::MIGRATION.boxed());
         migrations.push(crate::people::MIGRATION.boxed());
+        migrations.push(crate::divisions::REVISION_MIGRATION.boxed());
         migrations
     }
 }

@@ -17,12 +17,14 @@
 //! and village placeholders (`350527000`, `350527000000`). Their children hang from the parent
 //! the code names (a street `441900003` of 东莞市 lies in the city `4419`).
 
+pub mod index;
 pub mod parse;
 pub mod source;
 pub mod store;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pinyin::ToPinyin as _;
@@ -31,6 +33,7 @@ use terrace_proto::governance::v1 as pb;
 
 use terrace_platform::error::{Error, Result};
 
+use self::index::{Matching, SearchIndex};
 use self::parse::{ListChildren, Search, SearchCursor};
 use crate::entity::divisions::{Level, Model as Division};
 
@@ -58,6 +61,20 @@ CREATE INDEX divisions_name_trgm ON divisions USING gin (name gin_trgm_ops);
 CREATE INDEX divisions_initials ON divisions (initials text_pattern_ops);
 ",
 };
+
+/// `division_revision`: the count of writes to `divisions` that the search index follows
+/// ([`index`]).
+pub const REVISION_MIGRATION: terrace_platform::db::SqlMigration =
+    terrace_platform::db::SqlMigration {
+        name: "m20261204_090001_governance_division_revision",
+        up: r"
+CREATE TABLE division_revision (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    revision  bigint NOT NULL
+);
+INSERT INTO division_revision (singleton, revision) VALUES (true, 0);
+",
+    };
 
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -178,11 +195,13 @@ pub async fn import_levels(
 #[derive(Debug, Clone)]
 pub struct Divisions {
     db: sea_orm::DatabaseConnection,
+    index: Arc<SearchIndex>,
 }
 
 impl Divisions {
-    pub fn new(db: sea_orm::DatabaseConnection) -> Self {
-        Self { db }
+    /// `index` is the replica's search index, shared by every handler.
+    pub fn new(db: sea_orm::DatabaseConnection, index: Arc<SearchIndex>) -> Self {
+        Self { db, index }
     }
 
     /// `GetDivision`.
@@ -237,24 +256,29 @@ impl Divisions {
     }
 
     /// `SearchDivisions`: Chinese text matches part of a name; Latin letters match the start of
-    /// the pinyin initials ("thp" finds 天荒坪镇).
+    /// the pinyin initials ("thp" finds 天荒坪镇). Answered from the search index ([`index`]).
     pub async fn search(&self, query: Search) -> Result<(Vec<pb::Division>, Option<SearchCursor>)> {
         let initials = query.query.to_ascii_lowercase();
         let matching = if initials.chars().all(|c| c.is_ascii_alphanumeric()) {
-            store::Matching::Initials(&initials)
+            Matching::Initials(&initials)
         } else {
-            store::Matching::Name(&query.query)
+            Matching::Name(&query.query)
         };
         let offset = query.page.after.unwrap_or_default().offset;
-        let rows = store::search(
-            &self.db,
+        let codes = self.index.fresh(&self.db).await?.search(&index::Query {
             matching,
-            query.within.as_ref().map(AdminScope::as_str),
-            query.level,
-            offset,
-            query.page.fetch_limit(),
-        )
-        .await?;
+            within: query.within.as_ref().map(AdminScope::as_str),
+            level: query.level,
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            limit: usize::try_from(query.page.fetch_limit()).unwrap_or(usize::MAX),
+        });
+        let mut rows = store::by_codes(&self.db, &codes).await?;
+        let rank: HashMap<&str, usize> = codes
+            .iter()
+            .enumerate()
+            .map(|(rank, code)| (code.as_str(), rank))
+            .collect();
+        rows.sort_by_key(|row| rank.get(row.code.as_str()).copied());
         let (rows, next) = query.page.finish(rows, |page| {
             Some(SearchCursor {
                 offset: offset + page.len() as u64,

@@ -3,17 +3,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::ArrayType;
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait as _};
 use sea_orm::{
     ActiveEnum as _, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Statement,
     TransactionTrait, Value,
 };
 use terrace_platform::bus::outbox;
-use terrace_platform::db::escape_like;
 use terrace_proto::governance::v1 as pb;
 
 use super::NewDivision;
+use crate::entity::division_revision::{self as revision, Entity as DivisionRevision};
 use crate::entity::divisions::{Column, Entity as Divisions, Level, Model as Division};
 
 /// What one batch wrote.
@@ -109,6 +109,7 @@ pub async fn upsert(
         rows_written.push(division);
     }
     publish_written(&txn, event_source, import_id, &rows_written).await?;
+    bump_revision(&txn, rows_written.len()).await?;
     txn.commit().await?;
     Ok(written)
 }
@@ -173,8 +174,44 @@ pub async fn retire_unlisted(
         publish_written(&txn, event_source, import_id, chunk).await?;
         events += 1;
     }
+    bump_revision(&txn, retired.len()).await?;
     txn.commit().await?;
     Ok((retired.len() as u64, events))
+}
+
+/// Counts a write of `rows` divisions in `txn` (none: nothing to count), so that search indexes
+/// built before it are rebuilt.
+async fn bump_revision<C: ConnectionTrait>(txn: &C, rows: usize) -> Result<(), DbErr> {
+    if rows == 0 {
+        return Ok(());
+    }
+    DivisionRevision::update_many()
+        .col_expr(
+            revision::Column::Revision,
+            Expr::col(revision::Column::Revision).add(1),
+        )
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The revision of `divisions`: how many writing transactions it has seen.
+pub async fn revision<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    let row = DivisionRevision::find_by_id(true).one(db).await?;
+    Ok(row.map_or(0, |row| row.revision))
+}
+
+/// The active divisions as the search index holds them: code, level, name, pinyin initials.
+pub async fn searchable<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, Level, String, String)>, DbErr> {
+    Divisions::find()
+        .select_only()
+        .columns([Column::Code, Column::Level, Column::Name, Column::Initials])
+        .filter(Column::Active.eq(true))
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// One division by its normalized code.
@@ -230,48 +267,4 @@ pub async fn child_counts(
         .into_iter()
         .filter_map(|(code, n)| Some((code?, i32::try_from(n).unwrap_or(i32::MAX))))
         .collect())
-}
-
-/// What a search looks for.
-#[derive(Debug, Clone, Copy)]
-pub enum Matching<'a> {
-    /// Part of the name (`LIKE '%…%'`, served by the trigram index).
-    Name(&'a str),
-    /// The start of the pinyin initials.
-    Initials(&'a str),
-}
-
-/// Divisions matching, best first: the exact name, then names that start with the text, then the
-/// rest; higher levels first, then by code.
-pub async fn search(
-    db: &DatabaseConnection,
-    matching: Matching<'_>,
-    within: Option<&str>,
-    level: Option<Level>,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<Division>, DbErr> {
-    let mut query = Divisions::find().filter(Column::Active.eq(true));
-    query = match matching {
-        Matching::Name(text) => query
-            .filter(Column::Name.like(format!("%{}%", escape_like(text))))
-            .order_by_desc(Column::Name.eq(text))
-            .order_by_desc(Column::Name.like(format!("{}%", escape_like(text)))),
-        Matching::Initials(text) => {
-            query.filter(Column::Initials.like(format!("{}%", escape_like(text))))
-        }
-    };
-    if let Some(within) = within {
-        query = query.filter(Column::Code.like(format!("{}%", escape_like(within))));
-    }
-    if let Some(level) = level {
-        query = query.filter(Column::Level.eq(level));
-    }
-    query
-        .order_by_asc(Column::Level)
-        .order_by_asc(Column::Code)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await
 }

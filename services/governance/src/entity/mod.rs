@@ -2,6 +2,7 @@
 
 pub mod audit_chain_heads;
 pub mod audit_entries;
+pub mod division_revision;
 pub mod divisions;
 pub mod households;
 pub mod known_users;

@@ -128,8 +128,22 @@ async fn a_renamed_and_an_added_division_are_written_and_published_once() {
         + "330523108999,\"新设村\",330523108,33,3305,330523\n";
     std::fs::write(dir.join("villages.csv"), villages).unwrap();
 
+    // Searched once before, so that the search index is built at the old list.
+    assert!(
+        searched(&app, &old_name)
+            .await
+            .contains(&"330523108204".to_owned())
+    );
     let report = import(&db, &dir).await;
     assert_eq!((report.added, report.changed, report.events), (1, 1, 1));
+    // The next search sees the new list at once.
+    assert_eq!(searched(&app, "余村（新）").await, ["330523108204"]);
+    assert_eq!(searched(&app, "新设村").await, ["330523108999"]);
+    assert!(
+        !searched(&app, &old_name)
+            .await
+            .contains(&"330523108204".to_owned())
+    );
     let renamed = Divisions::find_by_id("330523108204")
         .one(&db)
         .await
@@ -191,8 +205,28 @@ async fn a_complete_list_retires_what_it_no_longer_names() {
             .unwrap()
         }
     };
+    let name = |code: &str| {
+        villages
+            .lines()
+            .find(|line| line.starts_with(code))
+            .and_then(|line| line.split(',').nth(1))
+            .unwrap()
+            .trim_matches('"')
+            .to_owned()
+    };
+    let retiring = name("330523108201,");
+    assert!(
+        searched(&app, &retiring)
+            .await
+            .contains(&"330523108201".to_owned())
+    );
     let report = complete(dir.clone()).await;
     assert_eq!((report.added, report.changed, report.retired), (0, 0, 1));
+    assert!(
+        !searched(&app, &retiring)
+            .await
+            .contains(&"330523108201".to_owned())
+    );
     let retired = Divisions::find_by_id("330523108201")
         .one(&db)
         .await
@@ -243,6 +277,32 @@ async fn a_directory_without_the_list_is_refused_and_changes_nothing() {
     assert!(format!("{error:#}").contains("cities.csv"), "{error:#}");
     assert_eq!(Divisions::find().count(&db).await.unwrap(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The codes `SearchDivisions` finds for `query`, asked over gRPC as a farmer.
+async fn searched(app: &TestApp, query: &str) -> Vec<String> {
+    use terrace_proto::governance::v1 as pb;
+    let token = app.token(
+        "farmer-1",
+        &[(terrace_platform::auth::Role::Farmer, "330523108204")],
+    );
+    let mut client =
+        pb::governance_service_client::GovernanceServiceClient::new(app.channel().await);
+    client
+        .search_divisions(app.request(
+            pb::SearchDivisionsRequest {
+                query: query.to_owned(),
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .divisions
+        .into_iter()
+        .map(|d| d.code.unwrap().code)
+        .collect()
 }
 
 fn tempdir(id: &str) -> std::path::PathBuf {
