@@ -24,6 +24,7 @@
 //! - [`http`]: the side HTTP port: `/metrics`, liveness, and routes a service adds (JWKS).
 //! - [`service`]: the [`service::Service`] trait each service crate implements, and [`service::run`],
 //!   which runs one or all of them over already-bound listeners.
+//! - [`otp`]: one-time codes sent by SMS: made, hashed, compared.
 //! - [`phone`]: phone numbers, parsed and normalised to E.164 (logins, register records).
 //! - [`shutdown`]: the signal that tells every task of a process to finish.
 //! - [`throttle`]: per-key rate limits on the clock, each refusing in its own words.
@@ -44,6 +45,7 @@ pub mod http;
 pub mod i18n;
 pub mod idempotency;
 pub mod jobs;
+pub mod otp;
 pub mod phone;
 pub mod service;
 pub mod shutdown;

@@ -6,8 +6,8 @@
 //! - [`phone`]: phone numbers, parsed and normalised to E.164 (the platform's, shared with
 //!   governance's register).
 //! - [`password`]: the password policy and argon2id hashing.
-//! - [`otp`]: one-time codes: made, hashed, compared.
+//! - [`otp`]: one-time codes: made, hashed, compared (the platform's, shared with governance's
+//!   claims of a resident record).
 
-pub mod otp;
 pub mod password;
-pub use terrace_platform::phone;
+pub use terrace_platform::{otp, phone};

@@ -1,4 +1,5 @@
-//! One-time codes sent by SMS.
+//! One-time codes sent by SMS (identity's sign-in and phone changes, governance's claims of a
+//! resident record).
 //!
 //! A code is six random digits, valid for a few minutes, usable once, and never stored: only its
 //! HMAC-SHA256 under a key derived from the service secret is. (A plain hash of six digits would be
@@ -24,14 +25,8 @@ pub fn well_formed(code: &str) -> bool {
     code.len() == LENGTH && code.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The keyed hash stored for `code`, bound to the phone and purpose so that a code for one cannot
-/// be replayed for another.
 /// A code field of a request: the code as typed, when it is well formed.
-pub fn field(
-    violations: &mut terrace_platform::error::Violations,
-    field: &str,
-    code: &str,
-) -> Option<String> {
+pub fn field(violations: &mut crate::error::Violations, field: &str, code: &str) -> Option<String> {
     if well_formed(code) {
         Some(code.to_owned())
     } else {
@@ -43,11 +38,12 @@ pub fn field(
     }
 }
 
-pub fn hash(secret: &[u8], phone: &str, purpose: &str, code: &str) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| {
-        // HMAC takes keys of any length; this branch cannot be reached.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(b"terrace").unwrap_or_else(|_| unreachable!())
-    });
+/// The keyed MAC of `code`, bound to the phone and purpose so that a code for one cannot be
+/// replayed for another.
+fn mac(secret: &[u8], phone: &str, purpose: &str, code: &str) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
     for part in [
         b"terrace-otp".as_slice(),
         phone.as_bytes(),
@@ -57,23 +53,22 @@ pub fn hash(secret: &[u8], phone: &str, purpose: &str, code: &str) -> Vec<u8> {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part);
     }
-    mac.finalize().into_bytes().to_vec()
+    mac
+}
+
+/// The keyed hash stored for `code`.
+pub fn hash(secret: &[u8], phone: &str, purpose: &str, code: &str) -> Vec<u8> {
+    mac(secret, phone, purpose, code)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 /// Compares a stored hash with the hash of a presented code in constant time.
 pub fn matches(secret: &[u8], phone: &str, purpose: &str, code: &str, stored: &[u8]) -> bool {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-    for part in [
-        b"terrace-otp".as_slice(),
-        phone.as_bytes(),
-        purpose.as_bytes(),
-        code.as_bytes(),
-    ] {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac.verify_slice(stored).is_ok()
+    mac(secret, phone, purpose, code)
+        .verify_slice(stored)
+        .is_ok()
 }
 
 #[cfg(test)]
