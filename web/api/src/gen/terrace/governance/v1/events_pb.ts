@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Actor } from "../../common/v1/actor_pb";
 import { file_terrace_common_v1_actor } from "../../common/v1/actor_pb";
 import type { Division } from "./divisions_pb";
@@ -14,7 +14,7 @@ import type { FinanceDisclosure, Notice } from "./notices_pb";
 import { file_terrace_governance_v1_notices } from "./notices_pb";
 import type { Poll, VoteChannel } from "./polls_pb";
 import { file_terrace_governance_v1_polls } from "./polls_pb";
-import type { Household, Resident } from "./registry_pb";
+import type { Household, Resident, ResidentClaim } from "./registry_pb";
 import { file_terrace_governance_v1_registry } from "./registry_pb";
 import type { ServiceRequest, ServiceRequestStatus, ServiceRequestTimelineEntry } from "./service_requests_pb";
 import { file_terrace_governance_v1_service_requests } from "./service_requests_pb";
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/events.proto.
  */
 export const file_terrace_governance_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInMKE0hvdXNlaG9sZFJlZ2lzdGVyZWQSMwoJaG91c2Vob2xkGAEgASgLMiAudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChBIb3VzZWhvbGRVcGRhdGVkEjMKCWhvdXNlaG9sZBgBIAEoCzIgLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicAoSUmVzaWRlbnRSZWdpc3RlcmVkEjEKCHJlc2lkZW50GAEgASgLMh8udGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IioQEKD1Jlc2lkZW50VXBkYXRlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKAAQoVU2VydmljZVJlcXVlc3RDcmVhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIrQBChVTZXJ2aWNlUmVxdWVzdFVwZGF0ZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIosCChtTZXJ2aWNlUmVxdWVzdFN0YXR1c0NoYW5nZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EkAKC2Zyb21fc3RhdHVzGAIgASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEkEKBWVudHJ5GAMgASgLMjIudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0VGltZWxpbmVFbnRyeRInCgVhY3RvchgEIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChZTZXJ2aWNlUmVxdWVzdEFzc2lnbmVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIhChlwcmV2aW91c19hc3NpZ25lZV91c2VyX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IinAEKF1NlcnZpY2VSZXF1ZXN0Tm90ZUFkZGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJBCgVlbnRyeRgCIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkikgEKF1NlcnZpY2VSZXF1ZXN0RXNjYWxhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJVChNTZXJ2aWNlUmVxdWVzdFJhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdCKyAQoVU2VydmljZVJlcXVlc3RzTWVyZ2VkEjYKB3ByaW1hcnkYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSOAoJZHVwbGljYXRlGAIgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKD05vdGljZVB1Ymxpc2hlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEhUKDW5vdGlmeV9ieV9zbXMYAiABKAgSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ3Cg1Ob3RpY2VBbWVuZGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiewoRTm90aWNlVW5wdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKDAQoaRmluYW5jZURpc2Nsb3N1cmVTdWJtaXR0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoIBChlGaW5hbmNlRGlzY2xvc3VyZUFwcHJvdmVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVSZWplY3RlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IilgEKGkZpbmFuY2VEaXNjbG9zdXJlUHVibGlzaGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSEQoJbm90aWNlX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiNwoKUG9sbE9wZW5lZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwiYAoKUG9sbENsb3NlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJzCg1Qb2xsQ2FuY2VsbGVkEikKBHBvbGwYASABKAsyGy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUG9sbBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK5AQoMVm90ZVJlY29yZGVkEg8KB3BvbGxfaWQYASABKAkSFAoMdmlsbGFnZV9jb2RlGAIgASgJEhMKC3Jlc2lkZW50X2lkGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSMwoHY2hhbm5lbBgFIAEoDjIiLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Wb3RlQ2hhbm5lbBInCgVhY3RvchgGIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yYgZwcm90bzM", [file_google_protobuf_field_mask, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
+  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInMKE0hvdXNlaG9sZFJlZ2lzdGVyZWQSMwoJaG91c2Vob2xkGAEgASgLMiAudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChBIb3VzZWhvbGRVcGRhdGVkEjMKCWhvdXNlaG9sZBgBIAEoCzIgLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicAoSUmVzaWRlbnRSZWdpc3RlcmVkEjEKCHJlc2lkZW50GAEgASgLMh8udGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IioQEKD1Jlc2lkZW50VXBkYXRlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKAAQoVU2VydmljZVJlcXVlc3RDcmVhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIrQBChVTZXJ2aWNlUmVxdWVzdFVwZGF0ZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIosCChtTZXJ2aWNlUmVxdWVzdFN0YXR1c0NoYW5nZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EkAKC2Zyb21fc3RhdHVzGAIgASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEkEKBWVudHJ5GAMgASgLMjIudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0VGltZWxpbmVFbnRyeRInCgVhY3RvchgEIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChZTZXJ2aWNlUmVxdWVzdEFzc2lnbmVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIhChlwcmV2aW91c19hc3NpZ25lZV91c2VyX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IinAEKF1NlcnZpY2VSZXF1ZXN0Tm90ZUFkZGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJBCgVlbnRyeRgCIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkikgEKF1NlcnZpY2VSZXF1ZXN0RXNjYWxhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJVChNTZXJ2aWNlUmVxdWVzdFJhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdCKyAQoVU2VydmljZVJlcXVlc3RzTWVyZ2VkEjYKB3ByaW1hcnkYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSOAoJZHVwbGljYXRlGAIgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKD05vdGljZVB1Ymxpc2hlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEhUKDW5vdGlmeV9ieV9zbXMYAiABKAgSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ3Cg1Ob3RpY2VBbWVuZGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiewoRTm90aWNlVW5wdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKDAQoaRmluYW5jZURpc2Nsb3N1cmVTdWJtaXR0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoIBChlGaW5hbmNlRGlzY2xvc3VyZUFwcHJvdmVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVSZWplY3RlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IilgEKGkZpbmFuY2VEaXNjbG9zdXJlUHVibGlzaGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSEQoJbm90aWNlX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiNwoKUG9sbE9wZW5lZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwiYAoKUG9sbENsb3NlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJzCg1Qb2xsQ2FuY2VsbGVkEikKBHBvbGwYASABKAsyGy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUG9sbBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK5AQoMVm90ZVJlY29yZGVkEg8KB3BvbGxfaWQYASABKAkSFAoMdmlsbGFnZV9jb2RlGAIgASgJEhMKC3Jlc2lkZW50X2lkGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSMwoHY2hhbm5lbBgFIAEoDjIiLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Wb3RlQ2hhbm5lbBInCgVhY3RvchgGIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIq0BChpSZXNpZGVudENsYWltQ29kZVJlcXVlc3RlZBIQCghjbGFpbV9pZBgBIAEoCRIUCgxwaG9uZV9udW1iZXIYAiABKAkSGAoQY2xhaW1hbnRfdXNlcl9pZBgDIAEoCRIMCgRjb2RlGAQgASgJEg4KBmxvY2FsZRgFIAEoCRIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoVUmVzaWRlbnRDbGFpbVZlcmlmaWVkEjMKBWNsYWltGAEgASgLMiQudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50Q2xhaW0idAoUUmVzaWRlbnRDbGFpbURlY2lkZWQSMwoFY2xhaW0YASABKAsyJC50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVzaWRlbnRDbGFpbRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
 
 /**
  * Divisions were created or changed by an import, in batches of at most 1000.
@@ -811,4 +811,115 @@ export type VoteRecorded = Message<"terrace.governance.v1.VoteRecorded"> & {
  */
 export const VoteRecordedSchema: GenMessage<VoteRecorded> = /*@__PURE__*/
   messageDesc(file_terrace_governance_v1_events, 23);
+
+/**
+ * A code that proves a villager's claim to a resident record must be delivered by SMS to the
+ * phone on the record. Subject: `secret.governance.resident_claim.code_requested`.
+ *
+ * Like identity's OtpRequested, the only place the code exists in clear text (governance keeps a
+ * keyed hash); it travels on the `secret.>` root, kept no longer than `nats.secret_max_age`.
+ * Consumers must never log the payload. notify delivers it as a critical SMS.
+ *
+ * @generated from message terrace.governance.v1.ResidentClaimCodeRequested
+ */
+export type ResidentClaimCodeRequested = Message<"terrace.governance.v1.ResidentClaimCodeRequested"> & {
+  /**
+   * The claim (for delivery tracking; not a secret).
+   *
+   * @generated from field: string claim_id = 1;
+   */
+  claimId: string;
+
+  /**
+   * E.164 destination: the phone on the record.
+   *
+   * @generated from field: string phone_number = 2;
+   */
+  phoneNumber: string;
+
+  /**
+   * The account claiming the record (who will type the code).
+   *
+   * @generated from field: string claimant_user_id = 3;
+   */
+  claimantUserId: string;
+
+  /**
+   * The 6-digit code.
+   *
+   * @generated from field: string code = 4;
+   */
+  code: string;
+
+  /**
+   * Locale of the message.
+   *
+   * @generated from field: string locale = 5;
+   */
+  locale: string;
+
+  /**
+   * When the code expires; a code delivered later is useless and may be dropped.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 6;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.ResidentClaimCodeRequested.
+ * Use `create(ResidentClaimCodeRequestedSchema)` to create a new message.
+ */
+export const ResidentClaimCodeRequestedSchema: GenMessage<ResidentClaimCodeRequested> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 24);
+
+/**
+ * A villager proved a claim to a resident record with the code; an official of the village is
+ * to confirm or refuse it. Subject: `governance.resident_claim.verified`.
+ *
+ * @generated from message terrace.governance.v1.ResidentClaimVerified
+ */
+export type ResidentClaimVerified = Message<"terrace.governance.v1.ResidentClaimVerified"> & {
+  /**
+   * The claim.
+   *
+   * @generated from field: terrace.governance.v1.ResidentClaim claim = 1;
+   */
+  claim?: ResidentClaim | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.ResidentClaimVerified.
+ * Use `create(ResidentClaimVerifiedSchema)` to create a new message.
+ */
+export const ResidentClaimVerifiedSchema: GenMessage<ResidentClaimVerified> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 25);
+
+/**
+ * An official confirmed or refused a resident claim. Subject: `governance.resident_claim.decided`.
+ *
+ * @generated from message terrace.governance.v1.ResidentClaimDecided
+ */
+export type ResidentClaimDecided = Message<"terrace.governance.v1.ResidentClaimDecided"> & {
+  /**
+   * The claim, with its decision.
+   *
+   * @generated from field: terrace.governance.v1.ResidentClaim claim = 1;
+   */
+  claim?: ResidentClaim | undefined;
+
+  /**
+   * Who decided.
+   *
+   * @generated from field: terrace.common.v1.Actor actor = 2;
+   */
+  actor?: Actor | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.ResidentClaimDecided.
+ * Use `create(ResidentClaimDecidedSchema)` to create a new message.
+ */
+export const ResidentClaimDecidedSchema: GenMessage<ResidentClaimDecided> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 26);
 

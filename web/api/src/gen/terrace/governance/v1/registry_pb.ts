@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/registry.proto.
  */
 export const file_terrace_governance_v1_registry: GenFile = /*@__PURE__*/
-  fileDesc("CiR0ZXJyYWNlL2dvdmVybmFuY2UvdjEvcmVnaXN0cnkucHJvdG8SFXRlcnJhY2UuZ292ZXJuYW5jZS52MSKAAgoJSG91c2Vob2xkEgoKAmlkGAEgASgJEhQKDHZpbGxhZ2VfY29kZRgCIAEoCRIYChBob3VzZWhvbGRfbnVtYmVyGAMgASgJEg8KB2FkZHJlc3MYBCABKAkSGAoQaGVhZF9yZXNpZGVudF9pZBgFIAEoCRIUCgxtZW1iZXJfY291bnQYBiABKAUSNgoGc3RhdHVzGAcgASgOMiYudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZFN0YXR1cxIrCgVhdWRpdBgIIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxIRCgloZWFkX25hbWUYCSABKAkivQMKCFJlc2lkZW50EgoKAmlkGAEgASgJEhQKDGhvdXNlaG9sZF9pZBgCIAEoCRIUCgx2aWxsYWdlX2NvZGUYAyABKAkSDAoEbmFtZRgEIAEoCRItCgZnZW5kZXIYBSABKA4yHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuR2VuZGVyEisKCmJpcnRoX2RhdGUYBiABKAsyFy50ZXJyYWNlLmNvbW1vbi52MS5EYXRlEkIKDHJlbGF0aW9uc2hpcBgHIAEoDjIsLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGRSZWxhdGlvbnNoaXASFAoMcGhvbmVfbnVtYmVyGAggASgJEg8KB3VzZXJfaWQYCSABKAkSEwoLbmF0aW9uYWxfaWQYCiABKAkSGgoSbmF0aW9uYWxfaWRfbWFza2VkGAsgASgJEjUKBnN0YXR1cxgMIAEoDjIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudFN0YXR1cxIPCgdyZW1hcmtzGA0gASgJEisKBWF1ZGl0GA4gASgLMhwudGVycmFjZS5jb21tb24udjEuQXVkaXRJbmZvIrIBChZSZXNpZGVudEFjY2Vzc0xvZ0VudHJ5EgoKAmlkGAEgASgJEhMKC3Jlc2lkZW50X2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISLwoLYWNjZXNzX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpZWxkGAUgASgJEg4KBnJlYXNvbhgGIAEoCSpvCg9Ib3VzZWhvbGRTdGF0dXMSIAocSE9VU0VIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0hPVVNFSE9MRF9TVEFUVVNfQUNUSVZFEAESHQoZSE9VU0VIT0xEX1NUQVRVU19BUkNISVZFRBACKkQKBkdlbmRlchIWChJHRU5ERVJfVU5TUEVDSUZJRUQQABIPCgtHRU5ERVJfTUFMRRABEhEKDUdFTkRFUl9GRU1BTEUQAiqGAwoVSG91c2Vob2xkUmVsYXRpb25zaGlwEiYKIkhPVVNFSE9MRF9SRUxBVElPTlNISVBfVU5TUEVDSUZJRUQQABIfChtIT1VTRUhPTERfUkVMQVRJT05TSElQX0hFQUQQARIhCh1IT1VTRUhPTERfUkVMQVRJT05TSElQX1NQT1VTRRACEiAKHEhPVVNFSE9MRF9SRUxBVElPTlNISVBfQ0hJTEQQAxIhCh1IT1VTRUhPTERfUkVMQVRJT05TSElQX1BBUkVOVBAEEiUKIUhPVVNFSE9MRF9SRUxBVElPTlNISVBfR1JBTkRDSElMRBAFEiYKIkhPVVNFSE9MRF9SRUxBVElPTlNISVBfR1JBTkRQQVJFTlQQBhIiCh5IT1VTRUhPTERfUkVMQVRJT05TSElQX1NJQkxJTkcQBxInCiNIT1VTRUhPTERfUkVMQVRJT05TSElQX0NISUxEX0lOX0xBVxAIEiAKHEhPVVNFSE9MRF9SRUxBVElPTlNISVBfT1RIRVIQCSqkAQoOUmVzaWRlbnRTdGF0dXMSHwobUkVTSURFTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUkVTSURFTlRfU1RBVFVTX0FDVElWRRABEhgKFFJFU0lERU5UX1NUQVRVU19BV0FZEAISHQoZUkVTSURFTlRfU1RBVFVTX01PVkVEX09VVBADEhwKGFJFU0lERU5UX1NUQVRVU19ERUNFQVNFRBAEYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_date]);
+  fileDesc("CiR0ZXJyYWNlL2dvdmVybmFuY2UvdjEvcmVnaXN0cnkucHJvdG8SFXRlcnJhY2UuZ292ZXJuYW5jZS52MSKAAgoJSG91c2Vob2xkEgoKAmlkGAEgASgJEhQKDHZpbGxhZ2VfY29kZRgCIAEoCRIYChBob3VzZWhvbGRfbnVtYmVyGAMgASgJEg8KB2FkZHJlc3MYBCABKAkSGAoQaGVhZF9yZXNpZGVudF9pZBgFIAEoCRIUCgxtZW1iZXJfY291bnQYBiABKAUSNgoGc3RhdHVzGAcgASgOMiYudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZFN0YXR1cxIrCgVhdWRpdBgIIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxIRCgloZWFkX25hbWUYCSABKAkivQMKCFJlc2lkZW50EgoKAmlkGAEgASgJEhQKDGhvdXNlaG9sZF9pZBgCIAEoCRIUCgx2aWxsYWdlX2NvZGUYAyABKAkSDAoEbmFtZRgEIAEoCRItCgZnZW5kZXIYBSABKA4yHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuR2VuZGVyEisKCmJpcnRoX2RhdGUYBiABKAsyFy50ZXJyYWNlLmNvbW1vbi52MS5EYXRlEkIKDHJlbGF0aW9uc2hpcBgHIAEoDjIsLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGRSZWxhdGlvbnNoaXASFAoMcGhvbmVfbnVtYmVyGAggASgJEg8KB3VzZXJfaWQYCSABKAkSEwoLbmF0aW9uYWxfaWQYCiABKAkSGgoSbmF0aW9uYWxfaWRfbWFza2VkGAsgASgJEjUKBnN0YXR1cxgMIAEoDjIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudFN0YXR1cxIPCgdyZW1hcmtzGA0gASgJEisKBWF1ZGl0GA4gASgLMhwudGVycmFjZS5jb21tb24udjEuQXVkaXRJbmZvIrIBChZSZXNpZGVudEFjY2Vzc0xvZ0VudHJ5EgoKAmlkGAEgASgJEhMKC3Jlc2lkZW50X2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISLwoLYWNjZXNzX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWZpZWxkGAUgASgJEg4KBnJlYXNvbhgGIAEoCSL+AwoNUmVzaWRlbnRDbGFpbRIKCgJpZBgBIAEoCRITCgtyZXNpZGVudF9pZBgCIAEoCRIVCg1yZXNpZGVudF9uYW1lGAMgASgJEhQKDHZpbGxhZ2VfY29kZRgEIAEoCRIYChBjbGFpbWFudF91c2VyX2lkGAUgASgJEh0KFWNsYWltYW50X2Rpc3BsYXlfbmFtZRgGIAEoCRI6CgZzdGF0dXMYByABKA4yKi50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVzaWRlbnRDbGFpbVN0YXR1cxIbChNtYXNrZWRfcGhvbmVfbnVtYmVyGAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBjb2RlX2V4cGlyZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt2ZXJpZnlfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVjaWRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCmRlY2lkZWRfYnkYDSABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvchIWCg5yZWZ1c2FsX3JlYXNvbhgOIAEoCSpvCg9Ib3VzZWhvbGRTdGF0dXMSIAocSE9VU0VIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0hPVVNFSE9MRF9TVEFUVVNfQUNUSVZFEAESHQoZSE9VU0VIT0xEX1NUQVRVU19BUkNISVZFRBACKkQKBkdlbmRlchIWChJHRU5ERVJfVU5TUEVDSUZJRUQQABIPCgtHRU5ERVJfTUFMRRABEhEKDUdFTkRFUl9GRU1BTEUQAiqGAwoVSG91c2Vob2xkUmVsYXRpb25zaGlwEiYKIkhPVVNFSE9MRF9SRUxBVElPTlNISVBfVU5TUEVDSUZJRUQQABIfChtIT1VTRUhPTERfUkVMQVRJT05TSElQX0hFQUQQARIhCh1IT1VTRUhPTERfUkVMQVRJT05TSElQX1NQT1VTRRACEiAKHEhPVVNFSE9MRF9SRUxBVElPTlNISVBfQ0hJTEQQAxIhCh1IT1VTRUhPTERfUkVMQVRJT05TSElQX1BBUkVOVBAEEiUKIUhPVVNFSE9MRF9SRUxBVElPTlNISVBfR1JBTkRDSElMRBAFEiYKIkhPVVNFSE9MRF9SRUxBVElPTlNISVBfR1JBTkRQQVJFTlQQBhIiCh5IT1VTRUhPTERfUkVMQVRJT05TSElQX1NJQkxJTkcQBxInCiNIT1VTRUhPTERfUkVMQVRJT05TSElQX0NISUxEX0lOX0xBVxAIEiAKHEhPVVNFSE9MRF9SRUxBVElPTlNISVBfT1RIRVIQCSqkAQoOUmVzaWRlbnRTdGF0dXMSHwobUkVTSURFTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUkVTSURFTlRfU1RBVFVTX0FDVElWRRABEhgKFFJFU0lERU5UX1NUQVRVU19BV0FZEAISHQoZUkVTSURFTlRfU1RBVFVTX01PVkVEX09VVBADEhwKGFJFU0lERU5UX1NUQVRVU19ERUNFQVNFRBAEKvwBChNSZXNpZGVudENsYWltU3RhdHVzEiUKIVJFU0lERU5UX0NMQUlNX1NUQVRVU19VTlNQRUNJRklFRBAAEicKI1JFU0lERU5UX0NMQUlNX1NUQVRVU19BV0FJVElOR19DT0RFEAESKwonUkVTSURFTlRfQ0xBSU1fU1RBVFVTX0FXQUlUSU5HX09GRklDSUFMEAISIwofUkVTSURFTlRfQ0xBSU1fU1RBVFVTX0NPTkZJUk1FRBADEiEKHVJFU0lERU5UX0NMQUlNX1NUQVRVU19SRUZVU0VEEAQSIAocUkVTSURFTlRfQ0xBSU1fU1RBVFVTX0xBUFNFRBAFYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_date]);
 
 /**
  * A household (户) in a village register.
@@ -272,6 +272,120 @@ export const ResidentAccessLogEntrySchema: GenMessage<ResidentAccessLogEntry> = 
   messageDesc(file_terrace_governance_v1_registry, 2);
 
 /**
+ * A villager's claim that a resident record is theirs: proven by a code sent to the phone on the
+ * record, then confirmed (or refused) by an official of the village. Confirming links the record
+ * to the claimant's account.
+ *
+ * @generated from message terrace.governance.v1.ResidentClaim
+ */
+export type ResidentClaim = Message<"terrace.governance.v1.ResidentClaim"> & {
+  /**
+   * UUIDv7.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The record claimed.
+   *
+   * @generated from field: string resident_id = 2;
+   */
+  residentId: string;
+
+  /**
+   * The name on the record.
+   *
+   * @generated from field: string resident_name = 3;
+   */
+  residentName: string;
+
+  /**
+   * The village's 12-digit code.
+   *
+   * @generated from field: string village_code = 4;
+   */
+  villageCode: string;
+
+  /**
+   * The account that claims it.
+   *
+   * @generated from field: string claimant_user_id = 5;
+   */
+  claimantUserId: string;
+
+  /**
+   * The claimant's display name, as identity last published it (empty when not known yet).
+   *
+   * @generated from field: string claimant_display_name = 6;
+   */
+  claimantDisplayName: string;
+
+  /**
+   * Where the claim stands.
+   *
+   * @generated from field: terrace.governance.v1.ResidentClaimStatus status = 7;
+   */
+  status: ResidentClaimStatus;
+
+  /**
+   * The phone the code was sent to, masked ("138****5678").
+   *
+   * @generated from field: string masked_phone_number = 8;
+   */
+  maskedPhoneNumber: string;
+
+  /**
+   * When the claim was made.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 9;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Until when the code can be entered.
+   *
+   * @generated from field: google.protobuf.Timestamp code_expire_time = 10;
+   */
+  codeExpireTime?: Timestamp | undefined;
+
+  /**
+   * When the right code was entered.
+   *
+   * @generated from field: google.protobuf.Timestamp verify_time = 11;
+   */
+  verifyTime?: Timestamp | undefined;
+
+  /**
+   * When an official confirmed or refused it.
+   *
+   * @generated from field: google.protobuf.Timestamp decide_time = 12;
+   */
+  decideTime?: Timestamp | undefined;
+
+  /**
+   * Who confirmed or refused it.
+   *
+   * @generated from field: terrace.common.v1.Actor decided_by = 13;
+   */
+  decidedBy?: Actor | undefined;
+
+  /**
+   * Why it was refused (shown to the claimant).
+   *
+   * @generated from field: string refusal_reason = 14;
+   */
+  refusalReason: string;
+};
+
+/**
+ * Describes the message terrace.governance.v1.ResidentClaim.
+ * Use `create(ResidentClaimSchema)` to create a new message.
+ */
+export const ResidentClaimSchema: GenMessage<ResidentClaim> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_registry, 3);
+
+/**
  * The status of a household.
  *
  * @generated from enum terrace.governance.v1.HouseholdStatus
@@ -469,4 +583,59 @@ export enum ResidentStatus {
  */
 export const ResidentStatusSchema: GenEnum<ResidentStatus> = /*@__PURE__*/
   enumDesc(file_terrace_governance_v1_registry, 3);
+
+/**
+ * Where a resident claim stands.
+ *
+ * @generated from enum terrace.governance.v1.ResidentClaimStatus
+ */
+export enum ResidentClaimStatus {
+  /**
+   * Unspecified.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A code was sent to the phone on the record; the claimant has not entered it yet.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_AWAITING_CODE = 1;
+   */
+  AWAITING_CODE = 1,
+
+  /**
+   * The code was right; an official of the village decides.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_AWAITING_OFFICIAL = 2;
+   */
+  AWAITING_OFFICIAL = 2,
+
+  /**
+   * Confirmed: the record is linked to the claimant's account.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_CONFIRMED = 3;
+   */
+  CONFIRMED = 3,
+
+  /**
+   * Refused by an official, with a reason.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_REFUSED = 4;
+   */
+  REFUSED = 4,
+
+  /**
+   * Closed unproven: the code expired, too many wrong codes, or a newer claim replaced it.
+   *
+   * @generated from enum value: RESIDENT_CLAIM_STATUS_LAPSED = 5;
+   */
+  LAPSED = 5,
+}
+
+/**
+ * Describes the enum terrace.governance.v1.ResidentClaimStatus.
+ */
+export const ResidentClaimStatusSchema: GenEnum<ResidentClaimStatus> = /*@__PURE__*/
+  enumDesc(file_terrace_governance_v1_registry, 4);
 
