@@ -386,6 +386,12 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("resident", "村民"),
     ("resident with national id", "持该身份证号的村民"),
     ("resident record of user", "用户的村民记录"),
+    ("resident claim", "户籍认领"),
+    ("claim", "认领"),
+    (
+        "current resident of that village with that name and ID number",
+        "该村姓名和身份证号都相符的在册村民",
+    ),
     ("village", "村"),
     ("target", "对象"),
     ("session", "会话"),
@@ -645,6 +651,52 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     (
         "only an official of the village may erase a resident",
         "只有本村干部可以删除村民信息",
+    ),
+    (
+        "only an official of the village may decide a claim",
+        "只有本村干部可以审核认领",
+    ),
+    (
+        "at most {} claims a day; try again tomorrow or ask your village official",
+        "每天最多认领 {} 次，请明天再试或联系村干部",
+    ),
+    (
+        "this record is linked to an account already; ask your village official",
+        "这条记录已关联账号，请联系村干部",
+    ),
+    (
+        "this record has no phone number to send a code to; ask your village official to link your account",
+        "这条记录没有登记手机号，无法发送验证码，请联系村干部关联你的账号",
+    ),
+    ("this claim was proven already", "这次认领已验证过"),
+    (
+        "this claim is closed; make a new one",
+        "这次认领已关闭，请重新认领",
+    ),
+    (
+        "the code has expired; make a new claim",
+        "验证码已过期，请重新认领",
+    ),
+    (
+        "too many wrong codes; make a new claim",
+        "验证码错误次数太多，请重新认领",
+    ),
+    (
+        "the record is no longer of a current resident",
+        "这条记录已不是在册村民",
+    ),
+    (
+        "this claim is not waiting for an official's decision",
+        "这次认领不在待审核状态",
+    ),
+    ("must be empty when confirming", "确认时须为空"),
+    (
+        "at least {} characters: the villager reads why their claim was refused",
+        "至少 {} 个字：村民会看到认领被驳回的原因",
+    ),
+    (
+        "must be a claim status (awaiting code, awaiting official, confirmed, refused, lapsed)",
+        "须为认领状态（待验证、待审核、已确认、已驳回、已失效）",
     ),
     (
         "export again with a new request_id (each export is logged)",

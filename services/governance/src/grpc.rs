@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use crate::GovernanceState;
 use crate::audit::{self, Audit};
 use crate::divisions::{self, Divisions};
-use crate::register::{self, Register};
+use crate::register::{self, Register, claims};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
@@ -244,6 +244,60 @@ impl GovernanceService for GovernanceGrpc {
         let command = register::parse::Erase::parse(request.into_inner())?;
         self.register.erase(&caller, command).await?;
         Ok(Response::new(pb::EraseResidentResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_resident_claim(
+        &self,
+        request: Request<pb::RequestResidentClaimRequest>,
+    ) -> Result<Response<pb::RequestResidentClaimResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command =
+            claims::parse::RequestClaim::parse(request.into_inner(), self.register.today())?;
+        let claim = self.register.request_claim(&caller, command).await?;
+        Ok(Response::new(pb::RequestResidentClaimResponse {
+            claim: Some(claim),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify_resident_claim(
+        &self,
+        request: Request<pb::VerifyResidentClaimRequest>,
+    ) -> Result<Response<pb::VerifyResidentClaimResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = claims::parse::VerifyClaim::parse(request.into_inner())?;
+        let claim = self.register.verify_claim(&caller, command).await?;
+        Ok(Response::new(pb::VerifyResidentClaimResponse {
+            claim: Some(claim),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_resident_claims(
+        &self,
+        request: Request<pb::ListResidentClaimsRequest>,
+    ) -> Result<Response<pb::ListResidentClaimsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = claims::parse::ListClaims::parse(request.into_inner())?;
+        let (claims, next) = self.register.list_claims(&caller, query).await?;
+        Ok(Response::new(pb::ListResidentClaimsResponse {
+            claims,
+            page: Some(page_response(next.as_ref())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn decide_resident_claim(
+        &self,
+        request: Request<pb::DecideResidentClaimRequest>,
+    ) -> Result<Response<pb::DecideResidentClaimResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = claims::parse::DecideClaim::parse(request.into_inner())?;
+        let claim = self.register.decide_claim(&caller, command).await?;
+        Ok(Response::new(pb::DecideResidentClaimResponse {
+            claim: Some(claim),
+        }))
     }
 
     #[tracing::instrument(skip_all)]

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::audit::MIGRATION.boxed());
         migrations.push(crate::people::MIGRATION.boxed());
         migrations.push(crate::divisions::REVISION_MIGRATION.boxed());
+        migrations.push(crate::register::claims::MIGRATION.boxed());
         migrations
     }
 }

@@ -7,4 +7,5 @@ pub mod divisions;
 pub mod households;
 pub mod known_users;
 pub mod resident_access_log;
+pub mod resident_claims;
 pub mod residents;

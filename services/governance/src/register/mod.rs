@@ -33,6 +33,7 @@
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns each request into a
 //! command, this module applies it over a [`Caller`], [`store`] holds the SQL, `grpc.rs` answers.
 
+pub mod claims;
 pub mod national_id;
 pub mod parse;
 pub mod sealing;

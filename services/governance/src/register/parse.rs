@@ -32,7 +32,11 @@ pub const MAX_REASON: usize = 200;
 pub const MAX_QUERY: usize = 50;
 
 /// A village's 12-digit code, as `Household.village_code` carries it.
-fn village_code(violations: &mut Violations, field: &str, code: &str) -> Option<AdminScope> {
+pub(super) fn village_code(
+    violations: &mut Violations,
+    field: &str,
+    code: &str,
+) -> Option<AdminScope> {
     if code.is_empty() {
         violations.add(field, "required: the village's 12-digit code");
         return None;
@@ -48,6 +52,22 @@ fn village_code(violations: &mut Violations, field: &str, code: &str) -> Option<
             None
         }
     }
+}
+
+/// A reason someone will read (`why` says who): [`MIN_REASON`] to [`MAX_REASON`] characters.
+pub(super) fn reason(
+    violations: &mut Violations,
+    field: &str,
+    value: &str,
+    why: &str,
+) -> Option<String> {
+    validate::text(violations, field, value, Text::required(MAX_REASON)).filter(|reason| {
+        let long_enough = reason.chars().count() >= MIN_REASON;
+        if !long_enough {
+            violations.add(field, format!("at least {MIN_REASON} characters: {why}"));
+        }
+        long_enough
+    })
 }
 
 /// A household's or a resident's status; `0` is `default` when given.
@@ -686,25 +706,12 @@ impl Reveal {
             &request.resident_id,
             "resident",
         );
-        let reason = validate::text(
+        let reason = reason(
             &mut violations,
             "reason",
             &request.reason,
-            Text::required(MAX_REASON),
+            "the resident reads why their number was looked at",
         );
-        let reason = reason.filter(|reason| {
-            let long_enough = reason.chars().count() >= MIN_REASON;
-            if !long_enough {
-                violations.add(
-                    "reason",
-                    format!(
-                        "at least {MIN_REASON} characters: the resident reads why their number \
-                         was looked at"
-                    ),
-                );
-            }
-            long_enough
-        });
         violations.finish_with(|| {
             Some(Self {
                 mutation: mutation?,

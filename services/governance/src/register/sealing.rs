@@ -98,6 +98,7 @@ pub struct Sealer {
     active: String,
     ciphers: HashMap<String, Aes256Gcm>,
     hash_key: [u8; 32],
+    code_key: [u8; 32],
 }
 
 impl fmt::Debug for Sealer {
@@ -137,6 +138,7 @@ impl Sealer {
             active: keys.active_key.clone(),
             ciphers,
             hash_key: derive(&keys.hash_secret, "national-id-hash"),
+            code_key: derive(&keys.hash_secret, "resident-claim-code"),
         })
     }
 
@@ -204,6 +206,11 @@ impl Sealer {
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(id.as_str().as_bytes());
         mac.finalize().into_bytes().to_vec()
+    }
+
+    /// The key of the keyed hashes of resident-claim codes (`terrace_platform::otp::hash`).
+    pub fn code_key(&self) -> &[u8] {
+        &self.code_key
     }
 
     /// The name of the key new numbers are sealed with.

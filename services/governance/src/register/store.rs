@@ -224,13 +224,13 @@ pub async fn names<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Result<HashMap
 }
 
 /// Active and away: the residents still of the village.
-fn current() -> Condition {
+pub(crate) fn current() -> Condition {
     Condition::any()
         .add(residents::Column::Status.eq(ResidentStatus::Active))
         .add(residents::Column::Status.eq(ResidentStatus::Away))
 }
 
-fn in_area(column: impl sea_orm::ColumnTrait, area: &AdminScope) -> Condition {
+pub(crate) fn in_area(column: impl sea_orm::ColumnTrait, area: &AdminScope) -> Condition {
     Condition::all().add(column.like(format!("{}%", escape_like(area.as_str()))))
 }
 

@@ -16,6 +16,8 @@ use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+mod claims;
+
 /// 余村, of 天荒坪镇, of 安吉县.
 const VILLAGE: &str = "330523108204";
 /// Another village of the same township.
