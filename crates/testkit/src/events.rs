@@ -94,3 +94,78 @@ fn stream_of(naming: &terrace_platform::bus::streams::Naming, subject: &str) -> 
         _ => naming.stream_of_subject(subject),
     }
 }
+
+/// Reads one kind of short-lived secret (a one-time code) from the SECRET stream, as notify will:
+/// `Texts::<OtpRequested>::listen(&app)`, then `next()` for each one sent.
+pub struct Texts<E> {
+    messages: async_nats::jetstream::consumer::pull::Stream,
+    naming: terrace_platform::bus::Naming,
+    kind: std::marker::PhantomData<E>,
+}
+
+impl<E> std::fmt::Debug for Texts<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Texts").finish_non_exhaustive()
+    }
+}
+
+impl<E: terrace_proto::Event + prost::Message + Default> Texts<E> {
+    /// Starts reading the stream's secrets of this kind (those still kept, then each new one).
+    pub async fn listen(app: &TestApp) -> Self {
+        let bus = app.ctx.bus(&[]).await;
+        let consumer = secret_stream(&bus)
+            .await
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                filter_subject: bus.naming.subject(E::SUBJECT),
+                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .expect("a consumer of the SECRET stream");
+        Self {
+            messages: consumer.messages().await.expect("the consumer's messages"),
+            naming: bus.naming.clone(),
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    /// Whether no further secret arrives within `wait`.
+    pub async fn none_within(&mut self, wait: Duration) -> bool {
+        use futures::StreamExt as _;
+        tokio::time::timeout(wait, self.messages.next())
+            .await
+            .is_err()
+    }
+
+    /// The next secret sent (panics if none comes within 30 s: a deadline for it to arrive at
+    /// all on a loaded machine, not a timing).
+    pub async fn next(&mut self) -> E {
+        use futures::StreamExt as _;
+        let message = tokio::time::timeout(Duration::from_secs(30), self.messages.next())
+            .await
+            .expect("a secret on NATS")
+            .expect("the stream goes on")
+            .expect("a message");
+        let subject = self.naming.strip(message.subject.as_str()).to_owned();
+        terrace_platform::bus::Envelope::from_message(
+            &subject,
+            message.headers.as_ref(),
+            message.payload.clone(),
+        )
+        .and_then(|envelope| envelope.decode())
+        .expect("a secret event")
+    }
+}
+
+/// The stream short-lived secrets travel in.
+pub async fn secret_stream(
+    bus: &terrace_platform::bus::Bus,
+) -> async_nats::jetstream::stream::Stream {
+    bus.jetstream
+        .get_stream(
+            bus.naming
+                .stream(terrace_platform::bus::streams::SECRET_ROOT),
+        )
+        .await
+        .expect("the SECRET stream")
+}

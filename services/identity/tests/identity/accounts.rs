@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use terrace_identity::Identity;
-use terrace_platform::bus::Envelope;
 use terrace_platform::service::ServiceDef;
 use terrace_proto::identity::v1 as pb;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -30,56 +28,7 @@ async fn identity(configure: impl FnOnce(&mut serde_json::Value)) -> TestApp {
 }
 
 /// Reads `OtpRequested` events from the SECRET stream, as notify will.
-pub(crate) struct Sms {
-    messages: async_nats::jetstream::consumer::pull::Stream,
-    naming: terrace_platform::bus::Naming,
-}
-
-impl Sms {
-    pub(crate) async fn listen(app: &TestApp) -> Self {
-        let bus = app.ctx.bus(&[]).await;
-        let stream = secret_stream(&bus).await;
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: bus
-                    .naming
-                    .subject(<pb::OtpRequested as terrace_proto::Event>::SUBJECT),
-                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        Self {
-            messages: consumer.messages().await.unwrap(),
-            naming: bus.naming.clone(),
-        }
-    }
-
-    pub(crate) async fn next(&mut self) -> pb::OtpRequested {
-        // A deadline for the event to arrive at all (a loaded machine delays it), not a timing.
-        let message = tokio::time::timeout(Duration::from_secs(30), self.messages.next())
-            .await
-            .expect("a one-time code on NATS")
-            .unwrap()
-            .unwrap();
-        let subject = self.naming.strip(message.subject.as_str()).to_owned();
-        Envelope::from_message(&subject, message.headers.as_ref(), message.payload.clone())
-            .unwrap()
-            .decode()
-            .unwrap()
-    }
-}
-
-/// The stream one-time codes travel in.
-async fn secret_stream(bus: &terrace_platform::bus::Bus) -> async_nats::jetstream::stream::Stream {
-    bus.jetstream
-        .get_stream(
-            bus.naming
-                .stream(terrace_platform::bus::streams::SECRET_ROOT),
-        )
-        .await
-        .unwrap()
-}
+pub(crate) type Sms = terrace_testkit::events::Texts<pb::OtpRequested>;
 
 async fn request_code(
     client: &mut IdentityServiceClient<Channel>,
@@ -419,9 +368,7 @@ async fn a_retried_code_request_sends_one_sms_and_its_id_in_another_request_is_t
     assert_eq!(first, retried, "the retry gets the first answer");
     sms.next().await;
     assert!(
-        tokio::time::timeout(Duration::from_millis(800), sms.messages.next())
-            .await
-            .is_err(),
+        sms.none_within(Duration::from_millis(800)).await,
         "only one code was sent"
     );
 
@@ -540,9 +487,7 @@ async fn two_first_uses_of_one_request_id_at_once_send_one_code() {
     );
     sms.next().await;
     assert!(
-        tokio::time::timeout(Duration::from_millis(800), sms.messages.next())
-            .await
-            .is_err(),
+        sms.none_within(Duration::from_millis(800)).await,
         "only one code was sent"
     );
 }
@@ -560,7 +505,7 @@ async fn codes_are_kept_nowhere_longer_than_they_live() {
     assert_eq!(sent.code.len(), 6);
 
     let bus = app.ctx.bus(&[]).await;
-    let mut secret = secret_stream(&bus).await;
+    let mut secret = terrace_testkit::events::secret_stream(&bus).await;
     let config = secret.info().await.unwrap().config.clone();
     assert_eq!(
         config.max_age,

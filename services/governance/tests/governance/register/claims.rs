@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use terrace_platform::auth::Role;
-use terrace_platform::bus::Envelope;
 use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as pb;
 use terrace_testkit::rpc::{assert_refused, reason, request_id, violated_fields};
@@ -14,53 +12,8 @@ use tonic::Code;
 
 use super::{NEIGHBOUR, VILLAGE, World, member, national_id};
 
-/// Reads the claim codes governance sends, from the SECRET stream, as notify will.
-struct Texts {
-    messages: async_nats::jetstream::consumer::pull::Stream,
-    naming: terrace_platform::bus::Naming,
-}
-
-impl Texts {
-    async fn listen(w: &World) -> Self {
-        let bus = w.app.ctx.bus(&[]).await;
-        let stream = bus
-            .jetstream
-            .get_stream(
-                bus.naming
-                    .stream(terrace_platform::bus::streams::SECRET_ROOT),
-            )
-            .await
-            .unwrap();
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: bus
-                    .naming
-                    .subject(<pb::ResidentClaimCodeRequested as terrace_proto::Event>::SUBJECT),
-                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        Self {
-            messages: consumer.messages().await.unwrap(),
-            naming: bus.naming.clone(),
-        }
-    }
-
-    async fn next(&mut self) -> pb::ResidentClaimCodeRequested {
-        // A deadline for the text to arrive at all (a loaded machine delays it), not a timing.
-        let message = tokio::time::timeout(Duration::from_secs(30), self.messages.next())
-            .await
-            .expect("a claim code on NATS")
-            .unwrap()
-            .unwrap();
-        let subject = self.naming.strip(message.subject.as_str()).to_owned();
-        Envelope::from_message(&subject, message.headers.as_ref(), message.payload.clone())
-            .unwrap()
-            .decode()
-            .unwrap()
-    }
-}
+/// Reads the claim codes governance sends, as notify will.
+type Texts = terrace_testkit::events::Texts<pb::ResidentClaimCodeRequested>;
 
 fn village(code: &str) -> Option<common::AdminCode> {
     Some(
@@ -171,7 +124,7 @@ impl World {
 #[tokio::test]
 async fn a_villager_proves_a_claim_with_the_code_and_an_official_confirms_it() {
     let mut w = World::new().await;
-    let mut texts = Texts::listen(&w).await;
+    let mut texts = Texts::listen(&w.app).await;
     let number = national_id(11);
     let resident = w.record("C-001", "王秀英", &number).await;
     let (villager, token) = w.villager("+8613900139001", "王秀英").await;
@@ -287,7 +240,7 @@ async fn a_villager_proves_a_claim_with_the_code_and_an_official_confirms_it() {
 #[tokio::test]
 async fn bad_claims_change_nothing_and_codes_run_out_expire_or_are_refused() {
     let mut w = World::new().await;
-    let mut texts = Texts::listen(&w).await;
+    let mut texts = Texts::listen(&w.app).await;
     let number = national_id(21);
     let resident = w.record("C-002", "赵大山", &number).await;
     let (villager, token) = w.villager("+8613900139003", "赵大山").await;
