@@ -265,3 +265,105 @@ async fn events_arriving_together_are_each_handled_once_even_when_one_fails() {
         .unwrap();
     assert_eq!(copies, 1);
 }
+
+/// The probe's database refusing connections (as during a PostgreSQL restart), or taking them
+/// again.
+async fn set_database_open(app: &TestApp, open: bool) {
+    let admin = terrace_platform::db::connect_to(&app.settings.database, "postgres")
+        .await
+        .unwrap();
+    let name = app.settings.database.database_name("probe");
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS {open}"
+        ))
+        .await
+        .unwrap();
+    if !open {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// An event that arrives while the database is down is held, however long the outage, without
+/// its deliveries counting against it (tests allow three before the dead letters), and handled
+/// once when the database is back; the consumer neither dies nor gives the event up.
+#[tokio::test]
+async fn an_event_waits_out_a_database_outage_and_is_handled_once_after_it() {
+    let app = TestApp::spawn(&[ServiceDef::of::<Probe>()]).await;
+    let first = record(&app, "before the outage").await;
+    let db = app.ctx.database("probe").await;
+    crate::eventually("the first event handled", Duration::from_secs(10), || {
+        seen(&db, first)
+    })
+    .await;
+    drop(db);
+
+    set_database_open(&app, false).await;
+    // The service's own outbox is behind the same outage: the event comes straight to the stream,
+    // as one already relayed would.
+    let bus = app.ctx.bus(&["probe"]).await;
+    let envelope = Envelope::new(
+        "terrace/probe",
+        &terrace_testkit::pb::NoteRecorded {
+            note_id: Uuid::now_v7().to_string(),
+            text: "during the outage".into(),
+        },
+    );
+    bus.jetstream
+        .publish_with_headers(
+            bus.naming.subject("probe.note.recorded"),
+            envelope.headers(),
+            envelope.payload.clone(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // Held: delivered to the consumer and not acknowledged, while its handler keeps meeting a
+    // database that refuses it — for longer than three deliveries' backoff (50 ms each).
+    let stream = bus
+        .jetstream
+        .get_stream(bus.naming.stream("probe"))
+        .await
+        .unwrap();
+    let pending = || async {
+        let info = stream
+            .consumer_info("probe-notes")
+            .await
+            .expect("the consumer");
+        (info.num_ack_pending, info.num_redelivered)
+    };
+    crate::eventually("the event delivered", Duration::from_secs(20), || async {
+        (pending().await.0 == 1).then_some(())
+    })
+    .await;
+    // Not a timing: the outage only has to outlast a few retries; the assertions come after.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let info = pending().await;
+    assert_eq!(info, (1, 0), "still held: neither given up nor redelivered");
+
+    set_database_open(&app, true).await;
+    let db = app.ctx.database("probe").await;
+    let (handled, attempts) =
+        crate::eventually("the held event handled", Duration::from_secs(20), || {
+            seen(&db, envelope.id)
+        })
+        .await;
+    assert_eq!(
+        (handled, attempts),
+        (1, 1),
+        "handled once; the outage's tries never reached the handler"
+    );
+    let dead = bus
+        .jetstream
+        .get_stream(bus.naming.stream("deadletter"))
+        .await
+        .map(|stream| stream.cached_info().state.messages)
+        .unwrap_or(0);
+    assert_eq!(dead, 0, "nothing dead-lettered");
+}
