@@ -73,13 +73,17 @@ describe("claimRefusal", () => {
     expect(refusal(Code.FailedPrecondition, "ACCOUNT_ALREADY_LINKED")).toBe("accountLinked");
     expect(refusal(Code.FailedPrecondition, "RECORD_ALREADY_LINKED")).toBe("recordLinked");
     expect(refusal(Code.FailedPrecondition, "NO_PHONE_ON_RECORD")).toBe("noPhone");
-    expect(refusal(Code.FailedPrecondition, undefined)).toBe("closed");
+    expect(refusal(Code.FailedPrecondition, "CLAIM_CODE_EXPIRED")).toBe("closed");
+    expect(refusal(Code.FailedPrecondition, "CLAIM_TRIES_EXHAUSTED")).toBe("closed");
+    expect(refusal(Code.FailedPrecondition, "CLAIM_CLOSED")).toBe("closed");
     expect(refusal(Code.ResourceExhausted)).toBe("tooMany");
   });
 
   it("leaves the rest to the shared sentence", () => {
     expect(refusal(Code.ResourceExhausted, undefined, 30_000)).toBeUndefined();
     expect(refusal(Code.InvalidArgument)).toBeUndefined();
+    expect(refusal(Code.FailedPrecondition, "CLAIM_ALREADY_PROVEN")).toBeUndefined();
+    expect(refusal(Code.FailedPrecondition, undefined)).toBeUndefined();
     expect(refusal(Code.Unavailable)).toBeUndefined();
   });
 });

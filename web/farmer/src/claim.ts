@@ -89,9 +89,14 @@ export function claimRefusal(error: Pick<ErrorDescription, "code" | "reason" | "
           return "recordLinked";
         case "NO_PHONE_ON_RECORD":
           return "noPhone";
-        default:
-          // VerifyResidentClaim: the code expired, the claim was closed or already proven.
+        // VerifyResidentClaim: the code expired, too many wrong codes, or a newer claim.
+        case "CLAIM_CODE_EXPIRED":
+        case "CLAIM_TRIES_EXHAUSTED":
+        case "CLAIM_CLOSED":
           return "closed";
+        default:
+          // CLAIM_ALREADY_PROVEN and the rest: the server's words (the list is read again).
+          return undefined;
       }
     case Code.ResourceExhausted:
       // A day's claims used up: the contract gives no time to wait. A throttle that says how

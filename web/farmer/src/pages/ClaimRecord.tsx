@@ -398,7 +398,8 @@ function CodeStep({
       <p>
         {t("claim.codeSent", {
           name: claim.residentName,
-          phone: claim.maskedPhoneNumber,
+          // A word joiner keeps "…5678" on one line.
+          phone: claim.maskedPhoneNumber.replace("…", "…\u2060"),
           time: format.dateTime(claim.codeExpireTime),
         })}
       </p>

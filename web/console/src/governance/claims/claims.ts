@@ -44,11 +44,14 @@ export function claimStatusLabel(t: TFunction, status: ResidentClaimStatus): str
   return name ? t(`claims.status.${name}` as "claims.status.AWAITING_OFFICIAL") : String(status);
 }
 
-/** The tag colour: what awaits someone stands out, a decision is green or red, the rest grey. */
+/**
+ * The tag colour: what awaits the official stands out in blue, a decision is green or red, the
+ * rest grey (antd's gold and orange tags write under WCAG AA's 4.5:1 on their own background).
+ */
 export function claimStatusColor(status: ResidentClaimStatus): string | undefined {
   switch (status) {
     case ResidentClaimStatus.AWAITING_OFFICIAL:
-      return "gold";
+      return "blue";
     case ResidentClaimStatus.CONFIRMED:
       return "green";
     case ResidentClaimStatus.REFUSED:
