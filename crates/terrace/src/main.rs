@@ -17,7 +17,8 @@
 //!
 //! - `main.rs`: command-line parsing and dispatch (this file).
 //! - [`services`]: the list of services this binary can run.
-//! - [`sms_sink`]: one-time codes shown in development, until notify sends SMS.
+//! - [`sms_sink`]: one-time codes and resident-claim codes shown in development, until notify
+//!   sends SMS.
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.

@@ -57,6 +57,12 @@ const router = createBrowserRouter(
           path: "governance/residents/:residentId",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).ResidentPage }),
         },
+        // Villagers' claims of their records: a chunk of its own (an official opens it now and
+        // then; the register's chunk stays as it was).
+        {
+          path: "governance/claims",
+          lazy: async () => ({ Component: (await import("./governance/claims/ClaimsPage")).default }),
+        },
         {
           path: "governance/divisions",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).DivisionsPage }),

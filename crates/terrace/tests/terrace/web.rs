@@ -1,7 +1,8 @@
 //! The web apps in a real browser: `terrace dev --demo` serving the console and the farmers' app,
 //! driven by `web/e2e/run.mjs` (Playwright with the system Chromium): logins by password and by a
 //! code from the SMS sink, a server field violation beside its field, a role granted and listed,
-//! sessions kept across reloads by the refresh cookie, the farmer app's shell offline, and axe on
+//! sessions kept across reloads by the refresh cookie, the farmer app's shell offline, a villager
+//! claiming their record with a code from the SMS sink and an official confirming it, and axe on
 //! every screen. Screenshots of every screen are left in `target/web-screenshots/`.
 //!
 //! Needs Node.js, npm, the apps' packages (`npm ci` in `web/`) and Chromium (`/usr/bin/chromium`,

@@ -17,6 +17,8 @@ interface Props {
   required: boolean;
   /** The fewest characters the contract accepts in the reason, checked before sending. */
   minLength?: number;
+  /** The request field the reason is sent in, as the server names it in a violation. */
+  reasonField?: string;
   /** Whether the action destroys or takes something away (a red button); default true. */
   danger?: boolean;
   /** A sentence of its own for a refusal this action words better than the server's message. */
@@ -39,6 +41,7 @@ export function ReasonDialog({
   okText,
   required,
   minLength,
+  reasonField = "reason",
   danger = true,
   explain,
   action,
@@ -61,7 +64,7 @@ export function ReasonDialog({
       onDone();
     } catch (err) {
       requestId.answered(err);
-      const reasonError = describeError(err).fieldViolations.reason;
+      const reasonError = describeError(err).fieldViolations[reasonField];
       if (reasonError) {
         form.setFields([{ name: "reason", errors: [reasonError] }]);
       } else {

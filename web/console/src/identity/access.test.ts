@@ -32,10 +32,10 @@ describe("screensFor", () => {
 });
 
 describe("registerScreensFor", () => {
-  it("gives officials the register and the divisions, and admins the audit chain too", () => {
-    expect(registerScreensFor([Role.VILLAGE_OFFICIAL, Role.TOWNSHIP_OFFICIAL])).toEqual(["households", "divisions"]);
-    expect(registerScreensFor([Role.RESIDENT, Role.COUNTY_ADMIN])).toEqual(["households", "divisions", "chain"]);
-    expect(registerScreensFor([Role.PLATFORM_ADMIN])).toEqual(["households", "divisions", "chain"]);
+  it("gives officials the register, its claims and the divisions, and admins the audit chain too", () => {
+    expect(registerScreensFor([Role.VILLAGE_OFFICIAL, Role.TOWNSHIP_OFFICIAL])).toEqual(["households", "claims", "divisions"]);
+    expect(registerScreensFor([Role.RESIDENT, Role.COUNTY_ADMIN])).toEqual(["households", "claims", "divisions", "chain"]);
+    expect(registerScreensFor([Role.PLATFORM_ADMIN])).toEqual(["households", "claims", "divisions", "chain"]);
   });
   it("gives villagers and buyers none", () => {
     expect(registerScreensFor([Role.RESIDENT, Role.FARMER, Role.BUYER, Role.DIGITAL_HELPER])).toEqual([]);

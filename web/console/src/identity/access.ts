@@ -43,18 +43,20 @@ export function screensFor(roles: Iterable<Role>): Screen[] {
   return screens;
 }
 
-export type RegisterScreen = "households" | "divisions" | "chain";
+export type RegisterScreen = "households" | "claims" | "divisions" | "chain";
 
 /**
  * The village register's screens (governance): officials of an area read and keep its register
- * (households, residents) and browse its divisions; county and platform admins also read
+ * (households, residents), decide villagers' claims of records in it (ListResidentClaims,
+ * DecideResidentClaim) and browse its divisions; county and platform admins also read
  * governance's tamper-evident audit log (ListAuditEntries); no one else has a register screen (a
- * villager reads their own record in the farmers' app).
+ * villager reads and claims their own record in the farmers' app).
  */
 export function registerScreensFor(roles: Iterable<Role>): RegisterScreen[] {
   const held = new Set(roles);
   if (!OFFICIALS.some((r) => held.has(r))) return [];
-  return ADMINS.some((r) => held.has(r)) ? ["households", "divisions", "chain"] : ["households", "divisions"];
+  const screens: RegisterScreen[] = ["households", "claims", "divisions"];
+  return ADMINS.some((r) => held.has(r)) ? [...screens, "chain"] : screens;
 }
 
 /** Digits of a code that a grant over it covers (GB/T 2260 levels: 2, 4, 6, 9, 12; country: none). */

@@ -5,6 +5,7 @@ import {
   AuditOutlined,
   DesktopOutlined,
   HomeOutlined,
+  IdcardOutlined,
   SafetyOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
@@ -38,6 +39,7 @@ const MENU_ICONS: Record<Screen, React.ReactNode> = {
 
 const REGISTER_ICONS: Record<RegisterScreen, React.ReactNode> = {
   households: <HomeOutlined />,
+  claims: <IdcardOutlined />,
   divisions: <ApartmentOutlined />,
   chain: <SafetyOutlined />,
 };
@@ -45,6 +47,7 @@ const REGISTER_ICONS: Record<RegisterScreen, React.ReactNode> = {
 /** Where each register screen lives; a household's and a resident's pages count as "households". */
 const REGISTER_PATHS: Record<RegisterScreen, string[]> = {
   households: ["/governance/households", "/governance/residents"],
+  claims: ["/governance/claims"],
   divisions: ["/governance/divisions"],
   chain: ["/governance/audit"],
 };

@@ -21,6 +21,7 @@ import { errorMessage } from "../errors";
 import { useFormat } from "../format";
 import { dateText, looker, myDataFileName } from "../record";
 import { session, useSession } from "../session";
+import { ClaimRecord } from "./ClaimRecord";
 
 const governance = session.client(GovernanceService);
 
@@ -40,7 +41,8 @@ const lastLoaded = new Map<string, Record>();
 /**
  * My record in the village register (GetMyResident): my entry with the ID number masked, my
  * household and its members, and who looked at my record, when and why (ListResidentAccessLog).
- * When no record is linked to the account yet, says whom to ask.
+ * When no record is linked to the account yet, offers to claim one (ClaimRecord) and shows the
+ * claims made.
  */
 export default function RecordPage() {
   const { t } = useTranslation();
@@ -147,12 +149,7 @@ export default function RecordPage() {
         </p>
       )}
       {!record && !problem && <Loading />}
-      {record && !resident && (
-        <div className="card empty-record">
-          <h2>{t("record.noneTitle")}</h2>
-          <p>{t("record.none")}</p>
-        </div>
-      )}
+      {record && !resident && <ClaimRecord key={reload} onRefresh={() => setReload((n) => n + 1)} />}
       {resident && (
         <>
           <section aria-labelledby="record-mine">
