@@ -49,6 +49,17 @@ impl Clock {
         }
     }
 
+    /// Today's date in `zone` (a village's date turns at its midnight, not UTC's).
+    pub fn today_in(&self, zone: chrono_tz::Tz) -> chrono::NaiveDate {
+        self.now().with_timezone(&zone).date_naive()
+    }
+
+    /// Today's date in the platform's default time zone (`Asia/Shanghai`, see
+    /// [`crate::validate::DEFAULT_TIME_ZONE`]): where registers and certificates are dated.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.today_in(chrono_tz::Asia::Shanghai)
+    }
+
     /// `now() + by`, saturating at the end of representable time.
     pub fn after(&self, by: Duration) -> DateTime<Utc> {
         add(self.now(), by)
@@ -142,6 +153,19 @@ impl governor::clock::Clock for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn today_turns_at_midnight_in_china() {
+        use chrono::TimeZone as _;
+        let before = ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 3, 15, 59, 59).unwrap());
+        let after = ManualClock::new(Utc.with_ymd_and_hms(2026, 12, 3, 16, 0, 0).unwrap());
+        assert_eq!(before.clock().today().to_string(), "2026-12-03");
+        assert_eq!(after.clock().today().to_string(), "2026-12-04");
+        assert_eq!(
+            after.clock().today_in(chrono_tz::UTC).to_string(),
+            "2026-12-03"
+        );
+    }
 
     #[test]
     fn a_manual_clock_stands_still_until_moved() {

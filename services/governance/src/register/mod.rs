@@ -359,7 +359,7 @@ impl Register {
 
     /// The service clock's today, in China (where the register's dates are).
     pub fn today(&self) -> chrono::NaiveDate {
-        (self.clock.now() + chrono::Duration::hours(8)).date_naive()
+        self.clock.today()
     }
 
     /// A household the caller may read: one of a village they govern, or their own.
