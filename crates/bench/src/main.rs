@@ -150,6 +150,10 @@ async fn main() -> anyhow::Result<()> {
             &national.search,
         );
         report.add(
+            "governance: the division search index alone (in process, one at a time)",
+            &national.index_search,
+        );
+        report.add(
             "postgres: the same search query, raw (sqlx, one at a time)",
             &national.raw_search,
         );

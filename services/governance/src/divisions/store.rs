@@ -195,6 +195,13 @@ async fn bump_revision<C: ConnectionTrait>(txn: &C, rows: usize) -> Result<(), D
     Ok(())
 }
 
+/// Refreshes the planner's statistics of `divisions` (after an import).
+pub async fn analyze(db: &DatabaseConnection) -> Result<(), DbErr> {
+    // Raw SQL: the query builder has no ANALYZE.
+    db.execute_unprepared("ANALYZE divisions").await?;
+    Ok(())
+}
+
 /// The revision of `divisions`: how many writing transactions it has seen.
 pub async fn revision<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
     let row = DivisionRevision::find_by_id(true).one(db).await?;

@@ -1,7 +1,9 @@
 //! The division import: the committed county slice loads whole, a re-import changes nothing and
 //! publishes nothing, a renamed or added division is written and published once.
 
-use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+};
 use terrace_governance::Governance;
 use terrace_governance::divisions::{self, ImportReport};
 use terrace_governance::entity::divisions::{Column, Entity as Divisions, Level};
@@ -39,6 +41,17 @@ async fn the_county_slice_imports_whole_and_a_reimport_changes_nothing() {
 
     let first = import(&db, &dir).await;
     assert_eq!(first.read, expected);
+    // The planner has statistics at once (a fresh bulk load has none).
+    let analyzed = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables \
+             WHERE relname = 'divisions'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(analyzed.try_get::<bool>("", "analyzed").unwrap());
     assert_eq!(first.skipped, Vec::<String>::new());
     assert_eq!(first.added, expected);
     assert_eq!(first.changed, 0);
