@@ -41,7 +41,8 @@ fn authorized<T>(
     request
 }
 
-/// `CreateResident` over gRPC by a village official, closed-loop at `concurrency`.
+/// `CreateResident` over gRPC by a village official, closed-loop at `concurrency`, all in 余村
+/// (one county: one audit chain).
 pub(crate) async fn resident_creates(
     calls: usize,
     concurrency: usize,
@@ -53,10 +54,22 @@ pub(crate) async fn resident_creates(
         );
     })
     .await;
-    let token = app.token(
-        &uuid::Uuid::now_v7().to_string(),
-        &[(Role::VillageOfficial, VILLAGE)],
-    );
+    create_residents(&app, &[VILLAGE.to_owned()], calls, concurrency).await
+}
+
+/// `CreateResident` over gRPC by an official of `villages`, closed-loop at `concurrency`, the
+/// residents spread over households in each of them.
+async fn create_residents(
+    app: &TestApp,
+    villages: &[String],
+    calls: usize,
+    concurrency: usize,
+) -> anyhow::Result<Measurement> {
+    let grants: Vec<(Role, &str)> = villages
+        .iter()
+        .map(|village| (Role::VillageOfficial, village.as_str()))
+        .collect();
+    let token = app.token(&uuid::Uuid::now_v7().to_string(), &grants);
     let header: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse()?;
     let channel = app.channel().await;
     let mut client = GovernanceServiceClient::new(channel.clone());
@@ -67,7 +80,7 @@ pub(crate) async fn resident_creates(
                 pb::CreateHouseholdRequest {
                     request_id: uuid::Uuid::now_v7().to_string(),
                     household: Some(pb::Household {
-                        village_code: VILLAGE.into(),
+                        village_code: villages[n % villages.len()].clone(),
                         household_number: format!("B-{n:04}"),
                         address: format!("{} 组", n % 12 + 1),
                         ..Default::default()
@@ -118,6 +131,8 @@ pub(crate) struct NationalDivisions {
     pub(crate) index_search: Measurement,
     pub(crate) search: Measurement,
     pub(crate) raw_search: Measurement,
+    /// Resident creates spread over villages of eight counties (eight audit chains).
+    pub(crate) creates_in_eight_counties: Measurement,
 }
 
 /// Imports the list in `dir` into a fresh governance database, copies the same rows raw into a
@@ -125,6 +140,8 @@ pub(crate) struct NationalDivisions {
 pub(crate) async fn national_divisions(
     dir: &std::path::Path,
     searches: usize,
+    creates: usize,
+    concurrency: usize,
 ) -> anyhow::Result<NationalDivisions> {
     let app = TestApp::spawn(&[ServiceDef::of::<Governance>()]).await;
     let db = app.ctx.database("governance").await;
@@ -268,7 +285,7 @@ pub(crate) async fn national_divisions(
         .await?
     };
     let raw_search = {
-        let queries = queries.clone();
+        let (queries, pool) = (queries.clone(), pool.clone());
         measure::run(queries.len(), 1, move |i| {
             let (pool, text) = (pool.clone(), queries[i].clone());
             async move {
@@ -298,7 +315,17 @@ pub(crate) async fn national_divisions(
         })
         .await?
     };
+    // One village in each of eight counties of 浙江省, so that the creates append to eight chains.
+    let villages: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT ON (left(code, 6)) code FROM divisions \
+         WHERE level = 6 AND code LIKE '33%' ORDER BY left(code, 6), code LIMIT 8",
+    )
+    .fetch_all(&pool)
+    .await?;
+    let villages: Vec<String> = villages.into_iter().map(|(code,)| code).collect();
+    let creates_in_eight_counties = create_residents(&app, &villages, creates, concurrency).await?;
     Ok(NationalDivisions {
+        creates_in_eight_counties,
         rows: report.read,
         import,
         copy,

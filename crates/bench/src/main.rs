@@ -130,7 +130,9 @@ async fn main() -> anyhow::Result<()> {
     );
 
     if let Some(dir) = &args.divisions {
-        let national = governance::national_divisions(dir, args.searches).await?;
+        let national =
+            governance::national_divisions(dir, args.searches, args.db_ops / 4, args.concurrency)
+                .await?;
         report.note(format!(
             "governance: national division import, {} rows: {:.1} s; raw COPY of the same rows \
              into the same table and indexes: {:.1} s ({:.1}x)",
@@ -156,6 +158,14 @@ async fn main() -> anyhow::Result<()> {
         report.add(
             "postgres: the same search query, raw (sqlx, one at a time)",
             &national.raw_search,
+        );
+        report.add(
+            "governance: create a resident, spread over villages of eight counties (eight audit chains)",
+            &national.creates_in_eight_counties,
+        );
+        report.ratio(
+            "resident create in eight counties / raw insert",
+            national.creates_in_eight_counties.rate() / pg.insert.rate(),
         );
     }
 
