@@ -670,6 +670,10 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ),
     ("this claim was proven already", "这次认领已验证过"),
     (
+        "the record's phone changed after the code was sent; the villager must claim again",
+        "验证码发出后记录上的手机号已更改，村民须重新认领",
+    ),
+    (
         "this claim is closed; make a new one",
         "这次认领已关闭，请重新认领",
     ),

@@ -165,9 +165,12 @@ impl NameIndex {
         let mut next: HashMap<u64, u32> = HashMap::with_capacity(lengths.len());
         let mut total: u32 = 0;
         for (key, length) in lengths {
-            lists.insert(key, total..total + length);
+            let end = total
+                .checked_add(length)
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("too many postings to index")))?;
+            lists.insert(key, total..end);
             next.insert(key, total);
-            total += length;
+            total = end;
         }
         let mut postings = vec![0; total as usize];
         for number in 0..count {
@@ -407,9 +410,9 @@ fn advance_to(list: &mut &[u32], number: u32) -> bool {
 /// The search index a replica keeps: the latest it built, rebuilt when `divisions` has moved on.
 #[derive(Debug, Default)]
 pub struct SearchIndex {
-    current: RwLock<Option<Arc<NameIndex>>>,
+    current: Arc<RwLock<Option<Arc<NameIndex>>>>,
     /// Held while building, so that searches waiting for a fresher index share one build.
-    building: tokio::sync::Mutex<()>,
+    building: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SearchIndex {
@@ -419,20 +422,29 @@ impl SearchIndex {
         if let Some(index) = self.at_least(revision) {
             return Ok(index);
         }
-        let _building = self.building.lock().await;
+        let building = self.building.clone().lock_owned().await;
         // A build that ran while this search waited may already be new enough.
         if let Some(index) = self.at_least(revision) {
             return Ok(index);
         }
-        let index = Arc::new(NameIndex::load(db).await?);
-        tracing::info!(
-            revision = index.revision(),
-            divisions = index.len(),
-            heap_bytes = index.heap_bytes(),
-            "division search index built"
-        );
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
-        Ok(index)
+        // Built by a task of its own, which holds the lock until the index is in place: a search
+        // cancelled while it waits (a client's deadline, a type-ahead query replaced by the next
+        // keystroke) does not abandon the build for the next search to start over.
+        let (current, db) = (self.current.clone(), db.clone());
+        tokio::spawn(async move {
+            let _building = building;
+            let index = Arc::new(NameIndex::load(&db).await?);
+            tracing::info!(
+                revision = index.revision(),
+                divisions = index.len(),
+                heap_bytes = index.heap_bytes(),
+                "division search index built"
+            );
+            *current.write().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+            Ok(index)
+        })
+        .await
+        .map_err(Error::internal)?
     }
 
     fn at_least(&self, revision: i64) -> Option<Arc<NameIndex>> {

@@ -7,5 +7,6 @@ pub mod divisions;
 pub mod households;
 pub mod known_users;
 pub mod resident_access_log;
+pub mod resident_claim_requests;
 pub mod resident_claims;
 pub mod residents;

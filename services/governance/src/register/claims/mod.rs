@@ -53,6 +53,17 @@ pub const CLAIMS_PER_DAY: u64 = 5;
 /// What the code's hash is bound to, beside the phone.
 const PURPOSE: &str = "resident_claim";
 
+/// `RESOURCE_EXHAUSTED`: the day's claims are used up.
+fn too_many() -> Error {
+    Error::ResourceExhausted {
+        reason: "TOO_MANY_CLAIMS",
+        message: format!(
+            "at most {CLAIMS_PER_DAY} claims a day; try again tomorrow or ask your village official"
+        ),
+        retry_after: None,
+    }
+}
+
 /// `NOT_FOUND` for a claim the caller may not see.
 fn unknown_claim(id: Uuid) -> Error {
     Error::not_found("resident claim", id.to_string())
@@ -66,7 +77,21 @@ fn masked(phone: &str) -> String {
 
 impl ClaimRow {
     /// The claim as reads and events show it, with the names given.
-    fn to_proto(&self, resident_name: &str, claimant_display_name: &str) -> pb::ResidentClaim {
+    /// The status as of `now`: a code past its time has lapsed, whether or not anyone tried it.
+    fn shown_status(&self, now: chrono::DateTime<chrono::Utc>) -> ClaimStatus {
+        if self.status == ClaimStatus::AwaitingCode && self.code_expires_at <= now {
+            ClaimStatus::Lapsed
+        } else {
+            self.status
+        }
+    }
+
+    fn to_proto(
+        &self,
+        resident_name: &str,
+        claimant_display_name: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> pb::ResidentClaim {
         pb::ResidentClaim {
             id: self.id.to_string(),
             resident_id: self.resident_id.to_string(),
@@ -74,7 +99,7 @@ impl ClaimRow {
             village_code: self.village_code.clone(),
             claimant_user_id: self.claimant_user_id.to_string(),
             claimant_display_name: claimant_display_name.to_owned(),
-            status: status_to_proto(self.status) as i32,
+            status: status_to_proto(self.shown_status(now)) as i32,
             masked_phone_number: masked(&self.phone_number),
             create_time: Some(to_timestamp(self.created_at)),
             code_expire_time: Some(to_timestamp(self.code_expires_at)),
@@ -93,6 +118,7 @@ impl Register {
         conn: &C,
         claims: &[ClaimRow],
     ) -> Result<Vec<pb::ResidentClaim>> {
+        let now = self.clock.now();
         let residents: Vec<Uuid> = claims.iter().map(|claim| claim.resident_id).collect();
         let names = store::resident_names(conn, &residents).await?;
         let mut claimants: HashMap<Uuid, String> = HashMap::new();
@@ -112,6 +138,7 @@ impl Register {
                     claimants
                         .get(&claim.claimant_user_id)
                         .map_or("", String::as_str),
+                    now,
                 )
             })
             .collect())
@@ -137,6 +164,24 @@ impl Register {
         let user = caller.require_self()?;
         let now = self.clock.now();
         let hash = self.sealer.hash(&command.national_id);
+        if let Some(answer) = idempotency::previous::<pb::RequestResidentClaimResponse>(
+            &self.db,
+            caller,
+            &command.mutation,
+        )
+        .await?
+        {
+            return answer
+                .claim
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
+        }
+        let day_ago = now - chrono::Duration::days(1);
+        // Every request counts, found or not, in a statement of its own committed before the
+        // lookup: a refused request is rolled back, and an uncounted one would let anyone test
+        // names and ID numbers against the register without end.
+        if store::count_request(&self.db, user, now, day_ago).await? > CLAIMS_PER_DAY {
+            return Err(too_many());
+        }
         let answer = idempotency::once(
             &self.db,
             caller,
@@ -144,17 +189,6 @@ impl Register {
             now,
             Keep::Answer,
             async |txn| {
-                let day_ago = now - chrono::Duration::days(1);
-                if store::made_since(txn, user, day_ago).await? >= CLAIMS_PER_DAY {
-                    return Err(Error::ResourceExhausted {
-                        reason: "TOO_MANY_CLAIMS",
-                        message: format!(
-                            "at most {CLAIMS_PER_DAY} claims a day; try again tomorrow or ask \
-                             your village official"
-                        ),
-                        retry_after: None,
-                    });
-                }
                 if super::store::current_of_user(txn, user).await?.is_some() {
                     return Err(super::store::account_taken(user));
                 }
@@ -179,6 +213,10 @@ impl Register {
                         "this record has no phone number to send a code to; ask your village \
                          official to link your account",
                     ));
+                }
+                // A phone receives at most as many codes a day as an account asks for.
+                if store::made_for_since(txn, resident.id, day_ago).await? >= CLAIMS_PER_DAY {
+                    return Err(too_many());
                 }
                 store::lapse_unproven(txn, user).await?;
                 let code = otp::generate();
@@ -252,11 +290,26 @@ impl Register {
                 .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
         }
         let now = self.clock.now();
-        let Some(claim) = store::count_try(&self.db, command.claim_id, user).await? else {
+        let Some(claim) = store::count_try(&self.db, command.claim_id, user, MAX_TRIES).await?
+        else {
+            // A retry of a request that proved the claim meanwhile gets its answer.
+            if let Some(answer) = answered().await? {
+                return answer
+                    .claim
+                    .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
+            }
             let claim = store::find(&self.db, command.claim_id, false)
                 .await?
                 .filter(|claim| claim.claimant_user_id == user)
                 .ok_or_else(|| unknown_claim(command.claim_id))?;
+            if claim.status == ClaimStatus::AwaitingCode {
+                // Its tries are used up (see `count_try`).
+                store::lapse(&self.db, claim.id).await?;
+                return Err(Error::failed_precondition(
+                    "CLAIM_TRIES_EXHAUSTED",
+                    "too many wrong codes; make a new claim",
+                ));
+            }
             return Err(match claim.status {
                 ClaimStatus::AwaitingOfficial | ClaimStatus::Confirmed => {
                     Error::failed_precondition(
@@ -387,6 +440,12 @@ impl Register {
             Keep::Answer,
             async |txn| {
                 let id = command.claim_id;
+                // The record before the claim, the order an erasure locks them in (the record,
+                // then its claims by cascade), so that the two never wait on each other.
+                let claimed = store::find(txn, id, false)
+                    .await?
+                    .ok_or_else(|| unknown_claim(id))?;
+                let resident = super::store::resident(txn, claimed.resident_id, true).await?;
                 let mut claim = store::find(txn, id, true)
                     .await?
                     .ok_or_else(|| unknown_claim(id))?;
@@ -404,30 +463,33 @@ impl Register {
                         "this claim is not waiting for an official's decision",
                     ));
                 }
-                match &command.refusal {
+                let audit = match &command.refusal {
                     None => {
-                        self.link_claimed(txn, caller, &claim, now).await?;
+                        let resident = resident.ok_or_else(|| unknown_claim(id))?;
+                        self.link_claimed(txn, caller, &claim, resident, now)
+                            .await?;
                         claim.status = ClaimStatus::Confirmed;
+                        (
+                            "resident.claim_confirmed",
+                            serde_json::json!({
+                                "claim_id": claim.id,
+                                "linked_user": claim.claimant_user_id,
+                            }),
+                        )
                     }
                     Some(reason) => {
                         claim.status = ClaimStatus::Refused;
                         claim.refusal_reason.clone_from(reason);
-                        audited(
-                            txn,
-                            caller,
+                        (
                             "resident.claim_refused",
-                            ("resident", claim.resident_id),
-                            &claim.village_code,
                             serde_json::json!({
                                 "claim_id": claim.id,
                                 "claimant": claim.claimant_user_id,
                                 "reason": reason,
                             }),
-                            now,
                         )
-                        .await?;
                     }
-                }
+                };
                 claim.decided_at = Some(now);
                 claim.decided_by = Some(encoded_actor(caller));
                 store::update(txn, claim.clone()).await?;
@@ -441,6 +503,17 @@ impl Register {
                     },
                 )
                 .await?;
+                // Last: the county's chain head stays locked from here to the commit.
+                audited(
+                    txn,
+                    caller,
+                    audit.0,
+                    ("resident", claim.resident_id),
+                    &claim.village_code,
+                    audit.1,
+                    now,
+                )
+                .await?;
                 Ok(pb::DecideResidentClaimResponse { claim: Some(shown) })
             },
         )
@@ -450,18 +523,22 @@ impl Register {
             .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
     }
 
-    /// Links the claimed record to the claimant, as `UpdateResident` would: the same checks, the
-    /// event, the state snapshot and the audit entry.
+    /// Links the claimed record (`row`, locked) to the claimant, as `UpdateResident` would: the
+    /// same checks, the event and the state snapshot (the caller appends the audit entry).
     async fn link_claimed(
         &self,
         txn: &sea_orm::DatabaseTransaction,
         caller: &Caller,
         claim: &ClaimRow,
+        mut row: super::ResidentRow,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        let mut row = super::store::resident(txn, claim.resident_id, true)
-            .await?
-            .ok_or_else(|| unknown_claim(claim.id))?;
+        if row.phone_number != claim.phone_number {
+            return Err(Error::failed_precondition(
+                "RECORD_CHANGED",
+                "the record's phone changed after the code was sent; the villager must claim again",
+            ));
+        }
         if !row.status.is_current() {
             return Err(Error::failed_precondition(
                 "RESIDENT_NOT_CURRENT",
@@ -497,16 +574,6 @@ impl Register {
                 }),
                 actor: Some(caller.actor()),
             },
-        )
-        .await?;
-        audited(
-            txn,
-            caller,
-            "resident.claim_confirmed",
-            ("resident", row.id),
-            &row.village_code,
-            serde_json::json!({ "claim_id": claim.id, "linked_user": claimant }),
-            now,
         )
         .await?;
         Ok(())

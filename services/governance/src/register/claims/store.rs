@@ -12,6 +12,7 @@ use terrace_platform::auth::AdminScope;
 use terrace_platform::error::Result;
 use uuid::Uuid;
 
+use crate::entity::resident_claim_requests::{self as requests, Entity as Requests};
 use crate::entity::resident_claims::{ClaimStatus, Column, Entity as Claims, Model as ClaimRow};
 use crate::entity::residents::{self, Entity as Residents, Model as ResidentRow};
 use crate::register::store::{current, in_area};
@@ -36,7 +37,15 @@ CREATE TABLE resident_claims (
 );
 CREATE INDEX resident_claims_claimant ON resident_claims (claimant_user_id, id DESC);
 CREATE INDEX resident_claims_village ON resident_claims (village_code text_pattern_ops, id DESC);
-CREATE INDEX resident_claims_resident ON resident_claims (resident_id);
+CREATE INDEX resident_claims_resident ON resident_claims (resident_id, created_at);
+
+-- Every claim request, found or not, for the daily limit; kept a day.
+CREATE TABLE resident_claim_requests (
+    id               uuid PRIMARY KEY,
+    claimant_user_id uuid NOT NULL,
+    requested_at     timestamptz NOT NULL
+);
+CREATE INDEX resident_claim_requests_claimant ON resident_claim_requests (claimant_user_id, requested_at);
 ";
 
 pub async fn insert<C: ConnectionTrait>(conn: &C, claim: ClaimRow) -> Result<()> {
@@ -58,14 +67,41 @@ pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid, lock: bool) -> Result<
     Ok(query.one(conn).await?)
 }
 
-/// How many claims `user` made since `since`.
-pub async fn made_since<C: ConnectionTrait>(
+/// Records a claim request of `user` at `now` and answers how many they made since `since`, this
+/// one included; older records are deleted. Its own statements, committed at once.
+pub async fn count_request<C: ConnectionTrait>(
     conn: &C,
     user: Uuid,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<u64> {
+    Requests::delete_many()
+        .filter(requests::Column::ClaimantUserId.eq(user))
+        .filter(requests::Column::RequestedAt.lt(since))
+        .exec(conn)
+        .await?;
+    requests::ActiveModel {
+        id: sea_orm::Set(Uuid::now_v7()),
+        claimant_user_id: sea_orm::Set(user),
+        requested_at: sea_orm::Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(Requests::find()
+        .filter(requests::Column::ClaimantUserId.eq(user))
+        .filter(requests::Column::RequestedAt.gte(since))
+        .count(conn)
+        .await?)
+}
+
+/// How many claims were made for the record `resident` since `since`.
+pub async fn made_for_since<C: ConnectionTrait>(
+    conn: &C,
+    resident: Uuid,
     since: DateTime<Utc>,
 ) -> Result<u64> {
     Ok(Claims::find()
-        .filter(Column::ClaimantUserId.eq(user))
+        .filter(Column::ResidentId.eq(resident))
         .filter(Column::CreatedAt.gte(since))
         .count(conn)
         .await?)
@@ -93,19 +129,22 @@ pub async fn lapse<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Counts a try of a code for `user`'s claim `id` while it waits for its code, and returns the
+/// Counts a try of a code for `user`'s claim `id` while it waits for its code and has tries left, and returns the
 /// claim as counted; `None` if it is not `user`'s or not waiting. Its own statement, committed
 /// at once, so that a wrong code stays counted whatever the request does next.
 pub async fn count_try<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
     user: Uuid,
+    max_tries: i32,
 ) -> Result<Option<ClaimRow>> {
     let counted = Claims::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .filter(Column::Id.eq(id))
         .filter(Column::ClaimantUserId.eq(user))
         .filter(Column::Status.eq(ClaimStatus::AwaitingCode))
+        // Tries beyond the last are not counted: they are refused, however many come at once.
+        .filter(Column::Attempts.lt(max_tries))
         .exec_with_returning(conn)
         .await?;
     Ok(counted.into_iter().next())

@@ -355,8 +355,8 @@ async fn bad_claims_change_nothing_and_codes_run_out_expire_or_are_refused() {
         3
     );
 
-    // Five claims in a day are the most (this is the fifth).
-    w.claim(&token, "赵大山", &number).await.unwrap();
+    // Five claim requests a day are the most, refused ones included (the record without a phone
+    // was the first), so that names and numbers cannot be tried against the register without end.
     let status = w.claim(&token, "赵大山", &number).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     w.app.clock.advance(Duration::from_secs(86_400));
@@ -365,7 +365,31 @@ async fn bad_claims_change_nothing_and_codes_run_out_expire_or_are_refused() {
         .app
         .token(&villager.to_string(), &[(Role::Resident, VILLAGE)]);
     let (_, official) = w.user(Role::VillageOfficial, VILLAGE);
-    w.claim(&token, "赵大山", &number).await.unwrap();
+    let claim = w.claim(&token, "赵大山", &number).await.unwrap();
+    let code = texts.next().await.code;
+    w.verify(&token, &claim.id, &code, &request_id())
+        .await
+        .unwrap();
+    // The record's phone changed after the code went out: the proof no longer holds.
+    w.client
+        .update_resident(w.app.request(
+            pb::UpdateResidentRequest {
+                request_id: request_id(),
+                resident: Some(pb::Resident {
+                    id: resident.id.clone(),
+                    phone_number: "13700137000".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["phone_number".into()],
+                }),
+            },
+            &official,
+        ))
+        .await
+        .unwrap();
+    let status = w.decide(&official, &claim.id, true, "").await.unwrap_err();
+    assert_eq!(reason(&status), "RECORD_CHANGED");
 
     // Erasing the record takes its claims with it.
     w.client

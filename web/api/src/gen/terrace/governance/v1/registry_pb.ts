@@ -329,7 +329,7 @@ export type ResidentClaim = Message<"terrace.governance.v1.ResidentClaim"> & {
   status: ResidentClaimStatus;
 
   /**
-   * The phone the code was sent to, masked ("138****5678").
+   * The phone the code was sent to, masked to its last four digits ("…5678").
    *
    * @generated from field: string masked_phone_number = 8;
    */
