@@ -64,6 +64,11 @@ fn too_many() -> Error {
     }
 }
 
+/// The claim an answer carries (every claim RPC answers with one).
+fn the_claim(claim: Option<pb::ResidentClaim>) -> Result<pb::ResidentClaim> {
+    claim.ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
+}
+
 /// `NOT_FOUND` for a claim the caller may not see.
 fn unknown_claim(id: Uuid) -> Error {
     Error::not_found("resident claim", id.to_string())
@@ -171,9 +176,7 @@ impl Register {
         )
         .await?
         {
-            return answer
-                .claim
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
+            return the_claim(answer.claim);
         }
         let day_ago = now - chrono::Duration::days(1);
         // Every request counts, found or not, in a statement of its own committed before the
@@ -263,9 +266,7 @@ impl Register {
             },
         )
         .await?;
-        answer
-            .claim
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
+        the_claim(answer.claim)
     }
 
     /// `VerifyResidentClaim`: the try counted first (see the module), then the claim moved on in
@@ -285,18 +286,14 @@ impl Register {
             .await
         };
         if let Some(answer) = answered().await? {
-            return answer
-                .claim
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
+            return the_claim(answer.claim);
         }
         let now = self.clock.now();
         let Some(claim) = store::count_try(&self.db, command.claim_id, user, MAX_TRIES).await?
         else {
             // A retry of a request that proved the claim meanwhile gets its answer.
             if let Some(answer) = answered().await? {
-                return answer
-                    .claim
-                    .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")));
+                return the_claim(answer.claim);
             }
             let claim = store::find(&self.db, command.claim_id, false)
                 .await?
@@ -387,9 +384,7 @@ impl Register {
             Ok(answer) => answer,
             Err(error) => answered().await?.ok_or(error)?,
         };
-        answer
-            .claim
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
+        the_claim(answer.claim)
     }
 
     /// `ListResidentClaims`: an area's (its officials) or the caller's own.
@@ -518,9 +513,7 @@ impl Register {
             },
         )
         .await?;
-        answer
-            .claim
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
+        the_claim(answer.claim)
     }
 
     /// Links the claimed record (`row`, locked) to the claimant, as `UpdateResident` would: the
