@@ -1,4 +1,5 @@
 import { Code, type ErrorDescription } from "@terrace/api";
+import type { Division } from "@terrace/api/gen/terrace/governance/v1/divisions_pb";
 import { ResidentClaimStatus, type ResidentClaim } from "@terrace/api/gen/terrace/governance/v1/registry_pb";
 
 /**
@@ -140,4 +141,104 @@ export function claimStatusKey(status: ResidentClaimStatus): `claim.status.${str
 /** The claims list with `claim` put in its place (a new one first, as the server orders them). */
 export function withClaim(claims: ResidentClaim[], claim: ResidentClaim): ResidentClaim[] {
   return claims.some((c) => c.id === claim.id) ? claims.map((c) => (c.id === claim.id ? claim : c)) : [claim, ...claims];
+}
+
+/**
+ * What the village picker sends to SearchDivisions for what the villager typed: `name`, the last
+ * word, is the query (a village's name or part of it, or its pinyin initials in lower case);
+ * the words before it (a township's name, "天荒坪 余村") must be in the match's full name.
+ * Undefined when there is nothing to search for.
+ */
+export interface VillageQuery {
+  name: string;
+  place: string[];
+}
+
+export function villageQuery(text: string): VillageQuery | undefined {
+  const words = text
+    .trim()
+    .split(/[\s,，、·]+/)
+    .map((word) => (/^[a-z]+$/i.test(word) ? word.toLowerCase() : word))
+    .filter((word) => word !== "");
+  const name = words.pop();
+  return name === undefined ? undefined : { name, place: words };
+}
+
+/** One village the picker offers: the code the claim sends, its name, and its place to tell it apart. */
+export interface VillageChoice {
+  code: string;
+  name: string;
+  /** The full name, "浙江省 湖州市 安吉县 天荒坪镇 余村村民委员会"; the name if the server gave none. */
+  fullName: string;
+}
+
+/**
+ * SearchDivisions' answer as the picker lists it: villages only (12-digit codes), in the server's
+ * order, each once, those whose full name lacks a word of `query.place` left out.
+ */
+export function villageChoices(divisions: Pick<Division, "code" | "name" | "fullName">[], query: VillageQuery): VillageChoice[] {
+  const seen = new Set<string>();
+  const choices: VillageChoice[] = [];
+  for (const division of divisions) {
+    const code = division.code?.code ?? "";
+    if (!/^\d{12}$/.test(code) || seen.has(code)) continue;
+    const fullName = division.fullName || division.name;
+    if (!query.place.every((word) => fullName.includes(word))) continue;
+    seen.add(code);
+    choices.push({ code, name: division.name, fullName });
+  }
+  return choices;
+}
+
+/** Typing stops this long before the picker asks the server. */
+export const VILLAGE_SEARCH_DELAY_MS = 250;
+
+/** Where the picker's search stands, for what was typed last. */
+export type VillageSearchState =
+  | { kind: "idle" }
+  | { kind: "waiting"; query: VillageQuery }
+  | { kind: "found"; query: VillageQuery; choices: VillageChoice[] }
+  | { kind: "failed"; query: VillageQuery; error: unknown };
+
+export interface VillageSearch {
+  /** The text now in the field: searched once typing has paused; an empty text is idle at once. */
+  typed(text: string): void;
+  /** Drops the pending search and any answer still to come (a village was picked, or unmount). */
+  stop(): void;
+}
+
+/**
+ * Debounced search that shows only the answer to the newest text: each `typed` cancels the timer
+ * of the one before, and an answer arriving after a newer text was typed (or after `stop`) is
+ * dropped, so a slow answer to "余" never replaces the answer to "余村".
+ */
+export function villageSearch(
+  search: (query: VillageQuery) => Promise<VillageChoice[]>,
+  show: (state: VillageSearchState) => void,
+  delayMs = VILLAGE_SEARCH_DELAY_MS,
+): VillageSearch {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let newest = 0;
+  return {
+    typed(text) {
+      clearTimeout(timer);
+      const mine = ++newest;
+      const query = villageQuery(text);
+      if (query === undefined) {
+        show({ kind: "idle" });
+        return;
+      }
+      show({ kind: "waiting", query });
+      timer = setTimeout(() => {
+        search(query).then(
+          (choices) => mine === newest && show({ kind: "found", query, choices }),
+          (error: unknown) => mine === newest && show({ kind: "failed", query, error }),
+        );
+      }, delayMs);
+    },
+    stop() {
+      clearTimeout(timer);
+      newest++;
+    },
+  };
 }

@@ -14,50 +14,69 @@ import {
   claimStep,
   cleanNationalId,
   codeProblem,
+  villageChoices,
   villageFromRoles,
   withClaim,
   type ClaimField,
+  type VillageChoice,
+  type VillageQuery,
 } from "../claim";
 import { Field } from "../components/Field";
+import { VillagePicker } from "../components/VillagePicker";
 import { errorMessage, explainError } from "../errors";
 import { useFormat } from "../format";
 import { session, useSession } from "../session";
 
 const governance = session.client(GovernanceService);
 
-/** Village names already asked for (GetDivision), per code, for as long as the app is open. */
-const villageNames = new Map<string, Promise<string | undefined>>();
+/** Villages already asked for (GetDivision), per code, for as long as the app is open. */
+const villages = new Map<string, Promise<VillageChoice | undefined>>();
 
-function villageName(code: string): Promise<string | undefined> {
-  let name = villageNames.get(code);
-  if (!name) {
-    name = governance.getDivision({ code: { code, level: AdminLevel.VILLAGE } }).then(
-      (answer) => answer.division?.fullName || answer.division?.name,
-      () => undefined, // unknown or unreachable: the code is shown instead
+function villageByCode(code: string): Promise<VillageChoice | undefined> {
+  let found = villages.get(code);
+  if (!found) {
+    found = governance.getDivision({ code: { code, level: AdminLevel.VILLAGE } }).then(
+      ({ division }) => (division ? villageChoices([division], { name: "", place: [] })[0] : undefined),
+      () => {
+        villages.delete(code); // unknown or unreachable: the code is shown, and asked again later
+        return undefined;
+      },
     );
-    villageNames.set(code, name);
+    villages.set(code, found);
   }
-  return name;
+  return found;
 }
 
-/** A village's name with its place ("浙江省 湖州市 安吉县 天荒坪镇 余村"); its code until known. */
-function useVillageName(code: string): string | undefined {
-  const [name, setName] = useState<string>();
+/** A village (its name and place) once known; undefined until then, or for no code. */
+function useVillage(code: string): VillageChoice | undefined {
+  const [found, setFound] = useState<VillageChoice>();
   useEffect(() => {
     let live = true;
-    setName(undefined);
+    setFound(undefined);
     if (/^\d{12}$/.test(code)) {
-      void villageName(code).then((n) => live && setName(n));
+      void villageByCode(code).then((v) => live && setFound(v));
     }
     return () => {
       live = false;
     };
   }, [code]);
-  return name;
+  return found;
 }
 
+/** Villages matching what the villager typed (SearchDivisions, villages only), best first. */
+async function searchVillages(query: VillageQuery): Promise<VillageChoice[]> {
+  const answer = await governance.searchDivisions({
+    query: query.name,
+    level: AdminLevel.VILLAGE,
+    // More when the township's words will filter the page.
+    page: { pageSize: query.place.length > 0 ? 50 : 20, pageToken: "" },
+  });
+  return villageChoices(answer.divisions, query);
+}
+
+/** A village's name with its place ("浙江省 湖州市 安吉县 天荒坪镇 余村村民委员会"); its code until known. */
 function VillageName({ code }: { code: string }) {
-  return <>{useVillageName(code) ?? code}</>;
+  return <>{useVillage(code)?.fullName ?? code}</>;
 }
 
 /**
@@ -206,11 +225,20 @@ const FORM_IDS: Record<Exclude<ClaimField, "code">, string> = {
   nationalId: "claim-national-id",
 };
 
-/** The claim's form: village (12 digits, its name shown once known), name and ID number. */
+/**
+ * The claim's form: the village (picked by name; the account's own village-level role's village
+ * offered first), name and ID number.
+ */
 function ClaimForm({ onClaimed, onCancel }: { onClaimed: (claim: ResidentClaim) => void; onCancel: () => void }) {
   const { t } = useTranslation();
   const roles = useSession().claims?.roles;
-  const [village, setVillage] = useState(() => villageFromRoles(roles));
+  // The account's village, offered once its name is known; undefined after the villager changes it.
+  const [ownCode, setOwnCode] = useState(() => villageFromRoles(roles));
+  const own = useVillage(ownCode);
+  const [picked, setPicked] = useState<VillageChoice>();
+  // Until its name is known (or offline), the code stands for it: it is still what is sent.
+  const chosen = picked ?? own ?? (ownCode ? { code: ownCode, name: ownCode, fullName: ownCode } : undefined);
+  const village = chosen?.code ?? "";
   const [name, setName] = useState("");
   const [nationalId, setNationalId] = useState("");
   const [errors, setErrors] = useState<Partial<Record<ClaimField, string>>>({});
@@ -219,7 +247,6 @@ function ClaimForm({ onClaimed, onCancel }: { onClaimed: (claim: ResidentClaim) 
   // One id per intent: kept when the same claim is retried after a network failure, dropped
   // when the form changes or the server answered.
   const requestId = useRef<string>(undefined);
-  const place = useVillageName(village.trim());
 
   function edited(field: ClaimField) {
     requestId.current = undefined;
@@ -249,7 +276,7 @@ function ClaimForm({ onClaimed, onCancel }: { onClaimed: (claim: ResidentClaim) 
     try {
       const answer = await governance.requestResidentClaim({
         requestId: requestId.current,
-        villageCode: { code: village.trim(), level: AdminLevel.VILLAGE },
+        villageCode: { code: village, level: AdminLevel.VILLAGE },
         name: name.trim(),
         nationalId: cleanNationalId(nationalId),
       });
@@ -278,19 +305,15 @@ function ClaimForm({ onClaimed, onCancel }: { onClaimed: (claim: ResidentClaim) 
         </p>
       )}
       <form onSubmit={(e) => void submit(e)} noValidate>
-        <Field
+        <VillagePicker
           id={FORM_IDS.village}
           label={t("claim.village")}
-          inputMode="numeric"
-          autoComplete="off"
-          enterKeyHint="next"
-          maxLength={12}
-          placeholder={t("claim.villagePlaceholder")}
-          value={village}
+          chosen={chosen}
+          search={searchVillages}
           error={errors.village}
-          hint={place ?? t("claim.villageHelp")}
-          onChange={(e) => {
-            setVillage(e.target.value.replace(/\D/g, "").slice(0, 12));
+          onChoose={(choice) => {
+            setOwnCode("");
+            setPicked(choice);
             edited("village");
           }}
         />
