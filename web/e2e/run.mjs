@@ -1076,7 +1076,7 @@ await screenshot(newcomer, "farmer-signed-up");
 
 // ----- Claiming a record: 陈国华's, the code sent to the phone on it, confirmed by the official -----
 
-await check(`farmer: ${NEWCOMER.name} has no record yet; My record offers to claim one, the village named from its code`, async () => {
+await check(`farmer: ${NEWCOMER.name} has no record yet; My record offers to claim one, the village picked by its name`, async () => {
   const mine = gov(newcomer, "GetMyResident");
   const listed = gov(newcomer, "ListResidentClaims");
   await newcomer.getByRole("link", { name: "户籍" }).click();
@@ -1086,8 +1086,16 @@ await check(`farmer: ${NEWCOMER.name} has no record yet; My record offers to cla
   const claims = await grpc(await listed);
   assert(claims.status === 0, `ListResidentClaims answered ${claims.status} ${claims.message}`);
   await newcomer.getByRole("button", { name: /认领我的户籍记录/ }).click();
-  await newcomer.getByLabel("所在村的区划代码").fill(VILLAGE);
-  await newcomer.locator("#claim-village-hint").filter({ hasText: VILLAGE_NAME }).waitFor(); // GetDivision
+  // Part of the village's name, as a villager knows it; the matches carry full names, so the
+  // 余村 of 天荒坪镇 is told apart from any other (SearchDivisions, villages only).
+  const searched = gov(newcomer, "SearchDivisions");
+  await newcomer.getByLabel("所在村", { exact: true }).fill(VILLAGE_NAME);
+  const found = await grpc(await searched);
+  assert(found.status === 0, `SearchDivisions answered ${found.status} ${found.message}`);
+  const matches = newcomer.getByRole("list", { name: "找到的村" });
+  await matches.getByRole("button").filter({ hasText: "天荒坪镇" }).filter({ hasText: VILLAGE_NAME }).first().click();
+  await newcomer.locator("#claim-village-hint").filter({ hasText: /已选：.*天荒坪镇.*余村/ }).waitFor();
+  assert((await matches.count()) === 0, "the matches are still listed after picking one");
   await newcomer.getByLabel("户籍上的姓名").fill(NEWCOMER.name);
   await newcomer.getByLabel("身份证号").fill(CLAIMED.nationalId);
 });
@@ -1098,7 +1106,10 @@ await check("farmer: the claim sends a code to the phone on the record; a wrong 
   const before = smsLines().length - 1;
   const requested = gov(newcomer, "RequestResidentClaim");
   await newcomer.getByRole("button", { name: /发送验证码/ }).click();
-  const answer = await grpc(await requested);
+  const response = await requested;
+  const sent = response.request().postDataBuffer()?.toString("latin1") ?? "";
+  assert(sent.includes(VILLAGE), `RequestResidentClaim did not carry the village picked, ${VILLAGE}`);
+  const answer = await grpc(response);
   assert(answer.status === 0, `RequestResidentClaim answered ${answer.status} ${answer.message}`);
   claimCode = await codeFor(NEWCOMER.e164, Math.max(before, 0));
   await newcomer.getByText(`验证码已发送到 ${NEWCOMER.name} 户籍上登记的手机`).waitFor();
