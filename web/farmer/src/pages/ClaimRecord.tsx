@@ -4,7 +4,7 @@ import { GovernanceService } from "@terrace/api/gen/terrace/governance/v1/govern
 import { ResidentClaimStatus, type ResidentClaim } from "@terrace/api/gen/terrace/governance/v1/registry_pb";
 import { Button } from "antd-mobile";
 import { CheckOutline, MessageOutline, RedoOutline, UserContactOutline } from "antd-mobile-icons";
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import {
   CLAIM_VIOLATION_FIELDS,
@@ -237,7 +237,8 @@ function ClaimForm({ onClaimed, onCancel }: { onClaimed: (claim: ResidentClaim) 
   const own = useVillage(ownCode);
   const [picked, setPicked] = useState<VillageChoice>();
   // Until its name is known (or offline), the code stands for it: it is still what is sent.
-  const chosen = picked ?? own ?? (ownCode ? { code: ownCode, name: ownCode, fullName: ownCode } : undefined);
+  const ownByCode = useMemo(() => (ownCode ? { code: ownCode, name: ownCode, fullName: ownCode } : undefined), [ownCode]);
+  const chosen = picked ?? own ?? ownByCode;
   const village = chosen?.code ?? "";
   const [name, setName] = useState("");
   const [nationalId, setNationalId] = useState("");
