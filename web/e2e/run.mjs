@@ -1092,6 +1092,11 @@ await check(`farmer: ${NEWCOMER.name} has no record yet; My record offers to cla
   await newcomer.getByLabel("所在村", { exact: true }).fill(VILLAGE_NAME);
   const found = await grpc(await searched);
   assert(found.status === 0, `SearchDivisions answered ${found.status} ${found.message}`);
+  await newcomer.getByRole("list", { name: "找到的村" }).getByRole("button").first().waitFor();
+});
+await screen(newcomer, "farmer-claim-villages");
+
+await check(`farmer: picking ${VILLAGE_NAME} of 天荒坪镇 from the matches fills the village; then the name and ID number`, async () => {
   const matches = newcomer.getByRole("list", { name: "找到的村" });
   await matches.getByRole("button").filter({ hasText: "天荒坪镇" }).filter({ hasText: VILLAGE_NAME }).first().click();
   await newcomer.locator("#claim-village-hint").filter({ hasText: /已选：.*天荒坪镇.*余村/ }).waitFor();
