@@ -9,7 +9,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait as _};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DatabaseTransaction, EntityTrait as _, QueryFilter as _,
+    QuerySelect as _,
+};
 use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
 use terrace_platform::bus::{Envelope, Event as _};
 use terrace_platform::error::Result;
@@ -138,6 +141,21 @@ async fn remember(
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The display names of the users among `ids` governance knows.
+pub async fn display_names<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = KnownUsers::find()
+        .select_only()
+        .columns([known_users::Column::Id, known_users::Column::DisplayName])
+        .filter(known_users::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The user `id`, if governance knows them.

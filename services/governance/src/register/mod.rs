@@ -454,6 +454,29 @@ impl Register {
         Ok(())
     }
 
+    /// Publishes a changed record in `txn`: its state snapshot and `ResidentUpdated` naming the
+    /// fields in `paths` (`UpdateResident`, a confirmed claim).
+    async fn publish_resident_updated<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        row: &ResidentRow,
+        paths: Vec<String>,
+    ) -> Result<()> {
+        self.publish_resident(txn, row).await?;
+        outbox::publish(
+            txn,
+            &self.source,
+            &pb::ResidentUpdated {
+                resident: Some(row.to_published()),
+                changed_fields: Some(prost_types::FieldMask { paths }),
+                actor: Some(caller.actor()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn create_household(
         &self,
         caller: &Caller,
@@ -931,19 +954,8 @@ impl Register {
                     household.head_resident_id = None;
                     self.save_household(txn, caller, household, now).await?;
                 }
-                self.publish_resident(txn, &row).await?;
-                outbox::publish(
-                    txn,
-                    &self.source,
-                    &pb::ResidentUpdated {
-                        resident: Some(row.to_published()),
-                        changed_fields: Some(prost_types::FieldMask {
-                            paths: command.paths.clone(),
-                        }),
-                        actor: Some(caller.actor()),
-                    },
-                )
-                .await?;
+                self.publish_resident_updated(txn, caller, &row, command.paths.clone())
+                    .await?;
                 audited(
                     txn,
                     caller,

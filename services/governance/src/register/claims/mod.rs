@@ -22,7 +22,6 @@
 pub mod parse;
 pub mod store;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use terrace_platform::auth::{Caller, Role};
@@ -67,6 +66,14 @@ fn too_many() -> Error {
 /// The claim an answer carries (every claim RPC answers with one).
 fn the_claim(claim: Option<pb::ResidentClaim>) -> Result<pb::ResidentClaim> {
     claim.ok_or_else(|| Error::internal(anyhow::anyhow!("a claim answer without one")))
+}
+
+/// `FAILED_PRECONDITION`: the record is someone's already.
+fn record_linked() -> Error {
+    Error::failed_precondition(
+        "RECORD_ALREADY_LINKED",
+        "this record is linked to an account already; ask your village official",
+    )
 }
 
 /// `NOT_FOUND` for a claim the caller may not see.
@@ -126,15 +133,8 @@ impl Register {
         let now = self.clock.now();
         let residents: Vec<Uuid> = claims.iter().map(|claim| claim.resident_id).collect();
         let names = store::resident_names(conn, &residents).await?;
-        let mut claimants: HashMap<Uuid, String> = HashMap::new();
-        for claim in claims {
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                claimants.entry(claim.claimant_user_id)
-            {
-                let known = crate::people::find(conn, claim.claimant_user_id).await?;
-                entry.insert(known.map(|user| user.display_name).unwrap_or_default());
-            }
-        }
+        let claimants: Vec<Uuid> = claims.iter().map(|claim| claim.claimant_user_id).collect();
+        let claimants = crate::people::display_names(conn, &claimants).await?;
         Ok(claims
             .iter()
             .map(|claim| {
@@ -205,10 +205,7 @@ impl Register {
                         )
                     })?;
                 if resident.user_id.is_some() {
-                    return Err(Error::failed_precondition(
-                        "RECORD_ALREADY_LINKED",
-                        "this record is linked to an account already; ask your village official",
-                    ));
+                    return Err(record_linked());
                 }
                 if resident.phone_number.is_empty() {
                     return Err(Error::failed_precondition(
@@ -539,10 +536,7 @@ impl Register {
             ));
         }
         if row.user_id.is_some() {
-            return Err(Error::failed_precondition(
-                "RECORD_ALREADY_LINKED",
-                "this record is linked to an account already; ask your village official",
-            ));
+            return Err(record_linked());
         }
         let claimant = claim.claimant_user_id;
         known_account(txn, Some(claimant)).await?;
@@ -556,19 +550,7 @@ impl Register {
         row.updated_at = now;
         row.updated_by = encoded_actor(caller);
         super::store::update_resident(txn, row.clone()).await?;
-        self.publish_resident(txn, &row).await?;
-        outbox::publish(
-            txn,
-            &self.source,
-            &pb::ResidentUpdated {
-                resident: Some(row.to_published()),
-                changed_fields: Some(prost_types::FieldMask {
-                    paths: vec!["user_id".to_owned()],
-                }),
-                actor: Some(caller.actor()),
-            },
-        )
-        .await?;
-        Ok(())
+        self.publish_resident_updated(txn, caller, &row, vec!["user_id".to_owned()])
+            .await
     }
 }
