@@ -129,14 +129,6 @@ impl<E: terrace_proto::Event + prost::Message + Default> Texts<E> {
         }
     }
 
-    /// Whether no further secret arrives within `wait`.
-    pub async fn none_within(&mut self, wait: Duration) -> bool {
-        use futures::StreamExt as _;
-        tokio::time::timeout(wait, self.messages.next())
-            .await
-            .is_err()
-    }
-
     /// The next secret sent (panics if none comes within 30 s: a deadline for it to arrive at
     /// all on a loaded machine, not a timing).
     pub async fn next(&mut self) -> E {
