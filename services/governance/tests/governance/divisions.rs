@@ -121,22 +121,9 @@ async fn a_renamed_and_an_added_division_are_written_and_published_once() {
         terrace_testkit::events::published(&app, "governance", "governance.division.changed").await;
 
     // The next list renames 余村 and adds a village to 天荒坪镇.
-    let dir = tempdir(&app.ctx.id);
-    for name in ["provinces", "cities", "areas", "streets"] {
-        std::fs::copy(
-            source.join(format!("{name}.csv")),
-            dir.join(format!("{name}.csv")),
-        )
-        .unwrap();
-    }
+    let dir = next_list(&app.ctx.id, &source);
     let villages = std::fs::read_to_string(source.join("villages.csv")).unwrap();
-    let old_name = villages
-        .lines()
-        .find(|line| line.starts_with("330523108204,"))
-        .and_then(|line| line.split(',').nth(1))
-        .unwrap()
-        .trim_matches('"')
-        .to_owned();
+    let old_name = village_name(&villages, "330523108204");
     let villages = villages.replace(&format!("\"{old_name}\""), "\"余村（新）\"")
         + "330523108999,\"新设村\",330523108,33,3305,330523\n";
     std::fs::write(dir.join("villages.csv"), villages).unwrap();
@@ -189,14 +176,7 @@ async fn a_complete_list_retires_what_it_no_longer_names() {
     let before =
         terrace_testkit::events::published(&app, "governance", "governance.division.changed").await;
 
-    let dir = tempdir(&app.ctx.id);
-    for name in ["provinces", "cities", "areas", "streets"] {
-        std::fs::copy(
-            source.join(format!("{name}.csv")),
-            dir.join(format!("{name}.csv")),
-        )
-        .unwrap();
-    }
+    let dir = next_list(&app.ctx.id, &source);
     let villages = std::fs::read_to_string(source.join("villages.csv")).unwrap();
     let without: String = villages
         .lines()
@@ -218,16 +198,7 @@ async fn a_complete_list_retires_what_it_no_longer_names() {
             .unwrap()
         }
     };
-    let name = |code: &str| {
-        villages
-            .lines()
-            .find(|line| line.starts_with(code))
-            .and_then(|line| line.split(',').nth(1))
-            .unwrap()
-            .trim_matches('"')
-            .to_owned()
-    };
-    let retiring = name("330523108201,");
+    let retiring = village_name(&villages, "330523108201");
     assert!(
         searched(&app, &retiring)
             .await
@@ -290,6 +261,31 @@ async fn a_directory_without_the_list_is_refused_and_changes_nothing() {
     assert!(format!("{error:#}").contains("cities.csv"), "{error:#}");
     assert_eq!(Divisions::find().count(&db).await.unwrap(), 0);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A directory for the next list: the levels above villages copied from `source`; the test
+/// writes its own `villages.csv`.
+fn next_list(id: &str, source: &std::path::Path) -> std::path::PathBuf {
+    let dir = tempdir(id);
+    for name in ["provinces", "cities", "areas", "streets"] {
+        std::fs::copy(
+            source.join(format!("{name}.csv")),
+            dir.join(format!("{name}.csv")),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// The name of the village `code` in the text of a `villages.csv`.
+fn village_name(villages: &str, code: &str) -> String {
+    villages
+        .lines()
+        .find(|line| line.starts_with(&format!("{code},")))
+        .and_then(|line| line.split(',').nth(1))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned()
 }
 
 /// The codes `SearchDivisions` finds for `query`, asked over gRPC as a farmer.
