@@ -12,21 +12,25 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/common/v1/media.proto.
  */
 export const file_terrace_common_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("Ch10ZXJyYWNlL2NvbW1vbi92MS9tZWRpYS5wcm90bxIRdGVycmFjZS5jb21tb24udjEiiAEKCE1lZGlhUmVmEgsKA3VyaRgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxISCgpzaGEyNTZfaGV4GAQgASgJEjEKB2NhcHRpb24YBSABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0YgZwcm90bzM", [file_terrace_common_v1_localized_text]);
+  fileDesc("Ch10ZXJyYWNlL2NvbW1vbi92MS9tZWRpYS5wcm90bxIRdGVycmFjZS5jb21tb24udjEi2gEKCE1lZGlhUmVmEgsKA3VyaRgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSEgoKc2l6ZV9ieXRlcxgDIAEoAxISCgpzaGEyNTZfaGV4GAQgASgJEjEKB2NhcHRpb24YBSABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0EgoKAmlkGAYgASgJEhUKDXRodW1ibmFpbF91cmkYByABKAkSDgoGcHVibGljGAggASgIEg0KBXdpZHRoGAkgASgFEg4KBmhlaWdodBgKIAEoBWIGcHJvdG8z", [file_terrace_common_v1_localized_text]);
 
 /**
  * A reference to a stored file (a photo, a scanned document, an attachment).
  *
- * Terrace stores references, not bytes: clients upload to the object store the deployment
- * configures and send the resulting URI. Validation: `uri` is an https:// or s3:// URI of at
- * most 2048 bytes; `content_type` is one the field allows (photos: image/jpeg, image/png,
- * image/webp); otherwise INVALID_ARGUMENT.
+ * Photos are uploaded through the owning service's UploadPhoto RPC (over gRPC-Web from a phone),
+ * which re-encodes them and answers this reference; a request that attaches photos sends the
+ * references back, and only `id` and `caption` are read from them. The server fills the rest.
+ * `uri` and `thumbnail_uri` are URLs on the service's own origin (`/media/<service>/...`); for a
+ * photo that is not public they carry a signature that lets the caller who read the resource
+ * fetch it for a limited time (an `<img>` cannot send a token), so they are read fresh with the
+ * resource and not stored by clients. An unknown, foreign or already attached `id` is
+ * INVALID_ARGUMENT.
  *
  * @generated from message terrace.common.v1.MediaRef
  */
 export type MediaRef = Message<"terrace.common.v1.MediaRef"> & {
   /**
-   * Where the object lives.
+   * Where it can be fetched. Output only.
    *
    * @generated from field: string uri = 1;
    */
@@ -40,7 +44,7 @@ export type MediaRef = Message<"terrace.common.v1.MediaRef"> & {
   contentType: string;
 
   /**
-   * Size in bytes, as uploaded.
+   * Size in bytes, as stored.
    *
    * @generated from field: int64 size_bytes = 3;
    */
@@ -59,6 +63,41 @@ export type MediaRef = Message<"terrace.common.v1.MediaRef"> & {
    * @generated from field: terrace.common.v1.LocalizedText caption = 5;
    */
   caption?: LocalizedText | undefined;
+
+  /**
+   * The photo's id (UUIDv7), as UploadPhoto answered it.
+   *
+   * @generated from field: string id = 6;
+   */
+  id: string;
+
+  /**
+   * A smaller copy for lists (at most 320 pixels on its longer side). Output only.
+   *
+   * @generated from field: string thumbnail_uri = 7;
+   */
+  thumbnailUri: string;
+
+  /**
+   * Whether anyone may see it (else only those who may see what it is attached to).
+   *
+   * @generated from field: bool public = 8;
+   */
+  public: boolean;
+
+  /**
+   * Width in pixels, as stored. Output only.
+   *
+   * @generated from field: int32 width = 9;
+   */
+  width: number;
+
+  /**
+   * Height in pixels. Output only.
+   *
+   * @generated from field: int32 height = 10;
+   */
+  height: number;
 };
 
 /**

@@ -16,7 +16,7 @@ import type { Poll, VoteChannel } from "./polls_pb";
 import { file_terrace_governance_v1_polls } from "./polls_pb";
 import type { Household, Resident, ResidentClaim } from "./registry_pb";
 import { file_terrace_governance_v1_registry } from "./registry_pb";
-import type { ServiceRequest, ServiceRequestStatus, ServiceRequestTimelineEntry } from "./service_requests_pb";
+import type { RequestType, ServiceRequest, ServiceRequestStatus, ServiceRequestTimelineEntry } from "./service_requests_pb";
 import { file_terrace_governance_v1_service_requests } from "./service_requests_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/events.proto.
  */
 export const file_terrace_governance_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInMKE0hvdXNlaG9sZFJlZ2lzdGVyZWQSMwoJaG91c2Vob2xkGAEgASgLMiAudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChBIb3VzZWhvbGRVcGRhdGVkEjMKCWhvdXNlaG9sZBgBIAEoCzIgLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicAoSUmVzaWRlbnRSZWdpc3RlcmVkEjEKCHJlc2lkZW50GAEgASgLMh8udGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IioQEKD1Jlc2lkZW50VXBkYXRlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKAAQoVU2VydmljZVJlcXVlc3RDcmVhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIrQBChVTZXJ2aWNlUmVxdWVzdFVwZGF0ZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjIKDmNoYW5nZWRfZmllbGRzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIosCChtTZXJ2aWNlUmVxdWVzdFN0YXR1c0NoYW5nZWQSPgoPc2VydmljZV9yZXF1ZXN0GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EkAKC2Zyb21fc3RhdHVzGAIgASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEkEKBWVudHJ5GAMgASgLMjIudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0VGltZWxpbmVFbnRyeRInCgVhY3RvchgEIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChZTZXJ2aWNlUmVxdWVzdEFzc2lnbmVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIhChlwcmV2aW91c19hc3NpZ25lZV91c2VyX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IinAEKF1NlcnZpY2VSZXF1ZXN0Tm90ZUFkZGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJBCgVlbnRyeRgCIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkikgEKF1NlcnZpY2VSZXF1ZXN0RXNjYWxhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJVChNTZXJ2aWNlUmVxdWVzdFJhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdCKyAQoVU2VydmljZVJlcXVlc3RzTWVyZ2VkEjYKB3ByaW1hcnkYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSOAoJZHVwbGljYXRlGAIgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKD05vdGljZVB1Ymxpc2hlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEhUKDW5vdGlmeV9ieV9zbXMYAiABKAgSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ3Cg1Ob3RpY2VBbWVuZGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiewoRTm90aWNlVW5wdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKDAQoaRmluYW5jZURpc2Nsb3N1cmVTdWJtaXR0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoIBChlGaW5hbmNlRGlzY2xvc3VyZUFwcHJvdmVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVSZWplY3RlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IilgEKGkZpbmFuY2VEaXNjbG9zdXJlUHVibGlzaGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSEQoJbm90aWNlX2lkGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiNwoKUG9sbE9wZW5lZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwiYAoKUG9sbENsb3NlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJzCg1Qb2xsQ2FuY2VsbGVkEikKBHBvbGwYASABKAsyGy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUG9sbBIOCgZyZWFzb24YAiABKAkSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK5AQoMVm90ZVJlY29yZGVkEg8KB3BvbGxfaWQYASABKAkSFAoMdmlsbGFnZV9jb2RlGAIgASgJEhMKC3Jlc2lkZW50X2lkGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSMwoHY2hhbm5lbBgFIAEoDjIiLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Wb3RlQ2hhbm5lbBInCgVhY3RvchgGIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIq0BChpSZXNpZGVudENsYWltQ29kZVJlcXVlc3RlZBIQCghjbGFpbV9pZBgBIAEoCRIUCgxwaG9uZV9udW1iZXIYAiABKAkSGAoQY2xhaW1hbnRfdXNlcl9pZBgDIAEoCRIMCgRjb2RlGAQgASgJEg4KBmxvY2FsZRgFIAEoCRIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTAoVUmVzaWRlbnRDbGFpbVZlcmlmaWVkEjMKBWNsYWltGAEgASgLMiQudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50Q2xhaW0idAoUUmVzaWRlbnRDbGFpbURlY2lkZWQSMwoFY2xhaW0YASABKAsyJC50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVzaWRlbnRDbGFpbRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
+  fileDesc("CiJ0ZXJyYWNlL2dvdmVybmFuY2UvdjEvZXZlbnRzLnByb3RvEhV0ZXJyYWNlLmdvdmVybmFuY2UudjEiWQoQRGl2aXNpb25zQ2hhbmdlZBIyCglkaXZpc2lvbnMYASADKAsyHy50ZXJyYWNlLmdvdmVybmFuY2UudjEuRGl2aXNpb24SEQoJaW1wb3J0X2lkGAIgASgJInMKE0hvdXNlaG9sZFJlZ2lzdGVyZWQSMwoJaG91c2Vob2xkGAEgASgLMiAudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkhvdXNlaG9sZBInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIqQBChBIb3VzZWhvbGRVcGRhdGVkEjMKCWhvdXNlaG9sZBgBIAEoCzIgLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ib3VzZWhvbGQSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicAoSUmVzaWRlbnRSZWdpc3RlcmVkEjEKCHJlc2lkZW50GAEgASgLMh8udGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50EicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IioQEKD1Jlc2lkZW50VXBkYXRlZBIxCghyZXNpZGVudBgBIAEoCzIfLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciJ3ChJSZXF1ZXN0VHlwZUNyZWF0ZWQSOAoMcmVxdWVzdF90eXBlGAEgASgLMiIudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlcXVlc3RUeXBlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiqwEKElJlcXVlc3RUeXBlVXBkYXRlZBI4CgxyZXF1ZXN0X3R5cGUYASABKAsyIi50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdFR5cGUSMgoOY2hhbmdlZF9maWVsZHMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigAEKFVNlcnZpY2VSZXF1ZXN0Q3JlYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciK0AQoVU2VydmljZVJlcXVlc3RVcGRhdGVkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIyCg5jaGFuZ2VkX2ZpZWxkcxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKLAgobU2VydmljZVJlcXVlc3RTdGF0dXNDaGFuZ2VkEj4KD3NlcnZpY2VfcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBJACgtmcm9tX3N0YXR1cxgCIAEoDjIrLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFN0YXR1cxJBCgVlbnRyeRgDIAEoCzIyLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkSJwoFYWN0b3IYBCABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKkAQoWU2VydmljZVJlcXVlc3RBc3NpZ25lZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSIQoZcHJldmlvdXNfYXNzaWduZWVfdXNlcl9pZBgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIpwBChdTZXJ2aWNlUmVxdWVzdE5vdGVBZGRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSQQoFZW50cnkYAiABKAsyMi50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3RUaW1lbGluZUVudHJ5IpIBChdTZXJ2aWNlUmVxdWVzdEVzY2FsYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiVQoTU2VydmljZVJlcXVlc3RSYXRlZBI+Cg9zZXJ2aWNlX3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QisgEKFVNlcnZpY2VSZXF1ZXN0c01lcmdlZBI2CgdwcmltYXJ5GAEgASgLMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0EjgKCWR1cGxpY2F0ZRgCIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIoABCg9Ob3RpY2VQdWJsaXNoZWQSLQoGbm90aWNlGAEgASgLMh0udGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGljZRIVCg1ub3RpZnlfYnlfc21zGAIgASgIEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IidwoNTm90aWNlQW1lbmRlZBItCgZub3RpY2UYASABKAsyHS50ZXJyYWNlLmdvdmVybmFuY2UudjEuTm90aWNlEg4KBnJlYXNvbhgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yInsKEU5vdGljZVVucHVibGlzaGVkEi0KBm5vdGljZRgBIAEoCzIdLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RpY2USDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IigwEKGkZpbmFuY2VEaXNjbG9zdXJlU3VibWl0dGVkEjwKCmRpc2Nsb3N1cmUYASABKAsyKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuRmluYW5jZURpc2Nsb3N1cmUSJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKCAQoZRmluYW5jZURpc2Nsb3N1cmVBcHByb3ZlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiggEKGUZpbmFuY2VEaXNjbG9zdXJlUmVqZWN0ZWQSPAoKZGlzY2xvc3VyZRgBIAEoCzIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5GaW5hbmNlRGlzY2xvc3VyZRInCgVhY3RvchgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIpYBChpGaW5hbmNlRGlzY2xvc3VyZVB1Ymxpc2hlZBI8CgpkaXNjbG9zdXJlGAEgASgLMigudGVycmFjZS5nb3Zlcm5hbmNlLnYxLkZpbmFuY2VEaXNjbG9zdXJlEhEKCW5vdGljZV9pZBgCIAEoCRInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yIjcKClBvbGxPcGVuZWQSKQoEcG9sbBgBIAEoCzIbLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Qb2xsImAKClBvbGxDbG9zZWQSKQoEcG9sbBgBIAEoCzIbLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Qb2xsEicKBWFjdG9yGAIgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IicwoNUG9sbENhbmNlbGxlZBIpCgRwb2xsGAEgASgLMhsudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlBvbGwSDgoGcmVhc29uGAIgASgJEicKBWFjdG9yGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3IiuQEKDFZvdGVSZWNvcmRlZBIPCgdwb2xsX2lkGAEgASgJEhQKDHZpbGxhZ2VfY29kZRgCIAEoCRITCgtyZXNpZGVudF9pZBgDIAEoCRIPCgd1c2VyX2lkGAQgASgJEjMKB2NoYW5uZWwYBSABKA4yIi50ZXJyYWNlLmdvdmVybmFuY2UudjEuVm90ZUNoYW5uZWwSJwoFYWN0b3IYBiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvciKtAQoaUmVzaWRlbnRDbGFpbUNvZGVSZXF1ZXN0ZWQSEAoIY2xhaW1faWQYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJEhgKEGNsYWltYW50X3VzZXJfaWQYAyABKAkSDAoEY29kZRgEIAEoCRIOCgZsb2NhbGUYBSABKAkSLwoLZXhwaXJlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKFVJlc2lkZW50Q2xhaW1WZXJpZmllZBIzCgVjbGFpbRgBIAEoCzIkLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXNpZGVudENsYWltInQKFFJlc2lkZW50Q2xhaW1EZWNpZGVkEjMKBWNsYWltGAEgASgLMiQudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlc2lkZW50Q2xhaW0SJwoFYWN0b3IYAiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvcmIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_governance_v1_divisions, file_terrace_governance_v1_notices, file_terrace_governance_v1_polls, file_terrace_governance_v1_registry, file_terrace_governance_v1_service_requests]);
 
 /**
  * Divisions were created or changed by an import, in batches of at most 1000.
@@ -185,6 +185,71 @@ export const ResidentUpdatedSchema: GenMessage<ResidentUpdated> = /*@__PURE__*/
   messageDesc(file_terrace_governance_v1_events, 4);
 
 /**
+ * A request type was added to an area's catalogue. Subject: `governance.request_type.created`.
+ * Its latest snapshot is also kept on the state stream `state.governance.request_type.<id>`.
+ *
+ * @generated from message terrace.governance.v1.RequestTypeCreated
+ */
+export type RequestTypeCreated = Message<"terrace.governance.v1.RequestTypeCreated"> & {
+  /**
+   * The type.
+   *
+   * @generated from field: terrace.governance.v1.RequestType request_type = 1;
+   */
+  requestType?: RequestType | undefined;
+
+  /**
+   * Who added it.
+   *
+   * @generated from field: terrace.common.v1.Actor actor = 2;
+   */
+  actor?: Actor | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.RequestTypeCreated.
+ * Use `create(RequestTypeCreatedSchema)` to create a new message.
+ */
+export const RequestTypeCreatedSchema: GenMessage<RequestTypeCreated> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 5);
+
+/**
+ * A request type was changed (names, fields, SLA, responsible role, active...). Subject:
+ * `governance.request_type.updated`.
+ *
+ * @generated from message terrace.governance.v1.RequestTypeUpdated
+ */
+export type RequestTypeUpdated = Message<"terrace.governance.v1.RequestTypeUpdated"> & {
+  /**
+   * The type after the change.
+   *
+   * @generated from field: terrace.governance.v1.RequestType request_type = 1;
+   */
+  requestType?: RequestType | undefined;
+
+  /**
+   * Which fields changed.
+   *
+   * @generated from field: google.protobuf.FieldMask changed_fields = 2;
+   */
+  changedFields?: FieldMask | undefined;
+
+  /**
+   * Who changed it.
+   *
+   * @generated from field: terrace.common.v1.Actor actor = 3;
+   */
+  actor?: Actor | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.RequestTypeUpdated.
+ * Use `create(RequestTypeUpdatedSchema)` to create a new message.
+ */
+export const RequestTypeUpdatedSchema: GenMessage<RequestTypeUpdated> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_events, 6);
+
+/**
  * A service request was filed. Subject: `governance.request.created`.
  *
  * @generated from message terrace.governance.v1.ServiceRequestCreated
@@ -210,7 +275,7 @@ export type ServiceRequestCreated = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestCreatedSchema)` to create a new message.
  */
 export const ServiceRequestCreatedSchema: GenMessage<ServiceRequestCreated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 5);
+  messageDesc(file_terrace_governance_v1_events, 7);
 
 /**
  * A service request's fields were edited. Subject: `governance.request.updated`.
@@ -245,7 +310,7 @@ export type ServiceRequestUpdated = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestUpdatedSchema)` to create a new message.
  */
 export const ServiceRequestUpdatedSchema: GenMessage<ServiceRequestUpdated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 6);
+  messageDesc(file_terrace_governance_v1_events, 8);
 
 /**
  * A service request changed status (including REOPENED by the requester and CLOSED by the
@@ -288,7 +353,7 @@ export type ServiceRequestStatusChanged = Message<"terrace.governance.v1.Service
  * Use `create(ServiceRequestStatusChangedSchema)` to create a new message.
  */
 export const ServiceRequestStatusChangedSchema: GenMessage<ServiceRequestStatusChanged> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 7);
+  messageDesc(file_terrace_governance_v1_events, 9);
 
 /**
  * A service request was assigned or unassigned. Subject: `governance.request.assigned`.
@@ -323,7 +388,7 @@ export type ServiceRequestAssigned = Message<"terrace.governance.v1.ServiceReque
  * Use `create(ServiceRequestAssignedSchema)` to create a new message.
  */
 export const ServiceRequestAssignedSchema: GenMessage<ServiceRequestAssigned> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 8);
+  messageDesc(file_terrace_governance_v1_events, 10);
 
 /**
  * A public note was added to a service request. Subject: `governance.request.note_added`.
@@ -351,7 +416,7 @@ export type ServiceRequestNoteAdded = Message<"terrace.governance.v1.ServiceRequ
  * Use `create(ServiceRequestNoteAddedSchema)` to create a new message.
  */
 export const ServiceRequestNoteAddedSchema: GenMessage<ServiceRequestNoteAdded> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 9);
+  messageDesc(file_terrace_governance_v1_events, 11);
 
 /**
  * A service request was escalated (SLA overdue, or by hand). Subject:
@@ -387,7 +452,7 @@ export type ServiceRequestEscalated = Message<"terrace.governance.v1.ServiceRequ
  * Use `create(ServiceRequestEscalatedSchema)` to create a new message.
  */
 export const ServiceRequestEscalatedSchema: GenMessage<ServiceRequestEscalated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 10);
+  messageDesc(file_terrace_governance_v1_events, 12);
 
 /**
  * The requester rated the handling. Subject: `governance.request.rated`.
@@ -408,7 +473,7 @@ export type ServiceRequestRated = Message<"terrace.governance.v1.ServiceRequestR
  * Use `create(ServiceRequestRatedSchema)` to create a new message.
  */
 export const ServiceRequestRatedSchema: GenMessage<ServiceRequestRated> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 11);
+  messageDesc(file_terrace_governance_v1_events, 13);
 
 /**
  * A duplicate was merged into a primary request. Subject: `governance.request.merged`.
@@ -443,7 +508,7 @@ export type ServiceRequestsMerged = Message<"terrace.governance.v1.ServiceReques
  * Use `create(ServiceRequestsMergedSchema)` to create a new message.
  */
 export const ServiceRequestsMergedSchema: GenMessage<ServiceRequestsMerged> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 12);
+  messageDesc(file_terrace_governance_v1_events, 14);
 
 /**
  * A notice was published (or republished). Subject: `governance.notice.published`.
@@ -478,7 +543,7 @@ export type NoticePublished = Message<"terrace.governance.v1.NoticePublished"> &
  * Use `create(NoticePublishedSchema)` to create a new message.
  */
 export const NoticePublishedSchema: GenMessage<NoticePublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 13);
+  messageDesc(file_terrace_governance_v1_events, 15);
 
 /**
  * A published notice was amended. Subject: `governance.notice.amended`.
@@ -513,7 +578,7 @@ export type NoticeAmended = Message<"terrace.governance.v1.NoticeAmended"> & {
  * Use `create(NoticeAmendedSchema)` to create a new message.
  */
 export const NoticeAmendedSchema: GenMessage<NoticeAmended> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 14);
+  messageDesc(file_terrace_governance_v1_events, 16);
 
 /**
  * A notice was withdrawn from view. Subject: `governance.notice.unpublished`.
@@ -548,7 +613,7 @@ export type NoticeUnpublished = Message<"terrace.governance.v1.NoticeUnpublished
  * Use `create(NoticeUnpublishedSchema)` to create a new message.
  */
 export const NoticeUnpublishedSchema: GenMessage<NoticeUnpublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 15);
+  messageDesc(file_terrace_governance_v1_events, 17);
 
 /**
  * A finance disclosure awaits a second official's approval.
@@ -577,7 +642,7 @@ export type FinanceDisclosureSubmitted = Message<"terrace.governance.v1.FinanceD
  * Use `create(FinanceDisclosureSubmittedSchema)` to create a new message.
  */
 export const FinanceDisclosureSubmittedSchema: GenMessage<FinanceDisclosureSubmitted> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 16);
+  messageDesc(file_terrace_governance_v1_events, 18);
 
 /**
  * A finance disclosure was approved. Subject: `governance.finance.approved`.
@@ -605,7 +670,7 @@ export type FinanceDisclosureApproved = Message<"terrace.governance.v1.FinanceDi
  * Use `create(FinanceDisclosureApprovedSchema)` to create a new message.
  */
 export const FinanceDisclosureApprovedSchema: GenMessage<FinanceDisclosureApproved> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 17);
+  messageDesc(file_terrace_governance_v1_events, 19);
 
 /**
  * A finance disclosure was sent back to draft. Subject: `governance.finance.rejected`.
@@ -633,7 +698,7 @@ export type FinanceDisclosureRejected = Message<"terrace.governance.v1.FinanceDi
  * Use `create(FinanceDisclosureRejectedSchema)` to create a new message.
  */
 export const FinanceDisclosureRejectedSchema: GenMessage<FinanceDisclosureRejected> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 18);
+  messageDesc(file_terrace_governance_v1_events, 20);
 
 /**
  * A finance disclosure was published as a notice. Subject: `governance.finance.published`.
@@ -668,7 +733,7 @@ export type FinanceDisclosurePublished = Message<"terrace.governance.v1.FinanceD
  * Use `create(FinanceDisclosurePublishedSchema)` to create a new message.
  */
 export const FinanceDisclosurePublishedSchema: GenMessage<FinanceDisclosurePublished> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 19);
+  messageDesc(file_terrace_governance_v1_events, 21);
 
 /**
  * A poll opened for votes. Subject: `governance.poll.opened`.
@@ -689,7 +754,7 @@ export type PollOpened = Message<"terrace.governance.v1.PollOpened"> & {
  * Use `create(PollOpenedSchema)` to create a new message.
  */
 export const PollOpenedSchema: GenMessage<PollOpened> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 20);
+  messageDesc(file_terrace_governance_v1_events, 22);
 
 /**
  * A poll closed; its tally is final and public. Subject: `governance.poll.closed`.
@@ -717,7 +782,7 @@ export type PollClosed = Message<"terrace.governance.v1.PollClosed"> & {
  * Use `create(PollClosedSchema)` to create a new message.
  */
 export const PollClosedSchema: GenMessage<PollClosed> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 21);
+  messageDesc(file_terrace_governance_v1_events, 23);
 
 /**
  * A poll was cancelled. Subject: `governance.poll.cancelled`.
@@ -752,7 +817,7 @@ export type PollCancelled = Message<"terrace.governance.v1.PollCancelled"> & {
  * Use `create(PollCancelledSchema)` to create a new message.
  */
 export const PollCancelledSchema: GenMessage<PollCancelled> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 22);
+  messageDesc(file_terrace_governance_v1_events, 24);
 
 /**
  * A vote was recorded. The choice is not included (ballots are secret); this lets notify
@@ -810,7 +875,7 @@ export type VoteRecorded = Message<"terrace.governance.v1.VoteRecorded"> & {
  * Use `create(VoteRecordedSchema)` to create a new message.
  */
 export const VoteRecordedSchema: GenMessage<VoteRecorded> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 23);
+  messageDesc(file_terrace_governance_v1_events, 25);
 
 /**
  * A code that proves a villager's claim to a resident record must be delivered by SMS to the
@@ -871,7 +936,7 @@ export type ResidentClaimCodeRequested = Message<"terrace.governance.v1.Resident
  * Use `create(ResidentClaimCodeRequestedSchema)` to create a new message.
  */
 export const ResidentClaimCodeRequestedSchema: GenMessage<ResidentClaimCodeRequested> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 24);
+  messageDesc(file_terrace_governance_v1_events, 26);
 
 /**
  * A villager proved a claim to a resident record with the code; an official of the village is
@@ -893,7 +958,7 @@ export type ResidentClaimVerified = Message<"terrace.governance.v1.ResidentClaim
  * Use `create(ResidentClaimVerifiedSchema)` to create a new message.
  */
 export const ResidentClaimVerifiedSchema: GenMessage<ResidentClaimVerified> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 25);
+  messageDesc(file_terrace_governance_v1_events, 27);
 
 /**
  * An official confirmed or refused a resident claim. Subject: `governance.resident_claim.decided`.
@@ -921,5 +986,5 @@ export type ResidentClaimDecided = Message<"terrace.governance.v1.ResidentClaimD
  * Use `create(ResidentClaimDecidedSchema)` to create a new message.
  */
 export const ResidentClaimDecidedSchema: GenMessage<ResidentClaimDecided> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_events, 26);
+  messageDesc(file_terrace_governance_v1_events, 28);
 

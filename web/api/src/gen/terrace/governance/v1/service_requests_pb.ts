@@ -10,6 +10,8 @@ import type { Actor, AuditInfo } from "../../common/v1/actor_pb";
 import { file_terrace_common_v1_actor } from "../../common/v1/actor_pb";
 import type { AdminCode } from "../../common/v1/admin_code_pb";
 import { file_terrace_common_v1_admin_code } from "../../common/v1/admin_code_pb";
+import type { Date } from "../../common/v1/date_pb";
+import { file_terrace_common_v1_date } from "../../common/v1/date_pb";
 import type { GeoPoint } from "../../common/v1/geo_pb";
 import { file_terrace_common_v1_geo } from "../../common/v1/geo_pb";
 import type { LocalizedText } from "../../common/v1/localized_text_pb";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/governance/v1/service_requests.proto.
  */
 export const file_terrace_governance_v1_service_requests: GenFile = /*@__PURE__*/
-  fileDesc("Cix0ZXJyYWNlL2dvdmVybmFuY2UvdjEvc2VydmljZV9yZXF1ZXN0cy5wcm90bxIVdGVycmFjZS5nb3Zlcm5hbmNlLnYxIo0DCgtSZXF1ZXN0VHlwZRIKCgJpZBgBIAEoCRIqCgRhcmVhGAIgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlEgwKBGNvZGUYAyABKAkSLgoEbmFtZRgEIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkxvY2FsaXplZFRleHQSNQoLZGVzY3JpcHRpb24YBSABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0Eg0KBWdyb3VwGAYgASgJEj0KBmZpZWxkcxgHIAMoCzItLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXF1ZXN0RmllbGREZWZpbml0aW9uEjMKEHJlc3BvbnNpYmxlX3JvbGUYCCABKA4yGS50ZXJyYWNlLmlkZW50aXR5LnYxLlJvbGUSEQoJc2xhX2hvdXJzGAkgASgFEg4KBmFjdGl2ZRgKIAEoCBIrCgVhdWRpdBgLIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbyKmAgoWUmVxdWVzdEZpZWxkRGVmaW5pdGlvbhILCgNrZXkYASABKAkSLwoFbGFiZWwYAiABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0EjUKBHR5cGUYAyABKA4yJy50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdEZpZWxkVHlwZRIQCghyZXF1aXJlZBgEIAEoCBI6CgdvcHRpb25zGAUgAygLMikudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlcXVlc3RGaWVsZE9wdGlvbhISCgptYXhfbGVuZ3RoGAYgASgFEhEKCW1pbl92YWx1ZRgHIAEoCRIRCgltYXhfdmFsdWUYCCABKAkSDwoHcGF0dGVybhgJIAEoCSJUChJSZXF1ZXN0RmllbGRPcHRpb24SDQoFdmFsdWUYASABKAkSLwoFbGFiZWwYAiABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0IrMICg5TZXJ2aWNlUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglyZWZlcmVuY2UYAiABKAkSDwoHdHlwZV9pZBgDIAEoCRIUCgx2aWxsYWdlX2NvZGUYBCABKAkSEwoLZGVzY3JpcHRpb24YBSABKAkSOAoIbG9jYXRpb24YBiABKAsyJi50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdExvY2F0aW9uEisKBnBob3RvcxgHIAMoCzIbLnRlcnJhY2UuY29tbW9uLnYxLk1lZGlhUmVmEkwKDGZpZWxkX3ZhbHVlcxgIIAMoCzI2LnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdC5GaWVsZFZhbHVlc0VudHJ5EhkKEXJlcXVlc3Rlcl91c2VyX2lkGAkgASgJEhQKDGNvbnRhY3RfbmFtZRgKIAEoCRIVCg1jb250YWN0X3Bob25lGAsgASgJEioKCGZpbGVkX2J5GAwgASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISNgoHY2hhbm5lbBgNIAEoDjIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXF1ZXN0Q2hhbm5lbBI7CgZzdGF0dXMYDiABKA4yKy50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3RTdGF0dXMSOAoIcHJpb3JpdHkYDyABKA4yJi50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdFByaW9yaXR5EhgKEGFzc2lnbmVlX3VzZXJfaWQYECABKAkSLAoIZHVlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEGVzY2FsYXRpb25fbGV2ZWwYEiABKAUSNgoQcmVzcG9uc2libGVfYXJlYRgTIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIOCgZyYXRpbmcYFCABKAUSFgoOcmF0aW5nX2NvbW1lbnQYFSABKAkSHgoWbWVyZ2VkX2ludG9fcmVxdWVzdF9pZBgWIAEoCRIUCgxyZW9wZW5fY291bnQYFyABKAUSMAoMcmVzb2x2ZV90aW1lGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjbG9zZV90aW1lGBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9yZW9wZW5fZGVhZGxpbmUYGiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBWF1ZGl0GBsgASgLMhwudGVycmFjZS5jb21tb24udjEuQXVkaXRJbmZvGjIKEEZpZWxkVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJOCg9SZXF1ZXN0TG9jYXRpb24SKgoFcG9pbnQYASABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5HZW9Qb2ludBIPCgdhZGRyZXNzGAIgASgJIo4EChtTZXJ2aWNlUmVxdWVzdFRpbWVsaW5lRW50cnkSCgoCaWQYASABKAkSGgoSc2VydmljZV9yZXF1ZXN0X2lkGAIgASgJEjYKBGtpbmQYAyABKA4yKC50ZXJyYWNlLmdvdmVybmFuY2UudjEuVGltZWxpbmVFbnRyeUtpbmQSQAoLZnJvbV9zdGF0dXMYBCABKA4yKy50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3RTdGF0dXMSPgoJdG9fc3RhdHVzGAUgASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEgwKBG5vdGUYBiABKAkSOQoKdmlzaWJpbGl0eRgHIAEoDjIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5Ob3RlVmlzaWJpbGl0eRIYChBhc3NpZ25lZV91c2VyX2lkGAggASgJEhoKEnJlbGF0ZWRfcmVxdWVzdF9pZBgJIAEoCRIOCgZyYXRpbmcYCiABKAUSJwoFYWN0b3IYCyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvchIoCgR0aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgZwaG90b3MYDSADKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5NZWRpYVJlZiKSAQoSRHVwbGljYXRlQ2FuZGlkYXRlEjYKB3JlcXVlc3QYASABKAsyJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QSHAoPZGlzdGFuY2VfbWV0cmVzGAIgASgBSACIAQESEgoKZGF5c19hcGFydBgDIAEoBUISChBfZGlzdGFuY2VfbWV0cmVzKuwBChBSZXF1ZXN0RmllbGRUeXBlEiIKHlJFUVVFU1RfRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhsKF1JFUVVFU1RfRklFTERfVFlQRV9URVhUEAESHQoZUkVRVUVTVF9GSUVMRF9UWVBFX05VTUJFUhACEh4KGlJFUVVFU1RfRklFTERfVFlQRV9CT09MRUFOEAMSGwoXUkVRVUVTVF9GSUVMRF9UWVBFX0RBVEUQBBIdChlSRVFVRVNUX0ZJRUxEX1RZUEVfQ0hPSUNFEAUSHAoYUkVRVUVTVF9GSUVMRF9UWVBFX1BIT05FEAYq6gIKFFNlcnZpY2VSZXF1ZXN0U3RhdHVzEiYKIlNFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIkCiBTRVJWSUNFX1JFUVVFU1RfU1RBVFVTX1NVQk1JVFRFRBABEicKI1NFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfQUNLTk9XTEVER0VEEAISJgoiU0VSVklDRV9SRVFVRVNUX1NUQVRVU19JTl9QUk9HUkVTUxADEiMKH1NFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfUkVTT0xWRUQQBBIhCh1TRVJWSUNFX1JFUVVFU1RfU1RBVFVTX0NMT1NFRBAFEiMKH1NFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfUkVKRUNURUQQBhIjCh9TRVJWSUNFX1JFUVVFU1RfU1RBVFVTX1JFT1BFTkVEEAcSIQodU0VSVklDRV9SRVFVRVNUX1NUQVRVU19NRVJHRUQQCCq3AQoOUmVxdWVzdENoYW5uZWwSHwobUkVRVUVTVF9DSEFOTkVMX1VOU1BFQ0lGSUVEEAASFwoTUkVRVUVTVF9DSEFOTkVMX0FQUBABEhsKF1JFUVVFU1RfQ0hBTk5FTF9XQUxLX0lOEAISGQoVUkVRVUVTVF9DSEFOTkVMX1BIT05FEAMSFwoTUkVRVUVTVF9DSEFOTkVMX1NNUxAEEhoKFlJFUVVFU1RfQ0hBTk5FTF9BR0VOQ1kQBSqiAQoPUmVxdWVzdFByaW9yaXR5EiAKHFJFUVVFU1RfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIYChRSRVFVRVNUX1BSSU9SSVRZX0xPVxABEhsKF1JFUVVFU1RfUFJJT1JJVFlfTk9STUFMEAISGQoVUkVRVUVTVF9QUklPUklUWV9ISUdIEAMSGwoXUkVRVUVTVF9QUklPUklUWV9VUkdFTlQQBCprCg5Ob3RlVmlzaWJpbGl0eRIfChtOT1RFX1ZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIaChZOT1RFX1ZJU0lCSUxJVFlfUFVCTElDEAESHAoYTk9URV9WSVNJQklMSVRZX0lOVEVSTkFMEAIqxQIKEVRpbWVsaW5lRW50cnlLaW5kEiMKH1RJTUVMSU5FX0VOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABIhCh1USU1FTElORV9FTlRSWV9LSU5EX1NVQk1JVFRFRBABEiYKIlRJTUVMSU5FX0VOVFJZX0tJTkRfU1RBVFVTX0NIQU5HRUQQAhIcChhUSU1FTElORV9FTlRSWV9LSU5EX05PVEUQAxIgChxUSU1FTElORV9FTlRSWV9LSU5EX0FTU0lHTkVEEAQSIQodVElNRUxJTkVfRU5UUllfS0lORF9FU0NBTEFURUQQBRIdChlUSU1FTElORV9FTlRSWV9LSU5EX1JBVEVEEAYSHgoaVElNRUxJTkVfRU5UUllfS0lORF9NRVJHRUQQBxIeChpUSU1FTElORV9FTlRSWV9LSU5EX0VESVRFRBAIYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_admin_code, file_terrace_common_v1_geo, file_terrace_common_v1_localized_text, file_terrace_common_v1_media, file_terrace_identity_v1_identity]);
+  fileDesc("Cix0ZXJyYWNlL2dvdmVybmFuY2UvdjEvc2VydmljZV9yZXF1ZXN0cy5wcm90bxIVdGVycmFjZS5nb3Zlcm5hbmNlLnYxIrgDCgtSZXF1ZXN0VHlwZRIKCgJpZBgBIAEoCRIqCgRhcmVhGAIgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlEgwKBGNvZGUYAyABKAkSLgoEbmFtZRgEIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkxvY2FsaXplZFRleHQSNQoLZGVzY3JpcHRpb24YBSABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0Eg0KBWdyb3VwGAYgASgJEj0KBmZpZWxkcxgHIAMoCzItLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXF1ZXN0RmllbGREZWZpbml0aW9uEjMKEHJlc3BvbnNpYmxlX3JvbGUYCCABKA4yGS50ZXJyYWNlLmlkZW50aXR5LnYxLlJvbGUSEQoJc2xhX2hvdXJzGAkgASgFEg4KBmFjdGl2ZRgKIAEoCBIrCgVhdWRpdBgLIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxIYChBzbGFfd29ya2luZ19kYXlzGAwgASgFEg8KB3ZlcnNpb24YDSABKAMi6wIKFlJlcXVlc3RGaWVsZERlZmluaXRpb24SCwoDa2V5GAEgASgJEi8KBWxhYmVsGAIgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dBI1CgR0eXBlGAMgASgOMicudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlcXVlc3RGaWVsZFR5cGUSEAoIcmVxdWlyZWQYBCABKAgSOgoHb3B0aW9ucxgFIAMoCzIpLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5SZXF1ZXN0RmllbGRPcHRpb24SEgoKbWF4X2xlbmd0aBgGIAEoBRIRCgltaW5fdmFsdWUYByABKAkSEQoJbWF4X3ZhbHVlGAggASgJEg8KB3BhdHRlcm4YCSABKAkSLgoEaGVscBgKIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkxvY2FsaXplZFRleHQSEwoLbWF4X2Nob2ljZXMYCyABKAUiVAoSUmVxdWVzdEZpZWxkT3B0aW9uEg0KBXZhbHVlGAEgASgJEi8KBWxhYmVsGAIgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dCKaCQoOU2VydmljZVJlcXVlc3QSCgoCaWQYASABKAkSEQoJcmVmZXJlbmNlGAIgASgJEg8KB3R5cGVfaWQYAyABKAkSFAoMdmlsbGFnZV9jb2RlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEjgKCGxvY2F0aW9uGAYgASgLMiYudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlcXVlc3RMb2NhdGlvbhIrCgZwaG90b3MYByADKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5NZWRpYVJlZhJMCgxmaWVsZF92YWx1ZXMYCCADKAsyNi50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3QuRmllbGRWYWx1ZXNFbnRyeRIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgJIAEoCRIUCgxjb250YWN0X25hbWUYCiABKAkSFQoNY29udGFjdF9waG9uZRgLIAEoCRIqCghmaWxlZF9ieRgMIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEjYKB2NoYW5uZWwYDSABKA4yJS50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdENoYW5uZWwSOwoGc3RhdHVzGA4gASgOMisudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlNlcnZpY2VSZXF1ZXN0U3RhdHVzEjgKCHByaW9yaXR5GA8gASgOMiYudGVycmFjZS5nb3Zlcm5hbmNlLnYxLlJlcXVlc3RQcmlvcml0eRIYChBhc3NpZ25lZV91c2VyX2lkGBAgASgJEiwKCGR1ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYChBlc2NhbGF0aW9uX2xldmVsGBIgASgFEjYKEHJlc3BvbnNpYmxlX2FyZWEYEyABKAsyHC50ZXJyYWNlLmNvbW1vbi52MS5BZG1pbkNvZGUSDgoGcmF0aW5nGBQgASgFEhYKDnJhdGluZ19jb21tZW50GBUgASgJEh4KFm1lcmdlZF9pbnRvX3JlcXVlc3RfaWQYFiABKAkSFAoMcmVvcGVuX2NvdW50GBcgASgFEjAKDHJlc29sdmVfdGltZRgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xvc2VfdGltZRgZIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPcmVvcGVuX2RlYWRsaW5lGBogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgVhdWRpdBgbIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxI5Cglmb2xsb3dlcnMYHCADKAsyJi50ZXJyYWNlLmdvdmVybmFuY2UudjEuUmVxdWVzdEZvbGxvd2VyEhkKEW9uX2JlaGFsZl9jb25zZW50GB0gASgJEg8KB3ZlcnNpb24YHiABKAMaMgoQRmllbGRWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImoKD1JlcXVlc3RGb2xsb3dlchIPCgd1c2VyX2lkGAEgASgJEhQKDGNvbnRhY3RfbmFtZRgCIAEoCRIVCg1jb250YWN0X3Bob25lGAMgASgJEhkKEW1lcmdlZF9yZXF1ZXN0X2lkGAQgASgJIk4KD1JlcXVlc3RMb2NhdGlvbhIqCgVwb2ludBgBIAEoCzIbLnRlcnJhY2UuY29tbW9uLnYxLkdlb1BvaW50Eg8KB2FkZHJlc3MYAiABKAkijgQKG1NlcnZpY2VSZXF1ZXN0VGltZWxpbmVFbnRyeRIKCgJpZBgBIAEoCRIaChJzZXJ2aWNlX3JlcXVlc3RfaWQYAiABKAkSNgoEa2luZBgDIAEoDjIoLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5UaW1lbGluZUVudHJ5S2luZBJACgtmcm9tX3N0YXR1cxgEIAEoDjIrLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdFN0YXR1cxI+Cgl0b19zdGF0dXMYBSABKA4yKy50ZXJyYWNlLmdvdmVybmFuY2UudjEuU2VydmljZVJlcXVlc3RTdGF0dXMSDAoEbm90ZRgGIAEoCRI5Cgp2aXNpYmlsaXR5GAcgASgOMiUudGVycmFjZS5nb3Zlcm5hbmNlLnYxLk5vdGVWaXNpYmlsaXR5EhgKEGFzc2lnbmVlX3VzZXJfaWQYCCABKAkSGgoScmVsYXRlZF9yZXF1ZXN0X2lkGAkgASgJEg4KBnJhdGluZxgKIAEoBRInCgVhY3RvchgLIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEigKBHRpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKBnBob3RvcxgNIAMoCzIbLnRlcnJhY2UuY29tbW9uLnYxLk1lZGlhUmVmIpIBChJEdXBsaWNhdGVDYW5kaWRhdGUSNgoHcmVxdWVzdBgBIAEoCzIlLnRlcnJhY2UuZ292ZXJuYW5jZS52MS5TZXJ2aWNlUmVxdWVzdBIcCg9kaXN0YW5jZV9tZXRyZXMYAiABKAFIAIgBARISCgpkYXlzX2FwYXJ0GAMgASgFQhIKEF9kaXN0YW5jZV9tZXRyZXMiygEKE1JlcXVlc3RBcmVhU2V0dGluZ3MSKgoEYXJlYRgBIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIaChJyZW9wZW5fd2luZG93X2RheXMYAiABKAUSHwoXZHVwbGljYXRlX3JhZGl1c19tZXRyZXMYAyABKAUSHQoVZHVwbGljYXRlX3dpbmRvd19kYXlzGAQgASgFEisKBWF1ZGl0GAUgASgLMhwudGVycmFjZS5jb21tb24udjEuQXVkaXRJbmZvIqgBChJXb3JraW5nQ2FsZW5kYXJEYXkSJQoEZGF0ZRgBIAEoCzIXLnRlcnJhY2UuY29tbW9uLnYxLkRhdGUSDwoHd29ya2luZxgCIAEoCBIuCgRuYW1lGAMgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dBIqCgRhcmVhGAQgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlKrICChBSZXF1ZXN0RmllbGRUeXBlEiIKHlJFUVVFU1RfRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhsKF1JFUVVFU1RfRklFTERfVFlQRV9URVhUEAESHQoZUkVRVUVTVF9GSUVMRF9UWVBFX05VTUJFUhACEh4KGlJFUVVFU1RfRklFTERfVFlQRV9CT09MRUFOEAMSGwoXUkVRVUVTVF9GSUVMRF9UWVBFX0RBVEUQBBIdChlSRVFVRVNUX0ZJRUxEX1RZUEVfQ0hPSUNFEAUSHAoYUkVRVUVTVF9GSUVMRF9UWVBFX1BIT05FEAYSIwofUkVRVUVTVF9GSUVMRF9UWVBFX01VTFRJX0NIT0lDRRAHEh8KG1JFUVVFU1RfRklFTERfVFlQRV9EQVRFVElNRRAIKuoCChRTZXJ2aWNlUmVxdWVzdFN0YXR1cxImCiJTRVJWSUNFX1JFUVVFU1RfU1RBVFVTX1VOU1BFQ0lGSUVEEAASJAogU0VSVklDRV9SRVFVRVNUX1NUQVRVU19TVUJNSVRURUQQARInCiNTRVJWSUNFX1JFUVVFU1RfU1RBVFVTX0FDS05PV0xFREdFRBACEiYKIlNFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfSU5fUFJPR1JFU1MQAxIjCh9TRVJWSUNFX1JFUVVFU1RfU1RBVFVTX1JFU09MVkVEEAQSIQodU0VSVklDRV9SRVFVRVNUX1NUQVRVU19DTE9TRUQQBRIjCh9TRVJWSUNFX1JFUVVFU1RfU1RBVFVTX1JFSkVDVEVEEAYSIwofU0VSVklDRV9SRVFVRVNUX1NUQVRVU19SRU9QRU5FRBAHEiEKHVNFUlZJQ0VfUkVRVUVTVF9TVEFUVVNfTUVSR0VEEAgqtwEKDlJlcXVlc3RDaGFubmVsEh8KG1JFUVVFU1RfQ0hBTk5FTF9VTlNQRUNJRklFRBAAEhcKE1JFUVVFU1RfQ0hBTk5FTF9BUFAQARIbChdSRVFVRVNUX0NIQU5ORUxfV0FMS19JThACEhkKFVJFUVVFU1RfQ0hBTk5FTF9QSE9ORRADEhcKE1JFUVVFU1RfQ0hBTk5FTF9TTVMQBBIaChZSRVFVRVNUX0NIQU5ORUxfQUdFTkNZEAUqogEKD1JlcXVlc3RQcmlvcml0eRIgChxSRVFVRVNUX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASGAoUUkVRVUVTVF9QUklPUklUWV9MT1cQARIbChdSRVFVRVNUX1BSSU9SSVRZX05PUk1BTBACEhkKFVJFUVVFU1RfUFJJT1JJVFlfSElHSBADEhsKF1JFUVVFU1RfUFJJT1JJVFlfVVJHRU5UEAQqawoOTm90ZVZpc2liaWxpdHkSHwobTk9URV9WSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASGgoWTk9URV9WSVNJQklMSVRZX1BVQkxJQxABEhwKGE5PVEVfVklTSUJJTElUWV9JTlRFUk5BTBACKsUCChFUaW1lbGluZUVudHJ5S2luZBIjCh9USU1FTElORV9FTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASIQodVElNRUxJTkVfRU5UUllfS0lORF9TVUJNSVRURUQQARImCiJUSU1FTElORV9FTlRSWV9LSU5EX1NUQVRVU19DSEFOR0VEEAISHAoYVElNRUxJTkVfRU5UUllfS0lORF9OT1RFEAMSIAocVElNRUxJTkVfRU5UUllfS0lORF9BU1NJR05FRBAEEiEKHVRJTUVMSU5FX0VOVFJZX0tJTkRfRVNDQUxBVEVEEAUSHQoZVElNRUxJTkVfRU5UUllfS0lORF9SQVRFRBAGEh4KGlRJTUVMSU5FX0VOVFJZX0tJTkRfTUVSR0VEEAcSHgoaVElNRUxJTkVfRU5UUllfS0lORF9FRElURUQQCGIGcHJvdG8z", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_admin_code, file_terrace_common_v1_date, file_terrace_common_v1_geo, file_terrace_common_v1_localized_text, file_terrace_common_v1_media, file_terrace_identity_v1_identity]);
 
 /**
  * A kind of service request villagers can file in an area (the Open311 "service"), e.g. a
@@ -90,7 +92,9 @@ export type RequestType = Message<"terrace.governance.v1.RequestType"> & {
   responsibleRole: Role;
 
   /**
-   * Hours from submission to resolution before the request is overdue and escalated; 0 = no SLA.
+   * Hours from submission to resolution before the request is overdue and escalated (calendar
+   * hours, nights and holidays included); 0 = no SLA in hours. At most one of `sla_hours` and
+   * `sla_working_days` is set (both is INVALID_ARGUMENT); neither means no SLA.
    *
    * @generated from field: int32 sla_hours = 9;
    */
@@ -109,6 +113,25 @@ export type RequestType = Message<"terrace.governance.v1.RequestType"> & {
    * @generated from field: terrace.common.v1.AuditInfo audit = 11;
    */
   audit?: AuditInfo | undefined;
+
+  /**
+   * Working days from submission to resolution, 1..60, against the working calendar
+   * (`WorkingCalendarDay`: weekends and public holidays are not working days, make-up working
+   * days are). The count starts on the first working day after the day of submission, and the
+   * request is due at the end (24:00, China time) of the last counted day: filed on a Friday
+   * with 2 working days, it is due at the end of Tuesday. 0 = no SLA in working days.
+   *
+   * @generated from field: int32 sla_working_days = 12;
+   */
+  slaWorkingDays: number;
+
+  /**
+   * Changes with every update; a projection applies a snapshot only if its version is newer.
+   * Output only.
+   *
+   * @generated from field: int64 version = 13;
+   */
+  version: bigint;
 };
 
 /**
@@ -153,7 +176,7 @@ export type RequestFieldDefinition = Message<"terrace.governance.v1.RequestField
   required: boolean;
 
   /**
-   * For REQUEST_FIELD_TYPE_CHOICE: the allowed values.
+   * For CHOICE and MULTI_CHOICE: the allowed values (1..50, unique).
    *
    * @generated from field: repeated terrace.governance.v1.RequestFieldOption options = 5;
    */
@@ -186,6 +209,20 @@ export type RequestFieldDefinition = Message<"terrace.governance.v1.RequestField
    * @generated from field: string pattern = 9;
    */
   pattern: string;
+
+  /**
+   * Help shown under the field.
+   *
+   * @generated from field: terrace.common.v1.LocalizedText help = 10;
+   */
+  help?: LocalizedText | undefined;
+
+  /**
+   * For MULTI_CHOICE: the most values a requester may pick; 0 = any number of the options.
+   *
+   * @generated from field: int32 max_choices = 11;
+   */
+  maxChoices: number;
 };
 
 /**
@@ -429,6 +466,31 @@ export type ServiceRequest = Message<"terrace.governance.v1.ServiceRequest"> & {
    * @generated from field: terrace.common.v1.AuditInfo audit = 27;
    */
   audit?: AuditInfo | undefined;
+
+  /**
+   * People told of this request's progress besides its requester: the requesters of duplicates
+   * merged into it (MergeServiceRequests), so that they follow the survivor. Output only.
+   *
+   * @generated from field: repeated terrace.governance.v1.RequestFollower followers = 28;
+   */
+  followers: RequestFollower[];
+
+  /**
+   * Filed on behalf of someone (walk-in, phone call, or a resident with an account): how the
+   * person agreed to the official recording the request and answering them, e.g. "口头同意，
+   * 2026-12-04 村委会窗口". Required then, 1..200 characters; empty when the requester filed it.
+   *
+   * @generated from field: string on_behalf_consent = 29;
+   */
+  onBehalfConsent: string;
+
+  /**
+   * Changes with every change of the request; a projection applies a snapshot only if its
+   * version is newer. Output only.
+   *
+   * @generated from field: int64 version = 30;
+   */
+  version: bigint;
 };
 
 /**
@@ -437,6 +499,48 @@ export type ServiceRequest = Message<"terrace.governance.v1.ServiceRequest"> & {
  */
 export const ServiceRequestSchema: GenMessage<ServiceRequest> = /*@__PURE__*/
   messageDesc(file_terrace_governance_v1_service_requests, 3);
+
+/**
+ * Someone who follows a request they did not file: the requester of a duplicate merged into it.
+ *
+ * @generated from message terrace.governance.v1.RequestFollower
+ */
+export type RequestFollower = Message<"terrace.governance.v1.RequestFollower"> & {
+  /**
+   * Their account, if they have one.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Their name, when they have no account.
+   *
+   * @generated from field: string contact_name = 2;
+   */
+  contactName: string;
+
+  /**
+   * Their phone for replies (E.164), when they have no account.
+   *
+   * @generated from field: string contact_phone = 3;
+   */
+  contactPhone: string;
+
+  /**
+   * The duplicate request they filed, now MERGED into this one.
+   *
+   * @generated from field: string merged_request_id = 4;
+   */
+  mergedRequestId: string;
+};
+
+/**
+ * Describes the message terrace.governance.v1.RequestFollower.
+ * Use `create(RequestFollowerSchema)` to create a new message.
+ */
+export const RequestFollowerSchema: GenMessage<RequestFollower> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_service_requests, 4);
 
 /**
  * Where a request is: a point, an address, or both.
@@ -464,7 +568,7 @@ export type RequestLocation = Message<"terrace.governance.v1.RequestLocation"> &
  * Use `create(RequestLocationSchema)` to create a new message.
  */
 export const RequestLocationSchema: GenMessage<RequestLocation> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_service_requests, 4);
+  messageDesc(file_terrace_governance_v1_service_requests, 5);
 
 /**
  * One entry of a request's timeline: a transition, a note, an assignment, an escalation...
@@ -570,7 +674,7 @@ export type ServiceRequestTimelineEntry = Message<"terrace.governance.v1.Service
  * Use `create(ServiceRequestTimelineEntrySchema)` to create a new message.
  */
 export const ServiceRequestTimelineEntrySchema: GenMessage<ServiceRequestTimelineEntry> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_service_requests, 5);
+  messageDesc(file_terrace_governance_v1_service_requests, 6);
 
 /**
  * A request that may duplicate another: same type, within a distance and a number of days.
@@ -605,7 +709,106 @@ export type DuplicateCandidate = Message<"terrace.governance.v1.DuplicateCandida
  * Use `create(DuplicateCandidateSchema)` to create a new message.
  */
 export const DuplicateCandidateSchema: GenMessage<DuplicateCandidate> = /*@__PURE__*/
-  messageDesc(file_terrace_governance_v1_service_requests, 6);
+  messageDesc(file_terrace_governance_v1_service_requests, 7);
+
+/**
+ * Settings of an area for service requests. An area's settings apply to every village under it
+ * unless a smaller area sets its own: the nearest area up the tree that has settings wins, field
+ * by field; where none does, the defaults below.
+ *
+ * @generated from message terrace.governance.v1.RequestAreaSettings
+ */
+export type RequestAreaSettings = Message<"terrace.governance.v1.RequestAreaSettings"> & {
+  /**
+   * The area (province, city, county, township or village).
+   *
+   * @generated from field: terrace.common.v1.AdminCode area = 1;
+   */
+  area?: AdminCode | undefined;
+
+  /**
+   * Days after resolution during which the requester may reopen or re-rate it; after them the
+   * request closes itself. 1..90; default 7.
+   *
+   * @generated from field: int32 reopen_window_days = 2;
+   */
+  reopenWindowDays: number;
+
+  /**
+   * Distance within which a request of the same type counts as a possible duplicate, in metres.
+   * 10..5000; default 200.
+   *
+   * @generated from field: int32 duplicate_radius_metres = 3;
+   */
+  duplicateRadiusMetres: number;
+
+  /**
+   * Days between submissions within which a request of the same type counts as a possible
+   * duplicate. 1..90; default 7.
+   *
+   * @generated from field: int32 duplicate_window_days = 4;
+   */
+  duplicateWindowDays: number;
+
+  /**
+   * Who last changed them and when. Output only.
+   *
+   * @generated from field: terrace.common.v1.AuditInfo audit = 5;
+   */
+  audit?: AuditInfo | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.RequestAreaSettings.
+ * Use `create(RequestAreaSettingsSchema)` to create a new message.
+ */
+export const RequestAreaSettingsSchema: GenMessage<RequestAreaSettings> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_service_requests, 8);
+
+/**
+ * A day of the working calendar that differs from the ordinary week (Monday to Friday working,
+ * Saturday and Sunday not): a public holiday on a weekday, or a make-up working day (调休) on
+ * a weekend. Operators maintain the calendar; SLAs in working days count against it.
+ *
+ * @generated from message terrace.governance.v1.WorkingCalendarDay
+ */
+export type WorkingCalendarDay = Message<"terrace.governance.v1.WorkingCalendarDay"> & {
+  /**
+   * The day.
+   *
+   * @generated from field: terrace.common.v1.Date date = 1;
+   */
+  date?: Date | undefined;
+
+  /**
+   * Whether it is a working day.
+   *
+   * @generated from field: bool working = 2;
+   */
+  working: boolean;
+
+  /**
+   * Why, e.g. "春节" or "国庆节调休", zh-CN required.
+   *
+   * @generated from field: terrace.common.v1.LocalizedText name = 3;
+   */
+  name?: LocalizedText | undefined;
+
+  /**
+   * Where it applies: empty for the whole country, or an area (an autonomous region's own
+   * holidays). The entry of the smallest area covering a village wins.
+   *
+   * @generated from field: terrace.common.v1.AdminCode area = 4;
+   */
+  area?: AdminCode | undefined;
+};
+
+/**
+ * Describes the message terrace.governance.v1.WorkingCalendarDay.
+ * Use `create(WorkingCalendarDaySchema)` to create a new message.
+ */
+export const WorkingCalendarDaySchema: GenMessage<WorkingCalendarDay> = /*@__PURE__*/
+  messageDesc(file_terrace_governance_v1_service_requests, 9);
 
 /**
  * The type of an extra request field.
@@ -661,6 +864,22 @@ export enum RequestFieldType {
    * @generated from enum value: REQUEST_FIELD_TYPE_PHONE = 6;
    */
   PHONE = 6,
+
+  /**
+   * Several of `options`, as a JSON array of their values, e.g. `["water","road"]` (each at most
+   * once, at most `max_choices`). Required means at least one.
+   *
+   * @generated from enum value: REQUEST_FIELD_TYPE_MULTI_CHOICE = 7;
+   */
+  MULTI_CHOICE = 7,
+
+  /**
+   * A moment, RFC 3339 with its offset, e.g. "2026-12-04T09:30:00+08:00"; stored as given
+   * after checking.
+   *
+   * @generated from enum value: REQUEST_FIELD_TYPE_DATETIME = 8;
+   */
+  DATETIME = 8,
 }
 
 /**
