@@ -714,6 +714,143 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "user {} is already linked to another current resident record",
         "用户 {} 已关联到另一条现有的村民记录",
     ),
+    // Service requests: the catalogue of request types, areas' settings, the working calendar.
+    ("at most {} fields", "最多 {} 个字段"),
+    (
+        "must be lower_snake_case: a lower-case letter, then letters, digits or _, at most 40 characters",
+        "必须是小写下划线形式：以小写字母开头，后跟字母、数字或 _，最多 40 个字符",
+    ),
+    (
+        "used by another field of this type",
+        "已被本类型的另一个字段使用",
+    ),
+    (
+        "only CHOICE and MULTI_CHOICE fields have options",
+        "只有单选和多选字段有选项",
+    ),
+    (
+        "a choice needs 1 to {} options",
+        "选择字段需要 1 到 {} 个选项",
+    ),
+    (
+        "used by another option of this field",
+        "已被本字段的另一个选项使用",
+    ),
+    (
+        "only TEXT fields have a maximum length",
+        "只有文本字段有最大长度",
+    ),
+    ("must be 0 (2000) to {}", "必须是 0（即 2000）到 {}"),
+    ("only TEXT fields have a pattern", "只有文本字段有格式"),
+    (
+        "not a valid regular expression (RE2 syntax)",
+        "不是有效的正则表达式（RE2 语法）",
+    ),
+    ("only NUMBER fields have bounds", "只有数字字段有上下限"),
+    (
+        "must be a decimal number, e.g. 0 or 99.5",
+        "必须是十进制数，例如 0 或 99.5",
+    ),
+    ("must not be below min_value", "不能小于 min_value"),
+    (
+        "only MULTI_CHOICE fields have max_choices",
+        "只有多选字段有 max_choices",
+    ),
+    (
+        "must be 0 (any number) up to the number of options",
+        "必须是 0（不限）到选项个数之间",
+    ),
+    ("not a field of this request type", "不是此类诉求的字段"),
+    (
+        "does not have the form this field asks for",
+        "格式不符合此字段的要求",
+    ),
+    (
+        "must be a decimal number, e.g. 3 or 2.5",
+        "必须是十进制数，例如 3 或 2.5",
+    ),
+    ("must be at least {}", "不能小于 {}"),
+    ("must be at most {}", "不能大于 {}"),
+    ("must be true or false", "必须是 true 或 false"),
+    ("must be a date, YYYY-MM-DD", "必须是日期，格式 YYYY-MM-DD"),
+    (
+        "must be a date and time with its offset, e.g. 2026-12-04T09:30:00+08:00",
+        "必须是带时区偏移的日期时间，例如 2026-12-04T09:30:00+08:00",
+    ),
+    ("not one of this field's options", "不是此字段的选项之一"),
+    (
+        "must be a JSON array of option values, e.g. [\"a\",\"b\"]",
+        "必须是选项值的 JSON 数组，例如 [\"a\",\"b\"]",
+    ),
+    (
+        "{} is not one of this field's options",
+        "{} 不是此字段的选项之一",
+    ),
+    ("{} is picked twice", "{} 选了两次"),
+    ("at most {} may be picked", "最多可选 {} 项"),
+    ("this field has no type", "此字段没有类型"),
+    (
+        "TEXT, NUMBER, BOOLEAN, DATE, CHOICE, PHONE, MULTI_CHOICE or DATETIME",
+        "文本、数字、是否、日期、单选、电话、多选或日期时间",
+    ),
+    (
+        "must be 1 to 40 lower-case letters, digits, _ or -, starting with a letter or digit",
+        "必须是 1 到 40 个小写字母、数字、_ 或 -，以字母或数字开头",
+    ),
+    (
+        "ROLE_VILLAGE_OFFICIAL or ROLE_TOWNSHIP_OFFICIAL",
+        "村干部（ROLE_VILLAGE_OFFICIAL）或乡镇干部（ROLE_TOWNSHIP_OFFICIAL）",
+    ),
+    ("must be 0 (none) to {}", "必须是 0（无）到 {}"),
+    (
+        "an SLA is in hours or in working days, not both",
+        "办理时限按小时或按工作日计，不能两者都填",
+    ),
+    (
+        "{} cannot be changed; name, description, group, fields, responsible_role, sla_hours, sla_working_days or active can",
+        "{} 不能修改；可以修改 name、description、group、fields、responsible_role、sla_hours、sla_working_days 或 active",
+    ),
+    (
+        "give village_code or defined_in, not both",
+        "village_code 和 defined_in 只能给一个",
+    ),
+    (
+        "required: the village whose types to list (or defined_in, an area)",
+        "必填：要列出诉求类型的村（或 defined_in，一个地区）",
+    ),
+    (
+        "request types are defined by township officials for their township and county admins for their county",
+        "诉求类型由乡镇干部为本乡镇、县级管理员为本县设定",
+    ),
+    ("request type", "诉求类型"),
+    (
+        "{} cannot be changed; reopen_window_days, duplicate_radius_metres or duplicate_window_days can",
+        "{} 不能修改；可以修改 reopen_window_days、duplicate_radius_metres 或 duplicate_window_days",
+    ),
+    (
+        "must be {} to {} (or 0 to inherit)",
+        "必须是 {} 到 {}（或 0 表示沿用上级）",
+    ),
+    (
+        "an area's settings are set by its township officials or county admins",
+        "地区的设置由乡镇干部或县级管理员设定",
+    ),
+    (
+        "the working calendar is kept by platform admins",
+        "工作日历由平台管理员维护",
+    ),
+    ("at most {} days", "最多 {} 天"),
+    ("outside the range", "不在范围内"),
+    ("given twice", "重复给出"),
+    (
+        "a working day on a weekday changes nothing: list only days that differ from the ordinary week",
+        "工作日本来就上班：只列出与平常一周不同的日子",
+    ),
+    (
+        "a day off on a weekend changes nothing: list only days that differ from the ordinary week",
+        "周末本来就休息：只列出与平常一周不同的日子",
+    ),
+    ("must not be before start_date", "不能早于 start_date"),
 ];
 
 #[cfg(test)]

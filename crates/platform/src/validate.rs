@@ -332,6 +332,71 @@ fn humanize(duration: Duration) -> String {
     }
 }
 
+/// A required day (`terrace.common.v1.Date`): a real date of the years 1900..=9999.
+pub fn date(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&common::Date>,
+) -> Option<chrono::NaiveDate> {
+    let Some(date) = value.filter(|date| **date != common::Date::default()) else {
+        violations.add(field, "required");
+        return None;
+    };
+    let parsed = u32::try_from(date.month)
+        .ok()
+        .zip(u32::try_from(date.day).ok())
+        .and_then(|(month, day)| chrono::NaiveDate::from_ymd_opt(date.year, month, day))
+        .filter(|day| chrono::Datelike::year(day) >= 1900);
+    if parsed.is_none() {
+        violations.add(field, "not a real date");
+    }
+    parsed
+}
+
+/// A required range of days (`terrace.common.v1.DateRange`), both ends included, the end not
+/// before the start and the range at most `max_days` long.
+pub fn date_range(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&common::DateRange>,
+    max_days: i64,
+) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let Some(range) = value else {
+        violations.add(field, "required");
+        return None;
+    };
+    let start = date(
+        violations,
+        &format!("{field}.start_date"),
+        range.start_date.as_ref(),
+    );
+    let end = date(
+        violations,
+        &format!("{field}.end_date"),
+        range.end_date.as_ref(),
+    );
+    let (start, end) = (start?, end?);
+    if end < start {
+        violations.add(format!("{field}.end_date"), "must not be before start_date");
+        return None;
+    }
+    if (end - start).num_days() + 1 > max_days {
+        violations.add(field, format!("at most {max_days} days"));
+        return None;
+    }
+    Some((start, end))
+}
+
+/// The contract's form of a day.
+pub fn to_date(day: chrono::NaiveDate) -> common::Date {
+    use chrono::Datelike as _;
+    common::Date {
+        year: day.year(),
+        month: day.month() as i32,
+        day: day.day() as i32,
+    }
+}
+
 /// An area given as the contract's 12-digit code with its level (the two must agree), required.
 pub fn admin_code(
     violations: &mut Violations,

@@ -147,6 +147,12 @@ impl Snapshot for governance::v1::Household {
     const TYPE: &'static str = "terrace.governance.v1.Household";
 }
 
+/// A kind of service request of an area's catalogue (`state.governance.request_type.<id>`).
+impl Snapshot for governance::v1::RequestType {
+    const ROOT: &'static str = "state.governance.request_type";
+    const TYPE: &'static str = "terrace.governance.v1.RequestType";
+}
+
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 #[cfg(test)]

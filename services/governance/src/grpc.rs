@@ -12,12 +12,16 @@ use crate::GovernanceState;
 use crate::audit::{self, Audit};
 use crate::divisions::{self, Divisions};
 use crate::register::{self, Register, claims};
+use crate::request_settings::{self, RequestSettings};
+use crate::request_types::{self, RequestTypes};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
 pub struct GovernanceGrpc {
     divisions: Divisions,
     register: Register,
+    request_types: RequestTypes,
+    request_settings: RequestSettings,
     audit: Audit,
 }
 
@@ -31,6 +35,8 @@ impl GovernanceGrpc {
                 ctx.clock.clone(),
                 state.sealer.clone(),
             ),
+            request_types: RequestTypes::new(ctx.db.clone(), ctx.event_source(), ctx.clock.clone()),
+            request_settings: RequestSettings::new(ctx.db.clone(), ctx.clock.clone()),
             audit: Audit::new(&ctx),
         }
     }
@@ -341,5 +347,102 @@ impl GovernanceService for GovernanceGrpc {
             head_hash: listing.head.1,
             head_time: Some(to_timestamp(listing.read_at)),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_request_type(
+        &self,
+        request: Request<pb::CreateRequestTypeRequest>,
+    ) -> Result<Response<pb::CreateRequestTypeResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = request_types::parse::CreateRequestType::parse(request.into_inner())?;
+        let request_type = self.request_types.create(&caller, command).await?;
+        Ok(Response::new(pb::CreateRequestTypeResponse {
+            request_type: Some(request_type),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_request_type(
+        &self,
+        request: Request<pb::GetRequestTypeRequest>,
+    ) -> Result<Response<pb::GetRequestTypeResponse>, Status> {
+        Caller::required(&request)?;
+        let id = register::parse::one_id(
+            "request_type_id",
+            &request.get_ref().request_type_id,
+            "request type",
+        )?;
+        let request_type = self.request_types.get(id).await?;
+        Ok(Response::new(pb::GetRequestTypeResponse {
+            request_type: Some(request_type),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_request_types(
+        &self,
+        request: Request<pb::ListRequestTypesRequest>,
+    ) -> Result<Response<pb::ListRequestTypesResponse>, Status> {
+        Caller::required(&request)?;
+        let query = request_types::parse::ListRequestTypes::parse(request.into_inner())?;
+        Ok(Response::new(self.request_types.list(query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_request_type(
+        &self,
+        request: Request<pb::UpdateRequestTypeRequest>,
+    ) -> Result<Response<pb::UpdateRequestTypeResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = request_types::parse::UpdateRequestType::parse(request.into_inner())?;
+        let request_type = self.request_types.update(&caller, command).await?;
+        Ok(Response::new(pb::UpdateRequestTypeResponse {
+            request_type: Some(request_type),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_request_area_settings(
+        &self,
+        request: Request<pb::GetRequestAreaSettingsRequest>,
+    ) -> Result<Response<pb::GetRequestAreaSettingsResponse>, Status> {
+        Caller::required(&request)?;
+        let area = request_settings::parse::area(request.get_ref().area.as_ref())?;
+        Ok(Response::new(self.request_settings.get(&area).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_request_area_settings(
+        &self,
+        request: Request<pb::UpdateRequestAreaSettingsRequest>,
+    ) -> Result<Response<pb::UpdateRequestAreaSettingsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = request_settings::parse::UpdateAreaSettings::parse(request.into_inner())?;
+        let settings = self.request_settings.update(&caller, command).await?;
+        Ok(Response::new(pb::UpdateRequestAreaSettingsResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_working_calendar_days(
+        &self,
+        request: Request<pb::ListWorkingCalendarDaysRequest>,
+    ) -> Result<Response<pb::ListWorkingCalendarDaysResponse>, Status> {
+        Caller::required(&request)?;
+        let query = request_settings::parse::ListCalendarDays::parse(request.into_inner())?;
+        Ok(Response::new(self.request_settings.list_days(query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_working_calendar_days(
+        &self,
+        request: Request<pb::SetWorkingCalendarDaysRequest>,
+    ) -> Result<Response<pb::SetWorkingCalendarDaysResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = request_settings::parse::SetCalendarDays::parse(request.into_inner())?;
+        let days = self.request_settings.set_days(&caller, command).await?;
+        Ok(Response::new(pb::SetWorkingCalendarDaysResponse { days }))
     }
 }

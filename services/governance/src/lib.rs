@@ -36,6 +36,7 @@ pub mod notices;
 pub mod people;
 pub mod polls;
 pub mod register;
+pub mod request_settings;
 pub mod request_types;
 pub mod requests;
 

@@ -158,7 +158,7 @@ fn village_of(code: &str) -> Result<AdminScope> {
         .map_err(|error| Error::internal(anyhow::anyhow!("a stored village code: {error}")))
 }
 
-fn encoded_actor(caller: &Caller) -> Vec<u8> {
+pub(crate) fn encoded_actor(caller: &Caller) -> Vec<u8> {
     caller.actor().encode_to_vec()
 }
 
@@ -184,12 +184,12 @@ async fn known_account<C: ConnectionTrait>(conn: &C, user: Option<Uuid>) -> Resu
     }
 }
 
-fn decoded_actor(bytes: &[u8]) -> common::Actor {
+pub(crate) fn decoded_actor(bytes: &[u8]) -> common::Actor {
     // Written by `encoded_actor`; an unreadable one shows as unknown rather than failing a read.
     common::Actor::decode(bytes).unwrap_or_default()
 }
 
-fn audit_info(
+pub(crate) fn audit_info(
     created_at: DateTime<Utc>,
     created_by: &[u8],
     updated_at: DateTime<Utc>,

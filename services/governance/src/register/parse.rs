@@ -32,7 +32,7 @@ pub const MAX_REASON: usize = 200;
 pub const MAX_QUERY: usize = 50;
 
 /// A village's 12-digit code, as `Household.village_code` carries it.
-pub(super) fn village_code(
+pub(crate) fn village_code(
     violations: &mut Violations,
     field: &str,
     code: &str,
@@ -481,7 +481,10 @@ impl UpdateHousehold {
 }
 
 /// An update mask's paths, required, each named once.
-fn mask(violations: &mut Violations, mask: Option<prost_types::FieldMask>) -> Vec<String> {
+pub(crate) fn mask(
+    violations: &mut Violations,
+    mask: Option<prost_types::FieldMask>,
+) -> Vec<String> {
     let mut paths = mask.unwrap_or_default().paths;
     if paths.is_empty() {
         violations.add("update_mask", "required: name the fields to change");

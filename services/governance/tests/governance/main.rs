@@ -6,6 +6,7 @@
 mod audit;
 mod divisions;
 mod register;
+mod request_types;
 
 use std::path::{Path, PathBuf};
 
