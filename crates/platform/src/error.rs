@@ -58,6 +58,16 @@ pub enum Error {
         reason: &'static str,
         message: String,
     },
+    /// As `FailedPrecondition`, or `ABORTED` when a concurrent change won (the caller's guard no
+    /// longer holds; re-read and retry), with `ErrorInfo` metadata that tells a program how things
+    /// stand (`current_status`).
+    #[error("{message}")]
+    Refused {
+        aborted: bool,
+        reason: &'static str,
+        message: String,
+        metadata: Vec<(String, String)>,
+    },
     /// The caller is known but not allowed to do this here.
     #[error("{message}")]
     PermissionDenied {
@@ -106,6 +116,40 @@ impl Error {
         }
     }
 
+    /// `FAILED_PRECONDITION` with `ErrorInfo` metadata.
+    pub fn failed_precondition_with(
+        reason: &'static str,
+        message: impl Into<String>,
+        metadata: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
+        Self::Refused {
+            aborted: false,
+            reason,
+            message: message.into(),
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+
+    /// `ABORTED`: a concurrent change won; with `ErrorInfo` metadata.
+    pub fn aborted(
+        reason: &'static str,
+        message: impl Into<String>,
+        metadata: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
+        Self::Refused {
+            aborted: true,
+            reason,
+            message: message.into(),
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+
     pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
         Self::PermissionDenied {
             reason,
@@ -131,6 +175,8 @@ impl Error {
             Self::NotFound { .. } => Code::NotFound,
             Self::AlreadyExists { .. } => Code::AlreadyExists,
             Self::FailedPrecondition { .. } => Code::FailedPrecondition,
+            Self::Refused { aborted: true, .. } => Code::Aborted,
+            Self::Refused { aborted: false, .. } => Code::FailedPrecondition,
             Self::PermissionDenied { .. } => Code::PermissionDenied,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::ResourceExhausted { .. } => Code::ResourceExhausted,
@@ -193,6 +239,21 @@ impl From<Error> for Status {
             Error::FailedPrecondition { reason, message }
             | Error::PermissionDenied { reason, message } => {
                 details.set_error_info(reason, ERROR_DOMAIN, []);
+                message
+            }
+            Error::Refused {
+                reason,
+                message,
+                metadata,
+                ..
+            } => {
+                details.set_error_info(
+                    reason,
+                    ERROR_DOMAIN,
+                    metadata
+                        .into_iter()
+                        .collect::<std::collections::HashMap<_, _>>(),
+                );
                 message
             }
             Error::Unauthenticated(message) => {

@@ -851,6 +851,74 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "周末本来就休息：只列出与平常一周不同的日子",
     ),
     ("must not be before start_date", "不能早于 start_date"),
+    ("must be between -90 and 90", "必须在 -90 到 90 之间"),
+    ("must be between -180 and 180", "必须在 -180 到 180 之间"),
+    // Service requests.
+    ("service request", "诉求"),
+    ("photo", "照片"),
+    ("at most {} photos", "最多 {} 张照片"),
+    (
+        "only a request filed on behalf of someone carries their consent",
+        "只有代人提交的诉求才需要填写本人同意情况",
+    ),
+    (
+        "required for someone without an account: the phone to answer them on",
+        "没有账号的人必填：用于回复的电话",
+    ),
+    ("required for someone without an account", "没有账号的人必填"),
+    ("at most {} values a filter", "每个筛选条件最多 {} 个值"),
+    ("required: a status of the workflow", "必填：办理流程中的一个状态"),
+    ("required: PUBLIC or INTERNAL", "必填：公开或内部"),
+    (
+        "must be ACKNOWLEDGED, IN_PROGRESS, RESOLVED, CLOSED or REJECTED (reopening and merging have their own RPCs)",
+        "必须是已受理、办理中、已办结、已关闭或不予受理（重新打开与合并另有接口）",
+    ),
+    (
+        "a rejection is explained to the requester: its note is public",
+        "不予受理要向诉求人说明：说明必须公开",
+    ),
+    ("must be {} for this caller", "此调用方只能用 {}"),
+    (
+        "this request type no longer takes new requests",
+        "此类诉求已停止受理",
+    ),
+    (
+        "this request type is not offered in the village",
+        "本村不受理此类诉求",
+    ),
+    (
+        "the request's status changed meanwhile; read it again",
+        "诉求状态已被他人更改，请重新读取",
+    ),
+    (
+        "the request cannot move to that status from where it is",
+        "诉求当前状态不能转到该状态",
+    ),
+    (
+        "the request is handled by the officials of the area now responsible for it",
+        "此诉求由当前负责地区的干部办理",
+    ),
+    ("a requester's notes are public", "诉求人的留言都是公开的"),
+    (
+        "the request was merged into another; write on that one",
+        "此诉求已并入另一诉求，请在那一条上留言",
+    ),
+    (
+        "officials list the requests of an area they govern; a villager lists their own",
+        "干部可查看所辖地区的诉求；村民只能查看自己的诉求",
+    ),
+    (
+        "a request is filed by a villager for themself, or on behalf of someone by an official of the village",
+        "诉求由村民本人提交，或由本村干部代为提交",
+    ),
+    (
+        "a villager files requests in a village where they hold a role",
+        "村民只能在自己所在的村提交诉求",
+    ),
+    (
+        "requests are filed on behalf of someone by the officials of their village",
+        "代人提交诉求须由其所在村的干部办理",
+    ),
 ];
 
 #[cfg(test)]

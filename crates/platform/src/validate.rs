@@ -332,6 +332,26 @@ fn humanize(duration: Duration) -> String {
     }
 }
 
+/// An optional point on the earth (`terrace.common.v1.GeoPoint`, WGS84 degrees) as
+/// `(latitude, longitude)`: both finite and in range.
+pub fn geo_point(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&common::GeoPoint>,
+) -> Option<Option<(f64, f64)>> {
+    let Some(point) = value else {
+        return Some(None);
+    };
+    let before = violations.len();
+    if !(point.latitude.is_finite() && (-90.0..=90.0).contains(&point.latitude)) {
+        violations.add(format!("{field}.latitude"), "must be between -90 and 90");
+    }
+    if !(point.longitude.is_finite() && (-180.0..=180.0).contains(&point.longitude)) {
+        violations.add(format!("{field}.longitude"), "must be between -180 and 180");
+    }
+    (violations.len() == before).then_some(Some((point.latitude, point.longitude)))
+}
+
 /// A required day (`terrace.common.v1.Date`): a real date of the years 1900..=9999.
 pub fn date(
     violations: &mut Violations,

@@ -14,6 +14,7 @@ use crate::divisions::{self, Divisions};
 use crate::register::{self, Register, claims};
 use crate::request_settings::{self, RequestSettings};
 use crate::request_types::{self, RequestTypes};
+use crate::requests::{self, Requests};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ pub struct GovernanceGrpc {
     register: Register,
     request_types: RequestTypes,
     request_settings: RequestSettings,
+    requests: Requests,
     audit: Audit,
 }
 
@@ -37,6 +39,7 @@ impl GovernanceGrpc {
             ),
             request_types: RequestTypes::new(ctx.db.clone(), ctx.event_source(), ctx.clock.clone()),
             request_settings: RequestSettings::new(ctx.db.clone(), ctx.clock.clone()),
+            requests: Requests::new(ctx.db.clone(), ctx.event_source(), ctx.clock.clone()),
             audit: Audit::new(&ctx),
         }
     }
@@ -444,5 +447,75 @@ impl GovernanceService for GovernanceGrpc {
         let command = request_settings::parse::SetCalendarDays::parse(request.into_inner())?;
         let days = self.request_settings.set_days(&caller, command).await?;
         Ok(Response::new(pb::SetWorkingCalendarDaysResponse { days }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_service_request(
+        &self,
+        request: Request<pb::CreateServiceRequestRequest>,
+    ) -> Result<Response<pb::CreateServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::CreateServiceRequest::parse(request.into_inner())?;
+        Ok(Response::new(self.requests.create(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_service_request(
+        &self,
+        request: Request<pb::GetServiceRequestRequest>,
+    ) -> Result<Response<pb::GetServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let id = register::parse::one_id(
+            "service_request_id",
+            &request.get_ref().service_request_id,
+            "service request",
+        )?;
+        Ok(Response::new(self.requests.get(&caller, id).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_service_requests(
+        &self,
+        request: Request<pb::ListServiceRequestsRequest>,
+    ) -> Result<Response<pb::ListServiceRequestsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = requests::parse::ListServiceRequests::parse(request.into_inner())?;
+        Ok(Response::new(self.requests.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn change_service_request_status(
+        &self,
+        request: Request<pb::ChangeServiceRequestStatusRequest>,
+    ) -> Result<Response<pb::ChangeServiceRequestStatusResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::ChangeStatus::parse(request.into_inner())?;
+        let service_request = self.requests.change_status(&caller, command).await?;
+        Ok(Response::new(pb::ChangeServiceRequestStatusResponse {
+            service_request: Some(service_request),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_service_request_note(
+        &self,
+        request: Request<pb::AddServiceRequestNoteRequest>,
+    ) -> Result<Response<pb::AddServiceRequestNoteResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::AddNote::parse(request.into_inner())?;
+        let entry = self.requests.add_note(&caller, command).await?;
+        Ok(Response::new(pb::AddServiceRequestNoteResponse {
+            entry: Some(entry),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_service_request_timeline(
+        &self,
+        request: Request<pb::ListServiceRequestTimelineRequest>,
+    ) -> Result<Response<pb::ListServiceRequestTimelineResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = requests::parse::ListTimeline::parse(request.into_inner())?;
+        Ok(Response::new(self.requests.timeline(&caller, query).await?))
     }
 }

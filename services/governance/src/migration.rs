@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::divisions::REVISION_MIGRATION.boxed());
         migrations.push(crate::register::claims::MIGRATION.boxed());
         migrations.push(crate::request_types::MIGRATION.boxed());
+        migrations.push(crate::requests::MIGRATION.boxed());
         migrations
     }
 }

@@ -12,4 +12,7 @@ pub mod resident_access_log;
 pub mod resident_claim_requests;
 pub mod resident_claims;
 pub mod residents;
+pub mod service_request_followers;
+pub mod service_request_timeline;
+pub mod service_requests;
 pub mod working_calendar_days;

@@ -5,7 +5,7 @@
 //! has one written form, stored as given once checked, except a multi-choice's JSON array, which
 //! is stored in its canonical form (compact, in the order given).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr as _;
 
 use rust_decimal::Decimal;
@@ -273,7 +273,7 @@ pub fn values(
     violations: &mut Violations,
     field: &str,
     definitions: &[pb::RequestFieldDefinition],
-    values: &HashMap<String, String>,
+    values: &BTreeMap<String, String>,
 ) -> Option<BTreeMap<String, String>> {
     let before = violations.len();
     let mut unknown: Vec<&String> = values
@@ -545,7 +545,7 @@ mod tests {
         ]
     }
 
-    fn given(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn given(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

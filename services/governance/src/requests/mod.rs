@@ -1,9 +1,933 @@
-//! Villagers' service requests, their workflow, escalation, duplicates and ratings: `CreateServiceRequest`, `GetServiceRequest`, `ListServiceRequests`, `UpdateServiceRequest`, `ChangeServiceRequestStatus`, `AssignServiceRequest`, `AddServiceRequestNote`, `ListServiceRequestTimeline`, `EscalateServiceRequest`, `RateServiceRequest`, `ReopenServiceRequest`, `ListDuplicateCandidates`, `MergeServiceRequests`.
+//! Villagers' service requests and their workflow: `CreateServiceRequest`, `GetServiceRequest`,
+//! `ListServiceRequests`, `ChangeServiceRequestStatus`, `AddServiceRequestNote`,
+//! `ListServiceRequestTimeline`.
 //!
-//! Empty until the governance issue that builds it: the place is laid out so that every service has
-//! the one rhythm (`docs/architecture.md`, "One rhythm per RPC"). [`parse`] turns each request
-//! into a command, this module applies it over a `Caller` (the rules), [`store`] holds the SQL,
-//! and `grpc.rs` answers. Identity's `grants` module is the example to follow.
+//! **Filing.** A villager files for themself in a village where they hold a role (a helper with
+//! the villager's consent to `governance.requests:write` does it for them); an official of the
+//! village, or an agency under that scope, files on behalf of someone — a resident with an
+//! account, or a walk-in or caller known by name and the phone to answer them on — noting how the
+//! person agreed. The type must be active and offered in the village, and the extra fields are
+//! checked against it as it is then. The request gets a reference (`R-<year>-<number>`, from one
+//! sequence, so no counter row is contended), a due time from the type's SLA
+//! ([`crate::request_settings::calendar`]), and the area responsible: the village, or its township
+//! for types the township handles. A phone that files offline sends its `request_id` days later:
+//! the row keeps the filer's key and that id, so a retry finds the request even after the
+//! idempotency log has forgotten it.
+//!
+//! **Who reads and acts.** The requester reads their request and its public timeline. Officials
+//! whose role covers the village read it, internal notes included; officials of the responsible
+//! area (and agencies with `governance.requests:write` there) move it along its workflow
+//! ([`workflow`]) with a note, public or internal. Anyone else is told it does not exist.
+//!
+//! **Events.** `governance.request.created`, `governance.request.status_changed`,
+//! `governance.request.note_added` (public notes only), written through the outbox with the
+//! change; an official's or agency's action is appended to the county's audit chain. A
+//! villager's own filing is not an official action and is not audited.
+//!
+//! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns each request into a
+//! command, this module applies it over a [`Caller`], [`store`] holds the SQL, `grpc.rs` answers.
 
 pub mod parse;
 pub mod store;
+pub mod workflow;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Datelike as _, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use terrace_platform::Clock;
+use terrace_platform::auth::{AdminScope, Caller, Role};
+use terrace_platform::bus::outbox;
+use terrace_platform::error::{Error, Result, Violations};
+use terrace_platform::idempotency::{self, Keep};
+use terrace_platform::validate::{page_response, to_timestamp};
+use terrace_proto::common::v1 as common;
+use terrace_proto::governance::v1 as pb;
+use uuid::Uuid;
+
+use self::parse::{
+    AddNote, ChangeStatus, CreateServiceRequest, EntryCursor, Filer, ListServiceRequests,
+    ListTimeline, RequestCursor,
+};
+use crate::entity::service_request_followers::Model as FollowerRow;
+use crate::entity::service_request_timeline::Model as EntryRow;
+use crate::entity::service_requests::{Model as RequestRow, RequestStatus as Status};
+use crate::register::{decoded_actor, encoded_actor};
+use crate::request_types::parse::Sla;
+
+/// The service's requests, retention and all: their migration.
+pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::SqlMigration {
+    name: "m20261204_140001_governance_service_requests",
+    up: store::MIGRATION_SQL,
+};
+
+/// The API scope under which an agency (or a villager's helper) reads requests.
+pub const REQUESTS_READ: &str = "governance.requests:read";
+/// The API scope under which an agency files and handles requests, and a helper files them.
+pub const REQUESTS_WRITE: &str = "governance.requests:write";
+
+/// China time: the year of a reference.
+const CHINA: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// Service requests: the *apply* step of their RPCs.
+#[derive(Debug, Clone)]
+pub struct Requests {
+    db: DatabaseConnection,
+    source: String,
+    clock: Clock,
+}
+
+/// The villager a caller files or reads as: a user for themself, or a helper whose consent
+/// names `scope`.
+fn villager(caller: &Caller, scope: &str) -> Option<Uuid> {
+    match caller {
+        Caller::User(_) => caller.subject_user(),
+        Caller::Helper(p) if p.api_scopes.iter().any(|held| held == scope) => caller.subject_user(),
+        _ => None,
+    }
+}
+
+fn area(code: &str) -> Result<AdminScope> {
+    AdminScope::parse(code)
+        .map_err(|error| Error::internal(anyhow::anyhow!("a stored area code {code:?}: {error}")))
+}
+
+/// Officials whose role covers the village (and agencies under `scope` there).
+fn governs_village(caller: &Caller, row: &RequestRow, scope: &str) -> Result<bool> {
+    Ok(caller.covers(
+        &area(&row.village_code)?,
+        Role::VillageOfficial.rank(),
+        Some(scope),
+    ))
+}
+
+/// Officials of the area now responsible (and agencies with the write scope there).
+fn handles(caller: &Caller, row: &RequestRow) -> Result<bool> {
+    Ok(caller.covers(
+        &area(&row.responsible_area)?,
+        Role::VillageOfficial.rank(),
+        Some(REQUESTS_WRITE),
+    ))
+}
+
+fn is_requester(caller: &Caller, row: &RequestRow, scope: &str) -> bool {
+    row.requester_user_id.is_some() && villager(caller, scope) == row.requester_user_id
+}
+
+fn unknown(id: Uuid) -> Error {
+    Error::not_found("service request", id.to_string())
+}
+
+/// How the caller may see a request: as an official (everything), as its requester (public
+/// entries), or not at all (it does not exist for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sight {
+    Official,
+    Requester,
+}
+
+fn sight(caller: &Caller, row: &RequestRow) -> Result<Sight> {
+    if governs_village(caller, row, REQUESTS_READ)? || governs_village(caller, row, REQUESTS_WRITE)?
+    {
+        Ok(Sight::Official)
+    } else if is_requester(caller, row, REQUESTS_READ) || is_requester(caller, row, REQUESTS_WRITE)
+    {
+        Ok(Sight::Requester)
+    } else {
+        Err(unknown(row.id))
+    }
+}
+
+/// `Ok` when the caller handles the request; `NOT_RESPONSIBLE` for one who only reads it;
+/// unknown for everyone else.
+fn require_handler(caller: &Caller, row: &RequestRow) -> Result<()> {
+    if handles(caller, row)? {
+        Ok(())
+    } else if sight(caller, row)? == Sight::Official {
+        Err(Error::permission_denied(
+            "NOT_RESPONSIBLE",
+            "the request is handled by the officials of the area now responsible for it",
+        ))
+    } else {
+        Err(unknown(row.id))
+    }
+}
+
+impl Requests {
+    pub fn new(db: DatabaseConnection, source: String, clock: Clock) -> Self {
+        Self { db, source, clock }
+    }
+
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        command: CreateServiceRequest,
+    ) -> Result<pb::CreateServiceRequestResponse> {
+        let filing = Filing::of(caller, &command)?;
+        let now = self.clock.now();
+        let key = caller.idempotency_key();
+        idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                if let Some(existing) =
+                    store::find_created(txn, &key, command.mutation.request_id()).await?
+                {
+                    return Ok(pb::CreateServiceRequestResponse {
+                        service_request: Some(self.to_proto(txn, &existing, Sight::Official).await?),
+                        possible_duplicates: Vec::new(),
+                    });
+                }
+                let request_type = crate::request_types::store::find(txn, command.type_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("request type", command.type_id.to_string()))?;
+                if !request_type.active {
+                    return Err(Error::failed_precondition(
+                        "REQUEST_TYPE_INACTIVE",
+                        "this request type no longer takes new requests",
+                    ));
+                }
+                if !area(&request_type.area)?.covers_scope(&command.village) {
+                    return Err(Error::failed_precondition(
+                        "REQUEST_TYPE_NOT_OFFERED",
+                        "this request type is not offered in the village",
+                    ));
+                }
+                if crate::divisions::store::find(txn, command.village.as_str())
+                    .await?
+                    .is_none()
+                {
+                    return Err(Error::not_found("village", command.village.as_str()));
+                }
+                let definitions = crate::request_types::decoded_fields(&request_type.fields)?;
+                let mut violations = Violations::new();
+                let values = crate::request_types::fields::values(
+                    &mut violations,
+                    "service_request.field_values",
+                    &definitions,
+                    &command.field_values,
+                );
+                let values = violations.finish_with(|| values)?;
+                if let Some(user) = filing.on_behalf_of
+                    && crate::people::find(txn, user).await?.is_none()
+                {
+                    return Err(Error::not_found("user", user.to_string()));
+                }
+                let sla = match (request_type.sla_hours, request_type.sla_working_days) {
+                    (0, 0) => Sla::None,
+                    (hours, 0) => Sla::Hours(hours),
+                    (_, days) => Sla::WorkingDays(days),
+                };
+                let due_at =
+                    crate::request_settings::calendar::due_time(txn, sla, &command.village, now)
+                        .await?;
+                let responsible_area = if i32::from(request_type.responsible_role)
+                    == Role::TownshipOfficial.to_proto() as i32
+                {
+                    command.village.as_str()[..9].to_owned()
+                } else {
+                    command.village.as_str().to_owned()
+                };
+                let number = store::next_number(txn).await?;
+                let actor = caller.actor();
+                let row = RequestRow {
+                    id: Uuid::now_v7(),
+                    reference: format!("R-{}-{number:06}", now.with_timezone(&CHINA).year()),
+                    type_id: request_type.id,
+                    village_code: command.village.as_str().to_owned(),
+                    description: command.description.clone(),
+                    latitude: command.point.map(|(latitude, _)| latitude),
+                    longitude: command.point.map(|(_, longitude)| longitude),
+                    address: command.address.clone(),
+                    field_values: serde_json::to_value(&values).unwrap_or_default(),
+                    requester_user_id: filing.requester,
+                    contact_name: filing.contact_name.clone(),
+                    contact_phone: filing.contact_phone.clone(),
+                    filed_by: prost::Message::encode_to_vec(&common::Actor {
+                        on_behalf_of_user_id: filing
+                            .on_behalf_of
+                            .map(|user| user.to_string())
+                            .unwrap_or_default(),
+                        ..actor.clone()
+                    }),
+                    on_behalf_consent: filing.consent.clone(),
+                    channel: filing.channel as i16,
+                    status: Status::Submitted,
+                    priority: pb::RequestPriority::Normal as i16,
+                    assignee_user_id: None,
+                    due_at,
+                    escalation_level: 0,
+                    responsible_area,
+                    rating: 0,
+                    rating_comment: String::new(),
+                    merged_into: None,
+                    reopen_count: 0,
+                    resolved_at: None,
+                    closed_at: None,
+                    reopen_deadline: None,
+                    version: 1,
+                    created_key: key.clone(),
+                    created_request_id: command.mutation.request_id(),
+                    created_at: now,
+                    updated_at: now,
+                    updated_by: encoded_actor(caller),
+                };
+                store::insert(txn, row.clone()).await?;
+                let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Submitted)
+                    .to(Status::Submitted)
+                    .public()
+                    .into();
+                store::insert_entry(txn, entry).await?;
+                let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                outbox::publish(
+                    txn,
+                    &self.source,
+                    &pb::ServiceRequestCreated {
+                        service_request: Some(service_request.clone()),
+                        actor: Some(actor),
+                    },
+                )
+                .await?;
+                if filing.official {
+                    self.audited(txn, caller, &row, "service_request.filed", serde_json::json!({
+                        "reference": row.reference,
+                        "on_behalf_of": filing.on_behalf_of,
+                        "channel": filing.channel.as_str_name(),
+                    }), now)
+                    .await?;
+                }
+                tracing::info!(service_request_id = %row.id, reference = %row.reference, "service request filed");
+                Ok(pb::CreateServiceRequestResponse {
+                    service_request: Some(service_request),
+                    possible_duplicates: Vec::new(),
+                })
+            },
+        )
+        .await
+    }
+
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<pb::GetServiceRequestResponse> {
+        let row = store::find(&self.db, id)
+            .await?
+            .ok_or_else(|| unknown(id))?;
+        let sight = sight(caller, &row)?;
+        let request_type = crate::request_types::store::find(&self.db, row.type_id)
+            .await?
+            .map(|row| crate::request_types::to_proto(&row))
+            .transpose()?;
+        Ok(pb::GetServiceRequestResponse {
+            service_request: Some(self.to_proto(&self.db, &row, sight).await?),
+            request_type,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut query: ListServiceRequests,
+    ) -> Result<pb::ListServiceRequestsResponse> {
+        // Officials list an area they govern; a villager lists their own requests.
+        let official = match &query.area {
+            Some(area) => {
+                caller.covers(area, Role::VillageOfficial.rank(), Some(REQUESTS_READ))
+                    || caller.covers(area, Role::VillageOfficial.rank(), Some(REQUESTS_WRITE))
+            }
+            None => false,
+        };
+        if !official {
+            let own = villager(caller, REQUESTS_READ).or_else(|| villager(caller, REQUESTS_WRITE));
+            match (own, query.requester) {
+                (Some(own), Some(asked)) if own == asked => {}
+                (Some(own), None) if query.area.is_none() => query.requester = Some(own),
+                _ => {
+                    return Err(Error::permission_denied(
+                        "OUTSIDE_YOUR_AREA",
+                        "officials list the requests of an area they govern; a villager lists their own",
+                    ));
+                }
+            }
+        }
+        let now = self.clock.now();
+        let rows = store::list(&self.db, &query, now).await?;
+        let order = query.order;
+        let (rows, next) = query.page.finish(rows, |rows| {
+            rows.last().map(|row| RequestCursor {
+                time: match order {
+                    pb::ServiceRequestOrder::DueTimeAsc => row.due_at,
+                    pb::ServiceRequestOrder::UpdateTimeDesc => Some(row.updated_at),
+                    _ => Some(row.created_at),
+                },
+                id: row.id,
+            })
+        });
+        let sight = if official {
+            Sight::Official
+        } else {
+            Sight::Requester
+        };
+        let followers = self.followers(&self.db, &rows, sight).await?;
+        Ok(pb::ListServiceRequestsResponse {
+            service_requests: rows
+                .iter()
+                .map(|row| {
+                    proto(
+                        row,
+                        followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+                    )
+                })
+                .collect(),
+            page: Some(page_response(next.as_ref())),
+        })
+    }
+
+    pub async fn change_status(
+        &self,
+        caller: &Caller,
+        command: ChangeStatus,
+    ) -> Result<pb::ServiceRequest> {
+        let now = self.clock.now();
+        let answer = idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                let mut row = store::find_for_update(txn, command.id)
+                    .await?
+                    .ok_or_else(|| unknown(command.id))?;
+                require_handler(caller, &row)?;
+                let current = status_name(row.status);
+                if let Some(expected) = command.expected
+                    && expected != row.status
+                {
+                    return Err(Error::aborted(
+                        "STATUS_CHANGED",
+                        "the request's status changed meanwhile; read it again",
+                        [("current_status", current)],
+                    ));
+                }
+                if !workflow::official_may_move(row.status, command.to) {
+                    return Err(Error::failed_precondition_with(
+                        "INVALID_TRANSITION",
+                        "the request cannot move to that status from where it is",
+                        [("current_status", current)],
+                    ));
+                }
+                let from = row.status;
+                row.status = command.to;
+                match command.to {
+                    Status::Resolved => {
+                        let village = area(&row.village_code)?;
+                        let (settings, _) =
+                            crate::request_settings::in_effect(txn, &village).await?;
+                        row.resolved_at = Some(now);
+                        row.reopen_deadline = Some(
+                            now + chrono::Duration::days(i64::from(settings.reopen_window_days)),
+                        );
+                    }
+                    Status::Closed | Status::Rejected => row.closed_at = Some(now),
+                    _ => {}
+                }
+                let entry: EntryRow =
+                    entry(&row, caller, now, pb::TimelineEntryKind::StatusChanged)
+                        .from(from)
+                        .to(command.to)
+                        .note(&command.note, command.visibility)
+                        .into();
+                let row = self.save(txn, caller, row, now).await?;
+                store::insert_entry(txn, entry.clone()).await?;
+                let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                outbox::publish(
+                    txn,
+                    &self.source,
+                    &pb::ServiceRequestStatusChanged {
+                        service_request: Some(service_request.clone()),
+                        from_status: status_proto(from) as i32,
+                        entry: Some(entry_proto(&published(entry))),
+                        actor: Some(caller.actor()),
+                    },
+                )
+                .await?;
+                self.audited(
+                    txn,
+                    caller,
+                    &row,
+                    "service_request.status_changed",
+                    serde_json::json!({ "from": status_name(from), "to": status_name(row.status) }),
+                    now,
+                )
+                .await?;
+                Ok(pb::ChangeServiceRequestStatusResponse {
+                    service_request: Some(service_request),
+                })
+            },
+        )
+        .await?;
+        answer
+            .service_request
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("a status answer without the request")))
+    }
+
+    pub async fn add_note(
+        &self,
+        caller: &Caller,
+        command: AddNote,
+    ) -> Result<pb::ServiceRequestTimelineEntry> {
+        if !command.photos.is_empty() {
+            return Err(Error::invalid(
+                "photos",
+                "photos on notes are not accepted yet",
+            ));
+        }
+        let now = self.clock.now();
+        let answer = idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                let row = store::find_for_update(txn, command.id)
+                    .await?
+                    .ok_or_else(|| unknown(command.id))?;
+                let official = handles(caller, &row)?;
+                if !official {
+                    let sight = sight(caller, &row)?;
+                    if sight == Sight::Official || !is_requester(caller, &row, REQUESTS_WRITE) {
+                        require_handler(caller, &row)?;
+                    }
+                    if command.visibility == pb::NoteVisibility::Internal {
+                        return Err(Error::permission_denied(
+                            "INTERNAL_NOTES_ARE_OFFICIALS",
+                            "a requester's notes are public",
+                        ));
+                    }
+                }
+                if row.status == Status::Merged {
+                    return Err(Error::failed_precondition(
+                        "REQUEST_MERGED",
+                        "the request was merged into another; write on that one",
+                    ));
+                }
+                let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Note)
+                    .note(&command.note, command.visibility)
+                    .into();
+                let row = self.save(txn, caller, row, now).await?;
+                store::insert_entry(txn, entry.clone()).await?;
+                if command.visibility == pb::NoteVisibility::Public {
+                    let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                    outbox::publish(
+                        txn,
+                        &self.source,
+                        &pb::ServiceRequestNoteAdded {
+                            service_request: Some(service_request),
+                            entry: Some(entry_proto(&entry)),
+                        },
+                    )
+                    .await?;
+                }
+                if official {
+                    self.audited(
+                        txn,
+                        caller,
+                        &row,
+                        "service_request.note_added",
+                        serde_json::json!({ "visibility": command.visibility.as_str_name() }),
+                        now,
+                    )
+                    .await?;
+                }
+                Ok(pb::AddServiceRequestNoteResponse {
+                    entry: Some(entry_proto(&entry)),
+                })
+            },
+        )
+        .await?;
+        answer
+            .entry
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("a note answer without the entry")))
+    }
+
+    pub async fn timeline(
+        &self,
+        caller: &Caller,
+        query: ListTimeline,
+    ) -> Result<pb::ListServiceRequestTimelineResponse> {
+        let row = store::find(&self.db, query.id)
+            .await?
+            .ok_or_else(|| unknown(query.id))?;
+        let sight = sight(caller, &row)?;
+        let rows = store::timeline(
+            &self.db,
+            row.id,
+            sight == Sight::Requester,
+            query.page.after.as_ref().map(|cursor| cursor.id),
+            query.page.fetch_limit(),
+        )
+        .await?;
+        let (rows, next) = query.page.finish(rows, |rows| {
+            rows.last().map(|row| EntryCursor { id: row.id })
+        });
+        Ok(pb::ListServiceRequestTimelineResponse {
+            entries: rows.iter().map(entry_proto).collect(),
+            page: Some(page_response(next.as_ref())),
+        })
+    }
+
+    /// Stamps `row` as changed by `caller`, raises its version and writes it.
+    async fn save<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        mut row: RequestRow,
+        now: DateTime<Utc>,
+    ) -> Result<RequestRow> {
+        row.version += 1;
+        row.updated_at = now;
+        row.updated_by = encoded_actor(caller);
+        Ok(store::update(txn, row).await?)
+    }
+
+    async fn audited<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        caller: &Caller,
+        row: &RequestRow,
+        action: &str,
+        details: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        crate::audit::append(
+            txn,
+            caller,
+            crate::audit::NewEntry {
+                action,
+                target_type: "service_request",
+                target_id: row.id.to_string(),
+                area: &area(&row.village_code)?,
+                details,
+            },
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn followers<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rows: &[RequestRow],
+        sight: Sight,
+    ) -> Result<HashMap<Uuid, Vec<FollowerRow>>> {
+        // A requester does not learn who else follows their request.
+        if sight == Sight::Requester {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut by_request: HashMap<Uuid, Vec<FollowerRow>> = HashMap::new();
+        for follower in store::followers(conn, &ids).await? {
+            by_request
+                .entry(follower.service_request_id)
+                .or_default()
+                .push(follower);
+        }
+        Ok(by_request)
+    }
+
+    async fn to_proto<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        row: &RequestRow,
+        sight: Sight,
+    ) -> Result<pb::ServiceRequest> {
+        let followers = self
+            .followers(conn, std::slice::from_ref(row), sight)
+            .await?;
+        Ok(proto(
+            row,
+            followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+        ))
+    }
+}
+
+/// Who files a request, and how, as the caller and the command say.
+struct Filing {
+    requester: Option<Uuid>,
+    on_behalf_of: Option<Uuid>,
+    contact_name: String,
+    contact_phone: String,
+    consent: String,
+    channel: pb::RequestChannel,
+    /// An official's or agency's action (audited).
+    official: bool,
+}
+
+impl Filing {
+    fn of(caller: &Caller, command: &CreateServiceRequest) -> Result<Self> {
+        use pb::RequestChannel as Channel;
+        let wrong_channel = |allowed: &str| {
+            Error::invalid(
+                "service_request.channel",
+                format!("must be {allowed} for this caller"),
+            )
+        };
+        match &command.filer {
+            Filer::ForSelf => {
+                let Some(user) = villager(caller, REQUESTS_WRITE) else {
+                    return Err(Error::permission_denied(
+                        "NOT_A_VILLAGER",
+                        "a request is filed by a villager for themself, or on behalf of someone by an official of the village",
+                    ));
+                };
+                let lives_there = caller.principal().is_some_and(|p| {
+                    p.grants
+                        .iter()
+                        .any(|grant| grant.scope.covers_scope(&command.village))
+                });
+                if !lives_there {
+                    return Err(Error::permission_denied(
+                        "OUTSIDE_YOUR_VILLAGE",
+                        "a villager files requests in a village where they hold a role",
+                    ));
+                }
+                let channel = match command.channel {
+                    Channel::Unspecified | Channel::App => Channel::App,
+                    _ => return Err(wrong_channel("APP")),
+                };
+                Ok(Self {
+                    requester: Some(user),
+                    on_behalf_of: None,
+                    contact_name: String::new(),
+                    contact_phone: String::new(),
+                    consent: String::new(),
+                    channel,
+                    official: false,
+                })
+            }
+            Filer::OnBehalf {
+                user,
+                contact_name,
+                contact_phone,
+                consent,
+            } => {
+                if !caller.covers(
+                    &command.village,
+                    Role::VillageOfficial.rank(),
+                    Some(REQUESTS_WRITE),
+                ) {
+                    return Err(Error::permission_denied(
+                        "OUTSIDE_YOUR_AREA",
+                        "requests are filed on behalf of someone by the officials of their village",
+                    ));
+                }
+                let channel = match (caller, command.channel) {
+                    (Caller::Agency(_), Channel::Unspecified | Channel::Agency) => Channel::Agency,
+                    (Caller::Agency(_), _) => return Err(wrong_channel("AGENCY")),
+                    (_, Channel::Unspecified | Channel::WalkIn) => Channel::WalkIn,
+                    (_, Channel::Phone) => Channel::Phone,
+                    _ => return Err(wrong_channel("WALK_IN or PHONE")),
+                };
+                Ok(Self {
+                    requester: *user,
+                    on_behalf_of: *user,
+                    contact_name: contact_name.clone(),
+                    contact_phone: contact_phone
+                        .as_ref()
+                        .map(|phone| phone.as_str().to_owned())
+                        .unwrap_or_default(),
+                    consent: consent.clone(),
+                    channel,
+                    official: true,
+                })
+            }
+        }
+    }
+}
+
+/// A timeline entry being written.
+#[derive(Debug, Clone)]
+struct NewEntry(EntryRow);
+
+fn entry(
+    row: &RequestRow,
+    caller: &Caller,
+    at: DateTime<Utc>,
+    kind: pb::TimelineEntryKind,
+) -> NewEntry {
+    NewEntry(EntryRow {
+        id: Uuid::now_v7(),
+        service_request_id: row.id,
+        kind: kind as i16,
+        from_status: 0,
+        to_status: 0,
+        note: String::new(),
+        visibility: pb::NoteVisibility::Internal as i16,
+        assignee_user_id: None,
+        related_request_id: None,
+        rating: 0,
+        actor: encoded_actor(caller),
+        at,
+    })
+}
+
+impl NewEntry {
+    fn from(mut self, status: Status) -> Self {
+        self.0.from_status = status_proto(status) as i16;
+        self
+    }
+    fn to(mut self, status: Status) -> Self {
+        self.0.to_status = status_proto(status) as i16;
+        self
+    }
+    fn public(mut self) -> Self {
+        self.0.visibility = pb::NoteVisibility::Public as i16;
+        self
+    }
+    fn note(mut self, note: &str, visibility: pb::NoteVisibility) -> Self {
+        self.0.note = note.to_owned();
+        self.0.visibility = visibility as i16;
+        self
+    }
+}
+
+impl From<NewEntry> for EntryRow {
+    fn from(entry: NewEntry) -> Self {
+        entry.0
+    }
+}
+
+/// An entry as an event carries it: an internal note's text left out.
+fn published(entry: impl Into<EntryRow>) -> EntryRow {
+    let mut entry = entry.into();
+    if entry.visibility != pb::NoteVisibility::Public as i16 {
+        entry.note.clear();
+    }
+    entry
+}
+
+fn entry_proto(entry: &EntryRow) -> pb::ServiceRequestTimelineEntry {
+    pb::ServiceRequestTimelineEntry {
+        id: entry.id.to_string(),
+        service_request_id: entry.service_request_id.to_string(),
+        kind: i32::from(entry.kind),
+        from_status: i32::from(entry.from_status),
+        to_status: i32::from(entry.to_status),
+        note: entry.note.clone(),
+        visibility: i32::from(entry.visibility),
+        assignee_user_id: entry
+            .assignee_user_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        related_request_id: entry
+            .related_request_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        rating: i32::from(entry.rating),
+        actor: Some(decoded_actor(&entry.actor)),
+        time: Some(to_timestamp(entry.at)),
+        photos: Vec::new(),
+    }
+}
+
+pub fn status_proto(status: Status) -> pb::ServiceRequestStatus {
+    use pb::ServiceRequestStatus as P;
+    match status {
+        Status::Submitted => P::Submitted,
+        Status::Acknowledged => P::Acknowledged,
+        Status::InProgress => P::InProgress,
+        Status::Resolved => P::Resolved,
+        Status::Closed => P::Closed,
+        Status::Rejected => P::Rejected,
+        Status::Reopened => P::Reopened,
+        Status::Merged => P::Merged,
+    }
+}
+
+fn status_name(status: Status) -> String {
+    status_proto(status).as_str_name().to_owned()
+}
+
+fn proto(row: &RequestRow, followers: &[FollowerRow]) -> pb::ServiceRequest {
+    let field_values = row
+        .field_values
+        .as_object()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let location =
+        (row.latitude.is_some() || !row.address.is_empty()).then(|| pb::RequestLocation {
+            point: row
+                .latitude
+                .zip(row.longitude)
+                .map(|(latitude, longitude)| common::GeoPoint {
+                    latitude,
+                    longitude,
+                }),
+            address: row.address.clone(),
+        });
+    let filed_by = decoded_actor(&row.filed_by);
+    pb::ServiceRequest {
+        id: row.id.to_string(),
+        reference: row.reference.clone(),
+        type_id: row.type_id.to_string(),
+        village_code: row.village_code.clone(),
+        description: row.description.clone(),
+        location,
+        photos: Vec::new(),
+        field_values,
+        requester_user_id: row
+            .requester_user_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        contact_name: row.contact_name.clone(),
+        contact_phone: row.contact_phone.clone(),
+        filed_by: Some(filed_by.clone()),
+        channel: i32::from(row.channel),
+        status: status_proto(row.status) as i32,
+        priority: i32::from(row.priority),
+        assignee_user_id: row
+            .assignee_user_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        due_time: row.due_at.map(to_timestamp),
+        escalation_level: row.escalation_level,
+        responsible_area: AdminScope::parse(&row.responsible_area)
+            .ok()
+            .map(|area| area.to_proto()),
+        rating: i32::from(row.rating),
+        rating_comment: row.rating_comment.clone(),
+        merged_into_request_id: row.merged_into.map(|id| id.to_string()).unwrap_or_default(),
+        reopen_count: row.reopen_count,
+        resolve_time: row.resolved_at.map(to_timestamp),
+        close_time: row.closed_at.map(to_timestamp),
+        reopen_deadline: row.reopen_deadline.map(to_timestamp),
+        audit: Some(common::AuditInfo {
+            create_time: Some(to_timestamp(row.created_at)),
+            creator: Some(filed_by),
+            update_time: Some(to_timestamp(row.updated_at)),
+            updater: Some(decoded_actor(&row.updated_by)),
+        }),
+        followers: followers
+            .iter()
+            .map(|follower| pb::RequestFollower {
+                user_id: follower
+                    .user_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                contact_name: follower.contact_name.clone(),
+                contact_phone: follower.contact_phone.clone(),
+                merged_request_id: follower.merged_request_id.to_string(),
+            })
+            .collect(),
+        on_behalf_consent: row.on_behalf_consent.clone(),
+        version: row.version,
+    }
+}

@@ -1,2 +1,596 @@
-//! *Parse*: the requests about villagers' service requests, their workflow, escalation, duplicates and ratings become commands, every bad field reported at once with
-//! the platform's `validate` policies.
+//! *Parse*: the requests about service requests become commands, every bad field reported at
+//! once with the platform's `validate` policies. What depends on the request type (its extra
+//! fields) is checked when the command is applied, against the type as it is then.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use terrace_platform::auth::AdminScope;
+use terrace_platform::error::{Result, Violations};
+use terrace_platform::idempotency::Mutation;
+use terrace_platform::phone::PhoneNumber;
+use terrace_platform::validate::{self, Page, Text};
+use terrace_proto::common::v1 as common;
+use terrace_proto::governance::v1 as pb;
+use uuid::Uuid;
+
+use crate::entity::service_requests::RequestStatus as Status;
+use crate::register::parse::village_code;
+
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+pub const MAX_NOTE_CHARS: usize = 4000;
+const MAX_ADDRESS_CHARS: usize = 200;
+const MAX_CONTACT_NAME_CHARS: usize = 50;
+const MAX_CONSENT_CHARS: usize = 200;
+/// The contract's limit of photos on a request.
+pub const MAX_PHOTOS: usize = 9;
+/// The most values of one filter list.
+const MAX_FILTER_VALUES: usize = 50;
+
+/// Who the request is for, as the filer says.
+#[derive(Debug, Clone)]
+pub enum Filer {
+    /// The caller (or the villager a helper acts for) files for themself.
+    ForSelf,
+    /// An official or an agency files for someone: a resident with an account, or a walk-in or
+    /// caller known by name and phone.
+    OnBehalf {
+        user: Option<Uuid>,
+        contact_name: String,
+        contact_phone: Option<PhoneNumber>,
+        consent: String,
+    },
+}
+
+/// A photo to attach: its id as uploaded, and its caption.
+#[derive(Debug, Clone)]
+pub struct PhotoToAttach {
+    pub id: Uuid,
+    pub caption: Option<common::LocalizedText>,
+}
+
+/// `CreateServiceRequest`.
+#[derive(Debug)]
+pub struct CreateServiceRequest {
+    pub mutation: Mutation,
+    pub type_id: Uuid,
+    pub village: AdminScope,
+    pub description: String,
+    pub point: Option<(f64, f64)>,
+    pub address: String,
+    pub photos: Vec<PhotoToAttach>,
+    /// Checked against the type's fields when applied.
+    pub field_values: BTreeMap<String, String>,
+    pub filer: Filer,
+    /// As given; checked against who files when applied.
+    pub channel: pb::RequestChannel,
+}
+
+impl CreateServiceRequest {
+    pub fn parse(request: pb::CreateServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "CreateServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let given = request.service_request.unwrap_or_default();
+        let type_id = validate::id(
+            &mut violations,
+            "service_request.type_id",
+            &given.type_id,
+            "request type",
+        );
+        let village = village_code(
+            &mut violations,
+            "service_request.village_code",
+            &given.village_code,
+        );
+        let description = validate::text(
+            &mut violations,
+            "service_request.description",
+            &given.description,
+            Text::required(MAX_DESCRIPTION_CHARS).multiline(),
+        );
+        let location = given.location.unwrap_or_default();
+        let point = validate::geo_point(
+            &mut violations,
+            "service_request.location.point",
+            location.point.as_ref(),
+        );
+        let address = validate::text(
+            &mut violations,
+            "service_request.location.address",
+            &location.address,
+            Text::optional(MAX_ADDRESS_CHARS),
+        );
+        let photos = photos(&mut violations, "service_request.photos", &given.photos);
+        let filer = filer(
+            &mut violations,
+            &request.on_behalf_of_user_id,
+            &given.contact_name,
+            &given.contact_phone,
+            &given.on_behalf_consent,
+        );
+        let channel = pb::RequestChannel::try_from(given.channel).unwrap_or_else(|_| {
+            violations.add(
+                "service_request.channel",
+                format!("unknown value {}", given.channel),
+            );
+            pb::RequestChannel::Unspecified
+        });
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                type_id: type_id?,
+                village: village?,
+                description: description?,
+                point: point?,
+                address: address?,
+                photos: photos?,
+                field_values: given.field_values,
+                filer: filer?,
+                channel,
+            })
+        })
+    }
+}
+
+fn photos(
+    violations: &mut Violations,
+    field: &str,
+    given: &[common::MediaRef],
+) -> Option<Vec<PhotoToAttach>> {
+    if given.len() > MAX_PHOTOS {
+        violations.add(field, format!("at most {MAX_PHOTOS} photos"));
+        return None;
+    }
+    let before = violations.len();
+    let photos: Vec<PhotoToAttach> = given
+        .iter()
+        .enumerate()
+        .filter_map(|(index, photo)| {
+            let id = validate::id(
+                violations,
+                &format!("{field}[{index}].id"),
+                &photo.id,
+                "photo",
+            )?;
+            let caption = validate::localized_text(
+                violations,
+                &format!("{field}[{index}].caption"),
+                photo.caption.as_ref(),
+                Text::optional(200),
+            )?;
+            Some(PhotoToAttach {
+                id,
+                caption: (!caption.translations.is_empty()).then_some(caption),
+            })
+        })
+        .collect();
+    (violations.len() == before).then_some(photos)
+}
+
+fn filer(
+    violations: &mut Violations,
+    on_behalf_of: &str,
+    contact_name: &str,
+    contact_phone: &str,
+    consent: &str,
+) -> Option<Filer> {
+    let on_behalf = !on_behalf_of.is_empty()
+        || !contact_name.trim().is_empty()
+        || !contact_phone.trim().is_empty();
+    if !on_behalf {
+        if !consent.trim().is_empty() {
+            violations.add(
+                "service_request.on_behalf_consent",
+                "only a request filed on behalf of someone carries their consent",
+            );
+            return None;
+        }
+        return Some(Filer::ForSelf);
+    }
+    let before = violations.len();
+    let user = validate::optional_id(violations, "on_behalf_of_user_id", on_behalf_of, "user");
+    let consent = validate::text(
+        violations,
+        "service_request.on_behalf_consent",
+        consent,
+        Text::required(MAX_CONSENT_CHARS),
+    );
+    let contact_name = validate::text(
+        violations,
+        "service_request.contact_name",
+        contact_name,
+        Text::optional(MAX_CONTACT_NAME_CHARS),
+    );
+    let contact_phone = if contact_phone.trim().is_empty() {
+        Some(None)
+    } else {
+        PhoneNumber::field(
+            violations,
+            "service_request.contact_phone",
+            contact_phone.trim(),
+        )
+        .map(Some)
+    };
+    if let (Some(None), Some(None)) = (&user, &contact_phone) {
+        violations.add(
+            "service_request.contact_phone",
+            "required for someone without an account: the phone to answer them on",
+        );
+    }
+    if let (Some(None), Some(name)) = (&user, &contact_name)
+        && name.is_empty()
+    {
+        violations.add(
+            "service_request.contact_name",
+            "required for someone without an account",
+        );
+    }
+    (violations.len() == before).then(|| Filer::OnBehalf {
+        user: user.flatten(),
+        contact_name: contact_name.unwrap_or_default(),
+        contact_phone: contact_phone.flatten(),
+        consent: consent.unwrap_or_default(),
+    })
+}
+
+/// Where a list of requests continues: the order's key of the last one, and its id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RequestCursor {
+    pub time: Option<DateTime<Utc>>,
+    pub id: Uuid,
+}
+
+/// Who a list is of when it names an assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    Any,
+    Unassigned,
+    Is(Uuid),
+}
+
+/// `ListServiceRequests`.
+#[derive(Debug)]
+pub struct ListServiceRequests {
+    pub page: Page<RequestCursor>,
+    pub area: Option<AdminScope>,
+    pub statuses: Vec<Status>,
+    pub type_ids: Vec<Uuid>,
+    pub assignee: Assignee,
+    pub requester: Option<Uuid>,
+    pub overdue_only: bool,
+    pub submitted_from: Option<DateTime<Utc>>,
+    pub submitted_until: Option<DateTime<Utc>>,
+    pub order: pb::ServiceRequestOrder,
+}
+
+impl ListServiceRequests {
+    pub fn parse(request: pb::ListServiceRequestsRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let page = validate::page(&mut violations, "page", request.page.as_ref());
+        let area = validate::optional_admin_code(&mut violations, "area", request.area.as_ref());
+        if request.statuses.len() > MAX_FILTER_VALUES || request.type_ids.len() > MAX_FILTER_VALUES
+        {
+            violations.add(
+                "statuses",
+                format!("at most {MAX_FILTER_VALUES} values a filter"),
+            );
+        }
+        let statuses: Vec<Status> = request
+            .statuses
+            .iter()
+            .enumerate()
+            .filter_map(|(index, value)| {
+                status(&mut violations, &format!("statuses[{index}]"), *value)
+            })
+            .collect();
+        let type_ids: Vec<Uuid> = request
+            .type_ids
+            .iter()
+            .enumerate()
+            .filter_map(|(index, id)| {
+                validate::id(
+                    &mut violations,
+                    &format!("type_ids[{index}]"),
+                    id,
+                    "request type",
+                )
+            })
+            .collect();
+        let assignee = match request.assignee_user_id.as_str() {
+            "" => Some(Assignee::Any),
+            "-" => Some(Assignee::Unassigned),
+            id => validate::id(&mut violations, "assignee_user_id", id, "user").map(Assignee::Is),
+        };
+        let requester = validate::optional_id(
+            &mut violations,
+            "requester_user_id",
+            &request.requester_user_id,
+            "user",
+        );
+        let range = request.submit_time_range.unwrap_or_default();
+        let from = validate::timestamp(
+            &mut violations,
+            "submit_time_range.start_time",
+            range.start_time.as_ref(),
+        );
+        let until = validate::timestamp(
+            &mut violations,
+            "submit_time_range.end_time",
+            range.end_time.as_ref(),
+        );
+        let order = pb::ServiceRequestOrder::try_from(request.order_by).unwrap_or_else(|_| {
+            violations.add("order_by", format!("unknown value {}", request.order_by));
+            pb::ServiceRequestOrder::Unspecified
+        });
+        violations.finish_with(|| {
+            Some(Self {
+                page: page?,
+                area: area?,
+                statuses,
+                type_ids,
+                assignee: assignee?,
+                requester: requester?,
+                overdue_only: request.overdue_only,
+                submitted_from: from?,
+                submitted_until: until?,
+                order,
+            })
+        })
+    }
+}
+
+/// A status given in a request: known, not `UNSPECIFIED`.
+pub fn status(violations: &mut Violations, field: &str, value: i32) -> Option<Status> {
+    use pb::ServiceRequestStatus as P;
+    let known = match P::try_from(value) {
+        Ok(P::Submitted) => Status::Submitted,
+        Ok(P::Acknowledged) => Status::Acknowledged,
+        Ok(P::InProgress) => Status::InProgress,
+        Ok(P::Resolved) => Status::Resolved,
+        Ok(P::Closed) => Status::Closed,
+        Ok(P::Rejected) => Status::Rejected,
+        Ok(P::Reopened) => Status::Reopened,
+        Ok(P::Merged) => Status::Merged,
+        Ok(P::Unspecified) | Err(_) => {
+            violations.add(field, "required: a status of the workflow");
+            return None;
+        }
+    };
+    Some(known)
+}
+
+/// A note's visibility, public when not given (`default`), or required.
+fn visibility(
+    violations: &mut Violations,
+    field: &str,
+    value: i32,
+    default: Option<pb::NoteVisibility>,
+) -> Option<pb::NoteVisibility> {
+    match pb::NoteVisibility::try_from(value) {
+        Ok(pb::NoteVisibility::Unspecified) => default.or_else(|| {
+            violations.add(field, "required: PUBLIC or INTERNAL");
+            None
+        }),
+        Ok(visibility) => Some(visibility),
+        Err(_) => {
+            violations.add(field, format!("unknown value {value}"));
+            None
+        }
+    }
+}
+
+/// `ChangeServiceRequestStatus`.
+#[derive(Debug)]
+pub struct ChangeStatus {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub to: Status,
+    pub note: String,
+    pub visibility: pb::NoteVisibility,
+    pub expected: Option<Status>,
+}
+
+impl ChangeStatus {
+    pub fn parse(request: pb::ChangeServiceRequestStatusRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "ChangeServiceRequestStatus",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let to = status(&mut violations, "status", request.status).and_then(|to| {
+            if matches!(
+                to,
+                Status::Acknowledged
+                    | Status::InProgress
+                    | Status::Resolved
+                    | Status::Closed
+                    | Status::Rejected
+            ) {
+                Some(to)
+            } else {
+                violations.add(
+                    "status",
+                    "must be ACKNOWLEDGED, IN_PROGRESS, RESOLVED, CLOSED or REJECTED (reopening and merging have their own RPCs)",
+                );
+                None
+            }
+        });
+        let needs_note = matches!(to, Some(Status::Rejected | Status::Resolved));
+        let note = validate::text(
+            &mut violations,
+            "note",
+            &request.note,
+            if needs_note {
+                Text::required(MAX_NOTE_CHARS)
+            } else {
+                Text::optional(MAX_NOTE_CHARS)
+            }
+            .multiline(),
+        );
+        let visibility = visibility(
+            &mut violations,
+            "note_visibility",
+            request.note_visibility,
+            Some(pb::NoteVisibility::Public),
+        );
+        if to == Some(Status::Rejected) && visibility == Some(pb::NoteVisibility::Internal) {
+            violations.add(
+                "note_visibility",
+                "a rejection is explained to the requester: its note is public",
+            );
+        }
+        let expected = if request.expected_status == 0 {
+            Some(None)
+        } else {
+            status(&mut violations, "expected_status", request.expected_status).map(Some)
+        };
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                to: to?,
+                note: note?,
+                visibility: visibility?,
+                expected: expected?,
+            })
+        })
+    }
+}
+
+/// `AssignServiceRequest`.
+#[derive(Debug)]
+pub struct Assign {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub assignee: Option<Uuid>,
+    pub note: String,
+}
+
+impl Assign {
+    pub fn parse(request: pb::AssignServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "AssignServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let assignee = validate::optional_id(
+            &mut violations,
+            "assignee_user_id",
+            &request.assignee_user_id,
+            "user",
+        );
+        let note = validate::text(
+            &mut violations,
+            "note",
+            &request.note,
+            Text::optional(MAX_NOTE_CHARS).multiline(),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                assignee: assignee?,
+                note: note?,
+            })
+        })
+    }
+}
+
+/// `AddServiceRequestNote`.
+#[derive(Debug)]
+pub struct AddNote {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub note: String,
+    pub visibility: pb::NoteVisibility,
+    pub photos: Vec<PhotoToAttach>,
+}
+
+impl AddNote {
+    pub fn parse(request: pb::AddServiceRequestNoteRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "AddServiceRequestNote",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let note = validate::text(
+            &mut violations,
+            "note",
+            &request.note,
+            Text::required(MAX_NOTE_CHARS).multiline(),
+        );
+        let visibility = visibility(&mut violations, "visibility", request.visibility, None);
+        let photos = photos(&mut violations, "photos", &request.photos);
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                note: note?,
+                visibility: visibility?,
+                photos: photos?,
+            })
+        })
+    }
+}
+
+/// Where a timeline continues: after this entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryCursor {
+    pub id: Uuid,
+}
+
+/// `ListServiceRequestTimeline`.
+#[derive(Debug)]
+pub struct ListTimeline {
+    pub page: Page<EntryCursor>,
+    pub id: Uuid,
+}
+
+impl ListTimeline {
+    pub fn parse(request: pb::ListServiceRequestTimelineRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let page = validate::page(&mut violations, "page", request.page.as_ref());
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                page: page?,
+                id: id?,
+            })
+        })
+    }
+}

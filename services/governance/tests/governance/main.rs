@@ -7,6 +7,7 @@ mod audit;
 mod divisions;
 mod register;
 mod request_types;
+mod requests;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,609 @@
+//! Service requests over gRPC: a villager files, two officials take it through its workflow, the
+//! villager follows it; an official files for a walk-in; due times from the type's SLA on the
+//! service clock; and every refusal specific, changing nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
+use terrace_governance::Governance;
+use terrace_platform::auth::{AdminScope, Role};
+use terrace_platform::service::ServiceDef;
+use terrace_platform::validate::to_timestamp;
+use terrace_proto::common::v1 as common;
+use terrace_proto::governance::v1 as pb;
+use terrace_proto::governance::v1::ServiceRequestStatus as S;
+use terrace_proto::governance::v1::governance_service_client::GovernanceServiceClient;
+use terrace_proto::identity::v1::Role as RoleProto;
+use terrace_testkit::TestApp;
+use terrace_testkit::events::published;
+use terrace_testkit::rpc::{assert_refused, reason, request_id, violated_fields};
+use tonic::Code;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// 余村, of 天荒坪镇, of 安吉县.
+const VILLAGE: &str = "330523108204";
+/// Another village of the same township.
+const NEIGHBOUR: &str = "330523108201";
+const TOWNSHIP: &str = "330523108";
+const COUNTY: &str = "330523";
+
+/// Friday 8 January 2027, 10:00 in China: the services' clock at the start.
+fn friday_morning() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2027-01-08T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct World {
+    app: TestApp,
+    db: DatabaseConnection,
+    client: GovernanceServiceClient<Channel>,
+    township: String,
+    village_official: String,
+    /// A resident of 余村 and their token.
+    villager: (Uuid, String),
+}
+
+impl World {
+    async fn new() -> Self {
+        let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
+            settings.services.insert(
+                "governance".into(),
+                serde_json::json!({ "demo_divisions": true }),
+            );
+        })
+        .await;
+        app.clock.set(friday_morning());
+        let db = app.ctx.database("governance").await;
+        let client = GovernanceServiceClient::new(app.channel().await);
+        let token = |role, area| app.token(&Uuid::now_v7().to_string(), &[(role, area)]);
+        let township = token(Role::TownshipOfficial, TOWNSHIP);
+        let village_official = token(Role::VillageOfficial, VILLAGE);
+        let villager_id = Uuid::now_v7();
+        let villager = app.token(&villager_id.to_string(), &[(Role::Resident, VILLAGE)]);
+        Self {
+            app,
+            db,
+            client,
+            township,
+            village_official,
+            villager: (villager_id, villager),
+        }
+    }
+
+    fn token(&self, role: Role, area: &str) -> String {
+        self.app.token(&Uuid::now_v7().to_string(), &[(role, area)])
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        self.db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap()
+    }
+
+    /// A request type of the township: a well, with a required well number.
+    async fn well_type(&mut self, sla_hours: i32, sla_working_days: i32) -> pb::RequestType {
+        let request = pb::CreateRequestTypeRequest {
+            request_id: request_id(),
+            request_type: Some(pb::RequestType {
+                area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
+                code: format!("well-{}", Uuid::now_v7().simple()),
+                name: zh("水井损坏"),
+                group: "water".into(),
+                fields: vec![pb::RequestFieldDefinition {
+                    key: "well_number".into(),
+                    label: zh("水井编号"),
+                    r#type: pb::RequestFieldType::Number as i32,
+                    required: true,
+                    min_value: "1".into(),
+                    max_value: "99".into(),
+                    ..Default::default()
+                }],
+                responsible_role: RoleProto::VillageOfficial as i32,
+                sla_hours,
+                sla_working_days,
+                ..Default::default()
+            }),
+        };
+        let township = self.township.clone();
+        self.client
+            .create_request_type(self.app.request(request, &township))
+            .await
+            .unwrap()
+            .into_inner()
+            .request_type
+            .unwrap()
+    }
+
+    async fn file(
+        &mut self,
+        token: &str,
+        request: pb::CreateServiceRequestRequest,
+    ) -> Result<pb::CreateServiceRequestResponse, tonic::Status> {
+        Ok(self
+            .client
+            .create_service_request(self.app.request(request, token))
+            .await?
+            .into_inner())
+    }
+
+    async fn get(&mut self, token: &str, id: &str) -> Result<pb::ServiceRequest, tonic::Status> {
+        let request = pb::GetServiceRequestRequest {
+            service_request_id: id.into(),
+        };
+        Ok(self
+            .client
+            .get_service_request(self.app.request(request, token))
+            .await?
+            .into_inner()
+            .service_request
+            .unwrap())
+    }
+
+    async fn change(
+        &mut self,
+        token: &str,
+        id: &str,
+        to: S,
+        note: &str,
+        visibility: pb::NoteVisibility,
+    ) -> Result<pb::ServiceRequest, tonic::Status> {
+        let request = pb::ChangeServiceRequestStatusRequest {
+            request_id: request_id(),
+            service_request_id: id.into(),
+            status: to as i32,
+            note: note.into(),
+            note_visibility: visibility as i32,
+            expected_status: 0,
+        };
+        Ok(self
+            .client
+            .change_service_request_status(self.app.request(request, token))
+            .await?
+            .into_inner()
+            .service_request
+            .unwrap())
+    }
+
+    async fn timeline(&mut self, token: &str, id: &str) -> Vec<pb::ServiceRequestTimelineEntry> {
+        let request = pb::ListServiceRequestTimelineRequest {
+            service_request_id: id.into(),
+            ..Default::default()
+        };
+        self.client
+            .list_service_request_timeline(self.app.request(request, token))
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+    }
+
+    async fn list(
+        &mut self,
+        token: &str,
+        request: pb::ListServiceRequestsRequest,
+    ) -> Result<Vec<pb::ServiceRequest>, tonic::Status> {
+        Ok(self
+            .client
+            .list_service_requests(self.app.request(request, token))
+            .await?
+            .into_inner()
+            .service_requests)
+    }
+}
+
+fn zh(text: &str) -> Option<common::LocalizedText> {
+    Some(common::LocalizedText {
+        translations: [("zh-CN".to_owned(), text.to_owned())].into(),
+    })
+}
+
+/// A request for `type_id` in `village`, with the well number `number`.
+fn broken_well(type_id: &str, village: &str, number: &str) -> pb::CreateServiceRequestRequest {
+    pb::CreateServiceRequestRequest {
+        request_id: request_id(),
+        service_request: Some(pb::ServiceRequest {
+            type_id: type_id.into(),
+            village_code: village.into(),
+            description: "三组村口的水井抽不上水了".into(),
+            location: Some(pb::RequestLocation {
+                point: Some(common::GeoPoint {
+                    latitude: 30.5231,
+                    longitude: 119.6102,
+                }),
+                address: "三组 村口桥边".into(),
+            }),
+            field_values: [("well_number".to_owned(), number.to_owned())].into(),
+            ..Default::default()
+        }),
+        on_behalf_of_user_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_villagers_request_goes_through_its_workflow_with_two_officials() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let (villager_id, villager) = w.villager.clone();
+    let village_official = w.village_official.clone();
+    let township = w.township.clone();
+
+    // Filed from the app: submitted, due in 48 hours, the village answerable.
+    let filing = broken_well(&well.id, VILLAGE, "7");
+    let filed = w.file(&villager, filing.clone()).await.unwrap();
+    let request = filed.service_request.unwrap();
+    assert_eq!(request.status, S::Submitted as i32);
+    assert!(
+        request.reference.starts_with("R-2027-"),
+        "{}",
+        request.reference
+    );
+    assert_eq!(request.requester_user_id, villager_id.to_string());
+    assert_eq!(request.channel, pb::RequestChannel::App as i32);
+    assert_eq!(
+        request.due_time,
+        Some(to_timestamp(friday_morning() + chrono::Duration::hours(48)))
+    );
+    assert_eq!(request.responsible_area.as_ref().unwrap().code, VILLAGE);
+    assert_eq!(request.field_values["well_number"], "7");
+    assert_eq!(request.version, 1);
+    // The phone retries the same filing: the same request, nothing more.
+    let again = w.file(&villager, filing).await.unwrap();
+    assert_eq!(again.service_request.unwrap().id, request.id);
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM service_requests").await,
+        1
+    );
+
+    // The village official acknowledges it publicly and starts it with an internal note; the
+    // township official resolves it; the village official closes it.
+    let id = request.id.clone();
+    w.change(
+        &village_official,
+        &id,
+        S::Acknowledged,
+        "已收到，明天去看",
+        pb::NoteVisibility::Public,
+    )
+    .await
+    .unwrap();
+    w.change(
+        &village_official,
+        &id,
+        S::InProgress,
+        "找了水泵师傅老周",
+        pb::NoteVisibility::Internal,
+    )
+    .await
+    .unwrap();
+    // (Tokens live 15 minutes on the same clock.)
+    w.app.clock.advance(Duration::from_secs(600));
+    let resolved = w
+        .change(
+            &township,
+            &id,
+            S::Resolved,
+            "水泵已更换",
+            pb::NoteVisibility::Public,
+        )
+        .await
+        .unwrap();
+    let resolved_at = friday_morning() + chrono::Duration::minutes(10);
+    assert_eq!(resolved.resolve_time, Some(to_timestamp(resolved_at)));
+    assert_eq!(
+        resolved.reopen_deadline,
+        Some(to_timestamp(resolved_at + chrono::Duration::days(7))),
+        "the area's default reopen window"
+    );
+    // Two officials at once: one expected it still in progress.
+    let mut guarded = pb::ChangeServiceRequestStatusRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        status: S::Closed as i32,
+        note: String::new(),
+        note_visibility: 0,
+        expected_status: S::InProgress as i32,
+    };
+    let raced = w
+        .client
+        .change_service_request_status(w.app.request(guarded.clone(), &village_official))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (raced.code(), reason(&raced).as_str()),
+        (Code::Aborted, "STATUS_CHANGED")
+    );
+    guarded.request_id = request_id();
+    guarded.expected_status = S::Resolved as i32;
+    let closed = w
+        .client
+        .change_service_request_status(w.app.request(guarded, &village_official))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!((closed.status, closed.version), (S::Closed as i32, 5));
+
+    // Nothing moves a closed request; the answer says where it stands.
+    let refused = w
+        .change(
+            &village_official,
+            &id,
+            S::Acknowledged,
+            "",
+            pb::NoteVisibility::Public,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::FailedPrecondition, "INVALID_TRANSITION")
+    );
+    let info = tonic_types::StatusExt::get_error_details(&refused)
+        .error_info()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        info.metadata["current_status"],
+        "SERVICE_REQUEST_STATUS_CLOSED"
+    );
+
+    // The villager follows it: the public timeline only, and a public note of their own.
+    let seen = w.get(&villager, &id).await.unwrap();
+    assert_eq!(seen.status, S::Closed as i32);
+    let note = pb::AddServiceRequestNoteRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        note: "谢谢，已经有水了".into(),
+        visibility: pb::NoteVisibility::Public as i32,
+        photos: Vec::new(),
+    };
+    w.client
+        .add_service_request_note(w.app.request(note.clone(), &villager))
+        .await
+        .unwrap();
+    let internal = pb::AddServiceRequestNoteRequest {
+        request_id: request_id(),
+        visibility: pb::NoteVisibility::Internal as i32,
+        ..note
+    };
+    assert_refused(
+        w.client
+            .add_service_request_note(w.app.request(internal, &villager))
+            .await,
+        Code::PermissionDenied,
+        "INTERNAL_NOTES_ARE_OFFICIALS",
+    );
+    let public = w.timeline(&villager, &id).await;
+    let everything = w.timeline(&village_official, &id).await;
+    assert_eq!(
+        everything.len(),
+        6,
+        "filed, four changes, the villager's note"
+    );
+    assert_eq!(public.len(), 5, "the internal note is the officials'");
+    assert!(public.iter().all(|e| e.note != "找了水泵师傅老周"));
+    assert_eq!(
+        public.iter().map(|e| e.to_status).collect::<Vec<_>>(),
+        [
+            S::Submitted as i32,
+            S::Acknowledged as i32,
+            S::Resolved as i32,
+            S::Closed as i32,
+            0
+        ]
+    );
+
+    // Another villager of the township, and an official of the neighbouring village, do not see it.
+    let stranger = w.token(Role::Resident, NEIGHBOUR);
+    assert_eq!(
+        w.get(&stranger, &id).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let neighbour_official = w.token(Role::VillageOfficial, NEIGHBOUR);
+    assert_eq!(
+        w.get(&neighbour_official, &id).await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    // Lists: the township's officials by area, the villager their own, not an area.
+    let area = |code: &str| Some(AdminScope::parse(code).unwrap().to_proto());
+    let listed = w
+        .list(
+            &township,
+            pb::ListServiceRequestsRequest {
+                area: area(TOWNSHIP),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let open = w
+        .list(
+            &township,
+            pb::ListServiceRequestsRequest {
+                area: area(TOWNSHIP),
+                statuses: vec![S::Submitted as i32, S::InProgress as i32],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(open.is_empty());
+    let own = w
+        .list(&villager, pb::ListServiceRequestsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1);
+    assert_refused(
+        w.list(
+            &villager,
+            pb::ListServiceRequestsRequest {
+                area: area(VILLAGE),
+                ..Default::default()
+            },
+        )
+        .await,
+        Code::PermissionDenied,
+        "OUTSIDE_YOUR_AREA",
+    );
+
+    // What was told and recorded: one filing, four changes, two public notes... of which the
+    // villager's; the officials' four changes in the county's audit chain, the villager's own
+    // filing and note not.
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.created").await,
+        1
+    );
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.status_changed").await,
+        4
+    );
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.note_added").await,
+        1
+    );
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM audit_entries WHERE target_type = 'service_request'")
+            .await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn an_official_files_for_a_walk_in_and_bad_filings_change_nothing() {
+    let mut w = World::new().await;
+    let well = w.well_type(0, 2).await;
+    let village_official = w.village_official.clone();
+    let (_, villager) = w.villager.clone();
+
+    // A walk-in without an account: name, phone and how they agreed.
+    let mut walk_in = broken_well(&well.id, VILLAGE, "12");
+    {
+        let request = walk_in.service_request.as_mut().unwrap();
+        request.contact_name = "周大爷".into();
+        request.contact_phone = "13800001111".into();
+        request.on_behalf_consent = "口头同意，村委会窗口".into();
+    }
+    let filed = w
+        .file(&village_official, walk_in.clone())
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    assert_eq!(filed.channel, pb::RequestChannel::WalkIn as i32);
+    assert_eq!(filed.requester_user_id, "");
+    assert_eq!(filed.contact_phone, "+8613800001111");
+    // Filed on a Friday with 2 working days: due at the end of Tuesday.
+    assert_eq!(
+        filed.due_time,
+        Some(to_timestamp(
+            DateTime::parse_from_rfc3339("2027-01-13T00:00:00+08:00")
+                .unwrap()
+                .with_timezone(&Utc)
+        ))
+    );
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM audit_entries WHERE action = 'service_request.filed'")
+            .await,
+        1
+    );
+    let before = w.count("SELECT count(*) AS n FROM service_requests").await;
+
+    // Without consent, without a phone to answer on.
+    let mut careless = walk_in.clone();
+    careless.request_id = request_id();
+    {
+        let request = careless.service_request.as_mut().unwrap();
+        request.on_behalf_consent.clear();
+        request.contact_phone.clear();
+    }
+    let refused = w.file(&village_official, careless).await.unwrap_err();
+    let mut fields = violated_fields(&refused);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "service_request.contact_phone",
+            "service_request.on_behalf_consent"
+        ]
+    );
+    // A well number out of bounds, an unknown field, no description.
+    let mut sloppy = broken_well(&well.id, VILLAGE, "100");
+    {
+        let request = sloppy.service_request.as_mut().unwrap();
+        request.field_values.insert("colour".into(), "blue".into());
+    }
+    let refused = w.file(&villager, sloppy).await.unwrap_err();
+    assert_eq!(
+        violated_fields(&refused),
+        [
+            "service_request.field_values[\"colour\"]",
+            "service_request.field_values[\"well_number\"]"
+        ]
+    );
+    // In a village where the villager has no role; for a type another township defines.
+    assert_refused(
+        w.file(&villager, broken_well(&well.id, NEIGHBOUR, "3"))
+            .await,
+        Code::PermissionDenied,
+        "OUTSIDE_YOUR_VILLAGE",
+    );
+    let other_county = "330522100001";
+    let resident_elsewhere = w.token(Role::Resident, other_county);
+    assert_refused(
+        w.file(
+            &resident_elsewhere,
+            broken_well(&well.id, other_county, "3"),
+        )
+        .await,
+        Code::FailedPrecondition,
+        "REQUEST_TYPE_NOT_OFFERED",
+    );
+    // A type switched off takes no more.
+    let township = w.township.clone();
+    w.client
+        .update_request_type(w.app.request(
+            pb::UpdateRequestTypeRequest {
+                request_id: request_id(),
+                request_type: Some(pb::RequestType {
+                    id: well.id.clone(),
+                    active: false,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["active".into()],
+                }),
+            },
+            &township,
+        ))
+        .await
+        .unwrap();
+    assert_refused(
+        w.file(&villager, broken_well(&well.id, VILLAGE, "3")).await,
+        Code::FailedPrecondition,
+        "REQUEST_TYPE_INACTIVE",
+    );
+    // An official of the county may file for the village; an agency without the scope may not.
+    let county = w.token(Role::CountyAdmin, COUNTY);
+    assert_refused(
+        w.file(&county, walk_in.clone()).await,
+        Code::FailedPrecondition,
+        "REQUEST_TYPE_INACTIVE",
+    );
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM service_requests").await,
+        before
+    );
+}
