@@ -265,15 +265,19 @@ impl Photos {
         let id = Uuid::now_v7();
         let key = store::object_key(self.service, id, now);
         let thumbnail_key = entity::thumbnail_key(&key);
-        self.put(&key, processed.main.clone()).await?;
-        self.put(&thumbnail_key, processed.thumbnail).await?;
+        let size_bytes = i64::try_from(processed.main.len()).unwrap_or(i64::MAX);
+        self.put(&key, processed.main).await?;
+        if let Err(error) = self.put(&thumbnail_key, processed.thumbnail).await {
+            self.delete_objects(&key).await;
+            return Err(error);
+        }
         let row = entity::ActiveModel {
             id: Set(id),
             uploaded_by: Set(uploaded_by.clone()),
             request_id: Set(request_id),
             object_key: Set(key.clone()),
             content_type: Set(ingest::CONTENT_TYPE.to_owned()),
-            size_bytes: Set(i64::try_from(processed.main.len()).unwrap_or(i64::MAX)),
+            size_bytes: Set(size_bytes),
             sha256_hex: Set(processed.sha256_hex),
             width: Set(i32::try_from(processed.width).unwrap_or(i32::MAX)),
             height: Set(i32::try_from(processed.height).unwrap_or(i32::MAX)),

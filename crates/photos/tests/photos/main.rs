@@ -8,4 +8,5 @@ mod attach;
 mod helpers;
 mod images;
 mod serve;
+mod service;
 mod upload;

@@ -185,6 +185,15 @@ async fn a_public_photo_is_served_to_anyone_without_a_signature() {
         "public, max-age=86400, immutable"
     );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    // A HEAD is answered with the headers alone.
+    let head = http
+        .head(format!("{base}{}", media.uri))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"], format!("\"{}\"", photo.sha256_hex));
+    assert!(head.bytes().await.unwrap().is_empty());
     let thumbnail = http
         .get(format!("{base}{}", media.thumbnail_uri))
         .send()
