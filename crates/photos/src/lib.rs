@@ -230,8 +230,13 @@ impl Photos {
     }
 
     /// Stores `upload` for `caller`, once per `request_id`: a retry (same caller, same id) gets
-    /// the photo the first upload made, without decoding it again. Refusals are
-    /// `INVALID_ARGUMENT` on `content`.
+    /// the photo the first upload made, without decoding it again (its `public` and bytes are the
+    /// first upload's). Refusals are `INVALID_ARGUMENT` on `content`.
+    ///
+    /// `db` is the service's pool, not a transaction: decoding takes a while and must not hold
+    /// one open, and the row is the upload's own idempotency record (no `idempotency::once`
+    /// around it, whose remembered answer would replay URLs signed long ago; answer a retry
+    /// with a fresh [`Photos::media_ref`]).
     pub async fn upload<C: ConnectionTrait>(
         &self,
         db: &C,
