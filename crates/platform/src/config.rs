@@ -26,6 +26,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub consumer: ConsumerSettings,
     pub jobs: JobsSettings,
+    pub photos: PhotosSettings,
     /// Settings of individual services, one table each (`[services.identity]`, or
     /// `TERRACE__SERVICES__IDENTITY__KEY`), read by the service with [`Settings::service`].
     pub services: std::collections::BTreeMap<String, serde_json::Value>,
@@ -37,7 +38,8 @@ pub struct Settings {
 pub struct GrpcSettings {
     pub addr: SocketAddr,
     /// Largest encoded message accepted or sent. Set explicitly so that a client cannot make the
-    /// server buffer arbitrary amounts of memory; photos travel as references, not bytes.
+    /// server buffer arbitrary amounts of memory. A service that takes photo uploads raises its
+    /// own decoding limit to fit one (`terrace_photos::Photos::max_request_bytes`).
     pub max_message_bytes: usize,
     /// A request still running after this long is cancelled and answered `DEADLINE_EXCEEDED`.
     #[serde(with = "humantime_secs")]
@@ -313,6 +315,77 @@ impl Default for JobsSettings {
     }
 }
 
+/// The platform's photos (`terrace-photos`): where their bytes live, how large an upload may
+/// be, and the key and lifetime of the signed URLs that let a browser load one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PhotosSettings {
+    /// `local` (a directory, the default) or `s3` (S3-compatible storage: MinIO, a cloud's).
+    pub store: PhotoStore,
+    /// The directory of the `local` store; created when missing.
+    pub dir: PathBuf,
+    /// The `s3` store's bucket and how to reach it.
+    pub s3: S3Settings,
+    /// What signed photo URLs are keyed by (HKDF-SHA256 per service). Every replica of a service
+    /// needs the same; changing it makes the URLs handed out so far stop working.
+    pub url_secret: SecretString,
+    /// The largest upload accepted, in bytes (the contract says 8 MiB).
+    pub max_upload_bytes: usize,
+    /// The most pixels a photo may decode to, in millions (decompression bombs are refused
+    /// from their header, before decoding).
+    pub max_megapixels: u32,
+    /// How long a signed URL of a photo that is not public stays valid (service clock).
+    #[serde(with = "humantime_secs")]
+    pub signed_url_ttl: Duration,
+    /// Photos decoded at once per process: decoding is CPU work, bounded so that uploads cannot
+    /// take every core from the other calls.
+    pub max_concurrent_decodes: usize,
+}
+
+/// The secret signed photo URLs use when none is configured: fine on a laptop, never in
+/// production (the service warns at start).
+pub const DEVELOPMENT_PHOTO_URL_SECRET: &str = "terrace-development-photo-url-secret";
+
+impl Default for PhotosSettings {
+    fn default() -> Self {
+        Self {
+            store: PhotoStore::Local,
+            dir: PathBuf::from("data/photos"),
+            s3: S3Settings::default(),
+            url_secret: SecretString::from(DEVELOPMENT_PHOTO_URL_SECRET),
+            max_upload_bytes: 8 * 1024 * 1024,
+            max_megapixels: 40,
+            signed_url_ttl: Duration::from_secs(3600),
+            max_concurrent_decodes: 2,
+        }
+    }
+}
+
+/// Where photo bytes are kept.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PhotoStore {
+    /// A directory of the process's file system (`photos.dir`).
+    #[default]
+    Local,
+    /// An S3-compatible bucket (`photos.s3`).
+    S3,
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct S3Settings {
+    /// The endpoint URL (`http://minio:9000`); empty for AWS itself.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: SecretString,
+    pub secret_access_key: SecretString,
+    /// Allow a plain `http://` endpoint (MinIO inside the cluster).
+    pub allow_http: bool,
+}
+
 /// Event consumers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -535,6 +608,42 @@ mod tests {
         );
         let absent: Market = settings.service("agri").unwrap();
         assert!(!absent.reindex_on_start);
+    }
+
+    #[test]
+    fn photo_settings_default_to_a_local_directory_and_read_s3_from_a_file() {
+        let defaults = PhotosSettings::default();
+        assert_eq!(defaults.store, PhotoStore::Local);
+        assert_eq!(defaults.max_upload_bytes, 8 * 1024 * 1024);
+        assert_eq!(defaults.max_megapixels, 40);
+        assert_eq!(defaults.signed_url_ttl, Duration::from_secs(3600));
+        let dir =
+            std::env::temp_dir().join(format!("terrace-photos-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("terrace.toml");
+        std::fs::write(
+            &file,
+            "[photos]\nstore = \"s3\"\nsigned_url_ttl = \"30m\"\nurl_secret = \"s\"\n\
+             [photos.s3]\nendpoint = \"http://minio:9000\"\nbucket = \"photos\"\n\
+             access_key_id = \"key\"\nsecret_access_key = \"secret\"\nallow_http = true\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&Sources {
+            file: Some(file),
+            environment: false,
+        })
+        .unwrap();
+        let photos = settings.photos;
+        assert_eq!(photos.store, PhotoStore::S3);
+        assert_eq!(photos.signed_url_ttl, Duration::from_secs(1800));
+        assert_eq!(photos.s3.bucket, "photos");
+        assert_eq!(photos.s3.secret_access_key.expose_secret(), "secret");
+        assert!(photos.s3.allow_http);
+        assert_eq!(photos.max_megapixels, 40, "unset keys keep their defaults");
+        assert!(
+            !format!("{photos:?}").contains("secret\""),
+            "secrets stay out of logs"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! the web console, the farmers' PWA and agencies reach the same handlers. Around the handlers, from
 //! the outside in:
 //!
-//! 1. [`GrpcTraceLayer`]: a span per call, joined to the caller's trace; RED metrics.
+//! 1. [`GrpcTraceLayer`]: a span per call, joined to the caller's trace; RED metrics. Inside it,
+//!    plain HTTP routes services mount by prefix ([`crate::mounts`], photos) and the web apps
+//!    ([`crate::web_apps`]) answer their paths before anything below sees them.
 //! 2. CORS and gRPC-Web translation.
 //! 3. Load shedding over a process-wide concurrency limit: when every slot is taken a new call is
 //!    answered `RESOURCE_EXHAUSTED` at once instead of queueing behind the rest.
@@ -62,6 +64,8 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     public_methods: Vec<String>,
     descriptor_sets: Vec<&'static [u8]>,
+    /// Plain HTTP routes services mount on this port (photos), served before authentication.
+    mounts: crate::mounts::Mounts,
     health: Health,
 }
 
@@ -122,6 +126,7 @@ impl GrpcServer {
                 terrace_proto::FILE_DESCRIPTOR_SET,
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
             ],
+            mounts: crate::mounts::Mounts::default(),
             health: Health {
                 reporter,
                 names: Default::default(),
@@ -174,6 +179,14 @@ impl GrpcServer {
         self
     }
 
+    /// Serves `router` for every path under `prefix` (`/media/governance/`) on this port, before
+    /// authentication: what a browser loads without a token (a photo in an `<img>`), each route
+    /// authorizing by itself. The router sees the whole path. See [`crate::mounts`].
+    pub fn add_http_routes(&mut self, prefix: &str, router: axum::Router) -> &mut Self {
+        self.mounts.add(prefix, router);
+        self
+    }
+
     /// The handle that flips health; starts `NOT_SERVING` for everything registered so far.
     pub fn health(&self) -> Health {
         self.health.clone()
@@ -214,6 +227,9 @@ impl GrpcServer {
             .unwrap_or_default();
         let stack = ServiceBuilder::new()
             .layer(GrpcTraceLayer::default())
+            // Mounted routes authorize by themselves (a photo URL's signature): before
+            // authentication, like the apps.
+            .layer(crate::mounts::MountsLayer::new(self.mounts))
             // Page loads carry no token: the apps are served before authentication.
             .layer(crate::web_apps::WebAppsLayer::new(web_apps))
             .layer(cors(&settings))

@@ -919,6 +919,23 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "requests are filed on behalf of someone by the officials of their village",
         "代人提交诉求须由其所在村的干部办理",
     ),
+    // Photos (`terrace-photos`).
+    (
+        "not a JPEG, PNG or WebP image",
+        "不是 JPEG、PNG 或 WebP 图片",
+    ),
+    ("larger than {} MiB", "超过 {} MiB"),
+    ("more than {} megapixels", "超过 {} 百万像素"),
+    ("no such photo: upload it first", "没有这张照片：请先上传"),
+    (
+        "this photo is attached to something else already",
+        "这张照片已用在别处",
+    ),
+    ("this photo is listed twice", "这张照片重复了"),
+    (
+        "log in to upload or attach photos",
+        "请先登录，再上传或添加照片",
+    ),
 ];
 
 #[cfg(test)]

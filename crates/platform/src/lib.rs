@@ -21,6 +21,8 @@
 //!   load shedding, message-size limits and a graceful drain.
 //! - [`idempotency`]: `(caller, request_id)` claimed once; a retry gets the first answer.
 //! - [`jobs`]: periodic work run once per deployment on the service clock, with a lease.
+//! - [`mounts`]: plain HTTP routes a service mounts on the gRPC port by path prefix (photos),
+//!   outside authentication.
 //! - [`http`]: the side HTTP port: `/metrics`, liveness, and routes a service adds (JWKS).
 //! - [`service`]: the [`service::Service`] trait each service crate implements, and [`service::run`],
 //!   which runs one or all of them over already-bound listeners.
@@ -45,6 +47,7 @@ pub mod http;
 pub mod i18n;
 pub mod idempotency;
 pub mod jobs;
+pub mod mounts;
 pub mod otp;
 pub mod phone;
 pub mod service;

@@ -4,6 +4,7 @@
 //! - `Echo` validates its fields and reports the principal and trace id it saw.
 //! - `Record` writes a note and its `probe.note.recorded` event in one transaction (idempotent by
 //!   `request_id`), or rolls both back on request.
+//! - `GET /probe/hello` is a plain HTTP route mounted on the gRPC port (no token).
 //! - A consumer (`probe-notes`) records every event it handles in `probe_seen`, with the trace id it
 //!   ran under and how often it was attempted. Notes whose text is `fail-always` always fail; notes
 //!   whose text is `fail-once` fail their first attempt.
@@ -87,6 +88,14 @@ impl<const CONSUMES: bool> Service for Probe<CONSUMES> {
     fn register(ctx: &ServiceContext, _state: &std::sync::Arc<()>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_file_descriptor_set(pb::FILE_DESCRIPTOR_SET);
+        // A plain HTTP route on the gRPC port, reached without a token (the platform's mounts).
+        server.add_http_routes(
+            "/probe/",
+            axum::Router::new().route(
+                "/probe/hello",
+                axum::routing::get(|| async { "hello from the probe" }),
+            ),
+        );
         server.add_service(
             ProbeServiceServer::new(ProbeHandler { ctx: ctx.clone() })
                 .max_decoding_message_size(limit)

@@ -1,5 +1,5 @@
 //! The web apps on the gRPC port: files, the client-side routes' fallback, cache headers, and
-//! gRPC-Web beside them on the same origin.
+//! gRPC-Web beside them on the same origin; routes a service mounts on the port.
 
 use terrace_platform::service::ServiceDef;
 use terrace_testkit::TestApp;
@@ -191,4 +191,46 @@ async fn a_browser_that_accepts_brotli_or_gzip_gets_the_copy_built_beside_the_fi
     assert_eq!(cache.as_deref(), Some("no-cache"));
     assert!(kind.contains("javascript"), "{kind}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_mounted_route_answers_plain_http_on_the_grpc_port_without_a_token() {
+    let app = TestApp::start(&[ServiceDef::of::<Probe>()], |_| {}).await;
+    let http = terrace_testkit::http_client();
+    let base = format!("http://{}", app.grpc_addr);
+
+    let hello = http
+        .get(format!("{base}/probe/hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hello.status(), 200);
+    assert_eq!(hello.text().await.unwrap(), "hello from the probe");
+    // Under the prefix, the router decides: a path it lacks is its 404, not a gRPC answer.
+    let missing = http
+        .get(format!("{base}/probe/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("grpc-status").is_none());
+    // A path merely starting like the prefix is not under it: it goes on to gRPC, which wants a
+    // token.
+    let beside = http
+        .post(format!("{base}/probex/hello"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beside.headers()["grpc-status"], "16");
+    // gRPC on the same port is untouched and still needs a token.
+    let refused = http
+        .post(format!("{base}/terrace.testkit.v1.ProbeService/Echo"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(vec![0u8, 0, 0, 0, 0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.headers()["grpc-status"], "16");
 }
