@@ -865,9 +865,15 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "required for someone without an account: the phone to answer them on",
         "没有账号的人必填：用于回复的电话",
     ),
-    ("required for someone without an account", "没有账号的人必填"),
+    (
+        "required for someone without an account",
+        "没有账号的人必填",
+    ),
     ("at most {} values a filter", "每个筛选条件最多 {} 个值"),
-    ("required: a status of the workflow", "必填：办理流程中的一个状态"),
+    (
+        "required: a status of the workflow",
+        "必填：办理流程中的一个状态",
+    ),
     ("required: PUBLIC or INTERNAL", "必填：公开或内部"),
     (
         "must be ACKNOWLEDGED, IN_PROGRESS, RESOLVED, CLOSED or REJECTED (reopening and merging have their own RPCs)",

@@ -143,6 +143,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(addr) = http_addr {
                 settings.http.addr = addr;
             }
+            // Development photos live with the rest of the development data, unless configured.
+            if settings.photos.dir == terrace_platform::config::PhotosSettings::default().dir {
+                settings.photos.dir = data_dir.join("photos");
+            }
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace")?;
             if !no_web {
                 match web::prepare(&web_dir).await {

@@ -43,6 +43,9 @@ impl TestContext {
         settings.consumer.max_deliver = 3;
         settings.consumer.ack_wait = Duration::from_secs(5);
         settings.jobs.poll_interval = Duration::from_millis(50);
+        // Photos go to a directory of the test's own, removed with it (not `data/photos` beside
+        // the crate).
+        settings.photos.dir = std::env::temp_dir().join(format!("terrace-test-{id}-photos"));
         Self {
             id,
             settings,
@@ -98,6 +101,7 @@ impl Default for TestContext {
 
 impl Drop for TestContext {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.settings.photos.dir);
         let settings = self.settings.clone();
         let prefix = settings.database.database_prefix.clone();
         let services = self.services.lock().map(|s| s.clone()).unwrap_or_default();

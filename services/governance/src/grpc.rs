@@ -39,7 +39,12 @@ impl GovernanceGrpc {
             ),
             request_types: RequestTypes::new(ctx.db.clone(), ctx.event_source(), ctx.clock.clone()),
             request_settings: RequestSettings::new(ctx.db.clone(), ctx.clock.clone()),
-            requests: Requests::new(ctx.db.clone(), ctx.event_source(), ctx.clock.clone()),
+            requests: Requests::new(
+                ctx.db.clone(),
+                ctx.event_source(),
+                ctx.clock.clone(),
+                state.photos.clone(),
+            ),
             audit: Audit::new(&ctx),
         }
     }
@@ -517,5 +522,18 @@ impl GovernanceService for GovernanceGrpc {
         let caller = Caller::required(&request)?;
         let query = requests::parse::ListTimeline::parse(request.into_inner())?;
         Ok(Response::new(self.requests.timeline(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_photo(
+        &self,
+        request: Request<pb::UploadPhotoRequest>,
+    ) -> Result<Response<pb::UploadPhotoResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::UploadPhoto::parse(request.into_inner())?;
+        let photo = self.requests.upload_photo(&caller, command).await?;
+        Ok(Response::new(pb::UploadPhotoResponse {
+            photo: Some(photo),
+        }))
     }
 }

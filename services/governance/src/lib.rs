@@ -54,6 +54,8 @@ pub struct GovernanceState {
     pub sealer: register::sealing::Sealer,
     /// This replica's division search index.
     pub division_index: Arc<divisions::index::SearchIndex>,
+    /// The photos of service requests and their notes.
+    pub photos: terrace_photos::Photos,
 }
 
 /// The governance service, as the platform runner starts it.
@@ -74,15 +76,22 @@ impl Service for Governance {
             );
         }
         let sealer = register::sealing::Sealer::new(&settings.national_id)?;
+        let photos =
+            terrace_photos::Photos::new(Self::NAME, &ctx.settings.photos, ctx.clock.clone())?;
         Ok(GovernanceState {
             settings,
             sealer,
             division_index: Arc::default(),
+            photos,
         })
     }
 
     fn register(ctx: &ServiceContext, state: &Arc<GovernanceState>, server: &mut GrpcServer) {
-        let limit = server.max_message_bytes();
+        // An upload (UploadPhoto) may be larger than other messages: up to the photos' own limit.
+        let limit = server
+            .max_message_bytes()
+            .max(state.photos.max_request_bytes());
+        server.add_http_routes(&state.photos.prefix(), state.photos.router(ctx.db.clone()));
         server.add_service(
             GovernanceServiceServer::new(grpc::GovernanceGrpc::new(ctx.clone(), state))
                 .max_decoding_message_size(limit)
@@ -114,6 +123,7 @@ impl Service for Governance {
                 tracing::warn!(%error, "division search index not built at start");
             }
         });
+        terrace_photos::spawn_prune(ctx, state.photos.clone());
         let retention = state.settings.retention.clone();
         terrace_platform::jobs::spawn(ctx, register::RETENTION_JOB, move |now| {
             let (register, retention) = (register.clone(), retention.clone());

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::register::claims::MIGRATION.boxed());
         migrations.push(crate::request_types::MIGRATION.boxed());
         migrations.push(crate::requests::MIGRATION.boxed());
+        migrations.push(terrace_photos::MIGRATION.boxed());
         migrations
     }
 }

@@ -69,12 +69,18 @@ pub const REQUESTS_WRITE: &str = "governance.requests:write";
 /// China time: the year of a reference.
 const CHINA: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
+/// What the photos of a request are attached to.
+pub const PHOTOS_OF_REQUEST: &str = "service_request";
+/// What the photos of a note are attached to (the timeline entry).
+pub const PHOTOS_OF_NOTE: &str = "service_request_note";
+
 /// Service requests: the *apply* step of their RPCs.
 #[derive(Debug, Clone)]
 pub struct Requests {
     db: DatabaseConnection,
     source: String,
     clock: Clock,
+    photos: terrace_photos::Photos,
 }
 
 /// The villager a caller files or reads as: a user for themself, or a helper whose consent
@@ -154,8 +160,33 @@ fn require_handler(caller: &Caller, row: &RequestRow) -> Result<()> {
 }
 
 impl Requests {
-    pub fn new(db: DatabaseConnection, source: String, clock: Clock) -> Self {
-        Self { db, source, clock }
+    pub fn new(
+        db: DatabaseConnection,
+        source: String,
+        clock: Clock,
+        photos: terrace_photos::Photos,
+    ) -> Self {
+        Self {
+            db,
+            source,
+            clock,
+            photos,
+        }
+    }
+
+    /// `UploadPhoto`: any signed-in user (or agency) uploads a photo to attach afterwards. Not
+    /// wrapped in the idempotency log: a retry finds its photo by `(uploader, request_id)` and
+    /// is answered with freshly signed URLs.
+    pub async fn upload_photo(
+        &self,
+        caller: &Caller,
+        command: parse::UploadPhoto,
+    ) -> Result<common::MediaRef> {
+        let photo = self
+            .photos
+            .upload(&self.db, caller, command.request_id, command.upload)
+            .await?;
+        Ok(self.photos.media_ref(&photo))
     }
 
     pub async fn create(
@@ -276,6 +307,17 @@ impl Requests {
                     updated_by: encoded_actor(caller),
                 };
                 store::insert(txn, row.clone()).await?;
+                self.photos
+                    .attach(
+                        txn,
+                        caller,
+                        "service_request.photos",
+                        &command.photos,
+                        PHOTOS_OF_REQUEST,
+                        row.id,
+                        now,
+                    )
+                    .await?;
                 let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Submitted)
                     .to(Status::Submitted)
                     .public()
@@ -369,11 +411,14 @@ impl Requests {
             Sight::Requester
         };
         let followers = self.followers(&self.db, &rows, sight).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut photos = self.photos.refs(&self.db, PHOTOS_OF_REQUEST, &ids).await?;
         Ok(pb::ListServiceRequestsResponse {
             service_requests: rows
                 .iter()
-                .map(|row| {
-                    proto(
+                .map(|row| pb::ServiceRequest {
+                    photos: photos.remove(&row.id).unwrap_or_default(),
+                    ..proto(
                         row,
                         followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
                     )
@@ -477,12 +522,6 @@ impl Requests {
         caller: &Caller,
         command: AddNote,
     ) -> Result<pb::ServiceRequestTimelineEntry> {
-        if !command.photos.is_empty() {
-            return Err(Error::invalid(
-                "photos",
-                "photos on notes are not accepted yet",
-            ));
-        }
         let now = self.clock.now();
         let answer = idempotency::once(
             &self.db,
@@ -518,6 +557,27 @@ impl Requests {
                     .into();
                 let row = self.save(txn, caller, row, now).await?;
                 store::insert_entry(txn, entry.clone()).await?;
+                self.photos
+                    .attach(
+                        txn,
+                        caller,
+                        "photos",
+                        &command.photos,
+                        PHOTOS_OF_NOTE,
+                        entry.id,
+                        now,
+                    )
+                    .await?;
+                let entry_photos = self
+                    .photos
+                    .refs(txn, PHOTOS_OF_NOTE, &[entry.id])
+                    .await?
+                    .remove(&entry.id)
+                    .unwrap_or_default();
+                let entry_with_photos = pb::ServiceRequestTimelineEntry {
+                    photos: entry_photos,
+                    ..entry_proto(&entry)
+                };
                 if command.visibility == pb::NoteVisibility::Public {
                     let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                     outbox::publish(
@@ -525,7 +585,7 @@ impl Requests {
                         &self.source,
                         &pb::ServiceRequestNoteAdded {
                             service_request: Some(service_request),
-                            entry: Some(entry_proto(&entry)),
+                            entry: Some(entry_with_photos.clone()),
                         },
                     )
                     .await?;
@@ -542,7 +602,7 @@ impl Requests {
                     .await?;
                 }
                 Ok(pb::AddServiceRequestNoteResponse {
-                    entry: Some(entry_proto(&entry)),
+                    entry: Some(entry_with_photos),
                 })
             },
         )
@@ -572,8 +632,16 @@ impl Requests {
         let (rows, next) = query.page.finish(rows, |rows| {
             rows.last().map(|row| EntryCursor { id: row.id })
         });
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let mut photos = self.photos.refs(&self.db, PHOTOS_OF_NOTE, &ids).await?;
         Ok(pb::ListServiceRequestTimelineResponse {
-            entries: rows.iter().map(entry_proto).collect(),
+            entries: rows
+                .iter()
+                .map(|row| pb::ServiceRequestTimelineEntry {
+                    photos: photos.remove(&row.id).unwrap_or_default(),
+                    ..entry_proto(row)
+                })
+                .collect(),
             page: Some(page_response(next.as_ref())),
         })
     }
@@ -647,10 +715,19 @@ impl Requests {
         let followers = self
             .followers(conn, std::slice::from_ref(row), sight)
             .await?;
-        Ok(proto(
-            row,
-            followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
-        ))
+        let photos = self
+            .photos
+            .refs(conn, PHOTOS_OF_REQUEST, &[row.id])
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
+        Ok(pb::ServiceRequest {
+            photos,
+            ..proto(
+                row,
+                followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+            )
+        })
     }
 }
 

@@ -43,12 +43,7 @@ pub enum Filer {
     },
 }
 
-/// A photo to attach: its id as uploaded, and its caption.
-#[derive(Debug, Clone)]
-pub struct PhotoToAttach {
-    pub id: Uuid,
-    pub caption: Option<common::LocalizedText>,
-}
+pub use terrace_photos::Attachment as PhotoToAttach;
 
 /// `CreateServiceRequest`.
 #[derive(Debug)]
@@ -558,6 +553,30 @@ impl AddNote {
                 note: note?,
                 visibility: visibility?,
                 photos: photos?,
+            })
+        })
+    }
+}
+
+/// `UploadPhoto`.
+#[derive(Debug)]
+pub struct UploadPhoto {
+    pub request_id: Uuid,
+    pub upload: terrace_photos::Upload,
+}
+
+impl UploadPhoto {
+    pub fn parse(request: pb::UploadPhotoRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let request_id = validate::request_id(&mut violations, "request_id", &request.request_id);
+        violations.finish_with(|| {
+            Some(Self {
+                request_id: request_id?,
+                upload: terrace_photos::Upload {
+                    content: request.content.into(),
+                    content_type: request.content_type,
+                    public: request.public,
+                },
             })
         })
     }

@@ -607,3 +607,123 @@ async fn an_official_files_for_a_walk_in_and_bad_filings_change_nothing() {
         before
     );
 }
+
+/// A small JPEG, as a phone would send.
+fn jpeg() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Jpeg)
+        .unwrap();
+    bytes.into_inner()
+}
+
+impl World {
+    async fn upload(
+        &mut self,
+        token: &str,
+        content: Vec<u8>,
+    ) -> Result<common::MediaRef, tonic::Status> {
+        let request = pb::UploadPhotoRequest {
+            request_id: request_id(),
+            content,
+            content_type: "image/jpeg".into(),
+            public: false,
+        };
+        Ok(self
+            .client
+            .upload_photo(self.app.request(request, token))
+            .await?
+            .into_inner()
+            .photo
+            .unwrap())
+    }
+}
+
+#[tokio::test]
+async fn photos_go_with_the_request_and_are_served_to_those_who_may_see_it() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let (_, villager) = w.villager.clone();
+    let village_official = w.village_official.clone();
+
+    // Not an image: refused at the door.
+    let refused = w
+        .upload(&villager, b"hello, not a photo".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["content"]);
+
+    let photo = w.upload(&villager, jpeg()).await.unwrap();
+    assert_eq!((photo.width, photo.height), (64, 48));
+    // Someone else cannot attach the villager's photo.
+    let mut borrowed = broken_well(&well.id, VILLAGE, "4");
+    borrowed.service_request.as_mut().unwrap().photos = vec![common::MediaRef {
+        id: photo.id.clone(),
+        ..Default::default()
+    }];
+    let neighbour = w.token(Role::Resident, VILLAGE);
+    let refused = w.file(&neighbour, borrowed.clone()).await.unwrap_err();
+    assert_eq!(violated_fields(&refused), ["service_request.photos[0].id"]);
+    // The villager can.
+    borrowed.request_id = request_id();
+    let filed = w
+        .file(&villager, borrowed)
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    assert_eq!(filed.photos.len(), 1);
+
+    // The official reads the request with a signed address of the photo, which serves it.
+    let seen = w.get(&village_official, &filed.id).await.unwrap();
+    let uri = &seen.photos[0].uri;
+    assert!(
+        uri.starts_with("/media/governance/") && uri.contains("sig="),
+        "{uri}"
+    );
+    let http = terrace_testkit::http_client();
+    let base = format!("http://{}", w.app.grpc_addr);
+    let served = http.get(format!("{base}{uri}")).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    let thumbnail = http
+        .get(format!("{base}{}", seen.photos[0].thumbnail_uri))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.status(), 200);
+    // Without its signature the address serves nothing.
+    let bare = uri.split('?').next().unwrap();
+    assert_eq!(
+        http.get(format!("{base}{bare}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // An official's public note with a photo: the requester sees both.
+    let official_photo = w.upload(&village_official, jpeg()).await.unwrap();
+    w.client
+        .add_service_request_note(w.app.request(
+            pb::AddServiceRequestNoteRequest {
+                request_id: request_id(),
+                service_request_id: filed.id.clone(),
+                note: "现场照片".into(),
+                visibility: pb::NoteVisibility::Public as i32,
+                photos: vec![common::MediaRef {
+                    id: official_photo.id.clone(),
+                    ..Default::default()
+                }],
+            },
+            &village_official,
+        ))
+        .await
+        .unwrap();
+    let timeline = w.timeline(&villager, &filed.id).await;
+    let note = timeline.iter().find(|e| e.note == "现场照片").unwrap();
+    assert_eq!(note.photos.len(), 1);
+    assert_eq!(note.photos[0].id, official_photo.id);
+}
