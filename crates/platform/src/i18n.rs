@@ -942,6 +942,35 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "log in to upload or attach photos",
         "请先登录，再上传或添加照片",
     ),
+    (
+        "only an open request is escalated",
+        "只有办理中的诉求才能上报",
+    ),
+    (
+        "the request is with its county already",
+        "此诉求已在县级办理",
+    ),
+    (
+        "only the requester rates or reopens a request",
+        "只有诉求人才能评价或重新打开诉求",
+    ),
+    (
+        "a request is rated once it is resolved",
+        "诉求办结后才能评价",
+    ),
+    ("this request has been rated already", "此诉求已经评价过了"),
+    (
+        "only a resolved request is reopened",
+        "只有已办结的诉求才能重新打开",
+    ),
+    (
+        "the time to reopen this request has passed; file a new one",
+        "已过重新打开的期限，请重新提交诉求",
+    ),
+    (
+        "must be 1 (poor) to 5 (excellent)",
+        "必须是 1（很差）到 5（很好）",
+    ),
 ];
 
 #[cfg(test)]

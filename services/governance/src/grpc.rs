@@ -536,4 +536,43 @@ impl GovernanceService for GovernanceGrpc {
             photo: Some(photo),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn escalate_service_request(
+        &self,
+        request: Request<pb::EscalateServiceRequestRequest>,
+    ) -> Result<Response<pb::EscalateServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::Escalate::parse(request.into_inner())?;
+        let service_request = self.requests.escalate(&caller, command).await?;
+        Ok(Response::new(pb::EscalateServiceRequestResponse {
+            service_request: Some(service_request),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rate_service_request(
+        &self,
+        request: Request<pb::RateServiceRequestRequest>,
+    ) -> Result<Response<pb::RateServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::Rate::parse(request.into_inner())?;
+        let service_request = self.requests.rate(&caller, command).await?;
+        Ok(Response::new(pb::RateServiceRequestResponse {
+            service_request: Some(service_request),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reopen_service_request(
+        &self,
+        request: Request<pb::ReopenServiceRequestRequest>,
+    ) -> Result<Response<pb::ReopenServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::Reopen::parse(request.into_inner())?;
+        let service_request = self.requests.reopen(&caller, command).await?;
+        Ok(Response::new(pb::ReopenServiceRequestResponse {
+            service_request: Some(service_request),
+        }))
+    }
 }

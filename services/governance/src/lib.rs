@@ -124,6 +124,21 @@ impl Service for Governance {
             }
         });
         terrace_photos::spawn_prune(ctx, state.photos.clone());
+        let requests = requests::Requests::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            state.photos.clone(),
+        );
+        let escalating = requests.clone();
+        terrace_platform::jobs::spawn(ctx, requests::sla::ESCALATION_JOB, move |now| {
+            let requests = escalating.clone();
+            async move { Ok(requests.escalate_overdue(now).await?) }
+        });
+        terrace_platform::jobs::spawn(ctx, requests::sla::CLOSING_JOB, move |now| {
+            let requests = requests.clone();
+            async move { Ok(requests.close_resolved(now).await?) }
+        });
         let retention = state.settings.retention.clone();
         terrace_platform::jobs::spawn(ctx, register::RETENTION_JOB, move |now| {
             let (register, retention) = (register.clone(), retention.clone());

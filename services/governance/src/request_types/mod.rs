@@ -293,6 +293,15 @@ fn apply(row: &mut TypeRow, changes: &parse::Changes) -> Result<()> {
     Ok(())
 }
 
+/// A stored type's SLA.
+pub fn sla_of(row: &TypeRow) -> Sla {
+    match (row.sla_hours, row.sla_working_days) {
+        (0, 0) => Sla::None,
+        (hours, 0) => Sla::Hours(hours),
+        (_, days) => Sla::WorkingDays(days),
+    }
+}
+
 fn set_sla(row: &mut TypeRow, sla: Sla) {
     (row.sla_hours, row.sla_working_days) = match sla {
         Sla::None => (0, 0),

@@ -27,7 +27,9 @@
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns each request into a
 //! command, this module applies it over a [`Caller`], [`store`] holds the SQL, `grpc.rs` answers.
 
+pub mod outcome;
 pub mod parse;
+pub mod sla;
 pub mod store;
 pub mod workflow;
 
@@ -53,7 +55,6 @@ use crate::entity::service_request_followers::Model as FollowerRow;
 use crate::entity::service_request_timeline::Model as EntryRow;
 use crate::entity::service_requests::{Model as RequestRow, RequestStatus as Status};
 use crate::register::{decoded_actor, encoded_actor};
-use crate::request_types::parse::Sla;
 
 /// The service's requests, retention and all: their migration.
 pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::SqlMigration {
@@ -247,11 +248,7 @@ impl Requests {
                 {
                     return Err(Error::not_found("user", user.to_string()));
                 }
-                let sla = match (request_type.sla_hours, request_type.sla_working_days) {
-                    (0, 0) => Sla::None,
-                    (hours, 0) => Sla::Hours(hours),
-                    (_, days) => Sla::WorkingDays(days),
-                };
+                let sla = crate::request_types::sla_of(&request_type);
                 let due_at =
                     crate::request_settings::calendar::due_time(txn, sla, &command.village, now)
                         .await?;
@@ -823,6 +820,12 @@ impl Filing {
             }
         }
     }
+}
+
+/// A request as its requester is answered: without who else follows it.
+fn for_requester(mut request: pb::ServiceRequest) -> pb::ServiceRequest {
+    request.followers.clear();
+    request
 }
 
 /// A timeline entry being written.

@@ -23,6 +23,8 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 const MAX_ADDRESS_CHARS: usize = 200;
 const MAX_CONTACT_NAME_CHARS: usize = 50;
 const MAX_CONSENT_CHARS: usize = 200;
+/// A reason (escalating, reopening) or a rating's comment.
+const MAX_REASON_CHARS: usize = 1000;
 /// The contract's limit of photos on a request.
 pub const MAX_PHOTOS: usize = 9;
 /// The most values of one filter list.
@@ -609,6 +611,131 @@ impl ListTimeline {
             Some(Self {
                 page: page?,
                 id: id?,
+            })
+        })
+    }
+}
+
+/// `EscalateServiceRequest`.
+#[derive(Debug)]
+pub struct Escalate {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub reason: String,
+}
+
+impl Escalate {
+    pub fn parse(request: pb::EscalateServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "EscalateServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let reason = validate::text(
+            &mut violations,
+            "reason",
+            &request.reason,
+            Text::required(MAX_REASON_CHARS).multiline(),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                reason: reason?,
+            })
+        })
+    }
+}
+
+/// `RateServiceRequest`.
+#[derive(Debug)]
+pub struct Rate {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub rating: i16,
+    pub comment: String,
+}
+
+impl Rate {
+    pub fn parse(request: pb::RateServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "RateServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let rating = if (1..=5).contains(&request.rating) {
+            Some(request.rating as i16)
+        } else {
+            violations.add("rating", "must be 1 (poor) to 5 (excellent)");
+            None
+        };
+        let comment = validate::text(
+            &mut violations,
+            "comment",
+            &request.comment,
+            Text::optional(MAX_REASON_CHARS).multiline(),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                rating: rating?,
+                comment: comment?,
+            })
+        })
+    }
+}
+
+/// `ReopenServiceRequest`.
+#[derive(Debug)]
+pub struct Reopen {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub reason: String,
+}
+
+impl Reopen {
+    pub fn parse(request: pb::ReopenServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "ReopenServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let reason = validate::text(
+            &mut violations,
+            "reason",
+            &request.reason,
+            Text::required(MAX_REASON_CHARS).multiline(),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                reason: reason?,
             })
         })
     }

@@ -77,6 +77,9 @@ CREATE INDEX service_requests_requester ON service_requests (requester_user_id, 
 -- The SLA job: open requests by due time.
 CREATE INDEX service_requests_due ON service_requests (due_at)
     WHERE status IN (1, 2, 3, 7) AND due_at IS NOT NULL;
+-- The closing job: resolved requests by the end of their reopen window.
+CREATE INDEX service_requests_reopen_deadline ON service_requests (reopen_deadline)
+    WHERE status = 4;
 
 CREATE TABLE service_request_timeline (
     id                 uuid        PRIMARY KEY,
@@ -304,6 +307,46 @@ pub async fn followers<C: ConnectionTrait>(
     Followers::find()
         .filter(FollowerColumn::ServiceRequestId.is_in(ids.iter().copied()))
         .order_by_asc(FollowerColumn::MergedRequestId)
+        .all(conn)
+        .await
+}
+
+/// Open requests below county level past their due time at `now`, the longest overdue first,
+/// locked (skipping those another replica's job holds).
+pub async fn overdue<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<RequestRow>, DbErr> {
+    ServiceRequests::find()
+        .filter(Column::Status.is_in(OPEN))
+        .filter(Column::DueAt.lte(now))
+        .filter(Expr::cust("length(responsible_area) > 6"))
+        .order_by_asc(Column::DueAt)
+        .limit(limit)
+        .lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
+        .all(conn)
+        .await
+}
+
+/// Resolved requests whose reopen window ended by `now`, locked (skipping those held).
+pub async fn past_reopen_window<C: ConnectionTrait>(
+    conn: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<RequestRow>, DbErr> {
+    ServiceRequests::find()
+        .filter(Column::Status.eq(Status::Resolved))
+        .filter(Column::ReopenDeadline.lt(now))
+        .order_by_asc(Column::ReopenDeadline)
+        .limit(limit)
+        .lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
         .all(conn)
         .await
 }

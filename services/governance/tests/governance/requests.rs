@@ -727,3 +727,281 @@ async fn photos_go_with_the_request_and_are_served_to_those_who_may_see_it() {
     assert_eq!(note.photos.len(), 1);
     assert_eq!(note.photos[0].id, official_photo.id);
 }
+
+fn china(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+impl World {
+    /// Moves the services' clock to `at` and waits for a run of `job` that starts after the move.
+    async fn move_clock_and_run(&mut self, at: DateTime<Utc>, job: &str) {
+        use terrace_testkit::jobs::{runs, settled};
+        let before = runs(&self.db, job).await;
+        settled(&self.db, job, before).await;
+        self.app.clock.set(at);
+        settled(&self.db, job, before + 1).await;
+    }
+}
+
+#[tokio::test]
+async fn an_overdue_request_climbs_to_the_township_then_the_county_by_working_days() {
+    use terrace_governance::requests::sla::ESCALATION_JOB;
+    let mut w = World::new().await;
+    let operator = w.token(Role::PlatformAdmin, "");
+    // Monday 11 January 2027 is a holiday here.
+    w.client
+        .set_working_calendar_days(w.app.request(
+            pb::SetWorkingCalendarDaysRequest {
+                request_id: request_id(),
+                range: Some(common::DateRange {
+                    start_date: Some(common::Date {
+                        year: 2027,
+                        month: 1,
+                        day: 1,
+                    }),
+                    end_date: Some(common::Date {
+                        year: 2027,
+                        month: 1,
+                        day: 31,
+                    }),
+                }),
+                area: None,
+                days: vec![pb::WorkingCalendarDay {
+                    date: Some(common::Date {
+                        year: 2027,
+                        month: 1,
+                        day: 11,
+                    }),
+                    working: false,
+                    name: zh("地方节日"),
+                    area: None,
+                }],
+            },
+            &operator,
+        ))
+        .await
+        .unwrap();
+    let well = w.well_type(0, 1).await;
+    let (_, villager) = w.villager.clone();
+    let filed = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "5"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    // Filed on Friday with one working day; Monday is off: due at the end of Tuesday.
+    assert_eq!(
+        filed.due_time,
+        Some(to_timestamp(china("2027-01-13T00:00:00+08:00")))
+    );
+
+    // Wednesday just after midnight: overdue, so with the township, due a working day later.
+    w.move_clock_and_run(china("2027-01-13T00:30:00+08:00"), ESCALATION_JOB.job)
+        .await;
+    let township = w.token(Role::TownshipOfficial, TOWNSHIP);
+    let up = w.get(&township, &filed.id).await.unwrap();
+    assert_eq!(up.responsible_area.as_ref().unwrap().code, "330523108000");
+    assert_eq!(up.escalation_level, 1);
+    assert_eq!(
+        up.due_time,
+        Some(to_timestamp(china("2027-01-15T00:00:00+08:00")))
+    );
+    // The village's officials read it still, but no longer handle it.
+    let village_official = w.token(Role::VillageOfficial, VILLAGE);
+    assert_refused(
+        w.change(
+            &village_official,
+            &filed.id,
+            S::Acknowledged,
+            "",
+            pb::NoteVisibility::Public,
+        )
+        .await,
+        Code::PermissionDenied,
+        "NOT_RESPONSIBLE",
+    );
+
+    // Friday just after midnight: overdue again, so with the county, due after the weekend.
+    w.move_clock_and_run(china("2027-01-15T00:30:00+08:00"), ESCALATION_JOB.job)
+        .await;
+    let county = w.token(Role::CountyAdmin, COUNTY);
+    let up = w.get(&county, &filed.id).await.unwrap();
+    assert_eq!(up.responsible_area.as_ref().unwrap().code, "330523000000");
+    assert_eq!(up.escalation_level, 2);
+    assert_eq!(
+        up.due_time,
+        Some(to_timestamp(china("2027-01-19T00:00:00+08:00")))
+    );
+
+    // Past that too: a county is as high as it goes.
+    w.move_clock_and_run(china("2027-01-20T09:00:00+08:00"), ESCALATION_JOB.job)
+        .await;
+    let county = w.token(Role::CountyAdmin, COUNTY);
+    assert_eq!(w.get(&county, &filed.id).await.unwrap().escalation_level, 2);
+    let by_hand = w
+        .client
+        .escalate_service_request(w.app.request(
+            pb::EscalateServiceRequestRequest {
+                request_id: request_id(),
+                service_request_id: filed.id.clone(),
+                reason: "需要市里协调".into(),
+            },
+            &county,
+        ))
+        .await;
+    assert_refused(by_hand, Code::FailedPrecondition, "ALREADY_AT_COUNTY");
+
+    // The villager sees both escalations; notify hears of both; the audit chain has both.
+    let (_, _) = w.villager.clone();
+    let villager = w
+        .app
+        .token(&w.villager.0.to_string(), &[(Role::Resident, VILLAGE)]);
+    let escalations = w
+        .timeline(&villager, &filed.id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == pb::TimelineEntryKind::Escalated as i32)
+        .count();
+    assert_eq!(escalations, 2);
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.escalated").await,
+        2
+    );
+    assert_eq!(
+        w.count(
+            "SELECT count(*) AS n FROM audit_entries WHERE action = 'service_request.escalated'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_requester_rates_once_and_reopens_within_the_window_and_the_job_closes_it_after() {
+    use terrace_governance::requests::sla::CLOSING_JOB;
+    let mut w = World::new().await;
+    let well = w.well_type(72, 0).await;
+    let (_, villager) = w.villager.clone();
+    let official = w.village_official.clone();
+    let filed = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "9"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    let id = filed.id.clone();
+    let resolve = async |w: &mut World, official: &str| {
+        for to in [S::Acknowledged, S::InProgress] {
+            // Reopened requests start again from IN_PROGRESS.
+            let _ = w
+                .change(official, &id, to, "", pb::NoteVisibility::Public)
+                .await;
+        }
+        w.change(
+            official,
+            &id,
+            S::Resolved,
+            "已修好",
+            pb::NoteVisibility::Public,
+        )
+        .await
+        .unwrap()
+    };
+    let rate = |rating: i32| pb::RateServiceRequestRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        rating,
+        comment: "师傅很快".into(),
+    };
+    // Not before it is resolved.
+    assert_refused(
+        w.client
+            .rate_service_request(w.app.request(rate(5), &villager))
+            .await,
+        Code::FailedPrecondition,
+        "NOT_RESOLVED",
+    );
+    resolve(&mut w, &official).await;
+    let refused = w
+        .client
+        .rate_service_request(w.app.request(rate(6), &villager))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["rating"]);
+    assert_refused(
+        w.client
+            .rate_service_request(w.app.request(rate(5), &official))
+            .await,
+        Code::PermissionDenied,
+        "REQUESTER_ONLY",
+    );
+    let rated = w
+        .client
+        .rate_service_request(w.app.request(rate(4), &villager))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(
+        (rated.rating, rated.rating_comment.as_str()),
+        (4, "师傅很快")
+    );
+    assert_refused(
+        w.client
+            .rate_service_request(w.app.request(rate(1), &villager))
+            .await,
+        Code::FailedPrecondition,
+        "ALREADY_RATED",
+    );
+
+    // Reopened within the window: back with the village, a new SLA period from now.
+    let reopen = || pb::ReopenServiceRequestRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        reason: "又坏了".into(),
+    };
+    let reopened = w
+        .client
+        .reopen_service_request(w.app.request(reopen(), &villager))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(
+        (reopened.status, reopened.reopen_count),
+        (S::Reopened as i32, 1)
+    );
+    assert_eq!(
+        reopened.due_time,
+        Some(to_timestamp(friday_morning() + chrono::Duration::hours(72)))
+    );
+    let resolved = resolve(&mut w, &official).await;
+    assert_eq!(resolved.status, S::Resolved as i32);
+
+    // Eight days on, the closing job has closed it; there is nothing left to reopen.
+    w.move_clock_and_run(
+        friday_morning() + chrono::Duration::days(8),
+        CLOSING_JOB.job,
+    )
+    .await;
+    let villager = w
+        .app
+        .token(&w.villager.0.to_string(), &[(Role::Resident, VILLAGE)]);
+    let closed = w.get(&villager, &id).await.unwrap();
+    assert_eq!(closed.status, S::Closed as i32);
+    assert_refused(
+        w.client
+            .reopen_service_request(w.app.request(reopen(), &villager))
+            .await,
+        Code::FailedPrecondition,
+        "NOT_RESOLVED",
+    );
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.rated").await,
+        1
+    );
+}

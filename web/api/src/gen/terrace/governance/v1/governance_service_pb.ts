@@ -5129,9 +5129,9 @@ export const GovernanceService: GenService<{
     output: typeof EscalateServiceRequestResponseSchema;
   },
   /**
-   * Rates the handling of a RESOLVED or CLOSED request, 1..5, once (a later rating replaces the
-   * earlier one while the reopen window lasts). The requester only. Errors: FAILED_PRECONDITION
-   * (not resolved); INVALID_ARGUMENT (rating out of range).
+   * Rates the handling of a RESOLVED or CLOSED request, 1..5, once. The requester only. Errors:
+   * FAILED_PRECONDITION (NOT_RESOLVED; ALREADY_RATED for a second rating); INVALID_ARGUMENT
+   * (rating out of range).
    *
    * @generated from rpc terrace.governance.v1.GovernanceService.RateServiceRequest
    */
