@@ -971,6 +971,19 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "must be 1 (poor) to 5 (excellent)",
         "必须是 1（很差）到 5（很好）",
     ),
+    (
+        "must be {} to {} (or 0 for the area's setting)",
+        "必须是 {} 到 {}（或 0 表示按地区设置）",
+    ),
+    ("a request is not merged into itself", "诉求不能并入自己"),
+    (
+        "a request that is closed, rejected or merged is not merged",
+        "已关闭、不予受理或已合并的诉求不能合并",
+    ),
+    (
+        "only requests of the same type in the same village are merged",
+        "只有同村同类的诉求才能合并",
+    ),
 ];
 
 #[cfg(test)]

@@ -575,4 +575,26 @@ impl GovernanceService for GovernanceGrpc {
             service_request: Some(service_request),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_duplicate_candidates(
+        &self,
+        request: Request<pb::ListDuplicateCandidatesRequest>,
+    ) -> Result<Response<pb::ListDuplicateCandidatesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = requests::parse::ListDuplicates::parse(request.into_inner())?;
+        Ok(Response::new(
+            self.requests.duplicates(&caller, query).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn merge_service_requests(
+        &self,
+        request: Request<pb::MergeServiceRequestsRequest>,
+    ) -> Result<Response<pb::MergeServiceRequestsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::Merge::parse(request.into_inner())?;
+        Ok(Response::new(self.requests.merge(&caller, command).await?))
+    }
 }

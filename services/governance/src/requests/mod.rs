@@ -27,6 +27,7 @@
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns each request into a
 //! command, this module applies it over a [`Caller`], [`store`] holds the SQL, `grpc.rs` answers.
 
+pub mod duplicates;
 pub mod outcome;
 pub mod parse;
 pub mod sla;
@@ -339,9 +340,16 @@ impl Requests {
                     .await?;
                 }
                 tracing::info!(service_request_id = %row.id, reference = %row.reference, "service request filed");
+                // The official filing for someone is shown what may be the same matter; a
+                // villager is not shown others' requests.
+                let possible_duplicates = if filing.official {
+                    self.candidates_at_filing(txn, &row).await?
+                } else {
+                    Vec::new()
+                };
                 Ok(pb::CreateServiceRequestResponse {
                     service_request: Some(service_request),
-                    possible_duplicates: Vec::new(),
+                    possible_duplicates,
                 })
             },
         )

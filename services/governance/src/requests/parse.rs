@@ -740,3 +740,120 @@ impl Reopen {
         })
     }
 }
+
+/// Where a page of candidates continues: after this many.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OffsetCursor {
+    pub offset: usize,
+}
+
+/// `ListDuplicateCandidates`.
+#[derive(Debug)]
+pub struct ListDuplicates {
+    pub page: Page<OffsetCursor>,
+    pub id: Uuid,
+    /// `None`: the area's setting.
+    pub max_metres: Option<i32>,
+    pub max_days: Option<i32>,
+}
+
+impl ListDuplicates {
+    pub fn parse(request: pb::ListDuplicateCandidatesRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let page = validate::page(&mut violations, "page", request.page.as_ref());
+        let id = validate::id(
+            &mut violations,
+            "service_request_id",
+            &request.service_request_id,
+            "service request",
+        );
+        let mut bounded = |field: &str, value: i32, bounds: std::ops::RangeInclusive<i32>| {
+            if value == 0 {
+                Some(None)
+            } else if bounds.contains(&value) {
+                Some(Some(value))
+            } else {
+                violations.add(
+                    field,
+                    format!(
+                        "must be {} to {} (or 0 for the area's setting)",
+                        bounds.start(),
+                        bounds.end()
+                    ),
+                );
+                None
+            }
+        };
+        let max_metres = bounded(
+            "max_distance_metres",
+            request.max_distance_metres,
+            crate::request_settings::parse::DUPLICATE_RADIUS_METRES,
+        );
+        let max_days = bounded(
+            "max_days_apart",
+            request.max_days_apart,
+            crate::request_settings::parse::DUPLICATE_WINDOW_DAYS,
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                page: page?,
+                id: id?,
+                max_metres: max_metres?,
+                max_days: max_days?,
+            })
+        })
+    }
+}
+
+/// `MergeServiceRequests`.
+#[derive(Debug)]
+pub struct Merge {
+    pub mutation: Mutation,
+    pub primary: Uuid,
+    pub duplicate: Uuid,
+    pub note: String,
+}
+
+impl Merge {
+    pub fn parse(request: pb::MergeServiceRequestsRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "MergeServiceRequests",
+            &request.request_id,
+            &request,
+        );
+        let primary = validate::id(
+            &mut violations,
+            "primary_service_request_id",
+            &request.primary_service_request_id,
+            "service request",
+        );
+        let duplicate = validate::id(
+            &mut violations,
+            "duplicate_service_request_id",
+            &request.duplicate_service_request_id,
+            "service request",
+        );
+        if primary.is_some() && primary == duplicate {
+            violations.add(
+                "duplicate_service_request_id",
+                "a request is not merged into itself",
+            );
+        }
+        let note = validate::text(
+            &mut violations,
+            "note",
+            &request.note,
+            Text::optional(MAX_NOTE_CHARS).multiline(),
+        );
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                primary: primary?,
+                duplicate: duplicate?,
+                note: note?,
+            })
+        })
+    }
+}

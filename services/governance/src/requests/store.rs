@@ -350,3 +350,46 @@ pub async fn past_reopen_window<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// Open requests of `of`'s type in its village, other than it, filed between two times.
+pub async fn same_kind_open<C: ConnectionTrait>(
+    conn: &C,
+    of: &RequestRow,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<RequestRow>, DbErr> {
+    ServiceRequests::find()
+        .filter(Expr::col(Alias::new("township_code")).eq(&of.village_code[..9]))
+        .filter(Column::VillageCode.eq(of.village_code.as_str()))
+        .filter(Column::TypeId.eq(of.type_id))
+        .filter(Column::Status.is_in(OPEN))
+        .filter(Column::Id.ne(of.id))
+        .filter(Column::CreatedAt.between(from, until))
+        .order_by_desc(Column::CreatedAt)
+        .limit(limit)
+        .all(conn)
+        .await
+}
+
+/// Adds followers to requests (a follower already there stays as it is).
+pub async fn add_followers<C: ConnectionTrait>(
+    conn: &C,
+    followers: Vec<FollowerRow>,
+) -> Result<(), DbErr> {
+    if followers.is_empty() {
+        return Ok(());
+    }
+    Followers::insert_many(followers.into_iter().map(|row| row.into_active_model()))
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                FollowerColumn::ServiceRequestId,
+                FollowerColumn::MergedRequestId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}

@@ -1005,3 +1005,186 @@ async fn a_requester_rates_once_and_reopens_within_the_window_and_the_job_closes
         1
     );
 }
+
+#[tokio::test]
+async fn nearby_requests_of_a_kind_are_candidates_and_a_merged_requester_follows_the_survivor() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let other_type = w.well_type(48, 0).await;
+    let official = w.village_official.clone();
+    let at = |w: &World, latitude: Option<f64>| {
+        let mut filing = broken_well(&well.id, VILLAGE, "2");
+        let location = filing
+            .service_request
+            .as_mut()
+            .unwrap()
+            .location
+            .as_mut()
+            .unwrap();
+        location.point = latitude.map(|latitude| common::GeoPoint {
+            latitude,
+            longitude: 119.6102,
+        });
+        let _ = w;
+        filing
+    };
+    let mut filed = Vec::new();
+    // A at the well, B 50 m north, C 1 km north: three villagers.
+    for latitude in [30.5231, 30.52355, 30.5321] {
+        let villager = w
+            .app
+            .token(&Uuid::now_v7().to_string(), &[(Role::Resident, VILLAGE)]);
+        let request = w.file(&villager, at(&w, Some(latitude))).await.unwrap();
+        assert!(
+            request.possible_duplicates.is_empty(),
+            "villagers are not shown others' requests"
+        );
+        filed.push((request.service_request.unwrap(), villager));
+    }
+    let (a, b, c) = (
+        filed[0].0.id.clone(),
+        filed[1].0.id.clone(),
+        filed[2].0.id.clone(),
+    );
+    // D, a caller without a place, filed by the official, who is shown A, B and C.
+    let mut walk_in = at(&w, None);
+    {
+        let request = walk_in.service_request.as_mut().unwrap();
+        request.contact_name = "吴阿姨".into();
+        request.contact_phone = "13800002222".into();
+        request.on_behalf_consent = "电话中口头同意".into();
+        request.channel = pb::RequestChannel::Phone as i32;
+    }
+    let d = w.file(&official, walk_in).await.unwrap();
+    let mut shown: Vec<String> = d
+        .possible_duplicates
+        .iter()
+        .map(|candidate| candidate.request.as_ref().unwrap().id.clone())
+        .collect();
+    shown.sort();
+    let mut abc = vec![a.clone(), b.clone(), c.clone()];
+    abc.sort();
+    assert_eq!(shown, abc);
+    let d = d.service_request.unwrap().id;
+    // E, of another type.
+    let villager = w
+        .app
+        .token(&Uuid::now_v7().to_string(), &[(Role::Resident, VILLAGE)]);
+    let e = w
+        .file(&villager, broken_well(&other_type.id, VILLAGE, "2"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap()
+        .id;
+
+    // A's candidates with the area's 200 m: B (about 50 m), then D (no place to measure).
+    let candidates = |max: i32| pb::ListDuplicateCandidatesRequest {
+        service_request_id: a.clone(),
+        max_distance_metres: max,
+        ..Default::default()
+    };
+    let found = w
+        .client
+        .list_duplicate_candidates(w.app.request(candidates(0), &official))
+        .await
+        .unwrap()
+        .into_inner()
+        .candidates;
+    let ids: Vec<&str> = found
+        .iter()
+        .map(|c| c.request.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!(ids, [b.as_str(), d.as_str()]);
+    let metres = found[0].distance_metres.unwrap();
+    assert!((metres - 50.0).abs() < 1.0, "{metres}");
+    assert_eq!(found[1].distance_metres, None);
+    let wider = w
+        .client
+        .list_duplicate_candidates(w.app.request(candidates(2000), &official))
+        .await
+        .unwrap()
+        .into_inner()
+        .candidates;
+    assert_eq!(wider.len(), 3, "C joins within 2 km");
+    // A requester does not look for duplicates.
+    assert_eq!(
+        w.client
+            .list_duplicate_candidates(w.app.request(candidates(0), &filed[0].1))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+
+    // B merged into A: B's requester follows A; both timelines say so.
+    let merge = |primary: &str, duplicate: &str| pb::MergeServiceRequestsRequest {
+        request_id: request_id(),
+        primary_service_request_id: primary.into(),
+        duplicate_service_request_id: duplicate.into(),
+        note: "同一口井，合并办理".into(),
+    };
+    let merged = w
+        .client
+        .merge_service_requests(w.app.request(merge(&a, &b), &official))
+        .await
+        .unwrap()
+        .into_inner();
+    let (primary, duplicate) = (merged.primary.unwrap(), merged.duplicate.unwrap());
+    assert_eq!(duplicate.status, S::Merged as i32);
+    assert_eq!(duplicate.merged_into_request_id, a);
+    assert_eq!(primary.followers.len(), 1);
+    assert_eq!(primary.followers[0].user_id, filed[1].0.requester_user_id);
+    assert_eq!(primary.followers[0].merged_request_id, b);
+    // D merged into A too: its caller's phone follows A.
+    let merged = w
+        .client
+        .merge_service_requests(w.app.request(merge(&a, &d), &official))
+        .await
+        .unwrap()
+        .into_inner();
+    let phones: Vec<&str> = merged
+        .primary
+        .as_ref()
+        .unwrap()
+        .followers
+        .iter()
+        .map(|f| f.contact_phone.as_str())
+        .collect();
+    assert!(phones.contains(&"+8613800002222"), "{phones:?}");
+    // B's requester sees B merged, in its public timeline.
+    let b_timeline = w.timeline(&filed[1].1, &b).await;
+    let last = b_timeline.last().unwrap();
+    assert_eq!(
+        (last.kind, last.related_request_id.as_str()),
+        (pb::TimelineEntryKind::Merged as i32, a.as_str())
+    );
+    // A's requester is not told who else follows.
+    assert!(w.get(&filed[0].1, &a).await.unwrap().followers.is_empty());
+
+    // Refusals: merged again, into itself, another type.
+    assert_refused(
+        w.client
+            .merge_service_requests(w.app.request(merge(&a, &b), &official))
+            .await,
+        Code::FailedPrecondition,
+        "REQUEST_FINAL",
+    );
+    let refused = w
+        .client
+        .merge_service_requests(w.app.request(merge(&a, &a), &official))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["duplicate_service_request_id"]);
+    assert_refused(
+        w.client
+            .merge_service_requests(w.app.request(merge(&a, &e), &official))
+            .await,
+        Code::FailedPrecondition,
+        "NOT_ALIKE",
+    );
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.merged").await,
+        2
+    );
+}
