@@ -467,6 +467,31 @@ impl Photos {
         kind: &str,
         owner_id: Uuid,
     ) -> Result<u64> {
+        self.detach(conn, kind, owner_id, None).await
+    }
+
+    /// Detaches the photos `ids` of `owner_id` of `kind` (an edit that drops them), as
+    /// [`Photos::detach_all`] does all of them.
+    pub async fn detach_some<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        kind: &str,
+        owner_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.detach(conn, kind, owner_id, Some(ids)).await
+    }
+
+    async fn detach<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        kind: &str,
+        owner_id: Uuid,
+        only: Option<&[Uuid]>,
+    ) -> Result<u64> {
         // Dated long ago, so that the next prune takes them; and no longer anyone's, so that
         // the uploader cannot attach them again before it does. The id keeps the key unique.
         let long_ago = DateTime::<Utc>::UNIX_EPOCH;
@@ -482,6 +507,10 @@ impl Photos {
             .col_expr(Column::UploadedBy, Expr::cust("'detached:' || id::text"))
             .filter(Column::AttachedKind.eq(kind))
             .filter(Column::AttachedId.eq(owner_id))
+            .filter(match only {
+                Some(ids) => Column::Id.is_in(ids.iter().copied()),
+                None => Expr::value(true),
+            })
             .exec(conn)
             .await?;
         Ok(detached.rows_affected)

@@ -984,6 +984,31 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "only requests of the same type in the same village are merged",
         "只有同村同类的诉求才能合并",
     ),
+    (
+        "{} cannot be changed; description, location, photos, field_values or priority can",
+        "{} 不能修改；可以修改 description、location、photos、field_values 或 priority",
+    ),
+    ("LOW, NORMAL, HIGH or URGENT", "低、普通、高或紧急"),
+    (
+        "what a request says is edited by its requester; officials add notes",
+        "诉求内容只能由诉求人修改；干部可以留言",
+    ),
+    (
+        "a request is edited only until an official has taken it up",
+        "诉求被受理后就不能再修改",
+    ),
+    (
+        "the request's priority is set by the officials of its village",
+        "诉求的优先级由所在村的干部设定",
+    ),
+    (
+        "a request's priority is set by officials",
+        "诉求的优先级由干部设定",
+    ),
+    (
+        "the priority of a request no longer open stays as it was",
+        "已办结的诉求不能再改优先级",
+    ),
 ];
 
 #[cfg(test)]

@@ -597,4 +597,17 @@ impl GovernanceService for GovernanceGrpc {
         let command = requests::parse::Merge::parse(request.into_inner())?;
         Ok(Response::new(self.requests.merge(&caller, command).await?))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_service_request(
+        &self,
+        request: Request<pb::UpdateServiceRequestRequest>,
+    ) -> Result<Response<pb::UpdateServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::UpdateRequest::parse(request.into_inner())?;
+        let service_request = self.requests.update(&caller, command).await?;
+        Ok(Response::new(pb::UpdateServiceRequestResponse {
+            service_request: Some(service_request),
+        }))
+    }
 }

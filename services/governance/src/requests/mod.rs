@@ -1019,3 +1019,175 @@ fn proto(row: &RequestRow, followers: &[FollowerRow]) -> pb::ServiceRequest {
         version: row.version,
     }
 }
+
+impl Requests {
+    /// `UpdateServiceRequest`: the requester edits what they filed while it is submitted; the
+    /// village's officials set its priority while it is open.
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        command: parse::UpdateRequest,
+    ) -> Result<pb::ServiceRequest> {
+        let now = self.clock.now();
+        let answer = idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                let mut row = store::find_for_update(txn, command.id)
+                    .await?
+                    .ok_or_else(|| unknown(command.id))?;
+                let sight = sight(caller, &row)?;
+                let official = governs_village(caller, &row, REQUESTS_WRITE)?;
+                if command.edits_requesters_fields() {
+                    if !is_requester(caller, &row, REQUESTS_WRITE) {
+                        return Err(Error::permission_denied(
+                            "REQUESTER_ONLY",
+                            "what a request says is edited by its requester; officials add notes",
+                        ));
+                    }
+                    if row.status != Status::Submitted {
+                        return Err(Error::failed_precondition_with(
+                            "REQUEST_NOT_EDITABLE",
+                            "a request is edited only until an official has taken it up",
+                            [("current_status", status_name(row.status))],
+                        ));
+                    }
+                }
+                if let Some(priority) = command.priority {
+                    if !official {
+                        return Err(if sight == Sight::Official {
+                            Error::permission_denied(
+                                "NOT_RESPONSIBLE",
+                                "the request's priority is set by the officials of its village",
+                            )
+                        } else {
+                            Error::permission_denied(
+                                "OFFICIALS_ONLY",
+                                "a request's priority is set by officials",
+                            )
+                        });
+                    }
+                    if !workflow::is_open(row.status) {
+                        return Err(Error::failed_precondition_with(
+                            "REQUEST_NOT_EDITABLE",
+                            "the priority of a request no longer open stays as it was",
+                            [("current_status", status_name(row.status))],
+                        ));
+                    }
+                    row.priority = priority as i16;
+                }
+                if let Some(description) = &command.description {
+                    row.description = description.clone();
+                }
+                if let Some(point) = command.point {
+                    row.latitude = point.map(|(latitude, _)| latitude);
+                    row.longitude = point.map(|(_, longitude)| longitude);
+                }
+                if let Some(address) = &command.address {
+                    row.address = address.clone();
+                }
+                if let Some(values) = &command.field_values {
+                    let request_type = crate::request_types::store::find(txn, row.type_id)
+                        .await?
+                        .ok_or_else(|| {
+                        Error::not_found("request type", row.type_id.to_string())
+                    })?;
+                    let definitions = crate::request_types::decoded_fields(&request_type.fields)?;
+                    let mut violations = Violations::new();
+                    let checked = crate::request_types::fields::values(
+                        &mut violations,
+                        "service_request.field_values",
+                        &definitions,
+                        values,
+                    );
+                    let checked = violations.finish_with(|| checked)?;
+                    row.field_values = serde_json::to_value(&checked).unwrap_or_default();
+                }
+                if let Some(photos) = &command.photos {
+                    let current: Vec<Uuid> = self
+                        .photos
+                        .refs(txn, PHOTOS_OF_REQUEST, &[row.id])
+                        .await?
+                        .remove(&row.id)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|photo| Uuid::parse_str(&photo.id).ok())
+                        .collect();
+                    let dropped: Vec<Uuid> = current
+                        .iter()
+                        .copied()
+                        .filter(|id| !photos.iter().any(|photo| photo.id == *id))
+                        .collect();
+                    let added: Vec<parse::PhotoToAttach> = photos
+                        .iter()
+                        .filter(|photo| !current.contains(&photo.id))
+                        .cloned()
+                        .collect();
+                    if current.len() - dropped.len() + added.len() > parse::MAX_PHOTOS {
+                        return Err(Error::invalid(
+                            "service_request.photos",
+                            format!("at most {} photos", parse::MAX_PHOTOS),
+                        ));
+                    }
+                    self.photos
+                        .detach_some(txn, PHOTOS_OF_REQUEST, row.id, &dropped)
+                        .await?;
+                    self.photos
+                        .attach(
+                            txn,
+                            caller,
+                            "service_request.photos",
+                            &added,
+                            PHOTOS_OF_REQUEST,
+                            row.id,
+                            now,
+                        )
+                        .await?;
+                }
+                let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Edited)
+                    .note(&command.paths.join(", "), pb::NoteVisibility::Public)
+                    .into();
+                let row = self.save(txn, caller, row, now).await?;
+                store::insert_entry(txn, entry).await?;
+                let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                outbox::publish(
+                    txn,
+                    &self.source,
+                    &pb::ServiceRequestUpdated {
+                        service_request: Some(service_request.clone()),
+                        changed_fields: Some(prost_types::FieldMask {
+                            paths: command.paths.clone(),
+                        }),
+                        actor: Some(caller.actor()),
+                    },
+                )
+                .await?;
+                if official && command.priority.is_some() {
+                    self.audited(
+                        txn,
+                        caller,
+                        &row,
+                        "service_request.updated",
+                        serde_json::json!({ "fields": command.paths }),
+                        now,
+                    )
+                    .await?;
+                }
+                Ok(pb::UpdateServiceRequestResponse {
+                    service_request: Some(if sight == Sight::Official {
+                        service_request
+                    } else {
+                        for_requester(service_request)
+                    }),
+                })
+            },
+        )
+        .await?;
+        answer
+            .service_request
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("an update answer without the request")))
+    }
+}

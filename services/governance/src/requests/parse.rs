@@ -857,3 +857,113 @@ impl Merge {
         })
     }
 }
+
+/// `UpdateServiceRequest`: the fields its mask names, each checked as at filing.
+#[derive(Debug)]
+pub struct UpdateRequest {
+    pub mutation: Mutation,
+    pub id: Uuid,
+    pub description: Option<String>,
+    /// `Some(None)` removes the point.
+    pub point: Option<Option<(f64, f64)>>,
+    pub address: Option<String>,
+    pub photos: Option<Vec<PhotoToAttach>>,
+    /// Checked against the type when applied.
+    pub field_values: Option<BTreeMap<String, String>>,
+    pub priority: Option<pb::RequestPriority>,
+    /// The mask's paths, as the event names them.
+    pub paths: Vec<String>,
+}
+
+impl UpdateRequest {
+    /// The requester's fields (while submitted), as opposed to the officials' priority.
+    pub fn edits_requesters_fields(&self) -> bool {
+        self.description.is_some()
+            || self.point.is_some()
+            || self.address.is_some()
+            || self.photos.is_some()
+            || self.field_values.is_some()
+    }
+
+    pub fn parse(request: pb::UpdateServiceRequestRequest) -> Result<Self> {
+        let mut violations = Violations::new();
+        let mutation = Mutation::parse(
+            &mut violations,
+            "UpdateServiceRequest",
+            &request.request_id,
+            &request,
+        );
+        let given = request.service_request.unwrap_or_default();
+        let id = validate::id(
+            &mut violations,
+            "service_request.id",
+            &given.id,
+            "service request",
+        );
+        let paths = crate::register::parse::mask(&mut violations, request.update_mask);
+        let location = given.location.unwrap_or_default();
+        let (mut description, mut point, mut address, mut photos_given, mut values, mut priority) =
+            (None, None, None, None, None, None);
+        for path in &paths {
+            match path.as_str() {
+                "description" => {
+                    description = validate::text(
+                        &mut violations,
+                        "service_request.description",
+                        &given.description,
+                        Text::required(MAX_DESCRIPTION_CHARS).multiline(),
+                    );
+                }
+                "location" | "location.point" | "location.address" => {
+                    if path != "location.address" {
+                        point = validate::geo_point(
+                            &mut violations,
+                            "service_request.location.point",
+                            location.point.as_ref(),
+                        );
+                    }
+                    if path != "location.point" {
+                        address = validate::text(
+                            &mut violations,
+                            "service_request.location.address",
+                            &location.address,
+                            Text::optional(MAX_ADDRESS_CHARS),
+                        );
+                    }
+                }
+                "photos" => {
+                    photos_given = photos(&mut violations, "service_request.photos", &given.photos);
+                }
+                "field_values" => values = Some(given.field_values.clone()),
+                "priority" => {
+                    priority = validate::enum_value::<pb::RequestPriority>(
+                        &mut violations,
+                        "service_request.priority",
+                        given.priority,
+                        "LOW, NORMAL, HIGH or URGENT",
+                    );
+                }
+                other => violations.add(
+                    "update_mask",
+                    format!(
+                        "{other:?} cannot be changed; description, location, photos, \
+                         field_values or priority can"
+                    ),
+                ),
+            }
+        }
+        violations.finish_with(|| {
+            Some(Self {
+                mutation: mutation?,
+                id: id?,
+                description,
+                point,
+                address,
+                photos: photos_given,
+                field_values: values,
+                priority,
+                paths,
+            })
+        })
+    }
+}

@@ -1188,3 +1188,180 @@ async fn nearby_requests_of_a_kind_are_candidates_and_a_merged_requester_follows
         2
     );
 }
+
+#[tokio::test]
+async fn the_requester_edits_until_taken_up_and_officials_set_the_priority() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let (_, villager) = w.villager.clone();
+    let official = w.village_official.clone();
+    let first = w.upload(&villager, jpeg()).await.unwrap();
+    let mut filing = broken_well(&well.id, VILLAGE, "3");
+    filing.service_request.as_mut().unwrap().photos = vec![common::MediaRef {
+        id: first.id.clone(),
+        ..Default::default()
+    }];
+    let id = w
+        .file(&villager, filing)
+        .await
+        .unwrap()
+        .service_request
+        .unwrap()
+        .id;
+    let edit = |request: pb::ServiceRequest, paths: &[&str]| pb::UpdateServiceRequestRequest {
+        request_id: request_id(),
+        service_request: Some(pb::ServiceRequest {
+            id: id.clone(),
+            ..request
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }),
+    };
+    // The villager corrects the well's number, the description and swaps the photo.
+    let second = w.upload(&villager, jpeg()).await.unwrap();
+    let edited = w
+        .client
+        .update_service_request(w.app.request(
+            edit(
+                pb::ServiceRequest {
+                    description: "三组村口的水井，水是浑的".into(),
+                    field_values: [("well_number".to_owned(), "4".to_owned())].into(),
+                    photos: vec![common::MediaRef {
+                        id: second.id.clone(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                &["description", "field_values", "photos"],
+            ),
+            &villager,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(edited.description, "三组村口的水井，水是浑的");
+    assert_eq!(edited.field_values["well_number"], "4");
+    assert_eq!(
+        edited
+            .photos
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
+        [second.id.as_str()]
+    );
+    assert_eq!(edited.version, 2);
+    // A value the type refuses, a path that cannot change.
+    let refused = w
+        .client
+        .update_service_request(w.app.request(
+            edit(
+                pb::ServiceRequest {
+                    field_values: [("well_number".to_owned(), "0".to_owned())].into(),
+                    ..Default::default()
+                },
+                &["field_values", "status"],
+            ),
+            &villager,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["update_mask"]);
+    let refused = w
+        .client
+        .update_service_request(w.app.request(
+            edit(
+                pb::ServiceRequest {
+                    field_values: [("well_number".to_owned(), "0".to_owned())].into(),
+                    ..Default::default()
+                },
+                &["field_values"],
+            ),
+            &villager,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&refused),
+        ["service_request.field_values[\"well_number\"]"]
+    );
+    // The official sets the priority, but does not rewrite what the villager said.
+    let urgent = pb::ServiceRequest {
+        priority: pb::RequestPriority::Urgent as i32,
+        ..Default::default()
+    };
+    let prioritised = w
+        .client
+        .update_service_request(
+            w.app
+                .request(edit(urgent.clone(), &["priority"]), &official),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(prioritised.priority, pb::RequestPriority::Urgent as i32);
+    assert_refused(
+        w.client
+            .update_service_request(w.app.request(
+                edit(
+                    pb::ServiceRequest {
+                        description: "改写".into(),
+                        ..Default::default()
+                    },
+                    &["description"],
+                ),
+                &official,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "REQUESTER_ONLY",
+    );
+    assert_refused(
+        w.client
+            .update_service_request(w.app.request(edit(urgent, &["priority"]), &villager))
+            .await,
+        Code::PermissionDenied,
+        "OFFICIALS_ONLY",
+    );
+    // Taken up: the villager's edits stop.
+    w.change(
+        &official,
+        &id,
+        S::Acknowledged,
+        "",
+        pb::NoteVisibility::Public,
+    )
+    .await
+    .unwrap();
+    assert_refused(
+        w.client
+            .update_service_request(w.app.request(
+                edit(
+                    pb::ServiceRequest {
+                        description: "再改".into(),
+                        ..Default::default()
+                    },
+                    &["description"],
+                ),
+                &villager,
+            ))
+            .await,
+        Code::FailedPrecondition,
+        "REQUEST_NOT_EDITABLE",
+    );
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.updated").await,
+        2
+    );
+    let edits = w
+        .timeline(&villager, &id)
+        .await
+        .iter()
+        .filter(|e| e.kind == pb::TimelineEntryKind::Edited as i32)
+        .count();
+    assert_eq!(edits, 2);
+}
