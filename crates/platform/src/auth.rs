@@ -295,6 +295,17 @@ impl AdminScope {
     pub fn covers_scope(&self, other: &AdminScope) -> bool {
         other.0.starts_with(self.0.as_str())
     }
+
+    /// Every scope that covers this one, the whole country first and this scope last: the areas
+    /// whose grants reach it. A store asks "which grants cover X" as `scope IN (..)` over these,
+    /// which an index on the scope answers.
+    pub fn covering(&self) -> Vec<AdminScope> {
+        LEVEL_BOUNDARIES
+            .into_iter()
+            .filter(|len| *len <= self.0.len())
+            .map(|len| Self(self.0[..len].to_owned()))
+            .collect()
+    }
 }
 
 /// Validates `code` and strips its trailing all-zero levels.
@@ -598,6 +609,19 @@ mod tests {
         ] {
             assert_eq!(AdminScope::parse(bad), Err(err), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn covering_scopes_run_from_the_country_down() {
+        let village = scope("110101001001");
+        let covering = village.covering();
+        let codes: Vec<&str> = covering.iter().map(AdminScope::as_str).collect();
+        assert_eq!(
+            codes,
+            ["", "11", "1101", "110101", "110101001", "110101001001"]
+        );
+        assert!(covering.iter().all(|outer| outer.covers_scope(&village)));
+        assert_eq!(AdminScope::country().covering(), [AdminScope::country()]);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!
 //! - [`divisions`]: the national division tree, its import and search.
 //! - [`entity`]: one sea-orm entity per table.
-//! - [`people`]: the users governance knows, projected from identity's state stream and events.
+//! - [`people`]: the users governance knows and the roles they hold where, projected from
+//!   identity's state stream and events.
 //! - [`register`]: households and residents, with national ids sealed at rest and their access log.
 //! - [`request_types`]: the catalogue of service-request types per area (empty until built).
 //! - [`requests`]: villagers' service requests, their workflow, escalation, duplicates and ratings (empty until built).
@@ -150,6 +151,9 @@ impl Service for Governance {
         let people = people::consumer(ctx);
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
+        let officials = people::grants::consumer(ctx);
+        officials.ensure().await?;
+        ctx.tasks.spawn(officials.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::request_types::MIGRATION.boxed());
         migrations.push(crate::requests::MIGRATION.boxed());
         migrations.push(terrace_photos::MIGRATION.boxed());
+        migrations.push(crate::people::grants::MIGRATION.boxed());
         migrations
     }
 }

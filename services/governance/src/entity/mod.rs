@@ -5,6 +5,7 @@ pub mod audit_entries;
 pub mod division_revision;
 pub mod divisions;
 pub mod households;
+pub mod known_grants;
 pub mod known_users;
 pub mod request_area_settings;
 pub mod request_types;

@@ -5,7 +5,11 @@
 //! every user's latest snapshot, however old) and then follows `identity.user.>` (created,
 //! updated, erased). Snapshots and events overlap at the start, and replicas and retries reorder
 //! them, so a row changes only for a message newer than the one it reflects (its `version`, the
-//! envelope's time). An erased user (a tombstone, or `identity.user.erased`) is deleted.
+//! envelope's time). An erased user (a tombstone, or `identity.user.erased`) is deleted, with
+//! their grants.
+//!
+//! [`grants`]: who holds which role where (`known_grants`, the consumer `governance-officials`),
+//! and the questions the rest of governance asks of it: `holds_official_role`, `officials_of`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
@@ -21,6 +25,8 @@ use terrace_proto::identity::v1 as identity;
 use uuid::Uuid;
 
 use crate::entity::known_users::{self, Column, Entity as KnownUsers};
+
+pub mod grants;
 
 /// The projection's table.
 pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::SqlMigration {
@@ -76,6 +82,10 @@ impl Handler for People {
             if let Ok(id) = Uuid::parse_str(&id) {
                 KnownUsers::delete_by_id(id)
                     .exec(txn)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.into()))?;
+                // Identity tombstones the user, not their grants: an erased person leaves nothing.
+                grants::forget_user(txn, id)
                     .await
                     .map_err(|e| HandlerError::Retry(e.into()))?;
             }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod divisions;
+mod officials;
 mod register;
 mod request_types;
 mod requests;
