@@ -1009,6 +1009,14 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "the priority of a request no longer open stays as it was",
         "已办结的诉求不能再改优先级",
     ),
+    (
+        "a request that is closed, rejected or merged is not assigned",
+        "已关闭、不予受理或已合并的诉求不能指派",
+    ),
+    (
+        "a request is assigned to an official of the area responsible for it",
+        "诉求只能指派给负责地区的干部",
+    ),
 ];
 
 #[cfg(test)]

@@ -610,4 +610,17 @@ impl GovernanceService for GovernanceGrpc {
             service_request: Some(service_request),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn assign_service_request(
+        &self,
+        request: Request<pb::AssignServiceRequestRequest>,
+    ) -> Result<Response<pb::AssignServiceRequestResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = requests::parse::Assign::parse(request.into_inner())?;
+        let service_request = self.requests.assign(&caller, command).await?;
+        Ok(Response::new(pb::AssignServiceRequestResponse {
+            service_request: Some(service_request),
+        }))
+    }
 }

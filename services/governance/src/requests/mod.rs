@@ -1191,3 +1191,87 @@ impl Requests {
             .ok_or_else(|| Error::internal(anyhow::anyhow!("an update answer without the request")))
     }
 }
+
+impl Requests {
+    /// `AssignServiceRequest`: an official of the responsible area gives the request to an
+    /// official of that area (as governance knows them from identity's grants), or takes it
+    /// back.
+    pub async fn assign(
+        &self,
+        caller: &Caller,
+        command: parse::Assign,
+    ) -> Result<pb::ServiceRequest> {
+        let now = self.clock.now();
+        let answer = idempotency::once(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            Keep::Answer,
+            async |txn| {
+                let mut row = store::find_for_update(txn, command.id)
+                    .await?
+                    .ok_or_else(|| unknown(command.id))?;
+                require_handler(caller, &row)?;
+                if workflow::is_final(row.status) {
+                    return Err(Error::failed_precondition_with(
+                        "REQUEST_FINAL",
+                        "a request that is closed, rejected or merged is not assigned",
+                        [("current_status", status_name(row.status))],
+                    ));
+                }
+                if let Some(assignee) = command.assignee
+                    && !crate::people::grants::holds_official_role(
+                        txn,
+                        assignee,
+                        &area(&row.responsible_area)?,
+                        Role::VillageOfficial.rank(),
+                        now,
+                    )
+                    .await?
+                {
+                    return Err(Error::failed_precondition(
+                        "ASSIGNEE_NOT_AN_OFFICIAL",
+                        "a request is assigned to an official of the area responsible for it",
+                    ));
+                }
+                let previous = std::mem::replace(&mut row.assignee_user_id, command.assignee);
+                let mut entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Assigned)
+                    .note(&command.note, pb::NoteVisibility::Internal)
+                    .into();
+                entry.assignee_user_id = command.assignee;
+                let row = self.save(txn, caller, row, now).await?;
+                store::insert_entry(txn, entry).await?;
+                let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                outbox::publish(
+                    txn,
+                    &self.source,
+                    &pb::ServiceRequestAssigned {
+                        service_request: Some(service_request.clone()),
+                        previous_assignee_user_id: previous
+                            .map(|id| id.to_string())
+                            .unwrap_or_default(),
+                        actor: Some(caller.actor()),
+                    },
+                )
+                .await?;
+                self.audited(
+                    txn,
+                    caller,
+                    &row,
+                    "service_request.assigned",
+                    serde_json::json!({ "from": previous, "to": command.assignee }),
+                    now,
+                )
+                .await?;
+                Ok(pb::AssignServiceRequestResponse {
+                    service_request: Some(service_request),
+                })
+            },
+        )
+        .await?;
+        answer.service_request.ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("an assignment answer without the request"))
+        })
+    }
+}

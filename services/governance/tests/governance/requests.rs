@@ -48,7 +48,20 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
+        Self::of(&[ServiceDef::of::<Governance>()]).await
+    }
+
+    /// With identity beside governance, for what needs real accounts and grants.
+    async fn with_identity() -> Self {
+        Self::of(&[
+            ServiceDef::of::<Governance>(),
+            ServiceDef::of::<terrace_identity::Identity>(),
+        ])
+        .await
+    }
+
+    async fn of(services: &[ServiceDef]) -> Self {
+        let app = TestApp::spawn_with(services, |settings| {
             settings.services.insert(
                 "governance".into(),
                 serde_json::json!({ "demo_divisions": true }),
@@ -1364,4 +1377,126 @@ async fn the_requester_edits_until_taken_up_and_officials_set_the_priority() {
         .filter(|e| e.kind == pb::TimelineEntryKind::Edited as i32)
         .count();
     assert_eq!(edits, 2);
+}
+
+#[tokio::test]
+async fn a_request_is_assigned_only_to_an_official_of_the_area_responsible() {
+    let mut w = World::with_identity().await;
+    let well = w.well_type(48, 0).await;
+    let (_, villager) = w.villager.clone();
+    let official = w.village_official.clone();
+    let id = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "6"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap()
+        .id;
+    // Two accounts with grants in identity: an official of 余村 and one of the neighbour.
+    let ours = w
+        .app
+        .seed_user(
+            "+8613800138101",
+            "余村干部",
+            &[(Role::VillageOfficial, VILLAGE)],
+        )
+        .await;
+    let theirs = w
+        .app
+        .seed_user(
+            "+8613800138102",
+            "邻村干部",
+            &[(Role::VillageOfficial, NEIGHBOUR)],
+        )
+        .await;
+    let db = w.db.clone();
+    terrace_testkit::eventually("both grants projected", Duration::from_secs(20), || async {
+        let sql = format!(
+            "SELECT count(*) AS n FROM known_grants WHERE user_id IN ('{}', '{}')",
+            ours.id, theirs.id
+        );
+        let n: i64 = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get("", "n")
+            .unwrap();
+        (n == 2).then_some(())
+    })
+    .await;
+    let assign = |assignee: &str| pb::AssignServiceRequestRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        assignee_user_id: assignee.into(),
+        note: "请你跟进".into(),
+    };
+    let assigned = w
+        .client
+        .assign_service_request(w.app.request(assign(&ours.id.to_string()), &official))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(assigned.assignee_user_id, ours.id.to_string());
+    assert_refused(
+        w.client
+            .assign_service_request(w.app.request(assign(&theirs.id.to_string()), &official))
+            .await,
+        Code::FailedPrecondition,
+        "ASSIGNEE_NOT_AN_OFFICIAL",
+    );
+    assert_refused(
+        w.client
+            .assign_service_request(
+                w.app
+                    .request(assign(&Uuid::now_v7().to_string()), &official),
+            )
+            .await,
+        Code::FailedPrecondition,
+        "ASSIGNEE_NOT_AN_OFFICIAL",
+    );
+    // The villager does not assign; unassigning leaves it with nobody.
+    assert_eq!(
+        w.client
+            .assign_service_request(w.app.request(assign(""), &villager))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let unassigned = w
+        .client
+        .assign_service_request(w.app.request(assign(""), &official))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(unassigned.assignee_user_id, "");
+    // The inbox of the one assigned, then of nobody.
+    let mine = w
+        .list(
+            &official,
+            pb::ListServiceRequestsRequest {
+                area: Some(AdminScope::parse(VILLAGE).unwrap().to_proto()),
+                assignee_user_id: "-".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(
+        published(&w.app, "governance", "governance.request.assigned").await,
+        2
+    );
+    // Assignments are the officials' business: not in the requester's timeline.
+    assert!(
+        w.timeline(&villager, &id)
+            .await
+            .iter()
+            .all(|e| e.kind != pb::TimelineEntryKind::Assigned as i32)
+    );
 }
