@@ -17,7 +17,10 @@
 // actions in it); and 王秀英 downloads her data as a JSON file. 陈国华, whom the demo register of 余村 records
 // with his phone but no account, signs up and claims his record in the farmer app with the code the SMS
 // sink shows for that phone (a wrong code first), the village official confirms the claim in the
-// console, and his My record then shows it. Prints one line per check; exits non-zero at the first
+// console, and his My record then shows it. Lost sessions in both apps: the official's sessions
+// ended by "log out everywhere" on a second computer, then a login dialog over the people page
+// (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
+// then a login sheet over the consent form that keeps what she typed. Prints one line per check; exits non-zero at the first
 // failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -293,6 +296,8 @@ await check("console: a visit while logged out shows the login page", async () =
 await screen(desk, "console-login");
 
 let currentUser;
+/** The village official's user id (GetCurrentUser), to name them as a farmer's helper. */
+let officialId;
 await check("console: the village official logs in by phone and password", async () => {
   await desk.getByLabel("手机号").first().fill(OFFICIAL.phone);
   await desk.getByLabel("密码", { exact: true }).fill(OFFICIAL.password);
@@ -316,6 +321,7 @@ await check("console: GetCurrentUser answers the official with their role grants
   // The console's people page, its registration form and its default village need them.
   assert(grants.length > 0, "GetCurrentUser's User.role_grants is empty (the people page then has no area)");
   assert(grants.includes(`village_official@${VILLAGE}`), `no village_official grant in ${VILLAGE}: ${grants.join(", ")}`);
+  officialId = field(user, 1)?.toString("utf8");
   return grants.join(", ");
 });
 
@@ -430,6 +436,102 @@ for (const [menu, route, name] of [
   });
   await screen(desk, name);
 }
+// ----- A lost session: a login dialog over the page keeps what was typed -------------------------
+
+/** Logs the village official in by password on a console page of its own (a second browser). */
+async function officialLogsIn(page) {
+  await page.goto(`${BASE}/console/login`);
+  await page.getByLabel("手机号").first().fill(OFFICIAL.phone);
+  await page.getByLabel("密码", { exact: true }).fill(OFFICIAL.password);
+  const login = rpc(page, "LoginWithPassword");
+  await page.getByLabel("密码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithPassword answered ${answer.status} ${answer.message}`);
+  await page.getByRole("button", { name: "账号" }).filter({ hasText: OFFICIAL.name }).waitFor();
+}
+
+/** Answers a call UNAUTHENTICATED, as the server answers an access token that has expired. */
+const expiredToken = (route) =>
+  route.fulfill({
+    status: 200,
+    headers: { "content-type": "application/grpc-web+proto", "grpc-status": "16", "grpc-message": "token expired" },
+    body: "",
+  });
+
+await check("console: on a second computer, log out everywhere asks first, then ends every session of the official", async () => {
+  const otherContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 800 } });
+  try {
+    const other = watch(await otherContext.newPage());
+    await officialLogsIn(other);
+    await other.getByRole("button", { name: "账号" }).click();
+    await other.getByRole("menuitem", { name: "退出所有设备" }).click();
+    const confirm = other.getByRole("dialog").filter({ hasText: "将退出此账号在所有设备上的登录" });
+    await confirm.waitFor();
+    await screen(other, "console-logout-everywhere");
+    const revoked = rpc(other, "RevokeAllSessions");
+    await confirm.getByRole("button", { name: /确\s*定/ }).click();
+    const answer = await grpc(await revoked);
+    assert(answer.status === 0, `RevokeAllSessions answered ${answer.status} ${answer.message}`);
+    const count = field(answer.messages[0] ?? Buffer.alloc(0), 1) ?? 0;
+    assert(count >= 2, `RevokeAllSessions revoked ${count} sessions, not this one and the first computer's`);
+    await other.waitForURL(/\/console\/login/);
+    return `${count} sessions revoked`;
+  } finally {
+    await otherContext.close();
+    current = desk;
+  }
+});
+
+const TYPED_NAME = "王大妈";
+const relogin = desk.getByRole("dialog", { name: "登录已过期" });
+await check("console: with the session revoked, the next refused call opens a login dialog over the page, which keeps the typed name", async () => {
+  await desk.getByRole("menuitem", { name: /辖区人员/ }).click();
+  await desk.waitForURL(/\/console\/identity\/people/);
+  await desk.getByRole("button", { name: /登记村民/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-villager") });
+  await form.getByLabel("姓名").fill(TYPED_NAME);
+  await form.getByRole("button", { name: /取\s*消/ }).click();
+  await form.waitFor({ state: "hidden" });
+  // The access token (15 minutes) outlives the revocation, so its expiry is played by one
+  // UNAUTHENTICATED answer; the refresh that follows goes to the server, which refuses it.
+  await desk.route(`**${IDENTITY}ListUsers`, expiredToken, { times: 1 });
+  const refreshed = rpc(desk, "RefreshToken");
+  await desk.getByRole("button", { name: /搜\s*索/ }).click();
+  const refusal = await grpc(await refreshed);
+  assert(refusal.status === 16, `RefreshToken answered ${refusal.status} ${refusal.message}, not UNAUTHENTICATED (16)`);
+  await relogin.waitFor();
+  assert(/\/console\/identity\/people/.test(desk.url()), `the lost session left ${desk.url()}`);
+  return refusal.message;
+});
+await screen(desk, "console-relogin");
+
+await check("console: the official logs in again in the dialog with a one-time code from the SMS sink; the typed name is still there", async () => {
+  await relogin.getByRole("tab", { name: "验证码登录" }).click();
+  const phoneInput = relogin.locator("#relogin-otp_phone");
+  const prefilled = await phoneInput.inputValue();
+  assert(prefilled.replace(/\D/g, "").endsWith(OFFICIAL.phone), `the dialog's phone says "${prefilled}"`);
+  const before = smsLines().length - 1;
+  const requested = rpc(desk, "RequestOtp");
+  await relogin.getByRole("button", { name: /获取验证码/ }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  const code = await codeFor(`+86${OFFICIAL.phone}`, Math.max(before, 0));
+  await relogin.getByLabel("验证码", { exact: true }).fill(code);
+  const login = rpc(desk, "LoginWithOtp");
+  await relogin.getByLabel("验证码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithOtp answered ${answer.status} ${answer.message}`);
+  await relogin.waitFor({ state: "hidden" });
+  await desk.getByRole("button", { name: /登记村民/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-villager") });
+  const kept = await form.getByLabel("姓名").inputValue();
+  assert(kept === TYPED_NAME, `the name field says "${kept}" after the new login, not ${TYPED_NAME}`);
+  await settled(desk); // the dialog has stopped zooming in
+  await form.getByRole("button", { name: /取\s*消/ }).click();
+  await form.waitFor({ state: "hidden" });
+  return `"${kept}"`;
+});
+
 // ----- The village register: a household in 余村, 王秀英's record in it, a reveal, her account linked --
 
 const HOUSEHOLD = { number: `E2E-${newPhone.slice(-4)}`, address: "一组 8 号" };
@@ -890,6 +992,8 @@ await check("farmer: a first visit shows the login page and installs the service
 });
 await screen(phone, "farmer-login");
 
+/** When 王秀英's login code was sent: the server sends one a minute per phone. */
+let farmerCodeSentAt = 0;
 await check("farmer: 王秀英 logs in with the SMS code from the log", async () => {
   await phone.getByLabel("手机号").fill(FARMER.typed);
   const before = smsLines().length - 1;
@@ -897,6 +1001,7 @@ await check("farmer: 王秀英 logs in with the SMS code from the log", async ()
   await phone.getByRole("button", { name: /获取验证码/ }).click();
   const answer = await grpc(await requested);
   assert(answer.status === 0, `RequestOtp answered ${answer.status} ${answer.message}`);
+  farmerCodeSentAt = Date.now();
   const code = await codeFor(FARMER.e164, Math.max(before, 0));
   await phone.getByLabel("验证码").fill(code);
   const login = rpc(phone, "LoginWithOtp");
@@ -1217,6 +1322,84 @@ await check("farmer: logging out in one tab signs the other tab out too (Broadca
 });
 await screenshot(newContext.pages()[1], "farmer-other-tab-logged-out");
 await newContext.close();
+
+// ----- 王秀英's lost session: a login sheet over the page keeps what she typed -------------------
+
+current = phone;
+await phone.bringToFront();
+const consentCard = () => phone.locator("li.card", { hasText: officialId });
+await check("farmer: 王秀英 starts another consent and types her helper's account number", async () => {
+  await phone.getByRole("link", { name: "帮办授权" }).click();
+  await phone.getByRole("link", { name: /授权帮办人/ }).click();
+  await phone.waitForURL(/\/farmer\/consents\/new$/);
+  await phone.getByLabel("帮办人的账号编号").fill(officialId);
+  await phone.getByText("向村里提交我的办事申请").click();
+});
+
+const revokeContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 800 } });
+await check("console: the village official opens 王秀英's details and logs her out of every device, with a reason", async () => {
+  const official = watch(await revokeContext.newPage());
+  await officialLogsIn(official);
+  await official.getByRole("row").filter({ hasText: FARMER.e164 }).getByRole("button", { name: /详\s*情/ }).click();
+  const drawer = official.getByRole("dialog", { name: new RegExp(`^${FARMER.name}`) });
+  await drawer.getByText(FARMER.e164).waitFor();
+  await drawer.getByText(/^农户 · /).first().waitFor(); // her grants
+  await screen(official, "console-user-drawer");
+  await drawer.getByRole("button", { name: "让此人退出所有设备" }).click();
+  const confirm = official.getByRole("dialog", { name: "让此人退出所有设备" });
+  await confirm.getByLabel("原因").fill("端到端测试：手机遗失");
+  const revoked = rpc(official, "RevokeAllSessions");
+  await confirm.getByRole("button", { name: /退出所有设备/ }).click();
+  const answer = await grpc(await revoked);
+  assert(answer.status === 0, `RevokeAllSessions answered ${answer.status} ${answer.message}`);
+  await official.getByText(/已结束 \d+ 个登录/).waitFor();
+  return (await drawer.innerText()).replace(/\s+/g, " ").slice(0, 160);
+});
+await revokeContext.close();
+current = phone;
+
+const sheet = phone.getByRole("dialog", { name: "登录已过期" });
+await check("farmer: with her sessions revoked, the next refused call opens a login sheet over the form, her phone filled in", async () => {
+  await phone.route(`**${IDENTITY}GrantConsent`, expiredToken, { times: 1 });
+  const refreshed = rpc(phone, "RefreshToken");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const refusal = await grpc(await refreshed);
+  assert(refusal.status === 16, `RefreshToken answered ${refusal.status} ${refusal.message}, not UNAUTHENTICATED (16)`);
+  await sheet.waitFor();
+  assert(/\/farmer\/consents\/new$/.test(phone.url()), `the lost session left ${phone.url()}`);
+  const prefilled = await sheet.getByLabel("手机号").inputValue();
+  assert(prefilled.replace(/\D/g, "") === FARMER.typed, `the sheet's phone says "${prefilled}"`);
+});
+await screen(phone, "farmer-relogin");
+
+await check("farmer: 王秀英 logs in again in the sheet with a new code; the form still holds what she typed, and is sent", async () => {
+  // One login code a minute per phone: hers went at the login above.
+  const wait = farmerCodeSentAt + 61_000 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const before = smsLines().length - 1;
+  const requested = rpc(phone, "RequestOtp");
+  await sheet.getByRole("button", { name: /获取验证码/ }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  const code = await codeFor(FARMER.e164, Math.max(before, 0));
+  await sheet.getByLabel("验证码", { exact: true }).fill(code);
+  const login = rpc(phone, "LoginWithOtp");
+  await sheet.getByLabel("验证码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithOtp answered ${answer.status} ${answer.message}`);
+  await sheet.waitFor({ state: "hidden" });
+  const kept = await phone.getByLabel("帮办人的账号编号").inputValue();
+  assert(kept === officialId, `the helper field says "${kept}" after the new login`);
+  // antd-mobile marks a ticked box on its label.
+  const ticked = phone.locator("label.adm-checkbox-checked", { hasText: "向村里提交我的办事申请" });
+  assert((await ticked.count()) === 1, "the chosen scope is no longer ticked");
+  const granted = rpc(phone, "GrantConsent");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const done = await grpc(await granted);
+  assert(done.status === 0, `GrantConsent answered ${done.status} ${done.message}`);
+  await consentCard().filter({ hasText: "向村里提交我的办事申请" }).waitFor();
+  return wait > 0 ? `waited ${Math.ceil(wait / 1000)} s for the next code` : "";
+});
 
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));

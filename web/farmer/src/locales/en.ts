@@ -35,6 +35,8 @@ const en: typeof zhCN = {
     remembered: "Accounts used on this phone",
     continueAs: "Continue as {{name}}",
     sessionLost: "{{name}}'s login has expired; get a new code to log in",
+    sessionLostTitle: "Your login has expired",
+    sessionLostHint: "{{name}}, get a new code to log in again. What you entered on this page is kept.",
     noAccount: "No account yet?",
     signUp: "Sign up",
   },

@@ -33,6 +33,8 @@ const zhCN = {
     remembered: "这台手机上登录过的账号",
     continueAs: "继续使用 {{name}}",
     sessionLost: "{{name}} 的登录已过期，请重新获取验证码登录",
+    sessionLostTitle: "登录已过期",
+    sessionLostHint: "{{name}} 请重新获取验证码登录。您在本页填写的内容会保留。",
     noAccount: "还没有账号？",
     signUp: "注册新账号",
   },
