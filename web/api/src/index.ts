@@ -9,6 +9,7 @@
 // - phone.ts      typed phone numbers to E.164
 // - claims.ts     reading (not verifying) the access token's roles and areas
 // - tabs.ts       what the tabs of one app tell each other about logout and account switches
+// - accountCaches.ts  in-memory caches of one account's data, emptied when the account changes
 //
 // Service clients come from `session.client(Service)` with the service imported from `gen/`
 // (e.g. `@terrace/api/gen/terrace/identity/v1/identity_service_pb`), so that an app's bundle only
@@ -28,5 +29,6 @@ export {
   type SessionOptions,
   type SessionSnapshot,
 } from "./session";
+export { accountCaches, type AccountCaches, type SessionLike } from "./accountCaches";
 export { parseTabMessage, tabReaction, type TabChannel, type TabMessage, type TabReaction } from "./tabs";
 export { Code, ConnectError } from "@connectrpc/connect";
