@@ -7,6 +7,7 @@
 // - errors.ts     describeError: google.rpc details (BadRequest, ErrorInfo, RetryInfo) decoded
 // - ids.ts        request ids (UUIDv7) for idempotent calls
 // - phone.ts      typed phone numbers to E.164
+// - money.ts      terrace.common.v1.Money per locale (Intl, exact: no floats)
 // - claims.ts     reading (not verifying) the access token's roles and areas
 // - tabs.ts       what the tabs of one app tell each other about logout and account switches
 // - accountCaches.ts  in-memory caches of one account's data, emptied when the account changes
@@ -19,6 +20,7 @@ export { createTransport, type TransportOptions } from "./transport";
 export { describeError, errorSentence, mapFieldViolations, type ErrorDescription, type ErrorSentenceKey } from "./errors";
 export { newRequestId } from "./ids";
 export { normalizePhone } from "./phone";
+export { formatMoney } from "./money";
 export { decodeAccessToken, type AccessClaims } from "./claims";
 export {
   Session,
