@@ -17,10 +17,7 @@
 // actions in it); and 王秀英 downloads her data as a JSON file. 陈国华, whom the demo register of 余村 records
 // with his phone but no account, signs up and claims his record in the farmer app with the code the SMS
 // sink shows for that phone (a wrong code first), the village official confirms the claim in the
-// console, and his My record then shows it. Lost sessions in both apps: the official's sessions
-// ended by "log out everywhere" on a second computer, then a login dialog over the people page
-// (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
-// then a login sheet over the consent form that keeps what she typed. Prints one line per check; exits non-zero at the first
+// console, and his My record then shows it. Prints one line per check; exits non-zero at the first
 // failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -365,7 +362,15 @@ const newPhone = `139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}
 let villagerId;
 await check(`console: a villager with a new phone (${newPhone}) is registered in 余村`, async () => {
   await dialog.getByLabel("手机号").fill(newPhone);
-  await dialog.getByLabel(/所在村/).fill(VILLAGE);
+  // The village is found by its name (SearchDivisions, villages inside the official's areas).
+  const searched = gov(desk, "SearchDivisions");
+  await dialog.getByLabel(/所在村/).fill(VILLAGE_NAME);
+  const found = await grpc(await searched);
+  assert(found.status === 0, `SearchDivisions answered ${found.status} ${found.message}`);
+  await desk.locator(".ant-select-dropdown:visible .ant-select-item-option", { hasText: `(${VILLAGE})` }).click();
+  const chosen = await dialog.getByLabel(/所在村/).inputValue();
+  assert(chosen === VILLAGE, `choosing ${VILLAGE_NAME} put "${chosen}" in the village field, not ${VILLAGE}`);
+  await dialog.locator("#create-villager").getByText(VILLAGE_NAME, { exact: false }).first().waitFor();
   const created = rpc(desk, "CreateUser");
   await dialog.getByRole("button", { name: /登\s*记/ }).click();
   const answer = await grpc(await created);
@@ -1343,7 +1348,7 @@ await check("console: the village official opens 王秀英's details and logs he
   await official.getByRole("row").filter({ hasText: FARMER.e164 }).getByRole("button", { name: /详\s*情/ }).click();
   const drawer = official.getByRole("dialog", { name: new RegExp(`^${FARMER.name}`) });
   await drawer.getByText(FARMER.e164).waitFor();
-  await drawer.getByText(/^农户 · /).first().waitFor(); // her grants
+  await drawer.getByText(new RegExp(`^农户 · ${VILLAGE_NAME}`)).first().waitFor(); // her grants, the area by name
   await screen(official, "console-user-drawer");
   await drawer.getByRole("button", { name: "让此人退出所有设备" }).click();
   const confirm = official.getByRole("dialog", { name: "让此人退出所有设备" });
