@@ -17,8 +17,13 @@
 // actions in it); and 王秀英 downloads her data as a JSON file. 陈国华, whom the demo register of 余村 records
 // with his phone but no account, signs up and claims his record in the farmer app with the code the SMS
 // sink shows for that phone (a wrong code first), the village official confirms the claim in the
-// console, and his My record then shows it. Prints one line per check; exits non-zero at the first
-// failure, with its reason and a screenshot of the page.
+// console, and his My record then shows it. Lost sessions in both apps: the official's sessions
+// ended by "log out everywhere" on a second computer, then a login dialog over the people page
+// (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
+// then a login sheet over the consent form that keeps what she typed. Also: a role grant revoked
+// with a reason, the people page in English, 王秀英's consent to the official granted through
+// the form and withdrawn, and her family accounts screen. Prints one line per check; exits
+// non-zero at the first failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
 import { mkdirSync, readFileSync } from "node:fs";
@@ -139,8 +144,9 @@ async function accessible(page, screen) {
   });
 }
 
-/** A screen reached: its screenshot and its accessibility check. */
+/** A screen reached: its screenshot (once it stands still) and its accessibility check. */
 async function screen(page, name) {
+  await settled(page);
   await screenshot(page, name);
   await accessible(page, name);
 }
@@ -424,6 +430,25 @@ await check("console: granting the villager farmer in 余村 adds it to the list
 });
 await screen(desk, "console-granted");
 
+await check("console: revoking the villager's farmer grant with a reason shows it revoked", async () => {
+  const farmerRow = () => desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: "农户" });
+  await farmerRow().getByRole("button", { name: /撤\s*销/ }).click();
+  const revoke = desk.getByRole("dialog", { name: "撤销角色" });
+  await revoke.getByLabel("撤销原因").fill("端到端测试：农户身份登记有误");
+  await screen(desk, "console-grant-revoke");
+  const revoked = rpc(desk, "RevokeRole");
+  await revoke.getByRole("button", { name: /撤\s*销/ }).click();
+  const answer = await grpc(await revoked);
+  assert(answer.status === 0, `RevokeRole answered ${answer.status} ${answer.message}`);
+  await revoke.waitFor({ state: "hidden" });
+  // Revoked grants are listed on request, marked revoked and with no revoke button.
+  await desk.getByLabel("包含已撤销").check();
+  await farmerRow().filter({ hasText: "已撤销" }).waitFor();
+  assert((await farmerRow().getByRole("button", { name: /撤\s*销/ }).count()) === 0, "a revoked grant still offers a revoke");
+  await desk.getByLabel("包含已撤销").uncheck();
+});
+await screen(desk, "console-grant-revoked");
+
 // The village official's other identity screens open, list from the server, and pass axe.
 // (Agency clients and the audit log are county admins' screens: the county admin's pass opens them.)
 for (const [menu, route, name] of [
@@ -536,6 +561,16 @@ await check("console: the official logs in again in the dialog with a one-time c
   await form.waitFor({ state: "hidden" });
   return `"${kept}"`;
 });
+
+await check("console: the language switch turns the people page to English", async () => {
+  await desk.getByText("English", { exact: true }).click();
+  await desk.getByRole("heading", { level: 1, name: "People in my area" }).waitFor();
+  await desk.getByRole("button", { name: /Register a villager/ }).waitFor();
+  assert((await desk.evaluate(() => document.documentElement.lang)) === "en", "<html lang> is not en");
+});
+await screen(desk, "console-people-en");
+await desk.getByText("简体中文", { exact: true }).click();
+await desk.getByRole("heading", { level: 1, name: "辖区人员" }).waitFor();
 
 // ----- The village register: a household in 余村, 王秀英's record in it, a reveal, her account linked --
 
@@ -750,7 +785,8 @@ await check("console: after a reload the official is still logged in (refresh co
   assert(answer.status === 0, `RefreshToken answered ${answer.status} ${answer.message}`);
   await accountButton.filter({ hasText: OFFICIAL.name }).waitFor();
   assert(/\/console\/identity\/grants/.test(desk.url()), `the reload left ${desk.url()}`);
-  await desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: "农户" }).waitFor();
+  // The villager's resident grant (the farmer grant was revoked above).
+  await desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: VILLAGE_NAME }).first().waitFor();
 });
 await screenshot(desk, "console-reloaded");
 
@@ -1071,6 +1107,46 @@ await check("farmer: the consents screen opens", async () => {
 });
 await screen(phone, "farmer-consents");
 
+const consentCard = () => phone.locator("li.card", { hasText: officialId });
+await check("farmer: 王秀英 names the village official as her helper through the form; the consent is listed", async () => {
+  await phone.getByRole("link", { name: /授权帮办人/ }).click();
+  await phone.waitForURL(/\/farmer\/consents\/new$/);
+  await phone.getByRole("heading", { level: 1, name: "授权帮办人" }).waitFor();
+  await phone.getByLabel("帮办人的账号编号").fill(officialId);
+  await phone.getByText("发布和修改我的农产品").click();
+  await phone.getByText("一周").click();
+  await screen(phone, "farmer-consent-form");
+  const granted = rpc(phone, "GrantConsent");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const answer = await grpc(await granted);
+  assert(answer.status === 0, `GrantConsent answered ${answer.status} ${answer.message}`);
+  await phone.waitForURL(/\/farmer\/consents$/);
+  await consentCard().filter({ hasText: "发布和修改我的农产品" }).waitFor();
+  return (await consentCard().first().innerText()).replace(/\s+/g, " ");
+});
+await screen(phone, "farmer-consent-granted");
+
+await check("farmer: … and withdraws it, after a confirmation", async () => {
+  await consentCard().getByRole("button", { name: /撤回授权/ }).click();
+  const withdrawn = rpc(phone, "WithdrawConsent");
+  await phone.getByRole("dialog").getByRole("button", { name: /撤回授权/ }).click();
+  const answer = await grpc(await withdrawn);
+  assert(answer.status === 0, `WithdrawConsent answered ${answer.status} ${answer.message}`);
+  await consentCard().waitFor({ state: "detached" });
+});
+
+await check("farmer: the family accounts screen shows 王秀英's account in use", async () => {
+  await phone.getByRole("link", { name: "家人账号" }).click();
+  await phone.waitForURL(/\/farmer\/accounts$/);
+  await phone.getByRole("heading", { level: 1, name: "家人账号" }).waitFor();
+  await phone.locator("li.card", { hasText: FARMER.name }).filter({ hasText: "正在使用" }).waitFor();
+  await phone.getByRole("button", { name: /添加家人账号/ }).waitFor();
+});
+await screen(phone, "farmer-accounts");
+// Back on the consents, where the reload check expects her.
+await phone.getByRole("link", { name: "帮办授权" }).click();
+await phone.waitForURL(/\/farmer\/consents$/);
+
 await check("farmer: after a reload 王秀英 is still logged in (refresh cookie)", async () => {
   const refreshed = rpc(phone, "RefreshToken");
   await phone.reload();
@@ -1332,7 +1408,6 @@ await newContext.close();
 
 current = phone;
 await phone.bringToFront();
-const consentCard = () => phone.locator("li.card", { hasText: officialId });
 await check("farmer: 王秀英 starts another consent and types her helper's account number", async () => {
   await phone.getByRole("link", { name: "帮办授权" }).click();
   await phone.getByRole("link", { name: /授权帮办人/ }).click();
