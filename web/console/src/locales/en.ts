@@ -518,6 +518,7 @@ const en: typeof zhCN = {
     network: "Cannot reach the server; check the network and retry",
     permission: "You are not allowed to do this",
     retryIn: "Try again in {{seconds}} s",
+    loginExpired: "Your login has expired; log in again and retry",
   },
 };
 

@@ -516,6 +516,7 @@ const zhCN = {
     network: "无法连接服务器，请检查网络后重试",
     permission: "您没有权限执行此操作",
     retryIn: "请 {{seconds}} 秒后再试",
+    loginExpired: "登录已过期，请重新登录后再试",
   },
 };
 

@@ -248,6 +248,7 @@ const zhCN = {
     network: "连不上服务器，请检查网络后重试",
     permission: "您没有权限做这件事",
     retryIn: "请 {{seconds}} 秒后再试",
+    loginExpired: "登录已过期，请重新登录后再试",
   },
 };
 
