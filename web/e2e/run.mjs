@@ -65,34 +65,48 @@ let current;
 let checks = 0;
 const pageErrors = [];
 
+/** The check running now, to name it when a promise it started fails with no one waiting. */
+let running = "set-up";
+
 async function check(what, body) {
+  running = what;
   try {
     const detail = await body();
     checks += 1;
     console.log(`ok   ${what}${detail ? ` (${detail})` : ""}`);
   } catch (error) {
-    console.log(`FAIL ${what}`);
-    console.error(`\nFAILED: ${what}\n${error?.stack ?? error}`);
-    if (pageErrors.length > 0) {
-      console.error(`uncaught errors in the page:\n${pageErrors.join("\n")}`);
-    }
-    if (current) {
-      const alerts = await current
-        .locator('[role="alert"]:visible')
-        .allInnerTexts()
-        .catch(() => []);
-      if (alerts.length > 0) {
-        console.error(`the page's alerts: ${alerts.map((a) => a.replace(/\s+/g, " ")).join(" | ")}`);
-      }
-      const path = join(SHOTS, "FAILED.png");
-      await current
-        .screenshot({ path, fullPage: true, timeout: 10_000 })
-        .then(() => console.error(`screenshot of the failing page: ${path} (at ${current.url()})`))
-        .catch((e) => console.error(`no screenshot: ${e.message}`));
-    }
-    await browser?.close().catch(() => {});
-    process.exit(1);
+    await fail(what, error);
   }
+}
+
+// A response waited for (rpc, gov) is asked for before the action that causes it; when an
+// earlier step of its check hangs, it times out with nothing awaiting it yet. That is the
+// check's failure too, with its screenshot, not a bare crash of Node.
+process.on("unhandledRejection", (error) => void fail(running, error));
+
+/** A failed check: its reason, the page's alerts and a screenshot; ends the run. */
+async function fail(what, error) {
+  console.log(`FAIL ${what}`);
+  console.error(`\nFAILED: ${what}\n${error?.stack ?? error}`);
+  if (pageErrors.length > 0) {
+    console.error(`uncaught errors in the page:\n${pageErrors.join("\n")}`);
+  }
+  if (current) {
+    const alerts = await current
+      .locator('[role="alert"]:visible')
+      .allInnerTexts()
+      .catch(() => []);
+    if (alerts.length > 0) {
+      console.error(`the page's alerts: ${alerts.map((a) => a.replace(/\s+/g, " ")).join(" | ")}`);
+    }
+    const path = join(SHOTS, "FAILED.png");
+    await current
+      .screenshot({ path, fullPage: true, timeout: 10_000 })
+      .then(() => console.error(`screenshot of the failing page: ${path} (at ${current.url()})`))
+      .catch((e) => console.error(`no screenshot: ${e.message}`));
+  }
+  await browser?.close().catch(() => {});
+  process.exit(1);
 }
 
 function assert(condition, message) {
@@ -1133,6 +1147,8 @@ await check("farmer: … and withdraws it, after a confirmation", async () => {
   const answer = await grpc(await withdrawn);
   assert(answer.status === 0, `WithdrawConsent answered ${answer.status} ${answer.message}`);
   await consentCard().waitFor({ state: "detached" });
+  // Its "withdrawn" toast goes before the next screen is photographed.
+  await phone.locator(".adm-toast-main").waitFor({ state: "hidden" });
 });
 
 await check("farmer: the family accounts screen shows 王秀英's account in use", async () => {
