@@ -17,8 +17,13 @@
 // actions in it); and 王秀英 downloads her data as a JSON file. 陈国华, whom the demo register of 余村 records
 // with his phone but no account, signs up and claims his record in the farmer app with the code the SMS
 // sink shows for that phone (a wrong code first), the village official confirms the claim in the
-// console, and his My record then shows it. Prints one line per check; exits non-zero at the first
-// failure, with its reason and a screenshot of the page.
+// console, and his My record then shows it. Lost sessions in both apps: the official's sessions
+// ended by "log out everywhere" on a second computer, then a login dialog over the people page
+// (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
+// then a login sheet over the consent form that keeps what she typed. Also: a role grant revoked
+// with a reason, the people page in English, 王秀英's consent to the official granted through
+// the form and withdrawn, and her family accounts screen. Prints one line per check; exits
+// non-zero at the first failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
 import { mkdirSync, readFileSync } from "node:fs";
@@ -60,34 +65,48 @@ let current;
 let checks = 0;
 const pageErrors = [];
 
+/** The check running now, to name it when a promise it started fails with no one waiting. */
+let running = "set-up";
+
 async function check(what, body) {
+  running = what;
   try {
     const detail = await body();
     checks += 1;
     console.log(`ok   ${what}${detail ? ` (${detail})` : ""}`);
   } catch (error) {
-    console.log(`FAIL ${what}`);
-    console.error(`\nFAILED: ${what}\n${error?.stack ?? error}`);
-    if (pageErrors.length > 0) {
-      console.error(`uncaught errors in the page:\n${pageErrors.join("\n")}`);
-    }
-    if (current) {
-      const alerts = await current
-        .locator('[role="alert"]:visible')
-        .allInnerTexts()
-        .catch(() => []);
-      if (alerts.length > 0) {
-        console.error(`the page's alerts: ${alerts.map((a) => a.replace(/\s+/g, " ")).join(" | ")}`);
-      }
-      const path = join(SHOTS, "FAILED.png");
-      await current
-        .screenshot({ path, fullPage: true, timeout: 10_000 })
-        .then(() => console.error(`screenshot of the failing page: ${path} (at ${current.url()})`))
-        .catch((e) => console.error(`no screenshot: ${e.message}`));
-    }
-    await browser?.close().catch(() => {});
-    process.exit(1);
+    await fail(what, error);
   }
+}
+
+// A response waited for (rpc, gov) is asked for before the action that causes it; when an
+// earlier step of its check hangs, it times out with nothing awaiting it yet. That is the
+// check's failure too, with its screenshot, not a bare crash of Node.
+process.on("unhandledRejection", (error) => void fail(running, error));
+
+/** A failed check: its reason, the page's alerts and a screenshot; ends the run. */
+async function fail(what, error) {
+  console.log(`FAIL ${what}`);
+  console.error(`\nFAILED: ${what}\n${error?.stack ?? error}`);
+  if (pageErrors.length > 0) {
+    console.error(`uncaught errors in the page:\n${pageErrors.join("\n")}`);
+  }
+  if (current) {
+    const alerts = await current
+      .locator('[role="alert"]:visible')
+      .allInnerTexts()
+      .catch(() => []);
+    if (alerts.length > 0) {
+      console.error(`the page's alerts: ${alerts.map((a) => a.replace(/\s+/g, " ")).join(" | ")}`);
+    }
+    const path = join(SHOTS, "FAILED.png");
+    await current
+      .screenshot({ path, fullPage: true, timeout: 10_000 })
+      .then(() => console.error(`screenshot of the failing page: ${path} (at ${current.url()})`))
+      .catch((e) => console.error(`no screenshot: ${e.message}`));
+  }
+  await browser?.close().catch(() => {});
+  process.exit(1);
 }
 
 function assert(condition, message) {
@@ -139,8 +158,9 @@ async function accessible(page, screen) {
   });
 }
 
-/** A screen reached: its screenshot and its accessibility check. */
+/** A screen reached: its screenshot (once it stands still) and its accessibility check. */
 async function screen(page, name) {
+  await settled(page);
   await screenshot(page, name);
   await accessible(page, name);
 }
@@ -293,6 +313,8 @@ await check("console: a visit while logged out shows the login page", async () =
 await screen(desk, "console-login");
 
 let currentUser;
+/** The village official's user id (GetCurrentUser), to name them as a farmer's helper. */
+let officialId;
 await check("console: the village official logs in by phone and password", async () => {
   await desk.getByLabel("手机号").first().fill(OFFICIAL.phone);
   await desk.getByLabel("密码", { exact: true }).fill(OFFICIAL.password);
@@ -316,6 +338,7 @@ await check("console: GetCurrentUser answers the official with their role grants
   // The console's people page, its registration form and its default village need them.
   assert(grants.length > 0, "GetCurrentUser's User.role_grants is empty (the people page then has no area)");
   assert(grants.includes(`village_official@${VILLAGE}`), `no village_official grant in ${VILLAGE}: ${grants.join(", ")}`);
+  officialId = field(user, 1)?.toString("utf8");
   return grants.join(", ");
 });
 
@@ -359,7 +382,15 @@ const newPhone = `139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}
 let villagerId;
 await check(`console: a villager with a new phone (${newPhone}) is registered in 余村`, async () => {
   await dialog.getByLabel("手机号").fill(newPhone);
-  await dialog.getByLabel(/所在村/).fill(VILLAGE);
+  // The village is found by its name (SearchDivisions, villages inside the official's areas).
+  const searched = gov(desk, "SearchDivisions");
+  await dialog.getByLabel(/所在村/).fill(VILLAGE_NAME);
+  const found = await grpc(await searched);
+  assert(found.status === 0, `SearchDivisions answered ${found.status} ${found.message}`);
+  await desk.locator(".ant-select-dropdown:visible .ant-select-item-option", { hasText: `(${VILLAGE})` }).click();
+  const chosen = await dialog.getByLabel(/所在村/).inputValue();
+  assert(chosen === VILLAGE, `choosing ${VILLAGE_NAME} put "${chosen}" in the village field, not ${VILLAGE}`);
+  await dialog.locator("#create-villager").getByText(VILLAGE_NAME, { exact: false }).first().waitFor();
   const created = rpc(desk, "CreateUser");
   await dialog.getByRole("button", { name: /登\s*记/ }).click();
   const answer = await grpc(await created);
@@ -413,6 +444,25 @@ await check("console: granting the villager farmer in 余村 adds it to the list
 });
 await screen(desk, "console-granted");
 
+await check("console: revoking the villager's farmer grant with a reason shows it revoked", async () => {
+  const farmerRow = () => desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: "农户" });
+  await farmerRow().getByRole("button", { name: /撤\s*销/ }).click();
+  const revoke = desk.getByRole("dialog", { name: "撤销角色" });
+  await revoke.getByLabel("撤销原因").fill("端到端测试：农户身份登记有误");
+  await screen(desk, "console-grant-revoke");
+  const revoked = rpc(desk, "RevokeRole");
+  await revoke.getByRole("button", { name: /撤\s*销/ }).click();
+  const answer = await grpc(await revoked);
+  assert(answer.status === 0, `RevokeRole answered ${answer.status} ${answer.message}`);
+  await revoke.waitFor({ state: "hidden" });
+  // Revoked grants are listed on request, marked revoked and with no revoke button.
+  await desk.getByLabel("包含已撤销").check();
+  await farmerRow().filter({ hasText: "已撤销" }).waitFor();
+  assert((await farmerRow().getByRole("button", { name: /撤\s*销/ }).count()) === 0, "a revoked grant still offers a revoke");
+  await desk.getByLabel("包含已撤销").uncheck();
+});
+await screen(desk, "console-grant-revoked");
+
 // The village official's other identity screens open, list from the server, and pass axe.
 // (Agency clients and the audit log are county admins' screens: the county admin's pass opens them.)
 for (const [menu, route, name] of [
@@ -430,6 +480,112 @@ for (const [menu, route, name] of [
   });
   await screen(desk, name);
 }
+// ----- A lost session: a login dialog over the page keeps what was typed -------------------------
+
+/** Logs the village official in by password on a console page of its own (a second browser). */
+async function officialLogsIn(page) {
+  await page.goto(`${BASE}/console/login`);
+  await page.getByLabel("手机号").first().fill(OFFICIAL.phone);
+  await page.getByLabel("密码", { exact: true }).fill(OFFICIAL.password);
+  const login = rpc(page, "LoginWithPassword");
+  await page.getByLabel("密码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithPassword answered ${answer.status} ${answer.message}`);
+  await page.getByRole("button", { name: "账号" }).filter({ hasText: OFFICIAL.name }).waitFor();
+}
+
+/** Answers a call UNAUTHENTICATED, as the server answers an access token that has expired. */
+const expiredToken = (route) =>
+  route.fulfill({
+    status: 200,
+    headers: { "content-type": "application/grpc-web+proto", "grpc-status": "16", "grpc-message": "token expired" },
+    body: "",
+  });
+
+await check("console: on a second computer, log out everywhere asks first, then ends every session of the official", async () => {
+  const otherContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 800 } });
+  try {
+    const other = watch(await otherContext.newPage());
+    await officialLogsIn(other);
+    await other.getByRole("button", { name: "账号" }).click();
+    await other.getByRole("menuitem", { name: "退出所有设备" }).click();
+    const confirm = other.getByRole("dialog").filter({ hasText: "将退出此账号在所有设备上的登录" });
+    await confirm.waitFor();
+    await screen(other, "console-logout-everywhere");
+    const revoked = rpc(other, "RevokeAllSessions");
+    await confirm.getByRole("button", { name: /确\s*定/ }).click();
+    const answer = await grpc(await revoked);
+    assert(answer.status === 0, `RevokeAllSessions answered ${answer.status} ${answer.message}`);
+    const count = field(answer.messages[0] ?? Buffer.alloc(0), 1) ?? 0;
+    assert(count >= 2, `RevokeAllSessions revoked ${count} sessions, not this one and the first computer's`);
+    await other.waitForURL(/\/console\/login/);
+    return `${count} sessions revoked`;
+  } finally {
+    await otherContext.close();
+    current = desk;
+  }
+});
+
+const TYPED_NAME = "王大妈";
+const relogin = desk.getByRole("dialog", { name: "登录已过期" });
+await check("console: with the session revoked, the next refused call opens a login dialog over the page, which keeps the typed name", async () => {
+  await desk.getByRole("menuitem", { name: /辖区人员/ }).click();
+  await desk.waitForURL(/\/console\/identity\/people/);
+  await desk.getByRole("button", { name: /登记村民/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-villager") });
+  await form.getByLabel("姓名").fill(TYPED_NAME);
+  await form.getByRole("button", { name: /取\s*消/ }).click();
+  await form.waitFor({ state: "hidden" });
+  // The access token (15 minutes) outlives the revocation, so its expiry is played by one
+  // UNAUTHENTICATED answer; the refresh that follows goes to the server, which refuses it.
+  await desk.route(`**${IDENTITY}ListUsers`, expiredToken, { times: 1 });
+  const refreshed = rpc(desk, "RefreshToken");
+  await desk.getByRole("button", { name: /搜\s*索/ }).click();
+  const refusal = await grpc(await refreshed);
+  assert(refusal.status === 16, `RefreshToken answered ${refusal.status} ${refusal.message}, not UNAUTHENTICATED (16)`);
+  await relogin.waitFor();
+  assert(/\/console\/identity\/people/.test(desk.url()), `the lost session left ${desk.url()}`);
+  return refusal.message;
+});
+await screen(desk, "console-relogin");
+
+await check("console: the official logs in again in the dialog with a one-time code from the SMS sink; the typed name is still there", async () => {
+  await relogin.getByRole("tab", { name: "验证码登录" }).click();
+  const phoneInput = relogin.locator("#relogin-otp_phone");
+  const prefilled = await phoneInput.inputValue();
+  assert(prefilled.replace(/\D/g, "").endsWith(OFFICIAL.phone), `the dialog's phone says "${prefilled}"`);
+  const before = smsLines().length - 1;
+  const requested = rpc(desk, "RequestOtp");
+  await relogin.getByRole("button", { name: /获取验证码/ }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  const code = await codeFor(`+86${OFFICIAL.phone}`, Math.max(before, 0));
+  await relogin.getByLabel("验证码", { exact: true }).fill(code);
+  const login = rpc(desk, "LoginWithOtp");
+  await relogin.getByLabel("验证码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithOtp answered ${answer.status} ${answer.message}`);
+  await relogin.waitFor({ state: "hidden" });
+  await desk.getByRole("button", { name: /登记村民/ }).click();
+  const form = dialog.filter({ has: desk.locator("#create-villager") });
+  const kept = await form.getByLabel("姓名").inputValue();
+  assert(kept === TYPED_NAME, `the name field says "${kept}" after the new login, not ${TYPED_NAME}`);
+  await settled(desk); // the dialog has stopped zooming in
+  await form.getByRole("button", { name: /取\s*消/ }).click();
+  await form.waitFor({ state: "hidden" });
+  return `"${kept}"`;
+});
+
+await check("console: the language switch turns the people page to English", async () => {
+  await desk.getByText("English", { exact: true }).click();
+  await desk.getByRole("heading", { level: 1, name: "People in my area" }).waitFor();
+  await desk.getByRole("button", { name: /Register a villager/ }).waitFor();
+  assert((await desk.evaluate(() => document.documentElement.lang)) === "en", "<html lang> is not en");
+});
+await screen(desk, "console-people-en");
+await desk.getByText("简体中文", { exact: true }).click();
+await desk.getByRole("heading", { level: 1, name: "辖区人员" }).waitFor();
+
 // ----- The village register: a household in 余村, 王秀英's record in it, a reveal, her account linked --
 
 const HOUSEHOLD = { number: `E2E-${newPhone.slice(-4)}`, address: "一组 8 号" };
@@ -643,7 +799,8 @@ await check("console: after a reload the official is still logged in (refresh co
   assert(answer.status === 0, `RefreshToken answered ${answer.status} ${answer.message}`);
   await accountButton.filter({ hasText: OFFICIAL.name }).waitFor();
   assert(/\/console\/identity\/grants/.test(desk.url()), `the reload left ${desk.url()}`);
-  await desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: "农户" }).waitFor();
+  // The villager's resident grant (the farmer grant was revoked above).
+  await desk.getByRole("row").filter({ hasText: villagerId.slice(-8) }).filter({ hasText: VILLAGE_NAME }).first().waitFor();
 });
 await screenshot(desk, "console-reloaded");
 
@@ -803,9 +960,14 @@ await check("console: the villager's password is reset with the code sent to the
 });
 
 await check("console: the audit log lists what the county admin just did", async () => {
+  // The page lists once when it opens; that answer is awaited first, so that the searches below
+  // are not matched with it (a search aborts a list still loading, whose body is then gone).
+  const opened = rpc(desk, "ListAuditRecords");
   await desk.getByRole("menuitem", { name: /审计日志/ }).filter({ hasNotText: "防篡改" }).click();
   await desk.waitForURL(/\/console\/identity\/audit/);
   await desk.getByRole("heading", { level: 1, name: "审计日志" }).waitFor();
+  const first = await grpc(await opened);
+  assert(first.status === 0, `ListAuditRecords answered ${first.status} ${first.message}`);
   // The records about the villager just disabled, enabled and reset, and those about the agency
   // client registered, rotated and revoked above (a county admin reads the records about the
   // clients they manage, the client named as the target).
@@ -890,6 +1052,8 @@ await check("farmer: a first visit shows the login page and installs the service
 });
 await screen(phone, "farmer-login");
 
+/** When 王秀英's login code was sent: the server sends one a minute per phone. */
+let farmerCodeSentAt = 0;
 await check("farmer: 王秀英 logs in with the SMS code from the log", async () => {
   await phone.getByLabel("手机号").fill(FARMER.typed);
   const before = smsLines().length - 1;
@@ -897,6 +1061,7 @@ await check("farmer: 王秀英 logs in with the SMS code from the log", async ()
   await phone.getByRole("button", { name: /获取验证码/ }).click();
   const answer = await grpc(await requested);
   assert(answer.status === 0, `RequestOtp answered ${answer.status} ${answer.message}`);
+  farmerCodeSentAt = Date.now();
   const code = await codeFor(FARMER.e164, Math.max(before, 0));
   await phone.getByLabel("验证码").fill(code);
   const login = rpc(phone, "LoginWithOtp");
@@ -960,6 +1125,48 @@ await check("farmer: the consents screen opens", async () => {
   await phone.getByRole("link", { name: /授权帮办人/ }).waitFor();
 });
 await screen(phone, "farmer-consents");
+
+const consentCard = () => phone.locator("li.card", { hasText: officialId });
+await check("farmer: 王秀英 names the village official as her helper through the form; the consent is listed", async () => {
+  await phone.getByRole("link", { name: /授权帮办人/ }).click();
+  await phone.waitForURL(/\/farmer\/consents\/new$/);
+  await phone.getByRole("heading", { level: 1, name: "授权帮办人" }).waitFor();
+  await phone.getByLabel("帮办人的账号编号").fill(officialId);
+  await phone.getByText("发布和修改我的农产品").click();
+  await phone.getByText("一周").click();
+  await screen(phone, "farmer-consent-form");
+  const granted = rpc(phone, "GrantConsent");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const answer = await grpc(await granted);
+  assert(answer.status === 0, `GrantConsent answered ${answer.status} ${answer.message}`);
+  await phone.waitForURL(/\/farmer\/consents$/);
+  await consentCard().filter({ hasText: "发布和修改我的农产品" }).waitFor();
+  return (await consentCard().first().innerText()).replace(/\s+/g, " ");
+});
+await screen(phone, "farmer-consent-granted");
+
+await check("farmer: … and withdraws it, after a confirmation", async () => {
+  await consentCard().getByRole("button", { name: /撤回授权/ }).click();
+  const withdrawn = rpc(phone, "WithdrawConsent");
+  await phone.getByRole("dialog").getByRole("button", { name: /撤回授权/ }).click();
+  const answer = await grpc(await withdrawn);
+  assert(answer.status === 0, `WithdrawConsent answered ${answer.status} ${answer.message}`);
+  await consentCard().waitFor({ state: "detached" });
+  // Its "withdrawn" toast goes before the next screen is photographed.
+  await phone.locator(".adm-toast-main").waitFor({ state: "hidden" });
+});
+
+await check("farmer: the family accounts screen shows 王秀英's account in use", async () => {
+  await phone.getByRole("link", { name: "家人账号" }).click();
+  await phone.waitForURL(/\/farmer\/accounts$/);
+  await phone.getByRole("heading", { level: 1, name: "家人账号" }).waitFor();
+  await phone.locator("li.card", { hasText: FARMER.name }).filter({ hasText: "正在使用" }).waitFor();
+  await phone.getByRole("button", { name: /添加家人账号/ }).waitFor();
+});
+await screen(phone, "farmer-accounts");
+// Back on the consents, where the reload check expects her.
+await phone.getByRole("link", { name: "帮办授权" }).click();
+await phone.waitForURL(/\/farmer\/consents$/);
 
 await check("farmer: after a reload 王秀英 is still logged in (refresh cookie)", async () => {
   const refreshed = rpc(phone, "RefreshToken");
@@ -1217,6 +1424,83 @@ await check("farmer: logging out in one tab signs the other tab out too (Broadca
 });
 await screenshot(newContext.pages()[1], "farmer-other-tab-logged-out");
 await newContext.close();
+
+// ----- 王秀英's lost session: a login sheet over the page keeps what she typed -------------------
+
+current = phone;
+await phone.bringToFront();
+await check("farmer: 王秀英 starts another consent and types her helper's account number", async () => {
+  await phone.getByRole("link", { name: "帮办授权" }).click();
+  await phone.getByRole("link", { name: /授权帮办人/ }).click();
+  await phone.waitForURL(/\/farmer\/consents\/new$/);
+  await phone.getByLabel("帮办人的账号编号").fill(officialId);
+  await phone.getByText("向村里提交我的办事申请").click();
+});
+
+const revokeContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 800 } });
+await check("console: the village official opens 王秀英's details and logs her out of every device, with a reason", async () => {
+  const official = watch(await revokeContext.newPage());
+  await officialLogsIn(official);
+  await official.getByRole("row").filter({ hasText: FARMER.e164 }).getByRole("button", { name: /详\s*情/ }).click();
+  const drawer = official.getByRole("dialog", { name: new RegExp(`^${FARMER.name}`) });
+  await drawer.getByText(FARMER.e164).waitFor();
+  await drawer.getByText(new RegExp(`^农户 · ${VILLAGE_NAME}`)).first().waitFor(); // her grants, the area by name
+  await screen(official, "console-user-drawer");
+  await drawer.getByRole("button", { name: "让此人退出所有设备" }).click();
+  const confirm = official.getByRole("dialog", { name: "让此人退出所有设备" });
+  await confirm.getByLabel("原因").fill("端到端测试：手机遗失");
+  const revoked = rpc(official, "RevokeAllSessions");
+  await confirm.getByRole("button", { name: /退出所有设备/ }).click();
+  const answer = await grpc(await revoked);
+  assert(answer.status === 0, `RevokeAllSessions answered ${answer.status} ${answer.message}`);
+  await official.getByText(/已结束 \d+ 个登录/).waitFor();
+  return (await drawer.innerText()).replace(/\s+/g, " ").slice(0, 160);
+});
+await revokeContext.close();
+current = phone;
+
+const sheet = phone.getByRole("dialog", { name: "登录已过期" });
+await check("farmer: with her sessions revoked, the next refused call opens a login sheet over the form, her phone filled in", async () => {
+  await phone.route(`**${IDENTITY}GrantConsent`, expiredToken, { times: 1 });
+  const refreshed = rpc(phone, "RefreshToken");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const refusal = await grpc(await refreshed);
+  assert(refusal.status === 16, `RefreshToken answered ${refusal.status} ${refusal.message}, not UNAUTHENTICATED (16)`);
+  await sheet.waitFor();
+  assert(/\/farmer\/consents\/new$/.test(phone.url()), `the lost session left ${phone.url()}`);
+  const prefilled = await sheet.getByLabel("手机号").inputValue();
+  assert(prefilled.replace(/\D/g, "") === FARMER.typed, `the sheet's phone says "${prefilled}"`);
+});
+await screen(phone, "farmer-relogin");
+
+await check("farmer: 王秀英 logs in again in the sheet with a new code; the form still holds what she typed, and is sent", async () => {
+  // One login code a minute per phone: hers went at the login above.
+  const wait = farmerCodeSentAt + 61_000 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const before = smsLines().length - 1;
+  const requested = rpc(phone, "RequestOtp");
+  await sheet.getByRole("button", { name: /获取验证码/ }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  const code = await codeFor(FARMER.e164, Math.max(before, 0));
+  await sheet.getByLabel("验证码", { exact: true }).fill(code);
+  const login = rpc(phone, "LoginWithOtp");
+  await sheet.getByLabel("验证码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithOtp answered ${answer.status} ${answer.message}`);
+  await sheet.waitFor({ state: "hidden" });
+  const kept = await phone.getByLabel("帮办人的账号编号").inputValue();
+  assert(kept === officialId, `the helper field says "${kept}" after the new login`);
+  // antd-mobile marks a ticked box on its label.
+  const ticked = phone.locator("label.adm-checkbox-checked", { hasText: "向村里提交我的办事申请" });
+  assert((await ticked.count()) === 1, "the chosen scope is no longer ticked");
+  const granted = rpc(phone, "GrantConsent");
+  await phone.getByRole("button", { name: /确认授权/ }).click();
+  const done = await grpc(await granted);
+  assert(done.status === 0, `GrantConsent answered ${done.status} ${done.message}`);
+  await consentCard().filter({ hasText: "向村里提交我的办事申请" }).waitFor();
+  return wait > 0 ? `waited ${Math.ceil(wait / 1000)} s for the next code` : "";
+});
 
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));

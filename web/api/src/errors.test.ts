@@ -2,7 +2,7 @@ import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufb
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { describeError, mapFieldViolations } from "./errors";
+import { describeError, errorSentence, mapFieldViolations } from "./errors";
 import {
   BadRequestSchema,
   BadRequest_FieldViolationSchema,
@@ -124,6 +124,15 @@ describe("describeError", () => {
     const described = describeError(new TypeError("failed to fetch"));
     expect(described.code).toBe(Code.Unknown);
     expect(described.fieldViolations).toEqual({});
+  });
+});
+
+describe("errorSentence", () => {
+  const t = (key: string, options?: { seconds?: number; message?: string }) => `${key}${options ? JSON.stringify(options) : ""}`;
+  it("gives the codes a person can act on a sentence of their own, and the rest the server's words", () => {
+    expect(errorSentence(t, new ConnectError("token expired", Code.Unauthenticated))).toBe("errors.loginExpired");
+    expect(errorSentence(t, new ConnectError("down", Code.Unavailable))).toBe("errors.network");
+    expect(errorSentence(t, new ConnectError("no such user", Code.NotFound))).toBe('errors.generic{"message":"no such user"}');
   });
 });
 

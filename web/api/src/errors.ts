@@ -85,7 +85,12 @@ export function mapFieldViolations(
 }
 
 /** The translation keys {@link errorSentence} uses; every app's locale files carry them. */
-export type ErrorSentenceKey = "errors.network" | "errors.permission" | "errors.retryIn" | "errors.generic";
+export type ErrorSentenceKey =
+  | "errors.network"
+  | "errors.permission"
+  | "errors.retryIn"
+  | "errors.loginExpired"
+  | "errors.generic";
 
 /**
  * The sentence to show for a failed call when no field is to blame, in the app's language: codes
@@ -103,6 +108,12 @@ export function errorSentence(
       return t("errors.network");
     case Code.PermissionDenied:
       return `${t("errors.permission")} (${e.message})`;
+    case Code.Unauthenticated:
+      // An authenticated call refused after the session's refresh was refused too: the login is
+      // what to act on (the app asks for it over the page), not the server's words about tokens.
+      // Calls whose UNAUTHENTICATED means a wrong code or password (logins, sign-up, a password
+      // reset, ChangePassword) must say so themselves, as the login forms do.
+      return t("errors.loginExpired");
     case Code.ResourceExhausted:
       return e.retryAfterMs
         ? t("errors.retryIn", { seconds: Math.ceil(e.retryAfterMs / 1000) })

@@ -7,8 +7,10 @@
 // - errors.ts     describeError: google.rpc details (BadRequest, ErrorInfo, RetryInfo) decoded
 // - ids.ts        request ids (UUIDv7) for idempotent calls
 // - phone.ts      typed phone numbers to E.164
+// - money.ts      terrace.common.v1.Money per locale (Intl, exact: no floats)
 // - claims.ts     reading (not verifying) the access token's roles and areas
 // - tabs.ts       what the tabs of one app tell each other about logout and account switches
+// - accountCaches.ts  in-memory caches of one account's data, emptied when the account changes
 //
 // Service clients come from `session.client(Service)` with the service imported from `gen/`
 // (e.g. `@terrace/api/gen/terrace/identity/v1/identity_service_pb`), so that an app's bundle only
@@ -18,6 +20,7 @@ export { createTransport, type TransportOptions } from "./transport";
 export { describeError, errorSentence, mapFieldViolations, type ErrorDescription, type ErrorSentenceKey } from "./errors";
 export { newRequestId } from "./ids";
 export { normalizePhone } from "./phone";
+export { formatMoney } from "./money";
 export { decodeAccessToken, type AccessClaims } from "./claims";
 export {
   Session,
@@ -28,5 +31,6 @@ export {
   type SessionOptions,
   type SessionSnapshot,
 } from "./session";
+export { accountCaches, type AccountCaches, type SessionLike } from "./accountCaches";
 export { parseTabMessage, tabReaction, type TabChannel, type TabMessage, type TabReaction } from "./tabs";
 export { Code, ConnectError } from "@connectrpc/connect";

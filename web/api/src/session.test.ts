@@ -10,6 +10,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TokenPairSchema, UserSchema } from "./gen/terrace/identity/v1/identity_pb";
 import { IdentityService } from "./gen/terrace/identity/v1/identity_service_pb";
+import { accountCaches } from "./accountCaches";
 import { Session, type SessionEvent } from "./session";
 import type { TabChannel, TabMessage } from "./tabs";
 
@@ -364,5 +365,86 @@ describe("Session", () => {
     expect(await session.switchAccount(other.userId)).toBe(true);
     expect(server.seen.at(-1)?.headers.get("x-terrace-account")).toBe(other.userId);
     expect(session.getSnapshot().account?.userId).toBe(other.userId);
+  });
+});
+
+describe("accountCaches", () => {
+  let storage: MemoryStorage;
+  beforeEach(() => {
+    storage = new MemoryStorage();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("empties every map at logout, and keeps them through a token refresh", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    const caches = accountCaches(session);
+    const records = caches.map<string, string>();
+    const names = caches.map<string, string>();
+    await session.loginWithPassword("13800000002", "right");
+    records.set(USER_ID, "my household");
+    names.set("someone", "李建国");
+    expect(await session.refresh()).toBe(true);
+    expect(records.size + names.size).toBe(2);
+    await session.logout();
+    expect(records.size + names.size).toBe(0);
+  });
+
+  it("empties them when someone else logs in on a shared device (leaveAccount) and on an account switch", async () => {
+    const server = fakeServer();
+    const session = new Session({ storage, transport: server.transport });
+    const caches = accountCaches(session);
+    const records = caches.map<string, string>();
+    await session.loginWithPassword("13800000002", "right");
+    records.set(USER_ID, "my household");
+    session.leaveAccount();
+    expect(records.size).toBe(0);
+
+    await session.loginWithPassword("13800000002", "right");
+    records.set(USER_ID, "my household");
+    const other = { userId: "01936f3e-0000-7000-8000-000000000002", displayName: "王秀英", phoneNumber: "+8613800000001", lastUsedMs: 0 };
+    storage.setItem("terrace.accounts", JSON.stringify([...session.accounts(), other]));
+    expect(await session.switchAccount(other.userId)).toBe(true);
+    expect(records.size).toBe(0);
+  });
+
+  it("keeps them when a lost session is logged in again by the same person (their page stays)", async () => {
+    const server = fakeServer({ refuseRefresh: true });
+    const session = new Session({ storage, transport: server.transport });
+    const records = accountCaches(session).map<string, string>();
+    await session.loginWithPassword("13800000002", "right");
+    records.set(USER_ID, "my household");
+    expect(await session.refresh()).toBe(false);
+    expect(session.getSnapshot().lost).toBe(true);
+    await session.loginWithPassword("13800000002", "right");
+    expect(records.get(USER_ID)).toBe("my household");
+  });
+
+  it("follows the account given by any session-like source, until closed", () => {
+    let account: { userId: string } | undefined = { userId: "a" };
+    const listeners = new Set<() => void>();
+    const source = {
+      getSnapshot: () => ({ account: account && { ...account, displayName: "", phoneNumber: "", lastUsedMs: 0 } }),
+      subscribe: (listener: () => void) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const caches = accountCaches(source);
+    const m = caches.map<string, number>();
+    m.set("x", 1);
+    listeners.forEach((l) => l()); // same account: kept
+    expect(m.size).toBe(1);
+    account = { userId: "b" };
+    listeners.forEach((l) => l());
+    expect(m.size).toBe(0);
+    m.set("y", 2);
+    caches.close();
+    account = undefined;
+    listeners.forEach((l) => l());
+    expect(m.size).toBe(1);
   });
 });

@@ -1,8 +1,10 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { formatMoney } from "@terrace/api";
+import type { Money } from "@terrace/api/gen/terrace/common/v1/money_pb";
 import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
 
-/** Dates and numbers in the reader's language, through Intl (no formatting library needed). */
+/** Dates, numbers and money in the reader's language, through Intl (no formatting library needed). */
 export function useFormat() {
   const { i18n } = useTranslation();
   const language = i18n.language;
@@ -16,6 +18,8 @@ export function useFormat() {
     return {
       dateTime: (ts: Timestamp | undefined) => (ts ? dateTime.format(timestampDate(ts)) : ""),
       number: (n: number | bigint) => number.format(n),
+      /** A Money with its currency's sign as this language writes it (¥ in Chinese, CN¥ in English). */
+      money: (m: Money | undefined) => formatMoney(m, language),
     };
   }, [language]);
 }

@@ -1,4 +1,4 @@
-import { Session } from "@terrace/api";
+import { Session, accountCaches } from "@terrace/api";
 import { useSyncExternalStore } from "react";
 
 /** The console's one session (one per tab). */
@@ -13,3 +13,10 @@ export const session = new Session({
 export function useSession() {
   return useSyncExternalStore(session.subscribe, session.getSnapshot);
 }
+
+/**
+ * Every in-memory cache of what one account may see is made here (`caches.map()`), so that all
+ * of them are emptied together when the account in use changes (logout, switch, someone else
+ * logging in): nothing loaded for one person is shown to the next on a shared device.
+ */
+export const caches = accountCaches(session);

@@ -1,4 +1,4 @@
-import type { AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
+import { AdminLevel, type AdminCode } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
 import { GovernanceService } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import { useEffect, useState } from "react";
 import { session } from "../session";
@@ -63,9 +63,15 @@ export interface DivisionOption {
 
 /**
  * Divisions whose name contains `text` (or whose pinyin initials start with it), inside any of
- * `within` (the official's own areas; all of the country when empty), best first.
+ * `within` (the official's own areas; all of the country when empty), best first; only of
+ * `level` when given.
  */
-export async function searchDivisions(text: string, within: AdminCode[], limit = 20): Promise<DivisionOption[]> {
+export async function searchDivisions(
+  text: string,
+  within: AdminCode[],
+  limit = 20,
+  level: AdminLevel = AdminLevel.UNSPECIFIED,
+): Promise<DivisionOption[]> {
   const query = text.trim();
   if (query === "") return [];
   const scopes = within.length > 0 ? within : [undefined];
@@ -75,6 +81,7 @@ export async function searchDivisions(text: string, within: AdminCode[], limit =
         .searchDivisions({
           query,
           within: area && digits(area) !== "" ? area : undefined,
+          level,
           page: { pageSize: limit, pageToken: "" },
         })
         .then((answer) => answer.divisions)

@@ -38,7 +38,9 @@ import { useFormat } from "../format";
 import { session } from "../session";
 import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { hours, ownAreas, withinAreas } from "./access";
-import { adminCodeFromDigits, agencyStatusLabel, areaLabel, authMethodLabel } from "./labels";
+import { adminCodeFromDigits, agencyStatusLabel, authMethodLabel } from "./labels";
+import { AreaName } from "../governance/AreaName";
+import { AreasSelect } from "../governance/AreaField";
 import { RequiredSelect } from "../components/RequiredSelect";
 
 const identity = session.client(IdentityService);
@@ -102,7 +104,7 @@ export default function AgenciesPage() {
     { title: t("agencies.description"), dataIndex: "description", key: "description" },
     { title: t("agencies.authMethod"), key: "auth", render: (_, c) => authMethodLabel(t, c.authMethod) },
     { title: t("agencies.scopes"), key: "scopes", render: (_, c) => c.scopes.map((s) => <Tag key={s}>{s}</Tag>) },
-    { title: t("agencies.areas"), key: "areas", render: (_, c) => c.areas.map((a) => <Tag key={a.code}>{areaLabel(t, a)}</Tag>) },
+    { title: t("agencies.areas"), key: "areas", render: (_, c) => c.areas.map((a) => <Tag key={a.code}><AreaName area={a} short /></Tag>) },
     {
       title: t("agencies.secret"),
       key: "secret",
@@ -156,7 +158,7 @@ export default function AgenciesPage() {
               setAreaCode(code);
               pages.restart();
             }}
-            options={areas.map((a) => ({ value: a.code, label: areaLabel(t, a) }))}
+            options={areas.map((a) => ({ value: a.code, label: <AreaName area={a} short /> }))}
             style={{ minWidth: 200 }}
           />
         )}
@@ -383,7 +385,8 @@ function CreateAgencyDialog({
             },
           ]}
         >
-          <RequiredSelect mode="tags" options={areas.map((a) => ({ value: a.code, label: areaLabel(t, a.code) }))} />
+          {/* Each area found by name, pinyin initials or code inside the admin's areas; the value is their codes. */}
+          <AreasSelect within={areas} />
         </Form.Item>
       </Form>
     </Modal>

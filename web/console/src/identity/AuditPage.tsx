@@ -11,7 +11,7 @@ import { useFormat } from "../format";
 import { session } from "../session";
 import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { calendarDay, endOfChinaDay, ownAreas, startOfChinaDay } from "./access";
-import { areaLabel } from "./labels";
+import { AreaName } from "../governance/AreaName";
 import { actorLabel, prettyDetails } from "./audit";
 import { UserName } from "./UserName";
 
@@ -120,7 +120,7 @@ export default function AuditPage() {
         </>
       ),
     },
-    { title: t("audit.area"), key: "area", render: (_, r) => (r.area ? areaLabel(t, r.area) : "") },
+    { title: t("audit.area"), key: "area", render: (_, r) => (r.area ? <AreaName area={r.area} short /> : "") },
   ];
 
   return (
@@ -141,7 +141,7 @@ export default function AuditPage() {
       >
         {areas.length > 0 && (
           <Form.Item name="area" label={t("people.area")}>
-            <Select options={areas.map((a) => ({ value: a.code, label: areaLabel(t, a) }))} style={{ minWidth: 160 }} />
+            <Select options={areas.map((a) => ({ value: a.code, label: <AreaName area={a} short /> }))} style={{ minWidth: 160 }} />
           </Form.Item>
         )}
         <Form.Item name="actor" label={t("audit.actor")}>

@@ -7,6 +7,7 @@ import { Alert, App, Checkbox, Form, Input, Modal } from "antd";
 import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { errorMessage, formErrors } from "../errors";
+import { AreaInput } from "../governance/AreaField";
 import { session } from "../session";
 import { roleLabel } from "./labels";
 
@@ -38,6 +39,8 @@ interface Props {
   open: boolean;
   /** The official's own villages, offered as the default village. */
   villages: AdminCode[];
+  /** The official's areas: the village is found by name inside them. */
+  areas: AdminCode[];
   onClose: () => void;
   onCreated: () => void;
 }
@@ -46,7 +49,7 @@ interface Props {
  * Registers a villager at the village desk (CreateUser), with resident/farmer roles in their
  * village. The dialog only hides on cancel, so what was typed is still there when it reopens.
  */
-export function CreateVillager({ open, villages, onClose, onCreated }: Props) {
+export function CreateVillager({ open, villages, areas, onClose, onCreated }: Props) {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const [form] = Form.useForm<Values>();
@@ -156,7 +159,8 @@ export function CreateVillager({ open, villages, onClose, onCreated }: Props) {
           />
         </Form.Item>
         <Form.Item name="village" label={t("create.village")} extra={t("create.villageHelp")}>
-          <Input inputMode="numeric" maxLength={12} autoComplete="off" />
+          {/* Found by name among the villages of the official's areas; the field holds its code. */}
+          <AreaInput within={areas} level={AdminLevel.VILLAGE} placeholder={t("create.villagePlaceholder")} />
         </Form.Item>
       </Form>
     </Modal>

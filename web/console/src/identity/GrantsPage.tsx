@@ -4,7 +4,7 @@ import { Role, RoleGrantSchema, type RoleGrant } from "@terrace/api/gen/terrace/
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Code, describeError, newRequestId } from "@terrace/api";
 import { useMyGrants } from "../shell/CurrentUser";
-import { areaSuggestions, calendarDay, endOfChinaDay, ownAreas, withinAreas } from "./access";
+import { calendarDay, endOfChinaDay, ownAreas, withinAreas } from "./access";
 import { PlusOutlined } from "@ant-design/icons";
 import {
   Alert,
@@ -27,11 +27,11 @@ import { useTranslation } from "react-i18next";
 import { errorMessage, formErrors } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { adminCodeFromDigits, areaLabel, roleLabel } from "./labels";
+import { adminCodeFromDigits, roleLabel } from "./labels";
 import { UserName } from "./UserName";
-import { RequiredAutoComplete, RequiredSelect } from "../components/RequiredSelect";
+import { RequiredSelect } from "../components/RequiredSelect";
 import { AreaName } from "../governance/AreaName";
-import { searchDivisions, type DivisionOption } from "../governance/divisions";
+import { AreaInput, AreaList } from "../governance/AreaField";
 
 const identity = session.client(IdentityService);
 
@@ -236,29 +236,6 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
   const myGrants = useMyGrants();
   // The areas the official may grant in: their own grants' areas, as code prefixes.
   const areas = ownAreas(myGrants);
-  const scope = Form.useWatch("scope", form) ?? "";
-  // Typed digits are a code (suggested from the official's areas); anything else is a name (or
-  // pinyin initials) looked up in governance's division tree, inside the official's areas.
-  const typedCode = /^\d*$/.test(scope.trim());
-  const [found, setFound] = useState<DivisionOption[]>([]);
-  const areasKey = areas.map((a) => a.code).join(",");
-  useEffect(() => {
-    const text = scope.trim();
-    if (text === "" || typedCode) {
-      setFound([]);
-      return;
-    }
-    let current = true;
-    const timer = setTimeout(() => {
-      void searchDivisions(text, areas).then((options) => current && setFound(options));
-    }, 250);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-    // `areas` is rebuilt every render; its codes are what matters.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [scope, typedCode, areasKey]);
 
   async function submit(values: GrantValues) {
     setBusy(true);
@@ -320,8 +297,8 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
           label={t("grants.scope")}
           extra={
             areas.length > 0
-              ? t("grants.scopeHelp", { areas: areas.map((a) => areaLabel(t, a)).join(", ") })
-              : t("create.villageHelp")
+              ? <AreaList label={t("grants.scopeWithin")} areas={areas} after={t("grants.scopeHow")} />
+              : t("grants.scopeHow")
           }
           rules={[
             { required: true, whitespace: true, message: t("grants.scopeRequired") },
@@ -334,15 +311,8 @@ function GrantDialog({ open, onClose, onGranted }: { open: boolean; onClose: () 
             },
           ]}
         >
-          <RequiredAutoComplete
-            options={
-              typedCode
-                ? areaSuggestions(scope, areas).map((code) => ({ value: code, label: areaLabel(t, code) }))
-                : found
-            }
-          >
-            <Input maxLength={50} autoComplete="off" placeholder={t("grants.scopePlaceholder")} />
-          </RequiredAutoComplete>
+          {/* Found by name, pinyin initials or code inside the official's areas; it holds the code. */}
+          <AreaInput within={areas} placeholder={t("grants.scopePlaceholder")} />
         </Form.Item>
         <Form.Item name="expire" label={t("grants.expire")} extra={t("grants.expireHelp")}>
           <DatePicker

@@ -11,7 +11,8 @@ import { useFormat } from "../format";
 import { session } from "../session";
 import { useCurrentUser, useMyGrants } from "../shell/CurrentUser";
 import { CreateVillager } from "./CreateVillager";
-import { OFFICIAL_ROLES, areaLabel, roleLabel, statusLabel } from "./labels";
+import { OFFICIAL_ROLES, roleLabel, statusLabel } from "./labels";
+import { AreaName } from "../governance/AreaName";
 import { ResetPasswordDialog, StatusDialog, UserDrawer } from "./UserDialogs";
 import { statusActions, statusColor, type StatusAction } from "./status";
 
@@ -107,7 +108,7 @@ export default function PeoplePage() {
       render: (_, user) =>
         user.roleGrants.map((g) => (
           <Tag key={g.id}>
-            {roleLabel(t, g.role)} · {areaLabel(t, g.scope)}
+            {roleLabel(t, g.role)} · <AreaName area={g.scope} short />
           </Tag>
         )),
     },
@@ -182,7 +183,7 @@ export default function PeoplePage() {
               setAreaCode(code);
               restart();
             }}
-            options={areas.map((a) => ({ value: a.code, label: areaLabel(t, a) }))}
+            options={areas.map((a) => ({ value: a.code, label: <AreaName area={a} short /> }))}
             style={{ minWidth: 200 }}
           />
         )}
@@ -230,6 +231,7 @@ export default function PeoplePage() {
       <CreateVillager
         open={creating}
         villages={villages}
+        areas={areas}
         onClose={() => setCreating(false)}
         onCreated={() => {
           setCreating(false);

@@ -24,7 +24,8 @@ import { useRequestId } from "../components/intent";
 import { errorMessage, formErrors } from "../errors";
 import { useFormat } from "../format";
 import { session } from "../session";
-import { areaLabel, roleLabel, statusLabel } from "./labels";
+import { roleLabel, statusLabel } from "./labels";
+import { AreaName } from "../governance/AreaName";
 import { statusColor, targetStatus, type StatusAction } from "./status";
 
 const identity = session.client(IdentityService);
@@ -354,7 +355,7 @@ export function UserDrawer({ userId, onClose }: { userId: string | undefined; on
             <ul style={{ margin: 0, paddingInlineStart: 20 }}>
               {user.roleGrants.map((g) => (
                 <li key={g.id}>
-                  {roleLabel(t, g.role)} · {areaLabel(t, g.scope)}
+                  {roleLabel(t, g.role)} · <AreaName area={g.scope} />
                   {g.expireTime ? ` · ${t("grants.until", { time: format.dateTime(g.expireTime) })}` : ""}
                   {g.grantedBy?.displayName ? ` · ${t("user.grantedBy", { name: g.grantedBy.displayName })}` : ""}
                 </li>

@@ -1,12 +1,15 @@
 import { IdentityService } from "@terrace/api/gen/terrace/identity/v1/identity_service_pb";
 import { Typography } from "antd";
 import { useEffect, useState } from "react";
-import { session } from "../session";
+import { caches, session } from "../session";
 
 const identity = session.client(IdentityService);
 
-/** Names already asked for, per user id (one GetUser per id per page load; refusals remembered). */
-const names = new Map<string, Promise<string | undefined>>();
+/**
+ * Names already asked for, per user id (one GetUser per id per page load; refusals remembered).
+ * What GetUser answers depends on who asks, so they are forgotten when the account changes.
+ */
+const names = caches.map<string, Promise<string | undefined>>();
 
 function lookUp(userId: string): Promise<string | undefined> {
   let name = names.get(userId);

@@ -26,8 +26,9 @@ export function statusLabel(t: TFunction, status: UserStatus): string {
 }
 
 /**
- * An area for people: the whole country, or its division code. Division names live in
- * governance; until the console asks it, the 12-digit code is what officials know from forms.
+ * An area as text without asking governance: the whole country, or its division code. Screens
+ * show areas by name with AreaName (`src/governance/AreaName.tsx`), which falls back to this
+ * until the name is known.
  */
 export function areaLabel(t: TFunction, area: AdminCode | string | undefined): string {
   const code = typeof area === "string" ? area : (area?.code ?? "");

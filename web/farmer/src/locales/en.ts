@@ -35,6 +35,8 @@ const en: typeof zhCN = {
     remembered: "Accounts used on this phone",
     continueAs: "Continue as {{name}}",
     sessionLost: "{{name}}'s login has expired; get a new code to log in",
+    sessionLostTitle: "Your login has expired",
+    sessionLostHint: "{{name}}, get a new code to log in again. What you entered on this page is kept.",
     noAccount: "No account yet?",
     signUp: "Sign up",
   },
@@ -248,6 +250,7 @@ const en: typeof zhCN = {
     network: "Cannot reach the server; check the network and retry",
     permission: "You are not allowed to do this",
     retryIn: "Try again in {{seconds}} s",
+    loginExpired: "Your login has expired; log in again and retry",
   },
 };
 

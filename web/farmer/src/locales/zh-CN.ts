@@ -33,6 +33,8 @@ const zhCN = {
     remembered: "这台手机上登录过的账号",
     continueAs: "继续使用 {{name}}",
     sessionLost: "{{name}} 的登录已过期，请重新获取验证码登录",
+    sessionLostTitle: "登录已过期",
+    sessionLostHint: "{{name}} 请重新获取验证码登录。您在本页填写的内容会保留。",
     noAccount: "还没有账号？",
     signUp: "注册新账号",
   },
@@ -246,6 +248,7 @@ const zhCN = {
     network: "连不上服务器，请检查网络后重试",
     permission: "您没有权限做这件事",
     retryIn: "请 {{seconds}} 秒后再试",
+    loginExpired: "登录已过期，请重新登录后再试",
   },
 };
 

@@ -1,114 +1,29 @@
-import { Code, describeError } from "@terrace/api";
 import { Button } from "antd-mobile";
-import { MessageOutline, PhoneFill, UserAddOutline, UserOutline } from "antd-mobile-icons";
-import { useState, type FormEvent } from "react";
+import { PhoneFill, UserAddOutline, UserOutline } from "antd-mobile-icons";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Navigate, useNavigate } from "react-router";
-import { Field } from "../components/Field";
+import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
-import { explainError } from "../errors";
-import { useResendTimer } from "../hooks/useResendTimer";
-import { cleanPhoneInput, displayPhone, phoneProblem } from "../phone";
+import { displayPhone } from "../phone";
 import { session, useSession } from "../session";
 
-type FieldName = "phone" | "code";
-/** Request fields of RequestOtp and LoginWithOtp, as the server names them in violations. */
-const VIOLATION_FIELDS: Record<string, FieldName> = { phone_number: "phone", otp_code: "code" };
-const CODE = /^\d{6}$/;
-
 /**
- * Login with a one-time code: phone, "send code" (then a countdown from the server's retry time),
- * the code, log in. Below it, the accounts this phone remembers: one tap continues as that person
- * with their refresh cookie, no code needed.
+ * Login with a one-time code (CodeLoginForm). Below it, the accounts this phone remembers: one
+ * tap continues as that person with their refresh cookie, no code needed.
  */
 export default function LoginPage() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const snapshot = useSession();
   const navigate = useNavigate();
   const accounts = session.accounts();
   const lostAccount = snapshot.lost ? snapshot.account : undefined;
-  const [phone, setPhone] = useState(() => {
-    const initial = snapshot.account?.phoneNumber ?? accounts[0]?.phoneNumber;
-    return initial ? displayPhone(initial) : "";
-  });
-  const [code, setCode] = useState("");
-  const [errors, setErrors] = useState<Partial<Record<FieldName, string>>>({});
-  const [busy, setBusy] = useState(false);
-  const [sending, setSending] = useState(false);
-  const [problem, setProblem] = useState<string>();
-  const [sentTo, setSentTo] = useState<string>();
-  const resend = useResendTimer();
+  // The form starts with the account whose login was lost or the last one used; a remembered
+  // account whose cookie was refused puts its number in (a new form, so no stale code stays).
+  const [formPhone, setFormPhone] = useState(() => snapshot.account?.phoneNumber ?? accounts[0]?.phoneNumber);
 
   if (snapshot.authenticated) {
     return <Navigate to="/" replace />;
-  }
-
-  function showError(err: unknown) {
-    const e = describeError(err);
-    const { byField, message } = explainError(t, err, VIOLATION_FIELDS);
-    setErrors(byField);
-    if (e.code === Code.Unauthenticated) {
-      setProblem(t("login.codeFailed"));
-    } else if (e.code === Code.PermissionDenied && e.reason === "USER_LOCKED") {
-      setProblem(t("login.locked"));
-    } else if (e.code === Code.PermissionDenied && e.reason === "USER_DISABLED") {
-      setProblem(t("login.disabled"));
-    } else if (e.code === Code.ResourceExhausted && e.retryAfterMs) {
-      setProblem(t("login.throttled", { seconds: Math.ceil(e.retryAfterMs / 1000) }));
-    } else {
-      setProblem(message);
-    }
-  }
-
-  /** Checks the phone here first; answers whether it may be sent. */
-  function checkPhone(): boolean {
-    const local = phoneProblem(phone);
-    setErrors((e) => ({ ...e, phone: local && t(local === "empty" ? "login.phoneRequired" : "login.phoneInvalid") }));
-    return local === undefined;
-  }
-
-  async function sendCode() {
-    setProblem(undefined);
-    if (!checkPhone()) {
-      document.getElementById("login-phone")?.focus();
-      return;
-    }
-    setSending(true);
-    try {
-      const retryAt = await session.requestLoginCode(phone, i18n.language);
-      setSentTo(displayPhone(phone));
-      resend.sent(retryAt);
-      document.getElementById("login-code")?.focus();
-    } catch (err) {
-      const e = describeError(err);
-      if (e.code === Code.ResourceExhausted && e.retryAfterMs) {
-        resend.refused(e.retryAfterMs);
-      }
-      showError(err);
-    } finally {
-      setSending(false);
-    }
-  }
-
-  async function login(event: FormEvent) {
-    event.preventDefault();
-    setProblem(undefined);
-    const phoneOk = checkPhone();
-    const codeOk = CODE.test(code.trim());
-    setErrors((e) => ({ ...e, code: codeOk ? undefined : t("login.codeRequired") }));
-    if (!phoneOk || !codeOk) {
-      document.getElementById(phoneOk ? "login-code" : "login-phone")?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
-      await session.loginWithOtp(phone, code);
-      navigate("/", { replace: true });
-    } catch (err) {
-      showError(err);
-    } finally {
-      setBusy(false);
-    }
   }
 
   async function continueAs(userId: string, phoneNumber: string) {
@@ -116,11 +31,9 @@ export default function LoginPage() {
     if ((await session.switchAccount(userId)) || session.getSnapshot().restoring) {
       navigate("/", { replace: true });
     } else {
-      setPhone(displayPhone(phoneNumber));
+      setFormPhone(phoneNumber);
     }
   }
-
-  const wait = resend.wait;
 
   return (
     <div className="page login-page">
@@ -139,63 +52,7 @@ export default function LoginPage() {
             {t("login.sessionLost", { name: lostAccount.displayName })}
           </p>
         )}
-        {problem && (
-          <p className="problem" role="alert">
-            {problem}
-          </p>
-        )}
-        <form onSubmit={(e) => void login(e)} noValidate>
-          <Field
-            id="login-phone"
-            label={t("login.phone")}
-            type="tel"
-            inputMode="tel"
-            autoComplete="tel"
-            enterKeyHint="next"
-            placeholder={t("login.phonePlaceholder")}
-            value={phone}
-            error={errors.phone}
-            onChange={(e) => {
-              setPhone(cleanPhoneInput(e.target.value));
-              setErrors((x) => ({ ...x, phone: undefined }));
-              setProblem(undefined);
-            }}
-          />
-          <Field
-            id="login-code"
-            label={t("login.code")}
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            enterKeyHint="go"
-            maxLength={6}
-            placeholder={t("login.codePlaceholder")}
-            value={code}
-            error={errors.code}
-            hint={sentTo ? t("login.codeSent", { phone: sentTo }) : undefined}
-            onChange={(e) => {
-              setCode(e.target.value.replace(/\D/g, "").slice(0, 6));
-              setErrors((x) => ({ ...x, code: undefined }));
-              setProblem(undefined);
-            }}
-            action={
-              <Button
-                type="button"
-                color="primary"
-                fill="outline"
-                className="send-code"
-                onClick={() => void sendCode()}
-                disabled={wait > 0}
-                loading={sending}
-              >
-                <MessageOutline aria-hidden />{" "}
-                {wait > 0 ? t("login.resendIn", { seconds: wait }) : t("login.sendCode")}
-              </Button>
-            }
-          />
-          <Button block type="submit" color="primary" size="large" loading={busy}>
-            {t("login.submit")}
-          </Button>
-        </form>
+        <CodeLoginForm key={formPhone} initialPhone={formPhone} onDone={() => navigate("/", { replace: true })} />
         <p className="signup-offer">
           {t("login.noAccount")}
           <Link to="/signup" className="link-button">

@@ -20,7 +20,7 @@ import { Loading } from "../App";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
 import { dateText, looker, myDataFileName } from "../record";
-import { session, useSession } from "../session";
+import { caches, session, useSession } from "../session";
 import { ClaimRecord } from "./ClaimRecord";
 
 const governance = session.client(GovernanceService);
@@ -34,9 +34,10 @@ interface Record {
 /**
  * What this page last loaded, per account, for as long as the app is open: shown again with no
  * network, as the profile shows what the phone remembers. Kept in memory only, never in
- * storage, since a family shares the phone and this is one person's register entry.
+ * storage, since a family shares the phone and this is one person's register entry; and
+ * emptied when the account in use changes (`caches`, a logout or a switch).
  */
-const lastLoaded = new Map<string, Record>();
+const lastLoaded = caches.map<string, Record>();
 
 /**
  * My record in the village register (GetMyResident): my entry with the ID number masked, my

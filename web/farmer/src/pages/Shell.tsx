@@ -1,8 +1,10 @@
+import { Popup } from "antd-mobile";
 import { ContentOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
-import { Suspense } from "react";
+import { Suspense, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Navigate, Outlet } from "react-router";
+import { NavLink, Navigate, Outlet, useNavigate } from "react-router";
 import { Loading } from "../App";
+import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useOnline } from "../hooks/useOnline";
 import { useSession } from "../session";
@@ -11,21 +13,40 @@ import { useSession } from "../session";
  * The logged-in frame: who is using the app now (a shared phone must always say whose account
  * it is), the screen, and a bottom tab bar of links, each an icon with its word, 56 px tall.
  * Also shown while the login is being restored, so an offline start opens the app, not login.
+ *
+ * When the session is lost while in use (the server refused a refresh), the screen stays mounted
+ * and a login sheet opens over it, prefilled with the account's phone, so what the farmer was
+ * typing survives the new login.
  */
-export default function Shell() {
+export default function ShellForAccount() {
+  // A new account (switched here, logged in over a lost session, or in another tab) gets a fresh
+  // frame and screens: nothing typed or loaded for the previous person may stay on screen.
+  const userId = useSession().account?.userId;
+  return <Shell key={userId ?? ""} />;
+}
+
+function Shell() {
   const { t } = useTranslation();
   const snapshot = useSession();
   const online = useOnline();
+  const navigate = useNavigate();
+  const everAuthenticated = useRef(false);
+  if (snapshot.authenticated) {
+    everAuthenticated.current = true;
+  }
+  const relogin = snapshot.lost && everAuthenticated.current;
 
-  if (!snapshot.authenticated && !snapshot.restoring) {
-    // Logged out, or the session was refused (the login page then says whose and prefills it).
+  if (!snapshot.authenticated && !snapshot.restoring && !relogin) {
+    // Logged out, or the session was refused before this frame ever had it (the login page then
+    // says whose and prefills it).
     return <Navigate to="/login" replace />;
   }
   // While restoring (start-up, or no network: the refresh is retried until the server answers)
   // the frame is shown with the remembered account: the farmer is still who they were. With no
   // network the screen is shown too (what needs the network says so there); online, it waits
-  // the moment the refresh takes, so that it loads once, with a token.
-  const screenShown = snapshot.authenticated || !online;
+  // the moment the refresh takes, so that it loads once, with a token. A lost session keeps its
+  // screen, under the login sheet.
+  const screenShown = snapshot.authenticated || !online || relogin;
 
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
@@ -44,8 +65,9 @@ export default function Shell() {
       <main className="shell-main">
         {screenShown ? (
           <Suspense fallback={<Loading />}>
-            {/* Remounted when the login is restored, so a screen shown offline loads again with a token. */}
-            <Outlet key={snapshot.authenticated ? "signed-in" : "restoring"} />
+            {/* Remounted when the login is restored, so a screen shown offline loads again with a token
+                (not after a lost session's new login: that would throw away what was typed). */}
+            <Outlet key={snapshot.restoring ? "restoring" : "signed-in"} />
           </Suspense>
         ) : (
           <Loading />
@@ -59,6 +81,29 @@ export default function Shell() {
           </NavLink>
         ))}
       </nav>
+      <Popup
+        visible={relogin}
+        position="bottom"
+        destroyOnClose
+        bodyClassName="relogin-sheet"
+        // The phone is filled in already: what is left to type is the code.
+        afterShow={() => document.getElementById("relogin-code")?.focus()}
+      >
+        <section role="dialog" aria-modal="true" aria-labelledby="relogin-title">
+          <h2 id="relogin-title">{t("login.sessionLostTitle")}</h2>
+          <p>{t("login.sessionLostHint", { name: snapshot.account?.displayName ?? "" })}</p>
+          <CodeLoginForm
+            idPrefix="relogin"
+            initialPhone={snapshot.account?.phoneNumber}
+            onDone={(user) => {
+              if (user.id !== snapshot.account?.userId) {
+                // Someone else logged in: this frame is remounted for them (its key), from the start.
+                navigate("/", { replace: true });
+              }
+            }}
+          />
+        </section>
+      </Popup>
     </div>
   );
 }
