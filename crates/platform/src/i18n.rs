@@ -1017,6 +1017,10 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "a request is assigned to an official of the area responsible for it",
         "诉求只能指派给负责地区的干部",
     ),
+    (
+        "an area's figures are for its officials",
+        "地区的统计只供本地区干部查看",
+    ),
 ];
 
 #[cfg(test)]

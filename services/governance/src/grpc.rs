@@ -623,4 +623,14 @@ impl GovernanceService for GovernanceGrpc {
             service_request: Some(service_request),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_service_request_stats(
+        &self,
+        request: Request<pb::GetServiceRequestStatsRequest>,
+    ) -> Result<Response<pb::GetServiceRequestStatsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = requests::parse::stats(request.into_inner())?;
+        Ok(Response::new(self.requests.stats(&caller, query).await?))
+    }
 }

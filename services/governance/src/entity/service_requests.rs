@@ -31,6 +31,8 @@ pub struct Model {
     pub priority: i16,
     pub assignee_user_id: Option<Uuid>,
     pub due_at: Option<DateTimeUtc>,
+    /// The due time it was filed with, which SLA compliance is judged against.
+    pub first_due_at: Option<DateTimeUtc>,
     pub escalation_level: i32,
     /// The area now answerable for it: its village, its township or its county (normalized).
     pub responsible_area: String,

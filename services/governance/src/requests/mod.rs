@@ -31,6 +31,7 @@ pub mod duplicates;
 pub mod outcome;
 pub mod parse;
 pub mod sla;
+pub mod stats;
 pub mod store;
 pub mod workflow;
 
@@ -288,6 +289,7 @@ impl Requests {
                     priority: pb::RequestPriority::Normal as i16,
                     assignee_user_id: None,
                     due_at,
+                    first_due_at: due_at,
                     escalation_level: 0,
                     responsible_area,
                     rating: 0,

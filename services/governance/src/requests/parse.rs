@@ -967,3 +967,19 @@ impl UpdateRequest {
         })
     }
 }
+
+/// `GetServiceRequestStats`.
+pub fn stats(request: pb::GetServiceRequestStatsRequest) -> Result<super::stats::StatsQuery> {
+    let mut violations = Violations::new();
+    let area = validate::admin_code(&mut violations, "area", request.area.as_ref());
+    let range = match request.range.as_ref() {
+        None => Some(None),
+        Some(range) => validate::date_range(&mut violations, "range", Some(range), 92).map(Some),
+    };
+    violations.finish_with(|| {
+        Some(super::stats::StatsQuery {
+            area: area?,
+            range: range?,
+        })
+    })
+}

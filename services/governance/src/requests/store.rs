@@ -51,6 +51,9 @@ CREATE TABLE service_requests (
     priority           smallint    NOT NULL,
     assignee_user_id   uuid,
     due_at             timestamptz,
+    -- The due time the request was filed with: SLA compliance is judged against it, however
+    -- escalations and reopening moved due_at since.
+    first_due_at       timestamptz,
     escalation_level   integer     NOT NULL,
     responsible_area   text        NOT NULL,
     rating             smallint    NOT NULL CHECK (rating BETWEEN 0 AND 5),

@@ -1500,3 +1500,115 @@ async fn a_request_is_assigned_only_to_an_official_of_the_area_responsible() {
             .all(|e| e.kind != pb::TimelineEntryKind::Assigned as i32)
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_open_requests_ages_compliance_and_new_ones_per_day() {
+    use terrace_governance::requests::sla::ESCALATION_JOB;
+    let mut w = World::new().await;
+    // Four days to resolve.
+    let well = w.well_type(96, 0).await;
+    let monday = china("2027-01-11T09:00:00+08:00");
+    let day = chrono::Duration::days(1);
+    let mut ids = Vec::new();
+    // Monday: two requests; Tuesday: one; Thursday: one.
+    for (at, count) in [(monday, 2), (monday + day, 1), (monday + day * 3, 1)] {
+        w.app.clock.set(at);
+        let villager = w
+            .app
+            .token(&w.villager.0.to_string(), &[(Role::Resident, VILLAGE)]);
+        for _ in 0..count {
+            let filed = w
+                .file(&villager, broken_well(&well.id, VILLAGE, "1"))
+                .await
+                .unwrap()
+                .service_request
+                .unwrap();
+            ids.push(filed.id);
+        }
+    }
+    let resolve = async |w: &mut World, token: &str, id: &str| {
+        for to in [S::Acknowledged, S::InProgress] {
+            w.change(token, id, to, "", pb::NoteVisibility::Public)
+                .await
+                .unwrap();
+        }
+        w.change(token, id, S::Resolved, "好了", pb::NoteVisibility::Public)
+            .await
+            .unwrap();
+    };
+    // Thursday 10:00: the first is resolved in time (due Friday 09:00).
+    w.app
+        .clock
+        .set(monday + day * 3 + chrono::Duration::hours(1));
+    let official = w.token(Role::VillageOfficial, VILLAGE);
+    resolve(&mut w, &official, &ids[0]).await;
+    // Saturday 10:00: the second and third were escalated to the township on the way; the
+    // township resolves the second, a day late.
+    w.move_clock_and_run(
+        monday + day * 5 + chrono::Duration::hours(1),
+        ESCALATION_JOB.job,
+    )
+    .await;
+    let township = w.token(Role::TownshipOfficial, TOWNSHIP);
+    resolve(&mut w, &township, &ids[1]).await;
+
+    let stats = w
+        .client
+        .get_service_request_stats(w.app.request(
+            pb::GetServiceRequestStatsRequest {
+                area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
+                range: Some(common::DateRange {
+                    start_date: Some(common::Date {
+                        year: 2027,
+                        month: 1,
+                        day: 10,
+                    }),
+                    end_date: Some(common::Date {
+                        year: 2027,
+                        month: 1,
+                        day: 16,
+                    }),
+                }),
+            },
+            &township,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    // Open: the third (Tuesday's, escalated) and the fourth, both submitted; neither overdue
+    // (the escalation gave the third a new period).
+    assert_eq!(
+        stats
+            .open_by_status
+            .iter()
+            .map(|s| (s.status, s.count))
+            .collect::<Vec<_>>(),
+        [(S::Submitted as i32, 2)]
+    );
+    assert_eq!(stats.overdue, 0);
+    let ages: Vec<i32> = stats.open_by_age.iter().map(|a| a.count).collect();
+    assert_eq!(ages, [0, 1, 1, 0, 0], "49 and 97 hours old");
+    // Due (as filed) in the range: the first three; met: only the first, though the second was
+    // resolved before its escalated due time.
+    assert_eq!(stats.sla_by_village.len(), 1);
+    let village = &stats.sla_by_village[0];
+    assert_eq!((village.due, village.met), (3, 1));
+    // New per day, every day of the range listed.
+    let per_day: Vec<i32> = stats.new_by_day.iter().map(|d| d.count).collect();
+    assert_eq!(per_day, [0, 2, 1, 0, 1, 0, 0]);
+    // A village official does not read the township's figures.
+    let official = w.token(Role::VillageOfficial, VILLAGE);
+    assert_refused(
+        w.client
+            .get_service_request_stats(w.app.request(
+                pb::GetServiceRequestStatsRequest {
+                    area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
+                    range: None,
+                },
+                &official,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "OUTSIDE_YOUR_AREA",
+    );
+}
