@@ -1021,6 +1021,10 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "an area's figures are for its officials",
         "地区的统计只供本地区干部查看",
     ),
+    (
+        "officials of the area handle a request; its requester follows it and adds notes",
+        "诉求由本地区干部办理；诉求人可以查看进度和留言",
+    ),
 ];
 
 #[cfg(test)]

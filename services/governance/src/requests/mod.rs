@@ -147,19 +147,22 @@ fn sight(caller: &Caller, row: &RequestRow) -> Result<Sight> {
     }
 }
 
-/// `Ok` when the caller handles the request; `NOT_RESPONSIBLE` for one who only reads it;
-/// unknown for everyone else.
+/// `Ok` when the caller handles the request; `NOT_RESPONSIBLE` for an official who only reads
+/// it, `OFFICIALS_ONLY` for its requester; unknown for everyone else.
 fn require_handler(caller: &Caller, row: &RequestRow) -> Result<()> {
     if handles(caller, row)? {
-        Ok(())
-    } else if sight(caller, row)? == Sight::Official {
-        Err(Error::permission_denied(
+        return Ok(());
+    }
+    Err(match sight(caller, row)? {
+        Sight::Official => Error::permission_denied(
             "NOT_RESPONSIBLE",
             "the request is handled by the officials of the area now responsible for it",
-        ))
-    } else {
-        Err(unknown(row.id))
-    }
+        ),
+        Sight::Requester => Error::permission_denied(
+            "OFFICIALS_ONLY",
+            "officials of the area handle a request; its requester follows it and adds notes",
+        ),
+    })
 }
 
 impl Requests {

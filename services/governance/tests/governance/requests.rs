@@ -1121,13 +1121,12 @@ async fn nearby_requests_of_a_kind_are_candidates_and_a_merged_requester_follows
         .candidates;
     assert_eq!(wider.len(), 3, "C joins within 2 km");
     // A requester does not look for duplicates.
-    assert_eq!(
+    assert_refused(
         w.client
             .list_duplicate_candidates(w.app.request(candidates(0), &filed[0].1))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::NotFound
+            .await,
+        Code::PermissionDenied,
+        "OFFICIALS_ONLY",
     );
 
     // B merged into A: B's requester follows A; both timelines say so.
@@ -1458,13 +1457,12 @@ async fn a_request_is_assigned_only_to_an_official_of_the_area_responsible() {
         "ASSIGNEE_NOT_AN_OFFICIAL",
     );
     // The villager does not assign; unassigning leaves it with nobody.
-    assert_eq!(
+    assert_refused(
         w.client
             .assign_service_request(w.app.request(assign(""), &villager))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::NotFound
+            .await,
+        Code::PermissionDenied,
+        "OFFICIALS_ONLY",
     );
     let unassigned = w
         .client
@@ -1611,4 +1609,195 @@ async fn the_dashboard_counts_open_requests_ages_compliance_and_new_ones_per_day
         Code::PermissionDenied,
         "OUTSIDE_YOUR_AREA",
     );
+}
+
+/// What a caller is answered: `Ok`, or the refusal's code and reason.
+fn outcome<T>(result: Result<T, tonic::Status>) -> (Code, String) {
+    match result {
+        Ok(_) => (Code::Ok, String::new()),
+        Err(status) => (status.code(), reason(&status)),
+    }
+}
+
+#[tokio::test]
+async fn who_may_do_what_with_a_request() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let (villager_id, villager) = w.villager.clone();
+    let id = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "8"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap()
+        .id;
+    let agency = |scope: &str| {
+        w.app
+            .issuer
+            .build(&Uuid::now_v7().to_string())
+            .agency(&[scope])
+            .grants(&[(Role::VillageOfficial, VILLAGE)])
+            .sign()
+    };
+    let helper = w
+        .app
+        .issuer
+        .build(&villager_id.to_string())
+        .actor(&Uuid::now_v7().to_string())
+        .api_scopes(&["governance.requests:write"])
+        .grants(&[(Role::Resident, VILLAGE)])
+        .sign();
+    let callers = [
+        ("requester", villager.clone()),
+        ("helper of the requester", helper),
+        ("another villager", w.token(Role::Resident, VILLAGE)),
+        ("village official", w.village_official.clone()),
+        (
+            "other village's official",
+            w.token(Role::VillageOfficial, NEIGHBOUR),
+        ),
+        ("township official", w.township.clone()),
+        ("county admin", w.token(Role::CountyAdmin, COUNTY)),
+        ("agency reading", agency("governance.requests:read")),
+        ("agency writing", agency("governance.requests:write")),
+        (
+            "agency of the register",
+            agency("governance.register:write"),
+        ),
+    ];
+    let ok = (Code::Ok, String::new());
+    let nf = (Code::NotFound, String::new());
+    let pd = |reason: &str| (Code::PermissionDenied, reason.to_owned());
+    let aborted = (Code::Aborted, "STATUS_CHANGED".to_owned());
+    let area = Some(AdminScope::parse(VILLAGE).unwrap().to_proto());
+    for (who, token) in &callers {
+        let get = outcome(w.get(token, &id).await);
+        let timeline = outcome(
+            w.client
+                .list_service_request_timeline(w.app.request(
+                    pb::ListServiceRequestTimelineRequest {
+                        service_request_id: id.clone(),
+                        ..Default::default()
+                    },
+                    token,
+                ))
+                .await,
+        );
+        let note = outcome(
+            w.client
+                .add_service_request_note(w.app.request(
+                    pb::AddServiceRequestNoteRequest {
+                        request_id: request_id(),
+                        service_request_id: id.clone(),
+                        note: "补充说明".into(),
+                        visibility: pb::NoteVisibility::Public as i32,
+                        photos: Vec::new(),
+                    },
+                    token,
+                ))
+                .await,
+        );
+        // A guard that cannot hold: whoever may move it is told the status changed, and
+        // nothing moves.
+        let change = outcome(
+            w.client
+                .change_service_request_status(w.app.request(
+                    pb::ChangeServiceRequestStatusRequest {
+                        request_id: request_id(),
+                        service_request_id: id.clone(),
+                        status: S::Acknowledged as i32,
+                        note: String::new(),
+                        note_visibility: 0,
+                        expected_status: S::Resolved as i32,
+                    },
+                    token,
+                ))
+                .await,
+        );
+        let priority = outcome(
+            w.client
+                .update_service_request(w.app.request(
+                    pb::UpdateServiceRequestRequest {
+                        request_id: request_id(),
+                        service_request: Some(pb::ServiceRequest {
+                            id: id.clone(),
+                            priority: pb::RequestPriority::High as i32,
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask {
+                            paths: vec!["priority".into()],
+                        }),
+                    },
+                    token,
+                ))
+                .await,
+        );
+        let list = outcome(
+            w.list(
+                token,
+                pb::ListServiceRequestsRequest {
+                    area: area.clone(),
+                    ..Default::default()
+                },
+            )
+            .await,
+        );
+        let stats = outcome(
+            w.client
+                .get_service_request_stats(w.app.request(
+                    pb::GetServiceRequestStatsRequest {
+                        area: area.clone(),
+                        range: None,
+                    },
+                    token,
+                ))
+                .await,
+        );
+        let expected = match *who {
+            "requester" | "helper of the requester" => [
+                ok.clone(),
+                ok.clone(),
+                ok.clone(),
+                pd("OFFICIALS_ONLY"),
+                pd("OFFICIALS_ONLY"),
+                pd("OUTSIDE_YOUR_AREA"),
+                pd("OUTSIDE_YOUR_AREA"),
+            ],
+            "another villager" | "other village's official" | "agency of the register" => [
+                nf.clone(),
+                nf.clone(),
+                nf.clone(),
+                nf.clone(),
+                nf.clone(),
+                pd("OUTSIDE_YOUR_AREA"),
+                pd("OUTSIDE_YOUR_AREA"),
+            ],
+            "agency reading" => [
+                ok.clone(),
+                ok.clone(),
+                pd("NOT_RESPONSIBLE"),
+                pd("NOT_RESPONSIBLE"),
+                pd("NOT_RESPONSIBLE"),
+                ok.clone(),
+                ok.clone(),
+            ],
+            _ => [
+                ok.clone(),
+                ok.clone(),
+                ok.clone(),
+                aborted.clone(),
+                ok.clone(),
+                ok.clone(),
+                ok.clone(),
+            ],
+        };
+        assert_eq!(
+            [get, timeline, note, change, priority, list, stats],
+            expected,
+            "{who}: get, timeline, note, change, priority, list, stats"
+        );
+    }
+    // Nothing moved: still submitted.
+    let seen = w.get(&w.village_official.clone(), &id).await.unwrap();
+    assert_eq!(seen.status, S::Submitted as i32);
 }
