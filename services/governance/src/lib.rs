@@ -34,6 +34,7 @@ pub mod finances;
 pub mod grpc;
 pub mod migration;
 pub mod notices;
+pub mod open311;
 pub mod people;
 pub mod polls;
 pub mod register;
@@ -98,6 +99,24 @@ impl Service for Governance {
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
+    }
+
+    /// The Open311 GeoReport v2 door (`/open311/v2/`).
+    fn http_routes(ctx: &ServiceContext, state: &Arc<GovernanceState>) -> axum::Router {
+        let requests = requests::Requests::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            state.photos.clone(),
+        );
+        open311::Open311::new(
+            ctx.db.clone(),
+            requests,
+            ctx.verifier.clone(),
+            ctx.clock.clone(),
+            state.photos.clone(),
+        )
+        .router()
     }
 
     async fn start(ctx: &ServiceContext, state: &Arc<GovernanceState>) -> anyhow::Result<()> {

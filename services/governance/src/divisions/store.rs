@@ -226,6 +226,17 @@ pub async fn find<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<Divis
     Divisions::find_by_id(code).one(db).await
 }
 
+/// Divisions by their codes, in any order, through any connection.
+pub async fn by_codes_in<C: ConnectionTrait>(
+    db: &C,
+    codes: &[String],
+) -> Result<Vec<Division>, DbErr> {
+    Divisions::find()
+        .filter(Column::Code.is_in(codes.iter().cloned()))
+        .all(db)
+        .await
+}
+
 /// Divisions by their codes, top down.
 pub async fn by_codes(db: &DatabaseConnection, codes: &[String]) -> Result<Vec<Division>, DbErr> {
     Divisions::find()

@@ -144,3 +144,33 @@ pub async fn list<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// Active types relevant to `area` (those offered in it: defined at it or above; and those
+/// defined inside it), or every active type; by group and code. For Open311's `services`.
+pub async fn relevant_to<C: ConnectionTrait>(
+    conn: &C,
+    area: Option<&AdminScope>,
+) -> Result<Vec<TypeRow>, DbErr> {
+    let mut query = RequestTypes::find().filter(Column::Active.eq(true));
+    if let Some(area) = area {
+        query = query.filter(
+            Condition::any()
+                .add(Column::Area.is_in(areas_above(area)))
+                .add(Column::Area.starts_with(area.as_str())),
+        );
+    }
+    query
+        .order_by_asc(Column::GroupName)
+        .order_by_asc(Column::Code)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await
+}
+
+/// The types among `ids`.
+pub async fn by_ids<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Result<Vec<TypeRow>, DbErr> {
+    RequestTypes::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await
+}

@@ -396,3 +396,50 @@ pub async fn add_followers<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// What Open311's `GET requests` asks for.
+#[derive(Debug, Default)]
+pub struct PublicQuery {
+    pub ids: Vec<Uuid>,
+    pub types: Vec<Uuid>,
+    /// `Some(true)`: open ones only; `Some(false)`: closed ones only.
+    pub open: Option<bool>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub area: Option<terrace_platform::auth::AdminScope>,
+}
+
+/// Requests as Open311 lists them: newest first, at most `limit`.
+pub async fn public_list<C: ConnectionTrait>(
+    conn: &C,
+    query: &PublicQuery,
+    limit: u64,
+) -> Result<Vec<RequestRow>, DbErr> {
+    let mut select = ServiceRequests::find();
+    if !query.ids.is_empty() {
+        select = select.filter(Column::Id.is_in(query.ids.iter().copied()));
+    }
+    if !query.types.is_empty() {
+        select = select.filter(Column::TypeId.is_in(query.types.iter().copied()));
+    }
+    select = match query.open {
+        Some(true) => select.filter(Column::Status.is_in(OPEN)),
+        Some(false) => select.filter(Column::Status.is_not_in(OPEN)),
+        None => select,
+    };
+    if let Some(start) = query.start {
+        select = select.filter(Column::CreatedAt.gte(start));
+    }
+    if let Some(end) = query.end {
+        select = select.filter(Column::CreatedAt.lte(end));
+    }
+    if let Some(area) = &query.area {
+        select = select.filter(Column::VillageCode.starts_with(area.as_str()));
+    }
+    select
+        .order_by_desc(Column::CreatedAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+}

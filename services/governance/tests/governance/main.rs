@@ -6,6 +6,7 @@
 mod audit;
 mod divisions;
 mod officials;
+mod open311;
 mod register;
 mod request_types;
 mod requests;
