@@ -177,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
                     ("identity", "demo_users"),
                     ("governance", "demo_divisions"),
                     ("governance", "demo_register"),
+                    ("governance", "demo_request_types"),
                 ] {
                     let section = settings
                         .services

@@ -207,3 +207,155 @@ pub async fn create_demo_register(register: &Register) -> anyhow::Result<usize> 
     }
     Ok(registered)
 }
+
+/// The demonstration catalogue of request types: what 安吉县 offers all its villages and what
+/// 天荒坪镇 adds for its own, created once (nothing if the county has types already).
+pub async fn create_demo_request_types(
+    types: &crate::request_types::RequestTypes,
+) -> anyhow::Result<usize> {
+    use crate::request_types::parse::{CreateRequestType, ListRequestTypes};
+    use pb::RequestFieldType as Kind;
+    use terrace_proto::identity::v1::Role as RoleProto;
+    let caller = Caller::System {
+        job: "governance.demo",
+    };
+    let county = AdminScope::parse(&VILLAGE[..6])?;
+    let existing = types
+        .list(ListRequestTypes::parse(pb::ListRequestTypesRequest {
+            defined_in: Some(county.to_proto()),
+            include_inactive: true,
+            ..Default::default()
+        })?)
+        .await?;
+    if !existing.request_types.is_empty() {
+        return Ok(0);
+    }
+    let text = |zh: &str, en: &str| {
+        Some(terrace_proto::common::v1::LocalizedText {
+            translations: [
+                ("zh-CN".to_owned(), zh.to_owned()),
+                ("en".to_owned(), en.to_owned()),
+            ]
+            .into(),
+        })
+    };
+    let option = |value: &str, zh: &str, en: &str| pb::RequestFieldOption {
+        value: value.to_owned(),
+        label: text(zh, en),
+    };
+    let field = |key: &str, zh: &str, en: &str, kind: Kind| pb::RequestFieldDefinition {
+        key: key.to_owned(),
+        label: text(zh, en),
+        r#type: kind as i32,
+        ..Default::default()
+    };
+    let catalogue = [
+        (
+            &VILLAGE[..6],
+            pb::RequestType {
+                code: "road".into(),
+                name: text("道路损坏", "Damaged road"),
+                description: text(
+                    "路面坑洼、塌陷、积水",
+                    "Potholes, subsidence, standing water",
+                ),
+                group: "infrastructure".into(),
+                fields: vec![pb::RequestFieldDefinition {
+                    required: true,
+                    options: vec![
+                        option("small", "小坑", "Small"),
+                        option("large", "大坑或塌陷", "Large or collapsed"),
+                    ],
+                    ..field("size", "损坏程度", "How bad", Kind::Choice)
+                }],
+                responsible_role: RoleProto::VillageOfficial as i32,
+                sla_working_days: 3,
+                ..Default::default()
+            },
+        ),
+        (
+            &VILLAGE[..6],
+            pb::RequestType {
+                code: "streetlight".into(),
+                name: text("路灯不亮", "Street light out"),
+                description: text(
+                    "路灯不亮或常亮",
+                    "A street light that is off, or on all day",
+                ),
+                group: "infrastructure".into(),
+                fields: vec![field("pole_number", "灯杆编号", "Pole number", Kind::Text)],
+                responsible_role: RoleProto::VillageOfficial as i32,
+                sla_hours: 48,
+                ..Default::default()
+            },
+        ),
+        (
+            &VILLAGE[..9],
+            pb::RequestType {
+                code: "well".into(),
+                name: text("饮用水井", "Drinking-water well"),
+                description: text(
+                    "水井没水、水浑或水泵坏了",
+                    "A well that is dry, muddy, or whose pump is broken",
+                ),
+                group: "water".into(),
+                fields: vec![
+                    pb::RequestFieldDefinition {
+                        required: true,
+                        min_value: "1".into(),
+                        max_value: "99".into(),
+                        ..field("well_number", "水井编号", "Well number", Kind::Number)
+                    },
+                    pb::RequestFieldDefinition {
+                        options: vec![
+                            option("dry", "没水", "Dry"),
+                            option("muddy", "水浑", "Muddy"),
+                            option("pump", "水泵坏了", "Broken pump"),
+                        ],
+                        ..field("symptoms", "情况", "What is wrong", Kind::MultiChoice)
+                    },
+                ],
+                responsible_role: RoleProto::VillageOfficial as i32,
+                sla_working_days: 1,
+                ..Default::default()
+            },
+        ),
+        (
+            &VILLAGE[..9],
+            pb::RequestType {
+                code: "certificate".into(),
+                name: text("证明开具", "Certificate"),
+                description: text(
+                    "居住证明、收入证明等",
+                    "Proof of residence, of income and the like",
+                ),
+                group: "certificates".into(),
+                fields: vec![pb::RequestFieldDefinition {
+                    required: true,
+                    max_length: 200,
+                    ..field("purpose", "用途", "What it is for", Kind::Text)
+                }],
+                responsible_role: RoleProto::TownshipOfficial as i32,
+                sla_working_days: 5,
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut created = 0;
+    for (area, request_type) in catalogue {
+        types
+            .create(
+                &caller,
+                CreateRequestType::parse(pb::CreateRequestTypeRequest {
+                    request_id: Uuid::now_v7().to_string(),
+                    request_type: Some(pb::RequestType {
+                        area: Some(AdminScope::parse(area)?.to_proto()),
+                        ..request_type
+                    }),
+                })?,
+            )
+            .await?;
+        created += 1;
+    }
+    Ok(created)
+}

@@ -135,6 +135,15 @@ impl Service for Governance {
             let residents = demo::create_demo_register(&register).await?;
             tracing::info!(residents, "demonstration register of 余村 ready");
         }
+        if state.settings.demo_request_types {
+            let types = request_types::RequestTypes::new(
+                ctx.db.clone(),
+                ctx.event_source(),
+                ctx.clock.clone(),
+            );
+            let created = demo::create_demo_request_types(&types).await?;
+            tracing::info!(created, "demonstration request types of 安吉县 ready");
+        }
         // Built now rather than by the first search after start (a second or two for the
         // national list); a search that comes first waits for this same build.
         let (index, db) = (state.division_index.clone(), ctx.db.clone());

@@ -591,7 +591,11 @@ async fn the_demo_county_is_imported_at_start_once() {
     let app = TestApp::spawn_with(&[ServiceDef::of::<Governance>()], |settings| {
         settings.services.insert(
             "governance".into(),
-            serde_json::json!({ "demo_divisions": true, "demo_register": true }),
+            serde_json::json!({
+                "demo_divisions": true,
+                "demo_register": true,
+                "demo_request_types": true,
+            }),
         );
     })
     .await;
@@ -646,4 +650,20 @@ async fn the_demo_county_is_imported_at_start_once() {
         "the village had households: nothing is added"
     );
     assert_eq!(count(households).await, 3);
+    // And the county's catalogue of request types, once: two of the county's, two of 天荒坪镇's.
+    let types = "SELECT count(*) AS n FROM request_types";
+    assert_eq!(count(types).await, 4);
+    let catalogue = terrace_governance::request_types::RequestTypes::new(
+        db.clone(),
+        "terrace/governance".into(),
+        terrace_platform::Clock::system(),
+    );
+    assert_eq!(
+        terrace_governance::demo::create_demo_request_types(&catalogue)
+            .await
+            .unwrap(),
+        0,
+        "the county had types: nothing is added"
+    );
+    assert_eq!(count(types).await, 4);
 }
