@@ -67,6 +67,11 @@ const router = createBrowserRouter(
           path: "governance/divisions",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).DivisionsPage }),
         },
+        // Service requests: one chunk for the catalogue, the inbox and a request's page.
+        {
+          path: "governance/request-types",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).TypesPage }),
+        },
         {
           path: "governance/audit",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),

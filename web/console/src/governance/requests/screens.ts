@@ -1,0 +1,2 @@
+/** Service requests' screens in the console: one chunk for all of them. */
+export { default as TypesPage } from "./TypesPage";
