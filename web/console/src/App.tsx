@@ -69,6 +69,14 @@ const router = createBrowserRouter(
         },
         // Service requests: one chunk for the catalogue, the inbox and a request's page.
         {
+          path: "governance/requests",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).InboxPage }),
+        },
+        {
+          path: "governance/requests/:requestId",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).RequestPage }),
+        },
+        {
           path: "governance/request-types",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).TypesPage }),
         },
