@@ -73,6 +73,10 @@ const router = createBrowserRouter(
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).InboxPage }),
         },
         {
+          path: "governance/requests/new",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).FilePage }),
+        },
+        {
           path: "governance/requests/:requestId",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).RequestPage }),
         },

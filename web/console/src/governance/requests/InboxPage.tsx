@@ -1,8 +1,9 @@
 import type { RequestType, ServiceRequest } from "@terrace/api/gen/terrace/governance/v1/service_requests_pb";
-import { Alert, Checkbox, Flex, Select, Space, Table, Tag, Typography, type TableColumnsType } from "antd";
+import { PlusOutlined } from "@ant-design/icons";
+import { Alert, Button, Checkbox, Flex, Select, Space, Table, Tag, Typography, type TableColumnsType } from "antd";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useSearchParams } from "react-router";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { Pager, useServerPages } from "../../components/paging";
 import { errorMessage } from "../../errors";
 import { useFormat } from "../../format";
@@ -32,6 +33,7 @@ export default function InboxPage() {
   const filter = inboxFilter(params);
   const types = useTypes(area?.code);
   const now = new Date();
+  const navigate = useNavigate();
 
   const pages = useServerPages<ServiceRequest>(
     async (page, signal) => {
@@ -166,6 +168,9 @@ export default function InboxPage() {
         <Checkbox checked={filter.overdue} onChange={(e) => change("overdue", e.target.checked ? "1" : "")}>
           {t("requests.overdueOnly")}
         </Checkbox>
+        <Button icon={<PlusOutlined />} onClick={() => navigate("/governance/requests/new")}>
+          {t("requests.file")}
+        </Button>
       </Flex>
       {areas && areas.length === 0 && <Alert type="info" showIcon message={t("people.areaRequired")} />}
       {pages.problem !== undefined && <Alert type="error" showIcon role="alert" message={errorMessage(t, pages.problem)} />}

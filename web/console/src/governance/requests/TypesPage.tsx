@@ -254,14 +254,38 @@ function TypeDialog({
     >
       {problems.length > 0 && <Alert type="error" showIcon role="alert" message={problems.join("; ")} style={{ marginBottom: 16 }} />}
       <Form<TypeValues> form={form} name="request-type" layout="vertical" onFinish={submit}>
-        <Flex gap={16} wrap>
-          <Form.Item name="area" label={t("requests.area")} style={{ minWidth: 280, flex: 1 }}>
-            <Select disabled={type !== undefined} options={areas.map((code) => ({ value: code, label: <AreaName area={code} /> }))} />
-          </Form.Item>
-          <Form.Item name="code" label={t("requests.code")} extra={t("requests.codeHelp")} style={{ minWidth: 280, flex: 1 }} rules={[{ required: true, message: t("requests.codeHelp") }]}>
-            <Input disabled={type !== undefined} autoComplete="off" maxLength={40} />
-          </Form.Item>
-        </Flex>
+        {type ? (
+          // Area and code do not change: shown as text (a disabled control's grey fails contrast).
+          <Flex gap={16} wrap>
+            <Form.Item label={t("requests.area")} style={{ minWidth: 280, flex: 1 }}>
+              <AreaName area={type.area?.code ?? area} />
+            </Form.Item>
+            <Form.Item label={t("requests.code")} style={{ minWidth: 280, flex: 1 }}>
+              <Typography.Text code>{type.code}</Typography.Text>
+            </Form.Item>
+            <Form.Item name="area" hidden>
+              <Input />
+            </Form.Item>
+            <Form.Item name="code" hidden>
+              <Input />
+            </Form.Item>
+          </Flex>
+        ) : (
+          <Flex gap={16} wrap>
+            <Form.Item name="area" label={t("requests.area")} style={{ minWidth: 280, flex: 1 }}>
+              <Select options={areas.map((code) => ({ value: code, label: <AreaName area={code} /> }))} />
+            </Form.Item>
+            <Form.Item
+              name="code"
+              label={t("requests.code")}
+              extra={t("requests.codeHelp")}
+              style={{ minWidth: 280, flex: 1 }}
+              rules={[{ required: true, message: t("requests.codeHelp") }]}
+            >
+              <Input autoComplete="off" maxLength={40} />
+            </Form.Item>
+          </Flex>
+        )}
         <Flex gap={16} wrap>
           <Form.Item name="nameZh" label={t("requests.nameZh")} style={{ minWidth: 280, flex: 1 }} rules={required}>
             <Input autoComplete="off" maxLength={60} />

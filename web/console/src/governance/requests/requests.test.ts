@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AdminCodeSchema } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
+import { AdminCodeSchema, AdminLevel } from "@terrace/api/gen/terrace/common/v1/admin_code_pb";
 import { ServiceRequestOrder } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import {
   RequestFieldDefinitionSchema,
@@ -16,6 +16,7 @@ import {
   isOverdue,
   localized,
   noteRule,
+  rawValue,
   transitions,
   typeFromValues,
   typeMask,
@@ -64,6 +65,7 @@ describe("the catalogue's form", () => {
   it("sends what each field type uses, and only that", () => {
     const type = typeFromValues(WELL);
     expect(type.code).toBe("well");
+    expect([type.area?.code, type.area?.level]).toEqual(["330523108000", AdminLevel.TOWNSHIP]);
     expect(type.name?.translations).toEqual({ "zh-CN": "水井损坏" });
     expect([type.slaHours, type.slaWorkingDays]).toEqual([0, 2]);
     const [number, choice] = type.fields;
@@ -156,5 +158,15 @@ describe("requests", () => {
     expect(fieldValueText(create(RequestFieldDefinitionSchema, { type: RequestFieldType.BOOLEAN }), "true", "zh-CN", words)).toBe("是");
     expect(fieldValueText(undefined, "7", "zh-CN", words)).toBe("7");
     expect(localized({ translations: { "zh-CN": "水井" } } as never, "en")).toBe("水井");
+  });
+});
+
+describe("a walk-in's extra values", () => {
+  it("are written as the contract asks", () => {
+    expect(rawValue(RequestFieldType.MULTI_CHOICE, ["water", "road"])).toBe('["water","road"]');
+    expect(rawValue(RequestFieldType.MULTI_CHOICE, [])).toBe("");
+    expect(rawValue(RequestFieldType.DATETIME, "2026-12-04T09:30")).toBe("2026-12-04T09:30:00+08:00");
+    expect(rawValue(RequestFieldType.NUMBER, undefined)).toBe("");
+    expect(rawValue(RequestFieldType.TEXT, "井 7")).toBe("井 7");
   });
 });

@@ -14,6 +14,7 @@ import {
 } from "@terrace/api/gen/terrace/governance/v1/service_requests_pb";
 import { ServiceRequestOrder } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import { Role } from "@terrace/api/gen/terrace/identity/v1/identity_pb";
+import { adminCodeFromDigits } from "../../identity/labels";
 
 /**
  * Service requests in the console: the request-type catalogue's form (a RequestType to and from
@@ -152,7 +153,7 @@ export function typeFromValues(values: TypeValues, id = ""): RequestType {
   const sla = values.slaKind === "none" ? 0 : Math.trunc(values.slaValue ?? 0);
   return create(RequestTypeSchema, {
     id,
-    area: { code: values.area },
+    area: adminCodeFromDigits(values.area),
     code: values.code.trim(),
     name: localizedText(values.nameZh, values.nameEn),
     description: localizedText(values.descriptionZh, values.descriptionEn),
@@ -367,4 +368,13 @@ export function fieldValueText(
     default:
       return value;
   }
+}
+
+/** A form field's value as the contract writes it (choices as JSON, a moment with China's offset). */
+export function rawValue(type: RequestFieldType, value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (type === RequestFieldType.MULTI_CHOICE) return Array.isArray(value) && value.length > 0 ? JSON.stringify(value) : "";
+  const text = String(value);
+  if (type === RequestFieldType.DATETIME && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(text)) return `${text}:00+08:00`;
+  return text;
 }

@@ -2,3 +2,4 @@
 export { default as TypesPage } from "./TypesPage";
 export { default as InboxPage } from "./InboxPage";
 export { default as RequestPage } from "./RequestPage";
+export { default as FilePage } from "./FilePage";
