@@ -1,5 +1,5 @@
 import { Popup } from "antd-mobile";
-import { ContentOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { ContentOutline, FileOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
 import { Suspense, useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, Navigate, Outlet, useNavigate } from "react-router";
@@ -51,6 +51,7 @@ function Shell() {
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
     { to: "/record", label: t("nav.record"), icon: <ContentOutline aria-hidden /> },
+    { to: "/requests", label: t("nav.requests"), icon: <FileOutline aria-hidden /> },
     { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
     { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
   ];
