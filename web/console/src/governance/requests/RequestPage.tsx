@@ -276,9 +276,7 @@ export default function RequestPage() {
           ))}
           <Button onClick={() => setAction({ kind: "note" })}>{t("requests.addNote")}</Button>
           {open && <Button onClick={() => setAction({ kind: "assign" })}>{t("requests.assign")}</Button>}
-          {open && request.status !== ServiceRequestStatus.RESOLVED && (
-            <Button onClick={() => setAction({ kind: "escalate" })}>{t("requests.escalate")}</Button>
-          )}
+          {open && <Button onClick={() => setAction({ kind: "escalate" })}>{t("requests.escalate")}</Button>}
         </Flex>
       </Card>
       {open && (

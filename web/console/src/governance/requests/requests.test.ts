@@ -13,6 +13,7 @@ import {
   fieldValueText,
   inboxFilter,
   inboxQuery,
+  isOpen,
   isOverdue,
   localized,
   noteRule,
@@ -122,6 +123,8 @@ describe("requests", () => {
     expect(noteRule(S.REJECTED)).toEqual({ required: true, publicOnly: true });
     expect(noteRule(S.RESOLVED)).toEqual({ required: true, publicOnly: false });
     expect(noteRule(S.ACKNOWLEDGED)).toEqual({ required: false, publicOnly: false });
+    expect([S.SUBMITTED, S.ACKNOWLEDGED, S.IN_PROGRESS, S.REOPENED].every(isOpen)).toBe(true);
+    expect([S.RESOLVED, S.CLOSED, S.REJECTED, S.MERGED, S.UNSPECIFIED].some(isOpen)).toBe(false);
   });
 
   it("are overdue past their due time while officials still owe them something", () => {

@@ -238,11 +238,12 @@ export function typeViolationField(path: string): (string | number)[] | undefine
 
 // ----- Requests -------------------------------------------------------------------------------
 
-const FINAL = new Set([ServiceRequestStatus.CLOSED, ServiceRequestStatus.REJECTED, ServiceRequestStatus.MERGED]);
-
-/** Not closed, rejected or merged. */
+/**
+ * Still being handled (governance's `workflow::is_open`): escalation, assignment, priority and
+ * merging apply. A resolved request waits on its requester, so it is not.
+ */
 export function isOpen(status: ServiceRequestStatus): boolean {
-  return status !== ServiceRequestStatus.UNSPECIFIED && !FINAL.has(status);
+  return [ServiceRequestStatus.SUBMITTED, ServiceRequestStatus.ACKNOWLEDGED, ServiceRequestStatus.IN_PROGRESS, ServiceRequestStatus.REOPENED].includes(status);
 }
 
 /** The statuses an official may move a request to from `status` (ChangeServiceRequestStatus). */
@@ -272,7 +273,7 @@ export function noteRule(to: ServiceRequestStatus): { required: boolean; publicO
 
 /** Past its due time and still being handled (a resolved request waits on its requester). */
 export function isOverdue(request: Pick<ServiceRequest, "status" | "dueTime">, now: Date): boolean {
-  if (!request.dueTime || !isOpen(request.status) || request.status === ServiceRequestStatus.RESOLVED) return false;
+  if (!request.dueTime || !isOpen(request.status)) return false;
   return timestampDate(request.dueTime as Timestamp).getTime() < now.getTime();
 }
 
