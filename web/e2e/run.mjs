@@ -22,7 +22,12 @@
 // (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
 // then a login sheet over the consent form that keeps what she typed. Also: a role grant revoked
 // with a reason, the people page in English, 王秀英's consent to the official granted through
-// the form and withdrawn, and her family accounts screen. Prints one line per check; exits
+// the form and withdrawn, and her family accounts screen. Service requests: the township
+// official of 天荒坪镇 adds a type to the catalogue; 王秀英 files a request with a photo and her
+// position from the farmer app, and another offline that is sent once back online; the village
+// official finds it in the inbox, assigns it, adds an internal note with a photo, acknowledges,
+// starts and resolves it, and files one for a walk-in; she reads the public note and rates it.
+// Prints one line per check; exits
 // non-zero at the first failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -1734,6 +1739,40 @@ async function step(button, status, note) {
   await inbox.locator(".ant-descriptions-item-content .ant-tag", { hasText: status }).first().waitFor();
 }
 
+const INTERNAL_NOTE = "找了水泵师傅老周，明天上午来";
+await check("console: the official assigns it to himself, picked among the officials of 余村 (identity's ListUsers of the area), and adds an internal note with a photo", async () => {
+  const users = rpc(inbox, "ListUsers");
+  await inbox.getByRole("button", { name: /分\s*派/ }).click();
+  const dialog = inbox.getByRole("dialog");
+  const listed = await grpc(await users);
+  assert(listed.status === 0, `ListUsers answered ${listed.status} ${listed.message}`);
+  await dialog.getByLabel("分派给").click();
+  await inbox.locator(".ant-select-dropdown:visible .ant-select-item-option", { hasText: OFFICIAL.name }).click();
+  await settled(inbox);
+  await screen(inbox, "console-request-assign");
+  const assigned = gov(inbox, "AssignServiceRequest");
+  await dialog.getByRole("button", { name: /分\s*派/ }).click();
+  const answer = await grpc(await assigned);
+  assert(answer.status === 0, `AssignServiceRequest answered ${answer.status} ${answer.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  // The assignee's cell (a bordered description's label and content are cells of their own).
+  await inbox.locator(".ant-descriptions-item-content", { hasText: OFFICIAL.name }).waitFor();
+  await inbox.getByRole("button", { name: "添加备注" }).click();
+  const note = inbox.getByRole("dialog");
+  await note.getByLabel("说明").fill(INTERNAL_NOTE);
+  await note.getByLabel("内部（仅干部）").check();
+  await note.locator("#note-photos").setInputFiles(await drawnJpeg(inbox));
+  const uploaded = gov(inbox, "UploadPhoto");
+  const added = gov(inbox, "AddServiceRequestNote");
+  await note.getByRole("button", { name: "添加备注" }).click();
+  assert((await grpc(await uploaded)).status === 0, "UploadPhoto failed");
+  const done = await grpc(await added);
+  assert(done.status === 0, `AddServiceRequestNote answered ${done.status} ${done.message}`);
+  await note.waitFor({ state: "hidden" });
+  const entry = inbox.locator(".ant-timeline-item", { hasText: INTERNAL_NOTE }).filter({ hasText: "内部（仅干部）" });
+  await entry.getByRole("img").first().waitFor();
+});
+
 await check("console: the official acknowledges, starts and resolves it with a public note, which the timeline shows", async () => {
   await step(/受\s*理/, "已受理");
   await step("开始办理", "办理中");
@@ -1772,11 +1811,12 @@ await screen(inbox, "console-request-filed");
 await inboxContext.close();
 current = phone;
 
-await check("farmer: 王秀英 sees her request resolved with the official's note, and rates it 4 stars, once", async () => {
+await check("farmer: 王秀英 sees her request resolved with the official's public note (not the internal one), and rates it 4 stars, once", async () => {
   await phone.getByRole("link", { name: new RegExp(filed.reference) }).click();
   await phone.waitForURL(new RegExp(`/farmer/requests/${filed.id}$`));
   await phone.getByText("已办结", { exact: true }).first().waitFor();
   await phone.locator(".timeline li", { hasText: RESOLVED_NOTE }).waitFor();
+  assert((await phone.getByText(INTERNAL_NOTE).count()) === 0, "the requester sees the officials' internal note");
   await screen(phone, "farmer-request-resolved");
   await phone.getByRole("radio", { name: "4 星" }).click();
   await phone.getByLabel("想说的话（可不填）").fill("修得很快，谢谢");

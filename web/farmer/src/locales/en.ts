@@ -246,6 +246,7 @@ const en: typeof zhCN = {
     },
   },
   requests: {
+    storageFull: "The phone's storage is full: attach fewer photos and try again",
     mine: "My requests",
     new: "New request",
     outbox: "Waiting to be sent",

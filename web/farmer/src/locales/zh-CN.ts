@@ -244,6 +244,7 @@ const zhCN = {
     },
   },
   requests: {
+    storageFull: "手机存储空间不够，请少附几张照片再试",
     mine: "我的办事申请",
     new: "提交新申请",
     outbox: "等待发送",

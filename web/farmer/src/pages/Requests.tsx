@@ -67,14 +67,36 @@ const sender: Sender = {
   },
 };
 
+/** Told when a round of sending the outbox has ended, so that the list shows what was sent. */
+const OUTBOX_SENT = "terrace-outbox-sent";
+let sending: Promise<unknown> | undefined;
+
+/**
+ * Sends the account's queued requests, one round at a time (the shell calls this whenever the
+ * phone comes back online, on any screen; My requests too): a second call while a round runs
+ * waits for it rather than sending the same requests alongside.
+ */
+export async function sendOutbox(userId: string, explain: (err: unknown) => string): Promise<void> {
+  if (!userId || outbox.of(userId).length === 0) return;
+  sending ??= sendQueued(outbox, userId, sender, explain).finally(() => {
+    sending = undefined;
+    window.dispatchEvent(new Event(OUTBOX_SENT));
+  });
+  await sending;
+}
+
 /** Sends what waits in the outbox whenever the phone is (back) online; returns a reload counter. */
 function useOutbox(userId: string) {
   const online = useOnline();
   const { t } = useTranslation();
   const [round, setRound] = useState(0);
   useEffect(() => {
-    if (!online || !userId || outbox.of(userId).length === 0) return;
-    void sendQueued(outbox, userId, sender, (err) => errorMessage(t, err)).then(() => setRound((n) => n + 1));
+    const sent = () => setRound((n) => n + 1);
+    window.addEventListener(OUTBOX_SENT, sent);
+    return () => window.removeEventListener(OUTBOX_SENT, sent);
+  }, []);
+  useEffect(() => {
+    if (online) void sendOutbox(userId, (err) => errorMessage(t, err));
   }, [online, userId, t]);
   return round;
 }
@@ -346,6 +368,14 @@ export function NewRequestPage() {
   }, [village, online, t]);
 
   const type = types.find((ty) => ty.id === typeId);
+  /** A field's error goes once its value changes; the next send checks again. */
+  const forget = (key: string) =>
+    setErrors((e) => {
+      if (!(key in e)) return e;
+      const rest = { ...e };
+      delete rest[key];
+      return rest;
+    });
 
   async function addPhotos(files: FileList | null) {
     const chosen = [...(files ?? [])].slice(0, 9 - photos.length);
@@ -398,9 +428,18 @@ export function NewRequestPage() {
       fieldValues: checked.values,
       photos: photos.map((p) => ({ requestId: p.requestId, jpegBase64: p.jpegBase64 })),
     };
+    /** Into the outbox; false when the phone's storage is full (too many photos). */
+    const keep = () => {
+      try {
+        outbox.put(item);
+        return true;
+      } catch {
+        setMessage(t("requests.storageFull"));
+        return false;
+      }
+    };
     if (!navigator.onLine) {
-      outbox.put(item);
-      navigate("/requests", { state: { notice: t("requests.queued") } });
+      if (keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
       return;
     }
     setBusy(true);
@@ -411,8 +450,7 @@ export function NewRequestPage() {
       navigate(`/requests/${created.id}`, { state: { notice: t("requests.sent") } });
     } catch (err) {
       if (isTransient(err)) {
-        outbox.put(item);
-        navigate("/requests", { state: { notice: t("requests.queued") } });
+        if (keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
         return;
       }
       const { byField, message: rest } = explainError(t, err, {
@@ -461,7 +499,16 @@ export function NewRequestPage() {
           .filter((ty) => ty.active)
           .map((ty) => (
             <label key={ty.id} className="choice">
-              <input type="radio" name="type" value={ty.id} checked={typeId === ty.id} onChange={() => setTypeId(ty.id)} />
+              <input
+                type="radio"
+                name="type"
+                value={ty.id}
+                checked={typeId === ty.id}
+                onChange={() => {
+                  setTypeId(ty.id);
+                  forget("type");
+                }}
+              />
               {text(ty.name, i18n.language)}
             </label>
           ))}
@@ -482,7 +529,10 @@ export function NewRequestPage() {
           value={description}
           aria-invalid={errors.description ? true : undefined}
           aria-describedby={errors.description ? "request-description-error" : undefined}
-          onChange={(e) => setDescription(e.target.value)}
+          onChange={(e) => {
+            setDescription(e.target.value);
+            forget("description");
+          }}
         />
         {errors.description && (
           <p id="request-description-error" className="field-error">
@@ -496,10 +546,23 @@ export function NewRequestPage() {
           definition={definition}
           value={values[definition.key] ?? ""}
           error={errors[`extra.${definition.key}`]}
-          onChange={(v) => setValues((vs) => ({ ...vs, [definition.key]: v }))}
+          onChange={(v) => {
+            setValues((vs) => ({ ...vs, [definition.key]: v }));
+            forget(`extra.${definition.key}`);
+          }}
         />
       ))}
-      <Field id="request-address" label={t("requests.address")} value={address} maxLength={200} error={errors.address} onChange={(e) => setAddress(e.target.value)} />
+      <Field
+        id="request-address"
+        label={t("requests.address")}
+        value={address}
+        maxLength={200}
+        error={errors.address}
+        onChange={(e) => {
+          setAddress(e.target.value);
+          forget("address");
+        }}
+      />
       <div className="field">
         <Button onClick={locate} loading={locating} aria-describedby="request-point-hint">
           {point ? t("requests.locationAgain") : t("requests.addLocation")}

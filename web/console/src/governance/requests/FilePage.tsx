@@ -183,6 +183,9 @@ export default function FilePage() {
     const r = filed.serviceRequest;
     return (
       <Space direction="vertical" size="middle" style={{ width: "100%" }}>
+        <Typography.Title level={1} style={{ fontSize: 22, margin: 0 }}>
+          {t("requests.file")}
+        </Typography.Title>
         <Result
           status="success"
           title={t("requests.filed", { reference: r.reference })}
