@@ -22,7 +22,12 @@
 // (by a one-time code) that keeps a typed name; 王秀英's ended by the official from her details,
 // then a login sheet over the consent form that keeps what she typed. Also: a role grant revoked
 // with a reason, the people page in English, 王秀英's consent to the official granted through
-// the form and withdrawn, and her family accounts screen. Prints one line per check; exits
+// the form and withdrawn, and her family accounts screen. Service requests: the township
+// official of 天荒坪镇 adds a type to the catalogue; 王秀英 files a request with a photo and her
+// position from the farmer app, and another offline that is sent once back online; the village
+// official finds it in the inbox, assigns it, adds an internal note with a photo, acknowledges,
+// starts and resolves it, and files one for a walk-in; she reads the public note and rates it.
+// Prints one line per check; exits
 // non-zero at the first failure, with its reason and a screenshot of the page.
 //
 // Usage: TERRACE_URL=... TERRACE_SMS_LOG=... TERRACE_SCREENSHOTS=... node e2e/run.mjs
@@ -1501,6 +1506,330 @@ await check("farmer: 王秀英 logs in again in the sheet with a new code; the f
   await consentCard().filter({ hasText: "向村里提交我的办事申请" }).waitFor();
   return wait > 0 ? `waited ${Math.ceil(wait / 1000)} s for the next code` : "";
 });
+
+// ----- Service requests: a type in the catalogue, a request filed, handled in the inbox ----------
+
+const TOWNSHIP = { phone: "13800000004", password: "terrace-demo-township", name: "陈美华" };
+const TYPE = { code: `e2e-well-${newPhone.slice(-4)}`, name: `水井损坏 ${newPhone.slice(-4)}` };
+const RESOLVED_NOTE = "已更换水泵，可以正常用水了";
+
+/** Logs an official in by password on a console page of its own. */
+async function consoleLogin(page, account) {
+  await page.goto(`${BASE}/console/login`);
+  await page.getByLabel("手机号").first().fill(account.phone);
+  await page.getByLabel("密码", { exact: true }).fill(account.password);
+  const login = rpc(page, "LoginWithPassword");
+  await page.getByLabel("密码", { exact: true }).press("Enter");
+  const answer = await grpc(await login);
+  assert(answer.status === 0, `LoginWithPassword answered ${answer.status} ${answer.message}`);
+  await page.getByRole("button", { name: "账号" }).filter({ hasText: account.name }).waitFor();
+}
+
+const catalogueContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+const township = watch(await catalogueContext.newPage());
+await check("console: the township official of 天荒坪镇 opens the request-type catalogue of the township", async () => {
+  await consoleLogin(township, TOWNSHIP);
+  const listed = gov(township, "ListRequestTypes");
+  await township.getByRole("menuitem", { name: /办事类型/ }).click();
+  await township.waitForURL(/\/console\/governance\/request-types/);
+  await township.getByRole("heading", { level: 1, name: "办事类型" }).waitFor();
+  const answer = await grpc(await listed);
+  assert(answer.status === 0, `ListRequestTypes answered ${answer.status} ${answer.message}`);
+  await township.getByRole("combobox", { name: "适用区域" }).waitFor();
+});
+await screen(township, "console-request-types");
+
+const typeDialog = township.getByRole("dialog", { name: "新建类型" });
+let typeId;
+await check("console: a new type with a bad pattern gets the server's violation beside the field; corrected, it is created", async () => {
+  await township.getByRole("button", { name: "新建类型" }).click();
+  await typeDialog.waitFor();
+  await typeDialog.getByLabel("代码", { exact: true }).fill(TYPE.code);
+  await typeDialog.getByLabel("名称（中文）").fill(TYPE.name);
+  await typeDialog.getByLabel("分组").fill("water");
+  await typeDialog.getByRole("button", { name: "添加填写项" }).click();
+  await typeDialog.getByLabel("键", { exact: true }).fill("well_number");
+  await typeDialog.getByLabel("标签（中文）").fill("水井编号");
+  await typeDialog.getByLabel("格式（正则表达式）").fill("([");
+  const refused = gov(township, "CreateRequestType");
+  await typeDialog.getByRole("button", { name: /保\s*存/ }).click();
+  const answer = await grpc(await refused);
+  assert(answer.status === 3, `CreateRequestType answered ${answer.status} ${answer.message}, not INVALID_ARGUMENT (3)`);
+  const violations = fieldViolations(answer.details);
+  const text = violations["request_type.fields[0].pattern"];
+  assert(text, `no violation of the pattern: ${JSON.stringify(violations)}`);
+  await typeDialog.locator(".ant-form-item-explain-error").filter({ hasText: text }).waitFor();
+  await settled(township);
+  await screen(township, "console-request-type-violation");
+  await typeDialog.getByLabel("格式（正则表达式）").fill("\\d{1,2}");
+  const created = gov(township, "CreateRequestType");
+  await typeDialog.getByRole("button", { name: /保\s*存/ }).click();
+  const done = await grpc(await created);
+  assert(done.status === 0, `CreateRequestType answered ${done.status} ${done.message}`);
+  typeId = field(field(done.messages[0], 1), 1).toString("utf8");
+  await typeDialog.waitFor({ state: "hidden" });
+  const row = township.getByRole("row").filter({ hasText: TYPE.code });
+  await row.filter({ hasText: "5 个工作日" }).filter({ hasText: "水井编号" }).waitFor();
+  return `"${text}"; type ${typeId}`;
+});
+
+await check("console: editing the type sends only what changed (UpdateRequestType's mask)", async () => {
+  await township.getByRole("button", { name: `编辑 ${TYPE.name}` }).click();
+  const dialog = township.getByRole("dialog", { name: `编辑类型 ${TYPE.name}` });
+  await dialog.waitFor();
+  await dialog.getByLabel("名称（英文，可不填）").fill("Broken well");
+  await settled(township);
+  await screen(township, "console-request-type-edit");
+  const updated = gov(township, "UpdateRequestType");
+  await dialog.getByRole("button", { name: /保\s*存/ }).click();
+  const response = await updated;
+  const answer = await grpc(response);
+  assert(answer.status === 0, `UpdateRequestType answered ${answer.status} ${answer.message}`);
+  const sent = response.request().postDataBuffer()?.toString("latin1") ?? "";
+  assert(sent.includes("name") && !sent.includes("fields") && !sent.includes("sla_"), "the mask is not just name");
+  await dialog.waitFor({ state: "hidden" });
+});
+await catalogueContext.close();
+current = phone;
+
+/** A small JPEG drawn by the browser, as a phone's camera would give one. */
+async function drawnJpeg(page) {
+  const base64 = await page.evaluate(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 640;
+    canvas.height = 480;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#2e7d32";
+    context.fillRect(0, 0, 640, 480);
+    context.fillStyle = "#1565c0";
+    context.fillRect(160, 120, 320, 240);
+    return canvas.toDataURL("image/jpeg", 0.9).split(",")[1];
+  });
+  return { name: "well.jpg", mimeType: "image/jpeg", buffer: Buffer.from(base64, "base64") };
+}
+
+let filed;
+await check("farmer: 王秀英 opens My requests and the form; the types offered in 余村 include the new one", async () => {
+  await phone.getByRole("link", { name: "办事" }).click();
+  await phone.waitForURL(/\/farmer\/requests$/);
+  await phone.getByRole("heading", { level: 1, name: "我的办事申请" }).waitFor();
+  const types = gov(phone, "ListRequestTypes");
+  await phone.getByRole("link", { name: "提交新申请" }).click();
+  await phone.waitForURL(/\/farmer\/requests\/new$/);
+  const answer = await grpc(await types);
+  assert(answer.status === 0, `ListRequestTypes answered ${answer.status} ${answer.message}`);
+  await phone.getByRole("radio", { name: TYPE.name }).waitFor();
+  // Nothing chosen yet: the form says what is missing, beside each field, without asking the server.
+  await phone.getByRole("button", { name: "提交" }).click();
+  await phone.locator("#type-error").filter({ hasText: "请选择要办的事" }).waitFor();
+  await phone.locator("#request-description-error").filter({ hasText: "请说明情况" }).waitFor();
+});
+
+await check("farmer: she picks the type, describes it, gives the well number (checked as the server checks it), her position and a photo compressed on the phone", async () => {
+  await phone.getByRole("radio", { name: TYPE.name }).check();
+  await phone.getByLabel("情况说明").fill("三组村口的水井抽不上水了");
+  await phone.getByLabel("水井编号").fill("120");
+  await phone.getByRole("button", { name: "提交" }).click();
+  await phone.locator("#extra-well_number-error").filter({ hasText: "格式不对" }).waitFor(); // the type's pattern: 1 or 2 digits
+  await phone.getByLabel("水井编号").fill("7");
+  await farmerContext.grantPermissions(["geolocation"], { origin: BASE });
+  await farmerContext.setGeolocation({ latitude: 30.5231, longitude: 119.6102 });
+  await phone.getByRole("button", { name: "附上我现在的位置" }).click();
+  await phone.getByText("已附上位置：30.52310, 119.61020").waitFor();
+  await phone.locator("#request-photos").setInputFiles(await drawnJpeg(phone));
+  await phone.getByRole("img", { name: "照片 1" }).waitFor();
+});
+await screen(phone, "farmer-request-new");
+
+await check("farmer: sending uploads the photo (UploadPhoto) and files the request (CreateServiceRequest), then shows it", async () => {
+  const uploaded = gov(phone, "UploadPhoto");
+  const created = gov(phone, "CreateServiceRequest");
+  await phone.getByRole("button", { name: "提交" }).click();
+  const photo = await uploaded;
+  const sentBytes = photo.request().postDataBuffer()?.length ?? 0;
+  const up = await grpc(photo);
+  assert(up.status === 0, `UploadPhoto answered ${up.status} ${up.message}`);
+  const response = await created;
+  const answer = await grpc(response);
+  assert(answer.status === 0, `CreateServiceRequest answered ${answer.status} ${answer.message}`);
+  const stored = field(answer.messages[0], 1);
+  filed = { id: field(stored, 1).toString("utf8"), reference: field(stored, 2).toString("utf8") };
+  await phone.waitForURL(new RegExp(`/farmer/requests/${filed.id}$`));
+  await phone.getByRole("heading", { level: 1, name: new RegExp(filed.reference) }).waitFor();
+  await phone.getByText("已提交", { exact: true }).first().waitFor();
+  await phone.getByRole("img", { name: "照片 1" }).waitFor();
+  return `${filed.reference}; the photo went as ${sentBytes} bytes`;
+});
+await screen(phone, "farmer-request");
+
+await check("farmer: offline, a request is kept on the phone under its request id and sent once when back online", async () => {
+  await phone.getByRole("link", { name: "返回我的申请" }).click();
+  await phone.getByRole("link", { name: "提交新申请" }).click();
+  await phone.getByRole("radio", { name: TYPE.name }).waitFor();
+  await farmerContext.setOffline(true);
+  try {
+    await phone.getByRole("radio", { name: TYPE.name }).check();
+    await phone.getByLabel("情况说明").fill("水井旁边的路灯也不亮");
+    await phone.getByLabel("水井编号").fill("8");
+    await phone.getByRole("button", { name: "保存，联网后发送" }).click();
+    await phone.waitForURL(/\/farmer\/requests$/);
+    await phone.getByText("没有网络，联网后会自动发送").waitFor();
+    await screen(phone, "farmer-requests-outbox");
+  } finally {
+    const sent = gov(phone, "CreateServiceRequest");
+    await farmerContext.setOffline(false);
+    const answer = await grpc(await sent);
+    assert(answer.status === 0, `the queued CreateServiceRequest answered ${answer.status} ${answer.message}`);
+  }
+  await phone.getByText("没有网络，联网后会自动发送").waitFor({ state: "detached" });
+  await phone.getByRole("list", { name: "我的办事申请" }).getByText("水井旁边的路灯也不亮").waitFor();
+  const queued = await phone.evaluate(() => localStorage.getItem("terrace.farmer.outbox"));
+  assert(queued === "[]", `the outbox still holds ${queued}`);
+});
+await screen(phone, "farmer-requests");
+
+const inboxContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+const inbox = watch(await inboxContext.newPage());
+await check(`console: the village official of ${VILLAGE_NAME} finds the request in the inbox (open ones, due time first) and opens it`, async () => {
+  await consoleLogin(inbox, OFFICIAL);
+  const listed = gov(inbox, "ListServiceRequests");
+  await inbox.getByRole("menuitem", { name: /办事申请/ }).click();
+  await inbox.waitForURL(/\/console\/governance\/requests/);
+  await inbox.getByRole("heading", { level: 1, name: "办事申请" }).waitFor();
+  const response = await listed;
+  const answer = await grpc(response);
+  assert(answer.status === 0, `ListServiceRequests answered ${answer.status} ${answer.message}`);
+  // order_by (field 9) DUE_TIME_ASC (2).
+  const sent = response.request().postDataBuffer() ?? Buffer.alloc(0);
+  assert(sent.includes(Buffer.from([0x48, 0x02])), "the inbox did not ask for due time first");
+  const row = inbox.getByRole("row").filter({ hasText: filed.reference });
+  await row.filter({ hasText: "已提交" }).filter({ hasText: TYPE.name }).waitFor();
+  await screen(inbox, "console-requests-inbox");
+  const got = gov(inbox, "GetServiceRequest");
+  await row.getByRole("link", { name: filed.reference }).click();
+  await inbox.waitForURL(new RegExp(`/console/governance/requests/${filed.id}$`));
+  assert((await grpc(await got)).status === 0, "GetServiceRequest failed");
+  await inbox.getByRole("heading", { level: 1, name: `申请 ${filed.reference}` }).waitFor();
+  // The photo's thumbnail, from its signed address on this origin, has loaded.
+  const photo = inbox.getByRole("img", { name: "申请照片 1" });
+  await photo.waitFor();
+  await inbox.waitForFunction((img) => img.complete && img.naturalWidth > 0, await photo.elementHandle());
+  const src = await photo.getAttribute("src");
+  assert(src.startsWith("/media/") && src.includes("sig="), `the photo's address is ${src}`);
+  await inbox.getByText("水井编号").waitFor();
+  return src.split("?")[0];
+});
+await screen(inbox, "console-request");
+
+/** One workflow step from the request's page: its button, its dialog, the status it leads to. */
+async function step(button, status, note) {
+  await inbox.getByRole("button", { name: button }).click();
+  const dialog = inbox.getByRole("dialog");
+  await dialog.waitFor();
+  if (note) {
+    await dialog.getByLabel("说明").fill(note);
+    await settled(inbox);
+    await screen(inbox, "console-request-resolve");
+  }
+  const changed = gov(inbox, "ChangeServiceRequestStatus");
+  await dialog.getByRole("button", { name: button }).click();
+  const answer = await grpc(await changed);
+  assert(answer.status === 0, `ChangeServiceRequestStatus answered ${answer.status} ${answer.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  await inbox.locator(".ant-descriptions-item-content .ant-tag", { hasText: status }).first().waitFor();
+}
+
+const INTERNAL_NOTE = "找了水泵师傅老周，明天上午来";
+await check("console: the official assigns it to himself, picked among the officials of 余村 (identity's ListUsers of the area), and adds an internal note with a photo", async () => {
+  const users = rpc(inbox, "ListUsers");
+  await inbox.getByRole("button", { name: /分\s*派/ }).click();
+  const dialog = inbox.getByRole("dialog");
+  const listed = await grpc(await users);
+  assert(listed.status === 0, `ListUsers answered ${listed.status} ${listed.message}`);
+  await dialog.getByLabel("分派给").click();
+  await inbox.locator(".ant-select-dropdown:visible .ant-select-item-option", { hasText: OFFICIAL.name }).click();
+  await settled(inbox);
+  await screen(inbox, "console-request-assign");
+  const assigned = gov(inbox, "AssignServiceRequest");
+  await dialog.getByRole("button", { name: /分\s*派/ }).click();
+  const answer = await grpc(await assigned);
+  assert(answer.status === 0, `AssignServiceRequest answered ${answer.status} ${answer.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  // The assignee's cell (a bordered description's label and content are cells of their own).
+  await inbox.locator(".ant-descriptions-item-content", { hasText: OFFICIAL.name }).waitFor();
+  await inbox.getByRole("button", { name: "添加备注" }).click();
+  const note = inbox.getByRole("dialog");
+  await note.getByLabel("说明").fill(INTERNAL_NOTE);
+  await note.getByLabel("内部（仅干部）").check();
+  await note.locator("#note-photos").setInputFiles(await drawnJpeg(inbox));
+  const uploaded = gov(inbox, "UploadPhoto");
+  const added = gov(inbox, "AddServiceRequestNote");
+  await note.getByRole("button", { name: "添加备注" }).click();
+  assert((await grpc(await uploaded)).status === 0, "UploadPhoto failed");
+  const done = await grpc(await added);
+  assert(done.status === 0, `AddServiceRequestNote answered ${done.status} ${done.message}`);
+  await note.waitFor({ state: "hidden" });
+  const entry = inbox.locator(".ant-timeline-item", { hasText: INTERNAL_NOTE }).filter({ hasText: "内部（仅干部）" });
+  await entry.getByRole("img").first().waitFor();
+});
+
+await check("console: the official acknowledges, starts and resolves it with a public note, which the timeline shows", async () => {
+  await step(/受\s*理/, "已受理");
+  await step("开始办理", "办理中");
+  await step(/办\s*结/, "已办结", RESOLVED_NOTE);
+  await inbox.locator(".ant-timeline-item", { hasText: RESOLVED_NOTE }).filter({ hasText: "办理中 → 已办结" }).waitFor();
+});
+await screen(inbox, "console-request-resolved");
+
+await check("console: the official files a request for a walk-in; a well number out of range is caught beside its field; the answer lists 王秀英's open one as a possible duplicate", async () => {
+  await inbox.getByRole("link", { name: "返回申请列表" }).click();
+  await inbox.getByRole("button", { name: "代人提交申请" }).click();
+  await inbox.waitForURL(/\/console\/governance\/requests\/new$/);
+  await inbox.getByRole("heading", { level: 1, name: "代人提交申请" }).waitFor();
+  await inbox.getByText(VILLAGE_NAME).first().waitFor(); // their village, by name
+  await inbox.getByLabel("类型", { exact: true }).click();
+  await inbox.locator(".ant-select-dropdown:visible .ant-select-item-option", { hasText: TYPE.name }).click();
+  await inbox.getByLabel("描述").fill("村口水井没水，张大爷来村委会反映");
+  await inbox.getByLabel("水井编号").fill("100");
+  await inbox.getByLabel("联系人姓名").fill("张大爷");
+  await inbox.getByLabel("联系电话").fill("138 0000 1111");
+  await inbox.getByLabel("本人同意的方式").fill("口头同意，村委会窗口");
+  await inbox.getByRole("button", { name: "提交申请" }).click();
+  await inbox.locator(".ant-form-item-explain-error").filter({ hasText: "格式不对" }).waitFor();
+  await settled(inbox);
+  await screen(inbox, "console-request-file");
+  await inbox.getByLabel("水井编号").fill("7");
+  const created = gov(inbox, "CreateServiceRequest");
+  await inbox.getByRole("button", { name: "提交申请" }).click();
+  const answer = await grpc(await created);
+  assert(answer.status === 0, `CreateServiceRequest answered ${answer.status} ${answer.message}`);
+  await inbox.getByText(/已提交，编号 R-/).waitFor();
+  // 王秀英's second request (same type, village and week; still open) is a possible duplicate.
+  await inbox.locator(".ant-card", { hasText: "可能重复的申请" }).getByRole("link", { name: /^R-/ }).first().waitFor();
+});
+await screen(inbox, "console-request-filed");
+await inboxContext.close();
+current = phone;
+
+await check("farmer: 王秀英 sees her request resolved with the official's public note (not the internal one), and rates it 4 stars, once", async () => {
+  await phone.getByRole("link", { name: new RegExp(filed.reference) }).click();
+  await phone.waitForURL(new RegExp(`/farmer/requests/${filed.id}$`));
+  await phone.getByText("已办结", { exact: true }).first().waitFor();
+  await phone.locator(".timeline li", { hasText: RESOLVED_NOTE }).waitFor();
+  assert((await phone.getByText(INTERNAL_NOTE).count()) === 0, "the requester sees the officials' internal note");
+  await screen(phone, "farmer-request-resolved");
+  await phone.getByRole("radio", { name: "4 星" }).click();
+  await phone.getByLabel("想说的话（可不填）").fill("修得很快，谢谢");
+  const rated = gov(phone, "RateServiceRequest");
+  await phone.getByRole("button", { name: "提交评价" }).click();
+  const answer = await grpc(await rated);
+  assert(answer.status === 0, `RateServiceRequest answered ${answer.status} ${answer.message}`);
+  await phone.getByText("您的评价：4 星").waitFor();
+  assert((await phone.getByRole("button", { name: "提交评价" }).count()) === 0, "the rating can still be sent again");
+  await phone.locator(".timeline li", { hasText: "评价" }).filter({ hasText: "4 星" }).waitFor();
+});
+await screen(phone, "farmer-request-rated");
+
 
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));

@@ -67,6 +67,23 @@ const router = createBrowserRouter(
           path: "governance/divisions",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).DivisionsPage }),
         },
+        // Service requests: one chunk for the catalogue, the inbox and a request's page.
+        {
+          path: "governance/requests",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).InboxPage }),
+        },
+        {
+          path: "governance/requests/new",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).FilePage }),
+        },
+        {
+          path: "governance/requests/:requestId",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).RequestPage }),
+        },
+        {
+          path: "governance/request-types",
+          lazy: async () => ({ Component: (await import("./governance/requests/screens")).TypesPage }),
+        },
         {
           path: "governance/audit",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),

@@ -38,6 +38,13 @@ const router = createBrowserRouter(
           path: "consents/new",
           lazy: async () => ({ Component: (await import("./pages/ConsentForm")).default }),
         },
+        // Service requests: one chunk for the list, the form and a request's page.
+        { path: "requests", lazy: async () => ({ Component: (await import("./pages/Requests")).RequestsPage }) },
+        { path: "requests/new", lazy: async () => ({ Component: (await import("./pages/Requests")).NewRequestPage }) },
+        {
+          path: "requests/:requestId",
+          lazy: async () => ({ Component: (await import("./pages/Requests")).RequestDetailPage }),
+        },
         {
           path: "accounts",
           lazy: async () => ({ Component: (await import("./pages/AccountsPage")).default }),

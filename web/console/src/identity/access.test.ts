@@ -9,6 +9,7 @@ import {
   grantsFromClaims,
   ownAreas,
   registerScreensFor,
+  requestScreensFor,
   roleFromClaim,
   scopePrefix,
   screensFor,
@@ -28,6 +29,15 @@ describe("screensFor", () => {
   });
   it("gives county admins agencies and the audit log", () => {
     expect(screensFor([Role.COUNTY_ADMIN])).toEqual(["people", "grants", "consents", "agencies", "sessions", "audit"]);
+  });
+});
+
+describe("requestScreensFor", () => {
+  it("offers the inbox to officials and the catalogue to those who may define types", () => {
+    expect(requestScreensFor([Role.VILLAGE_OFFICIAL])).toEqual(["inbox"]);
+    expect(requestScreensFor([Role.TOWNSHIP_OFFICIAL])).toEqual(["inbox", "types"]);
+    expect(requestScreensFor([Role.COUNTY_ADMIN])).toEqual(["inbox", "types"]);
+    expect(requestScreensFor([Role.FARMER, Role.RESIDENT])).toEqual([]);
   });
 });
 

@@ -163,3 +163,17 @@ export function areaFromPrefix(prefix: string): AdminCode {
 export function grantsFromClaims(roles: { role: string; scope: string }[]): RoleGrant[] {
   return roles.map((claim) => create(RoleGrantSchema, { role: roleFromClaim(claim.role), scope: areaFromPrefix(claim.scope) }));
 }
+
+export type RequestScreen = "inbox" | "types";
+
+/**
+ * Service requests' screens (governance): officials of an area handle its requests (the inbox);
+ * township officials and county and platform admins also keep the request-type catalogue
+ * (CreateRequestType: "township officials for their township and its villages; county admins").
+ */
+export function requestScreensFor(roles: Iterable<Role>): RequestScreen[] {
+  const held = new Set(roles);
+  if (!OFFICIALS.some((r) => held.has(r))) return [];
+  const catalogue = [Role.TOWNSHIP_OFFICIAL, ...ADMINS].some((r) => held.has(r));
+  return catalogue ? ["inbox", "types"] : ["inbox"];
+}

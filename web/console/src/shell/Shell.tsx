@@ -4,7 +4,9 @@ import {
   ApartmentOutlined,
   AuditOutlined,
   DesktopOutlined,
+  FormOutlined,
   HomeOutlined,
+  InboxOutlined,
   IdcardOutlined,
   SafetyOutlined,
   DownOutlined,
@@ -18,7 +20,15 @@ import { useTranslation } from "react-i18next";
 import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
-import { registerScreensFor, roleFromClaim, screensFor, type RegisterScreen, type Screen } from "../identity/access";
+import {
+  registerScreensFor,
+  requestScreensFor,
+  roleFromClaim,
+  screensFor,
+  type RegisterScreen,
+  type RequestScreen,
+  type Screen,
+} from "../identity/access";
 import { claimRoleLabel, roleLabel } from "../identity/labels";
 import { AreaName } from "../governance/AreaName";
 import { LanguageSwitch } from "../LanguageSwitch";
@@ -50,6 +60,17 @@ const REGISTER_PATHS: Record<RegisterScreen, string[]> = {
   claims: ["/governance/claims"],
   divisions: ["/governance/divisions"],
   chain: ["/governance/audit"],
+};
+
+const REQUEST_ICONS: Record<RequestScreen, React.ReactNode> = {
+  inbox: <InboxOutlined />,
+  types: <FormOutlined />,
+};
+
+/** Where each service-request screen lives; a request's page counts as the inbox. */
+const REQUEST_PATHS: Record<RequestScreen, string[]> = {
+  inbox: ["/governance/requests"],
+  types: ["/governance/request-types"],
 };
 
 /**
@@ -173,9 +194,11 @@ function Shell() {
       : (snapshot.claims?.roles ?? []).map((g) => roleFromClaim(g.role));
   const screens = screensFor(heldRoles);
   const registerScreens = registerScreensFor(heldRoles);
+  const requestScreens = requestScreensFor(heldRoles);
   const selected =
     screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ??
     registerScreens.find((s) => REGISTER_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
+    requestScreens.find((s) => REQUEST_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
     "";
   const menuItems: MenuProps["items"] = [
     ...screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) })),
@@ -186,6 +209,16 @@ function Shell() {
             type: "group" as const,
             label: t("shell.register"),
             children: registerScreens.map((key) => ({ key, icon: REGISTER_ICONS[key], label: t(`shell.${key}`) })),
+          },
+        ]
+      : []),
+    ...(requestScreens.length > 0
+      ? [
+          {
+            key: "requests",
+            type: "group" as const,
+            label: t("shell.requestsGroup"),
+            children: requestScreens.map((key) => ({ key, icon: REQUEST_ICONS[key], label: t(`shell.${key}`) })),
           },
         ]
       : []),
@@ -232,7 +265,13 @@ function Shell() {
                 mode="inline"
                 selectedKeys={[selected]}
                 onClick={({ key }) =>
-                  navigate(key in REGISTER_PATHS ? (REGISTER_PATHS[key as RegisterScreen][0] ?? "/") : `/identity/${key}`)
+                  navigate(
+                    key in REGISTER_PATHS
+                      ? (REGISTER_PATHS[key as RegisterScreen][0] ?? "/")
+                      : key in REQUEST_PATHS
+                        ? (REQUEST_PATHS[key as RequestScreen][0] ?? "/")
+                        : `/identity/${key}`,
+                  )
                 }
                 items={menuItems}
               />

@@ -1,12 +1,13 @@
 import { Popup } from "antd-mobile";
-import { ContentOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
-import { Suspense, useRef } from "react";
+import { ContentOutline, FileOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, Navigate, Outlet, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useOnline } from "../hooks/useOnline";
+import { errorMessage } from "../errors";
 import { useSession } from "../session";
 
 /**
@@ -35,6 +36,14 @@ function Shell() {
     everAuthenticated.current = true;
   }
   const relogin = snapshot.lost && everAuthenticated.current;
+  const userId = snapshot.account?.userId ?? "";
+
+  // Requests filed offline are sent once the phone is back online, whichever screen is open
+  // (the requests' chunk is loaded only when something waits in the outbox).
+  useEffect(() => {
+    if (!online || !snapshot.authenticated || !localStorage.getItem("terrace.farmer.outbox")?.includes(userId)) return;
+    void import("./Requests").then((m) => m.sendOutbox(userId, (err) => errorMessage(t, err)));
+  }, [online, snapshot.authenticated, userId, t]);
 
   if (!snapshot.authenticated && !snapshot.restoring && !relogin) {
     // Logged out, or the session was refused before this frame ever had it (the login page then
@@ -51,6 +60,7 @@ function Shell() {
   const tabs = [
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
     { to: "/record", label: t("nav.record"), icon: <ContentOutline aria-hidden /> },
+    { to: "/requests", label: t("nav.requests"), icon: <FileOutline aria-hidden /> },
     { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
     { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
   ];
