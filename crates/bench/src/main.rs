@@ -16,11 +16,13 @@
 //! - [`platform`]: the platform's own numbers.
 //! - [`identity`]: token verification and password login costs.
 //! - [`governance`]: creating a resident; the national division import and search.
+//! - [`requests`]: filing a service request; a township's list over 100,000 requests.
 
 mod governance;
 mod identity;
 mod measure;
 mod platform;
+mod requests;
 mod substrate;
 
 use clap::Parser;
@@ -47,6 +49,13 @@ struct Args {
     /// Only the raw insert and the creates (for working on the write path).
     #[arg(long)]
     creates_only: bool,
+    /// Only the raw insert and service requests (issue 10): filing, and a township's list over
+    /// 100,000 requests.
+    #[arg(long, conflicts_with = "creates_only")]
+    requests_only: bool,
+    /// Calls per service-request list measurement (each variant, each loop).
+    #[arg(long, default_value_t = 2_000)]
+    list_calls: usize,
     /// The national division list (e.g. ../shared/data/admin-divisions); when given, its import
     /// is timed against a raw COPY of the same rows, and division search over it.
     #[arg(long)]
@@ -72,6 +81,12 @@ async fn main() -> anyhow::Result<()> {
         &pg.insert_at_half,
     );
     report.add("postgres: primary-key select (sqlx)", &pg.select);
+
+    if args.requests_only {
+        service_requests(&args, &pg.insert, &mut report).await?;
+        report.print();
+        return Ok(());
+    }
 
     if !args.creates_only {
         substrate_and_calls(&args, &ctx, &mut report).await?;
@@ -170,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if !args.creates_only {
+        service_requests(&args, &pg.insert, &mut report).await?;
         identity_costs(&mut report).await?;
     }
 
@@ -237,6 +253,88 @@ async fn substrate_and_calls(
         through.rate() / bare.rate(),
     );
 
+    Ok(())
+}
+
+/// Issue 10's targets: filing a service request against the raw insert, and a township's list
+/// over 100,000 requests at half of its capacity against the same query sent raw.
+async fn service_requests(
+    args: &Args,
+    insert: &measure::Measurement,
+    report: &mut measure::Report,
+) -> anyhow::Result<()> {
+    let creates = requests::creates(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "governance: file a service request (gRPC, villagers of 余村, row + timeline + event)",
+        &creates.grpc,
+    );
+    report.add(
+        "governance: the same filing in process (`Requests::create`, no gRPC)",
+        &creates.in_process,
+    );
+    report.add(
+        "postgres: the request's row alone (sqlx, one INSERT, the table's indexes)",
+        &creates.row_alone,
+    );
+    report.ratio(
+        "service request create / raw insert",
+        creates.grpc.rate() / insert.rate(),
+    );
+    report.ratio(
+        "service request create in process / raw insert",
+        creates.in_process.rate() / insert.rate(),
+    );
+    report.ratio(
+        "the request's row alone / raw insert",
+        creates.row_alone.rate() / insert.rate(),
+    );
+
+    let listings = requests::listings(args.list_calls, args.concurrency).await?;
+    report.note(format!(
+        "governance: {} service requests in the table, loaded by SQL and analyzed in {:.1} s",
+        listings.rows,
+        listings.load.as_secs_f64()
+    ));
+    for (what, listing) in [
+        ("newest first", &listings.newest),
+        ("open ones, overdue first", &listings.inbox),
+    ] {
+        report.add(
+            &format!("governance: a township's requests, {what}, page of 50 (gRPC)"),
+            &listing.capacity,
+        );
+        report.add(
+            &format!("governance: a township's requests, {what}, open-loop at half that rate"),
+            &listing.at_half,
+        );
+        report.add(
+            &format!("governance: the same list in process (`Requests::list`, no gRPC), {what}"),
+            &listing.in_process,
+        );
+        report.add(
+            &format!("postgres: the same query, {what}, raw (sqlx)"),
+            &listing.raw_capacity,
+        );
+        report.add(
+            &format!("postgres: the same query, {what}, raw, open-loop at half that rate"),
+            &listing.raw_at_half,
+        );
+        if let Some(p99) = listing.at_half.percentile(0.99) {
+            report.note(format!(
+                "a township's requests, {what}: p99 at half capacity {:.1} ms (target < 20 ms: {})",
+                p99.as_secs_f64() * 1e3,
+                if p99.as_secs_f64() < 0.020 {
+                    "met"
+                } else {
+                    "not met"
+                }
+            ));
+        }
+        report.note(format!(
+            "plan of the raw query, {what}:\n    {}",
+            listing.plan.join("\n    ")
+        ));
+    }
     Ok(())
 }
 
