@@ -364,10 +364,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::CreateRequestTypeResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = request_types::parse::CreateRequestType::parse(request.into_inner())?;
-        let request_type = self.request_types.create(&caller, command).await?;
-        Ok(Response::new(pb::CreateRequestTypeResponse {
-            request_type: Some(request_type),
-        }))
+        Ok(Response::new(
+            self.request_types.create(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -404,10 +403,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::UpdateRequestTypeResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = request_types::parse::UpdateRequestType::parse(request.into_inner())?;
-        let request_type = self.request_types.update(&caller, command).await?;
-        Ok(Response::new(pb::UpdateRequestTypeResponse {
-            request_type: Some(request_type),
-        }))
+        Ok(Response::new(
+            self.request_types.update(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -427,10 +425,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::UpdateRequestAreaSettingsResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = request_settings::parse::UpdateAreaSettings::parse(request.into_inner())?;
-        let settings = self.request_settings.update(&caller, command).await?;
-        Ok(Response::new(pb::UpdateRequestAreaSettingsResponse {
-            settings: Some(settings),
-        }))
+        Ok(Response::new(
+            self.request_settings.update(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -450,8 +447,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::SetWorkingCalendarDaysResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = request_settings::parse::SetCalendarDays::parse(request.into_inner())?;
-        let days = self.request_settings.set_days(&caller, command).await?;
-        Ok(Response::new(pb::SetWorkingCalendarDaysResponse { days }))
+        Ok(Response::new(
+            self.request_settings.set_days(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -495,10 +493,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::ChangeServiceRequestStatusResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::ChangeStatus::parse(request.into_inner())?;
-        let service_request = self.requests.change_status(&caller, command).await?;
-        Ok(Response::new(pb::ChangeServiceRequestStatusResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(
+            self.requests.change_status(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -508,10 +505,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::AddServiceRequestNoteResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::AddNote::parse(request.into_inner())?;
-        let entry = self.requests.add_note(&caller, command).await?;
-        Ok(Response::new(pb::AddServiceRequestNoteResponse {
-            entry: Some(entry),
-        }))
+        Ok(Response::new(
+            self.requests.add_note(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -544,10 +540,9 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::EscalateServiceRequestResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::Escalate::parse(request.into_inner())?;
-        let service_request = self.requests.escalate(&caller, command).await?;
-        Ok(Response::new(pb::EscalateServiceRequestResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(
+            self.requests.escalate(&caller, command).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]
@@ -557,10 +552,7 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::RateServiceRequestResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::Rate::parse(request.into_inner())?;
-        let service_request = self.requests.rate(&caller, command).await?;
-        Ok(Response::new(pb::RateServiceRequestResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(self.requests.rate(&caller, command).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -570,10 +562,7 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::ReopenServiceRequestResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::Reopen::parse(request.into_inner())?;
-        let service_request = self.requests.reopen(&caller, command).await?;
-        Ok(Response::new(pb::ReopenServiceRequestResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(self.requests.reopen(&caller, command).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -605,10 +594,7 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::UpdateServiceRequestResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::UpdateRequest::parse(request.into_inner())?;
-        let service_request = self.requests.update(&caller, command).await?;
-        Ok(Response::new(pb::UpdateServiceRequestResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(self.requests.update(&caller, command).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -618,10 +604,7 @@ impl GovernanceService for GovernanceGrpc {
     ) -> Result<Response<pb::AssignServiceRequestResponse>, Status> {
         let caller = Caller::required(&request)?;
         let command = requests::parse::Assign::parse(request.into_inner())?;
-        let service_request = self.requests.assign(&caller, command).await?;
-        Ok(Response::new(pb::AssignServiceRequestResponse {
-            service_request: Some(service_request),
-        }))
+        Ok(Response::new(self.requests.assign(&caller, command).await?))
     }
 
     #[tracing::instrument(skip_all)]

@@ -96,7 +96,7 @@ impl RequestSettings {
         &self,
         caller: &Caller,
         command: UpdateAreaSettings,
-    ) -> Result<pb::RequestAreaSettings> {
+    ) -> Result<pb::UpdateRequestAreaSettingsResponse> {
         if !caller.covers(&command.area, Role::TownshipOfficial.rank(), None) {
             return Err(Error::permission_denied(
                 "OUTSIDE_YOUR_AREA",
@@ -104,7 +104,7 @@ impl RequestSettings {
             ));
         }
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -166,10 +166,7 @@ impl RequestSettings {
                 })
             },
         )
-        .await?;
-        answer
-            .settings
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a settings answer without them")))
+        .await
     }
 
     pub async fn list_days(
@@ -206,7 +203,7 @@ impl RequestSettings {
         &self,
         caller: &Caller,
         command: SetCalendarDays,
-    ) -> Result<Vec<pb::WorkingCalendarDay>> {
+    ) -> Result<pb::SetWorkingCalendarDaysResponse> {
         if !caller.covers(&AdminScope::country(), Role::PlatformAdmin.rank(), None) {
             return Err(Error::permission_denied(
                 "OPERATORS_ONLY",
@@ -214,7 +211,7 @@ impl RequestSettings {
             ));
         }
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -259,8 +256,7 @@ impl RequestSettings {
                 })
             },
         )
-        .await?;
-        Ok(answer.days)
+        .await
     }
 }
 

@@ -78,12 +78,12 @@ impl RequestTypes {
         &self,
         caller: &Caller,
         command: CreateRequestType,
-    ) -> Result<pb::RequestType> {
+    ) -> Result<pb::CreateRequestTypeResponse> {
         if !defines(caller, &command.area) {
             return Err(outside());
         }
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -135,10 +135,7 @@ impl RequestTypes {
                 })
             },
         )
-        .await?;
-        answer
-            .request_type
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a request type answer without one")))
+        .await
     }
 
     /// Any signed-in caller reads any type (the catalogue is what villagers choose from).
@@ -175,9 +172,9 @@ impl RequestTypes {
         &self,
         caller: &Caller,
         command: UpdateRequestType,
-    ) -> Result<pb::RequestType> {
+    ) -> Result<pb::UpdateRequestTypeResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -227,10 +224,7 @@ impl RequestTypes {
                 })
             },
         )
-        .await?;
-        answer
-            .request_type
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a request type answer without one")))
+        .await
     }
 }
 

@@ -292,8 +292,7 @@ impl Requests {
             entry.from_status = super::status_proto(from) as i16;
             entry.to_status = super::status_proto(to) as i16;
         }
-        let row = self.save(txn, caller, row, now).await?;
-        store::insert_entry(txn, entry).await?;
+        let row = self.save(txn, caller, row, &entry, now).await?;
         Ok(row)
     }
 }

@@ -326,7 +326,20 @@ impl Requests {
                     .public()
                     .into();
                 store::insert_entry(txn, entry).await?;
-                let service_request = self.to_proto(txn, &row, Sight::Official).await?;
+                // Just made: nobody follows it yet, and its photos are read only if it has any.
+                let photos = if command.photos.is_empty() {
+                    Vec::new()
+                } else {
+                    self.photos
+                        .refs(txn, PHOTOS_OF_REQUEST, &[row.id])
+                        .await?
+                        .remove(&row.id)
+                        .unwrap_or_default()
+                };
+                let service_request = pb::ServiceRequest {
+                    photos,
+                    ..proto(&row, &[])
+                };
                 outbox::publish(
                     txn,
                     &self.source,
@@ -442,9 +455,9 @@ impl Requests {
         &self,
         caller: &Caller,
         command: ChangeStatus,
-    ) -> Result<pb::ServiceRequest> {
+    ) -> Result<pb::ChangeServiceRequestStatusResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -493,8 +506,7 @@ impl Requests {
                         .to(command.to)
                         .note(&command.note, command.visibility)
                         .into();
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry.clone()).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                 outbox::publish(
                     txn,
@@ -521,19 +533,16 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer
-            .service_request
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a status answer without the request")))
+        .await
     }
 
     pub async fn add_note(
         &self,
         caller: &Caller,
         command: AddNote,
-    ) -> Result<pb::ServiceRequestTimelineEntry> {
+    ) -> Result<pb::AddServiceRequestNoteResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -565,8 +574,7 @@ impl Requests {
                 let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Note)
                     .note(&command.note, command.visibility)
                     .into();
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry.clone()).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 self.photos
                     .attach(
                         txn,
@@ -616,10 +624,7 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer
-            .entry
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a note answer without the entry")))
+        .await
     }
 
     pub async fn timeline(
@@ -656,18 +661,22 @@ impl Requests {
         })
     }
 
-    /// Stamps `row` as changed by `caller`, raises its version and writes it.
+    /// Stamps `row` as changed by `caller`, raises its version, writes it, and appends `entry`,
+    /// which says what changed, to its timeline: every change of a request is in it.
     async fn save<C: ConnectionTrait>(
         &self,
         txn: &C,
         caller: &Caller,
         mut row: RequestRow,
+        entry: &EntryRow,
         now: DateTime<Utc>,
     ) -> Result<RequestRow> {
         row.version += 1;
         row.updated_at = now;
         row.updated_by = encoded_actor(caller);
-        Ok(store::update(txn, row).await?)
+        let row = store::update(txn, row).await?;
+        store::insert_entry(txn, entry.clone()).await?;
+        Ok(row)
     }
 
     async fn audited<C: ConnectionTrait>(
@@ -1032,9 +1041,9 @@ impl Requests {
         &self,
         caller: &Caller,
         command: parse::UpdateRequest,
-    ) -> Result<pb::ServiceRequest> {
+    ) -> Result<pb::UpdateServiceRequestResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -1155,8 +1164,7 @@ impl Requests {
                 let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Edited)
                     .note(&command.paths.join(", "), pb::NoteVisibility::Public)
                     .into();
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                 outbox::publish(
                     txn,
@@ -1190,10 +1198,7 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer
-            .service_request
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("an update answer without the request")))
+        .await
     }
 }
 
@@ -1205,9 +1210,9 @@ impl Requests {
         &self,
         caller: &Caller,
         command: parse::Assign,
-    ) -> Result<pb::ServiceRequest> {
+    ) -> Result<pb::AssignServiceRequestResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -1245,8 +1250,7 @@ impl Requests {
                     .note(&command.note, pb::NoteVisibility::Internal)
                     .into();
                 entry.assignee_user_id = command.assignee;
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                 outbox::publish(
                     txn,
@@ -1274,9 +1278,6 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer.service_request.ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("an assignment answer without the request"))
-        })
+        .await
     }
 }

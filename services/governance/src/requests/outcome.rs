@@ -10,12 +10,10 @@ use terrace_proto::governance::v1 as pb;
 
 use super::parse::{Rate, Reopen};
 use super::{
-    REQUESTS_WRITE, Requests, Sight, area, entry, is_requester, status_name, status_proto, store,
-    unknown,
+    REQUESTS_WRITE, Requests, Sight, entry, is_requester, status_name, status_proto, store, unknown,
 };
 use crate::entity::service_request_timeline::Model as EntryRow;
 use crate::entity::service_requests::{Model as RequestRow, RequestStatus as Status};
-use crate::request_types::parse::Sla;
 
 /// Only the requester (or their helper) rates and reopens; others who may see the request are
 /// refused, others still are told it does not exist.
@@ -31,9 +29,13 @@ fn require_requester(caller: &Caller, row: &RequestRow) -> Result<()> {
 }
 
 impl Requests {
-    pub async fn rate(&self, caller: &Caller, command: Rate) -> Result<pb::ServiceRequest> {
+    pub async fn rate(
+        &self,
+        caller: &Caller,
+        command: Rate,
+    ) -> Result<pb::RateServiceRequestResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -63,8 +65,7 @@ impl Requests {
                     .note(&command.comment, pb::NoteVisibility::Public)
                     .into();
                 entry.rating = command.rating;
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                 outbox::publish(
                     txn,
@@ -79,15 +80,16 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer
-            .service_request
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a rating answer without the request")))
+        .await
     }
 
-    pub async fn reopen(&self, caller: &Caller, command: Reopen) -> Result<pb::ServiceRequest> {
+    pub async fn reopen(
+        &self,
+        caller: &Caller,
+        command: Reopen,
+    ) -> Result<pb::ReopenServiceRequestResponse> {
         let now = self.clock.now();
-        let answer = idempotency::once(
+        idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -114,26 +116,14 @@ impl Requests {
                 row.status = Status::Reopened;
                 row.reopen_count += 1;
                 row.reopen_deadline = None;
-                let sla = crate::request_types::store::find(txn, row.type_id)
-                    .await?
-                    .map_or(Sla::None, |request_type| {
-                        crate::request_types::sla_of(&request_type)
-                    });
-                row.due_at = crate::request_settings::calendar::due_time(
-                    txn,
-                    sla,
-                    &area(&row.village_code)?,
-                    now,
-                )
-                .await?;
+                row.due_at = super::sla::new_period(txn, &row, now).await?;
                 let entry: EntryRow =
                     entry(&row, caller, now, pb::TimelineEntryKind::StatusChanged)
                         .from(Status::Resolved)
                         .to(Status::Reopened)
                         .note(&command.reason, pb::NoteVisibility::Public)
                         .into();
-                let row = self.save(txn, caller, row, now).await?;
-                store::insert_entry(txn, entry.clone()).await?;
+                let row = self.save(txn, caller, row, &entry, now).await?;
                 let service_request = self.to_proto(txn, &row, Sight::Official).await?;
                 outbox::publish(
                     txn,
@@ -151,9 +141,6 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer
-            .service_request
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("a reopen answer without the request")))
+        .await
     }
 }

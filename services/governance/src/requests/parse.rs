@@ -626,33 +626,45 @@ pub struct Escalate {
 
 impl Escalate {
     pub fn parse(request: pb::EscalateServiceRequestRequest) -> Result<Self> {
-        let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
+        let (mutation, id, reason) = reasoned(
             "EscalateServiceRequest",
-            &request.request_id,
             &request,
-        );
-        let id = validate::id(
-            &mut violations,
-            "service_request_id",
+            &request.request_id,
             &request.service_request_id,
-            "service request",
-        );
-        let reason = validate::text(
-            &mut violations,
-            "reason",
             &request.reason,
-            Text::required(MAX_REASON_CHARS).multiline(),
-        );
-        violations.finish_with(|| {
-            Some(Self {
-                mutation: mutation?,
-                id: id?,
-                reason: reason?,
-            })
+        )?;
+        Ok(Self {
+            mutation,
+            id,
+            reason,
         })
     }
+}
+
+/// An action on a request that needs a reason (escalating, reopening): its idempotency key,
+/// the request, the reason.
+fn reasoned<M: prost::Message>(
+    rpc: &'static str,
+    request: &M,
+    request_id: &str,
+    service_request_id: &str,
+    reason: &str,
+) -> Result<(Mutation, Uuid, String)> {
+    let mut violations = Violations::new();
+    let mutation = Mutation::parse(&mut violations, rpc, request_id, request);
+    let id = validate::id(
+        &mut violations,
+        "service_request_id",
+        service_request_id,
+        "service request",
+    );
+    let reason = validate::text(
+        &mut violations,
+        "reason",
+        reason,
+        Text::required(MAX_REASON_CHARS).multiline(),
+    );
+    violations.finish_with(|| Some((mutation?, id?, reason?)))
 }
 
 /// `RateServiceRequest`.
@@ -712,31 +724,17 @@ pub struct Reopen {
 
 impl Reopen {
     pub fn parse(request: pb::ReopenServiceRequestRequest) -> Result<Self> {
-        let mut violations = Violations::new();
-        let mutation = Mutation::parse(
-            &mut violations,
+        let (mutation, id, reason) = reasoned(
             "ReopenServiceRequest",
-            &request.request_id,
             &request,
-        );
-        let id = validate::id(
-            &mut violations,
-            "service_request_id",
+            &request.request_id,
             &request.service_request_id,
-            "service request",
-        );
-        let reason = validate::text(
-            &mut violations,
-            "reason",
             &request.reason,
-            Text::required(MAX_REASON_CHARS).multiline(),
-        );
-        violations.finish_with(|| {
-            Some(Self {
-                mutation: mutation?,
-                id: id?,
-                reason: reason?,
-            })
+        )?;
+        Ok(Self {
+            mutation,
+            id,
+            reason,
         })
     }
 }

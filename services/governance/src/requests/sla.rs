@@ -49,6 +49,21 @@ pub fn level_up(area: &str) -> Option<&str> {
     }
 }
 
+/// When `row` is due if its SLA period starts again at `now` (an escalation, a reopening), as
+/// its type says today.
+pub(super) async fn new_period<C: ConnectionTrait>(
+    txn: &C,
+    row: &RequestRow,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let sla = crate::request_types::store::find(txn, row.type_id)
+        .await?
+        .map_or(Sla::None, |request_type| {
+            crate::request_types::sla_of(&request_type)
+        });
+    crate::request_settings::calendar::due_time(txn, sla, &area(&row.village_code)?, now).await
+}
+
 impl Requests {
     /// `EscalateServiceRequest`: an official of the responsible area moves an open request one
     /// level up at once.
@@ -56,9 +71,9 @@ impl Requests {
         &self,
         caller: &Caller,
         command: super::parse::Escalate,
-    ) -> Result<pb::ServiceRequest> {
+    ) -> Result<pb::EscalateServiceRequestResponse> {
         let now = self.clock.now();
-        let answer = terrace_platform::idempotency::once(
+        terrace_platform::idempotency::once(
             &self.db,
             caller,
             &command.mutation,
@@ -90,10 +105,7 @@ impl Requests {
                 })
             },
         )
-        .await?;
-        answer.service_request.ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("an escalation answer without the request"))
-        })
+        .await
     }
 
     /// The job: escalates every open request past its due time, below county level, one level.
@@ -135,8 +147,7 @@ impl Requests {
                     .to(Status::Closed)
                     .public()
                     .into();
-                let row = self.save(&txn, &job, row, now).await?;
-                store::insert_entry(&txn, entry.clone()).await?;
+                let row = self.save(&txn, &job, row, &entry, now).await?;
                 outbox::publish(
                     &txn,
                     &self.source,
@@ -181,19 +192,12 @@ impl Requests {
         let from = std::mem::replace(&mut row.responsible_area, up);
         row.escalation_level += 1;
         row.assignee_user_id = None;
-        let sla = crate::request_types::store::find(txn, row.type_id)
-            .await?
-            .map_or(Sla::None, |request_type| {
-                crate::request_types::sla_of(&request_type)
-            });
-        let village = area(&row.village_code)?;
-        row.due_at = crate::request_settings::calendar::due_time(txn, sla, &village, now).await?;
+        row.due_at = new_period(txn, &row, now).await?;
         let note = if reason == SLA_OVERDUE { "" } else { reason };
         let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Escalated)
             .note(note, pb::NoteVisibility::Public)
             .into();
-        let row = self.save(txn, caller, row, now).await?;
-        store::insert_entry(txn, entry).await?;
+        let row = self.save(txn, caller, row, &entry, now).await?;
         outbox::publish(
             txn,
             &self.source,
