@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+/// The platform's default time zone (`Asia/Shanghai`, [`crate::validate::DEFAULT_TIME_ZONE`]):
+/// where a day of registers, working calendars and due times begins and ends.
+pub const CHINA_TIME: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
 /// A source of the current time; cheap to clone, shared by everything of one process.
 #[derive(Clone, Default)]
 pub struct Clock(Source);
@@ -57,7 +61,7 @@ impl Clock {
     /// Today's date in the platform's default time zone (`Asia/Shanghai`, see
     /// [`crate::validate::DEFAULT_TIME_ZONE`]): where registers and certificates are dated.
     pub fn today(&self) -> chrono::NaiveDate {
-        self.today_in(chrono_tz::Asia::Shanghai)
+        self.today_in(CHINA_TIME)
     }
 
     /// `now() + by`, saturating at the end of representable time.

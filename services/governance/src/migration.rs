@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::requests::MIGRATION.boxed());
         migrations.push(terrace_photos::MIGRATION.boxed());
         migrations.push(crate::people::grants::MIGRATION.boxed());
+        migrations.push(crate::requests::INBOX_MIGRATION.boxed());
         migrations
     }
 }

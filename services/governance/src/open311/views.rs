@@ -2,6 +2,7 @@
 //! `quick-xml` under the spec's root and item element names.
 
 use std::collections::HashMap;
+use terrace_platform::clock::CHINA_TIME;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,9 +14,6 @@ use uuid::Uuid;
 
 use crate::entity::request_types::Model as TypeRow;
 use crate::entity::service_requests::{Model as RequestRow, RequestStatus as Status};
-
-/// China time, in which the door writes its times (with their offset, as the spec asks).
-const CHINA: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Format {
@@ -391,7 +389,7 @@ struct RequestView {
 }
 
 fn time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&CHINA)
+    at.with_timezone(&CHINA_TIME)
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

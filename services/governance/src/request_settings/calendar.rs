@@ -8,12 +8,11 @@
 //! submission, and the request is due at the end (24:00, China time) of the Nth.
 
 use std::collections::BTreeMap;
+use terrace_platform::clock::CHINA_TIME;
 
 use chrono::{DateTime, Datelike as _, Days, NaiveDate, Utc, Weekday};
 use sea_orm::ConnectionTrait;
 use terrace_platform::auth::AdminScope;
-/// Where due times are counted: China time (`terrace_platform::validate::DEFAULT_TIME_ZONE`).
-const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 use terrace_platform::error::{Error, Result};
 
 use super::store;
@@ -37,7 +36,7 @@ pub async fn due_time<C: ConnectionTrait>(
         Sla::None => Ok(None),
         Sla::Hours(hours) => Ok(Some(submitted + chrono::Duration::hours(i64::from(hours)))),
         Sla::WorkingDays(days) => {
-            let filed_on = submitted.with_timezone(&DEFAULT_TIME_ZONE).date_naive();
+            let filed_on = submitted.with_timezone(&CHINA_TIME).date_naive();
             let last = nth_working_day(conn, village, filed_on, days).await?;
             Ok(Some(end_of_day(last)))
         }
@@ -110,7 +109,7 @@ pub fn ordinary_working(day: NaiveDate) -> bool {
 pub fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
     let next = day + Days::new(1);
     next.and_hms_opt(0, 0, 0)
-        .and_then(|midnight| midnight.and_local_timezone(DEFAULT_TIME_ZONE).single())
+        .and_then(|midnight| midnight.and_local_timezone(CHINA_TIME).single())
         .map_or_else(
             || next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
             |local| local.with_timezone(&Utc),
