@@ -146,11 +146,16 @@ async function settled(page) {
   );
 }
 
-/** axe-core on the page as it is: no serious or critical violation. */
+/**
+ * axe-core on the page as it is: no serious or critical violation. A toast (antd `message`,
+ * antd-mobile `Toast`) is left out: it leaves on its own timer, and one that starts fading while
+ * axe reads the page is judged at a contrast it has for a frame (a clean-clone CI run failed so on
+ * "已删除 … 的个人信息" at 1.19:1). Its text and colours are the library's, checked where it stands.
+ */
 async function accessible(page, screen) {
   await check(`axe: no serious or critical violation on ${screen}`, async () => {
     await settled(page);
-    const { violations } = await new AxeBuilder({ page }).analyze();
+    const { violations } = await new AxeBuilder({ page }).exclude(".ant-message").exclude(".adm-toast-wrap").analyze();
     const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
     assert(
       bad.length === 0,

@@ -172,7 +172,7 @@ pub(crate) async fn create_statement(
             );
             let row = NewRow {
                 table: "bench_notes",
-                columns: &["id", "request_id", "text"],
+                columns: vec!["id", "request_id", "text"],
                 values: vec![
                     id.into(),
                     mutation.request_id().into(),

@@ -145,12 +145,43 @@ where
     Ok(answer)
 }
 
-/// The row a [`create_once`] inserts: `columns` of `table` and their `values`, in order.
+/// A row a [`create_once`] inserts: `columns` of `table` and their `values`, in order.
 #[derive(Debug, Clone)]
 pub struct NewRow<'a> {
     pub table: &'a str,
-    pub columns: &'a [&'a str],
+    pub columns: Vec<&'a str>,
     pub values: Vec<sea_orm::Value>,
+}
+
+impl NewRow<'static> {
+    /// Every column of an entity's `model`, as its table takes it (generated columns are not in
+    /// a model, so they are left to the database).
+    pub fn of<M>(model: &M) -> Self
+    where
+        M: sea_orm::ModelTrait,
+    {
+        use sea_orm::{EntityName as _, IdenStatic as _, Iterable as _};
+        let columns: Vec<_> = <M::Entity as sea_orm::EntityTrait>::Column::iter().collect();
+        Self {
+            table: M::Entity::default().table_name(),
+            columns: columns.iter().map(|column| column.as_str()).collect(),
+            values: columns.iter().map(|column| model.get(*column)).collect(),
+        }
+    }
+}
+
+/// A condition a [`create_if`] checks in its statement before it writes anything: that a row of
+/// `table` whose columns equal the values exists, or that none does.
+#[derive(Debug, Clone)]
+pub enum Condition<'a> {
+    Exists {
+        table: &'a str,
+        equal: Vec<(&'a str, sea_orm::Value)>,
+    },
+    Absent {
+        table: &'a str,
+        equal: Vec<(&'a str, sea_orm::Value)>,
+    },
 }
 
 /// A create in **one round trip**: one autocommit statement claims `(caller, request_id)` with
@@ -160,7 +191,7 @@ pub struct NewRow<'a> {
 /// PostgreSQL runs every data-modifying `WITH` part exactly once and the statement is atomic,
 /// so a failing row insert (a unique violation) leaves no claim and no event. For creates whose
 /// answer carries no secret; anything needing a rule checked against other rows first goes
-/// through [`once`].
+/// through [`once`], or through [`create_if`] when the rule is that some rows exist.
 pub async fn create_once<R: Message + Default>(
     db: &DatabaseConnection,
     caller: &Caller,
@@ -170,43 +201,81 @@ pub async fn create_once<R: Message + Default>(
     row: NewRow<'_>,
     events: &[crate::bus::Envelope],
 ) -> Result<R> {
+    create_if(db, caller, mutation, now, answer, &[], vec![row], events)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a create without conditions was refused")))
+}
+
+/// [`create_once`] of several `rows` (in order), written only if every one of `conditions`
+/// holds when the statement runs: `None` when one did not (nothing written, nothing claimed),
+/// so the caller can take its careful path and say which. This is how a create checks what it
+/// read from a cache (a row at the version it knew) without a transaction around the read.
+#[allow(clippy::too_many_arguments)] // The create's parts, each needed; a struct would only rename them.
+pub async fn create_if<R: Message + Default>(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    mutation: &Mutation,
+    now: DateTime<Utc>,
+    answer: R,
+    conditions: &[Condition<'_>],
+    rows: Vec<NewRow<'_>>,
+    events: &[crate::bus::Envelope],
+) -> Result<Option<R>> {
     let key = mutation.key(caller);
-    let mut values: Vec<sea_orm::Value> = vec![
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    // `$n` for each of `added`, appended to the statement's values.
+    let mut bind = |added: Vec<sea_orm::Value>| -> Vec<String> {
+        added
+            .into_iter()
+            .map(|value| {
+                values.push(value);
+                format!("${}", values.len())
+            })
+            .collect()
+    };
+    let claim = bind(vec![
         key.caller_key.clone().into(),
         key.request_id.into(),
         key.rpc.into(),
         key.fingerprint.clone().into(),
         now.into(),
         answer.encode_to_vec().into(),
-    ];
-    // `$n` placeholders for the next `count` values after the `bound` ones.
-    let params = |count: usize, bound: usize| -> String {
-        (bound + 1..=bound + count)
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    ])
+    .join(", ");
+    let mut held = vec!["true".to_owned()];
+    for condition in conditions {
+        let (exists, table, equal) = match condition {
+            Condition::Exists { table, equal } => ("EXISTS", table, equal),
+            Condition::Absent { table, equal } => ("NOT EXISTS", table, equal),
+        };
+        let (columns, equal): (Vec<_>, Vec<_>) = equal.iter().cloned().unzip();
+        let matches: Vec<String> = columns
+            .iter()
+            .zip(bind(equal))
+            .map(|(column, param)| format!("{column} = {param}"))
+            .collect();
+        held.push(format!(
+            "{exists} (SELECT 1 FROM {table} WHERE {})",
+            matches.join(" AND ")
+        ));
+    }
+    let held = held.join(" AND ");
     // Raw SQL: a statement of data-modifying CTEs is what makes it one round trip.
-    let mut sql = String::from(
+    let mut sql = format!(
         "WITH claim AS (INSERT INTO idempotency \
          (caller_key, request_id, rpc, fingerprint, created_at, response, kept) \
-         VALUES ($1, $2, $3, $4, $5, $6, true) ON CONFLICT DO NOTHING RETURNING 1)",
+         SELECT {claim}, true WHERE {held} ON CONFLICT DO NOTHING RETURNING 1)"
     );
-    let row_params = params(row.values.len(), values.len());
-    sql.push_str(&format!(
-        ", new_row AS (INSERT INTO {} ({}) SELECT {row_params} WHERE EXISTS (SELECT 1 FROM claim))",
-        row.table,
-        row.columns.join(", "),
-    ));
-    values.extend(row.values);
-    for (i, envelope) in events.iter().enumerate() {
-        let event_params = params(7, values.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        let params = bind(row.values).join(", ");
         sql.push_str(&format!(
-            ", event_{i} AS (INSERT INTO outbox \
-             (event_id, subject, event_type, source, payload, traceparent, occurred_at) \
-             SELECT {event_params} WHERE EXISTS (SELECT 1 FROM claim))"
+            ", row_{i} AS (INSERT INTO {} ({}) SELECT {params} WHERE EXISTS (SELECT 1 FROM claim))",
+            row.table,
+            row.columns.join(", "),
         ));
-        values.extend([
+    }
+    for (i, envelope) in events.iter().enumerate() {
+        let params = bind(vec![
             envelope.id.into(),
             envelope.subject.clone().into(),
             envelope.event_type.clone().into(),
@@ -214,23 +283,34 @@ pub async fn create_once<R: Message + Default>(
             envelope.payload.to_vec().into(),
             envelope.traceparent.clone().into(),
             envelope.time.into(),
-        ]);
+        ])
+        .join(", ");
+        sql.push_str(&format!(
+            ", event_{i} AS (INSERT INTO outbox \
+             (event_id, subject, event_type, source, payload, traceparent, occurred_at) \
+             SELECT {params} WHERE EXISTS (SELECT 1 FROM claim))"
+        ));
     }
-    sql.push_str(" SELECT EXISTS (SELECT 1 FROM claim) AS claimed");
-    let claimed: bool = db
+    sql.push_str(&format!(
+        " SELECT EXISTS (SELECT 1 FROM claim) AS claimed, {held} AS held"
+    ));
+    let outcome = db
         .query_one_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
             sql,
             values,
         ))
         .await?
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("a create answered no row")))?
-        .try_get("", "claimed")?;
-    if claimed {
-        return Ok(answer);
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a create answered no row")))?;
+    if outcome.try_get::<bool>("", "claimed")? {
+        return Ok(Some(answer));
+    }
+    if !outcome.try_get::<bool>("", "held")? {
+        return Ok(None);
     }
     answer_of(db, &key)
         .await?
+        .map(Some)
         .ok_or_else(|| Error::Unavailable {
             message: "a request with this request_id was being processed; retry".to_owned(),
             retry_after: Some(Duration::from_millis(200)),

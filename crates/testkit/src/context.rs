@@ -32,6 +32,9 @@ impl TestContext {
         settings.database.migrate_on_start = true;
         settings.database.max_connections = 8;
         settings.database.min_connections = 0;
+        // A deadline for a connection at all, not a timing: on a loaded machine (two cores,
+        // four tests and a build) making a test's database took longer than the services' 5 s.
+        settings.database.connect_timeout = Duration::from_secs(30);
         settings.nats.prefix = format!("t{id}");
         settings.nats.duplicate_window = Duration::from_secs(120);
         settings.grpc.addr = ([127, 0, 0, 1], 0).into();

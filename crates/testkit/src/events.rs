@@ -132,12 +132,21 @@ impl<E: terrace_proto::Event + prost::Message + Default> Texts<E> {
     /// The next secret sent (panics if none comes within 30 s: a deadline for it to arrive at
     /// all on a loaded machine, not a timing).
     pub async fn next(&mut self) -> E {
+        use async_nats::jetstream::consumer::pull::MessagesErrorKind;
         use futures::StreamExt as _;
-        let message = tokio::time::timeout(Duration::from_secs(30), self.messages.next())
-            .await
-            .expect("a secret on NATS")
-            .expect("the stream goes on")
-            .expect("a message");
+        let message = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match self.messages.next().await.expect("the stream goes on") {
+                    Ok(message) => break message,
+                    // The server's idle heartbeats came late (a loaded machine): the stream
+                    // has already asked again, and goes on.
+                    Err(error) if error.kind() == MessagesErrorKind::MissingHeartbeat => {}
+                    Err(error) => panic!("a message: {error}"),
+                }
+            }
+        })
+        .await
+        .expect("a secret on NATS");
         let subject = self.naming.strip(message.subject.as_str()).to_owned();
         terrace_platform::bus::Envelope::from_message(
             &subject,

@@ -205,7 +205,7 @@ impl ProbeService for ProbeHandler {
         );
         let row = terrace_platform::idempotency::NewRow {
             table: "probe_notes",
-            columns: &["note_id", "request_id", "event_id", "text"],
+            columns: vec!["note_id", "request_id", "event_id", "text"],
             values: vec![
                 note_id.into(),
                 mutation.request_id().into(),

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
         migrations.push(terrace_photos::MIGRATION.boxed());
         migrations.push(crate::people::grants::MIGRATION.boxed());
         migrations.push(crate::requests::INBOX_MIGRATION.boxed());
+        migrations.push(crate::requests::NUMBER_BLOCK_MIGRATION.boxed());
         migrations
     }
 }

@@ -139,7 +139,7 @@ async fn a_create_in_one_statement_is_all_or_nothing_and_done_once() {
             let id = Uuid::now_v7();
             let row = NewRow {
                 table: "things",
-                columns: &["id", "name"],
+                columns: vec!["id", "name"],
                 values: vec![id.into(), name.into()],
             };
             let event = Envelope::new(
@@ -215,4 +215,137 @@ async fn a_create_in_one_statement_is_all_or_nothing_and_done_once() {
         panic!("a reused id")
     };
     assert_eq!(reason, "REQUEST_ID_REUSED");
+}
+
+/// A create with conditions, in one statement: its rows and event only while every condition
+/// holds (a row at the version the caller knew exists, a row that would clash does not); when
+/// one does not, nothing at all, claim included, and the caller is told so instead of answered.
+#[tokio::test]
+async fn a_create_with_conditions_writes_nothing_when_one_does_not_hold() {
+    use terrace_platform::bus::{Envelope, outbox};
+    use terrace_platform::error::Violations;
+    use terrace_platform::idempotency::{Condition, Mutation, NewRow};
+    let ctx = TestContext::new();
+    let db = ctx.database("create_if").await;
+    for sql in [
+        idempotency::MIGRATION.up,
+        outbox::MIGRATION.up,
+        "CREATE TABLE kinds (id uuid PRIMARY KEY, version bigint NOT NULL)",
+        "CREATE TABLE things (id uuid PRIMARY KEY, kind uuid NOT NULL, name text NOT NULL)",
+        "CREATE TABLE notes (thing uuid NOT NULL REFERENCES things (id), text text NOT NULL)",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let kind = Uuid::now_v7();
+    db.execute_unprepared(&format!("INSERT INTO kinds VALUES ('{kind}', 1)"))
+        .await
+        .unwrap();
+    let caller = Caller::operator("test");
+    let now = terrace_platform::Clock::system_now();
+    // A thing of `kind` named `name`, as the caller knows the kind (`version`); its note second.
+    let create = |name: &'static str, version: i64, request_id: Uuid| {
+        let (db, caller) = (db.clone(), caller.clone());
+        async move {
+            let mutation = Mutation::parse(
+                &mut Violations::new(),
+                "CreateThing",
+                &request_id.to_string(),
+                &Money {
+                    currency_code: name.to_owned(),
+                    ..money(version)
+                },
+            )
+            .unwrap();
+            let id = Uuid::now_v7();
+            let event = Envelope::new(
+                "terrace/test",
+                &terrace_testkit::pb::NoteRecorded {
+                    note_id: id.to_string(),
+                    text: name.to_owned(),
+                },
+            );
+            idempotency::create_if(
+                &db,
+                &caller,
+                &mutation,
+                now,
+                Money {
+                    amount_minor: 0,
+                    currency_code: id.to_string(),
+                },
+                &[
+                    Condition::Exists {
+                        table: "kinds",
+                        equal: vec![("id", kind.into()), ("version", version.into())],
+                    },
+                    Condition::Absent {
+                        table: "things",
+                        equal: vec![("name", name.into())],
+                    },
+                ],
+                vec![
+                    NewRow {
+                        table: "things",
+                        columns: vec!["id", "kind", "name"],
+                        values: vec![id.into(), kind.into(), name.into()],
+                    },
+                    NewRow {
+                        table: "notes",
+                        columns: vec!["thing", "text"],
+                        values: vec![id.into(), format!("{name} noted").into()],
+                    },
+                ],
+                &[event],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let counts = || {
+        let db = db.clone();
+        async move {
+            let mut counts = Vec::new();
+            for table in ["things", "notes", "outbox", "idempotency"] {
+                counts.push(
+                    db.query_one_raw(sea_orm::Statement::from_string(
+                        db.get_database_backend(),
+                        format!("SELECT count(*) AS n FROM {table}"),
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .try_get::<i64>("", "n")
+                    .unwrap(),
+                );
+            }
+            counts
+        }
+    };
+
+    // Both conditions hold: both rows, the event, the claim.
+    let first_id = Uuid::now_v7();
+    let first = create("稻谷", 1, first_id).await.expect("written");
+    assert_eq!(counts().await, [1, 1, 1, 1]);
+    // A clash with an existing row, by another request or by the same one sent again: nothing
+    // written, and not answered here (a caller's careful path says why, or replays).
+    assert_eq!(create("稻谷", 1, Uuid::now_v7()).await, None);
+    assert_eq!(create("稻谷", 1, first_id).await, None);
+    assert_eq!(counts().await, [1, 1, 1, 1]);
+    // Known at an old version: nothing written, not even the claim.
+    db.execute_unprepared("UPDATE kinds SET version = 2")
+        .await
+        .unwrap();
+    assert_eq!(create("玉米", 1, Uuid::now_v7()).await, None);
+    assert_eq!(counts().await, [1, 1, 1, 1]);
+    // Known at the version it is: written.
+    let second_id = Uuid::now_v7();
+    let second = create("玉米", 2, second_id).await.expect("written");
+    assert_ne!(first, second);
+    assert_eq!(counts().await, [2, 2, 2, 2]);
+    // Sent again while the conditions hold: the first answer, nothing written.
+    db.execute_unprepared("DELETE FROM notes; DELETE FROM things")
+        .await
+        .unwrap();
+    assert_eq!(create("玉米", 2, second_id).await, Some(second));
+    assert_eq!(counts().await, [0, 0, 2, 2]);
 }

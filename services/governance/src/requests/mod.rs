@@ -28,6 +28,7 @@
 //! command, this module applies it over a [`Caller`], [`store`] holds the SQL, `grpc.rs` answers.
 
 pub mod duplicates;
+pub mod filing;
 pub mod outcome;
 pub mod parse;
 pub mod sla;
@@ -36,9 +37,8 @@ pub mod store;
 pub mod workflow;
 
 use std::collections::HashMap;
-use terrace_platform::clock::CHINA_TIME;
 
-use chrono::{DateTime, Datelike as _, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Role};
@@ -51,8 +51,7 @@ use terrace_proto::governance::v1 as pb;
 use uuid::Uuid;
 
 use self::parse::{
-    AddNote, ChangeStatus, CreateServiceRequest, EntryCursor, Filer, ListServiceRequests,
-    ListTimeline, RequestCursor,
+    AddNote, ChangeStatus, EntryCursor, ListServiceRequests, ListTimeline, RequestCursor,
 };
 use crate::entity::service_request_followers::Model as FollowerRow;
 use crate::entity::service_request_timeline::Model as EntryRow;
@@ -69,6 +68,13 @@ pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::
 /// due time within the area, so a page reads its open rows in order instead of the area's every
 /// request (`docs/benchmarks.md`, service requests: a township's 5,000 requests scanned and sorted
 /// for 276 open ones).
+/// Reference numbers taken from the sequence a block at a time (`filing::ReferenceNumbers`).
+pub const NUMBER_BLOCK_MIGRATION: terrace_platform::db::SqlMigration =
+    terrace_platform::db::SqlMigration {
+        name: "m20261204_160001_governance_service_request_number_blocks",
+        up: store::NUMBER_BLOCK_MIGRATION_SQL,
+    };
+
 pub const INBOX_MIGRATION: terrace_platform::db::SqlMigration =
     terrace_platform::db::SqlMigration {
         name: "m20261204_150001_governance_service_requests_inbox",
@@ -95,6 +101,8 @@ pub struct Requests {
     source: String,
     clock: Clock,
     photos: terrace_photos::Photos,
+    types: filing::TypeCache,
+    numbers: filing::ReferenceNumbers,
 }
 
 /// The villager a caller files or reads as: a user for themself, or a helper whose consent
@@ -188,6 +196,8 @@ impl Requests {
             source,
             clock,
             photos,
+            types: filing::TypeCache::new(),
+            numbers: filing::ReferenceNumbers::default(),
         }
     }
 
@@ -204,185 +214,6 @@ impl Requests {
             .upload(&self.db, caller, command.request_id, command.upload)
             .await?;
         Ok(self.photos.media_ref(&photo))
-    }
-
-    pub async fn create(
-        &self,
-        caller: &Caller,
-        command: CreateServiceRequest,
-    ) -> Result<pb::CreateServiceRequestResponse> {
-        let filing = Filing::of(caller, &command)?;
-        let now = self.clock.now();
-        let key = caller.idempotency_key();
-        idempotency::once(
-            &self.db,
-            caller,
-            &command.mutation,
-            now,
-            Keep::Answer,
-            async |txn| {
-                if let Some(existing) =
-                    store::find_created(txn, &key, command.mutation.request_id()).await?
-                {
-                    return Ok(pb::CreateServiceRequestResponse {
-                        service_request: Some(self.to_proto(txn, &existing, Sight::Official).await?),
-                        possible_duplicates: Vec::new(),
-                    });
-                }
-                let request_type = crate::request_types::store::find(txn, command.type_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("request type", command.type_id.to_string()))?;
-                if !request_type.active {
-                    return Err(Error::failed_precondition(
-                        "REQUEST_TYPE_INACTIVE",
-                        "this request type no longer takes new requests",
-                    ));
-                }
-                if !area(&request_type.area)?.covers_scope(&command.village) {
-                    return Err(Error::failed_precondition(
-                        "REQUEST_TYPE_NOT_OFFERED",
-                        "this request type is not offered in the village",
-                    ));
-                }
-                if crate::divisions::store::find(txn, command.village.as_str())
-                    .await?
-                    .is_none()
-                {
-                    return Err(Error::not_found("village", command.village.as_str()));
-                }
-                let definitions = crate::request_types::decoded_fields(&request_type.fields)?;
-                let mut violations = Violations::new();
-                let values = crate::request_types::fields::values(
-                    &mut violations,
-                    "service_request.field_values",
-                    &definitions,
-                    &command.field_values,
-                );
-                let values = violations.finish_with(|| values)?;
-                if let Some(user) = filing.on_behalf_of
-                    && crate::people::find(txn, user).await?.is_none()
-                {
-                    return Err(Error::not_found("user", user.to_string()));
-                }
-                let sla = crate::request_types::sla_of(&request_type);
-                let due_at =
-                    crate::request_settings::calendar::due_time(txn, sla, &command.village, now)
-                        .await?;
-                let responsible_area = if i32::from(request_type.responsible_role)
-                    == Role::TownshipOfficial.to_proto() as i32
-                {
-                    command.village.as_str()[..9].to_owned()
-                } else {
-                    command.village.as_str().to_owned()
-                };
-                let number = store::next_number(txn).await?;
-                let actor = caller.actor();
-                let row = RequestRow {
-                    id: Uuid::now_v7(),
-                    reference: format!("R-{}-{number:06}", now.with_timezone(&CHINA_TIME).year()),
-                    type_id: request_type.id,
-                    village_code: command.village.as_str().to_owned(),
-                    description: command.description.clone(),
-                    latitude: command.point.map(|(latitude, _)| latitude),
-                    longitude: command.point.map(|(_, longitude)| longitude),
-                    address: command.address.clone(),
-                    field_values: serde_json::to_value(&values).unwrap_or_default(),
-                    requester_user_id: filing.requester,
-                    contact_name: filing.contact_name.clone(),
-                    contact_phone: filing.contact_phone.clone(),
-                    filed_by: prost::Message::encode_to_vec(&common::Actor {
-                        on_behalf_of_user_id: filing
-                            .on_behalf_of
-                            .map(|user| user.to_string())
-                            .unwrap_or_default(),
-                        ..actor.clone()
-                    }),
-                    on_behalf_consent: filing.consent.clone(),
-                    channel: filing.channel as i16,
-                    status: Status::Submitted,
-                    priority: pb::RequestPriority::Normal as i16,
-                    assignee_user_id: None,
-                    due_at,
-                    first_due_at: due_at,
-                    escalation_level: 0,
-                    responsible_area,
-                    rating: 0,
-                    rating_comment: String::new(),
-                    merged_into: None,
-                    reopen_count: 0,
-                    resolved_at: None,
-                    closed_at: None,
-                    reopen_deadline: None,
-                    version: 1,
-                    created_key: key.clone(),
-                    created_request_id: command.mutation.request_id(),
-                    created_at: now,
-                    updated_at: now,
-                    updated_by: encoded_actor(caller),
-                };
-                store::insert(txn, row.clone()).await?;
-                self.photos
-                    .attach(
-                        txn,
-                        caller,
-                        "service_request.photos",
-                        &command.photos,
-                        PHOTOS_OF_REQUEST,
-                        row.id,
-                        now,
-                    )
-                    .await?;
-                let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Submitted)
-                    .to(Status::Submitted)
-                    .public()
-                    .into();
-                store::insert_entry(txn, entry).await?;
-                // Just made: nobody follows it yet, and its photos are read only if it has any.
-                let photos = if command.photos.is_empty() {
-                    Vec::new()
-                } else {
-                    self.photos
-                        .refs(txn, PHOTOS_OF_REQUEST, &[row.id])
-                        .await?
-                        .remove(&row.id)
-                        .unwrap_or_default()
-                };
-                let service_request = pb::ServiceRequest {
-                    photos,
-                    ..proto(&row, &[])
-                };
-                outbox::publish(
-                    txn,
-                    &self.source,
-                    &pb::ServiceRequestCreated {
-                        service_request: Some(service_request.clone()),
-                        actor: Some(actor),
-                    },
-                )
-                .await?;
-                if filing.official {
-                    self.audited(txn, caller, &row, "service_request.filed", serde_json::json!({
-                        "reference": row.reference,
-                        "on_behalf_of": filing.on_behalf_of,
-                        "channel": filing.channel.as_str_name(),
-                    }), now)
-                    .await?;
-                }
-                tracing::info!(service_request_id = %row.id, reference = %row.reference, "service request filed");
-                // The official filing for someone is shown what may be the same matter; a
-                // villager is not shown others' requests.
-                let possible_duplicates = if filing.official {
-                    self.candidates_at_filing(txn, &row).await?
-                } else {
-                    Vec::new()
-                };
-                Ok(pb::CreateServiceRequestResponse {
-                    service_request: Some(service_request),
-                    possible_duplicates,
-                })
-            },
-        )
-        .await
     }
 
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<pb::GetServiceRequestResponse> {
@@ -758,100 +589,6 @@ impl Requests {
                 followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
             )
         })
-    }
-}
-
-/// Who files a request, and how, as the caller and the command say.
-struct Filing {
-    requester: Option<Uuid>,
-    on_behalf_of: Option<Uuid>,
-    contact_name: String,
-    contact_phone: String,
-    consent: String,
-    channel: pb::RequestChannel,
-    /// An official's or agency's action (audited).
-    official: bool,
-}
-
-impl Filing {
-    fn of(caller: &Caller, command: &CreateServiceRequest) -> Result<Self> {
-        use pb::RequestChannel as Channel;
-        let wrong_channel = |allowed: &str| {
-            Error::invalid(
-                "service_request.channel",
-                format!("must be {allowed} for this caller"),
-            )
-        };
-        match &command.filer {
-            Filer::ForSelf => {
-                let Some(user) = villager(caller, REQUESTS_WRITE) else {
-                    return Err(Error::permission_denied(
-                        "NOT_A_VILLAGER",
-                        "a request is filed by a villager for themself, or on behalf of someone by an official of the village",
-                    ));
-                };
-                let lives_there = caller.principal().is_some_and(|p| {
-                    p.grants
-                        .iter()
-                        .any(|grant| grant.scope.covers_scope(&command.village))
-                });
-                if !lives_there {
-                    return Err(Error::permission_denied(
-                        "OUTSIDE_YOUR_VILLAGE",
-                        "a villager files requests in a village where they hold a role",
-                    ));
-                }
-                let channel = match command.channel {
-                    Channel::Unspecified | Channel::App => Channel::App,
-                    _ => return Err(wrong_channel("APP")),
-                };
-                Ok(Self {
-                    requester: Some(user),
-                    on_behalf_of: None,
-                    contact_name: String::new(),
-                    contact_phone: String::new(),
-                    consent: String::new(),
-                    channel,
-                    official: false,
-                })
-            }
-            Filer::OnBehalf {
-                user,
-                contact_name,
-                contact_phone,
-                consent,
-            } => {
-                if !caller.covers(
-                    &command.village,
-                    Role::VillageOfficial.rank(),
-                    Some(REQUESTS_WRITE),
-                ) {
-                    return Err(Error::permission_denied(
-                        "OUTSIDE_YOUR_AREA",
-                        "requests are filed on behalf of someone by the officials of their village",
-                    ));
-                }
-                let channel = match (caller, command.channel) {
-                    (Caller::Agency(_), Channel::Unspecified | Channel::Agency) => Channel::Agency,
-                    (Caller::Agency(_), _) => return Err(wrong_channel("AGENCY")),
-                    (_, Channel::Unspecified | Channel::WalkIn) => Channel::WalkIn,
-                    (_, Channel::Phone) => Channel::Phone,
-                    _ => return Err(wrong_channel("WALK_IN or PHONE")),
-                };
-                Ok(Self {
-                    requester: *user,
-                    on_behalf_of: *user,
-                    contact_name: contact_name.clone(),
-                    contact_phone: contact_phone
-                        .as_ref()
-                        .map(|phone| phone.as_str().to_owned())
-                        .unwrap_or_default(),
-                    consent: consent.clone(),
-                    channel,
-                    official: true,
-                })
-            }
-        }
     }
 }
 

@@ -118,8 +118,16 @@ pub const OPEN: [Status; 4] = [
     Status::Reopened,
 ];
 
-/// The next number of the reference sequence.
-pub async fn next_number<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+/// How many reference numbers one `nextval` gives: the block from its value up.
+pub const NUMBER_BLOCK: i64 = 50;
+
+/// The sequence steps a block at a time ([`NUMBER_BLOCK`]); numbers taken one by one before stay
+/// below the next block.
+pub const NUMBER_BLOCK_MIGRATION_SQL: &str =
+    "ALTER SEQUENCE service_request_number INCREMENT BY 50;";
+
+/// The first number of the next block of the reference sequence ([`NUMBER_BLOCK`] numbers).
+pub async fn next_number_block<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
     let row = conn
         .query_one_raw(Statement::from_string(
             conn.get_database_backend(),
@@ -442,4 +450,17 @@ pub async fn public_list<C: ConnectionTrait>(
         .limit(limit)
         .all(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_of_numbers_is_one_step_of_the_sequence() {
+        assert_eq!(
+            NUMBER_BLOCK_MIGRATION_SQL,
+            format!("ALTER SEQUENCE service_request_number INCREMENT BY {NUMBER_BLOCK};")
+        );
+    }
 }

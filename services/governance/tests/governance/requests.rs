@@ -494,6 +494,132 @@ async fn a_villagers_request_goes_through_its_workflow_with_two_officials() {
     );
 }
 
+/// What a filing writes, counted: requests, their timeline entries, claimed request ids and
+/// events published.
+async fn written(w: &World) -> [i64; 4] {
+    let events = published(&w.app, "governance", "governance.request.created").await;
+    [
+        w.count("SELECT count(*) AS n FROM service_requests").await,
+        w.count("SELECT count(*) AS n FROM service_request_timeline")
+            .await,
+        w.count("SELECT count(*) AS n FROM idempotency").await,
+        i64::try_from(events).unwrap(),
+    ]
+}
+
+#[tokio::test]
+async fn a_villagers_filing_in_one_statement_is_checked_against_the_type_as_it_is_now() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let (_, villager) = w.villager.clone();
+    let township = w.township.clone();
+    let update = |request_type: pb::RequestType, path: &str| {
+        w.app.request(
+            pb::UpdateRequestTypeRequest {
+                request_id: request_id(),
+                request_type: Some(pb::RequestType {
+                    id: well.id.clone(),
+                    ..request_type
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec![path.into()],
+                }),
+            },
+            &township,
+        )
+    };
+    let with_depth = update(
+        pb::RequestType {
+            fields: [
+                well.fields.clone(),
+                vec![pb::RequestFieldDefinition {
+                    key: "depth".into(),
+                    label: zh("井深（米）"),
+                    r#type: pb::RequestFieldType::Number as i32,
+                    required: true,
+                    ..Default::default()
+                }],
+            ]
+            .concat(),
+            ..Default::default()
+        },
+        "fields",
+    );
+    let switched_off = update(
+        pb::RequestType {
+            active: false,
+            ..Default::default()
+        },
+        "active",
+    );
+
+    // The first filing reads the type, the second goes by what the service remembers of it;
+    // each writes its request, its first timeline entry, its claim and its event.
+    let first_filing = broken_well(&well.id, VILLAGE, "1");
+    let first = w.file(&villager, first_filing.clone()).await.unwrap();
+    let second = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "2"))
+        .await
+        .unwrap();
+    let (first, second) = (
+        first.service_request.unwrap(),
+        second.service_request.unwrap(),
+    );
+    assert_ne!(first.reference, second.reference);
+    assert_eq!(
+        written(&w).await,
+        [2, 2, 3, 2],
+        "the type's own claim is the third"
+    );
+    let timeline = w.timeline(&villager, &second.id).await;
+    assert_eq!(timeline.len(), 1);
+    assert_eq!(timeline[0].kind, pb::TimelineEntryKind::Submitted as i32);
+
+    // The township then requires the well's depth: a filing without it is refused against the
+    // type as it is now, not as it was remembered, and writes nothing.
+    w.client.update_request_type(with_depth).await.unwrap();
+    let before = written(&w).await;
+    let refused = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "3"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&refused),
+        ["service_request.field_values[\"depth\"]"]
+    );
+    let mut deep = broken_well(&well.id, VILLAGE, "3");
+    let given = deep.service_request.as_mut().unwrap();
+    given.field_values.insert("depth".into(), "12".into());
+    w.file(&villager, deep).await.unwrap();
+    assert_eq!(written(&w).await[0], before[0] + 1);
+
+    // A buyer's county-wide standing is no home in the village.
+    let buyer = w.token(Role::Buyer, COUNTY);
+    assert_refused(
+        w.file(&buyer, broken_well(&well.id, VILLAGE, "4")).await,
+        Code::PermissionDenied,
+        "OUTSIDE_YOUR_VILLAGE",
+    );
+
+    // Switched off: refused, nothing written.
+    w.client.update_request_type(switched_off).await.unwrap();
+    let before = written(&w).await;
+    assert_refused(
+        w.file(&villager, broken_well(&well.id, VILLAGE, "4")).await,
+        Code::FailedPrecondition,
+        "REQUEST_TYPE_INACTIVE",
+    );
+    assert_eq!(written(&w).await, before);
+
+    // The phone resends its first filing after the idempotency log forgot it: the request it
+    // made, not a refusal nor a second one.
+    w.count("WITH gone AS (DELETE FROM idempotency RETURNING 1) SELECT count(*) AS n FROM gone")
+        .await;
+    let resent = w.file(&villager, first_filing).await.unwrap();
+    assert_eq!(resent.service_request.unwrap().id, first.id);
+    assert_eq!(written(&w).await[0], before[0]);
+}
+
 #[tokio::test]
 async fn an_official_files_for_a_walk_in_and_bad_filings_change_nothing() {
     let mut w = World::new().await;
