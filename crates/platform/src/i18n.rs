@@ -303,6 +303,10 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
     ("must not be negative", "不能是负数"),
     ("must not contain control characters", "不能包含控制字符"),
     (
+        "must not contain Unicode noncharacters",
+        "不能包含 Unicode 非字符",
+    ),
+    (
         "must be an IANA time zone such as Asia/Shanghai",
         "必须是 IANA 时区，例如 Asia/Shanghai",
     ),

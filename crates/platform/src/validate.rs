@@ -130,7 +130,19 @@ pub fn text(violations: &mut Violations, field: &str, value: &str, rule: Text) -
         violations.add(field, "must not contain control characters");
         return None;
     }
+    // Unicode's noncharacters (U+FFFE, U+FFFF and their like) are no text, and XML may not
+    // carry them: one in a description would make every XML answer it appears in ill-formed.
+    if trimmed.chars().any(noncharacter) {
+        violations.add(field, "must not contain Unicode noncharacters");
+        return None;
+    }
     Some(trimmed.to_owned())
+}
+
+/// U+FDD0..=U+FDEF, and the last two code points of every plane (U+FFFE, U+FFFF, U+1FFFE, ...).
+fn noncharacter(c: char) -> bool {
+    let code = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE
 }
 
 /// A page of a list, as every List RPC takes it: the size and where to start.
@@ -366,7 +378,7 @@ pub fn date(
         .ok()
         .zip(u32::try_from(date.day).ok())
         .and_then(|(month, day)| chrono::NaiveDate::from_ymd_opt(date.year, month, day))
-        .filter(|day| chrono::Datelike::year(day) >= 1900);
+        .filter(|day| (1900..=9999).contains(&chrono::Datelike::year(day)));
     if parsed.is_none() {
         violations.add(field, "not a real date");
     }
@@ -852,11 +864,39 @@ mod tests {
             ("a\nb", Text::optional(10), None),
             ("a\nb", Text::optional(10).multiline(), Some("a\nb")),
             ("a\u{7}b", Text::optional(10).multiline(), None),
+            ("水井\u{FFFF}", Text::optional(10), None),
+            ("水井\u{FFFE}", Text::optional(10), None),
+            ("\u{FDD0}", Text::optional(10), None),
+            ("\u{10FFFF}", Text::optional(10), None),
+            // Private use and the replacement character are text.
+            (
+                "\u{E000}\u{FFFD}",
+                Text::optional(10),
+                Some("\u{E000}\u{FFFD}"),
+            ),
         ];
         for (input, rule, expected) in cases {
             let (value, fields) = one(|v| text(v, "f", input, *rule));
             assert_eq!(value.as_deref(), *expected, "{input:?} {rule:?}");
             assert_eq!(fields.is_empty(), expected.is_some());
+        }
+    }
+
+    #[test]
+    fn days_are_real_and_of_the_years_1900_to_9999() {
+        let day = |year, month, day| common::Date { year, month, day };
+        let cases = [
+            (day(2027, 2, 28), true),
+            (day(2027, 2, 29), false),
+            (day(1899, 12, 31), false),
+            (day(9999, 12, 31), true),
+            (day(10000, 1, 1), false),
+            (day(262_142, 12, 31), false),
+        ];
+        for (given, real) in cases {
+            let (value, fields) = one(|v| date(v, "f", Some(&given)));
+            assert_eq!(value.is_some(), real, "{given:?}");
+            assert_eq!(fields.is_empty(), real);
         }
     }
 

@@ -48,6 +48,42 @@ pub async fn published(app: &TestApp, service: &str, subject: &str) -> usize {
 /// The ids of the events (or snapshots) `service` published on `subject` (a filter with NATS
 /// wildcards allowed), in stream order, once its outbox has nothing left to publish.
 pub async fn ids(app: &TestApp, service: &str, subject: &str) -> Vec<uuid::Uuid> {
+    messages(app, service, subject)
+        .await
+        .iter()
+        .map(|message| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get("Nats-Msg-Id"))
+                .expect("a message id")
+                .as_str()
+                .parse()
+                .expect("a uuid message id")
+        })
+        .collect()
+}
+
+/// The events of type `E` `service` published on `subject`, decoded, in stream order, once its
+/// outbox has nothing left to publish: what a consumer of the stream is given.
+pub async fn decoded<E: prost::Message + Default>(
+    app: &TestApp,
+    service: &str,
+    subject: &str,
+) -> Vec<E> {
+    messages(app, service, subject)
+        .await
+        .iter()
+        .map(|message| E::decode(message.payload.as_ref()).expect("an event of the type"))
+        .collect()
+}
+
+/// The messages on `subject` once `service`'s outbox has drained.
+async fn messages(
+    app: &TestApp,
+    service: &str,
+    subject: &str,
+) -> Vec<async_nats::jetstream::Message> {
     let expected = published(app, service, subject).await;
     if expected == 0 {
         return Vec::new();
@@ -66,24 +102,17 @@ pub async fn ids(app: &TestApp, service: &str, subject: &str) -> Vec<uuid::Uuid>
         })
         .await
         .expect("a consumer reading the stream");
-    let mut messages = consumer.messages().await.expect("reading the stream");
-    let mut ids = Vec::with_capacity(expected);
-    while ids.len() < expected {
-        let message = futures::StreamExt::next(&mut messages)
-            .await
-            .expect("as many messages as counted")
-            .expect("a message");
-        let id = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get("Nats-Msg-Id"))
-            .expect("a message id")
-            .as_str()
-            .parse()
-            .expect("a uuid message id");
-        ids.push(id);
+    let mut stream = consumer.messages().await.expect("reading the stream");
+    let mut messages = Vec::with_capacity(expected);
+    while messages.len() < expected {
+        messages.push(
+            futures::StreamExt::next(&mut stream)
+                .await
+                .expect("as many messages as counted")
+                .expect("a message"),
+        );
     }
-    ids
+    messages
 }
 
 /// The stream that captures `subject`: a state stream per domain for `state.<domain>.…`, else

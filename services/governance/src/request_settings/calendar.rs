@@ -107,7 +107,8 @@ pub fn ordinary_working(day: NaiveDate) -> bool {
 
 /// 24:00 China time at the end of `day`.
 pub fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
-    let next = day + Days::new(1);
+    // Validated days end in 9999; the last day chrono knows has no next one to end on.
+    let next = day.checked_add_days(Days::new(1)).unwrap_or(day);
     next.and_hms_opt(0, 0, 0)
         .and_then(|midnight| midnight.and_local_timezone(CHINA_TIME).single())
         .map_or_else(
@@ -155,5 +156,7 @@ mod tests {
             end_of_day(date("2026-12-08")).to_rfc3339(),
             "2026-12-08T16:00:00+00:00"
         );
+        // The last day there is has an end too (no day after it to overflow into).
+        assert!(end_of_day(NaiveDate::MAX) > end_of_day(date("9999-12-31")));
     }
 }

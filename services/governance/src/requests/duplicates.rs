@@ -143,7 +143,8 @@ impl Requests {
                 days_apart: *days,
             });
         }
-        let next = (offset + size < found.len()).then_some(OffsetCursor {
+        // The token is the client's to send back, and may come back as any number.
+        let next = (offset.saturating_add(size) < found.len()).then_some(OffsetCursor {
             offset: offset + size,
         });
         Ok(pb::ListDuplicateCandidatesResponse {
@@ -239,8 +240,8 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestsMerged {
-                        primary: Some(primary.clone()),
-                        duplicate: Some(duplicate.clone()),
+                        primary: Some(super::on_bus(primary.clone())),
+                        duplicate: Some(super::on_bus(duplicate.clone())),
                         actor: Some(caller.actor()),
                     },
                 )

@@ -277,7 +277,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestCreated {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(super::on_bus(service_request.clone())),
                         actor: Some(caller.actor()),
                     },
                 )

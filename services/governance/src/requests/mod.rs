@@ -75,6 +75,14 @@ pub const NUMBER_BLOCK_MIGRATION: terrace_platform::db::SqlMigration =
         up: store::NUMBER_BLOCK_MIGRATION_SQL,
     };
 
+/// A villager's followed requests, for their list and their sight of them.
+pub const FOLLOWERS_MIGRATION: terrace_platform::db::SqlMigration =
+    terrace_platform::db::SqlMigration {
+        name: "m20261204_160002_governance_service_request_followers_by_user",
+        up: "CREATE INDEX service_request_followers_by_user ON service_request_followers (user_id) \
+             WHERE user_id IS NOT NULL;",
+    };
+
 pub const INBOX_MIGRATION: terrace_platform::db::SqlMigration =
     terrace_platform::db::SqlMigration {
         name: "m20261204_150001_governance_service_requests_inbox",
@@ -147,11 +155,20 @@ fn unknown(id: Uuid) -> Error {
 }
 
 /// How the caller may see a request: as an official (everything), as its requester (public
-/// entries), or not at all (it does not exist for them).
+/// entries), as a follower (a requester whose own request was merged into it: public entries,
+/// nothing of who filed it), or not at all (it does not exist for them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sight {
     Official,
     Requester,
+    Follower,
+}
+
+impl Sight {
+    /// Sees only the public timeline, and not who else follows.
+    fn public_only(self) -> bool {
+        self != Sight::Official
+    }
 }
 
 fn sight(caller: &Caller, row: &RequestRow) -> Result<Sight> {
@@ -166,6 +183,25 @@ fn sight(caller: &Caller, row: &RequestRow) -> Result<Sight> {
     }
 }
 
+/// [`sight`], or, for a caller it does not know, whether they follow the request (their own was
+/// merged into it): for reading a request, never for acting on it.
+async fn reading_sight<C: ConnectionTrait>(
+    conn: &C,
+    caller: &Caller,
+    row: &RequestRow,
+) -> Result<Sight> {
+    match sight(caller, row) {
+        Err(not_theirs) => {
+            let own = villager(caller, REQUESTS_READ).or_else(|| villager(caller, REQUESTS_WRITE));
+            match own {
+                Some(user) if store::follows(conn, row.id, user).await? => Ok(Sight::Follower),
+                _ => Err(not_theirs),
+            }
+        }
+        known => known,
+    }
+}
+
 /// `Ok` when the caller handles the request; `NOT_RESPONSIBLE` for an official who only reads
 /// it, `OFFICIALS_ONLY` for its requester; unknown for everyone else.
 fn require_handler(caller: &Caller, row: &RequestRow) -> Result<()> {
@@ -177,7 +213,7 @@ fn require_handler(caller: &Caller, row: &RequestRow) -> Result<()> {
             "NOT_RESPONSIBLE",
             "the request is handled by the officials of the area now responsible for it",
         ),
-        Sight::Requester => Error::permission_denied(
+        Sight::Requester | Sight::Follower => Error::permission_denied(
             "OFFICIALS_ONLY",
             "officials of the area handle a request; its requester follows it and adds notes",
         ),
@@ -220,7 +256,7 @@ impl Requests {
         let row = store::find(&self.db, id)
             .await?
             .ok_or_else(|| unknown(id))?;
-        let sight = sight(caller, &row)?;
+        let sight = reading_sight(&self.db, caller, &row).await?;
         let request_type = crate::request_types::store::find(&self.db, row.type_id)
             .await?
             .map(|row| crate::request_types::to_proto(&row))
@@ -270,22 +306,32 @@ impl Requests {
                 id: row.id,
             })
         });
-        let sight = if official {
-            Sight::Official
-        } else {
-            Sight::Requester
+        // A villager's list holds their own requests and those they follow.
+        let sight_of = |row: &RequestRow| match (official, query.requester) {
+            (true, _) => Sight::Official,
+            (false, requester) if row.requester_user_id == requester => Sight::Requester,
+            (false, _) => Sight::Follower,
         };
-        let followers = self.followers(&self.db, &rows, sight).await?;
+        let followers = if official {
+            self.followers(&self.db, &rows, Sight::Official).await?
+        } else {
+            HashMap::new()
+        };
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut photos = self.photos.refs(&self.db, PHOTOS_OF_REQUEST, &ids).await?;
         Ok(pb::ListServiceRequestsResponse {
             service_requests: rows
                 .iter()
-                .map(|row| pb::ServiceRequest {
-                    photos: photos.remove(&row.id).unwrap_or_default(),
-                    ..proto(
-                        row,
-                        followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+                .map(|row| {
+                    seen_as(
+                        sight_of(row),
+                        pb::ServiceRequest {
+                            photos: photos.remove(&row.id).unwrap_or_default(),
+                            ..proto(
+                                row,
+                                followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+                            )
+                        },
                     )
                 })
                 .collect(),
@@ -354,7 +400,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestStatusChanged {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(on_bus(service_request.clone())),
                         from_status: status_proto(from) as i32,
                         entry: Some(entry_proto(&published(entry))),
                         actor: Some(caller.actor()),
@@ -444,8 +490,11 @@ impl Requests {
                         txn,
                         &self.source,
                         &pb::ServiceRequestNoteAdded {
-                            service_request: Some(service_request),
-                            entry: Some(entry_with_photos.clone()),
+                            service_request: Some(on_bus(service_request)),
+                            entry: Some(pb::ServiceRequestTimelineEntry {
+                                photos: unsigned(entry_with_photos.photos.clone()),
+                                ..entry_with_photos.clone()
+                            }),
                         },
                     )
                     .await?;
@@ -477,11 +526,11 @@ impl Requests {
         let row = store::find(&self.db, query.id)
             .await?
             .ok_or_else(|| unknown(query.id))?;
-        let sight = sight(caller, &row)?;
+        let sight = reading_sight(&self.db, caller, &row).await?;
         let rows = store::timeline(
             &self.db,
             row.id,
-            sight == Sight::Requester,
+            sight.public_only(),
             query.page.after.as_ref().map(|cursor| cursor.id),
             query.page.fetch_limit(),
         )
@@ -489,7 +538,20 @@ impl Requests {
         let (rows, next) = query.page.finish(rows, |rows| {
             rows.last().map(|row| EntryCursor { id: row.id })
         });
-        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        // A villager is shown every move of their request, but an internal note's text and
+        // photos stay the officials'.
+        let rows: Vec<EntryRow> = if sight.public_only() {
+            rows.into_iter().map(published).collect()
+        } else {
+            rows
+        };
+        let ids: Vec<Uuid> = rows
+            .iter()
+            .filter(|row| {
+                row.visibility == pb::NoteVisibility::Public as i16 || !sight.public_only()
+            })
+            .map(|row| row.id)
+            .collect();
         let mut photos = self.photos.refs(&self.db, PHOTOS_OF_NOTE, &ids).await?;
         Ok(pb::ListServiceRequestTimelineResponse {
             entries: rows
@@ -553,7 +615,7 @@ impl Requests {
         sight: Sight,
     ) -> Result<HashMap<Uuid, Vec<FollowerRow>>> {
         // A requester does not learn who else follows their request.
-        if sight == Sight::Requester {
+        if sight.public_only() {
             return Ok(HashMap::new());
         }
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
@@ -582,14 +644,57 @@ impl Requests {
             .await?
             .remove(&row.id)
             .unwrap_or_default();
-        Ok(pb::ServiceRequest {
-            photos,
-            ..proto(
-                row,
-                followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
-            )
-        })
+        Ok(seen_as(
+            sight,
+            pb::ServiceRequest {
+                photos,
+                ..proto(
+                    row,
+                    followers.get(&row.id).map(Vec::as_slice).unwrap_or(&[]),
+                )
+            },
+        ))
     }
+}
+
+/// A request as `sight` shows it: whole to officials; to its requester without who else follows
+/// it; to a follower without that nor who filed it, how to reach them, or what they filled in.
+fn seen_as(sight: Sight, request: pb::ServiceRequest) -> pb::ServiceRequest {
+    match sight {
+        Sight::Official => request,
+        Sight::Requester => for_requester(request),
+        Sight::Follower => pb::ServiceRequest {
+            requester_user_id: String::new(),
+            contact_name: String::new(),
+            contact_phone: String::new(),
+            filed_by: None,
+            on_behalf_consent: String::new(),
+            field_values: Default::default(),
+            audit: None,
+            ..for_requester(request)
+        },
+    }
+}
+
+/// A request as an event carries it: its photos by id and size, without the signed addresses,
+/// which would be capabilities kept in the stream for days (a consumer asks for fresh ones).
+fn on_bus(request: pb::ServiceRequest) -> pb::ServiceRequest {
+    pb::ServiceRequest {
+        photos: unsigned(request.photos.clone()),
+        ..request
+    }
+}
+
+/// Photos without their signed addresses (see [`on_bus`]).
+fn unsigned(photos: Vec<common::MediaRef>) -> Vec<common::MediaRef> {
+    photos
+        .into_iter()
+        .map(|photo| common::MediaRef {
+            uri: String::new(),
+            thumbnail_uri: String::new(),
+            ..photo
+        })
+        .collect()
 }
 
 /// A request as its requester is answered: without who else follows it.
@@ -918,7 +1023,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestUpdated {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(on_bus(service_request.clone())),
                         changed_fields: Some(prost_types::FieldMask {
                             paths: command.paths.clone(),
                         }),
@@ -1004,7 +1109,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestAssigned {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(on_bus(service_request.clone())),
                         previous_assignee_user_id: previous
                             .map(|id| id.to_string())
                             .unwrap_or_default(),

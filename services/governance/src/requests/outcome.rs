@@ -71,7 +71,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestRated {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(super::on_bus(service_request.clone())),
                     },
                 )
                 .await?;
@@ -129,7 +129,7 @@ impl Requests {
                     txn,
                     &self.source,
                     &pb::ServiceRequestStatusChanged {
-                        service_request: Some(service_request.clone()),
+                        service_request: Some(super::on_bus(service_request.clone())),
                         from_status: status_proto(Status::Resolved) as i32,
                         entry: Some(super::entry_proto(&entry)),
                         actor: Some(caller.actor()),

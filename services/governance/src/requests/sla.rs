@@ -101,7 +101,9 @@ impl Requests {
                     .escalate_row(txn, caller, row, &command.reason, now)
                     .await?;
                 Ok(pb::EscalateServiceRequestResponse {
-                    service_request: Some(self.to_proto(txn, &row, Sight::Official).await?),
+                    service_request: Some(super::on_bus(
+                        self.to_proto(txn, &row, Sight::Official).await?,
+                    )),
                 })
             },
         )
@@ -152,7 +154,9 @@ impl Requests {
                     &txn,
                     &self.source,
                     &pb::ServiceRequestStatusChanged {
-                        service_request: Some(self.to_proto(&txn, &row, Sight::Official).await?),
+                        service_request: Some(super::on_bus(
+                            self.to_proto(&txn, &row, Sight::Official).await?,
+                        )),
                         from_status: status_proto(Status::Resolved) as i32,
                         entry: Some(super::entry_proto(&entry)),
                         actor: Some(job.actor()),
@@ -193,16 +197,19 @@ impl Requests {
         row.escalation_level += 1;
         row.assignee_user_id = None;
         row.due_at = new_period(txn, &row, now).await?;
+        // An official's reason for moving it up is between officials; the requester sees the move.
         let note = if reason == SLA_OVERDUE { "" } else { reason };
         let entry: EntryRow = entry(&row, caller, now, pb::TimelineEntryKind::Escalated)
-            .note(note, pb::NoteVisibility::Public)
+            .note(note, pb::NoteVisibility::Internal)
             .into();
         let row = self.save(txn, caller, row, &entry, now).await?;
         outbox::publish(
             txn,
             &self.source,
             &pb::ServiceRequestEscalated {
-                service_request: Some(self.to_proto(txn, &row, Sight::Official).await?),
+                service_request: Some(super::on_bus(
+                    self.to_proto(txn, &row, Sight::Official).await?,
+                )),
                 reason: reason.to_owned(),
                 actor: Some(caller.actor()),
             },

@@ -214,7 +214,17 @@ pub async fn list<C: ConnectionTrait>(
         Assignee::Is(user) => select.filter(Column::AssigneeUserId.eq(user)),
     };
     if let Some(requester) = query.requester {
-        select = select.filter(Column::RequesterUserId.eq(requester));
+        // Their own requests, and those they follow since theirs was merged into them.
+        let followed = sea_orm::sea_query::Query::select()
+            .column(FollowerColumn::ServiceRequestId)
+            .from(Followers)
+            .and_where(Expr::col(FollowerColumn::UserId).eq(requester))
+            .to_owned();
+        select = select.filter(
+            Condition::any()
+                .add(Column::RequesterUserId.eq(requester))
+                .add(Column::Id.in_subquery(followed)),
+        );
     }
     if query.overdue_only {
         select = select
@@ -284,8 +294,9 @@ fn after_by_due(cursor: &RequestCursor) -> Condition {
     }
 }
 
-/// A page of a request's timeline from `after`, oldest first; public entries only when
-/// `public_only`.
+/// A page of a request's timeline from `after`, oldest first. When `public_only`: public entries
+/// and every move of the request (status changes, escalations, merges), whatever its note's
+/// visibility — the caller blanks the note of those.
 pub async fn timeline<C: ConnectionTrait>(
     conn: &C,
     request: Uuid,
@@ -295,7 +306,15 @@ pub async fn timeline<C: ConnectionTrait>(
 ) -> Result<Vec<EntryRow>, DbErr> {
     let mut select = Timeline::find().filter(EntryColumn::ServiceRequestId.eq(request));
     if public_only {
-        select = select.filter(EntryColumn::Visibility.eq(pb::NoteVisibility::Public as i16));
+        select = select.filter(
+            Condition::any()
+                .add(EntryColumn::Visibility.eq(pb::NoteVisibility::Public as i16))
+                .add(EntryColumn::Kind.is_in([
+                    pb::TimelineEntryKind::StatusChanged as i16,
+                    pb::TimelineEntryKind::Escalated as i16,
+                    pb::TimelineEntryKind::Merged as i16,
+                ])),
+        );
     }
     if let Some(after) = after {
         select = select.filter(EntryColumn::Id.gt(after));
@@ -305,6 +324,16 @@ pub async fn timeline<C: ConnectionTrait>(
         .limit(limit)
         .all(conn)
         .await
+}
+
+/// Whether `user` follows request `id` (their own was merged into it).
+pub async fn follows<C: ConnectionTrait>(conn: &C, id: Uuid, user: Uuid) -> Result<bool, DbErr> {
+    Ok(Followers::find()
+        .filter(FollowerColumn::ServiceRequestId.eq(id))
+        .filter(FollowerColumn::UserId.eq(user))
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// The followers of the requests `ids`.

@@ -404,13 +404,19 @@ async fn a_villagers_request_goes_through_its_workflow_with_two_officials() {
         6,
         "filed, four changes, the villager's note"
     );
-    assert_eq!(public.len(), 5, "the internal note is the officials'");
+    // Every move of their request, but the internal note's text is the officials'.
+    assert_eq!(public.len(), 6);
     assert!(public.iter().all(|e| e.note != "找了水泵师傅老周"));
+    assert!(
+        everything.iter().any(|e| e.note == "找了水泵师傅老周"),
+        "officials read it"
+    );
     assert_eq!(
         public.iter().map(|e| e.to_status).collect::<Vec<_>>(),
         [
             S::Submitted as i32,
             S::Acknowledged as i32,
+            S::InProgress as i32,
             S::Resolved as i32,
             S::Closed as i32,
             0
@@ -813,6 +819,13 @@ async fn photos_go_with_the_request_and_are_served_to_those_who_may_see_it() {
         .service_request
         .unwrap();
     assert_eq!(filed.photos.len(), 1);
+    // Its event names the photo, but carries no signed address to keep in the stream.
+    let created: Vec<pb::ServiceRequestCreated> =
+        terrace_testkit::events::decoded(&w.app, "governance", "governance.request.created").await;
+    let photo = &created[0].service_request.as_ref().unwrap().photos[0];
+    assert_eq!(photo.id, filed.photos[0].id);
+    assert!(photo.uri.is_empty() && photo.thumbnail_uri.is_empty());
+    assert!(!filed.photos[0].uri.is_empty(), "the filer's answer has it");
 
     // The official reads the request with a signed address of the photo, which serves it.
     let seen = w.get(&village_official, &filed.id).await.unwrap();
@@ -1299,6 +1312,28 @@ async fn nearby_requests_of_a_kind_are_candidates_and_a_merged_requester_follows
     );
     // A's requester is not told who else follows.
     assert!(w.get(&filed[0].1, &a).await.unwrap().followers.is_empty());
+    // B's requester follows A: they read it (not who filed it, what they filled in, nor who
+    // else follows), find it in their own list beside B, and read its public timeline; C's
+    // requester is told it does not exist, and a follower does not rate it.
+    let followed = w.get(&filed[1].1, &a).await.unwrap();
+    assert_eq!(followed.id, a);
+    assert_eq!(followed.status, S::Submitted as i32);
+    assert_eq!(followed.requester_user_id, "");
+    assert!(followed.followers.is_empty() && followed.field_values.is_empty());
+    let theirs: Vec<String> = w
+        .list(&filed[1].1, pb::ListServiceRequestsRequest::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|request| request.id)
+        .collect();
+    assert!(theirs.contains(&a) && theirs.contains(&b), "{theirs:?}");
+    assert_eq!(theirs.len(), 2);
+    assert_eq!(
+        w.timeline(&filed[1].1, &a).await[0].kind,
+        pb::TimelineEntryKind::Submitted as i32
+    );
+    assert_refused(w.get(&filed[2].1, &a).await, Code::NotFound, "");
 
     // Refusals: merged again, into itself, another type.
     assert_refused(
@@ -1676,29 +1711,36 @@ async fn the_dashboard_counts_open_requests_ages_compliance_and_new_ones_per_day
     let township = w.token(Role::TownshipOfficial, TOWNSHIP);
     resolve(&mut w, &township, &ids[1]).await;
 
-    let stats = w
-        .client
-        .get_service_request_stats(w.app.request(
-            pb::GetServiceRequestStatsRequest {
-                area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
-                range: Some(common::DateRange {
-                    start_date: Some(common::Date {
-                        year: 2027,
-                        month: 1,
-                        day: 10,
+    let stats_of = async |w: &mut World, township: &str| {
+        w.client
+            .get_service_request_stats(w.app.request(
+                pb::GetServiceRequestStatsRequest {
+                    area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
+                    range: Some(common::DateRange {
+                        start_date: Some(common::Date {
+                            year: 2027,
+                            month: 1,
+                            day: 10,
+                        }),
+                        end_date: Some(common::Date {
+                            year: 2027,
+                            month: 1,
+                            day: 16,
+                        }),
                     }),
-                    end_date: Some(common::Date {
-                        year: 2027,
-                        month: 1,
-                        day: 16,
-                    }),
-                }),
-            },
-            &township,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+                },
+                township,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let compliance = async |w: &mut World, township: &str| {
+        let stats = stats_of(w, township).await;
+        assert_eq!(stats.sla_by_village.len(), 1);
+        (stats.sla_by_village[0].due, stats.sla_by_village[0].met)
+    };
+    let stats = stats_of(&mut w, &township).await;
     // Open: the third (Tuesday's, escalated) and the fourth, both submitted; neither overdue
     // (the escalation gave the third a new period).
     assert_eq!(
@@ -1720,6 +1762,37 @@ async fn the_dashboard_counts_open_requests_ages_compliance_and_new_ones_per_day
     // New per day, every day of the range listed.
     let per_day: Vec<i32> = stats.new_by_day.iter().map(|d| d.count).collect();
     assert_eq!(per_day, [0, 2, 1, 0, 1, 0, 0]);
+    // The fourth, due on Monday after the range, resolved today: settled in time in the range.
+    let official = w.token(Role::VillageOfficial, VILLAGE);
+    resolve(&mut w, &official, &ids[3]).await;
+    assert_eq!(compliance(&mut w, &township).await, (4, 2));
+    // The third rejected: no matter of the SLA.
+    w.change(
+        &township,
+        &ids[2],
+        S::Rejected,
+        "不属于村里的事务",
+        pb::NoteVisibility::Public,
+    )
+    .await
+    .unwrap();
+    assert_eq!(compliance(&mut w, &township).await, (3, 2));
+    // The first reopened by its requester: no longer settled in time.
+    let villager = w
+        .app
+        .token(&w.villager.0.to_string(), &[(Role::Resident, VILLAGE)]);
+    w.client
+        .reopen_service_request(w.app.request(
+            pb::ReopenServiceRequestRequest {
+                request_id: request_id(),
+                service_request_id: ids[0].clone(),
+                reason: "又坏了".into(),
+            },
+            &villager,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(compliance(&mut w, &township).await, (3, 1));
     // A village official does not read the township's figures.
     let official = w.token(Role::VillageOfficial, VILLAGE);
     assert_refused(
