@@ -39,7 +39,9 @@ export function Chart({ option, label, height = 240 }: { option: ChartOption; la
   }, []);
 
   useEffect(() => {
-    chart.current?.setOption({ ...option, aria: { enabled: true, label: { description: label } } }, true);
+    // Bars grow in unless the official asked their system for less motion.
+    const still = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)").matches ?? false;
+    chart.current?.setOption({ ...option, animation: !still, aria: { enabled: true, label: { description: label } } }, true);
   }, [option, label]);
 
   return <div ref={element} style={{ width: "100%", height }} />;
