@@ -8,9 +8,9 @@ import { useEffect, useRef } from "react";
  * Why Apache ECharts: it is what Chinese government dashboards (数据大屏, 政务看板) are drawn
  * with, so officials read charts that look as they expect; it is an Apache project with a long
  * record; and through `echarts/core` only the parts used here are bundled (bar charts,
- * axes, tooltips, ARIA, the SVG renderer: about 150 kB gzipped) in this route's chunk alone,
- * never in the login route's. @ant-design/plots (G2) would match antd's look but brings G2's
- * whole grammar (more than twice the size) with no per-chart tree shaking.
+ * axes, tooltips, ARIA, the SVG renderer: about 165 kB gzipped) in this route's chunk alone,
+ * never in the login route's. @ant-design/plots (G2) would match antd's look, but it loads G2's
+ * whole grammar of graphics through one entry, with no per-chart registry to trim it by.
  *
  * SVG rather than canvas: crisp at any zoom and in screenshots, little memory for a few dozen
  * bars. ECharts' ARIA gives the chart `role="img"` and our `label` as its accessible name; the
