@@ -19,8 +19,8 @@ import {
   byAge,
   byDay,
   byStatus,
+  chinaToday,
   complianceByVillage,
-  defaultRange,
   overallCompliance,
   rangeFromParams,
   sum,
@@ -48,6 +48,7 @@ export default function DashboardPage() {
   const [params, setParams] = useSearchParams();
   const area = areas ? chosenArea(params.get("area"), areas) : undefined;
   const range = rangeFromParams(params.get("from"), params.get("to"), new Date());
+  const today = chinaToday(new Date());
   const [stats, setStats] = useState<GetServiceRequestStatsResponse>();
   const [problem, setProblem] = useState<unknown>();
   const [loading, setLoading] = useState(false);
@@ -83,10 +84,7 @@ export default function DashboardPage() {
     }
     setParams(next, { replace: true });
   }
-  const last = (days: number) => {
-    const to = defaultRange(new Date()).to;
-    change({ from: addDays(to, -(days - 1)), to });
-  };
+  const last = (days: number) => change({ from: addDays(today, -(days - 1)), to: today });
 
   const statuses = useMemo(() => byStatus(stats?.openByStatus ?? []), [stats]);
   const ages = useMemo(() => byAge(stats?.openByAge ?? []), [stats]);
@@ -200,6 +198,8 @@ export default function DashboardPage() {
           aria-label={t("dashboard.range")}
           allowClear={false}
           value={[dayjs(range.from), dayjs(range.to)]}
+          // A dashboard of what happened: no day after today (China time), at most 92 days.
+          disabledDate={(day) => day.format("YYYY-MM-DD") > today}
           maxDate={dayjs(addDays(range.from, 91))}
           onChange={(values) => {
             const [from, to] = values ?? [];
