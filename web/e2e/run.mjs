@@ -1976,7 +1976,7 @@ await check(`console: the dashboard of ${VILLAGE_NAME} counts what this test fil
     acknowledged: await dashboardCount(desk2, "在办申请（按状态）", "已受理"),
     inProgress: await dashboardCount(desk2, "在办申请（按状态）", "办理中"),
     reopened: await dashboardCount(desk2, "在办申请（按状态）", "已重新打开"),
-    youngest: await dashboardCount(desk2, "在办申请（按提交至今时长）", "1 天内"),
+    youngest: await dashboardCount(desk2, "在办申请（按提交至今时长）", "24 小时内"),
     open: await statistic(desk2, "在办申请"),
     overdue: await statistic(desk2, "已逾期"),
     new: await statistic(desk2, "所选日期内新申请"),
@@ -2032,6 +2032,15 @@ await check("console: resolved in time by village shows the server's figures wit
   return `${cells.join(" | ")}`;
 });
 await screen(desk2, "console-requests-dashboard-sla");
+
+await check("console: the dashboard in English: its headings, the statuses and the charts' names", async () => {
+  await desk2.getByText("English", { exact: true }).click();
+  await desk2.getByRole("heading", { level: 1, name: "Service requests dashboard" }).waitFor();
+  await desk2.getByRole("img", { name: /^Open requests by status: Submitted 1; Acknowledged 0; In progress 0; Reopened 1$/ }).waitFor();
+  await desk2.getByRole("region", { name: "Open requests by time since filing" }).getByRole("cell", { name: "under 24 hours" }).waitFor();
+  await desk2.getByRole("img", { name: /^Resolved in time, by village: / }).waitFor();
+});
+await screen(desk2, "console-requests-dashboard-en");
 await handlingContext.close();
 current = phone;
 

@@ -737,6 +737,8 @@ const en: typeof zhCN = {
     rate: "Share in time",
     day: "Day",
     noDue: "No request was due in the days chosen",
+    underHours: "under {{to}} hours",
+    betweenHours: "{{from}}–{{to}} hours",
     under: "under {{to}} days",
     between: "{{from}}–{{to}} days",
     over: "{{from}} days and more",

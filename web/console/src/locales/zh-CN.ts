@@ -735,6 +735,8 @@ const zhCN = {
     rate: "按时率",
     day: "日期",
     noDue: "所选日期内没有到期的申请",
+    underHours: "{{to}} 小时内",
+    betweenHours: "{{from}}–{{to}} 小时",
     under: "{{to}} 天内",
     between: "{{from}}–{{to}} 天",
     over: "{{from}} 天以上",

@@ -15,7 +15,7 @@ import { requestStatusLabel } from "../labels";
 import { Chart, type ChartOption } from "./Chart";
 import {
   addDays,
-  ageBandDays,
+  ageBandWords,
   byAge,
   byDay,
   byStatus,
@@ -95,8 +95,10 @@ export default function DashboardPage() {
   const percent = useMemo(() => new Intl.NumberFormat(i18n.language, { style: "percent", maximumFractionDigits: 1 }), [i18n.language]);
   const rate = (r: number | undefined) => (r === undefined ? "–" : percent.format(r));
   const ageLabel = (band: AgeBar) => {
-    const { from, to } = ageBandDays(band);
-    return to === undefined ? t("dashboard.over", { from }) : from === 0 ? t("dashboard.under", { to }) : t("dashboard.between", { from, to });
+    const { unit, from, to } = ageBandWords(band);
+    if (to === undefined) return t("dashboard.over", { from });
+    if (unit === "hours") return from === 0 ? t("dashboard.underHours", { to }) : t("dashboard.betweenHours", { from, to });
+    return from === 0 ? t("dashboard.under", { to }) : t("dashboard.between", { from, to });
   };
   const dayLabel = useMemo(() => {
     const long = new Intl.DateTimeFormat(i18n.language, { month: "short", day: "numeric", weekday: "short", timeZone: "UTC" });
@@ -111,17 +113,20 @@ export default function DashboardPage() {
   const ageTitle = t("dashboard.byAge");
   const slaTitle = t("dashboard.slaByVillage");
   const dayTitle = t("dashboard.newByDay");
-  const bars = (labels: string[], values: number[], color: string | string[], horizontal = false, max?: number): ChartOption => ({
-    grid: { left: 8, right: 24, top: 16, bottom: 8, containLabel: true },
-    tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-    [horizontal ? "yAxis" : "xAxis"]: { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } },
-    [horizontal ? "xAxis" : "yAxis"]: { type: "value", minInterval: 1, max },
+  /** Bars of counts, or (`percent`) horizontal bars of shares from 0 to 100 %. */
+  const bars = (labels: string[], values: number[], color: string | string[], percent = false): ChartOption => ({
+    grid: { left: 8, right: 32, top: 16, bottom: 8, containLabel: true },
+    tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: percent ? (v: number) => `${v}%` : undefined },
+    [percent ? "yAxis" : "xAxis"]: { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } },
+    [percent ? "xAxis" : "yAxis"]: percent
+      ? { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }
+      : { type: "value", minInterval: 1 },
     series: [
       {
         type: "bar",
         data: values.map((value, i) => ({ value, itemStyle: { color: Array.isArray(color) ? color[i] : color } })),
         barMaxWidth: 40,
-        label: { show: true, position: horizontal ? "right" : "top" },
+        label: { show: true, position: percent ? "right" : "top", formatter: percent ? "{c}%" : "{c}" },
       },
     ],
   });
@@ -144,7 +149,6 @@ export default function DashboardPage() {
         villages.map((v) => (v.rate === undefined ? 0 : Math.round(v.rate * 1000) / 10)),
         villages.map((v) => (v.rate === undefined || v.rate >= 0.9 ? "#237804" : v.rate >= 0.6 ? "#d46b08" : RED)),
         true,
-        100,
       ),
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [villages, names],

@@ -10,7 +10,7 @@ import { ServiceRequestStatus as S } from "@terrace/api/gen/terrace/governance/v
 import { describe, expect, it } from "vitest";
 import {
   addDays,
-  ageBandDays,
+  ageBandWords,
   byAge,
   byDay,
   byStatus,
@@ -63,11 +63,13 @@ describe("byAge", () => {
   it("keeps a band the server added", () => {
     expect(byAge([age(2160, 0, 1)]).map((b) => b.minHours)).toEqual([0, 24, 72, 168, 720, 2160]);
   });
-  it("names bands in days", () => {
-    expect(ageBandDays({ minHours: 0, maxHours: 24 })).toEqual({ from: 0, to: 1 });
-    expect(ageBandDays({ minHours: 72, maxHours: 168 })).toEqual({ from: 3, to: 7 });
-    expect(ageBandDays({ minHours: 720, maxHours: 0 })).toEqual({ from: 30 });
-    expect(ageBandDays({ minHours: 0, maxHours: 12 })).toEqual({ from: 0, to: 0.5 });
+  it("names bands in hours while they end within two days, else in days", () => {
+    expect(ageBandWords({ minHours: 0, maxHours: 24 })).toEqual({ unit: "hours", from: 0, to: 24 });
+    expect(ageBandWords({ minHours: 24, maxHours: 72 })).toEqual({ unit: "days", from: 1, to: 3 });
+    expect(ageBandWords({ minHours: 72, maxHours: 168 })).toEqual({ unit: "days", from: 3, to: 7 });
+    expect(ageBandWords({ minHours: 720, maxHours: 0 })).toEqual({ unit: "days", from: 30 });
+    expect(ageBandWords({ minHours: 24, maxHours: 36 })).toEqual({ unit: "hours", from: 24, to: 36 });
+    expect(ageBandWords({ minHours: 36, maxHours: 84 })).toEqual({ unit: "days", from: 1.5, to: 3.5 });
   });
 });
 

@@ -70,12 +70,13 @@ export function byAge(counts: readonly AgeCount[]): AgeBar[] {
 }
 
 /**
- * A band in days for its label: "under `to` days" (from 0), "`from` days and more" (no upper
- * bound), else "`from`–`to` days".
+ * A band as its label says it: in hours when it ends within two days ("under 24 hours"), else in
+ * days ("1–3 days", "30 days and more"); `to` absent: no upper bound.
  */
-export function ageBandDays(band: Pick<AgeBar, "minHours" | "maxHours">): { from: number; to?: number } {
+export function ageBandWords(band: Pick<AgeBar, "minHours" | "maxHours">): { unit: "hours" | "days"; from: number; to?: number } {
+  if (band.maxHours !== 0 && band.maxHours < 48) return { unit: "hours", from: band.minHours, to: band.maxHours };
   const days = (hours: number) => Math.round((hours / 24) * 10) / 10;
-  return band.maxHours === 0 ? { from: days(band.minHours) } : { from: days(band.minHours), to: days(band.maxHours) };
+  return band.maxHours === 0 ? { unit: "days", from: days(band.minHours) } : { unit: "days", from: days(band.minHours), to: days(band.maxHours) };
 }
 
 /** `met` of `due` as a share between 0 and 1; undefined when nothing was due. */
