@@ -26,7 +26,11 @@
 // official of 天荒坪镇 adds a type to the catalogue; 王秀英 files a request with a photo and her
 // position from the farmer app, and another offline that is sent once back online; the village
 // official finds it in the inbox, assigns it, adds an internal note with a photo, acknowledges,
-// starts and resolves it, and files one for a walk-in; she reads the public note and rates it.
+// starts and resolves it, and files one for a walk-in; she reads the public note and rates it,
+// then reopens it, which the console shows; the official merges her offline request into the
+// walk-in's (the duplicate MERGED, she a follower of the primary), escalates that one to the
+// township, and opens 余村's dashboard, whose numbers must be what the test filed (and whose
+// "last 30 days" sends a 30-day range).
 // Prints one line per check; exits
 // non-zero at the first failure, with its reason and a screenshot of the page.
 //
@@ -1162,8 +1166,9 @@ await check("farmer: … and withdraws it, after a confirmation", async () => {
   const answer = await grpc(await withdrawn);
   assert(answer.status === 0, `WithdrawConsent answered ${answer.status} ${answer.message}`);
   await consentCard().waitFor({ state: "detached" });
-  // Its "withdrawn" toast goes before the next screen is photographed.
-  await phone.locator(".adm-toast-main").waitFor({ state: "hidden" });
+  // Its "withdrawn" toast goes before the next screen is photographed; on a busy machine the
+  // grant's toast may still be there beside it, so every toast, however many.
+  await phone.waitForFunction(() => [...document.querySelectorAll(".adm-toast-main")].every((toast) => !toast.checkVisibility()));
 });
 
 await check("farmer: the family accounts screen shows 王秀英's account in use", async () => {
@@ -1667,6 +1672,8 @@ await check("farmer: sending uploads the photo (UploadPhoto) and files the reque
 });
 await screen(phone, "farmer-request");
 
+/** 王秀英's second request, filed offline and sent when back online; merged later into the walk-in's. */
+let offline;
 await check("farmer: offline, a request is kept on the phone under its request id and sent once when back online", async () => {
   await phone.getByRole("link", { name: "返回我的申请" }).click();
   await phone.getByRole("link", { name: "提交新申请" }).click();
@@ -1685,6 +1692,8 @@ await check("farmer: offline, a request is kept on the phone under its request i
     await farmerContext.setOffline(false);
     const answer = await grpc(await sent);
     assert(answer.status === 0, `the queued CreateServiceRequest answered ${answer.status} ${answer.message}`);
+    const stored = field(answer.messages[0], 1);
+    offline = { id: field(stored, 1).toString("utf8"), reference: field(stored, 2).toString("utf8") };
   }
   await phone.getByText("没有网络，联网后会自动发送").waitFor({ state: "detached" });
   await phone.getByRole("list", { name: "我的办事申请" }).getByText("水井旁边的路灯也不亮").waitFor();
@@ -1786,6 +1795,8 @@ await check("console: the official acknowledges, starts and resolves it with a p
 });
 await screen(inbox, "console-request-resolved");
 
+/** The request the official files for a walk-in: the primary of the merge, then escalated. */
+let walkIn;
 await check("console: the official files a request for a walk-in; a well number out of range is caught beside its field; the answer lists 王秀英's open one as a possible duplicate", async () => {
   await inbox.getByRole("link", { name: "返回申请列表" }).click();
   await inbox.getByRole("button", { name: "代人提交申请" }).click();
@@ -1808,6 +1819,8 @@ await check("console: the official files a request for a walk-in; a well number 
   await inbox.getByRole("button", { name: "提交申请" }).click();
   const answer = await grpc(await created);
   assert(answer.status === 0, `CreateServiceRequest answered ${answer.status} ${answer.message}`);
+  const stored = field(answer.messages[0], 1);
+  walkIn = { id: field(stored, 1).toString("utf8"), reference: field(stored, 2).toString("utf8") };
   await inbox.getByText(/已提交，编号 R-/).waitFor();
   // 王秀英's second request (same type, village and week; still open) is a possible duplicate.
   await inbox.locator(".ant-card", { hasText: "可能重复的申请" }).getByRole("link", { name: /^R-/ }).first().waitFor();
@@ -1835,6 +1848,206 @@ await check("farmer: 王秀英 sees her request resolved with the official's pub
 });
 await screen(phone, "farmer-request-rated");
 
+
+// ----- Reopening, merging, escalating, and the area's dashboard --------------------------------
+
+const REOPEN_REASON = "水泵又坏了，还是抽不上水";
+await check("farmer: 王秀英 reopens her resolved request with a reason (within the reopen window); it shows reopened", async () => {
+  await phone.getByLabel("哪里还没解决").fill(REOPEN_REASON);
+  const reopened = gov(phone, "ReopenServiceRequest");
+  await phone.getByRole("button", { name: "问题没解决，重新打开" }).click();
+  const answer = await grpc(await reopened);
+  assert(answer.status === 0, `ReopenServiceRequest answered ${answer.status} ${answer.message}`);
+  // status (field 14 of ServiceRequest) REOPENED (7).
+  const status = field(field(answer.messages[0], 1), 14);
+  assert(status === 7, `the reopened request's status is ${status}, not REOPENED (7)`);
+  await phone.getByText("已重新打开", { exact: true }).first().waitFor();
+  await phone.locator(".timeline li", { hasText: REOPEN_REASON }).waitFor();
+  assert((await phone.getByRole("button", { name: "问题没解决，重新打开" }).count()) === 0, "it can still be reopened");
+});
+await screen(phone, "farmer-request-reopened");
+
+// The village official again, in a console that asks for reduced motion (the dashboard's bars then
+// stand still for the screenshot).
+const handlingContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 }, reducedMotion: "reduce" });
+const desk2 = watch(await handlingContext.newPage());
+/** The content cell beside a bordered description's label on the request page. */
+const described = (page, label) =>
+  page.locator("th.ant-descriptions-item-label", { hasText: label }).locator("xpath=following-sibling::td[1]");
+
+async function openRequest(page, request) {
+  const got = gov(page, "GetServiceRequest");
+  await page.goto(`${BASE}/console/governance/requests/${request.id}`);
+  assert((await grpc(await got)).status === 0, `GetServiceRequest of ${request.reference} failed`);
+  await page.getByRole("heading", { level: 1, name: `申请 ${request.reference}` }).waitFor();
+}
+
+await check("console: the official sees 王秀英's request reopened (status, the count, her reason in the timeline)", async () => {
+  await consoleLogin(desk2, OFFICIAL);
+  await openRequest(desk2, filed);
+  await described(desk2, "状态").filter({ hasText: "已重新打开" }).waitFor();
+  await desk2.locator("th.ant-descriptions-item-label", { hasText: "重新打开 1 次" }).waitFor();
+  await desk2.locator(".ant-timeline-item", { hasText: REOPEN_REASON }).filter({ hasText: "已办结 → 已重新打开" }).waitFor();
+});
+
+const MERGE_NOTE = "和村口水井没水是同一件事，合在一起办";
+await check("console: on the walk-in's request the official merges 王秀英's offline one into it: the duplicate is MERGED, the primary lists her as a follower, both timelines say so", async () => {
+  const candidates = gov(desk2, "ListDuplicateCandidates");
+  await openRequest(desk2, walkIn);
+  assert((await grpc(await candidates)).status === 0, "ListDuplicateCandidates failed");
+  const merge = desk2.getByRole("button", { name: `把 ${offline.reference} 合并到本申请` });
+  await merge.click();
+  const dialog = desk2.getByRole("dialog", { name: `把 ${offline.reference} 合并到本申请` });
+  await dialog.getByLabel("告诉对方申请人的话").fill(MERGE_NOTE);
+  await settled(desk2);
+  await screen(desk2, "console-request-merge");
+  const merged = gov(desk2, "MergeServiceRequests");
+  await dialog.getByRole("button", { name: `把 ${offline.reference} 合并到本申请` }).click();
+  const answer = await grpc(await merged);
+  assert(answer.status === 0, `MergeServiceRequests answered ${answer.status} ${answer.message}`);
+  // The duplicate (field 2) is MERGED (8), and names the primary (merged_into_request_id, field 22).
+  const duplicate = field(answer.messages[0], 2);
+  assert(field(duplicate, 14) === 8, `the duplicate's status is ${field(duplicate, 14)}, not MERGED (8)`);
+  assert(field(duplicate, 22)?.toString("utf8") === walkIn.id, "the duplicate does not name the walk-in's request as its primary");
+  await dialog.waitFor({ state: "hidden" });
+  await described(desk2, "关注人").filter({ hasText: FARMER.name }).waitFor();
+  await desk2.locator(".ant-timeline-item", { hasText: MERGE_NOTE }).filter({ hasText: "合并" }).waitFor();
+  assert((await merge.count()) === 0, "the merged request is still offered as a duplicate");
+  await openRequest(desk2, offline);
+  await described(desk2, "状态").filter({ hasText: "已合并" }).waitFor();
+  await described(desk2, "已合并到").getByRole("link", { name: walkIn.id.slice(-8) }).waitFor();
+  await desk2.locator(".ant-timeline-item", { hasText: MERGE_NOTE }).filter({ hasText: "合并" }).waitFor();
+  // Merged is not open: no actions but a note.
+  assert((await desk2.getByRole("button", { name: "上报上级" }).count()) === 0, "a merged request can still be escalated");
+});
+await screen(desk2, "console-request-merged");
+
+const ESCALATE_REASON = "需要镇里协调打井队";
+await check("console: the official escalates the walk-in's request to the township with a reason: its responsible area and level change, the timeline shows it", async () => {
+  await openRequest(desk2, walkIn);
+  await described(desk2, "负责区域").filter({ hasText: VILLAGE_NAME }).waitFor();
+  await desk2.getByRole("button", { name: "上报上级" }).click();
+  const dialog = desk2.getByRole("dialog", { name: "上报上级" });
+  await dialog.getByLabel("上报原因").fill(ESCALATE_REASON);
+  const escalated = gov(desk2, "EscalateServiceRequest");
+  await dialog.getByRole("button", { name: "上报上级" }).click();
+  const answer = await grpc(await escalated);
+  assert(answer.status === 0, `EscalateServiceRequest answered ${answer.status} ${answer.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  const area = described(desk2, "负责区域");
+  await area.filter({ hasText: "天荒坪镇" }).filter({ hasText: "已上报 1 级" }).waitFor();
+  await desk2.locator(".ant-timeline-item", { hasText: ESCALATE_REASON }).filter({ hasText: "上报" }).waitFor();
+  // Still waiting on someone: escalation keeps the status.
+  await described(desk2, "状态").filter({ hasText: "已提交" }).waitFor();
+});
+await screen(desk2, "console-request-escalated");
+
+/** The number in the last cell of the row of `label` in the table of the dashboard's card `heading`. */
+async function dashboardCount(page, heading, label) {
+  const row = page.getByRole("region", { name: heading }).getByRole("row").filter({ has: page.getByRole("cell", { name: label, exact: true }) });
+  const cells = await row.getByRole("cell").allInnerTexts();
+  assert(cells.length >= 2, `no row ${label} under ${heading}`);
+  return Number(cells.at(-1).replace(/[^\d]/g, ""));
+}
+async function statistic(page, title) {
+  const text = await page.locator(".ant-statistic", { hasText: title }).locator(".ant-statistic-content-value").innerText();
+  return Number(text.replace(/[^\d]/g, ""));
+}
+/** GetServiceRequestStatsResponse: open by status {status: count}, new per day, overdue. */
+function statsOf(message) {
+  const open = {};
+  const days = [];
+  for (const [n, value] of fields(message)) {
+    if (n === 1) open[field(value, 1) ?? 0] = field(value, 2) ?? 0;
+    if (n === 4) days.push(field(value, 2) ?? 0);
+  }
+  return { open, days, overdue: field(message, 5) ?? 0 };
+}
+
+await check(`console: the dashboard of ${VILLAGE_NAME} counts what this test filed: open by status (1 submitted, 1 reopened; the merged one not), by age, 3 new this week, none overdue`, async () => {
+  const asked = gov(desk2, "GetServiceRequestStats");
+  await desk2.getByRole("menuitem", { name: /数据看板/ }).click();
+  await desk2.waitForURL(/\/console\/governance\/requests\/dashboard/);
+  await desk2.getByRole("heading", { level: 1, name: "办事数据看板" }).waitFor();
+  const response = await asked;
+  const answer = await grpc(response);
+  assert(answer.status === 0, `GetServiceRequestStats answered ${answer.status} ${answer.message}`);
+  const stats = statsOf(answer.messages[0] ?? Buffer.alloc(0));
+  // What this test did in 余村: R1 filed, resolved, reopened; R2 filed offline, merged into R3; R3
+  // filed for a walk-in, escalated (still submitted). ServiceRequestStatus: SUBMITTED 1, REOPENED 7.
+  assert(stats.open[1] === 1 && stats.open[7] === 1 && Object.keys(stats.open).length === 2, `the server counts open ${JSON.stringify(stats.open)}`);
+  const table = {
+    submitted: await dashboardCount(desk2, "在办申请（按状态）", "已提交"),
+    acknowledged: await dashboardCount(desk2, "在办申请（按状态）", "已受理"),
+    inProgress: await dashboardCount(desk2, "在办申请（按状态）", "办理中"),
+    reopened: await dashboardCount(desk2, "在办申请（按状态）", "已重新打开"),
+    youngest: await dashboardCount(desk2, "在办申请（按提交至今时长）", "24 小时内"),
+    open: await statistic(desk2, "在办申请"),
+    overdue: await statistic(desk2, "已逾期"),
+    new: await statistic(desk2, "所选日期内新申请"),
+  };
+  const expected = { submitted: 1, acknowledged: 0, inProgress: 0, reopened: 1, youngest: 2, open: 2, overdue: 0, new: 3 };
+  assert(JSON.stringify(table) === JSON.stringify(expected), `the dashboard shows ${JSON.stringify(table)}, not ${JSON.stringify(expected)}`);
+  assert(stats.days.length === 7 && stats.days.reduce((a, b) => a + b, 0) === 3, `the server's new per day: ${stats.days}`);
+  // The charts are images named by their numbers; nothing was due in the last 7 days.
+  await desk2.getByRole("img", { name: /^在办申请（按状态）: 已提交 1; 已受理 0; 办理中 0; 已重新打开 1$/ }).waitFor();
+  await desk2.getByRole("img", { name: /^每天新申请: / }).waitFor();
+  await desk2.getByRole("region", { name: "按时办结率（按村）" }).getByText("所选日期内没有到期的申请").waitFor();
+  return JSON.stringify(table);
+});
+await screen(desk2, "console-requests-dashboard");
+
+await check("console: the dashboard's last 30 days asks for that range (in the address bar too) and lists each day", async () => {
+  const asked = gov(desk2, "GetServiceRequestStats");
+  await desk2.getByRole("button", { name: "最近 30 天" }).click();
+  const response = await asked;
+  const answer = await grpc(response);
+  assert(answer.status === 0, `GetServiceRequestStats answered ${answer.status} ${answer.message}`);
+  const sent = fields((response.request().postDataBuffer() ?? Buffer.alloc(5)).subarray(5));
+  const range = sent.find(([n]) => n === 2)?.[1];
+  assert(range, "no range was sent");
+  const day = (date) => Date.UTC(field(date, 1), field(date, 2) - 1, field(date, 3));
+  const days = (day(field(range, 2)) - day(field(range, 1))) / 86_400_000 + 1;
+  assert(days === 30, `the range sent spans ${days} days`);
+  assert(/from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}/.test(desk2.url()), `the address bar is ${desk2.url()}`);
+  const rows = await desk2.getByRole("region", { name: "每天新申请" }).locator("tbody tr.ant-table-row").count();
+  assert(rows === 30, `the day table has ${rows} rows`);
+  assert((await statistic(desk2, "所选日期内新申请")) === 3, "the new requests of 30 days are not 3");
+});
+await check("console: resolved in time by village shows the server's figures with the village by name and the share computed (a range reaching the coming two weeks, when this test's requests fall due; the address bar only, the picker stops at today)", async () => {
+  const china = (ms) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+  const [from, to] = [china(Date.now()), china(Date.now() + 14 * 86_400_000)];
+  const asked = gov(desk2, "GetServiceRequestStats");
+  await desk2.goto(`${BASE}/console/governance/requests/dashboard?area=${VILLAGE}&from=${from}&to=${to}`);
+  const answer = await grpc(await asked);
+  assert(answer.status === 0, `GetServiceRequestStats answered ${answer.status} ${answer.message}`);
+  const rows = fields(answer.messages[0] ?? Buffer.alloc(0))
+    .filter(([n]) => n === 3)
+    .map(([, v]) => ({ village: field(field(v, 1), 1).toString("utf8"), due: field(v, 2) ?? 0, met: field(v, 3) ?? 0 }));
+  assert(rows.length === 1 && rows[0].village === VILLAGE && rows[0].due >= 1, `the server's compliance: ${JSON.stringify(rows)}`);
+  const { due, met } = rows[0];
+  const share = new Intl.NumberFormat("zh-CN", { style: "percent", maximumFractionDigits: 1 }).format(met / due);
+  const region = desk2.getByRole("region", { name: "按时办结率（按村）" });
+  const row = region.getByRole("row").filter({ hasText: VILLAGE_NAME });
+  await row.waitFor();
+  const cells = (await row.getByRole("cell").allInnerTexts()).map((c) => c.trim());
+  assert(cells[0].startsWith(VILLAGE_NAME) && !/\d{12}/.test(cells[0]), `the village is shown as ${cells[0]}`);
+  assert(JSON.stringify(cells.slice(1)) === JSON.stringify([String(due), String(met), share]), `the row shows ${cells}, the server ${due} due, ${met} met (${share})`);
+  await desk2.getByRole("img", { name: new RegExp(`^按时办结率（按村）: ${VILLAGE_NAME}\\S* ${share.replace(".", "\\.")}$`) }).waitFor();
+  return `${cells.join(" | ")}`;
+});
+await screen(desk2, "console-requests-dashboard-sla");
+
+await check("console: the dashboard in English: its headings, the statuses and the charts' names", async () => {
+  await desk2.getByText("English", { exact: true }).click();
+  await desk2.getByRole("heading", { level: 1, name: "Service requests dashboard" }).waitFor();
+  await desk2.getByRole("img", { name: /^Open requests by status: Submitted 1; Acknowledged 0; In progress 0; Reopened 1$/ }).waitFor();
+  await desk2.getByRole("region", { name: "Open requests by time since filing" }).getByRole("cell", { name: "under 24 hours" }).waitFor();
+  await desk2.getByRole("img", { name: /^Resolved in time, by village: / }).waitFor();
+});
+await screen(desk2, "console-requests-dashboard-en");
+await handlingContext.close();
+current = phone;
 
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));

@@ -72,6 +72,11 @@ const router = createBrowserRouter(
           path: "governance/requests",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).InboxPage }),
         },
+        // The dashboard: a chunk of its own, the only one that loads the chart library.
+        {
+          path: "governance/requests/dashboard",
+          lazy: async () => ({ Component: (await import("./governance/requests/dashboard/DashboardPage")).default }),
+        },
         {
           path: "governance/requests/new",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).FilePage }),

@@ -2,8 +2,9 @@
 //! driven by `web/e2e/run.mjs` (Playwright with the system Chromium): logins by password and by a
 //! code from the SMS sink, a server field violation beside its field, a role granted and listed,
 //! sessions kept across reloads by the refresh cookie, the farmer app's shell offline, a villager
-//! claiming their record with a code from the SMS sink and an official confirming it, and axe on
-//! every screen. Screenshots of every screen are left in `target/web-screenshots/`.
+//! claiming their record with a code from the SMS sink and an official confirming it, service
+//! requests filed, handled, reopened, merged and escalated, the area's dashboard counting them,
+//! and axe on every screen. Screenshots of every screen are left in `target/web-screenshots/`.
 //!
 //! Needs Node.js, npm, the apps' packages (`npm ci` in `web/`) and Chromium (`/usr/bin/chromium`,
 //! or `CHROMIUM`). Without them the test says what is missing and passes, except in CI (`CI` set),

@@ -33,10 +33,10 @@ describe("screensFor", () => {
 });
 
 describe("requestScreensFor", () => {
-  it("offers the inbox to officials and the catalogue to those who may define types", () => {
-    expect(requestScreensFor([Role.VILLAGE_OFFICIAL])).toEqual(["inbox"]);
-    expect(requestScreensFor([Role.TOWNSHIP_OFFICIAL])).toEqual(["inbox", "types"]);
-    expect(requestScreensFor([Role.COUNTY_ADMIN])).toEqual(["inbox", "types"]);
+  it("offers the inbox and the dashboard to officials and the catalogue to those who may define types", () => {
+    expect(requestScreensFor([Role.VILLAGE_OFFICIAL])).toEqual(["inbox", "dashboard"]);
+    expect(requestScreensFor([Role.TOWNSHIP_OFFICIAL])).toEqual(["inbox", "dashboard", "types"]);
+    expect(requestScreensFor([Role.COUNTY_ADMIN])).toEqual(["inbox", "dashboard", "types"]);
     expect(requestScreensFor([Role.FARMER, Role.RESIDENT])).toEqual([]);
   });
 });

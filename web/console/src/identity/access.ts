@@ -164,10 +164,11 @@ export function grantsFromClaims(roles: { role: string; scope: string }[]): Role
   return roles.map((claim) => create(RoleGrantSchema, { role: roleFromClaim(claim.role), scope: areaFromPrefix(claim.scope) }));
 }
 
-export type RequestScreen = "inbox" | "types";
+export type RequestScreen = "inbox" | "dashboard" | "types";
 
 /**
- * Service requests' screens (governance): officials of an area handle its requests (the inbox);
+ * Service requests' screens (governance): officials of an area handle its requests (the inbox)
+ * and see its figures (the dashboard: GetServiceRequestStats is for the area's officials);
  * township officials and county and platform admins also keep the request-type catalogue
  * (CreateRequestType: "township officials for their township and its villages; county admins").
  */
@@ -175,5 +176,5 @@ export function requestScreensFor(roles: Iterable<Role>): RequestScreen[] {
   const held = new Set(roles);
   if (!OFFICIALS.some((r) => held.has(r))) return [];
   const catalogue = [Role.TOWNSHIP_OFFICIAL, ...ADMINS].some((r) => held.has(r));
-  return catalogue ? ["inbox", "types"] : ["inbox"];
+  return catalogue ? ["inbox", "dashboard", "types"] : ["inbox", "dashboard"];
 }

@@ -2,6 +2,7 @@ import { IdentityService, type GetCurrentUserResponse } from "@terrace/api/gen/t
 import {
   ApiOutlined,
   ApartmentOutlined,
+  AreaChartOutlined,
   AuditOutlined,
   DesktopOutlined,
   FormOutlined,
@@ -64,14 +65,29 @@ const REGISTER_PATHS: Record<RegisterScreen, string[]> = {
 
 const REQUEST_ICONS: Record<RequestScreen, React.ReactNode> = {
   inbox: <InboxOutlined />,
+  dashboard: <AreaChartOutlined />,
   types: <FormOutlined />,
 };
 
-/** Where each service-request screen lives; a request's page counts as the inbox. */
+/**
+ * Where each service-request screen lives; a request's page counts as the inbox. The dashboard's
+ * path starts like the inbox's: the longest match wins (`requestScreenAt`).
+ */
 const REQUEST_PATHS: Record<RequestScreen, string[]> = {
   inbox: ["/governance/requests"],
+  dashboard: ["/governance/requests/dashboard"],
   types: ["/governance/request-types"],
 };
+
+function requestScreenAt(pathname: string, screens: RequestScreen[]): RequestScreen | undefined {
+  let best: [RequestScreen, number] | undefined;
+  for (const screen of screens) {
+    for (const path of REQUEST_PATHS[screen]) {
+      if (pathname.startsWith(path) && path.length > (best?.[1] ?? -1)) best = [screen, path.length];
+    }
+  }
+  return best?.[0];
+}
 
 /**
  * The frame around every logged-in page: who is logged in with which roles in which areas
@@ -198,7 +214,7 @@ function Shell() {
   const selected =
     screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ??
     registerScreens.find((s) => REGISTER_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
-    requestScreens.find((s) => REQUEST_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
+    requestScreenAt(location.pathname, requestScreens) ??
     "";
   const menuItems: MenuProps["items"] = [
     ...screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) })),
