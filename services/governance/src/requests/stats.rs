@@ -136,18 +136,19 @@ impl Requests {
             .transpose()?
             .unwrap_or(0) as i32;
 
-        // Judged against the due time a request was filed with. Counted: those due in the range
-        // (up to now: one due later today is not missed yet) and those settled in time in it
-        // ahead of their due time; a merged or rejected request was no matter of the SLA. Met:
-        // resolved (or closed) by the due time and still so — one reopened since is not settled.
+        // Judged against the due time a request was filed with. Counted, as the contract says:
+        // those due in the range (up to now: one due later today is not missed yet) and those
+        // resolved in it; a merged or rejected request was no matter of the SLA. Met: resolved
+        // (or closed) by the due time and still so — one reopened since is not settled.
         let settled = "status IN (4, 5) AND resolved_at <= first_due_at";
         let compliance = rows(
             db,
             format!(
                 "SELECT village_code, count(*) AS due, count(*) FILTER (WHERE {settled}) AS met \
-                 FROM service_requests WHERE {condition} AND status NOT IN (6, 8) \
+                 FROM service_requests WHERE {condition} AND first_due_at IS NOT NULL \
+                 AND status NOT IN (6, 8) \
                  AND ((first_due_at >= $2 AND first_due_at < least($3, $4)) \
-                      OR ({settled} AND resolved_at >= $2 AND resolved_at < $3)) \
+                      OR (resolved_at >= $2 AND resolved_at < $3)) \
                  GROUP BY village_code ORDER BY village_code"
             ),
             vec![area.clone(), from.into(), until.into(), now.into()],
