@@ -29,7 +29,7 @@ use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as pb;
 
 use self::parse::{DayCursor, ListCalendarDays, SetCalendarDays, UpdateAreaSettings};
-use crate::entity::request_area_settings::Model as SettingsRow;
+use crate::entity::request_area_settings::{Column as SettingsColumn, Model as SettingsRow};
 use crate::entity::working_calendar_days::Model as DayRow;
 use crate::register::{decoded_actor, encoded_actor};
 use crate::request_types::{localized, translations};
@@ -142,7 +142,24 @@ impl RequestSettings {
                     updated_by: encoded_actor(caller),
                     ..own
                 };
-                store::save_settings(txn, row.clone()).await?;
+                let changed: Vec<_> = [
+                    (
+                        command.reopen_window_days.is_some(),
+                        SettingsColumn::ReopenWindowDays,
+                    ),
+                    (
+                        command.duplicate_radius_metres.is_some(),
+                        SettingsColumn::DuplicateRadiusMetres,
+                    ),
+                    (
+                        command.duplicate_window_days.is_some(),
+                        SettingsColumn::DuplicateWindowDays,
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(given, column)| given.then_some(column))
+                .collect();
+                store::save_settings(txn, row.clone(), &changed).await?;
                 crate::audit::append(
                     txn,
                     caller,

@@ -32,17 +32,23 @@ pub async fn settings_above<C: ConnectionTrait>(
 }
 
 /// Writes an area's own settings (inserted or replaced).
-pub async fn save_settings<C: ConnectionTrait>(conn: &C, row: SettingsRow) -> Result<(), DbErr> {
+/// Writes an area's own settings; over a row already there, only the `changed` columns (and who
+/// changed them, when): two officials changing different settings of an area at once both keep
+/// their change.
+pub async fn save_settings<C: ConnectionTrait>(
+    conn: &C,
+    row: SettingsRow,
+    changed: &[SettingsColumn],
+) -> Result<(), DbErr> {
     AreaSettings::insert(row.into_active_model())
         .on_conflict(
             OnConflict::column(SettingsColumn::Area)
-                .update_columns([
-                    SettingsColumn::ReopenWindowDays,
-                    SettingsColumn::DuplicateRadiusMetres,
-                    SettingsColumn::DuplicateWindowDays,
-                    SettingsColumn::UpdatedAt,
-                    SettingsColumn::UpdatedBy,
-                ])
+                .update_columns(
+                    changed
+                        .iter()
+                        .copied()
+                        .chain([SettingsColumn::UpdatedAt, SettingsColumn::UpdatedBy]),
+                )
                 .to_owned(),
         )
         .exec_without_returning(conn)
