@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::people::grants::MIGRATION.boxed());
         migrations.push(crate::requests::INBOX_MIGRATION.boxed());
         migrations.push(crate::requests::NUMBER_BLOCK_MIGRATION.boxed());
+        migrations.push(crate::request_types::PUBLIC_LISTING_MIGRATION.boxed());
         migrations
     }
 }
