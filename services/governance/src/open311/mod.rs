@@ -14,10 +14,12 @@
 //!
 //! **POST** is an agency's: its access token from identity's client-credentials exchange, sent as
 //! `Authorization: Bearer` or as `api_key`, verified locally against the cached key set (never a
-//! call to identity). The agency files on behalf of the person named (`first_name`, `last_name`,
-//! `phone`) under `governance.requests:write` for the village, through the same rules as
-//! `CreateServiceRequest`. `media_url` is not fetched (the server does not reach out to
-//! addresses it is given); the answer's `service_notice` says so.
+//! call to identity), under `governance.requests:write` for the village, through the same rules
+//! as `CreateServiceRequest`. A person named (`first_name`, `last_name`, `email`) is filed for
+//! on behalf of, with their `phone` (required then: it is how they are answered; `email` is not
+//! kept); nobody named, the request is the agency's own (channel AGENCY, no contact, no consent).
+//! `media_url` is not fetched (the server does not reach out to addresses it is given); the
+//! answer's `service_notice` says so.
 //!
 //! Errors are the spec's list of `{code, description}` with the HTTP status of the first.
 
@@ -424,7 +426,21 @@ impl Open311 {
         for (code, values) in lists {
             field_values.insert(code, serde_json::to_string(&values).unwrap_or_default());
         }
+        // A person named is answered by phone: without one, nobody could answer them. Nobody
+        // named: the agency's own request (no requester, no contact, no consent noted).
         let name = views::person(&get("first_name"), &get("last_name"));
+        let named = !name.is_empty() || !get("phone").is_empty() || !get("email").is_empty();
+        if named && get("phone").is_empty() {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "phone: required when a person is named (first_name, last_name or email): the phone to answer them on",
+            ));
+        }
+        let consent = if named {
+            "filed through Open311 by the agency, which holds the person's consent".to_owned()
+        } else {
+            String::new()
+        };
         let request = pb::CreateServiceRequestRequest {
             request_id: Uuid::now_v7().to_string(),
             service_request: Some(pb::ServiceRequest {
@@ -435,9 +451,7 @@ impl Open311 {
                 field_values: field_values.into_iter().collect(),
                 contact_name: name,
                 contact_phone: get("phone"),
-                on_behalf_consent:
-                    "filed through Open311 by the agency, which holds the person's consent"
-                        .to_owned(),
+                on_behalf_consent: consent,
                 channel: pb::RequestChannel::Agency as i32,
                 ..Default::default()
             }),

@@ -446,3 +446,70 @@ async fn only_public_photos_are_given_as_media_urls() {
     );
     assert_eq!(media(&ids[1]), "", "a private photo stays private");
 }
+
+/// GeoReport v2 makes the person optional: an agency naming nobody files its own request; a
+/// person named needs their phone, asked for by its Open311 name.
+#[tokio::test]
+async fn an_agency_files_its_own_request_or_a_persons_with_their_phone() {
+    let door = Door::new().await;
+    let base = [
+        ("jurisdiction_id", VILLAGE),
+        ("service_code", door.type_id.as_str()),
+        ("description", "桥南路面有个大坑"),
+        ("attribute[size]", "small"),
+    ];
+    for person in [
+        vec![("email", "wang@example.com")],
+        vec![("first_name", "秀英"), ("last_name", "王")],
+        vec![("first_name", "秀英"), ("email", "wang@example.com")],
+    ] {
+        let form: Vec<(&str, &str)> = base.iter().copied().chain(person.clone()).collect();
+        let (status, body) = door.post("requests.json", Some(&door.agency), &form).await;
+        assert_eq!(status, 400, "{person:?}: {body}");
+        let description = json(&body)[0]["description"].as_str().unwrap().to_owned();
+        assert!(
+            description.starts_with("phone: "),
+            "{person:?}: {description}"
+        );
+        assert!(!description.contains("consent"), "{description}");
+    }
+    let (status, body) = door.post("requests.xml", Some(&door.agency), &base).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body
+        .split("<service_request_id>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let official = door.app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, VILLAGE)],
+    );
+    let seen = GovernanceServiceClient::new(door.app.channel().await)
+        .get_service_request(door.app.request(
+            pb::GetServiceRequestRequest {
+                service_request_id: id,
+            },
+            &official,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap();
+    assert_eq!(seen.channel, pb::RequestChannel::Agency as i32);
+    assert_eq!(
+        (
+            seen.requester_user_id.as_str(),
+            seen.contact_name.as_str(),
+            seen.contact_phone.as_str(),
+            seen.on_behalf_consent.as_str()
+        ),
+        ("", "", "", ""),
+        "the agency's own: nobody else to answer"
+    );
+    assert_eq!(
+        seen.filed_by.unwrap().kind,
+        common::ActorKind::Agency as i32
+    );
+}
