@@ -10,7 +10,13 @@
 //! service definition's attributes. A request's `status` is `open` while it is being handled and
 //! `closed` once resolved, closed, rejected or merged; `status_notes` is its latest public note;
 //! `agency_responsible` the name of the area now answerable; `media_url` its first public photo.
-//! Nothing personal leaves through this door: no requester, no contact.
+//!
+//! **What is public.** Villagers file from home, and some types are personal (a certificate), so
+//! `GET requests` and `requests/{id}` show only requests of a type listed publicly
+//! (`RequestType.public_listing`, chosen by the type's owner); the others are as if they did not
+//! exist. A listed request's description and address are shown, its point rounded to 3 decimals
+//! (about 100 m). Never a requester or a contact. `services` lists every active type, listed or
+//! not: agencies file to them.
 //!
 //! **POST** is an agency's: its access token from identity's client-credentials exchange, sent as
 //! `Authorization: Bearer` or as `api_key`, verified locally against the cached key set (never a
@@ -215,6 +221,35 @@ impl Open311 {
             Uuid::parse_str(id).ok()
         })
         .ok_or_else(|| bad("service_request_id: a comma-separated list of ids"))?;
+        // The spec: "service_request_id ... overrides all other arguments".
+        let query = if ids.is_empty() {
+            self.filters(params)?
+        } else {
+            crate::requests::store::PublicQuery {
+                ids,
+                ..Default::default()
+            }
+        };
+        let rows = crate::requests::store::public_list(&self.db, &query, MAX_REQUESTS)
+            .await
+            .map_err(Problem::internal)?;
+        if !query.ids.is_empty() && rows.is_empty() {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "no such service request",
+            ));
+        }
+        let extras = self.extras(&rows).await?;
+        Ok(views::requests(format, &rows, &extras))
+    }
+
+    /// The filters of a `GET requests` that names no ids: `service_code`, `status`,
+    /// `start_date`, `end_date` (90 days back from the end by default), `jurisdiction_id`.
+    fn filters(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<crate::requests::store::PublicQuery, Problem> {
+        let bad = |what: &str| Problem::new(StatusCode::BAD_REQUEST, what);
         let types = list_of(params.get("service_code"), |id| Uuid::parse_str(id).ok())
             .ok_or_else(|| bad("service_code: a comma-separated list of service codes"))?;
         let statuses = list_of(params.get("status"), |status| match status {
@@ -241,13 +276,9 @@ impl Open311 {
             Some(code) => Some(jurisdiction(code)?),
             None => None,
         };
-        let start = match (start, ids.is_empty()) {
-            (Some(start), _) => Some(start),
-            (None, true) => {
-                Some(end.unwrap_or_else(|| self.clock.now()) - chrono::Duration::days(DEFAULT_DAYS))
-            }
-            (None, false) => None,
-        };
+        let start = start.unwrap_or_else(|| {
+            end.unwrap_or_else(|| self.clock.now()) - chrono::Duration::days(DEFAULT_DAYS)
+        });
         let open = match (
             statuses.iter().any(|s| s == "open"),
             statuses.iter().any(|s| s == "closed"),
@@ -256,28 +287,14 @@ impl Open311 {
             (false, true) => Some(false),
             _ => None,
         };
-        let rows = crate::requests::store::public_list(
-            &self.db,
-            &crate::requests::store::PublicQuery {
-                ids,
-                types,
-                open,
-                start,
-                end,
-                area,
-            },
-            MAX_REQUESTS,
-        )
-        .await
-        .map_err(Problem::internal)?;
-        if params.contains_key("service_request_id") && rows.is_empty() {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "no such service request",
-            ));
-        }
-        let extras = self.extras(&rows).await?;
-        Ok(views::requests(format, &rows, &extras))
+        Ok(crate::requests::store::PublicQuery {
+            ids: Vec::new(),
+            types,
+            open,
+            start: Some(start),
+            end,
+            area,
+        })
     }
 
     /// What each request's public view needs beyond its row: its type's name, the answerable

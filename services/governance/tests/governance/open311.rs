@@ -34,8 +34,10 @@ struct Door {
     app: TestApp,
     base: String,
     http: reqwest::Client,
+    /// A publicly listed type (road damage).
     type_id: String,
     agency: String,
+    township: String,
 }
 
 impl Door {
@@ -84,6 +86,7 @@ impl Door {
                         ],
                         responsible_role: RoleProto::VillageOfficial as i32,
                         sla_hours: 72,
+                        public_listing: true,
                         ..Default::default()
                     }),
                 },
@@ -107,7 +110,34 @@ impl Door {
             http: terrace_testkit::http_client(),
             type_id: request_type.id,
             agency,
+            township,
         }
+    }
+
+    /// A type of the township without extra fields, listed publicly or not.
+    async fn plain_type(&self, code: &str, public_listing: bool) -> String {
+        GovernanceServiceClient::new(self.app.channel().await)
+            .create_request_type(self.app.request(
+                pb::CreateRequestTypeRequest {
+                    request_id: request_id(),
+                    request_type: Some(pb::RequestType {
+                        area: Some(AdminScope::parse(TOWNSHIP).unwrap().to_proto()),
+                        code: code.into(),
+                        name: zh(code),
+                        group: "misc".into(),
+                        responsible_role: RoleProto::VillageOfficial as i32,
+                        public_listing,
+                        ..Default::default()
+                    }),
+                },
+                &self.township,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .request_type
+            .unwrap()
+            .id
     }
 
     async fn get(&self, path: &str) -> (u16, String, String) {
@@ -306,7 +336,11 @@ async fn an_agency_posts_a_request_and_anyone_reads_it_back_without_personal_dat
     assert_eq!(request["description"], "桥南路面有个大坑");
     assert_eq!(request["address"], "村口大桥南");
     assert_eq!(request["agency_responsible"], "余村村委会");
-    assert_eq!(request["lat"], 30.5231);
+    assert_eq!(
+        (request["lat"].as_f64(), request["long"].as_f64()),
+        (Some(30.523), Some(119.61)),
+        "to about 100 m"
+    );
     assert!(
         request["requested_datetime"]
             .as_str()
@@ -447,6 +481,107 @@ async fn only_public_photos_are_given_as_media_urls() {
     assert_eq!(media(&ids[1]), "", "a private photo stays private");
 }
 
+/// A request of a type not listed publicly (a certificate says something about a person) is not
+/// there for anonymous readers at all; `services` still lists its type, for agencies to file to.
+#[tokio::test]
+async fn requests_of_a_type_not_listed_publicly_are_not_published() {
+    let door = Door::new().await;
+    let certificate = door.plain_type("certificate", false).await;
+    let (_, _, body) = door
+        .get(&format!("services.json?jurisdiction_id={VILLAGE}"))
+        .await;
+    let codes: Vec<String> = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|service| service["service_code"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(codes.contains(&certificate), "{codes:?}");
+
+    let mut ids = Vec::new();
+    for (code, description) in [
+        (certificate.as_str(), "需要居住证明，办低保用"),
+        (door.type_id.as_str(), "桥南路面有个大坑"),
+    ] {
+        let mut form = vec![
+            ("jurisdiction_id", VILLAGE),
+            ("service_code", code),
+            ("lat", "30.5231"),
+            ("long", "119.6102"),
+            ("address_string", "余村 3 组 12 号"),
+            ("description", description),
+        ];
+        if code == door.type_id {
+            form.push(("attribute[size]", "small"));
+        }
+        let (status, body) = door.post("requests.json", Some(&door.agency), &form).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(
+            json(&body)[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (hidden, shown) = (&ids[0], &ids[1]);
+
+    // The list has the road's request only, and nothing of the certificate's.
+    let (_, _, body) = door.get("requests.json").await;
+    let listed = json(&body);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(listed[0]["service_request_id"], shown.as_str());
+    assert!(!body.contains("居住证明"), "{body}");
+    let (_, _, body) = door
+        .get(&format!("requests.xml?service_code={certificate}"))
+        .await;
+    assert_eq!(
+        body,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests></service_requests>"
+    );
+    // By its id, as if it did not exist: the spec's error, in JSON and XML.
+    let (status, _, body) = door.get(&format!("requests/{hidden}.json")).await;
+    assert_eq!(status, 404);
+    assert_eq!(json(&body)[0]["code"], 404);
+    let (status, _, body) = door
+        .get(&format!("requests.xml?service_request_id={hidden}"))
+        .await;
+    assert_eq!(status, 404);
+    assert!(body.contains("<errors><error><code>404</code>"), "{body}");
+    let (status, _, body) = door
+        .get(&format!(
+            "requests.json?service_request_id={hidden},{shown}"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body).as_array().unwrap().len(), 1, "{body}");
+
+    // Listed again by its owner: there, with its point to about 100 m.
+    let mut client = GovernanceServiceClient::new(door.app.channel().await);
+    client
+        .update_request_type(door.app.request(
+            pb::UpdateRequestTypeRequest {
+                request_id: request_id(),
+                request_type: Some(pb::RequestType {
+                    id: certificate.clone(),
+                    public_listing: true,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["public_listing".into()],
+                }),
+            },
+            &door.township,
+        ))
+        .await
+        .unwrap();
+    let (status, _, body) = door.get(&format!("requests/{hidden}.xml")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("<lat>30.523</lat><long>119.61</long>"),
+        "{body}"
+    );
+}
+
 /// GeoReport v2 makes the person optional: an agency naming nobody files its own request; a
 /// person named needs their phone, asked for by its Open311 name.
 #[tokio::test]
@@ -512,4 +647,59 @@ async fn an_agency_files_its_own_request_or_a_persons_with_their_phone() {
         seen.filed_by.unwrap().kind,
         common::ActorKind::Agency as i32
     );
+}
+
+/// "service_request_id ... overrides all other arguments" (GeoReport v2, GET service requests).
+#[tokio::test]
+async fn a_service_request_id_overrides_every_other_filter() {
+    use terrace_proto::governance::v1::ServiceRequestStatus as S;
+    let door = Door::new().await;
+    let (status, body) = door
+        .post("requests.json", Some(&door.agency), &door.pothole("small"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = json(&body)[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    GovernanceServiceClient::new(door.app.channel().await)
+        .change_service_request_status(door.app.request(
+            pb::ChangeServiceRequestStatusRequest {
+                request_id: request_id(),
+                service_request_id: id.clone(),
+                status: S::Rejected as i32,
+                note: "重复上报".into(),
+                note_visibility: pb::NoteVisibility::Public as i32,
+                expected_status: 0,
+            },
+            &door.agency,
+        ))
+        .await
+        .unwrap();
+    let other_type = Uuid::now_v7();
+    for others in [
+        "status=open".to_owned(),
+        format!("service_code={other_type}"),
+        "start_date=2030-01-01T00:00:00Z".to_owned(),
+        "end_date=2020-01-01T00:00:00Z".to_owned(),
+        "jurisdiction_id=330523101".to_owned(),
+        "status=somewhere&start_date=yesterday&jurisdiction_id=x".to_owned(),
+    ] {
+        let (status, _, body) = door
+            .get(&format!("requests.json?service_request_id={id}&{others}"))
+            .await;
+        assert_eq!(status, 200, "{others}: {body}");
+        let found = json(&body);
+        assert_eq!(found[0]["service_request_id"], id.as_str(), "{others}");
+        assert_eq!(
+            (
+                found[0]["status"].as_str(),
+                found[0]["status_notes"].as_str()
+            ),
+            (Some("closed"), Some("重复上报"))
+        );
+    }
+    // Without it, the filters apply.
+    let (_, _, body) = door.get("requests.json?status=open").await;
+    assert_eq!(json(&body), serde_json::json!([]));
 }
