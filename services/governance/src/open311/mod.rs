@@ -8,8 +8,10 @@
 //! `jurisdiction_id` is an administrative code: for `services`, the types relevant to that area;
 //! for a POST, the village the request concerns (required). A type's extra fields are the
 //! service definition's attributes. A request's `status` is `open` while it is being handled and
-//! `closed` once resolved, closed, rejected or merged; `status_notes` is its latest public note;
-//! `agency_responsible` the name of the area now answerable; `media_url` its first public photo.
+//! `closed` once resolved, closed, rejected or merged; `status_notes` is the latest public note
+//! an official wrote (with a status change or as a note: never a requester's note, rating
+//! comment or reopening reason, an edit or an escalation); `agency_responsible` the name of the
+//! area now answerable; `media_url` its first public photo.
 //!
 //! **What is public.** Villagers file from home, and some types are personal (a certificate), so
 //! `GET requests` and `requests/{id}` show only requests of a type listed publicly
@@ -31,7 +33,7 @@
 
 mod views;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -40,10 +42,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Verifier};
 use terrace_platform::error::Error;
+use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as pb;
 use uuid::Uuid;
 
@@ -297,24 +301,37 @@ impl Open311 {
         })
     }
 
-    /// What each request's public view needs beyond its row: its type's name, the answerable
-    /// area's name, its latest public note, its first public photo.
+    /// What each request's public view needs beyond its row: its type (its name, whether it is
+    /// listed), the answerable area's name, its latest official note, its first public photo.
     async fn extras(&self, rows: &[RequestRow]) -> Result<views::Extras, Problem> {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut extras = views::Extras::default();
         if ids.is_empty() {
             return Ok(extras);
         }
+        let requesters: HashMap<Uuid, Option<Uuid>> = rows
+            .iter()
+            .map(|row| (row.id, row.requester_user_id))
+            .collect();
         let backend = self.db.get_database_backend();
+        // The candidates for `status_notes`, newest first: public words written with a status
+        // change (not a requester's reopening) or as a note. Whose they are is in the encoded
+        // actor, read below.
         let notes = self
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                // The latest public note of each: DISTINCT ON, which the builder cannot say.
-                "SELECT DISTINCT ON (service_request_id) service_request_id, note \
-                 FROM service_request_timeline WHERE service_request_id = ANY($1) \
-                 AND visibility = 1 AND note <> '' ORDER BY service_request_id, id DESC",
-                [ids.clone().into()],
+                "SELECT service_request_id, note, actor FROM service_request_timeline \
+                 WHERE service_request_id = ANY($1) AND visibility = $2 AND note <> '' \
+                 AND ((kind = $3 AND to_status <> $4) OR kind = $5) \
+                 ORDER BY service_request_id, id DESC",
+                [
+                    ids.clone().into(),
+                    (pb::NoteVisibility::Public as i16).into(),
+                    (pb::TimelineEntryKind::StatusChanged as i16).into(),
+                    (pb::ServiceRequestStatus::Reopened as i16).into(),
+                    (pb::TimelineEntryKind::Note as i16).into(),
+                ],
             ))
             .await
             .map_err(Problem::internal)?;
@@ -322,9 +339,16 @@ impl Open311 {
             let id: Uuid = row
                 .try_get("", "service_request_id")
                 .map_err(Problem::internal)?;
-            extras
-                .notes
-                .insert(id, row.try_get("", "note").map_err(Problem::internal)?);
+            if extras.notes.contains_key(&id) {
+                continue;
+            }
+            let actor: Vec<u8> = row.try_get("", "actor").map_err(Problem::internal)?;
+            let actor = common::Actor::decode(actor.as_slice()).map_err(Problem::internal)?;
+            if by_official(&actor, requesters.get(&id).copied().flatten()) {
+                extras
+                    .notes
+                    .insert(id, row.try_get("", "note").map_err(Problem::internal)?);
+            }
         }
         let type_ids: Vec<Uuid> = rows.iter().map(|row| row.type_id).collect();
         for row in crate::request_types::store::by_ids(&self.db, &type_ids)
@@ -491,6 +515,19 @@ impl Open311 {
             "media_url was not fetched: photos are uploaded through the GovernanceService UploadPhoto RPC".to_owned()
         };
         Ok(views::created(format, &id, &notice))
+    }
+}
+
+/// Whether a timeline entry's words are an official's (or a handling agency's): not the
+/// requester's own or their helper's, not a job's.
+fn by_official(actor: &common::Actor, requester: Option<Uuid>) -> bool {
+    let is_requester = |user: &str| requester.is_some_and(|id| id.to_string() == user);
+    match common::ActorKind::try_from(actor.kind) {
+        Ok(common::ActorKind::User) => {
+            !is_requester(&actor.user_id) && !is_requester(&actor.on_behalf_of_user_id)
+        }
+        Ok(common::ActorKind::Agency) => true,
+        _ => false,
     }
 }
 

@@ -582,6 +582,158 @@ async fn requests_of_a_type_not_listed_publicly_are_not_published() {
     );
 }
 
+/// `status_notes` is what an official said publicly, with a status change or as a note: never
+/// the requester's note, rating comment or reopening reason, an internal note, an edit or an
+/// escalation's reason.
+#[tokio::test]
+async fn status_notes_are_an_officials_public_words() {
+    use terrace_proto::governance::v1::ServiceRequestStatus as S;
+    let door = Door::new().await;
+    let mut client = GovernanceServiceClient::new(door.app.channel().await);
+    let villager = door
+        .app
+        .token(&Uuid::now_v7().to_string(), &[(Role::Resident, VILLAGE)]);
+    let official = door.app.token(
+        &Uuid::now_v7().to_string(),
+        &[(Role::VillageOfficial, VILLAGE)],
+    );
+    let id = client
+        .create_service_request(door.app.request(
+            pb::CreateServiceRequestRequest {
+                request_id: request_id(),
+                service_request: Some(pb::ServiceRequest {
+                    type_id: door.type_id.clone(),
+                    village_code: VILLAGE.into(),
+                    description: "坑".into(),
+                    field_values: [("size".to_owned(), "small".to_owned())].into(),
+                    ..Default::default()
+                }),
+                on_behalf_of_user_id: String::new(),
+            },
+            &villager,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_request
+        .unwrap()
+        .id;
+    let notes = async || {
+        let (status, _, body) = door.get(&format!("requests/{id}.json")).await;
+        assert_eq!(status, 200, "{body}");
+        json(&body)[0]["status_notes"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(notes().await, "");
+    let change =
+        |to: S, note: &str, visibility: pb::NoteVisibility| pb::ChangeServiceRequestStatusRequest {
+            request_id: request_id(),
+            service_request_id: id.clone(),
+            status: to as i32,
+            note: note.into(),
+            note_visibility: visibility as i32,
+            expected_status: 0,
+        };
+    let note = |text: &str, visibility: pb::NoteVisibility| pb::AddServiceRequestNoteRequest {
+        request_id: request_id(),
+        service_request_id: id.clone(),
+        note: text.into(),
+        visibility: visibility as i32,
+        photos: Vec::new(),
+    };
+    use pb::NoteVisibility::{Internal, Public};
+    client
+        .change_service_request_status(door.app.request(
+            change(S::Acknowledged, "已收到，明天去看", Public),
+            &official,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(notes().await, "已收到，明天去看");
+
+    // The requester's note, an internal note, an edit: not the status notes.
+    client
+        .add_service_request_note(door.app.request(note("坑越来越大了", Public), &villager))
+        .await
+        .unwrap();
+    client
+        .add_service_request_note(door.app.request(note("今年预算不够", Internal), &official))
+        .await
+        .unwrap();
+    client
+        .update_service_request(door.app.request(
+            pb::UpdateServiceRequestRequest {
+                request_id: request_id(),
+                service_request: Some(pb::ServiceRequest {
+                    id: id.clone(),
+                    priority: pb::RequestPriority::High as i32,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["priority".into()],
+                }),
+            },
+            &official,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(notes().await, "已收到，明天去看");
+
+    // Resolved; the requester rates it with a comment and reopens it with a reason.
+    for (to, text) in [(S::InProgress, ""), (S::Resolved, "已用沥青补好")] {
+        client
+            .change_service_request_status(door.app.request(change(to, text, Public), &official))
+            .await
+            .unwrap();
+    }
+    assert_eq!(notes().await, "已用沥青补好");
+    client
+        .rate_service_request(door.app.request(
+            pb::RateServiceRequestRequest {
+                request_id: request_id(),
+                service_request_id: id.clone(),
+                rating: 2,
+                comment: "修得太慢".into(),
+            },
+            &villager,
+        ))
+        .await
+        .unwrap();
+    client
+        .reopen_service_request(door.app.request(
+            pb::ReopenServiceRequestRequest {
+                request_id: request_id(),
+                service_request_id: id.clone(),
+                reason: "下了一场雨又塌了".into(),
+            },
+            &villager,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(notes().await, "已用沥青补好");
+    // Escalated with a reason: the reason is not a status note either.
+    client
+        .escalate_service_request(door.app.request(
+            pb::EscalateServiceRequestRequest {
+                request_id: request_id(),
+                service_request_id: id.clone(),
+                reason: "村里修不了，要镇里派工程队".into(),
+            },
+            &official,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(notes().await, "已用沥青补好");
+    // The township, now answerable, writes publicly: that is the latest.
+    client
+        .add_service_request_note(
+            door.app
+                .request(note("工程队周五到", Public), &door.township),
+        )
+        .await
+        .unwrap();
+    assert_eq!(notes().await, "工程队周五到");
+}
+
 /// GeoReport v2 makes the person optional: an agency naming nobody files its own request; a
 /// person named needs their phone, asked for by its Open311 name.
 #[tokio::test]
