@@ -811,8 +811,8 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "办理时限按小时或按工作日计，不能两者都填",
     ),
     (
-        "{} cannot be changed; name, description, group, fields, responsible_role, sla_hours, sla_working_days or active can",
-        "{} 不能修改；可以修改 name、description、group、fields、responsible_role、sla_hours、sla_working_days 或 active",
+        "{} cannot be changed; name, description, group, fields, responsible_role, sla_hours, sla_working_days, active or public_listing can",
+        "{} 不能修改；可以修改 name、description、group、fields、responsible_role、sla_hours、sla_working_days、active 或 public_listing",
     ),
     (
         "give village_code or defined_in, not both",

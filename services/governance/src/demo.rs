@@ -209,7 +209,9 @@ pub async fn create_demo_register(register: &Register) -> anyhow::Result<usize> 
 }
 
 /// The demonstration catalogue of request types: what 安吉县 offers all its villages and what
-/// 天荒坪镇 adds for its own, created once (nothing if the county has types already).
+/// 天荒坪镇 adds for its own, created once (nothing if the county has types already). Public
+/// works (roads, street lights, wells) are listed publicly through Open311; certificates, which
+/// say something about a person, are not.
 pub async fn create_demo_request_types(
     types: &crate::request_types::RequestTypes,
 ) -> anyhow::Result<usize> {
@@ -270,6 +272,7 @@ pub async fn create_demo_request_types(
                 }],
                 responsible_role: RoleProto::VillageOfficial as i32,
                 sla_working_days: 3,
+                public_listing: true,
                 ..Default::default()
             },
         ),
@@ -286,6 +289,7 @@ pub async fn create_demo_request_types(
                 fields: vec![field("pole_number", "灯杆编号", "Pole number", Kind::Text)],
                 responsible_role: RoleProto::VillageOfficial as i32,
                 sla_hours: 48,
+                public_listing: true,
                 ..Default::default()
             },
         ),
@@ -317,6 +321,7 @@ pub async fn create_demo_request_types(
                 ],
                 responsible_role: RoleProto::VillageOfficial as i32,
                 sla_working_days: 1,
+                public_listing: true,
                 ..Default::default()
             },
         ),

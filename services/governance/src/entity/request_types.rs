@@ -24,6 +24,9 @@ pub struct Model {
     pub sla_hours: i32,
     pub sla_working_days: i32,
     pub active: bool,
+    /// Whether its requests are listed publicly (Open311's anonymous `GET requests`);
+    /// added by `crate::request_types::PUBLIC_LISTING_MIGRATION`, false for older types.
+    pub public_listing: bool,
     /// Raised by every change.
     pub version: i64,
     pub created_at: DateTimeUtc,

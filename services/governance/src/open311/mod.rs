@@ -8,22 +8,32 @@
 //! `jurisdiction_id` is an administrative code: for `services`, the types relevant to that area;
 //! for a POST, the village the request concerns (required). A type's extra fields are the
 //! service definition's attributes. A request's `status` is `open` while it is being handled and
-//! `closed` once resolved, closed, rejected or merged; `status_notes` is its latest public note;
-//! `agency_responsible` the name of the area now answerable; `media_url` its first public photo.
-//! Nothing personal leaves through this door: no requester, no contact.
+//! `closed` once resolved, closed, rejected or merged; `status_notes` is the latest public note
+//! an official wrote (with a status change or as a note: never a requester's note, rating
+//! comment or reopening reason, an edit or an escalation); `agency_responsible` the name of the
+//! area now answerable; `media_url` its first public photo.
+//!
+//! **What is public.** Villagers file from home, and some types are personal (a certificate), so
+//! `GET requests` and `requests/{id}` show only requests of a type listed publicly
+//! (`RequestType.public_listing`, chosen by the type's owner); the others are as if they did not
+//! exist. A listed request's description and address are shown, its point rounded to 3 decimals
+//! (about 100 m). Never a requester or a contact. `services` lists every active type, listed or
+//! not: agencies file to them.
 //!
 //! **POST** is an agency's: its access token from identity's client-credentials exchange, sent as
 //! `Authorization: Bearer` or as `api_key`, verified locally against the cached key set (never a
-//! call to identity). The agency files on behalf of the person named (`first_name`, `last_name`,
-//! `phone`) under `governance.requests:write` for the village, through the same rules as
-//! `CreateServiceRequest`. `media_url` is not fetched (the server does not reach out to
-//! addresses it is given); the answer's `service_notice` says so.
+//! call to identity), under `governance.requests:write` for the village, through the same rules
+//! as `CreateServiceRequest`. A person named (`first_name`, `last_name`, `email`) is filed for
+//! on behalf of, with their `phone` (required then: it is how they are answered; `email` is not
+//! kept); nobody named, the request is the agency's own (channel AGENCY, no contact, no consent).
+//! `media_url` is not fetched (the server does not reach out to addresses it is given); the
+//! answer's `service_notice` says so.
 //!
 //! Errors are the spec's list of `{code, description}` with the HTTP status of the first.
 
 mod views;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,10 +42,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use prost::Message as _;
 use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminScope, Caller, Verifier};
 use terrace_platform::error::Error;
+use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as pb;
 use uuid::Uuid;
 
@@ -213,6 +225,35 @@ impl Open311 {
             Uuid::parse_str(id).ok()
         })
         .ok_or_else(|| bad("service_request_id: a comma-separated list of ids"))?;
+        // The spec: "service_request_id ... overrides all other arguments".
+        let query = if ids.is_empty() {
+            self.filters(params)?
+        } else {
+            crate::requests::store::PublicQuery {
+                ids,
+                ..Default::default()
+            }
+        };
+        let rows = crate::requests::store::public_list(&self.db, &query, MAX_REQUESTS)
+            .await
+            .map_err(Problem::internal)?;
+        if !query.ids.is_empty() && rows.is_empty() {
+            return Err(Problem::new(
+                StatusCode::NOT_FOUND,
+                "no such service request",
+            ));
+        }
+        let extras = self.extras(&rows).await?;
+        Ok(views::requests(format, &rows, &extras))
+    }
+
+    /// The filters of a `GET requests` that names no ids: `service_code`, `status`,
+    /// `start_date`, `end_date` (90 days back from the end by default), `jurisdiction_id`.
+    fn filters(
+        &self,
+        params: &BTreeMap<String, String>,
+    ) -> Result<crate::requests::store::PublicQuery, Problem> {
+        let bad = |what: &str| Problem::new(StatusCode::BAD_REQUEST, what);
         let types = list_of(params.get("service_code"), |id| Uuid::parse_str(id).ok())
             .ok_or_else(|| bad("service_code: a comma-separated list of service codes"))?;
         let statuses = list_of(params.get("status"), |status| match status {
@@ -239,13 +280,9 @@ impl Open311 {
             Some(code) => Some(jurisdiction(code)?),
             None => None,
         };
-        let start = match (start, ids.is_empty()) {
-            (Some(start), _) => Some(start),
-            (None, true) => {
-                Some(end.unwrap_or_else(|| self.clock.now()) - chrono::Duration::days(DEFAULT_DAYS))
-            }
-            (None, false) => None,
-        };
+        let start = start.unwrap_or_else(|| {
+            end.unwrap_or_else(|| self.clock.now()) - chrono::Duration::days(DEFAULT_DAYS)
+        });
         let open = match (
             statuses.iter().any(|s| s == "open"),
             statuses.iter().any(|s| s == "closed"),
@@ -254,48 +291,47 @@ impl Open311 {
             (false, true) => Some(false),
             _ => None,
         };
-        let rows = crate::requests::store::public_list(
-            &self.db,
-            &crate::requests::store::PublicQuery {
-                ids,
-                types,
-                open,
-                start,
-                end,
-                area,
-            },
-            MAX_REQUESTS,
-        )
-        .await
-        .map_err(Problem::internal)?;
-        if params.contains_key("service_request_id") && rows.is_empty() {
-            return Err(Problem::new(
-                StatusCode::NOT_FOUND,
-                "no such service request",
-            ));
-        }
-        let extras = self.extras(&rows).await?;
-        Ok(views::requests(format, &rows, &extras))
+        Ok(crate::requests::store::PublicQuery {
+            ids: Vec::new(),
+            types,
+            open,
+            start: Some(start),
+            end,
+            area,
+        })
     }
 
-    /// What each request's public view needs beyond its row: its type's name, the answerable
-    /// area's name, its latest public note, its first public photo.
+    /// What each request's public view needs beyond its row: its type (its name, whether it is
+    /// listed), the answerable area's name, its latest official note, its first public photo.
     async fn extras(&self, rows: &[RequestRow]) -> Result<views::Extras, Problem> {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut extras = views::Extras::default();
         if ids.is_empty() {
             return Ok(extras);
         }
+        let requesters: HashMap<Uuid, Option<Uuid>> = rows
+            .iter()
+            .map(|row| (row.id, row.requester_user_id))
+            .collect();
         let backend = self.db.get_database_backend();
+        // The candidates for `status_notes`, newest first: public words written with a status
+        // change (not a requester's reopening) or as a note. Whose they are is in the encoded
+        // actor, read below.
         let notes = self
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                // The latest public note of each: DISTINCT ON, which the builder cannot say.
-                "SELECT DISTINCT ON (service_request_id) service_request_id, note \
-                 FROM service_request_timeline WHERE service_request_id = ANY($1) \
-                 AND visibility = 1 AND note <> '' ORDER BY service_request_id, id DESC",
-                [ids.clone().into()],
+                "SELECT service_request_id, note, actor FROM service_request_timeline \
+                 WHERE service_request_id = ANY($1) AND visibility = $2 AND note <> '' \
+                 AND ((kind = $3 AND to_status <> $4) OR kind = $5) \
+                 ORDER BY service_request_id, id DESC",
+                [
+                    ids.clone().into(),
+                    (pb::NoteVisibility::Public as i16).into(),
+                    (pb::TimelineEntryKind::StatusChanged as i16).into(),
+                    (pb::ServiceRequestStatus::Reopened as i16).into(),
+                    (pb::TimelineEntryKind::Note as i16).into(),
+                ],
             ))
             .await
             .map_err(Problem::internal)?;
@@ -303,9 +339,16 @@ impl Open311 {
             let id: Uuid = row
                 .try_get("", "service_request_id")
                 .map_err(Problem::internal)?;
-            extras
-                .notes
-                .insert(id, row.try_get("", "note").map_err(Problem::internal)?);
+            if extras.notes.contains_key(&id) {
+                continue;
+            }
+            let actor: Vec<u8> = row.try_get("", "actor").map_err(Problem::internal)?;
+            let actor = common::Actor::decode(actor.as_slice()).map_err(Problem::internal)?;
+            if by_official(&actor, requesters.get(&id).copied().flatten()) {
+                extras
+                    .notes
+                    .insert(id, row.try_get("", "note").map_err(Problem::internal)?);
+            }
         }
         let type_ids: Vec<Uuid> = rows.iter().map(|row| row.type_id).collect();
         for row in crate::request_types::store::by_ids(&self.db, &type_ids)
@@ -424,7 +467,21 @@ impl Open311 {
         for (code, values) in lists {
             field_values.insert(code, serde_json::to_string(&values).unwrap_or_default());
         }
+        // A person named is answered by phone: without one, nobody could answer them. Nobody
+        // named: the agency's own request (no requester, no contact, no consent noted).
         let name = views::person(&get("first_name"), &get("last_name"));
+        let named = !name.is_empty() || !get("phone").is_empty() || !get("email").is_empty();
+        if named && get("phone").is_empty() {
+            return Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "phone: required when a person is named (first_name, last_name or email): the phone to answer them on",
+            ));
+        }
+        let consent = if named {
+            "filed through Open311 by the agency, which holds the person's consent".to_owned()
+        } else {
+            String::new()
+        };
         let request = pb::CreateServiceRequestRequest {
             request_id: Uuid::now_v7().to_string(),
             service_request: Some(pb::ServiceRequest {
@@ -435,9 +492,7 @@ impl Open311 {
                 field_values: field_values.into_iter().collect(),
                 contact_name: name,
                 contact_phone: get("phone"),
-                on_behalf_consent:
-                    "filed through Open311 by the agency, which holds the person's consent"
-                        .to_owned(),
+                on_behalf_consent: consent,
                 channel: pb::RequestChannel::Agency as i32,
                 ..Default::default()
             }),
@@ -460,6 +515,19 @@ impl Open311 {
             "media_url was not fetched: photos are uploaded through the GovernanceService UploadPhoto RPC".to_owned()
         };
         Ok(views::created(format, &id, &notice))
+    }
+}
+
+/// Whether a timeline entry's words are an official's (or a handling agency's): not the
+/// requester's own or their helper's, not a job's.
+fn by_official(actor: &common::Actor, requester: Option<Uuid>) -> bool {
+    let is_requester = |user: &str| requester.is_some_and(|id| id.to_string() == user);
+    match common::ActorKind::try_from(actor.kind) {
+        Ok(common::ActorKind::User) => {
+            !is_requester(&actor.user_id) && !is_requester(&actor.on_behalf_of_user_id)
+        }
+        Ok(common::ActorKind::Agency) => true,
+        _ => false,
     }
 }
 

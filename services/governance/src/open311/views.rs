@@ -402,35 +402,61 @@ pub(super) fn open311_status(status: Status) -> &'static str {
     }
 }
 
+/// A coordinate to 3 decimals (about 100 m north-south, less east-west): where the well or the
+/// road is, not whose house the report was filed from.
+pub(super) fn coarse(degrees: f64) -> f64 {
+    (degrees * 1000.0).round() / 1000.0
+}
+
 pub(super) fn requests(format: Format, rows: &[RequestRow], extras: &Extras) -> Response {
     let views: Vec<RequestView> = rows
         .iter()
-        .map(|row| RequestView {
-            service_request_id: row.id.to_string(),
-            status: open311_status(row.status),
-            status_notes: extras.notes.get(&row.id).cloned().unwrap_or_default(),
-            service_name: extras
+        .map(|row| {
+            // What the villager wrote and where they said, only for a type whose owner chose
+            // to publish its requests (the store lists no others; this holds if one slips in).
+            let listed = extras
                 .types
                 .get(&row.type_id)
-                .map(|t| text(&t.name))
-                .unwrap_or_default(),
-            service_code: row.type_id.to_string(),
-            description: row.description.clone(),
-            agency_responsible: extras
-                .areas
-                .get(&row.responsible_area)
-                .cloned()
-                .unwrap_or_else(|| row.responsible_area.clone()),
-            service_notice: String::new(),
-            requested_datetime: time(row.created_at),
-            updated_datetime: time(row.updated_at),
-            expected_datetime: row.due_at.map(time).unwrap_or_default(),
-            address: row.address.clone(),
-            address_id: String::new(),
-            zipcode: String::new(),
-            lat: row.latitude,
-            long: row.longitude,
-            media_url: extras.media.get(&row.id).cloned().unwrap_or_default(),
+                .is_some_and(|t| t.public_listing);
+            let shown = |text: &str| {
+                if listed {
+                    text.to_owned()
+                } else {
+                    String::new()
+                }
+            };
+            RequestView {
+                service_request_id: row.id.to_string(),
+                status: open311_status(row.status),
+                status_notes: extras.notes.get(&row.id).cloned().unwrap_or_default(),
+                service_name: extras
+                    .types
+                    .get(&row.type_id)
+                    .map(|t| text(&t.name))
+                    .unwrap_or_default(),
+                service_code: row.type_id.to_string(),
+                description: shown(&row.description),
+                agency_responsible: extras
+                    .areas
+                    .get(&row.responsible_area)
+                    .cloned()
+                    .unwrap_or_else(|| row.responsible_area.clone()),
+                service_notice: String::new(),
+                requested_datetime: time(row.created_at),
+                updated_datetime: time(row.updated_at),
+                expected_datetime: row.due_at.map(time).unwrap_or_default(),
+                address: shown(&row.address),
+                address_id: String::new(),
+                zipcode: String::new(),
+                lat: row.latitude.filter(|_| listed).map(coarse),
+                long: row.longitude.filter(|_| listed).map(coarse),
+                media_url: extras
+                    .media
+                    .get(&row.id)
+                    .filter(|_| listed)
+                    .cloned()
+                    .unwrap_or_default(),
+            }
         })
         .collect();
     answer(
@@ -480,6 +506,13 @@ pub(super) fn person(first: &str, last: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_are_given_to_about_a_hundred_metres() {
+        assert_eq!(coarse(30.5231), 30.523);
+        assert_eq!(coarse(119.61058), 119.611);
+        assert_eq!(coarse(-33.86849), -33.868);
+    }
 
     #[test]
     fn names_are_written_as_their_language_writes_them() {

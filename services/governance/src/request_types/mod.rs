@@ -6,7 +6,9 @@
 //! ([`fields`]), the role responsible for handling it, and an SLA in calendar hours or in working
 //! days ([`crate::request_settings`] counts them). A type defined for an area is offered in every
 //! village under it, so a county defines what all its villages share and a township or village
-//! adds its own.
+//! adds its own. Its requests are listed publicly (Open311's anonymous reading, `crate::open311`)
+//! only when its owner says so (`public_listing`, false by default): a broken well is the
+//! village's business, a certificate its requester's.
 //!
 //! **Who.** Township officials define types for their township and its villages, county admins
 //! for their county; anyone signed in reads the catalogue (a villager picks from it). Changes
@@ -47,6 +49,13 @@ pub const MIGRATION: terrace_platform::db::SqlMigration = terrace_platform::db::
     name: "m20261204_120001_governance_request_types",
     up: store::MIGRATION_SQL,
 };
+
+/// Whether a type's requests are listed publicly (Open311), a column added to the catalogue.
+pub const PUBLIC_LISTING_MIGRATION: terrace_platform::db::SqlMigration =
+    terrace_platform::db::SqlMigration {
+        name: "m20261204_170001_governance_request_types_public",
+        up: store::PUBLIC_LISTING_MIGRATION_SQL,
+    };
 
 /// The catalogue: the *apply* step of its RPCs.
 #[derive(Debug, Clone)]
@@ -241,6 +250,7 @@ fn new_row(command: &CreateRequestType, actor: Vec<u8>, now: DateTime<Utc>) -> T
         sla_hours: 0,
         sla_working_days: 0,
         active: true,
+        public_listing: false,
         version: 1,
         created_at: now,
         created_by: actor.clone(),
@@ -259,6 +269,7 @@ fn define(row: &mut TypeRow, definition: &Definition) {
     row.fields = encoded_fields(definition.fields.clone());
     row.responsible_role = definition.responsible_role.to_proto() as i16;
     set_sla(row, definition.sla);
+    row.public_listing = definition.public_listing;
 }
 
 /// Writes the changed parts into `row`.
@@ -283,6 +294,9 @@ fn apply(row: &mut TypeRow, changes: &parse::Changes) -> Result<()> {
     }
     if let Some(active) = changes.active {
         row.active = active;
+    }
+    if let Some(public_listing) = changes.public_listing {
+        row.public_listing = public_listing;
     }
     Ok(())
 }
@@ -371,5 +385,6 @@ pub fn to_proto(row: &TypeRow) -> Result<pb::RequestType> {
         )),
         sla_working_days: row.sla_working_days,
         version: row.version,
+        public_listing: row.public_listing,
     })
 }

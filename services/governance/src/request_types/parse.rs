@@ -41,6 +41,8 @@ pub struct Definition {
     pub fields: Vec<pb::RequestFieldDefinition>,
     pub responsible_role: Role,
     pub sla: Sla,
+    /// Its requests listed publicly (Open311's anonymous reading).
+    pub public_listing: bool,
 }
 
 /// `CreateRequestType`.
@@ -82,6 +84,7 @@ impl CreateRequestType {
                     fields: fields?,
                     responsible_role: responsible_role?,
                     sla: sla?,
+                    public_listing: given.public_listing,
                 },
             })
         })
@@ -194,6 +197,7 @@ pub struct Changes {
     /// `sla_hours` and `sla_working_days` are set together: naming either replaces the SLA.
     pub sla: Option<Sla>,
     pub active: Option<bool>,
+    pub public_listing: Option<bool>,
 }
 
 /// `UpdateRequestType`.
@@ -244,11 +248,13 @@ impl UpdateRequestType {
                     changes.sla = sla(&mut violations, given.sla_hours, given.sla_working_days);
                 }
                 "active" => changes.active = Some(given.active),
+                "public_listing" => changes.public_listing = Some(given.public_listing),
                 other => violations.add(
                     "update_mask",
                     format!(
                         "{other:?} cannot be changed; name, description, group, fields, \
-                         responsible_role, sla_hours, sla_working_days or active can"
+                         responsible_role, sla_hours, sla_working_days, active or \
+                         public_listing can"
                     ),
                 ),
             }

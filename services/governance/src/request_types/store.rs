@@ -57,6 +57,11 @@ CREATE TABLE working_calendar_days (
 );
 ";
 
+/// A type's requests listed publicly or not: a column of its own, false (not listed) for every
+/// type there was, so that nothing filed before is published by the upgrade.
+pub const PUBLIC_LISTING_MIGRATION_SQL: &str =
+    "ALTER TABLE request_types ADD COLUMN public_listing boolean NOT NULL DEFAULT false;";
+
 /// The areas whose types a village is offered: the country, its province, city, county,
 /// township and itself (the prefixes of its code at each level).
 pub fn areas_above(village: &AdminScope) -> Vec<String> {

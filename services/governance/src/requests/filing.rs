@@ -377,6 +377,33 @@ impl Filing {
             )
         };
         match &command.filer {
+            // An agency that names nobody files its own request (an Open311 report): nobody to
+            // answer but the agency, so no requester, contact or consent.
+            Filer::ForSelf if matches!(caller, Caller::Agency(_)) => {
+                if !caller.covers(
+                    &command.village,
+                    Role::VillageOfficial.rank(),
+                    Some(REQUESTS_WRITE),
+                ) {
+                    return Err(Error::permission_denied(
+                        "OUTSIDE_YOUR_AREA",
+                        "requests are filed on behalf of someone by the officials of their village",
+                    ));
+                }
+                let channel = match command.channel {
+                    Channel::Unspecified | Channel::Agency => Channel::Agency,
+                    _ => return Err(wrong_channel("AGENCY")),
+                };
+                Ok(Self {
+                    requester: None,
+                    on_behalf_of: None,
+                    contact_name: String::new(),
+                    contact_phone: String::new(),
+                    consent: String::new(),
+                    channel,
+                    official: true,
+                })
+            }
             Filer::ForSelf => {
                 let Some(user) = super::villager(caller, REQUESTS_WRITE) else {
                     return Err(Error::permission_denied(

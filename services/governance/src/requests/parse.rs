@@ -33,7 +33,8 @@ const MAX_FILTER_VALUES: usize = 50;
 /// Who the request is for, as the filer says.
 #[derive(Debug, Clone)]
 pub enum Filer {
-    /// The caller (or the villager a helper acts for) files for themself.
+    /// The caller (or the villager a helper acts for) files for themself; an agency, its own
+    /// request (nobody named to answer).
     ForSelf,
     /// An official or an agency files for someone: a resident with an account, or a walk-in or
     /// caller known by name and phone.

@@ -446,13 +446,20 @@ pub struct PublicQuery {
     pub area: Option<terrace_platform::auth::AdminScope>,
 }
 
-/// Requests as Open311 lists them: newest first, at most `limit`.
+/// Requests as Open311 lists them: only those of a type listed publicly
+/// (`request_types.public_listing`), newest first, at most `limit`.
 pub async fn public_list<C: ConnectionTrait>(
     conn: &C,
     query: &PublicQuery,
     limit: u64,
 ) -> Result<Vec<RequestRow>, DbErr> {
-    let mut select = ServiceRequests::find();
+    use crate::entity::request_types::{Column as TypeColumn, Entity as RequestTypes};
+    let listed = sea_orm::sea_query::Query::select()
+        .column(TypeColumn::Id)
+        .from(RequestTypes)
+        .and_where(TypeColumn::PublicListing.eq(true))
+        .to_owned();
+    let mut select = ServiceRequests::find().filter(Column::TypeId.in_subquery(listed));
     if !query.ids.is_empty() {
         select = select.filter(Column::Id.is_in(query.ids.iter().copied()));
     }

@@ -653,6 +653,13 @@ async fn the_demo_county_is_imported_at_start_once() {
     // And the county's catalogue of request types, once: two of the county's, two of 天荒坪镇's.
     let types = "SELECT count(*) AS n FROM request_types";
     assert_eq!(count(types).await, 4);
+    // Public works are listed publicly through Open311; the certificate, personal, is not.
+    let listed = "SELECT count(*) AS n FROM request_types \
+                  WHERE public_listing AND code IN ('road', 'streetlight', 'well')";
+    assert_eq!(count(listed).await, 3);
+    let certificate = "SELECT count(*) AS n FROM request_types \
+                       WHERE code = 'certificate' AND NOT public_listing";
+    assert_eq!(count(certificate).await, 1);
     let catalogue = terrace_governance::request_types::RequestTypes::new(
         db.clone(),
         "terrace/governance".into(),

@@ -512,6 +512,127 @@ async fn bad_types_are_refused_field_by_field_and_nothing_is_made() {
     assert_eq!(unknown.code(), Code::NotFound);
 }
 
+/// Whether a type's requests are listed publicly (Open311) is its owner's choice: unlisted
+/// unless said, set at creation or through the mask, with a version like any change.
+#[tokio::test]
+async fn a_type_is_listed_publicly_only_when_its_owner_says_so() {
+    let mut w = World::new().await;
+    let township = w.token(Role::TownshipOfficial, TOWNSHIP);
+    let villager = w.token(Role::Resident, VILLAGE);
+    let certificate = w
+        .create(
+            &township,
+            well_type(TOWNSHIP, "certificate", "certificates"),
+        )
+        .await
+        .unwrap();
+    assert!(!certificate.public_listing, "not listed unless said");
+    let well = w
+        .create(
+            &township,
+            pb::RequestType {
+                public_listing: true,
+                ..well_type(TOWNSHIP, "well", "water")
+            },
+        )
+        .await
+        .unwrap();
+    assert!(well.public_listing);
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM request_types WHERE public_listing")
+            .await,
+        1
+    );
+
+    // Another change leaves it as it was; the mask's path changes it.
+    let renamed = w
+        .update(
+            &township,
+            pb::RequestType {
+                id: well.id.clone(),
+                name: zh("饮用水井"),
+                ..Default::default()
+            },
+            &["name"],
+        )
+        .await
+        .unwrap();
+    assert!(
+        renamed.public_listing,
+        "a change that does not name it keeps it"
+    );
+    let unlisted = w
+        .update(
+            &township,
+            pb::RequestType {
+                id: well.id.clone(),
+                public_listing: false,
+                ..Default::default()
+            },
+            &["public_listing"],
+        )
+        .await
+        .unwrap();
+    assert_eq!((unlisted.public_listing, unlisted.version), (false, 3));
+    let fetched = w
+        .client
+        .get_request_type(w.app.request(
+            pb::GetRequestTypeRequest {
+                request_type_id: well.id.clone(),
+            },
+            &villager,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .request_type
+        .unwrap();
+    assert!(!fetched.public_listing);
+    // Only its owner changes it.
+    let village_official = w.token(Role::VillageOfficial, VILLAGE);
+    assert_refused(
+        w.update(
+            &village_official,
+            pb::RequestType {
+                id: certificate.id.clone(),
+                public_listing: true,
+                ..Default::default()
+            },
+            &["public_listing"],
+        )
+        .await,
+        Code::PermissionDenied,
+        "OUTSIDE_YOUR_AREA",
+    );
+    // A path it may not change names what it may, in Chinese too.
+    let mut request = w.app.request(
+        pb::UpdateRequestTypeRequest {
+            request_id: request_id(),
+            request_type: Some(pb::RequestType {
+                id: well.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["code".into()],
+            }),
+        },
+        &township,
+    );
+    request
+        .metadata_mut()
+        .insert("accept-language", "zh-CN".parse().unwrap());
+    let refused = w.client.update_request_type(request).await.unwrap_err();
+    all_in_chinese(&refused);
+    let details = tonic_types::StatusExt::get_error_details(&refused);
+    let violation = &details.bad_request().unwrap().field_violations[0];
+    assert!(
+        violation
+            .description
+            .contains("active or public_listing can"),
+        "{violation:?}"
+    );
+}
+
 #[tokio::test]
 async fn settings_are_inherited_field_by_field_from_the_nearest_area() {
     let mut w = World::new().await;

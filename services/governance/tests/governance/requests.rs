@@ -2000,3 +2000,62 @@ async fn who_may_do_what_with_a_request() {
     let seen = w.get(&w.village_official.clone(), &id).await.unwrap();
     assert_eq!(seen.status, S::Submitted as i32);
 }
+
+/// An agency that names nobody files its own request (what an Open311 report is): nobody to
+/// answer but the agency, under the same area rule as filing for someone.
+#[tokio::test]
+async fn an_agency_naming_nobody_files_its_own_request() {
+    let mut w = World::new().await;
+    let well = w.well_type(48, 0).await;
+    let agency = |scope: &str, village: &str| {
+        w.app
+            .issuer
+            .build(&Uuid::now_v7().to_string())
+            .agency(&[scope])
+            .grants(&[(Role::VillageOfficial, village)])
+            .sign()
+    };
+    let (writer, reader, elsewhere) = (
+        agency("governance.requests:write", VILLAGE),
+        agency("governance.requests:read", VILLAGE),
+        agency("governance.requests:write", NEIGHBOUR),
+    );
+    let filed = w
+        .file(&writer, broken_well(&well.id, VILLAGE, "4"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    assert_eq!(filed.channel, pb::RequestChannel::Agency as i32);
+    assert_eq!(
+        (
+            filed.requester_user_id.as_str(),
+            filed.contact_name.as_str(),
+            filed.contact_phone.as_str(),
+            filed.on_behalf_consent.as_str()
+        ),
+        ("", "", "", "")
+    );
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM audit_entries WHERE action = 'service_request.filed'")
+            .await,
+        1,
+        "an agency's filing is audited"
+    );
+    let before = w.count("SELECT count(*) AS n FROM service_requests").await;
+    let mut walk_in = broken_well(&well.id, VILLAGE, "4");
+    walk_in.service_request.as_mut().unwrap().channel = pb::RequestChannel::WalkIn as i32;
+    let refused = w.file(&writer, walk_in).await.unwrap_err();
+    assert_eq!(violated_fields(&refused), ["service_request.channel"]);
+    for token in [&reader, &elsewhere] {
+        assert_refused(
+            w.file(token, broken_well(&well.id, VILLAGE, "4")).await,
+            Code::PermissionDenied,
+            "OUTSIDE_YOUR_AREA",
+        );
+    }
+    assert_eq!(
+        w.count("SELECT count(*) AS n FROM service_requests").await,
+        before
+    );
+}

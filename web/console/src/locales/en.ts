@@ -575,6 +575,9 @@ const en: typeof zhCN = {
     slaHoursText: "{{count}} hours",
     slaDaysText: "{{count}} working days",
     active: "Accepts new requests",
+    publicListing: "Listed publicly (Open311)",
+    publicListingHelp:
+      "Anyone may read its requests' description, address and rough place (about 100 m). For public works such as roads and wells, never for personal matters such as certificates",
     fields: "Extra fields",
     fieldsHelp: "What else a villager fills in, each with its own check",
     addField: "Add a field",

@@ -573,6 +573,8 @@ const zhCN = {
     slaHoursText: "{{count}} 小时",
     slaDaysText: "{{count}} 个工作日",
     active: "接受新申请",
+    publicListing: "公开列出（Open311）",
+    publicListingHelp: "任何人都能看到这类申请的描述、地址和大致位置（约 100 米）。适用于道路、水井等公共设施，涉及个人的事项（如开具证明）不要公开",
     fields: "填写项",
     fieldsHelp: "村民提交时要填的其他内容，每项有自己的校验",
     addField: "添加填写项",

@@ -312,6 +312,15 @@ function TypeDialog({
           <Form.Item name="active" label={t("requests.active")} valuePropName="checked">
             <Switch />
           </Form.Item>
+          <Form.Item
+            name="publicListing"
+            label={t("requests.publicListing")}
+            extra={t("requests.publicListingHelp")}
+            valuePropName="checked"
+            style={{ maxWidth: 320 }}
+          >
+            <Switch />
+          </Form.Item>
         </Flex>
         <Flex gap={16} wrap align="flex-start">
           <Form.Item name="slaKind" label={t("requests.sla")}>

@@ -87,6 +87,9 @@ describe("the catalogue's form", () => {
     expect(values.area).toBe("330523108000");
     expect(typeMask(stored, typeFromValues(values, "t1"))).toEqual([]);
     expect(typeMask(stored, typeFromValues({ ...values, nameEn: "Broken well", active: false }, "t1"))).toEqual(["name", "active"]);
+    expect(stored.publicListing).toBe(false);
+    expect(typeMask(stored, typeFromValues({ ...values, publicListing: true }, "t1"))).toEqual(["public_listing"]);
+    expect(typeValues(typeFromValues({ ...values, publicListing: true }, "t1"), "ignored").publicListing).toBe(true);
     expect(typeMask(stored, typeFromValues({ ...values, slaKind: "hours", slaValue: 24 }, "t1"))).toEqual([
       "sla_hours",
       "sla_working_days",
@@ -95,8 +98,8 @@ describe("the catalogue's form", () => {
     expect(typeMask(stored, typeFromValues({ ...values, fields }, "t1"))).toEqual(["fields"]);
   });
 
-  it("a new type starts with a village official and five working days", () => {
-    expect(typeValues(undefined, "330523108000")).toMatchObject({ area: "330523108000", role: Role.VILLAGE_OFFICIAL, slaKind: "days", slaValue: 5 });
+  it("a new type starts with a village official, five working days, and not listed publicly", () => {
+    expect(typeValues(undefined, "330523108000")).toMatchObject({ area: "330523108000", role: Role.VILLAGE_OFFICIAL, slaKind: "days", slaValue: 5, publicListing: false });
   });
 
   it("puts the server's violations beside their fields", () => {

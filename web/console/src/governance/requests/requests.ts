@@ -75,6 +75,8 @@ export interface TypeValues {
   slaKind: SlaKind;
   slaValue?: number | null;
   active: boolean;
+  /** Its requests listed publicly through Open311 (off unless the owner turns it on). */
+  publicListing?: boolean;
   fields?: FieldValues[];
 }
 
@@ -96,7 +98,7 @@ export const hasOptions = (type: RequestFieldType | undefined) =>
 /** What the form shows for a stored type (or a new one in `area`). */
 export function typeValues(type: RequestType | undefined, area: string): TypeValues {
   if (!type) {
-    return { area, code: "", nameZh: "", role: Role.VILLAGE_OFFICIAL, slaKind: "days", slaValue: 5, active: true, fields: [] };
+    return { area, code: "", nameZh: "", role: Role.VILLAGE_OFFICIAL, slaKind: "days", slaValue: 5, active: true, publicListing: false, fields: [] };
   }
   const tr = (text: LocalizedText | undefined, lang: string) => text?.translations[lang] ?? "";
   return {
@@ -111,6 +113,7 @@ export function typeValues(type: RequestType | undefined, area: string): TypeVal
     slaKind: type.slaWorkingDays > 0 ? "days" : type.slaHours > 0 ? "hours" : "none",
     slaValue: type.slaWorkingDays > 0 ? type.slaWorkingDays : type.slaHours > 0 ? type.slaHours : null,
     active: type.active,
+    publicListing: type.publicListing,
     fields: type.fields.map((f) => ({
       key: f.key,
       labelZh: tr(f.label, "zh-CN"),
@@ -163,6 +166,7 @@ export function typeFromValues(values: TypeValues, id = ""): RequestType {
     slaHours: values.slaKind === "hours" ? sla : 0,
     slaWorkingDays: values.slaKind === "days" ? sla : 0,
     active: values.active,
+    publicListing: Boolean(values.publicListing),
   });
 }
 
@@ -188,6 +192,7 @@ export function typeMask(before: RequestType, after: RequestType): string[] {
     paths.push("sla_hours", "sla_working_days");
   }
   if (before.active !== after.active) paths.push("active");
+  if (before.publicListing !== after.publicListing) paths.push("public_listing");
   return paths;
 }
 
@@ -215,6 +220,7 @@ const TYPE_PATHS: Record<string, string> = {
   sla_hours: "slaValue",
   sla_working_days: "slaValue",
   active: "active",
+  public_listing: "publicListing",
   fields: "fields",
 };
 

@@ -5023,7 +5023,9 @@ export const GovernanceService: GenService<{
    * Files a service request. A resident for themself (in their village); an official of the
    * village on behalf of a resident (`on_behalf_of_user_id`) or a walk-in without an account
    * (contact_name/contact_phone); a consented helper with a delegated token; an agency with
-   * "governance.requests:write" for its areas. Published as `governance.request.created`.
+   * "governance.requests:write" for its areas, on behalf of someone as an official does, or as
+   * its own request when it names nobody (no requester, no contact, no consent: channel
+   * AGENCY). Published as `governance.request.created`.
    * Errors: NOT_FOUND (type, village); FAILED_PRECONDITION (type inactive or not offered in the
    * village); INVALID_ARGUMENT (extra field values, photos, description).
    *
