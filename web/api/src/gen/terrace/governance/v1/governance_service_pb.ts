@@ -2845,14 +2845,15 @@ export type VillageSlaCompliance = Message<"terrace.governance.v1.VillageSlaComp
   village?: AdminCode | undefined;
 
   /**
-   * Requests with an SLA whose due time fell in the range (or that were resolved in it).
+   * Requests with an SLA whose due time (as filed) fell in the range by now, or that were
+   * resolved in it; merged and rejected requests are not counted.
    *
    * @generated from field: int32 due = 2;
    */
   due: number;
 
   /**
-   * Of those, resolved by their due time.
+   * Of those, resolved (or closed) by their due time and not reopened since.
    *
    * @generated from field: int32 met = 3;
    */
