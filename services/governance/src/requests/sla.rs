@@ -101,9 +101,7 @@ impl Requests {
                     .escalate_row(txn, caller, row, &command.reason, now)
                     .await?;
                 Ok(pb::EscalateServiceRequestResponse {
-                    service_request: Some(super::on_bus(
-                        self.to_proto(txn, &row, Sight::Official).await?,
-                    )),
+                    service_request: Some(self.to_proto(txn, &row, Sight::Official).await?),
                 })
             },
         )
@@ -116,17 +114,32 @@ impl Requests {
             job: ESCALATION_JOB.job,
         };
         let mut done = 0;
+        // Requests this run could not move (their calendar, say, has no working day left):
+        // logged and passed by, so one of them does not hold up every other.
+        let mut failed = Vec::new();
         loop {
             let txn = self.db.begin().await?;
-            let rows = store::overdue(&txn, now, BATCH).await?;
+            let rows = store::overdue(&txn, now, &failed, BATCH).await?;
             let found = rows.len() as u64;
             for row in rows {
-                self.escalate_row(&txn, &job, row, SLA_OVERDUE, now).await?;
+                let id = row.id;
+                let savepoint = txn.begin().await?;
+                match self
+                    .escalate_row(&savepoint, &job, row, SLA_OVERDUE, now)
+                    .await
+                {
+                    Ok(_) => savepoint.commit().await?,
+                    Err(error) => {
+                        savepoint.rollback().await?;
+                        tracing::error!(service_request_id = %id, error = %error, "an overdue request could not be escalated");
+                        failed.push(id);
+                    }
+                }
             }
             txn.commit().await?;
             done += found;
             if found < BATCH {
-                return Ok(done);
+                return Ok(done - failed.len() as u64);
             }
         }
     }

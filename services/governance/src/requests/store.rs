@@ -351,16 +351,18 @@ pub async fn followers<C: ConnectionTrait>(
         .await
 }
 
-/// Open requests below county level past their due time at `now`, the longest overdue first,
-/// locked (skipping those another replica's job holds).
+/// Open requests below county level past their due time at `now` (but those `passed_by`), the
+/// longest overdue first, locked (skipping those another replica's job holds).
 pub async fn overdue<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
+    passed_by: &[Uuid],
     limit: u64,
 ) -> Result<Vec<RequestRow>, DbErr> {
     ServiceRequests::find()
         .filter(Column::Status.is_in(OPEN))
         .filter(Column::DueAt.lte(now))
+        .filter(Column::Id.is_not_in(passed_by.iter().copied()))
         .filter(Expr::cust("length(responsible_area) > 6"))
         .order_by_asc(Column::DueAt)
         .limit(limit)

@@ -898,6 +898,43 @@ impl World {
 }
 
 #[tokio::test]
+async fn a_request_the_escalation_job_cannot_move_does_not_hold_up_the_others() {
+    use terrace_governance::requests::sla::ESCALATION_JOB;
+    let mut w = World::new().await;
+    let well = w.well_type(1, 0).await;
+    let (_, villager) = w.villager.clone();
+    let mut filed = Vec::new();
+    for number in ["1", "2"] {
+        let request = w
+            .file(&villager, broken_well(&well.id, VILLAGE, number))
+            .await
+            .unwrap();
+        filed.push(request.service_request.unwrap().id);
+    }
+    // The longest overdue one cannot be moved: its village is no place (a row spoiled by hand).
+    w.db.execute_unprepared(&format!(
+        "UPDATE service_requests SET village_code = 'nowhere' WHERE id = '{}'",
+        filed[0]
+    ))
+    .await
+    .unwrap();
+    w.move_clock_and_run(
+        friday_morning() + chrono::Duration::hours(2),
+        ESCALATION_JOB.job,
+    )
+    .await;
+    let levels = |id: &str| {
+        format!("SELECT escalation_level::bigint AS n FROM service_requests WHERE id = '{id}'")
+    };
+    assert_eq!(w.count(&levels(&filed[0])).await, 0);
+    assert_eq!(
+        w.count(&levels(&filed[1])).await,
+        1,
+        "the other one moved up"
+    );
+}
+
+#[tokio::test]
 async fn an_overdue_request_climbs_to_the_township_then_the_county_by_working_days() {
     use terrace_governance::requests::sla::ESCALATION_JOB;
     let mut w = World::new().await;
