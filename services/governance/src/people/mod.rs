@@ -88,6 +88,12 @@ impl Handler for People {
                 grants::forget_user(txn, id)
                     .await
                     .map_err(|e| HandlerError::Retry(e.into()))?;
+                // Their requests stay (the matter, and what officials did about it, is the
+                // village's record), but no longer say who filed or follows them, nor how to
+                // reach them, nor what they filled in about themselves.
+                crate::requests::store::forget_person(txn, id)
+                    .await
+                    .map_err(|e| HandlerError::Retry(e.into()))?;
             }
             return Ok(());
         }

@@ -203,13 +203,19 @@ impl Requests {
                     ));
                 }
                 let mut followers = store::followers(txn, &[duplicate.id]).await?;
-                followers.push(FollowerRow {
-                    service_request_id: primary.id,
-                    merged_request_id: duplicate.id,
-                    user_id: duplicate.requester_user_id,
-                    contact_name: duplicate.contact_name.clone(),
-                    contact_phone: duplicate.contact_phone.clone(),
-                });
+                // An agency's own request names nobody to keep informed.
+                let someone = duplicate.requester_user_id.is_some()
+                    || !duplicate.contact_phone.is_empty()
+                    || !duplicate.contact_name.is_empty();
+                if someone {
+                    followers.push(FollowerRow {
+                        service_request_id: primary.id,
+                        merged_request_id: duplicate.id,
+                        user_id: duplicate.requester_user_id,
+                        contact_name: duplicate.contact_name.clone(),
+                        contact_phone: duplicate.contact_phone.clone(),
+                    });
+                }
                 let followers: Vec<FollowerRow> = followers
                     .into_iter()
                     .map(|follower| FollowerRow {

@@ -414,6 +414,29 @@ pub async fn same_kind_open<C: ConnectionTrait>(
         .await
 }
 
+/// Takes an erased user out of the requests they filed or follow: the link to them, the contact
+/// details, the consent note, their extra fields and their rating comment.
+pub async fn forget_person<C: ConnectionTrait>(conn: &C, user: Uuid) -> Result<(), DbErr> {
+    ServiceRequests::update_many()
+        .col_expr(Column::RequesterUserId, Expr::value(Option::<Uuid>::None))
+        .col_expr(Column::ContactName, Expr::value(""))
+        .col_expr(Column::ContactPhone, Expr::value(""))
+        .col_expr(Column::OnBehalfConsent, Expr::value(""))
+        .col_expr(Column::FieldValues, Expr::value(serde_json::json!({})))
+        .col_expr(Column::RatingComment, Expr::value(""))
+        .filter(Column::RequesterUserId.eq(user))
+        .exec(conn)
+        .await?;
+    Followers::update_many()
+        .col_expr(FollowerColumn::UserId, Expr::value(Option::<Uuid>::None))
+        .col_expr(FollowerColumn::ContactName, Expr::value(""))
+        .col_expr(FollowerColumn::ContactPhone, Expr::value(""))
+        .filter(FollowerColumn::UserId.eq(user))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Adds followers to requests (a follower already there stays as it is).
 pub async fn add_followers<C: ConnectionTrait>(
     conn: &C,

@@ -898,6 +898,63 @@ impl World {
 }
 
 #[tokio::test]
+async fn an_erased_villagers_requests_stay_without_anything_of_them() {
+    use sea_orm::TransactionTrait as _;
+    let mut w = World::with_identity().await;
+    let well = w.well_type(48, 0).await;
+    let villager = w
+        .app
+        .seed_user("+8613800139051", "赵大山", &[(Role::Resident, VILLAGE)])
+        .await;
+    let token = w
+        .app
+        .token(&villager.id.to_string(), &[(Role::Resident, VILLAGE)]);
+    let mut filing = broken_well(&well.id, VILLAGE, "5");
+    filing.service_request.as_mut().unwrap().description = "赵大山家门口的井坏了".into();
+    let filed = w
+        .file(&token, filing)
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    let others = w
+        .file(&w.villager.1.clone(), broken_well(&well.id, VILLAGE, "6"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+
+    // Identity erases them: their tombstone, through identity's outbox.
+    let identity_db = w.app.ctx.database("identity").await;
+    let txn = identity_db.begin().await.unwrap();
+    terrace_platform::bus::outbox::publish_tombstone::<_, terrace_proto::identity::v1::User>(
+        &txn,
+        terrace_identity::admin::SOURCE,
+        &villager.id.to_string(),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    let theirs = format!(
+        "SELECT count(*) AS n FROM service_requests WHERE requester_user_id = '{}'",
+        villager.id
+    );
+    terrace_testkit::eventually("the erasure applied", Duration::from_secs(30), || async {
+        (w.count(&theirs).await == 0).then_some(())
+    })
+    .await;
+    // The request stays, the matter with it, but nothing of the person filled in about them.
+    let official = w.village_official.clone();
+    let kept = w.get(&official, &filed.id).await.unwrap();
+    assert_eq!(kept.requester_user_id, "");
+    assert!(kept.field_values.is_empty());
+    assert_eq!(kept.reference, filed.reference);
+    // Another villager's request keeps its requester.
+    let untouched = w.get(&official, &others.id).await.unwrap();
+    assert_eq!(untouched.requester_user_id, w.villager.0.to_string());
+}
+
+#[tokio::test]
 async fn a_request_the_escalation_job_cannot_move_does_not_hold_up_the_others() {
     use terrace_governance::requests::sla::ESCALATION_JOB;
     let mut w = World::new().await;
@@ -2095,4 +2152,29 @@ async fn an_agency_naming_nobody_files_its_own_request() {
         w.count("SELECT count(*) AS n FROM service_requests").await,
         before
     );
+    // Merged into a villager's report of the same well, it leaves nobody to keep informed.
+    let (_, villager) = w.villager.clone();
+    let reported = w
+        .file(&villager, broken_well(&well.id, VILLAGE, "4"))
+        .await
+        .unwrap()
+        .service_request
+        .unwrap();
+    let official = w.village_official.clone();
+    let merged = w
+        .client
+        .merge_service_requests(w.app.request(
+            pb::MergeServiceRequestsRequest {
+                request_id: request_id(),
+                primary_service_request_id: reported.id.clone(),
+                duplicate_service_request_id: filed.id.clone(),
+                note: "同一口井".into(),
+            },
+            &official,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(merged.duplicate.unwrap().status, S::Merged as i32);
+    assert!(merged.primary.unwrap().followers.is_empty());
 }
