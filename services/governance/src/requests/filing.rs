@@ -355,6 +355,22 @@ fn filed_entry(row: &RequestRow, caller: &Caller, now: DateTime<Utc>) -> EntryRo
         .into()
 }
 
+/// Officials of the village (and agencies with `governance.requests:write` there) file for others
+/// and, agencies, for themselves.
+fn require_village_official(caller: &Caller, command: &CreateServiceRequest) -> Result<()> {
+    if caller.covers(
+        &command.village,
+        Role::VillageOfficial.rank(),
+        Some(REQUESTS_WRITE),
+    ) {
+        return Ok(());
+    }
+    Err(Error::permission_denied(
+        "OUTSIDE_YOUR_AREA",
+        "requests are filed on behalf of someone by the officials of their village",
+    ))
+}
+
 /// Who files a request, and how, as the caller and the command say.
 pub(super) struct Filing {
     requester: Option<Uuid>,
@@ -380,29 +396,12 @@ impl Filing {
             // An agency that names nobody files its own request (an Open311 report): nobody to
             // answer but the agency, so no requester, contact or consent.
             Filer::ForSelf if matches!(caller, Caller::Agency(_)) => {
-                if !caller.covers(
-                    &command.village,
-                    Role::VillageOfficial.rank(),
-                    Some(REQUESTS_WRITE),
-                ) {
-                    return Err(Error::permission_denied(
-                        "OUTSIDE_YOUR_AREA",
-                        "requests are filed on behalf of someone by the officials of their village",
-                    ));
-                }
+                require_village_official(caller, command)?;
                 let channel = match command.channel {
                     Channel::Unspecified | Channel::Agency => Channel::Agency,
                     _ => return Err(wrong_channel("AGENCY")),
                 };
-                Ok(Self {
-                    requester: None,
-                    on_behalf_of: None,
-                    contact_name: String::new(),
-                    contact_phone: String::new(),
-                    consent: String::new(),
-                    channel,
-                    official: true,
-                })
+                Ok(Self::own(None, channel, true))
             }
             Filer::ForSelf => {
                 let Some(user) = super::villager(caller, REQUESTS_WRITE) else {
@@ -429,15 +428,7 @@ impl Filing {
                     Channel::Unspecified | Channel::App => Channel::App,
                     _ => return Err(wrong_channel("APP")),
                 };
-                Ok(Self {
-                    requester: Some(user),
-                    on_behalf_of: None,
-                    contact_name: String::new(),
-                    contact_phone: String::new(),
-                    consent: String::new(),
-                    channel,
-                    official: false,
-                })
+                Ok(Self::own(Some(user), channel, false))
             }
             Filer::OnBehalf {
                 user,
@@ -445,16 +436,7 @@ impl Filing {
                 contact_phone,
                 consent,
             } => {
-                if !caller.covers(
-                    &command.village,
-                    Role::VillageOfficial.rank(),
-                    Some(REQUESTS_WRITE),
-                ) {
-                    return Err(Error::permission_denied(
-                        "OUTSIDE_YOUR_AREA",
-                        "requests are filed on behalf of someone by the officials of their village",
-                    ));
-                }
+                require_village_official(caller, command)?;
                 let channel = match (caller, command.channel) {
                     (Caller::Agency(_), Channel::Unspecified | Channel::Agency) => Channel::Agency,
                     (Caller::Agency(_), _) => return Err(wrong_channel("AGENCY")),
@@ -475,6 +457,20 @@ impl Filing {
                     official: true,
                 })
             }
+        }
+    }
+
+    /// A filing for the filer themself (or, with no requester, an agency's own): nobody else
+    /// to answer, so no contact and no consent.
+    fn own(requester: Option<Uuid>, channel: pb::RequestChannel, official: bool) -> Self {
+        Self {
+            requester,
+            on_behalf_of: None,
+            contact_name: String::new(),
+            contact_phone: String::new(),
+            consent: String::new(),
+            channel,
+            official,
         }
     }
 

@@ -140,6 +140,35 @@ impl Door {
             .id
     }
 
+    /// A villager's report of a small pothole over gRPC, with `photos`.
+    async fn file_pothole(
+        &self,
+        villager: &str,
+        photos: Vec<common::MediaRef>,
+    ) -> pb::ServiceRequest {
+        GovernanceServiceClient::new(self.app.channel().await)
+            .create_service_request(self.app.request(
+                pb::CreateServiceRequestRequest {
+                    request_id: request_id(),
+                    service_request: Some(pb::ServiceRequest {
+                        type_id: self.type_id.clone(),
+                        village_code: VILLAGE.into(),
+                        description: "坑".into(),
+                        field_values: [("size".to_owned(), "small".to_owned())].into(),
+                        photos,
+                        ..Default::default()
+                    }),
+                    on_behalf_of_user_id: String::new(),
+                },
+                villager,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .service_request
+            .unwrap()
+    }
+
     async fn get(&self, path: &str) -> (u16, String, String) {
         let answer = self
             .http
@@ -429,30 +458,15 @@ async fn only_public_photos_are_given_as_media_urls() {
             .into_inner()
             .photo
             .unwrap();
-        let filed = client
-            .create_service_request(door.app.request(
-                pb::CreateServiceRequestRequest {
-                    request_id: request_id(),
-                    service_request: Some(pb::ServiceRequest {
-                        type_id: door.type_id.clone(),
-                        village_code: VILLAGE.into(),
-                        description: "坑".into(),
-                        field_values: [("size".to_owned(), "small".to_owned())].into(),
-                        photos: vec![common::MediaRef {
-                            id: photo.id,
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }),
-                    on_behalf_of_user_id: String::new(),
-                },
+        let filed = door
+            .file_pothole(
                 &villager,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .service_request
-            .unwrap();
+                vec![common::MediaRef {
+                    id: photo.id,
+                    ..Default::default()
+                }],
+            )
+            .await;
         ids.push(filed.id);
     }
     let (_, _, body) = door
@@ -597,27 +611,7 @@ async fn status_notes_are_an_officials_public_words() {
         &Uuid::now_v7().to_string(),
         &[(Role::VillageOfficial, VILLAGE)],
     );
-    let id = client
-        .create_service_request(door.app.request(
-            pb::CreateServiceRequestRequest {
-                request_id: request_id(),
-                service_request: Some(pb::ServiceRequest {
-                    type_id: door.type_id.clone(),
-                    village_code: VILLAGE.into(),
-                    description: "坑".into(),
-                    field_values: [("size".to_owned(), "small".to_owned())].into(),
-                    ..Default::default()
-                }),
-                on_behalf_of_user_id: String::new(),
-            },
-            &villager,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .service_request
-        .unwrap()
-        .id;
+    let id = door.file_pothole(&villager, Vec::new()).await.id;
     let notes = async || {
         let (status, _, body) = door.get(&format!("requests/{id}.json")).await;
         assert_eq!(status, 200, "{body}");
