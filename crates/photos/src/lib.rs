@@ -139,6 +139,8 @@ pub struct Photos {
     signer: urls::Signer,
     limits: Limits,
     signed_url_ttl: Duration,
+    /// What photo URLs begin with (`photos.public_base_url`, no trailing slash; empty: paths).
+    base_url: String,
     /// Decodes running at once in this process. Decoding is CPU-bound and a 40-megapixel photo
     /// takes a core for a while: a few at a time leave the other cores to every other call.
     decodes: Arc<Semaphore>,
@@ -196,6 +198,7 @@ impl Photos {
                 max_megapixels: settings.max_megapixels,
             },
             signed_url_ttl: settings.signed_url_ttl,
+            base_url: settings.public_base_url.trim_end_matches('/').to_owned(),
             decodes: Arc::new(Semaphore::new(settings.max_concurrent_decodes.max(1))),
             clock,
         }
@@ -378,7 +381,10 @@ impl Photos {
     /// service clock (unsigned for a public photo).
     pub fn media_ref(&self, photo: &Photo) -> MediaRef {
         let expires = clock::add(self.clock.now(), self.signed_url_ttl).timestamp();
-        let url = |variant| self.signer.url(photo.id, variant, photo.public, expires);
+        let url = |variant| {
+            let path = self.signer.url(photo.id, variant, photo.public, expires);
+            format!("{}{path}", self.base_url)
+        };
         MediaRef {
             uri: url(Variant::Main),
             thumbnail_uri: url(Variant::Thumbnail),

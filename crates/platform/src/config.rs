@@ -340,6 +340,11 @@ pub struct PhotosSettings {
     /// Photos decoded at once per process: decoding is CPU work, bounded so that uploads cannot
     /// take every core from the other calls.
     pub max_concurrent_decodes: usize,
+    /// The address photo URLs are reached at from outside (the gRPC port's origin as the public
+    /// sees it, e.g. `https://terrace.anji.gov.cn`): photo URLs are absolute under it, which other
+    /// sites need (Open311's `media_url`). Empty: URLs are paths on the origin the caller used,
+    /// enough for the platform's own web apps.
+    pub public_base_url: String,
 }
 
 /// The secret signed photo URLs use when none is configured: fine on a laptop, never in
@@ -357,6 +362,7 @@ impl Default for PhotosSettings {
             max_megapixels: 40,
             signed_url_ttl: Duration::from_secs(3600),
             max_concurrent_decodes: 2,
+            public_base_url: String::new(),
         }
     }
 }

@@ -202,3 +202,35 @@ async fn a_public_photo_is_served_to_anyone_without_a_signature() {
     assert_eq!(thumbnail.status(), 200);
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn behind_a_public_address_photo_urls_are_absolute_and_served() {
+    let h = Harness::new().await;
+    let (base, shutdown) = serve(&h).await;
+    // The same service, told the address the public reaches it at (with a trailing slash, as an
+    // operator may write it).
+    let settings = terrace_platform::config::PhotosSettings {
+        public_base_url: format!("{base}/"),
+        ..h.settings.clone()
+    };
+    let photos = terrace_photos::Photos::new("governance", &settings, h.clock.clock()).unwrap();
+    let photo = h
+        .upload(&villager(), images::jpeg(&images::halves(50, 40), None))
+        .await
+        .unwrap();
+    let media = photos.media_ref(&photo);
+    let path = h.photos.media_ref(&photo).uri;
+    assert!(path.starts_with("/media/governance/"), "{path}");
+    assert!(
+        media
+            .uri
+            .starts_with(&format!("{base}/media/governance/{}.jpg?", photo.id)),
+        "{}",
+        media.uri
+    );
+    let http = terrace_testkit::http_client();
+    for uri in [&media.uri, &media.thumbnail_uri] {
+        assert_eq!(http.get(uri).send().await.unwrap().status(), 200, "{uri}");
+    }
+    shutdown.cancel();
+}
