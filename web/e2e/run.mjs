@@ -1939,6 +1939,10 @@ await check("console: the official escalates the walk-in's request to the townsh
   await desk2.locator(".ant-timeline-item", { hasText: ESCALATE_REASON }).filter({ hasText: "上报" }).waitFor();
   // Still waiting on someone: escalation keeps the status.
   await described(desk2, "状态").filter({ hasText: "已提交" }).waitFor();
+  // The township's now: the village official follows it and adds notes, no longer moves it along.
+  await desk2.getByText("现由以下地区的干部办理：").waitFor();
+  assert((await desk2.getByRole("button", { name: "上报上级" }).count()) === 0, "the village official can still escalate what the township handles");
+  assert((await desk2.getByRole("button", { name: "添加备注" }).count()) === 1, "the village official can no longer add a note");
 });
 await screen(desk2, "console-request-escalated");
 

@@ -694,6 +694,7 @@ const en: typeof zhCN = {
     setPriority: "Set priority",
     duplicates: "Possible duplicates",
     noDuplicates: "No possible duplicates",
+    handledAbove: "Now handled by the officials of",
     metres: "{{count}} m away",
     daysApart: "{{count}} days apart",
     merge: "Merge into this request",

@@ -691,6 +691,7 @@ const zhCN = {
     setPriority: "设置优先级",
     duplicates: "可能重复的申请",
     noDuplicates: "没有可能重复的申请",
+    handledAbove: "现由以下地区的干部办理：",
     metres: "相距 {{count}} 米",
     daysApart: "相隔 {{count}} 天",
     merge: "合并到本申请",

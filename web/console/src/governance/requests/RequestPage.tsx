@@ -38,10 +38,12 @@ import { useRequestId } from "../../components/intent";
 import { errorMessage, formErrors } from "../../errors";
 import { useFormat } from "../../format";
 import { UserName } from "../../identity/UserName";
+import { withinAreas } from "../../identity/access";
 import { adminCodeFromDigits } from "../../identity/labels";
 import { useSession } from "../../session";
 import { AreaName } from "../AreaName";
 import { governance, identity } from "../register/client";
+import { useRegisterAreas } from "../register/useRegisterAreas";
 import { channelLabel, priorityLabel, requestStatusLabel, StatusTag } from "./labels";
 import { PRIORITIES, fieldValueText, isOpen, isOverdue, localized, noteRule, transitions } from "./requests";
 
@@ -100,6 +102,7 @@ export default function RequestPage() {
 
   const request = data?.serviceRequest;
   const type = data?.requestType;
+  const areas = useRegisterAreas();
   if (problem !== undefined) return <Alert type="error" showIcon role="alert" message={errorMessage(t, problem)} />;
   if (!request) return <Spin />;
 
@@ -127,6 +130,10 @@ export default function RequestPage() {
   }
 
   const open = isOpen(request.status);
+  // Officials of the area now answerable move it along (a hint: the server decides); once it has
+  // moved up, the village's officials follow it and add notes.
+  const responsible = request.responsibleArea?.code ?? request.villageCode;
+  const handles = areas === undefined || withinAreas(responsible, areas);
   const overdue = isOverdue(request, new Date());
   const words = { yes: t("requests.yes"), no: t("requests.no") };
   const items: { key: string; label: string; children: ReactNode }[] = [
@@ -263,8 +270,20 @@ export default function RequestPage() {
         </Card>
       )}
       <Card title={t("requests.actions")}>
+        {!handles && (
+          <Alert
+            type="info"
+            showIcon
+            style={{ marginBottom: 12 }}
+            message={
+              <>
+                {t("requests.handledAbove")} <AreaName area={responsible} />
+              </>
+            }
+          />
+        )}
         <Flex wrap gap={8}>
-          {transitions(request.status).map((to) => (
+          {handles && transitions(request.status).map((to) => (
             <Button
               key={to}
               type={to === ServiceRequestStatus.REJECTED ? "default" : "primary"}
@@ -275,8 +294,8 @@ export default function RequestPage() {
             </Button>
           ))}
           <Button onClick={() => setAction({ kind: "note" })}>{t("requests.addNote")}</Button>
-          {open && <Button onClick={() => setAction({ kind: "assign" })}>{t("requests.assign")}</Button>}
-          {open && <Button onClick={() => setAction({ kind: "escalate" })}>{t("requests.escalate")}</Button>}
+          {handles && open && <Button onClick={() => setAction({ kind: "assign" })}>{t("requests.assign")}</Button>}
+          {handles && open && <Button onClick={() => setAction({ kind: "escalate" })}>{t("requests.escalate")}</Button>}
         </Flex>
       </Card>
       {open && (
