@@ -9,20 +9,23 @@
 //!
 //! - **Chinese by jieba in search mode.** Chinese has no spaces; a listing titled 红富士苹果 must be
 //!   found by 苹果. Search mode emits the long words and the words inside them, at index time and
-//!   at query time, so short queries meet long titles (see [`super::tokenizer`]). English text gets
+//!   at query time, so short queries meet long titles (see `search::tokenizer`). English text gets
 //!   a Snowball stemmer, so "apples" finds "apple".
 //! - **The category's names are indexed with the listing**, in both languages (with its ancestors'
 //!   names and its synonyms, as the caller gives them): "apple" finds 红富士苹果 through its category
 //!   even when the farmer wrote only Chinese.
 //! - **Areas as hierarchical facets.** A village code becomes the path
 //!   `/11/1101/110101/110101001/110101001001` (the normalized prefix of each level). tantivy indexes
-//!   every ancestor of a facet, so a filter on any administrative prefix is one term lookup, and the
-//!   facet collector counts the children of any area in the same pass as the search. Categories
-//!   are a facet path too (for counts), and their ids with their ancestors' a plain string field
-//!   (so a filter on a parent category takes its descendants).
+//!   every ancestor of a facet, so a filter on any administrative prefix (county, township...) is
+//!   one term lookup, whatever its level. The area counts need any level below any area (counties
+//!   under a province), which tantivy's facet collector does not give (it counts children only), so
+//!   the 12-digit code is also a `u64` fast field that a collector cuts at the level asked
+//!   (`search::counts`). Categories are a facet path too (counted by children), and their ids with
+//!   their ancestors' a plain string field (so a filter on a parent category takes its
+//!   descendants).
 //! - **Versions decide, not arrival order.** Replicas and retries reorder events, so every write
 //!   carries the listing's version, and a write is applied only if its version is newer than what
-//!   the index holds. There is one writer, behind a mutex; under it the held version is looked up
+//!   the index holds (an equal version is a redelivery, dropped too). There is one writer, behind a mutex; under it the held version is looked up
 //!   first among the writes not yet committed (a map of id to version, cleared at commit), then in
 //!   the committed index (the id's posting list, its live document, the `version` fast field). A
 //!   listing that leaves search (paused, expired, closed, hidden) or is removed stays in the index
@@ -35,6 +38,8 @@
 //!   and no window in which a committed write is invisible). The event consumer commits after each
 //!   batch, or at least every few hundred milliseconds, which keeps listings searchable within a
 //!   second.
+//! - **Facets count the hits of the whole search**, every filter applied, in the same pass as the
+//!   top hits (one `MultiCollector`).
 //! - **Filters do not score.** They are wrapped in `ConstScoreQuery` with score 0, so relevance is
 //!   the text match alone.
 
@@ -58,10 +63,10 @@ use tantivy::{
     DocAddress, DocSet, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TERMINATED,
     TantivyDocument, Term,
 };
-use terrace_platform::auth::AdminScope;
+use terrace_platform::auth::{AdminLevel, AdminScope};
 use terrace_proto::market::v1::{Certification, ListingStatus, ProduceGrade};
 
-use super::ranges::RangeCounts;
+use super::counts::{AreaCounts, RangeCounts};
 use super::tokenizer;
 
 /// Hits a page holds when the query asks for none.
@@ -91,6 +96,7 @@ mod name {
     pub(super) const CATEGORY_IDS: &str = "category_ids";
     pub(super) const CATEGORY: &str = "category";
     pub(super) const AREA: &str = "area";
+    pub(super) const VILLAGE: &str = "village";
     pub(super) const GRADE: &str = "grade";
     pub(super) const CERTIFICATION: &str = "certification";
     pub(super) const PRICE: &str = "price";
@@ -217,14 +223,22 @@ pub enum Sort {
 pub struct FacetRequest {
     /// Count the children of this category path (empty: the top-level categories).
     pub category_under: Option<Vec<String>>,
-    /// Count the areas one level below this one (the whole country: provinces).
-    pub area_under: Option<AdminScope>,
+    /// Count the hits under an area by their area at a level.
+    pub area: Option<AreaFacet>,
     pub grade: bool,
     pub certification: bool,
     /// Price bucket bounds in minor units, see [`RangeBucket`].
     pub price_bounds: Option<Vec<i64>>,
     /// Available-quantity bucket bounds, see [`RangeBucket`].
     pub available_bounds: Option<Vec<u64>>,
+}
+
+/// The area facet: hits in villages under `under`, counted by their area at `level` (counties
+/// under a province, villages under a township). A level not below `under`'s gives one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreaFacet {
+    pub under: AdminScope,
+    pub level: AdminLevel,
 }
 
 /// A search: free text, filters, facets, order and page.
@@ -321,6 +335,7 @@ struct Fields {
     category_ids: Field,
     category: Field,
     area: Field,
+    village: Field,
     grade: Field,
     certification: Field,
     price: Field,
@@ -352,6 +367,7 @@ impl Fields {
             category_ids: b.add_text_field(name::CATEGORY_IDS, STRING),
             category: b.add_facet_field(name::CATEGORY, FacetOptions::default()),
             area: b.add_facet_field(name::AREA, FacetOptions::default()),
+            village: b.add_u64_field(name::VILLAGE, FAST),
             grade: b.add_facet_field(name::GRADE, FacetOptions::default()),
             certification: b.add_facet_field(name::CERTIFICATION, FacetOptions::default()),
             price: b.add_i64_field(name::PRICE, FAST),
@@ -515,11 +531,13 @@ impl SearchIndex {
             collector.add_facet(under.clone());
             (collectors.add_collector(collector), under)
         });
-        let area = facets.area_under.as_ref().map(|scope| {
-            let under = area_facet(scope);
-            let mut collector = FacetCollector::for_field(name::AREA);
-            collector.add_facet(under.clone());
-            (collectors.add_collector(collector), under)
+        let area = facets.area.as_ref().map(|facet| {
+            let counts = AreaCounts::new(
+                name::VILLAGE,
+                facet.under.as_str(),
+                level_digits(facet.level),
+            );
+            (collectors.add_collector(counts.clone()), counts)
         });
         let grade = facets.grade.then(|| {
             let mut collector = FacetCollector::for_field(name::GRADE);
@@ -559,8 +577,17 @@ impl SearchIndex {
         if let Some((handle, under)) = category {
             results.category = term_buckets(&handle.extract(&mut fruits), &under);
         }
-        if let Some((handle, under)) = area {
-            results.area = term_buckets(&handle.extract(&mut fruits), &under);
+        if let Some((handle, counts)) = area {
+            let mut buckets: Vec<Bucket> = handle
+                .extract(&mut fruits)
+                .into_iter()
+                .map(|(key, count)| Bucket {
+                    value: counts.code_of(key),
+                    count,
+                })
+                .collect();
+            sort_buckets(&mut buckets);
+            results.area = buckets;
         }
         if let Some(handle) = grade {
             results.grade = term_buckets(
@@ -692,6 +719,9 @@ impl SearchIndex {
         }
         if !doc.village.as_str().is_empty() {
             document.add_facet(f.area, area_facet(&doc.village));
+            if let Some(code) = full_code(&doc.village) {
+                document.add_u64(f.village, code);
+            }
         }
         if doc.grade != ProduceGrade::Unspecified {
             document.add_facet(f.grade, enum_facet(doc.grade.as_str_name()));
@@ -906,8 +936,30 @@ fn term_buckets(counts: &FacetCounts, under: &tantivy::schema::Facet) -> Vec<Buc
             })
         })
         .collect();
-    buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    sort_buckets(&mut buckets);
     buckets
+}
+
+/// By count descending, then by value.
+fn sort_buckets(buckets: &mut [Bucket]) {
+    buckets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+}
+
+/// The digits of a code at `level`.
+fn level_digits(level: AdminLevel) -> u32 {
+    match level {
+        AdminLevel::Country => 0,
+        AdminLevel::Province => 2,
+        AdminLevel::City => 4,
+        AdminLevel::County => 6,
+        AdminLevel::Township => 9,
+        AdminLevel::Village => 12,
+    }
+}
+
+/// The 12-digit code of an area as a number (`110101` is `110101000000`), for the area counts.
+fn full_code(scope: &AdminScope) -> Option<u64> {
+    format!("{:0<12}", scope.as_str()).parse().ok()
 }
 
 /// The range buckets of sorted `bounds` with their counts (one more bucket than bounds).
@@ -1127,7 +1179,10 @@ mod tests {
             text: "苹果".to_owned(),
             facets: FacetRequest {
                 category_under: Some(vec!["fruit".to_owned()]),
-                area_under: Some(scope("1101")),
+                area: Some(AreaFacet {
+                    under: scope("1101"),
+                    level: AdminLevel::County,
+                }),
                 grade: true,
                 certification: true,
                 price_bounds: Some(vec![600, 100]),
@@ -1175,20 +1230,45 @@ mod tests {
     }
 
     #[test]
-    fn the_area_facet_counts_the_level_below_the_one_asked() {
+    fn the_area_facet_counts_at_any_level_under_the_area_asked() {
         let mut b = listing("b", "苹果");
         b.village = scope("110101002003");
-        let index = index_with(&[listing("a", "苹果"), b]);
-        let query = SearchQuery {
-            facets: FacetRequest {
-                area_under: Some(scope("110101")),
-                ..FacetRequest::default()
-            },
-            ..SearchQuery::default()
+        let mut c = listing("c", "苹果");
+        c.village = scope("110101002004");
+        let mut elsewhere = listing("d", "苹果");
+        elsewhere.village = scope("120101001001");
+        let index = index_with(&[listing("a", "苹果"), b, c, elsewhere]);
+        let counts = |under: &str, level| {
+            let query = SearchQuery {
+                facets: FacetRequest {
+                    area: Some(AreaFacet {
+                        under: scope(under),
+                        level,
+                    }),
+                    ..FacetRequest::default()
+                },
+                ..SearchQuery::default()
+            };
+            let area = index.search(&query).expect("search").facets.area;
+            area.into_iter()
+                .map(|bucket| (bucket.value, bucket.count))
+                .collect::<Vec<_>>()
         };
-        let area = index.search(&query).expect("search").facets.area;
-        let values: Vec<&str> = area.iter().map(|bucket| bucket.value.as_str()).collect();
-        assert_eq!(values, ["110101001", "110101002"]);
+        let pair = |value: &str, count: u64| (value.to_owned(), count);
+        assert_eq!(
+            counts("110101", AdminLevel::Township),
+            [pair("110101002", 2), pair("110101001", 1)]
+        );
+        // Two levels down, and from the whole country.
+        assert_eq!(counts("11", AdminLevel::County), [pair("110101", 3)]);
+        assert_eq!(
+            counts("", AdminLevel::Province),
+            [pair("11", 3), pair("12", 1)]
+        );
+        assert_eq!(
+            counts("110101002", AdminLevel::Village),
+            [pair("110101002003", 1), pair("110101002004", 1)]
+        );
     }
 
     fn priced_and_dated() -> SearchIndex {

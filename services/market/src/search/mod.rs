@@ -10,11 +10,11 @@
 //! - [`index`]: the tantivy index itself (schema, versioned writes, queries, facets), which the
 //!   listing events feed and `SearchListings` reads; no gRPC, database or NATS in it.
 //! - `tokenizer`: the Chinese (jieba) and English (stemmed) analyzers the index registers.
-//! - `ranges`: the collector counting price and available-quantity ranges.
+//! - `counts`: the collectors counting price and available-quantity ranges, and areas at a level.
 //! - [`parse`], [`store`]: empty until the RPCs land.
 
+mod counts;
 pub mod index;
 pub mod parse;
-mod ranges;
 pub mod store;
 mod tokenizer;
