@@ -8,36 +8,37 @@
 //! # Design
 //!
 //! - **Chinese by jieba in search mode.** Chinese has no spaces; a listing titled 红富士苹果 must be
-//!   found by 苹果. Search mode emits the long words and the words inside them, at index time and
-//!   at query time, so short queries meet long titles (see `search::tokenizer`). English text gets
-//!   a Snowball stemmer, so "apples" finds "apple".
+//!   found by 苹果. Search mode emits the long words and the words inside them, at index time and at
+//!   query time, so short queries meet long titles (see `search::tokenizer`). English text gets a
+//!   Snowball stemmer, so "apples" finds "apple".
 //! - **The category's names are indexed with the listing**, in both languages (with its ancestors'
 //!   names and its synonyms, as the caller gives them): "apple" finds 红富士苹果 through its category
 //!   even when the farmer wrote only Chinese.
 //! - **Areas as hierarchical facets.** A village code becomes the path
-//!   `/11/1101/110101/110101001/110101001001` (the normalized prefix of each level). tantivy indexes
-//!   every ancestor of a facet, so a filter on any administrative prefix (county, township...) is
-//!   one term lookup, whatever its level. The area counts need any level below any area (counties
-//!   under a province), which tantivy's facet collector does not give (it counts children only), so
-//!   the 12-digit code is also a `u64` fast field that a collector cuts at the level asked
-//!   (`search::counts`). Categories are a facet path too (counted by children), and their ids with
-//!   their ancestors' a plain string field (so a filter on a parent category takes its
-//!   descendants).
+//!   `/11/1101/110101/110101001/110101001001` (the normalized prefix of each level). tantivy
+//!   indexes every ancestor of a facet, so a filter on any administrative prefix (county,
+//!   township...) is one term lookup, whatever its level. The area counts need any level below any
+//!   area (counties under a province), which tantivy's facet collector does not give (it counts
+//!   children only), so the 12-digit code is also a `u64` fast field that a collector cuts at the
+//!   level asked (`search::counts`). Categories are a facet path too (counted by children), and
+//!   their ids with their ancestors' a plain string field (so a filter on a parent category takes
+//!   its descendants).
 //! - **Versions decide, not arrival order.** Replicas and retries reorder events, so every write
 //!   carries the listing's version, and a write is applied only if its version is newer than what
-//!   the index holds (an equal version is a redelivery, dropped too). There is one writer, behind a mutex; under it the held version is looked up
-//!   first among the writes not yet committed (a map of id to version, cleared at commit), then in
-//!   the committed index (the id's posting list, its live document, the `version` fast field). A
-//!   listing that leaves search (paused, expired, closed, hidden) or is removed stays in the index
-//!   as a *tombstone*: its id, its version and a visibility of `none`, no text and no facets, so a
-//!   late event of an older version still finds the newer one and is dropped.
+//!   the index holds (an equal version is a redelivery, dropped too). There is one writer, behind a
+//!   mutex; under it the held version is looked up first among the writes not yet committed (a map
+//!   of id to version, cleared at commit), then in the committed index (the id's posting list, its
+//!   live document, the `version` fast field). A listing that leaves search (paused, expired,
+//!   closed, hidden) or is removed stays in the index as a *tombstone*: its id, its version and a
+//!   visibility of `none`, no text and no facets, so a late event of an older version still finds
+//!   the newer one and is dropped.
 //! - **Only visible listings are found.** Every search requires the `visibility` term `active` (or
 //!   also `sold_out` when asked), so tombstones and hidden listings never match.
 //! - **Fresh after commit.** Writes are buffered until [`SearchIndex::commit`], which commits the
-//!   writer and reloads the reader before returning (`ReloadPolicy::Manual`: no polling thread,
-//!   and no window in which a committed write is invisible). The event consumer commits after each
-//!   batch, or at least every few hundred milliseconds, which keeps listings searchable within a
-//!   second.
+//!   writer and reloads the reader before returning (`ReloadPolicy::Manual`: no polling thread, and
+//!   no window in which a committed write is invisible). The event consumer (a later step) is to
+//!   commit after each batch, or at least every few hundred milliseconds, which keeps listings
+//!   searchable within a second.
 //! - **Facets count the hits of the whole search**, every filter applied, in the same pass as the
 //!   top hits (one `MultiCollector`).
 //! - **Filters do not score.** They are wrapped in `ConstScoreQuery` with score 0, so relevance is
@@ -244,8 +245,9 @@ pub struct AreaFacet {
 /// A search: free text, filters, facets, order and page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchQuery {
-    /// Free text; blank matches every visible listing. Words are split on whitespace; each must
-    /// match one of the title, category and description fields, in either language.
+    /// Free text; blank (or punctuation only) matches every visible listing. Words are split on
+    /// whitespace; each must match one of the title, category and description fields, in either
+    /// language.
     pub text: String,
     /// Any of these categories or their descendants.
     pub category_ids: Vec<String>,
@@ -472,6 +474,11 @@ impl SearchIndex {
     /// returning.
     pub fn commit(&self) -> Result<()> {
         let mut writer = self.lock()?;
+        // Every write goes through `pending`: nothing there, nothing to commit (a consumer that
+        // commits on a timer does not write a new commit point, fsyncs included, every tick).
+        if writer.pending.is_empty() {
+            return Ok(());
+        }
         writer.writer.commit()?;
         self.reader.reload()?;
         // Only now does the reader see what `pending` remembered.
@@ -498,8 +505,9 @@ impl SearchIndex {
             n => n.min(MAX_LIMIT),
         };
         let searcher = self.reader.searcher();
-        let has_text = !query.text.trim().is_empty();
-        let tantivy_query = self.query(query);
+        let text = self.text_clauses(&query.text);
+        let has_text = !text.is_empty();
+        let tantivy_query = self.query(text, query);
         let top = TopDocs::with_limit(limit).and_offset(query.offset);
         let sort = match query.sort {
             Sort::Default if has_text => Sort::Relevance,
@@ -737,15 +745,14 @@ impl SearchIndex {
         document
     }
 
-    /// The tantivy query for `query`: the text (if any) scores; every filter only restricts.
-    fn query(&self, query: &SearchQuery) -> BooleanQuery {
+    /// The tantivy query for `query`, given the clauses of its text: the text (if any) scores;
+    /// every filter only restricts.
+    fn query(&self, text: Vec<Box<dyn Query>>, query: &SearchQuery) -> BooleanQuery {
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        clauses.extend(
-            self.text_clauses(&query.text)
-                .into_iter()
-                .map(|clause| (Occur::Must, clause)),
-        );
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = text
+            .into_iter()
+            .map(|clause| (Occur::Must, clause))
+            .collect();
 
         let mut visible = vec![VISIBLE_ACTIVE];
         if query.include_sold_out {
@@ -1035,6 +1042,19 @@ mod tests {
     fn sorted(mut ids: Vec<String>) -> Vec<String> {
         ids.sort();
         ids
+    }
+
+    #[test]
+    fn the_index_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SearchIndex>();
+    }
+
+    #[test]
+    fn punctuation_alone_is_a_blank_text() {
+        let index = priced_and_dated();
+        // Blank text sorts newest first by default; so does text that analyzes to nothing.
+        assert_eq!(ids(&index, &text("，。!")), ["a", "c", "b"]);
     }
 
     #[test]
