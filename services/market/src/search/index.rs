@@ -56,8 +56,8 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
-    FAST, FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::{
@@ -100,6 +100,7 @@ mod name {
     pub(super) const VILLAGE: &str = "village";
     pub(super) const GRADE: &str = "grade";
     pub(super) const CERTIFICATION: &str = "certification";
+    pub(super) const TRACEABLE: &str = "traceable";
     pub(super) const PRICE: &str = "price";
     pub(super) const AVAILABLE: &str = "available";
     pub(super) const CREATED: &str = "created";
@@ -175,6 +176,8 @@ pub struct ListingDoc {
     pub price_minor: i64,
     pub grade: ProduceGrade,
     pub certifications: Vec<Certification>,
+    /// Linked to a harvest lot (a buyer can trace it).
+    pub traceable: bool,
     /// Quantity available, in the smallest unit of the listing's dimension (grams for a mass,
     /// pieces otherwise), so filters compare across units.
     pub available: u64,
@@ -262,6 +265,8 @@ pub struct SearchQuery {
     pub certifications: Vec<Certification>,
     /// At least this much available (the unit of [`ListingDoc::available`]).
     pub min_available: Option<u64>,
+    /// Only listings linked to a harvest lot.
+    pub traceable_only: bool,
     /// Sold-out listings too (default: active only).
     pub include_sold_out: bool,
     pub sort: Sort,
@@ -340,6 +345,7 @@ struct Fields {
     village: Field,
     grade: Field,
     certification: Field,
+    traceable: Field,
     price: Field,
     available: Field,
     created: Field,
@@ -372,6 +378,7 @@ impl Fields {
             village: b.add_u64_field(name::VILLAGE, FAST),
             grade: b.add_facet_field(name::GRADE, FacetOptions::default()),
             certification: b.add_facet_field(name::CERTIFICATION, FacetOptions::default()),
+            traceable: b.add_bool_field(name::TRACEABLE, INDEXED),
             price: b.add_i64_field(name::PRICE, FAST),
             available: b.add_u64_field(name::AVAILABLE, FAST),
             created: b.add_i64_field(name::CREATED, FAST),
@@ -428,8 +435,10 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let writer = index.writer(WRITER_MEMORY)?;
-        let zh = index.tokenizer_for_field(fields.title_zh)?;
+        let mut zh = index.tokenizer_for_field(fields.title_zh)?;
         let en = index.tokenizer_for_field(fields.title_en)?;
+        // jieba loads its dictionary on first use (most of a second): here, not in a first search.
+        tokens(&mut zh, "苹果");
         Ok(Self {
             fields,
             reader,
@@ -739,6 +748,7 @@ impl SearchIndex {
                 document.add_facet(f.certification, enum_facet(certification.as_str_name()));
             }
         }
+        document.add_bool(f.traceable, doc.traceable);
         document.add_i64(f.price, doc.price_minor);
         document.add_u64(f.available, doc.available);
         document.add_i64(f.created, doc.published_at_ms);
@@ -795,6 +805,12 @@ impl SearchIndex {
             filters.push(any_of(query.grades.iter().map(|grade| {
                 Term::from_facet(f.grade, &enum_facet(grade.as_str_name()))
             })));
+        }
+        if query.traceable_only {
+            filters.push(any_of(std::iter::once(Term::from_field_bool(
+                f.traceable,
+                true,
+            ))));
         }
         for certification in &query.certifications {
             filters.push(any_of(std::iter::once(Term::from_facet(
@@ -1012,6 +1028,7 @@ mod tests {
             price_minor: 500,
             grade: ProduceGrade::First,
             certifications: Vec::new(),
+            traceable: false,
             available: 1_000,
             published_at_ms: 1_000,
             payload: id.as_bytes().to_vec(),
@@ -1163,6 +1180,21 @@ mod tests {
             ..SearchQuery::default()
         };
         assert_eq!(ids(&index, &both), ["b"]);
+    }
+
+    #[test]
+    fn traceable_only_keeps_listings_linked_to_a_harvest_lot() {
+        let traced = ListingDoc {
+            traceable: true,
+            ..listing("b", "苹果")
+        };
+        let index = index_with(&[listing("a", "苹果"), traced]);
+        let query = SearchQuery {
+            traceable_only: true,
+            ..SearchQuery::default()
+        };
+        assert_eq!(ids(&index, &query), ["b"]);
+        assert_eq!(ids(&index, &SearchQuery::default()).len(), 2);
     }
 
     #[test]
