@@ -1135,6 +1135,25 @@ mod tests {
     }
 
     #[test]
+    fn a_category_filter_takes_its_descendants() {
+        let mut pear = listing("b", "酥梨");
+        pear.category.path = vec!["fruit".to_owned(), "fruit.pear".to_owned()];
+        let mut cabbage = listing("c", "大白菜");
+        cabbage.category.path = vec!["vegetable".to_owned()];
+        let index = index_with(&[listing("a", "苹果"), pear, cabbage]);
+        let within = |ids: &[&str]| SearchQuery {
+            category_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+            ..SearchQuery::default()
+        };
+        assert_eq!(sorted(ids(&index, &within(&["fruit"]))), ["a", "b"]);
+        assert_eq!(ids(&index, &within(&["fruit.pear"])), ["b"]);
+        assert_eq!(
+            sorted(ids(&index, &within(&["fruit.apple", "vegetable"]))),
+            ["a", "c"]
+        );
+    }
+
+    #[test]
     fn price_bounds_are_inclusive() {
         let docs: Vec<ListingDoc> = [("a", 300), ("b", 500), ("c", 800)]
             .into_iter()
@@ -1486,6 +1505,23 @@ mod tests {
         assert_eq!(sorted(ids(&index, &with_sold_out)), ["active", "sold_out"]);
         // Out of search, the version is still held.
         assert_eq!(index.version_of("paused").expect("version"), Some(1));
+    }
+
+    #[test]
+    fn a_listing_back_in_search_at_a_newer_version_is_found_again() {
+        let paused = ListingDoc {
+            status: ListingStatus::Paused,
+            ..listing("a", "苹果")
+        };
+        let index = index_with(&[paused]);
+        assert!(ids(&index, &text("苹果")).is_empty());
+        let active = ListingDoc {
+            version: 2,
+            ..listing("a", "苹果")
+        };
+        assert_eq!(index.upsert(&active).expect("upsert"), Applied::Written);
+        index.commit().expect("commit");
+        assert_eq!(ids(&index, &text("苹果")), ["a"]);
     }
 
     #[test]
