@@ -1174,6 +1174,9 @@ mod tests {
         );
         assert_eq!(ids(&index, &range(None, Some(499))), ["a"]);
         assert_eq!(ids(&index, &range(Some(801), None)), Vec::<String>::new());
+        // Bounds the wrong way round, or at the ends of the type, are no error: nothing or all.
+        assert!(ids(&index, &range(Some(800), Some(300))).is_empty());
+        assert_eq!(ids(&index, &range(Some(i64::MIN), Some(i64::MAX))).len(), 3);
     }
 
     #[test]
