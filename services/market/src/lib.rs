@@ -9,7 +9,8 @@
 //!
 //! - [`categories`]: the produce taxonomy (empty until built).
 //! - [`listings`]: produce listings and their lifecycle (empty until built).
-//! - [`search`]: the search index of listings (empty until built).
+//! - [`search`]: the search index of listings: the tantivy index (jieba for Chinese, a stemmer for
+//!   English, versioned writes, filters and facets); its RPCs are still to come.
 //! - [`orders`]: orders that never oversell (empty until built).
 //! - [`prices`]: the price reference (empty until built).
 //! - [`grpc`]: the handlers of `terrace.market.v1.MarketService`.
