@@ -11,6 +11,7 @@ import { errorMessage } from "../../errors";
 import { useFormat } from "../../format";
 import { UserName } from "../../identity/UserName";
 import { AreaName } from "../AreaName";
+import { AreaSelect, withParam } from "../AreaSelect";
 import { chosenArea, isVillage, withLevel } from "../register/areas";
 import { governance } from "../register/client";
 import { useRegisterAreas } from "../register/useRegisterAreas";
@@ -57,10 +58,7 @@ export default function ClaimsPage() {
   );
 
   function change(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
+    setParams(withParam(params, name, value), { replace: true });
     pages.restart();
   }
 
@@ -168,18 +166,7 @@ export default function ClaimsPage() {
         {t("claims.intro")}
       </Typography.Paragraph>
       <Flex wrap gap={12} role="search">
-        {areas && areas.length > 0 && (
-          <Select
-            aria-label={t("register.area")}
-            value={area?.code}
-            onChange={(code: string) => change("area", code)}
-            options={[...(area && !areas.some((a) => a.code === area.code) ? [area] : []), ...areas].map((a) => ({
-              value: a.code,
-              label: <AreaName area={a} />,
-            }))}
-            style={{ minWidth: 320 }}
-          />
-        )}
+        <AreaSelect areas={areas} area={area} label={t("register.area")} onChange={(code) => change("area", code)} />
         <Select<string>
           aria-label={t("register.status")}
           value={claimFilterParam(filter) || "awaiting_official"}

@@ -13,6 +13,7 @@ import { Pager, useServerPages } from "../../components/paging";
 import { errorMessage, formErrors } from "../../errors";
 import { adminCodeFromDigits } from "../../identity/labels";
 import { AreaName } from "../AreaName";
+import { AreaSelect, withParam } from "../AreaSelect";
 import { searchDivisions, type DivisionOption } from "../divisions";
 import { chosenArea, isVillage, withLevel } from "./areas";
 import { useRegisterAreas } from "./useRegisterAreas";
@@ -55,10 +56,7 @@ export default function HouseholdsPage() {
   );
 
   function change(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
+    setParams(withParam(params, name, value), { replace: true });
     pages.restart();
   }
 
@@ -100,18 +98,7 @@ export default function HouseholdsPage() {
         </Button>
       </Flex>
       <Flex wrap gap={12} role="search">
-        {areas && areas.length > 0 && (
-          <Select
-            aria-label={t("register.area")}
-            value={area?.code}
-            onChange={(code: string) => change("area", code)}
-            options={[
-              ...(area && !areas.some((a) => a.code === area.code) ? [area] : []),
-              ...areas,
-            ].map((a) => ({ value: a.code, label: <AreaName area={a} /> }))}
-            style={{ minWidth: 320 }}
-          />
-        )}
+        <AreaSelect areas={areas} area={area} label={t("register.area")} onChange={(code) => change("area", code)} />
         <Input.Search
           aria-label={t("register.householdSearch")}
           placeholder={t("register.householdSearchPlaceholder")}

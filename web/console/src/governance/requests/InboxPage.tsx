@@ -10,6 +10,7 @@ import { useFormat } from "../../format";
 import { UserName } from "../../identity/UserName";
 import { useSession } from "../../session";
 import { AreaName } from "../AreaName";
+import { AreaSelect, withParam } from "../AreaSelect";
 import { chosenArea, isVillage, villageArea, withLevel } from "../register/areas";
 import { governance } from "../register/client";
 import { useRegisterAreas } from "../register/useRegisterAreas";
@@ -46,10 +47,7 @@ export default function InboxPage() {
   );
 
   function change(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
+    setParams(withParam(params, name, value), { replace: true });
     pages.restart();
   }
 
@@ -113,18 +111,7 @@ export default function InboxPage() {
         {t("requests.inboxIntro")}
       </Typography.Paragraph>
       <Flex wrap gap={12} align="center" role="search">
-        {areas && areas.length > 0 && (
-          <Select
-            aria-label={t("requests.area")}
-            value={area?.code}
-            onChange={(code: string) => change("area", code)}
-            options={[...(area && !areas.some((a) => a.code === area.code) ? [area] : []), ...areas].map((a) => ({
-              value: a.code,
-              label: <AreaName area={a} />,
-            }))}
-            style={{ minWidth: 280 }}
-          />
-        )}
+        <AreaSelect areas={areas} area={area} label={t("requests.area")} onChange={(code) => change("area", code)} minWidth={280} />
         <Select<string>
           aria-label={t("requests.statusFilter")}
           value={filter.status}

@@ -30,6 +30,7 @@ import { Pager, useServerPages } from "../../components/paging";
 import { errorMessage } from "../../errors";
 import { roleLabel } from "../../identity/labels";
 import { AreaName } from "../AreaName";
+import { AreaSelect, withParam } from "../AreaSelect";
 import { chosenArea, withLevel } from "../register/areas";
 import { governance } from "../register/client";
 import { useRegisterAreas } from "../register/useRegisterAreas";
@@ -82,10 +83,7 @@ export default function TypesPage() {
   );
 
   function change(name: string, value: string) {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    setParams(next, { replace: true });
+    setParams(withParam(params, name, value), { replace: true });
     pages.restart();
   }
 
@@ -130,15 +128,7 @@ export default function TypesPage() {
         {t("requests.typesIntro")}
       </Typography.Paragraph>
       <Flex wrap gap={12} align="center" role="search">
-        {areas && areas.length > 0 && (
-          <Select
-            aria-label={t("requests.area")}
-            value={area?.code}
-            onChange={(code: string) => change("area", code)}
-            options={areas.map((a) => ({ value: a.code, label: <AreaName area={a} /> }))}
-            style={{ minWidth: 320 }}
-          />
-        )}
+        <AreaSelect areas={areas} area={area} label={t("requests.area")} onChange={(code) => change("area", code)} />
         <Checkbox checked={inactive} onChange={(e) => change("inactive", e.target.checked ? "1" : "")}>
           {t("requests.includeInactive")}
         </Checkbox>

@@ -1,5 +1,5 @@
 import type { GetServiceRequestStatsResponse } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
-import { Alert, Button, Card, Col, DatePicker, Flex, Row, Select, Space, Spin, Statistic, Table, Typography, type TableColumnsType } from "antd";
+import { Alert, Button, Card, Col, DatePicker, Flex, Row, Space, Spin, Statistic, Table, Typography, type TableColumnsType } from "antd";
 import dayjs from "dayjs";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "react-router";
 import { errorMessage } from "../../../errors";
 import { useFormat } from "../../../format";
 import { AreaName } from "../../AreaName";
+import { AreaSelect } from "../../AreaSelect";
 import { divisionName } from "../../divisions";
 import { chosenArea, withLevel } from "../../register/areas";
 import { governance } from "../../register/client";
@@ -186,18 +187,7 @@ export default function DashboardPage() {
         {t("dashboard.intro")}
       </Typography.Paragraph>
       <Flex wrap gap={12} align="center" role="search">
-        {areas && areas.length > 0 && (
-          <Select
-            aria-label={t("dashboard.area")}
-            value={area?.code}
-            onChange={(code: string) => change({ area: code })}
-            options={[...(area && !areas.some((a) => a.code === area.code) ? [area] : []), ...areas].map((a) => ({
-              value: a.code,
-              label: <AreaName area={a} />,
-            }))}
-            style={{ minWidth: 280 }}
-          />
-        )}
+        <AreaSelect areas={areas} area={area} label={t("dashboard.area")} onChange={(code) => change({ area: code })} minWidth={280} />
         <DatePicker.RangePicker
           aria-label={t("dashboard.range")}
           allowClear={false}
