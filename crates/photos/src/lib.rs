@@ -119,6 +119,47 @@ pub struct Attachment {
     pub caption: Option<LocalizedText>,
 }
 
+/// The most photos one thing carries (a request, a note, a listing).
+pub const MAX_PHOTOS: usize = 9;
+
+/// The photos a request attaches, as its list `field` names them: at most [`MAX_PHOTOS`], each by
+/// id with an optional caption. Only `id` and `caption` are read (the contract's rule).
+pub fn attachments(
+    violations: &mut Violations,
+    field: &str,
+    given: &[MediaRef],
+) -> Option<Vec<Attachment>> {
+    use terrace_platform::validate::{self, Text};
+    if given.len() > MAX_PHOTOS {
+        violations.add(field, format!("at most {MAX_PHOTOS} photos"));
+        return None;
+    }
+    let before = violations.len();
+    let photos: Vec<Attachment> = given
+        .iter()
+        .enumerate()
+        .filter_map(|(index, photo)| {
+            let id = validate::id(
+                violations,
+                &format!("{field}[{index}].id"),
+                &photo.id,
+                "photo",
+            )?;
+            let caption = validate::localized_text(
+                violations,
+                &format!("{field}[{index}].caption"),
+                photo.caption.as_ref(),
+                Text::optional(200),
+            )?;
+            Some(Attachment {
+                id,
+                caption: (!caption.translations.is_empty()).then_some(caption),
+            })
+        })
+        .collect();
+    (violations.len() == before).then_some(photos)
+}
+
 /// An upload as the RPC carried it.
 #[derive(Debug, Clone)]
 pub struct Upload {

@@ -174,11 +174,13 @@ impl Role {
 
     /// The fewest digits a scope of this role may have: an official governs its own level and
     /// below, never above (a village official's scope is one village, a county admin's one county
-    /// or narrower); only a platform admin may hold the whole country (`""`); the others need at
+    /// or narrower); a platform admin may hold the whole country (`""`), and so may a buyer, whose
+    /// standing is country-wide (a family in a city buys from any village); the others need at
     /// least a province.
     pub fn broadest_scope_len(self) -> usize {
         match self {
-            Role::Resident | Role::Farmer | Role::Buyer => 2,
+            Role::Buyer => 0,
+            Role::Resident | Role::Farmer => 2,
             // A helper serves the villagers of a township or a village, where people know them.
             Role::DigitalHelper => 9,
             Role::VillageOfficial => 12,

@@ -599,6 +599,44 @@ pub fn api_scopes(
     (violations.len() == before).then_some(scopes)
 }
 
+/// A village's 12-digit code, required.
+pub fn village_code(
+    violations: &mut Violations,
+    field: &str,
+    code: &str,
+) -> Option<crate::auth::AdminScope> {
+    use crate::auth::{AdminLevel, AdminScope};
+    if code.is_empty() {
+        violations.add(field, "required: the village's 12-digit code");
+        return None;
+    }
+    match AdminScope::parse(code) {
+        Ok(scope) if code.len() == 12 && scope.level() == AdminLevel::Village => Some(scope),
+        Ok(_) => {
+            violations.add(field, "must be a village's 12-digit code");
+            None
+        }
+        Err(problem) => {
+            violations.add(field, problem.to_string());
+            None
+        }
+    }
+}
+
+/// An update's field mask, required: its paths sorted and without repeats.
+pub fn update_mask(
+    violations: &mut Violations,
+    mask: Option<prost_types::FieldMask>,
+) -> Vec<String> {
+    let mut paths = mask.unwrap_or_default().paths;
+    if paths.is_empty() {
+        violations.add("update_mask", "required: name the fields to change");
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// A locale the product speaks (`zh-CN` or `en`); empty is the default, `zh-CN`.
 pub fn locale(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
     if value.is_empty() {

@@ -153,6 +153,12 @@ impl Snapshot for governance::v1::RequestType {
     const TYPE: &'static str = "terrace.governance.v1.RequestType";
 }
 
+/// A produce listing, its stock included (`state.market.listing.<id>`).
+impl Snapshot for market::v1::Listing {
+    const ROOT: &'static str = "state.market.listing";
+    const TYPE: &'static str = "terrace.market.v1.Listing";
+}
+
 include!(concat!(env!("OUT_DIR"), "/events.rs"));
 
 #[cfg(test)]

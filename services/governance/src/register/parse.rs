@@ -3,7 +3,7 @@
 
 use chrono::{Datelike as _, NaiveDate};
 use serde::{Deserialize, Serialize};
-use terrace_platform::auth::{AdminLevel, AdminScope};
+use terrace_platform::auth::AdminScope;
 use terrace_platform::error::{Result, Violations};
 use terrace_platform::idempotency::Mutation;
 use terrace_platform::phone::PhoneNumber;
@@ -31,28 +31,7 @@ pub const MAX_REASON: usize = 200;
 /// The longest list query, in characters.
 pub const MAX_QUERY: usize = 50;
 
-/// A village's 12-digit code, as `Household.village_code` carries it.
-pub(crate) fn village_code(
-    violations: &mut Violations,
-    field: &str,
-    code: &str,
-) -> Option<AdminScope> {
-    if code.is_empty() {
-        violations.add(field, "required: the village's 12-digit code");
-        return None;
-    }
-    match AdminScope::parse(code) {
-        Ok(scope) if code.len() == 12 && scope.level() == AdminLevel::Village => Some(scope),
-        Ok(_) => {
-            violations.add(field, "must be a village's 12-digit code");
-            None
-        }
-        Err(problem) => {
-            violations.add(field, problem.to_string());
-            None
-        }
-    }
-}
+pub(crate) use terrace_platform::validate::village_code;
 
 /// A reason someone will read (`why` says who): [`MIN_REASON`] to [`MAX_REASON`] characters.
 pub(super) fn reason(
@@ -480,19 +459,7 @@ impl UpdateHousehold {
     }
 }
 
-/// An update mask's paths, required, each named once.
-pub(crate) fn mask(
-    violations: &mut Violations,
-    mask: Option<prost_types::FieldMask>,
-) -> Vec<String> {
-    let mut paths = mask.unwrap_or_default().paths;
-    if paths.is_empty() {
-        violations.add("update_mask", "required: name the fields to change");
-    }
-    paths.sort();
-    paths.dedup();
-    paths
-}
+pub(crate) use terrace_platform::validate::update_mask as mask;
 
 /// Where a household list continues: households are listed by village, then number.
 #[derive(Debug, Clone, Serialize, Deserialize)]

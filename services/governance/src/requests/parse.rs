@@ -11,7 +11,6 @@ use terrace_platform::error::{Result, Violations};
 use terrace_platform::idempotency::Mutation;
 use terrace_platform::phone::PhoneNumber;
 use terrace_platform::validate::{self, Page, Text};
-use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as pb;
 use uuid::Uuid;
 
@@ -25,8 +24,7 @@ const MAX_CONTACT_NAME_CHARS: usize = 50;
 const MAX_CONSENT_CHARS: usize = 200;
 /// A reason (escalating, reopening) or a rating's comment.
 const MAX_REASON_CHARS: usize = 1000;
-/// The contract's limit of photos on a request.
-pub const MAX_PHOTOS: usize = 9;
+pub use terrace_photos::MAX_PHOTOS;
 /// The most values of one filter list.
 const MAX_FILTER_VALUES: usize = 50;
 
@@ -104,7 +102,8 @@ impl CreateServiceRequest {
             &location.address,
             Text::optional(MAX_ADDRESS_CHARS),
         );
-        let photos = photos(&mut violations, "service_request.photos", &given.photos);
+        let photos =
+            terrace_photos::attachments(&mut violations, "service_request.photos", &given.photos);
         let filer = filer(
             &mut violations,
             &request.on_behalf_of_user_id,
@@ -134,41 +133,6 @@ impl CreateServiceRequest {
             })
         })
     }
-}
-
-fn photos(
-    violations: &mut Violations,
-    field: &str,
-    given: &[common::MediaRef],
-) -> Option<Vec<PhotoToAttach>> {
-    if given.len() > MAX_PHOTOS {
-        violations.add(field, format!("at most {MAX_PHOTOS} photos"));
-        return None;
-    }
-    let before = violations.len();
-    let photos: Vec<PhotoToAttach> = given
-        .iter()
-        .enumerate()
-        .filter_map(|(index, photo)| {
-            let id = validate::id(
-                violations,
-                &format!("{field}[{index}].id"),
-                &photo.id,
-                "photo",
-            )?;
-            let caption = validate::localized_text(
-                violations,
-                &format!("{field}[{index}].caption"),
-                photo.caption.as_ref(),
-                Text::optional(200),
-            )?;
-            Some(PhotoToAttach {
-                id,
-                caption: (!caption.translations.is_empty()).then_some(caption),
-            })
-        })
-        .collect();
-    (violations.len() == before).then_some(photos)
 }
 
 fn filer(
@@ -548,7 +512,7 @@ impl AddNote {
             Text::required(MAX_NOTE_CHARS).multiline(),
         );
         let visibility = visibility(&mut violations, "visibility", request.visibility, None);
-        let photos = photos(&mut violations, "photos", &request.photos);
+        let photos = terrace_photos::attachments(&mut violations, "photos", &request.photos);
         violations.finish_with(|| {
             Some(Self {
                 mutation: mutation?,
@@ -931,7 +895,11 @@ impl UpdateRequest {
                     }
                 }
                 "photos" => {
-                    photos_given = photos(&mut violations, "service_request.photos", &given.photos);
+                    photos_given = terrace_photos::attachments(
+                        &mut violations,
+                        "service_request.photos",
+                        &given.photos,
+                    );
                 }
                 "field_values" => values = Some(given.field_values.clone()),
                 "priority" => {

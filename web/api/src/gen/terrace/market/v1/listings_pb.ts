@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/market/v1/listings.proto.
  */
 export const file_terrace_market_v1_listings: GenFile = /*@__PURE__*/
-  fileDesc("CiB0ZXJyYWNlL21hcmtldC92MS9saXN0aW5ncy5wcm90bxIRdGVycmFjZS5tYXJrZXQudjEimgIKCENhdGVnb3J5EgoKAmlkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIuCgRuYW1lGAMgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dBIQCghzeW5vbnltcxgEIAMoCRItCgxkZWZhdWx0X3VuaXQYBSABKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0Ei4KDWFsbG93ZWRfdW5pdHMYBiADKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0Eg8KB2Nyb3BfaWQYByABKAkSEgoKc29ydF9vcmRlchgIIAEoBRIpCgRpY29uGAkgASgLMhsudGVycmFjZS5jb21tb24udjEuTWVkaWFSZWYivwkKB0xpc3RpbmcSCgoCaWQYASABKAkSFgoOc2VsbGVyX3VzZXJfaWQYAiABKAkSEwoLY2F0ZWdvcnlfaWQYAyABKAkSLwoFdGl0bGUYBCABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0EjUKC2Rlc2NyaXB0aW9uGAUgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dBIPCgd2YXJpZXR5GAYgASgJEi4KBWdyYWRlGAcgASgOMh8udGVycmFjZS5tYXJrZXQudjEuUHJvZHVjZUdyYWRlEjgKDmNlcnRpZmljYXRpb25zGAggAygOMiAudGVycmFjZS5tYXJrZXQudjEuQ2VydGlmaWNhdGlvbhIsCgdzdG9ja2VkGAkgASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLQoIcmVzZXJ2ZWQYCiABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRIuCglhdmFpbGFibGUYCyABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRIpCgRzb2xkGAwgASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLAoKdW5pdF9wcmljZRgNIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5EjIKDW1pbmltdW1fb3JkZXIYDiABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRI4ChNuZXRfd2VpZ2h0X3Blcl91bml0GA8gASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLQoMaGFydmVzdF9kYXRlGBAgASgLMhcudGVycmFjZS5jb21tb24udjEuRGF0ZRIrCgZwaG90b3MYESADKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5NZWRpYVJlZhIUCgx2aWxsYWdlX2NvZGUYEiABKAkSGAoQaGFydmVzdF9sb3RfY29kZRgTIAEoCRI/ChJmdWxmaWxtZW50X21ldGhvZHMYFCADKA4yIy50ZXJyYWNlLm1hcmtldC52MS5GdWxmaWxtZW50TWV0aG9kEjAKBnN0YXR1cxgVIAEoDjIgLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmdTdGF0dXMSLwoLZXhwaXJlX3RpbWUYFiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHB1Ymxpc2hfdGltZRgXIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGaGlkZGVuGBggASgIEhUKDWhpZGRlbl9yZWFzb24YGSABKAkSKwoJaGlkZGVuX2J5GBogASgLMhgudGVycmFjZS5jb21tb24udjEuQWN0b3ISLgoMcHJpY2VfcGVyX2tnGBsgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSGwoTc2VsbGVyX2Rpc3BsYXlfbmFtZRgcIAEoCRIUCgx2aWxsYWdlX25hbWUYHSABKAkSKwoFYXVkaXQYHiABKAsyHC50ZXJyYWNlLmNvbW1vbi52MS5BdWRpdEluZm8ibAoTTGlzdGluZ1NlYXJjaFJlc3VsdBIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZxINCgVzY29yZRgCIAEoAhIZChFoaWdobGlnaHRlZF90aXRsZRgDIAEoCSJHCgVGYWNldBINCgVmaWVsZBgBIAEoCRIvCgdidWNrZXRzGAIgAygLMh4udGVycmFjZS5tYXJrZXQudjEuRmFjZXRCdWNrZXQiOgoLRmFjZXRCdWNrZXQSDQoFdmFsdWUYASABKAkSDQoFbGFiZWwYAiABKAkSDQoFY291bnQYAyABKAMi4QEKClByaWNlU3RhdHMSKAoGbWVkaWFuGAEgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDcDI1GAIgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDcDc1GAMgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDbWluGAQgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDbWF4GAUgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSDQoFY291bnQYBiABKAMq0wEKDUxpc3RpbmdTdGF0dXMSHgoaTElTVElOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMSVNUSU5HX1NUQVRVU19EUkFGVBABEhkKFUxJU1RJTkdfU1RBVFVTX0FDVElWRRACEhkKFUxJU1RJTkdfU1RBVFVTX1BBVVNFRBADEhsKF0xJU1RJTkdfU1RBVFVTX1NPTERfT1VUEAQSGgoWTElTVElOR19TVEFUVVNfRVhQSVJFRBAFEhkKFUxJU1RJTkdfU1RBVFVTX0NMT1NFRBAGKpQBCgxQcm9kdWNlR3JhZGUSHQoZUFJPRFVDRV9HUkFERV9VTlNQRUNJRklFRBAAEhkKFVBST0RVQ0VfR1JBREVfUFJFTUlVTRABEhcKE1BST0RVQ0VfR1JBREVfRklSU1QQAhIYChRQUk9EVUNFX0dSQURFX1NFQ09ORBADEhcKE1BST0RVQ0VfR1JBREVfVEhJUkQQBCq8AQoNQ2VydGlmaWNhdGlvbhIdChlDRVJUSUZJQ0FUSU9OX1VOU1BFQ0lGSUVEEAASGQoVQ0VSVElGSUNBVElPTl9PUkdBTklDEAESHAoYQ0VSVElGSUNBVElPTl9HUkVFTl9GT09EEAISKQolQ0VSVElGSUNBVElPTl9HRU9HUkFQSElDQUxfSU5ESUNBVElPThADEigKJENFUlRJRklDQVRJT05fQ09NUExJQU5DRV9DRVJUSUZJQ0FURRAEKnMKEEZ1bGZpbG1lbnRNZXRob2QSIQodRlVMRklMTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhGVUxGSUxNRU5UX01FVEhPRF9QSUNLVVAQARIeChpGVUxGSUxNRU5UX01FVEhPRF9ERUxJVkVSWRACYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_date, file_terrace_common_v1_localized_text, file_terrace_common_v1_media, file_terrace_common_v1_money, file_terrace_common_v1_quantity]);
+  fileDesc("CiB0ZXJyYWNlL21hcmtldC92MS9saXN0aW5ncy5wcm90bxIRdGVycmFjZS5tYXJrZXQudjEiqwIKCENhdGVnb3J5EgoKAmlkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIuCgRuYW1lGAMgASgLMiAudGVycmFjZS5jb21tb24udjEuTG9jYWxpemVkVGV4dBIQCghzeW5vbnltcxgEIAMoCRItCgxkZWZhdWx0X3VuaXQYBSABKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0Ei4KDWFsbG93ZWRfdW5pdHMYBiADKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0Eg8KB2Nyb3BfaWQYByABKAkSEgoKc29ydF9vcmRlchgIIAEoBRIpCgRpY29uGAkgASgLMhsudGVycmFjZS5jb21tb24udjEuTWVkaWFSZWYSDwoHaHNfY29kZRgKIAEoCSKDCgoHTGlzdGluZxIKCgJpZBgBIAEoCRIWCg5zZWxsZXJfdXNlcl9pZBgCIAEoCRITCgtjYXRlZ29yeV9pZBgDIAEoCRIvCgV0aXRsZRgEIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkxvY2FsaXplZFRleHQSNQoLZGVzY3JpcHRpb24YBSABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0Eg8KB3ZhcmlldHkYBiABKAkSLgoFZ3JhZGUYByABKA4yHy50ZXJyYWNlLm1hcmtldC52MS5Qcm9kdWNlR3JhZGUSOAoOY2VydGlmaWNhdGlvbnMYCCADKA4yIC50ZXJyYWNlLm1hcmtldC52MS5DZXJ0aWZpY2F0aW9uEiwKB3N0b2NrZWQYCSABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRItCghyZXNlcnZlZBgKIAEoCzIbLnRlcnJhY2UuY29tbW9uLnYxLlF1YW50aXR5Ei4KCWF2YWlsYWJsZRgLIAEoCzIbLnRlcnJhY2UuY29tbW9uLnYxLlF1YW50aXR5EikKBHNvbGQYDCABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRIsCgp1bml0X3ByaWNlGA0gASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSMgoNbWluaW11bV9vcmRlchgOIAEoCzIbLnRlcnJhY2UuY29tbW9uLnYxLlF1YW50aXR5EjgKE25ldF93ZWlnaHRfcGVyX3VuaXQYDyABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRItCgxoYXJ2ZXN0X2RhdGUYECABKAsyFy50ZXJyYWNlLmNvbW1vbi52MS5EYXRlEisKBnBob3RvcxgRIAMoCzIbLnRlcnJhY2UuY29tbW9uLnYxLk1lZGlhUmVmEhQKDHZpbGxhZ2VfY29kZRgSIAEoCRIYChBoYXJ2ZXN0X2xvdF9jb2RlGBMgASgJEj8KEmZ1bGZpbG1lbnRfbWV0aG9kcxgUIAMoDjIjLnRlcnJhY2UubWFya2V0LnYxLkZ1bGZpbG1lbnRNZXRob2QSMAoGc3RhdHVzGBUgASgOMiAudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZ1N0YXR1cxIvCgtleHBpcmVfdGltZRgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcHVibGlzaF90aW1lGBcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZoaWRkZW4YGCABKAgSFQoNaGlkZGVuX3JlYXNvbhgZIAEoCRIrCgloaWRkZW5fYnkYGiABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvchIuCgxwcmljZV9wZXJfa2cYGyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5Nb25leRIbChNzZWxsZXJfZGlzcGxheV9uYW1lGBwgASgJEhQKDHZpbGxhZ2VfbmFtZRgdIAEoCRIrCgVhdWRpdBgeIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxIPCgd2ZXJzaW9uGB8gASgDEjEKCnByb3ZlbmFuY2UYICABKAsyHS50ZXJyYWNlLm1hcmtldC52MS5Qcm92ZW5hbmNlIp8CCgpQcm92ZW5hbmNlEhgKEGhhcnZlc3RfbG90X2NvZGUYASABKAkSEAoIdmVyaWZpZWQYAiABKAgSLgoEY3JvcBgDIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkxvY2FsaXplZFRleHQSGQoRcGxvdF92aWxsYWdlX2NvZGUYBCABKAkSKgoJc293bl9kYXRlGAUgASgLMhcudGVycmFjZS5jb21tb24udjEuRGF0ZRItCgxoYXJ2ZXN0X2RhdGUYBiABKAsyFy50ZXJyYWNlLmNvbW1vbi52MS5EYXRlEg4KBmlucHV0cxgHIAMoCRIvCgt2ZXJpZnlfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqgEKE0xpc3RpbmdTZWFyY2hSZXN1bHQSKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmcSDQoFc2NvcmUYAiABKAISGQoRaGlnaGxpZ2h0ZWRfdGl0bGUYAyABKAkSPAoQaW5kaWNhdGl2ZV9wcmljZRgEIAEoCzIiLnRlcnJhY2UubWFya2V0LnYxLkluZGljYXRpdmVQcmljZSJ8Cg9JbmRpY2F0aXZlUHJpY2USLAoKdW5pdF9wcmljZRgBIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5EgwKBHJhdGUYAiABKAkSLQoJcmF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJHCgVGYWNldBINCgVmaWVsZBgBIAEoCRIvCgdidWNrZXRzGAIgAygLMh4udGVycmFjZS5tYXJrZXQudjEuRmFjZXRCdWNrZXQiOgoLRmFjZXRCdWNrZXQSDQoFdmFsdWUYASABKAkSDQoFbGFiZWwYAiABKAkSDQoFY291bnQYAyABKAMi4QEKClByaWNlU3RhdHMSKAoGbWVkaWFuGAEgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDcDI1GAIgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDcDc1GAMgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDbWluGAQgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDbWF4GAUgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSDQoFY291bnQYBiABKAMq0wEKDUxpc3RpbmdTdGF0dXMSHgoaTElTVElOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRMSVNUSU5HX1NUQVRVU19EUkFGVBABEhkKFUxJU1RJTkdfU1RBVFVTX0FDVElWRRACEhkKFUxJU1RJTkdfU1RBVFVTX1BBVVNFRBADEhsKF0xJU1RJTkdfU1RBVFVTX1NPTERfT1VUEAQSGgoWTElTVElOR19TVEFUVVNfRVhQSVJFRBAFEhkKFUxJU1RJTkdfU1RBVFVTX0NMT1NFRBAGKpQBCgxQcm9kdWNlR3JhZGUSHQoZUFJPRFVDRV9HUkFERV9VTlNQRUNJRklFRBAAEhkKFVBST0RVQ0VfR1JBREVfUFJFTUlVTRABEhcKE1BST0RVQ0VfR1JBREVfRklSU1QQAhIYChRQUk9EVUNFX0dSQURFX1NFQ09ORBADEhcKE1BST0RVQ0VfR1JBREVfVEhJUkQQBCq8AQoNQ2VydGlmaWNhdGlvbhIdChlDRVJUSUZJQ0FUSU9OX1VOU1BFQ0lGSUVEEAASGQoVQ0VSVElGSUNBVElPTl9PUkdBTklDEAESHAoYQ0VSVElGSUNBVElPTl9HUkVFTl9GT09EEAISKQolQ0VSVElGSUNBVElPTl9HRU9HUkFQSElDQUxfSU5ESUNBVElPThADEigKJENFUlRJRklDQVRJT05fQ09NUExJQU5DRV9DRVJUSUZJQ0FURRAEKnMKEEZ1bGZpbG1lbnRNZXRob2QSIQodRlVMRklMTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIcChhGVUxGSUxNRU5UX01FVEhPRF9QSUNLVVAQARIeChpGVUxGSUxNRU5UX01FVEhPRF9ERUxJVkVSWRACYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_date, file_terrace_common_v1_localized_text, file_terrace_common_v1_media, file_terrace_common_v1_money, file_terrace_common_v1_quantity]);
 
 /**
  * A produce category from the seeded taxonomy (e.g. 水果 > 苹果).
@@ -94,6 +94,14 @@ export type Category = Message<"terrace.market.v1.Category"> & {
    * @generated from field: terrace.common.v1.MediaRef icon = 9;
    */
   icon?: MediaRef | undefined;
+
+  /**
+   * The Harmonized System code (6 digits) customs classify it under, for export; empty for
+   * top-level groups.
+   *
+   * @generated from field: string hs_code = 10;
+   */
+  hsCode: string;
 };
 
 /**
@@ -105,6 +113,11 @@ export const CategorySchema: GenMessage<Category> = /*@__PURE__*/
 
 /**
  * Produce a farmer offers.
+ *
+ * Quantities: stocked = available + reserved + sold, each in the listing's unit. An order
+ * *reserves* its quantity when placed (PENDING, CONFIRMED); the reservation turns into *sold* when
+ * the order is shipped or picked up (and stays sold when it completes); it returns to available
+ * when the order is declined, cancelled, expires or its buyer does not show up.
  *
  * Lifecycle: DRAFT -> ACTIVE (PublishListing) ; ACTIVE <-> PAUSED ; ACTIVE -> SOLD_OUT (when
  * available reaches zero; back to ACTIVE on restock or when a reservation is released) ;
@@ -195,7 +208,7 @@ export type Listing = Message<"terrace.market.v1.Listing"> & {
   available?: Quantity | undefined;
 
   /**
-   * Quantity sold (completed or shipped orders). Output only.
+   * Quantity sold: orders shipped, picked up or completed. Output only.
    *
    * @generated from field: terrace.common.v1.Quantity sold = 12;
    */
@@ -328,6 +341,23 @@ export type Listing = Message<"terrace.market.v1.Listing"> & {
    * @generated from field: terrace.common.v1.AuditInfo audit = 30;
    */
   audit?: AuditInfo | undefined;
+
+  /**
+   * Raised by every change of the listing, its stock included (an order reserving or releasing
+   * quantity); only increases. Search and other projections apply a snapshot only if its version
+   * is newer than the one they hold (replicas and retries reorder events). Output only.
+   *
+   * @generated from field: int64 version = 31;
+   */
+  version: bigint;
+
+  /**
+   * Where the produce comes from, as agri recorded it: filled by agri when the listing names a
+   * harvest lot it knows; unset otherwise (and until agri exists). Output only.
+   *
+   * @generated from field: terrace.market.v1.Provenance provenance = 32;
+   */
+  provenance?: Provenance | undefined;
 };
 
 /**
@@ -336,6 +366,77 @@ export type Listing = Message<"terrace.market.v1.Listing"> & {
  */
 export const ListingSchema: GenMessage<Listing> = /*@__PURE__*/
   messageDesc(file_terrace_market_v1_listings, 1);
+
+/**
+ * The traceable origin of a listing's produce, from its harvest lot in agri. Shown to buyers.
+ *
+ * @generated from message terrace.market.v1.Provenance
+ */
+export type Provenance = Message<"terrace.market.v1.Provenance"> & {
+  /**
+   * The harvest lot's code (as the listing names it).
+   *
+   * @generated from field: string harvest_lot_code = 1;
+   */
+  harvestLotCode: string;
+
+  /**
+   * Whether agri confirmed the lot is the seller's own, of a crop matching the category.
+   *
+   * @generated from field: bool verified = 2;
+   */
+  verified: boolean;
+
+  /**
+   * The crop, e.g. 苹果 (红富士).
+   *
+   * @generated from field: terrace.common.v1.LocalizedText crop = 3;
+   */
+  crop?: LocalizedText | undefined;
+
+  /**
+   * The village of the plot it grew on (12 digits).
+   *
+   * @generated from field: string plot_village_code = 4;
+   */
+  plotVillageCode: string;
+
+  /**
+   * When it was sown or planted.
+   *
+   * @generated from field: terrace.common.v1.Date sown_date = 5;
+   */
+  sownDate?: Date | undefined;
+
+  /**
+   * When it was harvested.
+   *
+   * @generated from field: terrace.common.v1.Date harvest_date = 6;
+   */
+  harvestDate?: Date | undefined;
+
+  /**
+   * Inputs applied to the plot in the season (fertiliser, pesticide), each as recorded, e.g.
+   * "有机肥 2026-04-02".
+   *
+   * @generated from field: repeated string inputs = 7;
+   */
+  inputs: string[];
+
+  /**
+   * When agri last confirmed it.
+   *
+   * @generated from field: google.protobuf.Timestamp verify_time = 8;
+   */
+  verifyTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message terrace.market.v1.Provenance.
+ * Use `create(ProvenanceSchema)` to create a new message.
+ */
+export const ProvenanceSchema: GenMessage<Provenance> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_listings, 2);
 
 /**
  * A search hit.
@@ -363,6 +464,15 @@ export type ListingSearchResult = Message<"terrace.market.v1.ListingSearchResult
    * @generated from field: string highlighted_title = 3;
    */
   highlightedTitle: string;
+
+  /**
+   * The unit price in the currency the search asked for (`display_currency`), converted at the
+   * operators' exchange rate: indicative only, orders settle in CNY. Unset when no currency was
+   * asked for or no rate is known.
+   *
+   * @generated from field: terrace.market.v1.IndicativePrice indicative_price = 4;
+   */
+  indicativePrice?: IndicativePrice | undefined;
 };
 
 /**
@@ -370,7 +480,42 @@ export type ListingSearchResult = Message<"terrace.market.v1.ListingSearchResult
  * Use `create(ListingSearchResultSchema)` to create a new message.
  */
 export const ListingSearchResultSchema: GenMessage<ListingSearchResult> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_listings, 2);
+  messageDesc(file_terrace_market_v1_listings, 3);
+
+/**
+ * A price shown in a buyer's currency, for information: orders settle in CNY.
+ *
+ * @generated from message terrace.market.v1.IndicativePrice
+ */
+export type IndicativePrice = Message<"terrace.market.v1.IndicativePrice"> & {
+  /**
+   * The listing's unit price converted, rounded half-even to the currency's minor unit.
+   *
+   * @generated from field: terrace.common.v1.Money unit_price = 1;
+   */
+  unitPrice?: Money | undefined;
+
+  /**
+   * CNY per one unit of the currency, as a decimal string (e.g. "7.1234"), the rate used.
+   *
+   * @generated from field: string rate = 2;
+   */
+  rate: string;
+
+  /**
+   * When operators set the rate.
+   *
+   * @generated from field: google.protobuf.Timestamp rate_time = 3;
+   */
+  rateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message terrace.market.v1.IndicativePrice.
+ * Use `create(IndicativePriceSchema)` to create a new message.
+ */
+export const IndicativePriceSchema: GenMessage<IndicativePrice> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_listings, 4);
 
 /**
  * Facet counts for one field.
@@ -379,7 +524,7 @@ export const ListingSearchResultSchema: GenMessage<ListingSearchResult> = /*@__P
  */
 export type Facet = Message<"terrace.market.v1.Facet"> & {
   /**
-   * The field: "category", "area", "grade", "certification", "price".
+   * The field: "category", "area", "grade", "certification", "price", "available".
    *
    * @generated from field: string field = 1;
    */
@@ -398,7 +543,7 @@ export type Facet = Message<"terrace.market.v1.Facet"> & {
  * Use `create(FacetSchema)` to create a new message.
  */
 export const FacetSchema: GenMessage<Facet> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_listings, 3);
+  messageDesc(file_terrace_market_v1_listings, 5);
 
 /**
  * One facet value and how many hits have it.
@@ -407,8 +552,9 @@ export const FacetSchema: GenMessage<Facet> = /*@__PURE__*/
  */
 export type FacetBucket = Message<"terrace.market.v1.FacetBucket"> & {
   /**
-   * The value: a category id, a 12-digit code, a ProduceGrade or Certification name, or a price
-   * range "min-max" in minor units per kg.
+   * The value: a category id, a 12-digit code, a ProduceGrade or Certification name, a price
+   * range "min-max" in minor units per kg, or an available-quantity range "min-max" in grams
+   * (mass units) or pieces (others); an open end is empty ("-5000", "100000-").
    *
    * @generated from field: string value = 1;
    */
@@ -434,7 +580,7 @@ export type FacetBucket = Message<"terrace.market.v1.FacetBucket"> & {
  * Use `create(FacetBucketSchema)` to create a new message.
  */
 export const FacetBucketSchema: GenMessage<FacetBucket> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_listings, 4);
+  messageDesc(file_terrace_market_v1_listings, 6);
 
 /**
  * Price statistics of one source.
@@ -490,7 +636,7 @@ export type PriceStats = Message<"terrace.market.v1.PriceStats"> & {
  * Use `create(PriceStatsSchema)` to create a new message.
  */
 export const PriceStatsSchema: GenMessage<PriceStats> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_listings, 5);
+  messageDesc(file_terrace_market_v1_listings, 7);
 
 /**
  * Lifecycle status of a listing.

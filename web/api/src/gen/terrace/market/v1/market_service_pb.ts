@@ -8,13 +8,15 @@ import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { AdminCode, AdminLevel } from "../../common/v1/admin_code_pb";
 import { file_terrace_common_v1_admin_code } from "../../common/v1/admin_code_pb";
+import type { MediaRef } from "../../common/v1/media_pb";
+import { file_terrace_common_v1_media } from "../../common/v1/media_pb";
 import type { Money } from "../../common/v1/money_pb";
 import { file_terrace_common_v1_money } from "../../common/v1/money_pb";
 import type { PageRequest, PageResponse } from "../../common/v1/paging_pb";
 import { file_terrace_common_v1_paging } from "../../common/v1/paging_pb";
 import type { Quantity, Unit } from "../../common/v1/quantity_pb";
 import { file_terrace_common_v1_quantity } from "../../common/v1/quantity_pb";
-import type { Category, Certification, Facet, Listing, ListingSearchResult, ListingStatus, PriceStats, ProduceGrade } from "./listings_pb";
+import type { Category, Certification, Facet, IndicativePrice, Listing, ListingSearchResult, ListingStatus, PriceStats, ProduceGrade } from "./listings_pb";
 import { file_terrace_market_v1_listings } from "./listings_pb";
 import type { Order, OrderStatus } from "./orders_pb";
 import { file_terrace_market_v1_orders } from "./orders_pb";
@@ -24,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/market/v1/market_service.proto.
  */
 export const file_terrace_market_v1_market_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZ0ZXJyYWNlL21hcmtldC92MS9tYXJrZXRfc2VydmljZS5wcm90bxIRdGVycmFjZS5tYXJrZXQudjEiWAoVTGlzdENhdGVnb3JpZXNSZXF1ZXN0EiwKBHBhZ2UYASABKAsyHi50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVxdWVzdBIRCglwYXJlbnRfaWQYAiABKAkieAoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRIvCgpjYXRlZ29yaWVzGAEgAygLMhsudGVycmFjZS5tYXJrZXQudjEuQ2F0ZWdvcnkSLQoEcGFnZRgCIAEoCzIfLnRlcnJhY2UuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIpChJHZXRDYXRlZ29yeVJlcXVlc3QSEwoLY2F0ZWdvcnlfaWQYASABKAkiRAoTR2V0Q2F0ZWdvcnlSZXNwb25zZRItCghjYXRlZ29yeRgBIAEoCzIbLnRlcnJhY2UubWFya2V0LnYxLkNhdGVnb3J5ImgKFENyZWF0ZUxpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSKwoHbGlzdGluZxgCIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmcSDwoHcHVibGlzaBgDIAEoCCJEChVDcmVhdGVMaXN0aW5nUmVzcG9uc2USKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmciJwoRR2V0TGlzdGluZ1JlcXVlc3QSEgoKbGlzdGluZ19pZBgBIAEoCSJBChJHZXRMaXN0aW5nUmVzcG9uc2USKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3Rpbmci0AEKE0xpc3RMaXN0aW5nc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLnRlcnJhY2UuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhYKDnNlbGxlcl91c2VyX2lkGAIgASgJEioKBGFyZWEYAyABKAsyHC50ZXJyYWNlLmNvbW1vbi52MS5BZG1pbkNvZGUSMgoIc3RhdHVzZXMYBCADKA4yIC50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nU3RhdHVzEhMKC2hpZGRlbl9vbmx5GAUgASgIInMKFExpc3RMaXN0aW5nc1Jlc3BvbnNlEiwKCGxpc3RpbmdzGAEgAygLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZxItCgRwYWdlGAIgASgLMh8udGVycmFjZS5jb21tb24udjEuUGFnZVJlc3BvbnNlIogBChRVcGRhdGVMaXN0aW5nUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEisKB2xpc3RpbmcYAiABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nEi8KC3VwZGF0ZV9tYXNrGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJEChVVcGRhdGVMaXN0aW5nUmVzcG9uc2USKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmcicAoVUHVibGlzaExpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEgoKbGlzdGluZ19pZBgCIAEoCRIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRQoWUHVibGlzaExpc3RpbmdSZXNwb25zZRIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZyI9ChNQYXVzZUxpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEgoKbGlzdGluZ19pZBgCIAEoCSJDChRQYXVzZUxpc3RpbmdSZXNwb25zZRIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZyI9ChNDbG9zZUxpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEgoKbGlzdGluZ19pZBgCIAEoCSJDChRDbG9zZUxpc3RpbmdSZXNwb25zZRIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZyJMChJIaWRlTGlzdGluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpsaXN0aW5nX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJCChNIaWRlTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIkwKFFVuaGlkZUxpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEgoKbGlzdGluZ19pZBgCIAEoCRIMCgRub3RlGAMgASgJIkQKFVVuaGlkZUxpc3RpbmdSZXNwb25zZRIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZyKjBAoVU2VhcmNoTGlzdGluZ3NSZXF1ZXN0EiwKBHBhZ2UYASABKAsyHi50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVxdWVzdBINCgVxdWVyeRgCIAEoCRIOCgZsb2NhbGUYAyABKAkSFAoMY2F0ZWdvcnlfaWRzGAQgAygJEisKBWFyZWFzGAUgAygLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlEjIKC3ByaWNlX3JhbmdlGAYgASgLMh0udGVycmFjZS5tYXJrZXQudjEuUHJpY2VSYW5nZRIvCgZncmFkZXMYByADKA4yHy50ZXJyYWNlLm1hcmtldC52MS5Qcm9kdWNlR3JhZGUSOAoOY2VydGlmaWNhdGlvbnMYCCADKA4yIC50ZXJyYWNlLm1hcmtldC52MS5DZXJ0aWZpY2F0aW9uEjIKDW1pbl9hdmFpbGFibGUYCSABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRIWCg50cmFjZWFibGVfb25seRgKIAEoCBIYChBpbmNsdWRlX3NvbGRfb3V0GAsgASgIEiwKBHNvcnQYDCABKA4yHi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nU29ydBIOCgZmYWNldHMYDSADKAkSNwoQYXJlYV9mYWNldF9sZXZlbBgOIAEoDjIdLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluTGV2ZWwihQEKClByaWNlUmFuZ2USJQoDbWluGAEgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSJQoDbWF4GAIgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSKQoIcGVyX3VuaXQYAyABKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0IqoBChZTZWFyY2hMaXN0aW5nc1Jlc3BvbnNlEjcKB3Jlc3VsdHMYASADKAsyJi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nU2VhcmNoUmVzdWx0EigKBmZhY2V0cxgCIAMoCzIYLnRlcnJhY2UubWFya2V0LnYxLkZhY2V0Ei0KBHBhZ2UYAyABKAsyHy50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiLwoZUmVidWlsZFNlYXJjaEluZGV4UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJImYKGlJlYnVpbGRTZWFyY2hJbmRleFJlc3BvbnNlEhUKDWluZGV4ZWRfY291bnQYASABKAMSMQoNY29tcGxldGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwEKEVBsYWNlT3JkZXJSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSJwoFb3JkZXIYAiABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlchI1ChNleHBlY3RlZF91bml0X3ByaWNlGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkiPQoSUGxhY2VPcmRlclJlc3BvbnNlEicKBW9yZGVyGAEgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXIiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgJIjsKEEdldE9yZGVyUmVzcG9uc2USJwoFb3JkZXIYASABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlciLiAQoRTGlzdE9yZGVyc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLnRlcnJhY2UuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0Ei0KB2FzX3JvbGUYAiABKA4yHC50ZXJyYWNlLm1hcmtldC52MS5PcmRlclJvbGUSKgoEYXJlYRgDIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRISCgpsaXN0aW5nX2lkGAQgASgJEjAKCHN0YXR1c2VzGAUgAygOMh4udGVycmFjZS5tYXJrZXQudjEuT3JkZXJTdGF0dXMibQoSTGlzdE9yZGVyc1Jlc3BvbnNlEigKBm9yZGVycxgBIAMoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyEi0KBHBhZ2UYAiABKAsyHy50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiSAoSQWNjZXB0T3JkZXJSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDAoEbm90ZRgDIAEoCSI+ChNBY2NlcHRPcmRlclJlc3BvbnNlEicKBW9yZGVyGAEgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXIiSwoTRGVjbGluZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI/ChREZWNsaW5lT3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIkoKEkNhbmNlbE9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI+ChNDYW5jZWxPcmRlclJlc3BvbnNlEicKBW9yZGVyGAEgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXIiTQoXTWFya09yZGVyU2hpcHBlZFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIMCgRub3RlGAMgASgJIkMKGE1hcmtPcmRlclNoaXBwZWRSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIkAKGE1hcmtPcmRlclBpY2tlZFVwUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIkQKGU1hcmtPcmRlclBpY2tlZFVwUmVzcG9uc2USJwoFb3JkZXIYASABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlciI8ChRDb21wbGV0ZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIkAKFUNvbXBsZXRlT3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIpcBChhHZXRQcmljZVJlZmVyZW5jZVJlcXVlc3QSEwoLY2F0ZWdvcnlfaWQYASABKAkSKgoEYXJlYRgCIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIlCgR1bml0GAMgASgOMhcudGVycmFjZS5jb21tb24udjEuVW5pdBITCgt3aW5kb3dfZGF5cxgEIAEoBSKmAgoZR2V0UHJpY2VSZWZlcmVuY2VSZXNwb25zZRITCgtjYXRlZ29yeV9pZBgBIAEoCRIqCgRhcmVhGAIgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlEiUKBHVuaXQYAyABKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0EjcKEGNvbXBsZXRlZF9vcmRlcnMYBCABKAsyHS50ZXJyYWNlLm1hcmtldC52MS5QcmljZVN0YXRzEjYKD2FjdGl2ZV9saXN0aW5ncxgFIAEoCzIdLnRlcnJhY2UubWFya2V0LnYxLlByaWNlU3RhdHMSMAoMY29tcHV0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqZAQoLTGlzdGluZ1NvcnQSHAoYTElTVElOR19TT1JUX1VOU1BFQ0lGSUVEEAASGgoWTElTVElOR19TT1JUX1JFTEVWQU5DRRABEhoKFkxJU1RJTkdfU09SVF9QUklDRV9BU0MQAhIbChdMSVNUSU5HX1NPUlRfUFJJQ0VfREVTQxADEhcKE0xJU1RJTkdfU09SVF9ORVdFU1QQBCpUCglPcmRlclJvbGUSGgoWT1JERVJfUk9MRV9VTlNQRUNJRklFRBAAEhQKEE9SREVSX1JPTEVfQlVZRVIQARIVChFPUkRFUl9ST0xFX1NFTExFUhACMvYRCg1NYXJrZXRTZXJ2aWNlEmUKDkxpc3RDYXRlZ29yaWVzEigudGVycmFjZS5tYXJrZXQudjEuTGlzdENhdGVnb3JpZXNSZXF1ZXN0GikudGVycmFjZS5tYXJrZXQudjEuTGlzdENhdGVnb3JpZXNSZXNwb25zZRJcCgtHZXRDYXRlZ29yeRIlLnRlcnJhY2UubWFya2V0LnYxLkdldENhdGVnb3J5UmVxdWVzdBomLnRlcnJhY2UubWFya2V0LnYxLkdldENhdGVnb3J5UmVzcG9uc2USYgoNQ3JlYXRlTGlzdGluZxInLnRlcnJhY2UubWFya2V0LnYxLkNyZWF0ZUxpc3RpbmdSZXF1ZXN0GigudGVycmFjZS5tYXJrZXQudjEuQ3JlYXRlTGlzdGluZ1Jlc3BvbnNlElkKCkdldExpc3RpbmcSJC50ZXJyYWNlLm1hcmtldC52MS5HZXRMaXN0aW5nUmVxdWVzdBolLnRlcnJhY2UubWFya2V0LnYxLkdldExpc3RpbmdSZXNwb25zZRJfCgxMaXN0TGlzdGluZ3MSJi50ZXJyYWNlLm1hcmtldC52MS5MaXN0TGlzdGluZ3NSZXF1ZXN0GicudGVycmFjZS5tYXJrZXQudjEuTGlzdExpc3RpbmdzUmVzcG9uc2USYgoNVXBkYXRlTGlzdGluZxInLnRlcnJhY2UubWFya2V0LnYxLlVwZGF0ZUxpc3RpbmdSZXF1ZXN0GigudGVycmFjZS5tYXJrZXQudjEuVXBkYXRlTGlzdGluZ1Jlc3BvbnNlEmUKDlB1Ymxpc2hMaXN0aW5nEigudGVycmFjZS5tYXJrZXQudjEuUHVibGlzaExpc3RpbmdSZXF1ZXN0GikudGVycmFjZS5tYXJrZXQudjEuUHVibGlzaExpc3RpbmdSZXNwb25zZRJfCgxQYXVzZUxpc3RpbmcSJi50ZXJyYWNlLm1hcmtldC52MS5QYXVzZUxpc3RpbmdSZXF1ZXN0GicudGVycmFjZS5tYXJrZXQudjEuUGF1c2VMaXN0aW5nUmVzcG9uc2USXwoMQ2xvc2VMaXN0aW5nEiYudGVycmFjZS5tYXJrZXQudjEuQ2xvc2VMaXN0aW5nUmVxdWVzdBonLnRlcnJhY2UubWFya2V0LnYxLkNsb3NlTGlzdGluZ1Jlc3BvbnNlElwKC0hpZGVMaXN0aW5nEiUudGVycmFjZS5tYXJrZXQudjEuSGlkZUxpc3RpbmdSZXF1ZXN0GiYudGVycmFjZS5tYXJrZXQudjEuSGlkZUxpc3RpbmdSZXNwb25zZRJiCg1VbmhpZGVMaXN0aW5nEicudGVycmFjZS5tYXJrZXQudjEuVW5oaWRlTGlzdGluZ1JlcXVlc3QaKC50ZXJyYWNlLm1hcmtldC52MS5VbmhpZGVMaXN0aW5nUmVzcG9uc2USZQoOU2VhcmNoTGlzdGluZ3MSKC50ZXJyYWNlLm1hcmtldC52MS5TZWFyY2hMaXN0aW5nc1JlcXVlc3QaKS50ZXJyYWNlLm1hcmtldC52MS5TZWFyY2hMaXN0aW5nc1Jlc3BvbnNlEnEKElJlYnVpbGRTZWFyY2hJbmRleBIsLnRlcnJhY2UubWFya2V0LnYxLlJlYnVpbGRTZWFyY2hJbmRleFJlcXVlc3QaLS50ZXJyYWNlLm1hcmtldC52MS5SZWJ1aWxkU2VhcmNoSW5kZXhSZXNwb25zZRJZCgpQbGFjZU9yZGVyEiQudGVycmFjZS5tYXJrZXQudjEuUGxhY2VPcmRlclJlcXVlc3QaJS50ZXJyYWNlLm1hcmtldC52MS5QbGFjZU9yZGVyUmVzcG9uc2USUwoIR2V0T3JkZXISIi50ZXJyYWNlLm1hcmtldC52MS5HZXRPcmRlclJlcXVlc3QaIy50ZXJyYWNlLm1hcmtldC52MS5HZXRPcmRlclJlc3BvbnNlElkKCkxpc3RPcmRlcnMSJC50ZXJyYWNlLm1hcmtldC52MS5MaXN0T3JkZXJzUmVxdWVzdBolLnRlcnJhY2UubWFya2V0LnYxLkxpc3RPcmRlcnNSZXNwb25zZRJcCgtBY2NlcHRPcmRlchIlLnRlcnJhY2UubWFya2V0LnYxLkFjY2VwdE9yZGVyUmVxdWVzdBomLnRlcnJhY2UubWFya2V0LnYxLkFjY2VwdE9yZGVyUmVzcG9uc2USXwoMRGVjbGluZU9yZGVyEiYudGVycmFjZS5tYXJrZXQudjEuRGVjbGluZU9yZGVyUmVxdWVzdBonLnRlcnJhY2UubWFya2V0LnYxLkRlY2xpbmVPcmRlclJlc3BvbnNlElwKC0NhbmNlbE9yZGVyEiUudGVycmFjZS5tYXJrZXQudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiYudGVycmFjZS5tYXJrZXQudjEuQ2FuY2VsT3JkZXJSZXNwb25zZRJrChBNYXJrT3JkZXJTaGlwcGVkEioudGVycmFjZS5tYXJrZXQudjEuTWFya09yZGVyU2hpcHBlZFJlcXVlc3QaKy50ZXJyYWNlLm1hcmtldC52MS5NYXJrT3JkZXJTaGlwcGVkUmVzcG9uc2USbgoRTWFya09yZGVyUGlja2VkVXASKy50ZXJyYWNlLm1hcmtldC52MS5NYXJrT3JkZXJQaWNrZWRVcFJlcXVlc3QaLC50ZXJyYWNlLm1hcmtldC52MS5NYXJrT3JkZXJQaWNrZWRVcFJlc3BvbnNlEmIKDUNvbXBsZXRlT3JkZXISJy50ZXJyYWNlLm1hcmtldC52MS5Db21wbGV0ZU9yZGVyUmVxdWVzdBooLnRlcnJhY2UubWFya2V0LnYxLkNvbXBsZXRlT3JkZXJSZXNwb25zZRJuChFHZXRQcmljZVJlZmVyZW5jZRIrLnRlcnJhY2UubWFya2V0LnYxLkdldFByaWNlUmVmZXJlbmNlUmVxdWVzdBosLnRlcnJhY2UubWFya2V0LnYxLkdldFByaWNlUmVmZXJlbmNlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_admin_code, file_terrace_common_v1_money, file_terrace_common_v1_paging, file_terrace_common_v1_quantity, file_terrace_market_v1_listings, file_terrace_market_v1_orders]);
+  fileDesc("CiZ0ZXJyYWNlL21hcmtldC92MS9tYXJrZXRfc2VydmljZS5wcm90bxIRdGVycmFjZS5tYXJrZXQudjEiWAoVTGlzdENhdGVnb3JpZXNSZXF1ZXN0EiwKBHBhZ2UYASABKAsyHi50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVxdWVzdBIRCglwYXJlbnRfaWQYAiABKAkieAoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRIvCgpjYXRlZ29yaWVzGAEgAygLMhsudGVycmFjZS5tYXJrZXQudjEuQ2F0ZWdvcnkSLQoEcGFnZRgCIAEoCzIfLnRlcnJhY2UuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIpChJHZXRDYXRlZ29yeVJlcXVlc3QSEwoLY2F0ZWdvcnlfaWQYASABKAkiRAoTR2V0Q2F0ZWdvcnlSZXNwb25zZRItCghjYXRlZ29yeRgBIAEoCzIbLnRlcnJhY2UubWFya2V0LnYxLkNhdGVnb3J5Ik8KElVwbG9hZFBob3RvUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg8KB2NvbnRlbnQYAiABKAwSFAoMY29udGVudF90eXBlGAMgASgJIkEKE1VwbG9hZFBob3RvUmVzcG9uc2USKgoFcGhvdG8YASABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5NZWRpYVJlZiJoChRDcmVhdGVMaXN0aW5nUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEisKB2xpc3RpbmcYAiABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nEg8KB3B1Ymxpc2gYAyABKAgiRAoVQ3JlYXRlTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIkEKEUdldExpc3RpbmdSZXF1ZXN0EhIKCmxpc3RpbmdfaWQYASABKAkSGAoQZGlzcGxheV9jdXJyZW5jeRgCIAEoCSJ/ChJHZXRMaXN0aW5nUmVzcG9uc2USKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmcSPAoQaW5kaWNhdGl2ZV9wcmljZRgCIAEoCzIiLnRlcnJhY2UubWFya2V0LnYxLkluZGljYXRpdmVQcmljZSLQAQoTTGlzdExpc3RpbmdzUmVxdWVzdBIsCgRwYWdlGAEgASgLMh4udGVycmFjZS5jb21tb24udjEuUGFnZVJlcXVlc3QSFgoOc2VsbGVyX3VzZXJfaWQYAiABKAkSKgoEYXJlYRgDIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIyCghzdGF0dXNlcxgEIAMoDjIgLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmdTdGF0dXMSEwoLaGlkZGVuX29ubHkYBSABKAgicwoUTGlzdExpc3RpbmdzUmVzcG9uc2USLAoIbGlzdGluZ3MYASADKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nEi0KBHBhZ2UYAiABKAsyHy50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiiAEKFFVwZGF0ZUxpc3RpbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSKwoHbGlzdGluZxgCIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmcSLwoLdXBkYXRlX21hc2sYAyABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkQKFVVwZGF0ZUxpc3RpbmdSZXNwb25zZRIrCgdsaXN0aW5nGAEgASgLMhoudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZyJwChVQdWJsaXNoTGlzdGluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpsaXN0aW5nX2lkGAIgASgJEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFChZQdWJsaXNoTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIj0KE1BhdXNlTGlzdGluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpsaXN0aW5nX2lkGAIgASgJIkMKFFBhdXNlTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIj0KE0Nsb3NlTGlzdGluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpsaXN0aW5nX2lkGAIgASgJIkMKFENsb3NlTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIkwKEkhpZGVMaXN0aW5nUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhIKCmxpc3RpbmdfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKE0hpZGVMaXN0aW5nUmVzcG9uc2USKwoHbGlzdGluZxgBIAEoCzIaLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmciTAoUVW5oaWRlTGlzdGluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRISCgpsaXN0aW5nX2lkGAIgASgJEgwKBG5vdGUYAyABKAkiRAoVVW5oaWRlTGlzdGluZ1Jlc3BvbnNlEisKB2xpc3RpbmcYASABKAsyGi50ZXJyYWNlLm1hcmtldC52MS5MaXN0aW5nIr0EChVTZWFyY2hMaXN0aW5nc1JlcXVlc3QSLAoEcGFnZRgBIAEoCzIeLnRlcnJhY2UuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0Eg0KBXF1ZXJ5GAIgASgJEg4KBmxvY2FsZRgDIAEoCRIUCgxjYXRlZ29yeV9pZHMYBCADKAkSKwoFYXJlYXMYBSADKAsyHC50ZXJyYWNlLmNvbW1vbi52MS5BZG1pbkNvZGUSMgoLcHJpY2VfcmFuZ2UYBiABKAsyHS50ZXJyYWNlLm1hcmtldC52MS5QcmljZVJhbmdlEi8KBmdyYWRlcxgHIAMoDjIfLnRlcnJhY2UubWFya2V0LnYxLlByb2R1Y2VHcmFkZRI4Cg5jZXJ0aWZpY2F0aW9ucxgIIAMoDjIgLnRlcnJhY2UubWFya2V0LnYxLkNlcnRpZmljYXRpb24SMgoNbWluX2F2YWlsYWJsZRgJIAEoCzIbLnRlcnJhY2UuY29tbW9uLnYxLlF1YW50aXR5EhYKDnRyYWNlYWJsZV9vbmx5GAogASgIEhgKEGluY2x1ZGVfc29sZF9vdXQYCyABKAgSLAoEc29ydBgMIAEoDjIeLnRlcnJhY2UubWFya2V0LnYxLkxpc3RpbmdTb3J0Eg4KBmZhY2V0cxgNIAMoCRI3ChBhcmVhX2ZhY2V0X2xldmVsGA4gASgOMh0udGVycmFjZS5jb21tb24udjEuQWRtaW5MZXZlbBIYChBkaXNwbGF5X2N1cnJlbmN5GA8gASgJIoUBCgpQcmljZVJhbmdlEiUKA21pbhgBIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5EiUKA21heBgCIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5EikKCHBlcl91bml0GAMgASgOMhcudGVycmFjZS5jb21tb24udjEuVW5pdCKqAQoWU2VhcmNoTGlzdGluZ3NSZXNwb25zZRI3CgdyZXN1bHRzGAEgAygLMiYudGVycmFjZS5tYXJrZXQudjEuTGlzdGluZ1NlYXJjaFJlc3VsdBIoCgZmYWNldHMYAiADKAsyGC50ZXJyYWNlLm1hcmtldC52MS5GYWNldBItCgRwYWdlGAMgASgLMh8udGVycmFjZS5jb21tb24udjEuUGFnZVJlc3BvbnNlIi8KGVJlYnVpbGRTZWFyY2hJbmRleFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCSJmChpSZWJ1aWxkU2VhcmNoSW5kZXhSZXNwb25zZRIVCg1pbmRleGVkX2NvdW50GAEgASgDEjEKDWNvbXBsZXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocBChFQbGFjZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEicKBW9yZGVyGAIgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXISNQoTZXhwZWN0ZWRfdW5pdF9wcmljZRgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5Ij0KElBsYWNlT3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIiMKD0dldE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoCSI7ChBHZXRPcmRlclJlc3BvbnNlEicKBW9yZGVyGAEgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXIi4gEKEUxpc3RPcmRlcnNSZXF1ZXN0EiwKBHBhZ2UYASABKAsyHi50ZXJyYWNlLmNvbW1vbi52MS5QYWdlUmVxdWVzdBItCgdhc19yb2xlGAIgASgOMhwudGVycmFjZS5tYXJrZXQudjEuT3JkZXJSb2xlEioKBGFyZWEYAyABKAsyHC50ZXJyYWNlLmNvbW1vbi52MS5BZG1pbkNvZGUSEgoKbGlzdGluZ19pZBgEIAEoCRIwCghzdGF0dXNlcxgFIAMoDjIeLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyU3RhdHVzIm0KEkxpc3RPcmRlcnNSZXNwb25zZRIoCgZvcmRlcnMYASADKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlchItCgRwYWdlGAIgASgLMh8udGVycmFjZS5jb21tb24udjEuUGFnZVJlc3BvbnNlIkgKEkFjY2VwdE9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEgwKBG5vdGUYAyABKAkiPgoTQWNjZXB0T3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIksKE0RlY2xpbmVPcmRlclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiPwoURGVjbGluZU9yZGVyUmVzcG9uc2USJwoFb3JkZXIYASABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlciJKChJDYW5jZWxPcmRlclJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiPgoTQ2FuY2VsT3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIk0KF01hcmtPcmRlclNoaXBwZWRSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDAoEbm90ZRgDIAEoCSJDChhNYXJrT3JkZXJTaGlwcGVkUmVzcG9uc2USJwoFb3JkZXIYASABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlciJAChhNYXJrT3JkZXJQaWNrZWRVcFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCSJEChlNYXJrT3JkZXJQaWNrZWRVcFJlc3BvbnNlEicKBW9yZGVyGAEgASgLMhgudGVycmFjZS5tYXJrZXQudjEuT3JkZXIiSQoTUmVjb3JkTm9TaG93UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEgwKBG5vdGUYAyABKAkiPwoUUmVjb3JkTm9TaG93UmVzcG9uc2USJwoFb3JkZXIYASABKAsyGC50ZXJyYWNlLm1hcmtldC52MS5PcmRlciI8ChRDb21wbGV0ZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIkAKFUNvbXBsZXRlT3JkZXJSZXNwb25zZRInCgVvcmRlchgBIAEoCzIYLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyIpcBChhHZXRQcmljZVJlZmVyZW5jZVJlcXVlc3QSEwoLY2F0ZWdvcnlfaWQYASABKAkSKgoEYXJlYRgCIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkFkbWluQ29kZRIlCgR1bml0GAMgASgOMhcudGVycmFjZS5jb21tb24udjEuVW5pdBITCgt3aW5kb3dfZGF5cxgEIAEoBSKmAgoZR2V0UHJpY2VSZWZlcmVuY2VSZXNwb25zZRITCgtjYXRlZ29yeV9pZBgBIAEoCRIqCgRhcmVhGAIgASgLMhwudGVycmFjZS5jb21tb24udjEuQWRtaW5Db2RlEiUKBHVuaXQYAyABKA4yFy50ZXJyYWNlLmNvbW1vbi52MS5Vbml0EjcKEGNvbXBsZXRlZF9vcmRlcnMYBCABKAsyHS50ZXJyYWNlLm1hcmtldC52MS5QcmljZVN0YXRzEjYKD2FjdGl2ZV9saXN0aW5ncxgFIAEoCzIdLnRlcnJhY2UubWFya2V0LnYxLlByaWNlU3RhdHMSMAoMY29tcHV0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqZAQoLTGlzdGluZ1NvcnQSHAoYTElTVElOR19TT1JUX1VOU1BFQ0lGSUVEEAASGgoWTElTVElOR19TT1JUX1JFTEVWQU5DRRABEhoKFkxJU1RJTkdfU09SVF9QUklDRV9BU0MQAhIbChdMSVNUSU5HX1NPUlRfUFJJQ0VfREVTQxADEhcKE0xJU1RJTkdfU09SVF9ORVdFU1QQBCpUCglPcmRlclJvbGUSGgoWT1JERVJfUk9MRV9VTlNQRUNJRklFRBAAEhQKEE9SREVSX1JPTEVfQlVZRVIQARIVChFPUkRFUl9ST0xFX1NFTExFUhACMrUTCg1NYXJrZXRTZXJ2aWNlEmUKDkxpc3RDYXRlZ29yaWVzEigudGVycmFjZS5tYXJrZXQudjEuTGlzdENhdGVnb3JpZXNSZXF1ZXN0GikudGVycmFjZS5tYXJrZXQudjEuTGlzdENhdGVnb3JpZXNSZXNwb25zZRJcCgtHZXRDYXRlZ29yeRIlLnRlcnJhY2UubWFya2V0LnYxLkdldENhdGVnb3J5UmVxdWVzdBomLnRlcnJhY2UubWFya2V0LnYxLkdldENhdGVnb3J5UmVzcG9uc2USXAoLVXBsb2FkUGhvdG8SJS50ZXJyYWNlLm1hcmtldC52MS5VcGxvYWRQaG90b1JlcXVlc3QaJi50ZXJyYWNlLm1hcmtldC52MS5VcGxvYWRQaG90b1Jlc3BvbnNlEmIKDUNyZWF0ZUxpc3RpbmcSJy50ZXJyYWNlLm1hcmtldC52MS5DcmVhdGVMaXN0aW5nUmVxdWVzdBooLnRlcnJhY2UubWFya2V0LnYxLkNyZWF0ZUxpc3RpbmdSZXNwb25zZRJZCgpHZXRMaXN0aW5nEiQudGVycmFjZS5tYXJrZXQudjEuR2V0TGlzdGluZ1JlcXVlc3QaJS50ZXJyYWNlLm1hcmtldC52MS5HZXRMaXN0aW5nUmVzcG9uc2USXwoMTGlzdExpc3RpbmdzEiYudGVycmFjZS5tYXJrZXQudjEuTGlzdExpc3RpbmdzUmVxdWVzdBonLnRlcnJhY2UubWFya2V0LnYxLkxpc3RMaXN0aW5nc1Jlc3BvbnNlEmIKDVVwZGF0ZUxpc3RpbmcSJy50ZXJyYWNlLm1hcmtldC52MS5VcGRhdGVMaXN0aW5nUmVxdWVzdBooLnRlcnJhY2UubWFya2V0LnYxLlVwZGF0ZUxpc3RpbmdSZXNwb25zZRJlCg5QdWJsaXNoTGlzdGluZxIoLnRlcnJhY2UubWFya2V0LnYxLlB1Ymxpc2hMaXN0aW5nUmVxdWVzdBopLnRlcnJhY2UubWFya2V0LnYxLlB1Ymxpc2hMaXN0aW5nUmVzcG9uc2USXwoMUGF1c2VMaXN0aW5nEiYudGVycmFjZS5tYXJrZXQudjEuUGF1c2VMaXN0aW5nUmVxdWVzdBonLnRlcnJhY2UubWFya2V0LnYxLlBhdXNlTGlzdGluZ1Jlc3BvbnNlEl8KDENsb3NlTGlzdGluZxImLnRlcnJhY2UubWFya2V0LnYxLkNsb3NlTGlzdGluZ1JlcXVlc3QaJy50ZXJyYWNlLm1hcmtldC52MS5DbG9zZUxpc3RpbmdSZXNwb25zZRJcCgtIaWRlTGlzdGluZxIlLnRlcnJhY2UubWFya2V0LnYxLkhpZGVMaXN0aW5nUmVxdWVzdBomLnRlcnJhY2UubWFya2V0LnYxLkhpZGVMaXN0aW5nUmVzcG9uc2USYgoNVW5oaWRlTGlzdGluZxInLnRlcnJhY2UubWFya2V0LnYxLlVuaGlkZUxpc3RpbmdSZXF1ZXN0GigudGVycmFjZS5tYXJrZXQudjEuVW5oaWRlTGlzdGluZ1Jlc3BvbnNlEmUKDlNlYXJjaExpc3RpbmdzEigudGVycmFjZS5tYXJrZXQudjEuU2VhcmNoTGlzdGluZ3NSZXF1ZXN0GikudGVycmFjZS5tYXJrZXQudjEuU2VhcmNoTGlzdGluZ3NSZXNwb25zZRJxChJSZWJ1aWxkU2VhcmNoSW5kZXgSLC50ZXJyYWNlLm1hcmtldC52MS5SZWJ1aWxkU2VhcmNoSW5kZXhSZXF1ZXN0Gi0udGVycmFjZS5tYXJrZXQudjEuUmVidWlsZFNlYXJjaEluZGV4UmVzcG9uc2USWQoKUGxhY2VPcmRlchIkLnRlcnJhY2UubWFya2V0LnYxLlBsYWNlT3JkZXJSZXF1ZXN0GiUudGVycmFjZS5tYXJrZXQudjEuUGxhY2VPcmRlclJlc3BvbnNlElMKCEdldE9yZGVyEiIudGVycmFjZS5tYXJrZXQudjEuR2V0T3JkZXJSZXF1ZXN0GiMudGVycmFjZS5tYXJrZXQudjEuR2V0T3JkZXJSZXNwb25zZRJZCgpMaXN0T3JkZXJzEiQudGVycmFjZS5tYXJrZXQudjEuTGlzdE9yZGVyc1JlcXVlc3QaJS50ZXJyYWNlLm1hcmtldC52MS5MaXN0T3JkZXJzUmVzcG9uc2USXAoLQWNjZXB0T3JkZXISJS50ZXJyYWNlLm1hcmtldC52MS5BY2NlcHRPcmRlclJlcXVlc3QaJi50ZXJyYWNlLm1hcmtldC52MS5BY2NlcHRPcmRlclJlc3BvbnNlEl8KDERlY2xpbmVPcmRlchImLnRlcnJhY2UubWFya2V0LnYxLkRlY2xpbmVPcmRlclJlcXVlc3QaJy50ZXJyYWNlLm1hcmtldC52MS5EZWNsaW5lT3JkZXJSZXNwb25zZRJcCgtDYW5jZWxPcmRlchIlLnRlcnJhY2UubWFya2V0LnYxLkNhbmNlbE9yZGVyUmVxdWVzdBomLnRlcnJhY2UubWFya2V0LnYxLkNhbmNlbE9yZGVyUmVzcG9uc2USawoQTWFya09yZGVyU2hpcHBlZBIqLnRlcnJhY2UubWFya2V0LnYxLk1hcmtPcmRlclNoaXBwZWRSZXF1ZXN0GisudGVycmFjZS5tYXJrZXQudjEuTWFya09yZGVyU2hpcHBlZFJlc3BvbnNlEm4KEU1hcmtPcmRlclBpY2tlZFVwEisudGVycmFjZS5tYXJrZXQudjEuTWFya09yZGVyUGlja2VkVXBSZXF1ZXN0GiwudGVycmFjZS5tYXJrZXQudjEuTWFya09yZGVyUGlja2VkVXBSZXNwb25zZRJfCgxSZWNvcmROb1Nob3cSJi50ZXJyYWNlLm1hcmtldC52MS5SZWNvcmROb1Nob3dSZXF1ZXN0GicudGVycmFjZS5tYXJrZXQudjEuUmVjb3JkTm9TaG93UmVzcG9uc2USYgoNQ29tcGxldGVPcmRlchInLnRlcnJhY2UubWFya2V0LnYxLkNvbXBsZXRlT3JkZXJSZXF1ZXN0GigudGVycmFjZS5tYXJrZXQudjEuQ29tcGxldGVPcmRlclJlc3BvbnNlEm4KEUdldFByaWNlUmVmZXJlbmNlEisudGVycmFjZS5tYXJrZXQudjEuR2V0UHJpY2VSZWZlcmVuY2VSZXF1ZXN0GiwudGVycmFjZS5tYXJrZXQudjEuR2V0UHJpY2VSZWZlcmVuY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_terrace_common_v1_admin_code, file_terrace_common_v1_media, file_terrace_common_v1_money, file_terrace_common_v1_paging, file_terrace_common_v1_quantity, file_terrace_market_v1_listings, file_terrace_market_v1_orders]);
 
 /**
  * Request for ListCategories.
@@ -125,6 +127,62 @@ export const GetCategoryResponseSchema: GenMessage<GetCategoryResponse> = /*@__P
   messageDesc(file_terrace_market_v1_market_service, 3);
 
 /**
+ * Request for UploadPhoto.
+ *
+ * @generated from message terrace.market.v1.UploadPhotoRequest
+ */
+export type UploadPhotoRequest = Message<"terrace.market.v1.UploadPhotoRequest"> & {
+  /**
+   * Idempotency key (a phone retrying an upload gets the same photo).
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The image file: JPEG, PNG or WebP, at most 8 MiB.
+   *
+   * @generated from field: bytes content = 2;
+   */
+  content: Uint8Array;
+
+  /**
+   * The media type the client believes it has; the server decides from the bytes.
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+};
+
+/**
+ * Describes the message terrace.market.v1.UploadPhotoRequest.
+ * Use `create(UploadPhotoRequestSchema)` to create a new message.
+ */
+export const UploadPhotoRequestSchema: GenMessage<UploadPhotoRequest> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_market_service, 4);
+
+/**
+ * Response for UploadPhoto.
+ *
+ * @generated from message terrace.market.v1.UploadPhotoResponse
+ */
+export type UploadPhotoResponse = Message<"terrace.market.v1.UploadPhotoResponse"> & {
+  /**
+   * The stored photo, to send back in Listing.photos.
+   *
+   * @generated from field: terrace.common.v1.MediaRef photo = 1;
+   */
+  photo?: MediaRef | undefined;
+};
+
+/**
+ * Describes the message terrace.market.v1.UploadPhotoResponse.
+ * Use `create(UploadPhotoResponseSchema)` to create a new message.
+ */
+export const UploadPhotoResponseSchema: GenMessage<UploadPhotoResponse> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_market_service, 5);
+
+/**
  * Request for CreateListing.
  *
  * @generated from message terrace.market.v1.CreateListingRequest
@@ -159,7 +217,7 @@ export type CreateListingRequest = Message<"terrace.market.v1.CreateListingReque
  * Use `create(CreateListingRequestSchema)` to create a new message.
  */
 export const CreateListingRequestSchema: GenMessage<CreateListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 4);
+  messageDesc(file_terrace_market_v1_market_service, 6);
 
 /**
  * Response for CreateListing.
@@ -180,7 +238,7 @@ export type CreateListingResponse = Message<"terrace.market.v1.CreateListingResp
  * Use `create(CreateListingResponseSchema)` to create a new message.
  */
 export const CreateListingResponseSchema: GenMessage<CreateListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 5);
+  messageDesc(file_terrace_market_v1_market_service, 7);
 
 /**
  * Request for GetListing.
@@ -194,6 +252,13 @@ export type GetListingRequest = Message<"terrace.market.v1.GetListingRequest"> &
    * @generated from field: string listing_id = 1;
    */
   listingId: string;
+
+  /**
+   * Also show the price in this currency, as in SearchListingsRequest.display_currency.
+   *
+   * @generated from field: string display_currency = 2;
+   */
+  displayCurrency: string;
 };
 
 /**
@@ -201,7 +266,7 @@ export type GetListingRequest = Message<"terrace.market.v1.GetListingRequest"> &
  * Use `create(GetListingRequestSchema)` to create a new message.
  */
 export const GetListingRequestSchema: GenMessage<GetListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 6);
+  messageDesc(file_terrace_market_v1_market_service, 8);
 
 /**
  * Response for GetListing.
@@ -215,6 +280,13 @@ export type GetListingResponse = Message<"terrace.market.v1.GetListingResponse">
    * @generated from field: terrace.market.v1.Listing listing = 1;
    */
   listing?: Listing | undefined;
+
+  /**
+   * The unit price in `display_currency`, indicative; unset without a currency or a rate.
+   *
+   * @generated from field: terrace.market.v1.IndicativePrice indicative_price = 2;
+   */
+  indicativePrice?: IndicativePrice | undefined;
 };
 
 /**
@@ -222,7 +294,7 @@ export type GetListingResponse = Message<"terrace.market.v1.GetListingResponse">
  * Use `create(GetListingResponseSchema)` to create a new message.
  */
 export const GetListingResponseSchema: GenMessage<GetListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 7);
+  messageDesc(file_terrace_market_v1_market_service, 9);
 
 /**
  * Request for ListListings.
@@ -271,7 +343,7 @@ export type ListListingsRequest = Message<"terrace.market.v1.ListListingsRequest
  * Use `create(ListListingsRequestSchema)` to create a new message.
  */
 export const ListListingsRequestSchema: GenMessage<ListListingsRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 8);
+  messageDesc(file_terrace_market_v1_market_service, 10);
 
 /**
  * Response for ListListings.
@@ -299,7 +371,7 @@ export type ListListingsResponse = Message<"terrace.market.v1.ListListingsRespon
  * Use `create(ListListingsResponseSchema)` to create a new message.
  */
 export const ListListingsResponseSchema: GenMessage<ListListingsResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 9);
+  messageDesc(file_terrace_market_v1_market_service, 11);
 
 /**
  * Request for UpdateListing.
@@ -334,7 +406,7 @@ export type UpdateListingRequest = Message<"terrace.market.v1.UpdateListingReque
  * Use `create(UpdateListingRequestSchema)` to create a new message.
  */
 export const UpdateListingRequestSchema: GenMessage<UpdateListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 10);
+  messageDesc(file_terrace_market_v1_market_service, 12);
 
 /**
  * Response for UpdateListing.
@@ -355,7 +427,7 @@ export type UpdateListingResponse = Message<"terrace.market.v1.UpdateListingResp
  * Use `create(UpdateListingResponseSchema)` to create a new message.
  */
 export const UpdateListingResponseSchema: GenMessage<UpdateListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 11);
+  messageDesc(file_terrace_market_v1_market_service, 13);
 
 /**
  * Request for PublishListing.
@@ -390,7 +462,7 @@ export type PublishListingRequest = Message<"terrace.market.v1.PublishListingReq
  * Use `create(PublishListingRequestSchema)` to create a new message.
  */
 export const PublishListingRequestSchema: GenMessage<PublishListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 12);
+  messageDesc(file_terrace_market_v1_market_service, 14);
 
 /**
  * Response for PublishListing.
@@ -411,7 +483,7 @@ export type PublishListingResponse = Message<"terrace.market.v1.PublishListingRe
  * Use `create(PublishListingResponseSchema)` to create a new message.
  */
 export const PublishListingResponseSchema: GenMessage<PublishListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 13);
+  messageDesc(file_terrace_market_v1_market_service, 15);
 
 /**
  * Request for PauseListing.
@@ -439,7 +511,7 @@ export type PauseListingRequest = Message<"terrace.market.v1.PauseListingRequest
  * Use `create(PauseListingRequestSchema)` to create a new message.
  */
 export const PauseListingRequestSchema: GenMessage<PauseListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 14);
+  messageDesc(file_terrace_market_v1_market_service, 16);
 
 /**
  * Response for PauseListing.
@@ -460,7 +532,7 @@ export type PauseListingResponse = Message<"terrace.market.v1.PauseListingRespon
  * Use `create(PauseListingResponseSchema)` to create a new message.
  */
 export const PauseListingResponseSchema: GenMessage<PauseListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 15);
+  messageDesc(file_terrace_market_v1_market_service, 17);
 
 /**
  * Request for CloseListing.
@@ -488,7 +560,7 @@ export type CloseListingRequest = Message<"terrace.market.v1.CloseListingRequest
  * Use `create(CloseListingRequestSchema)` to create a new message.
  */
 export const CloseListingRequestSchema: GenMessage<CloseListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 16);
+  messageDesc(file_terrace_market_v1_market_service, 18);
 
 /**
  * Response for CloseListing.
@@ -509,7 +581,7 @@ export type CloseListingResponse = Message<"terrace.market.v1.CloseListingRespon
  * Use `create(CloseListingResponseSchema)` to create a new message.
  */
 export const CloseListingResponseSchema: GenMessage<CloseListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 17);
+  messageDesc(file_terrace_market_v1_market_service, 19);
 
 /**
  * Request for HideListing.
@@ -544,7 +616,7 @@ export type HideListingRequest = Message<"terrace.market.v1.HideListingRequest">
  * Use `create(HideListingRequestSchema)` to create a new message.
  */
 export const HideListingRequestSchema: GenMessage<HideListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 18);
+  messageDesc(file_terrace_market_v1_market_service, 20);
 
 /**
  * Response for HideListing.
@@ -565,7 +637,7 @@ export type HideListingResponse = Message<"terrace.market.v1.HideListingResponse
  * Use `create(HideListingResponseSchema)` to create a new message.
  */
 export const HideListingResponseSchema: GenMessage<HideListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 19);
+  messageDesc(file_terrace_market_v1_market_service, 21);
 
 /**
  * Request for UnhideListing.
@@ -600,7 +672,7 @@ export type UnhideListingRequest = Message<"terrace.market.v1.UnhideListingReque
  * Use `create(UnhideListingRequestSchema)` to create a new message.
  */
 export const UnhideListingRequestSchema: GenMessage<UnhideListingRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 20);
+  messageDesc(file_terrace_market_v1_market_service, 22);
 
 /**
  * Response for UnhideListing.
@@ -621,7 +693,7 @@ export type UnhideListingResponse = Message<"terrace.market.v1.UnhideListingResp
  * Use `create(UnhideListingResponseSchema)` to create a new message.
  */
 export const UnhideListingResponseSchema: GenMessage<UnhideListingResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 21);
+  messageDesc(file_terrace_market_v1_market_service, 23);
 
 /**
  * Request for SearchListings.
@@ -715,7 +787,7 @@ export type SearchListingsRequest = Message<"terrace.market.v1.SearchListingsReq
   sort: ListingSort;
 
   /**
-   * Facets to count: "category", "area", "grade", "certification", "price".
+   * Facets to count: "category", "area", "grade", "certification", "price", "available".
    *
    * @generated from field: repeated string facets = 13;
    */
@@ -727,6 +799,15 @@ export type SearchListingsRequest = Message<"terrace.market.v1.SearchListingsReq
    * @generated from field: terrace.common.v1.AdminLevel area_facet_level = 14;
    */
   areaFacetLevel: AdminLevel;
+
+  /**
+   * Also show prices in this ISO 4217 currency (e.g. "USD", "KZT"), converted at the operators'
+   * exchange rate (`terrace market rates set`): indicative, orders settle in CNY. Empty: CNY
+   * only. INVALID_ARGUMENT for an unknown code; a currency without a rate is shown without.
+   *
+   * @generated from field: string display_currency = 15;
+   */
+  displayCurrency: string;
 };
 
 /**
@@ -734,7 +815,7 @@ export type SearchListingsRequest = Message<"terrace.market.v1.SearchListingsReq
  * Use `create(SearchListingsRequestSchema)` to create a new message.
  */
 export const SearchListingsRequestSchema: GenMessage<SearchListingsRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 22);
+  messageDesc(file_terrace_market_v1_market_service, 24);
 
 /**
  * A price range for search. Prices are compared in `per_unit`: listings whose unit converts to
@@ -771,7 +852,7 @@ export type PriceRange = Message<"terrace.market.v1.PriceRange"> & {
  * Use `create(PriceRangeSchema)` to create a new message.
  */
 export const PriceRangeSchema: GenMessage<PriceRange> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 23);
+  messageDesc(file_terrace_market_v1_market_service, 25);
 
 /**
  * Response for SearchListings.
@@ -806,7 +887,7 @@ export type SearchListingsResponse = Message<"terrace.market.v1.SearchListingsRe
  * Use `create(SearchListingsResponseSchema)` to create a new message.
  */
 export const SearchListingsResponseSchema: GenMessage<SearchListingsResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 24);
+  messageDesc(file_terrace_market_v1_market_service, 26);
 
 /**
  * Request for RebuildSearchIndex.
@@ -827,7 +908,7 @@ export type RebuildSearchIndexRequest = Message<"terrace.market.v1.RebuildSearch
  * Use `create(RebuildSearchIndexRequestSchema)` to create a new message.
  */
 export const RebuildSearchIndexRequestSchema: GenMessage<RebuildSearchIndexRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 25);
+  messageDesc(file_terrace_market_v1_market_service, 27);
 
 /**
  * Response for RebuildSearchIndex.
@@ -855,7 +936,7 @@ export type RebuildSearchIndexResponse = Message<"terrace.market.v1.RebuildSearc
  * Use `create(RebuildSearchIndexResponseSchema)` to create a new message.
  */
 export const RebuildSearchIndexResponseSchema: GenMessage<RebuildSearchIndexResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 26);
+  messageDesc(file_terrace_market_v1_market_service, 28);
 
 /**
  * Request for PlaceOrder.
@@ -892,7 +973,7 @@ export type PlaceOrderRequest = Message<"terrace.market.v1.PlaceOrderRequest"> &
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 27);
+  messageDesc(file_terrace_market_v1_market_service, 29);
 
 /**
  * Response for PlaceOrder.
@@ -913,7 +994,7 @@ export type PlaceOrderResponse = Message<"terrace.market.v1.PlaceOrderResponse">
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 28);
+  messageDesc(file_terrace_market_v1_market_service, 30);
 
 /**
  * Request for GetOrder.
@@ -934,7 +1015,7 @@ export type GetOrderRequest = Message<"terrace.market.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 29);
+  messageDesc(file_terrace_market_v1_market_service, 31);
 
 /**
  * Response for GetOrder.
@@ -955,7 +1036,7 @@ export type GetOrderResponse = Message<"terrace.market.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 30);
+  messageDesc(file_terrace_market_v1_market_service, 32);
 
 /**
  * Request for ListOrders.
@@ -1004,7 +1085,7 @@ export type ListOrdersRequest = Message<"terrace.market.v1.ListOrdersRequest"> &
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 31);
+  messageDesc(file_terrace_market_v1_market_service, 33);
 
 /**
  * Response for ListOrders.
@@ -1032,7 +1113,7 @@ export type ListOrdersResponse = Message<"terrace.market.v1.ListOrdersResponse">
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 32);
+  messageDesc(file_terrace_market_v1_market_service, 34);
 
 /**
  * Request for AcceptOrder.
@@ -1067,7 +1148,7 @@ export type AcceptOrderRequest = Message<"terrace.market.v1.AcceptOrderRequest">
  * Use `create(AcceptOrderRequestSchema)` to create a new message.
  */
 export const AcceptOrderRequestSchema: GenMessage<AcceptOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 33);
+  messageDesc(file_terrace_market_v1_market_service, 35);
 
 /**
  * Response for AcceptOrder.
@@ -1088,7 +1169,7 @@ export type AcceptOrderResponse = Message<"terrace.market.v1.AcceptOrderResponse
  * Use `create(AcceptOrderResponseSchema)` to create a new message.
  */
 export const AcceptOrderResponseSchema: GenMessage<AcceptOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 34);
+  messageDesc(file_terrace_market_v1_market_service, 36);
 
 /**
  * Request for DeclineOrder.
@@ -1123,7 +1204,7 @@ export type DeclineOrderRequest = Message<"terrace.market.v1.DeclineOrderRequest
  * Use `create(DeclineOrderRequestSchema)` to create a new message.
  */
 export const DeclineOrderRequestSchema: GenMessage<DeclineOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 35);
+  messageDesc(file_terrace_market_v1_market_service, 37);
 
 /**
  * Response for DeclineOrder.
@@ -1144,7 +1225,7 @@ export type DeclineOrderResponse = Message<"terrace.market.v1.DeclineOrderRespon
  * Use `create(DeclineOrderResponseSchema)` to create a new message.
  */
 export const DeclineOrderResponseSchema: GenMessage<DeclineOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 36);
+  messageDesc(file_terrace_market_v1_market_service, 38);
 
 /**
  * Request for CancelOrder.
@@ -1179,7 +1260,7 @@ export type CancelOrderRequest = Message<"terrace.market.v1.CancelOrderRequest">
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 37);
+  messageDesc(file_terrace_market_v1_market_service, 39);
 
 /**
  * Response for CancelOrder.
@@ -1200,7 +1281,7 @@ export type CancelOrderResponse = Message<"terrace.market.v1.CancelOrderResponse
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 38);
+  messageDesc(file_terrace_market_v1_market_service, 40);
 
 /**
  * Request for MarkOrderShipped.
@@ -1235,7 +1316,7 @@ export type MarkOrderShippedRequest = Message<"terrace.market.v1.MarkOrderShippe
  * Use `create(MarkOrderShippedRequestSchema)` to create a new message.
  */
 export const MarkOrderShippedRequestSchema: GenMessage<MarkOrderShippedRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 39);
+  messageDesc(file_terrace_market_v1_market_service, 41);
 
 /**
  * Response for MarkOrderShipped.
@@ -1256,7 +1337,7 @@ export type MarkOrderShippedResponse = Message<"terrace.market.v1.MarkOrderShipp
  * Use `create(MarkOrderShippedResponseSchema)` to create a new message.
  */
 export const MarkOrderShippedResponseSchema: GenMessage<MarkOrderShippedResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 40);
+  messageDesc(file_terrace_market_v1_market_service, 42);
 
 /**
  * Request for MarkOrderPickedUp.
@@ -1284,7 +1365,7 @@ export type MarkOrderPickedUpRequest = Message<"terrace.market.v1.MarkOrderPicke
  * Use `create(MarkOrderPickedUpRequestSchema)` to create a new message.
  */
 export const MarkOrderPickedUpRequestSchema: GenMessage<MarkOrderPickedUpRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 41);
+  messageDesc(file_terrace_market_v1_market_service, 43);
 
 /**
  * Response for MarkOrderPickedUp.
@@ -1305,7 +1386,63 @@ export type MarkOrderPickedUpResponse = Message<"terrace.market.v1.MarkOrderPick
  * Use `create(MarkOrderPickedUpResponseSchema)` to create a new message.
  */
 export const MarkOrderPickedUpResponseSchema: GenMessage<MarkOrderPickedUpResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 42);
+  messageDesc(file_terrace_market_v1_market_service, 44);
+
+/**
+ * Request for RecordNoShow.
+ *
+ * @generated from message terrace.market.v1.RecordNoShowRequest
+ */
+export type RecordNoShowRequest = Message<"terrace.market.v1.RecordNoShowRequest"> & {
+  /**
+   * Idempotency key.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The order.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * Optional note (when the buyer was expected).
+   *
+   * @generated from field: string note = 3;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message terrace.market.v1.RecordNoShowRequest.
+ * Use `create(RecordNoShowRequestSchema)` to create a new message.
+ */
+export const RecordNoShowRequestSchema: GenMessage<RecordNoShowRequest> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_market_service, 45);
+
+/**
+ * Response for RecordNoShow.
+ *
+ * @generated from message terrace.market.v1.RecordNoShowResponse
+ */
+export type RecordNoShowResponse = Message<"terrace.market.v1.RecordNoShowResponse"> & {
+  /**
+   * The order, now a no-show.
+   *
+   * @generated from field: terrace.market.v1.Order order = 1;
+   */
+  order?: Order | undefined;
+};
+
+/**
+ * Describes the message terrace.market.v1.RecordNoShowResponse.
+ * Use `create(RecordNoShowResponseSchema)` to create a new message.
+ */
+export const RecordNoShowResponseSchema: GenMessage<RecordNoShowResponse> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_market_service, 46);
 
 /**
  * Request for CompleteOrder.
@@ -1333,7 +1470,7 @@ export type CompleteOrderRequest = Message<"terrace.market.v1.CompleteOrderReque
  * Use `create(CompleteOrderRequestSchema)` to create a new message.
  */
 export const CompleteOrderRequestSchema: GenMessage<CompleteOrderRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 43);
+  messageDesc(file_terrace_market_v1_market_service, 47);
 
 /**
  * Response for CompleteOrder.
@@ -1354,7 +1491,7 @@ export type CompleteOrderResponse = Message<"terrace.market.v1.CompleteOrderResp
  * Use `create(CompleteOrderResponseSchema)` to create a new message.
  */
 export const CompleteOrderResponseSchema: GenMessage<CompleteOrderResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 44);
+  messageDesc(file_terrace_market_v1_market_service, 48);
 
 /**
  * Request for GetPriceReference.
@@ -1396,7 +1533,7 @@ export type GetPriceReferenceRequest = Message<"terrace.market.v1.GetPriceRefere
  * Use `create(GetPriceReferenceRequestSchema)` to create a new message.
  */
 export const GetPriceReferenceRequestSchema: GenMessage<GetPriceReferenceRequest> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 45);
+  messageDesc(file_terrace_market_v1_market_service, 49);
 
 /**
  * Response for GetPriceReference.
@@ -1453,7 +1590,7 @@ export type GetPriceReferenceResponse = Message<"terrace.market.v1.GetPriceRefer
  * Use `create(GetPriceReferenceResponseSchema)` to create a new message.
  */
 export const GetPriceReferenceResponseSchema: GenMessage<GetPriceReferenceResponse> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_market_service, 46);
+  messageDesc(file_terrace_market_v1_market_service, 50);
 
 /**
  * Order of search results.
@@ -1569,6 +1706,20 @@ export const MarketService: GenService<{
     methodKind: "unary";
     input: typeof GetCategoryRequestSchema;
     output: typeof GetCategoryResponseSchema;
+  },
+  /**
+   * Uploads a photo of produce (what a phone took, compressed on the phone) to attach to a
+   * listing afterwards: the platform's photo door, as governance's UploadPhoto (decoded,
+   * re-encoded without metadata, a thumbnail made; not a JPEG, PNG or WebP image, over 8 MiB or
+   * over 40 megapixels is INVALID_ARGUMENT). Listing photos are public once the listing is
+   * active. A photo never attached is deleted after a day. Farmers (the caller's own photo).
+   *
+   * @generated from rpc terrace.market.v1.MarketService.UploadPhoto
+   */
+  uploadPhoto: {
+    methodKind: "unary";
+    input: typeof UploadPhotoRequestSchema;
+    output: typeof UploadPhotoResponseSchema;
   },
   /**
    * Creates a listing, as a draft or published at once. Farmers of the village (or a helper
@@ -1797,6 +1948,18 @@ export const MarketService: GenService<{
     methodKind: "unary";
     input: typeof MarkOrderPickedUpRequestSchema;
     output: typeof MarkOrderPickedUpResponseSchema;
+  },
+  /**
+   * Records that the buyer of a confirmed pickup order did not come; the quantity returns to the
+   * listing. The seller. Published as `market.order.no_show`. Errors: FAILED_PRECONDITION (not
+   * confirmed; delivery order).
+   *
+   * @generated from rpc terrace.market.v1.MarketService.RecordNoShow
+   */
+  recordNoShow: {
+    methodKind: "unary";
+    input: typeof RecordNoShowRequestSchema;
+    output: typeof RecordNoShowResponseSchema;
   },
   /**
    * Confirms receipt; the order completes. The buyer (the system completes it 7 days after

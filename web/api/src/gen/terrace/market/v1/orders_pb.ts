@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/market/v1/orders.proto.
  */
 export const file_terrace_market_v1_orders: GenFile = /*@__PURE__*/
-  fileDesc("Ch50ZXJyYWNlL21hcmtldC92MS9vcmRlcnMucHJvdG8SEXRlcnJhY2UubWFya2V0LnYxIuAFCgVPcmRlchIKCgJpZBgBIAEoCRIRCglyZWZlcmVuY2UYAiABKAkSEgoKbGlzdGluZ19pZBgDIAEoCRIVCg1idXllcl91c2VyX2lkGAQgASgJEhYKDnNlbGxlcl91c2VyX2lkGAUgASgJEi0KCHF1YW50aXR5GAYgASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLAoKdW5pdF9wcmljZRgHIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5Ei0KC3RvdGFsX3ByaWNlGAggASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSPgoRZnVsZmlsbWVudF9tZXRob2QYCSABKA4yIy50ZXJyYWNlLm1hcmtldC52MS5GdWxmaWxtZW50TWV0aG9kEhgKEGRlbGl2ZXJ5X2FkZHJlc3MYCiABKAkSFQoNY29udGFjdF9waG9uZRgLIAEoCRISCgpidXllcl9ub3RlGAwgASgJEhMKC3NlbGxlcl9ub3RlGA0gASgJEi4KBnN0YXR1cxgOIAEoDjIeLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyU3RhdHVzEjsKF3Jlc2VydmF0aW9uX2V4cGlyZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jYW5jZWxfcmVhc29uGBAgASgJEi4KDGNhbmNlbGxlZF9ieRgRIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEjcKDWxpc3RpbmdfdGl0bGUYEiABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0EjUKB2hpc3RvcnkYEyADKAsyJC50ZXJyYWNlLm1hcmtldC52MS5PcmRlclN0YXR1c0NoYW5nZRIrCgVhdWRpdBgUIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbyKkAQoRT3JkZXJTdGF0dXNDaGFuZ2USLgoGc3RhdHVzGAEgASgOMh4udGVycmFjZS5tYXJrZXQudjEuT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoFYWN0b3IYAyABKAsyGC50ZXJyYWNlLmNvbW1vbi52MS5BY3RvchIMCgRub3RlGAQgASgJKoQCCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQAhIZChVPUkRFUl9TVEFUVVNfREVDTElORUQQAxIYChRPUkRFUl9TVEFUVVNfRVhQSVJFRBAEEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBRIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBAGEhoKFk9SREVSX1NUQVRVU19QSUNLRURfVVAQBxIaChZPUkRFUl9TVEFUVVNfQ09NUExFVEVEEAhiBnByb3RvMw", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_localized_text, file_terrace_common_v1_money, file_terrace_common_v1_quantity, file_terrace_market_v1_listings]);
+  fileDesc("Ch50ZXJyYWNlL21hcmtldC92MS9vcmRlcnMucHJvdG8SEXRlcnJhY2UubWFya2V0LnYxIsIGCgVPcmRlchIKCgJpZBgBIAEoCRIRCglyZWZlcmVuY2UYAiABKAkSEgoKbGlzdGluZ19pZBgDIAEoCRIVCg1idXllcl91c2VyX2lkGAQgASgJEhYKDnNlbGxlcl91c2VyX2lkGAUgASgJEi0KCHF1YW50aXR5GAYgASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLAoKdW5pdF9wcmljZRgHIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5Ei0KC3RvdGFsX3ByaWNlGAggASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkSPgoRZnVsZmlsbWVudF9tZXRob2QYCSABKA4yIy50ZXJyYWNlLm1hcmtldC52MS5GdWxmaWxtZW50TWV0aG9kEhgKEGRlbGl2ZXJ5X2FkZHJlc3MYCiABKAkSFQoNY29udGFjdF9waG9uZRgLIAEoCRISCgpidXllcl9ub3RlGAwgASgJEhMKC3NlbGxlcl9ub3RlGA0gASgJEi4KBnN0YXR1cxgOIAEoDjIeLnRlcnJhY2UubWFya2V0LnYxLk9yZGVyU3RhdHVzEjsKF3Jlc2VydmF0aW9uX2V4cGlyZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jYW5jZWxfcmVhc29uGBAgASgJEi4KDGNhbmNlbGxlZF9ieRgRIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEjcKDWxpc3RpbmdfdGl0bGUYEiABKAsyIC50ZXJyYWNlLmNvbW1vbi52MS5Mb2NhbGl6ZWRUZXh0EjUKB2hpc3RvcnkYEyADKAsyJC50ZXJyYWNlLm1hcmtldC52MS5PcmRlclN0YXR1c0NoYW5nZRIrCgVhdWRpdBgUIAEoCzIcLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0SW5mbxIUCgx2aWxsYWdlX2NvZGUYFSABKAkSFAoMdmlsbGFnZV9uYW1lGBYgASgJEjQKC2NvdW50ZXJwYXJ0GBcgASgLMh8udGVycmFjZS5tYXJrZXQudjEuT3JkZXJDb250YWN0IjoKDE9yZGVyQ29udGFjdBIUCgxkaXNwbGF5X25hbWUYASABKAkSFAoMcGhvbmVfbnVtYmVyGAIgASgJIqQBChFPcmRlclN0YXR1c0NoYW5nZRIuCgZzdGF0dXMYASABKA4yHi50ZXJyYWNlLm1hcmtldC52MS5PcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgVhY3RvchgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLkFjdG9yEgwKBG5vdGUYBCABKAkqngIKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhkKFU9SREVSX1NUQVRVU19ERUNMSU5FRBADEhgKFE9SREVSX1NUQVRVU19FWFBJUkVEEAQSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAFEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAYSGgoWT1JERVJfU1RBVFVTX1BJQ0tFRF9VUBAHEhoKFk9SREVSX1NUQVRVU19DT01QTEVURUQQCBIYChRPUkRFUl9TVEFUVVNfTk9fU0hPVxAJYgZwcm90bzM", [file_google_protobuf_timestamp, file_terrace_common_v1_actor, file_terrace_common_v1_localized_text, file_terrace_common_v1_money, file_terrace_common_v1_quantity, file_terrace_market_v1_listings]);
 
 /**
  * A buyer's order on a listing.
@@ -32,8 +32,10 @@ export const file_terrace_market_v1_orders: GenFile = /*@__PURE__*/
  *   PENDING (reserved, awaiting the seller) -> CONFIRMED (AcceptOrder) | DECLINED (DeclineOrder)
  *     | EXPIRED (not accepted before reservation_expire_time; quantity released) | CANCELLED
  *   CONFIRMED -> SHIPPED (delivery) | PICKED_UP (pickup) | CANCELLED (either side, with a reason)
+ *     | NO_SHOW (pickup; the buyer did not come, recorded by the seller)
  *   SHIPPED | PICKED_UP -> COMPLETED (buyer confirms, or automatically after 7 days)
- * DECLINED, EXPIRED, CANCELLED release the reservation; SHIPPED and PICKED_UP turn it into sold.
+ * DECLINED, EXPIRED, CANCELLED and NO_SHOW release the reservation (the quantity is available
+ * again); SHIPPED and PICKED_UP turn it into sold, and it stays sold when the order completes.
  *
  * @generated from message terrace.market.v1.Order
  */
@@ -177,6 +179,29 @@ export type Order = Message<"terrace.market.v1.Order"> & {
    * @generated from field: terrace.common.v1.AuditInfo audit = 20;
    */
   audit?: AuditInfo | undefined;
+
+  /**
+   * The village the produce comes from (the listing's, 12 digits): whose officials see the
+   * order. Output only.
+   *
+   * @generated from field: string village_code = 21;
+   */
+  villageCode: string;
+
+  /**
+   * The village's name, for display. Output only.
+   *
+   * @generated from field: string village_name = 22;
+   */
+  villageName: string;
+
+  /**
+   * How to reach the other side, once the seller accepted (CONFIRMED and after); empty before.
+   * The buyer sees the seller's, the seller the buyer's. Output only.
+   *
+   * @generated from field: terrace.market.v1.OrderContact counterpart = 23;
+   */
+  counterpart?: OrderContact | undefined;
 };
 
 /**
@@ -185,6 +210,34 @@ export type Order = Message<"terrace.market.v1.Order"> & {
  */
 export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
   messageDesc(file_terrace_market_v1_orders, 0);
+
+/**
+ * How one side of an order is reached: shown to the other side after the seller accepts.
+ *
+ * @generated from message terrace.market.v1.OrderContact
+ */
+export type OrderContact = Message<"terrace.market.v1.OrderContact"> & {
+  /**
+   * Display name.
+   *
+   * @generated from field: string display_name = 1;
+   */
+  displayName: string;
+
+  /**
+   * Phone, E.164.
+   *
+   * @generated from field: string phone_number = 2;
+   */
+  phoneNumber: string;
+};
+
+/**
+ * Describes the message terrace.market.v1.OrderContact.
+ * Use `create(OrderContactSchema)` to create a new message.
+ */
+export const OrderContactSchema: GenMessage<OrderContact> = /*@__PURE__*/
+  messageDesc(file_terrace_market_v1_orders, 1);
 
 /**
  * One status change of an order.
@@ -226,7 +279,7 @@ export type OrderStatusChange = Message<"terrace.market.v1.OrderStatusChange"> &
  * Use `create(OrderStatusChangeSchema)` to create a new message.
  */
 export const OrderStatusChangeSchema: GenMessage<OrderStatusChange> = /*@__PURE__*/
-  messageDesc(file_terrace_market_v1_orders, 1);
+  messageDesc(file_terrace_market_v1_orders, 2);
 
 /**
  * Status of an order.
@@ -296,6 +349,13 @@ export enum OrderStatus {
    * @generated from enum value: ORDER_STATUS_COMPLETED = 8;
    */
   COMPLETED = 8,
+
+  /**
+   * The buyer did not come for a pickup order; recorded by the seller. Final.
+   *
+   * @generated from enum value: ORDER_STATUS_NO_SHOW = 9;
+   */
+  NO_SHOW = 9,
 }
 
 /**
