@@ -1,21 +1,194 @@
-//! The handlers of `terrace.market.v1.MarketService`.
+//! The handlers of `terrace.market.v1.MarketService`: each parses its request, applies it and
+//! answers, about ten lines an RPC.
 
+use terrace_platform::auth::Caller;
+use terrace_platform::error::Violations;
 use terrace_platform::service::ServiceContext;
+use terrace_platform::validate;
+use terrace_proto::market::v1 as pb;
 use terrace_proto::market::v1::market_service_server::MarketService;
+use tonic::{Request, Response, Status};
+
+use crate::MarketState;
+use crate::categories;
+use crate::listings::{self, Listings};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
 pub struct MarketGrpc {
-    #[allow(dead_code)] // Read by the handlers that land with the market issue.
     ctx: ServiceContext,
+    listings: Listings,
 }
 
 impl MarketGrpc {
-    pub fn new(ctx: ServiceContext) -> Self {
-        Self { ctx }
+    pub fn new(ctx: ServiceContext, state: &MarketState) -> Self {
+        let listings = Listings::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            state.photos.clone(),
+        );
+        Self { ctx, listings }
     }
 }
 
-// Every method keeps tonic's generated default (`UNIMPLEMENTED`) until its issue lands.
+// Methods not written here keep tonic's generated default (`UNIMPLEMENTED`) until they land.
 #[tonic::async_trait]
-impl MarketService for MarketGrpc {}
+impl MarketService for MarketGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn list_categories(
+        &self,
+        request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        Caller::required(&request)?;
+        let query = categories::parse::ListCategories::parse(request.get_ref())?;
+        Ok(Response::new(categories::list(&query)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_category(
+        &self,
+        request: Request<pb::GetCategoryRequest>,
+    ) -> Result<Response<pb::GetCategoryResponse>, Status> {
+        Caller::required(&request)?;
+        let category = categories::get(&request.get_ref().category_id)?;
+        Ok(Response::new(pb::GetCategoryResponse {
+            category: Some(category),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_photo(
+        &self,
+        request: Request<pb::UploadPhotoRequest>,
+    ) -> Result<Response<pb::UploadPhotoResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let request_id = validate::request_id(&mut violations, "request_id", &request.request_id);
+        let request_id = violations.finish_with(|| request_id)?;
+        let upload = terrace_photos::Upload {
+            content: request.content.into(),
+            content_type: request.content_type,
+            public: true,
+        };
+        let photo = self
+            .listings
+            .upload_photo(&caller, request_id, upload)
+            .await?;
+        Ok(Response::new(pb::UploadPhotoResponse {
+            photo: Some(photo),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_listing(
+        &self,
+        request: Request<pb::CreateListingRequest>,
+    ) -> Result<Response<pb::CreateListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command =
+            listings::parse::CreateListing::parse(request.get_ref(), self.ctx.clock.now())?;
+        Ok(Response::new(self.listings.create(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_listing(
+        &self,
+        request: Request<pb::GetListingRequest>,
+    ) -> Result<Response<pb::GetListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let id = listings::parse::listing_id(&request.get_ref().listing_id)?;
+        let listing = self.listings.get(&caller, id).await?;
+        Ok(Response::new(pb::GetListingResponse {
+            listing: Some(listing),
+            indicative_price: None,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_listings(
+        &self,
+        request: Request<pb::ListListingsRequest>,
+    ) -> Result<Response<pb::ListListingsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = listings::parse::ListListings::parse(request.get_ref())?;
+        Ok(Response::new(self.listings.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_listing(
+        &self,
+        request: Request<pb::UpdateListingRequest>,
+    ) -> Result<Response<pb::UpdateListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = listings::parse::UpdateListing::parse(request.into_inner())?;
+        Ok(Response::new(self.listings.update(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn publish_listing(
+        &self,
+        request: Request<pb::PublishListingRequest>,
+    ) -> Result<Response<pb::PublishListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command =
+            listings::parse::Transition::publish(request.get_ref(), self.ctx.clock.now())?;
+        let listing = self.listings.transition(&caller, command).await?;
+        Ok(Response::new(pb::PublishListingResponse {
+            listing: Some(listing),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn pause_listing(
+        &self,
+        request: Request<pb::PauseListingRequest>,
+    ) -> Result<Response<pb::PauseListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = listings::parse::Transition::pause(request.get_ref(), self.ctx.clock.now())?;
+        let listing = self.listings.transition(&caller, command).await?;
+        Ok(Response::new(pb::PauseListingResponse {
+            listing: Some(listing),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn close_listing(
+        &self,
+        request: Request<pb::CloseListingRequest>,
+    ) -> Result<Response<pb::CloseListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = listings::parse::Transition::close(request.get_ref(), self.ctx.clock.now())?;
+        let listing = self.listings.transition(&caller, command).await?;
+        Ok(Response::new(pb::CloseListingResponse {
+            listing: Some(listing),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn hide_listing(
+        &self,
+        request: Request<pb::HideListingRequest>,
+    ) -> Result<Response<pb::HideListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = listings::parse::HideChange::hide(request.get_ref())?;
+        let listing = self.listings.hide(&caller, command).await?;
+        Ok(Response::new(pb::HideListingResponse {
+            listing: Some(listing),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn unhide_listing(
+        &self,
+        request: Request<pb::UnhideListingRequest>,
+    ) -> Result<Response<pb::UnhideListingResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = listings::parse::HideChange::unhide(request.get_ref())?;
+        let listing = self.listings.hide(&caller, command).await?;
+        Ok(Response::new(pb::UnhideListingResponse {
+            listing: Some(listing),
+        }))
+    }
+}

@@ -1,14 +1,15 @@
 //! The market service: produce listings, search that understands Chinese, orders without overselling, and the price reference.
 //!
-//! The contracts are in `proto/terrace/market/v1`; the behaviour lands with the service's own issue,
-//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
-//! the frame every service shares: registration with the platform's gRPC server, the database with
-//! the platform's outbox and inbox tables, and a binary of its own.
+//! The contracts are in `proto/terrace/market/v1`. Built so far: the taxonomy, listings and their
+//! lifecycle, photos, and the search index as a library; search over gRPC, orders and the price
+//! reference answer `UNIMPLEMENTED` (tonic's generated default) until they land.
 //!
 //! # Layout
 //!
-//! - [`categories`]: the produce taxonomy (empty until built).
-//! - [`listings`]: produce listings and their lifecycle (empty until built).
+//! - [`categories`]: the seeded produce taxonomy (in code) and its pictures.
+//! - [`listings`]: produce listings, their lifecycle, versions and events; the expiry job.
+//! - [`units`]: units of produce and exact arithmetic on them (斤 ⇄ kg, price per kg, totals).
+//! - [`entity`]: one sea-orm entity per table.
 //! - [`search`]: the search index of listings: the tantivy index (jieba for Chinese, a stemmer for
 //!   English, versioned writes, filters and facets); its RPCs are still to come.
 //! - [`orders`]: orders that never oversell (empty until built).
@@ -18,12 +19,14 @@
 //! - `main.rs`: the `terrace-market` binary, the same as `terrace serve --service market`.
 
 pub mod categories;
+pub mod entity;
 pub mod grpc;
 pub mod listings;
 pub mod migration;
 pub mod orders;
 pub mod prices;
 pub mod search;
+pub mod units;
 
 use std::sync::Arc;
 
@@ -38,18 +41,48 @@ pub struct Market;
 impl Service for Market {
     const NAME: &'static str = "market";
     type Migrator = migration::Migrator;
-    type State = ();
+    type State = MarketState;
 
-    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
-        Ok(())
+    fn state(ctx: &ServiceContext) -> anyhow::Result<MarketState> {
+        let photos =
+            terrace_photos::Photos::new(Self::NAME, &ctx.settings.photos, ctx.clock.clone())?;
+        Ok(MarketState { photos })
     }
 
-    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
-        let limit = server.max_message_bytes();
+    fn register(ctx: &ServiceContext, state: &Arc<MarketState>, server: &mut GrpcServer) {
+        // An upload (UploadPhoto) may be larger than other messages: up to the photos' own limit.
+        let limit = server
+            .max_message_bytes()
+            .max(state.photos.max_request_bytes());
+        // Before the photos' mount, which would take `/media/market/` whole.
+        server.add_http_routes(categories::ICON_PREFIX, categories::router());
+        server.add_http_routes(&state.photos.prefix(), state.photos.router(ctx.db.clone()));
         server.add_service(
-            MarketServiceServer::new(grpc::MarketGrpc::new(ctx.clone()))
+            MarketServiceServer::new(grpc::MarketGrpc::new(ctx.clone(), state))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
     }
+
+    async fn start(ctx: &ServiceContext, state: &Arc<MarketState>) -> anyhow::Result<()> {
+        terrace_photos::spawn_prune(ctx, state.photos.clone());
+        let listings = listings::Listings::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            state.photos.clone(),
+        );
+        terrace_platform::jobs::spawn(ctx, listings::EXPIRY_JOB, move |now| {
+            let listings = listings.clone();
+            async move { Ok(listings.expire_due(now).await?) }
+        });
+        Ok(())
+    }
+}
+
+/// What the market's handlers share beyond the service context.
+#[derive(Debug)]
+pub struct MarketState {
+    /// The photos of listings.
+    pub photos: terrace_photos::Photos,
 }

@@ -1,0 +1,3 @@
+//! One sea-orm entity per table of the market's database.
+
+pub mod listings;
