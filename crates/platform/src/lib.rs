@@ -27,6 +27,7 @@
 //! - [`service`]: the [`service::Service`] trait each service crate implements, and [`service::run`],
 //!   which runs one or all of them over already-bound listeners.
 //! - [`otp`]: one-time codes sent by SMS: made, hashed, compared.
+//! - [`people`]: a service's own projection of identity's users (`known_users`), kept by a consumer.
 //! - [`phone`]: phone numbers, parsed and normalised to E.164 (logins, register records).
 //! - [`shutdown`]: the signal that tells every task of a process to finish.
 //! - [`throttle`]: per-key rate limits on the clock, each refusing in its own words.
@@ -49,6 +50,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod mounts;
 pub mod otp;
+pub mod people;
 pub mod phone;
 pub mod service;
 pub mod shutdown;

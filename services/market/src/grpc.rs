@@ -12,12 +12,14 @@ use tonic::{Request, Response, Status};
 use crate::MarketState;
 use crate::categories;
 use crate::listings::{self, Listings};
+use crate::orders::{self, Orders, parse::OrderStep};
 
 /// Handlers share the service context: the database, the bus and the token verifier.
 #[derive(Debug)]
 pub struct MarketGrpc {
     ctx: ServiceContext,
     listings: Listings,
+    orders: Orders,
 }
 
 impl MarketGrpc {
@@ -28,7 +30,17 @@ impl MarketGrpc {
             ctx.clock.clone(),
             state.photos.clone(),
         );
-        Self { ctx, listings }
+        let orders = Orders::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            listings.clone(),
+        );
+        Self {
+            ctx,
+            listings,
+            orders,
+        }
     }
 }
 
@@ -189,6 +201,128 @@ impl MarketService for MarketGrpc {
         let listing = self.listings.hide(&caller, command).await?;
         Ok(Response::new(pb::UnhideListingResponse {
             listing: Some(listing),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn place_order(
+        &self,
+        request: Request<pb::PlaceOrderRequest>,
+    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = orders::parse::PlaceOrder::parse(request.get_ref())?;
+        Ok(Response::new(self.orders.place(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_order(
+        &self,
+        request: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::GetOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let id = orders::parse::order_id(&request.get_ref().order_id)?;
+        let order = self.orders.get(&caller, id).await?;
+        Ok(Response::new(pb::GetOrderResponse { order: Some(order) }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_orders(
+        &self,
+        request: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = orders::parse::ListOrders::parse(request.get_ref())?;
+        Ok(Response::new(self.orders.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn accept_order(
+        &self,
+        request: Request<pb::AcceptOrderRequest>,
+    ) -> Result<Response<pb::AcceptOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::accept(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::AcceptOrderResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn decline_order(
+        &self,
+        request: Request<pb::DeclineOrderRequest>,
+    ) -> Result<Response<pb::DeclineOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::decline(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::DeclineOrderResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_order(
+        &self,
+        request: Request<pb::CancelOrderRequest>,
+    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::cancel(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::CancelOrderResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_order_shipped(
+        &self,
+        request: Request<pb::MarkOrderShippedRequest>,
+    ) -> Result<Response<pb::MarkOrderShippedResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::ship(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::MarkOrderShippedResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_order_picked_up(
+        &self,
+        request: Request<pb::MarkOrderPickedUpRequest>,
+    ) -> Result<Response<pb::MarkOrderPickedUpResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::pick_up(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::MarkOrderPickedUpResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_no_show(
+        &self,
+        request: Request<pb::RecordNoShowRequest>,
+    ) -> Result<Response<pb::RecordNoShowResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::no_show(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::RecordNoShowResponse {
+            order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn complete_order(
+        &self,
+        request: Request<pb::CompleteOrderRequest>,
+    ) -> Result<Response<pb::CompleteOrderResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = OrderStep::complete(request.get_ref())?;
+        let order = self.orders.step(&caller, command).await?;
+        Ok(Response::new(pb::CompleteOrderResponse {
+            order: Some(order),
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! The market service: produce listings, search that understands Chinese, orders without overselling, and the price reference.
 //!
 //! The contracts are in `proto/terrace/market/v1`. Built so far: the taxonomy, listings and their
-//! lifecycle, photos, and the search index as a library; search over gRPC, orders and the price
+//! lifecycle, photos, and the search index as a library; orders; search over gRPC and the price
 //! reference answer `UNIMPLEMENTED` (tonic's generated default) until they land.
 //!
 //! # Layout
@@ -12,7 +12,10 @@
 //! - [`entity`]: one sea-orm entity per table.
 //! - [`search`]: the search index of listings: the tantivy index (jieba for Chinese, a stemmer for
 //!   English, versioned writes, filters and facets); its RPCs are still to come.
-//! - [`orders`]: orders that never oversell (empty until built).
+//! - [`orders`]: orders that never oversell: one conditional statement reserves, every step
+//!   moves the same quantity back or into sold; the jobs that expire and complete orders. The
+//!   people on both sides come from the platform's projection of identity's users
+//!   (`terrace_platform::people`, the consumer `market-people`).
 //! - [`prices`]: the price reference (empty until built).
 //! - [`grpc`]: the handlers of `terrace.market.v1.MarketService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
@@ -72,13 +75,40 @@ impl Service for Market {
             ctx.clock.clone(),
             state.photos.clone(),
         );
+        let expiring = listings.clone();
         terrace_platform::jobs::spawn(ctx, listings::EXPIRY_JOB, move |now| {
-            let listings = listings.clone();
+            let listings = expiring.clone();
             async move { Ok(listings.expire_due(now).await?) }
         });
+        let orders = orders::Orders::new(
+            ctx.db.clone(),
+            ctx.event_source(),
+            ctx.clock.clone(),
+            listings,
+        );
+        let lapsing = orders.clone();
+        terrace_platform::jobs::spawn(ctx, orders::EXPIRY_JOB, move |now| {
+            let orders = lapsing.clone();
+            async move { Ok(orders.expire_unanswered(now).await?) }
+        });
+        terrace_platform::jobs::spawn(ctx, orders::COMPLETION_JOB, move |now| {
+            let orders = orders.clone();
+            async move { Ok(orders.complete_handed_over(now).await?) }
+        });
+        let people = terrace_platform::people::consumer(
+            ctx,
+            PEOPLE_CONSUMER,
+            terrace_platform::people::NothingElse,
+        );
+        people.ensure().await?;
+        ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
         Ok(())
     }
 }
+
+/// The durable consumer keeping the people market knows (sellers' and buyers' names and phones,
+/// shown to the other side of an accepted order).
+pub const PEOPLE_CONSUMER: &str = "market-people";
 
 /// What the market's handlers share beyond the service context.
 #[derive(Debug)]

@@ -11,6 +11,8 @@ impl MigratorTrait for Migrator {
         let mut migrations = terrace_platform::db::migrations();
         migrations.push(terrace_photos::MIGRATION.boxed());
         migrations.push(crate::listings::MIGRATION.boxed());
+        migrations.push(crate::orders::MIGRATION.boxed());
+        migrations.push(terrace_platform::people::MIGRATION.boxed());
         migrations
     }
 }

@@ -13,7 +13,7 @@
 //! Erasure: a grant's own tombstone is read from the state stream; its event
 //! (`identity.grant.erased`) is not under this consumer's one subject filter (NATS 2.9 takes one),
 //! and identity erases no grant on its own today. An erased *user* takes their grants with them:
-//! the users' consumer ([`super::People`]) deletes them ([`forget_user`]).
+//! the users' consumer ([`super::Erase`]) deletes them ([`forget_user`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict};

@@ -45,7 +45,20 @@ pub struct Person {
 
 impl World {
     pub async fn new() -> Self {
-        let app = TestApp::spawn(&[ServiceDef::of::<Market>()]).await;
+        Self::of(&[ServiceDef::of::<Market>()]).await
+    }
+
+    /// With identity running too: people made through it reach market's projection.
+    pub async fn with_identity() -> Self {
+        Self::of(&[
+            ServiceDef::of::<terrace_identity::Identity>(),
+            ServiceDef::of::<Market>(),
+        ])
+        .await
+    }
+
+    async fn of(services: &[ServiceDef]) -> Self {
+        let app = TestApp::spawn(services).await;
         app.clock.set(monday_morning());
         let db = app.ctx.database("market").await;
         let client = MarketServiceClient::new(app.channel().await);
@@ -240,6 +253,38 @@ impl World {
     }
 
     /// Moves the services' clock to `at` and waits for a run of `job` that starts after the move.
+    pub async fn place(
+        &mut self,
+        who: &Person,
+        order: pb::Order,
+    ) -> Result<pb::Order, tonic::Status> {
+        let request = pb::PlaceOrderRequest {
+            request_id: request_id(),
+            order: Some(order),
+            expected_unit_price: None,
+        };
+        Ok(self
+            .client
+            .place_order(self.app.request(request, &who.token))
+            .await?
+            .into_inner()
+            .order
+            .unwrap())
+    }
+
+    pub async fn order(&mut self, who: &Person, id: &str) -> Result<pb::Order, tonic::Status> {
+        let request = pb::GetOrderRequest {
+            order_id: id.to_owned(),
+        };
+        Ok(self
+            .client
+            .get_order(self.app.request(request, &who.token))
+            .await?
+            .into_inner()
+            .order
+            .unwrap())
+    }
+
     pub async fn move_clock_and_run(&mut self, at: DateTime<Utc>, job: &str) {
         use terrace_testkit::jobs::{runs, settled};
         let before = runs(&self.db, job).await;
@@ -290,4 +335,17 @@ pub fn area(code: &str) -> common::AdminCode {
     terrace_platform::auth::AdminScope::parse(code)
         .unwrap()
         .to_proto()
+}
+
+/// An order of `value_milli` thousandths of the listing's unit, picked up.
+pub fn order_of(listing: &pb::Listing, value_milli: i64) -> pb::Order {
+    pb::Order {
+        listing_id: listing.id.clone(),
+        quantity: Some(common::Quantity {
+            value_milli,
+            unit: listing.stocked.as_ref().unwrap().unit,
+        }),
+        fulfilment_method: pb::FulfilmentMethod::Pickup as i32,
+        ..Default::default()
+    }
 }

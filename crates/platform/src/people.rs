@@ -1,0 +1,214 @@
+//! The people a service knows: its own projection of identity's users (id, name, phone), kept
+//! from identity's state stream and events, so that a service names and reaches people without
+//! calling identity (and without another service's database).
+//!
+//! A service adds [`MIGRATION`] (the `known_users` table) to its migrator and runs [`consumer`]:
+//! it starts from `state.identity.user.>` (every user's latest snapshot, however old) and then
+//! follows `identity.user.>` (created, updated, erased). Snapshots and events overlap at the
+//! start, and replicas and retries reorder them, so a row changes only for a message newer than
+//! the one it reflects (its `version`, the envelope's time). An erased user (a tombstone, or
+//! `identity.user.erased`) is deleted, and the service's own [`Forget`] takes them out of
+//! whatever else it holds, in the same transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait as _,
+    QueryFilter as _, QuerySelect as _,
+};
+use terrace_proto::identity::v1 as identity;
+use uuid::Uuid;
+
+use crate::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
+use crate::bus::{Envelope, Event as _};
+use crate::error::Result;
+use crate::service::ServiceContext;
+
+pub use self::known_users::Model as KnownUser;
+use self::known_users::{Column, Entity as KnownUsers};
+
+/// The projection's table, for services that add it now (governance created the same table in
+/// its own migration before this one existed).
+pub const MIGRATION: crate::db::SqlMigration = crate::db::SqlMigration {
+    name: "m20261204_210001_known_users",
+    up: SQL,
+};
+
+/// The table, as every service that knows people has it.
+pub const SQL: &str = r"
+CREATE TABLE known_users (
+    id           uuid PRIMARY KEY,
+    display_name text NOT NULL,
+    phone_number text NOT NULL,
+    version      timestamptz NOT NULL
+);
+";
+
+/// `known_users`: a service's projection of identity's users.
+pub mod known_users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "known_users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub display_name: String,
+        /// E.164.
+        pub phone_number: String,
+        /// The time of the snapshot or event this row reflects: an older one changes nothing.
+        pub version: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// What a service does, beyond deleting the row, when a person is erased: take them out of what
+/// it holds about them, in the consumer's transaction.
+pub trait Forget: Send + Sync + 'static {
+    fn forget(
+        &self,
+        txn: &DatabaseTransaction,
+        user: Uuid,
+    ) -> impl Future<Output = std::result::Result<(), DbErr>> + Send;
+}
+
+/// Nothing more to forget than the person's row.
+#[derive(Debug, Clone, Copy)]
+pub struct NothingElse;
+
+impl Forget for NothingElse {
+    async fn forget(&self, _: &DatabaseTransaction, _: Uuid) -> std::result::Result<(), DbErr> {
+        Ok(())
+    }
+}
+
+/// The consumer that keeps `known_users`, durable as `name` (`<service>-people`).
+pub fn consumer<F: Forget>(ctx: &ServiceContext, name: &str, forget: F) -> Consumer<People<F>> {
+    Consumer::new(
+        ConsumerSpec {
+            name: name.to_owned(),
+            domain: "identity".to_owned(),
+            subject: Some("identity.user.>".to_owned()),
+        },
+        &ctx.db,
+        &ctx.bus,
+        &ctx.settings.consumer,
+        People { forget },
+    )
+    .from_state("state.identity.user.>")
+}
+
+/// Keeps `known_users` from identity's user snapshots and events.
+#[derive(Debug)]
+pub struct People<F> {
+    forget: F,
+}
+
+impl<F: Forget> Handler for People<F> {
+    async fn handle(
+        &self,
+        txn: &DatabaseTransaction,
+        event: &Envelope,
+    ) -> std::result::Result<(), HandlerError> {
+        let reject = HandlerError::Reject;
+        let retry = |e: DbErr| HandlerError::Retry(e.into());
+        let erased = event.is_tombstone()
+            || event.subject == crate::bus::envelope::erased_subject::<identity::User>();
+        if erased {
+            let id = if event.is_state() {
+                event.entity_id().to_owned()
+            } else {
+                String::from_utf8_lossy(&event.payload).into_owned()
+            };
+            if let Ok(id) = Uuid::parse_str(&id) {
+                KnownUsers::delete_by_id(id)
+                    .exec(txn)
+                    .await
+                    .map_err(retry)?;
+                self.forget.forget(txn, id).await.map_err(retry)?;
+            }
+            return Ok(());
+        }
+        let user = if event.is_state() {
+            Some(event.decode_snapshot::<identity::User>().map_err(reject)?)
+        } else {
+            match event.event_type.as_str() {
+                identity::UserCreated::TYPE => {
+                    event
+                        .decode::<identity::UserCreated>()
+                        .map_err(reject)?
+                        .user
+                }
+                identity::UserUpdated::TYPE => {
+                    event
+                        .decode::<identity::UserUpdated>()
+                        .map_err(reject)?
+                        .user
+                }
+                _ => None,
+            }
+        };
+        let Some(user) = user else {
+            return Ok(());
+        };
+        let id = Uuid::parse_str(&user.id).map_err(|_| {
+            reject(anyhow::anyhow!(
+                "a user id that is not a UUID in {}",
+                event.id
+            ))
+        })?;
+        remember(txn, id, &user, event.time).await.map_err(retry)
+    }
+}
+
+/// Writes `user` as of `version`, unless the row reflects a newer message already.
+async fn remember(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    user: &identity::User,
+    version: DateTime<Utc>,
+) -> std::result::Result<(), DbErr> {
+    let row = known_users::ActiveModel {
+        id: sea_orm::Set(id),
+        display_name: sea_orm::Set(user.display_name.clone()),
+        phone_number: sea_orm::Set(user.phone_number.clone()),
+        version: sea_orm::Set(version),
+    };
+    KnownUsers::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::Id)
+                .update_columns([Column::DisplayName, Column::PhoneNumber, Column::Version])
+                .action_and_where(Expr::col((KnownUsers, Column::Version)).lt(Expr::col((
+                    sea_orm::sea_query::Alias::new("excluded"),
+                    Column::Version,
+                ))))
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// The display names of the users among `ids` the service knows.
+pub async fn display_names<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = KnownUsers::find()
+        .select_only()
+        .columns([Column::Id, Column::DisplayName])
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The user `id`, if the service knows them.
+pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<KnownUser>> {
+    Ok(KnownUsers::find_by_id(id).one(conn).await?)
+}
