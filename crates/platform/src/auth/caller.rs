@@ -266,12 +266,15 @@ impl Caller {
     /// Whether this caller may give or take `grant`: a user acting for themself (or the
     /// operator) governing the grant's area with at least the grant's rank, and the grant well
     /// formed. So a village official makes farmers and officials of its own village, never a
-    /// county admin nor anything in another village. Helpers grant nothing; agencies only where
+    /// county admin nor anything in another village. System jobs grant anything well formed.
+    /// Helpers grant nothing; agencies only where
     /// a request allows it under `api_scope` (registering users under `identity.users:write`),
     /// with their areas' standing.
     pub fn can_grant(&self, grant: &RoleGrant, api_scope: Option<&str>) -> bool {
         let may = match self {
-            Caller::User(_) | Caller::Operator { .. } => true,
+            // A system job grants what the platform's own rules give (a buyer's standing to a
+            // person who chose it when signing up).
+            Caller::User(_) | Caller::Operator { .. } | Caller::System { .. } => true,
             Caller::Agency(_) => api_scope.is_some(),
             _ => false,
         };

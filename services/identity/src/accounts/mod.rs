@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
-use terrace_platform::auth::Caller;
+use terrace_platform::auth::{Caller, Role, RoleGrant};
 use terrace_platform::bus::outbox;
 use terrace_platform::error::{Error, Result};
 use terrace_platform::idempotency::{self, Keep};
@@ -44,6 +44,8 @@ use crate::users::{self, NewUser, OtpPurpose, User, UserStatus, timestamp};
 
 /// Consecutive wrong passwords that lock an account.
 const LOCK_AFTER_FAILURES: i32 = 5;
+/// Who grants a buyer's standing at sign-up, in the audit log and the grant's record.
+const SIGN_UP: &str = "identity.sign-up";
 /// How long such a lock lasts.
 const LOCK_DURATION: Duration = Duration::from_secs(15 * 60);
 
@@ -359,7 +361,8 @@ impl Accounts {
         }
     }
 
-    /// `SignUp`: creates an account for a phone proven with a sign-up code, and logs it in.
+    /// `SignUp`: creates an account for a phone proven with a sign-up code, and logs it in; with a
+    /// buyer's standing over the whole country when the person chose to buy.
     pub async fn sign_up(&self, caller: &Caller, command: SignUp) -> Result<pb::SignUpResponse> {
         let now = self.ctx.clock.now();
         let keep = Keep::Nothing {
@@ -408,6 +411,27 @@ impl Accounts {
                 let source = self.ctx.event_source();
                 outbox::publish_state(txn, &source, &user.to_proto(), &user.id.to_string()).await?;
                 outbox::publish(txn, &source, &event).await?;
+                if command.as_buyer {
+                    // Buyer standing is country-wide and the person's own choice: granted by the
+                    // sign-up itself, recorded (and audited) like any grant.
+                    let buyer = RoleGrant::parse(Role::Buyer, "")
+                        .map_err(|problem| Error::internal(anyhow::anyhow!("{problem}")))?;
+                    crate::grants::give(
+                        txn,
+                        &source,
+                        &Caller::System { job: SIGN_UP },
+                        crate::grants::Give {
+                            user_id: user.id,
+                            grant: &buyer,
+                            expires_at: None,
+                            reason: "chose to buy produce when signing up",
+                            api_scope: None,
+                            request: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                }
                 let logged_in = self
                     .log_in(txn, user, LoginMethod::Otp, &command.client_description)
                     .await?;

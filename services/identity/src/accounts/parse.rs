@@ -65,6 +65,8 @@ pub struct SignUp {
     pub locale: String,
     pub time_zone: String,
     pub client_description: String,
+    /// The person chose to buy: a buyer's standing over the whole country.
+    pub as_buyer: bool,
 }
 
 impl SignUp {
@@ -113,6 +115,7 @@ impl SignUp {
                 locale: locale?,
                 time_zone: time_zone?,
                 client_description: client_description?,
+                as_buyer: request.as_buyer,
             })
         })
     }

@@ -1015,3 +1015,63 @@ fn identity_claims(token: &str) -> String {
     .unwrap();
     claims["sub"].as_str().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn a_person_who_chooses_to_buy_signs_up_with_a_buyers_standing_over_the_whole_country() {
+    let app = identity(|_| {}).await;
+    let mut sms = Sms::listen(&app).await;
+    let mut client = IdentityServiceClient::new(app.channel().await);
+    let sign_up = |code: String, phone: &str, as_buyer: bool| pb::SignUpRequest {
+        request_id: request_id(),
+        phone_number: phone.into(),
+        otp_code: code,
+        display_name: "杭州李先生".into(),
+        as_buyer,
+        ..Default::default()
+    };
+    request_code(&mut client, PHONE, pb::OtpPurpose::SignUp).await;
+    let code = sms.next().await.code;
+    let buyer = client
+        .sign_up(sign_up(code, PHONE, true))
+        .await
+        .unwrap()
+        .into_inner();
+    let own_grants = |user: &pb::User, token: &str| {
+        bearer(
+            pb::ListRoleGrantsRequest {
+                user_id: user.id.clone(),
+                ..Default::default()
+            },
+            token,
+        )
+    };
+    let user = buyer.user.unwrap();
+    let token = buyer.tokens.unwrap().access_token;
+    let grants = client
+        .list_role_grants(own_grants(&user, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].role, pb::Role::Buyer as i32);
+    let scope = grants[0].scope.as_ref().unwrap();
+    assert_eq!(scope.code, "000000000000", "the whole country");
+    // Someone who did not choose to buy holds nothing.
+    let other = "+8613800138001";
+    request_code(&mut client, other, pb::OtpPurpose::SignUp).await;
+    let code = sms.next().await.code;
+    let plain = client
+        .sign_up(sign_up(code, other, false))
+        .await
+        .unwrap()
+        .into_inner();
+    let (user, token) = (plain.user.unwrap(), plain.tokens.unwrap().access_token);
+    let grants = client
+        .list_role_grants(own_grants(&user, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants;
+    assert!(grants.is_empty(), "{grants:?}");
+}
