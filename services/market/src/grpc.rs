@@ -20,6 +20,7 @@ pub struct MarketGrpc {
     ctx: ServiceContext,
     listings: Listings,
     orders: Orders,
+    search: crate::search::feed::Feed,
 }
 
 impl MarketGrpc {
@@ -40,6 +41,7 @@ impl MarketGrpc {
             ctx,
             listings,
             orders,
+            search: state.search.clone(),
         }
     }
 }
@@ -323,6 +325,53 @@ impl MarketService for MarketGrpc {
         let order = self.orders.step(&caller, command).await?;
         Ok(Response::new(pb::CompleteOrderResponse {
             order: Some(order),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn search_listings(
+        &self,
+        request: Request<pb::SearchListingsRequest>,
+    ) -> Result<Response<pb::SearchListingsResponse>, Status> {
+        Caller::required(&request)?;
+        let command = crate::search::parse::SearchListings::parse(request.get_ref())?;
+        Ok(Response::new(crate::search::search(
+            &self.search,
+            &command,
+        )?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn rebuild_search_index(
+        &self,
+        request: Request<pb::RebuildSearchIndexRequest>,
+    ) -> Result<Response<pb::RebuildSearchIndexResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let mut violations = Violations::new();
+        validate::request_id(&mut violations, "request_id", &request.get_ref().request_id);
+        violations.finish()?;
+        let admin = terrace_platform::auth::Role::PlatformAdmin.rank();
+        if !caller.covers(&terrace_platform::auth::AdminScope::country(), admin, None) {
+            return Err(terrace_platform::error::Error::permission_denied(
+                "NOT_A_PLATFORM_ADMIN",
+                "the search index is rebuilt by platform admins",
+            )
+            .into());
+        }
+        let indexed = self.search.rebuild().await.map_err(|error| match error {
+            crate::search::feed::RebuildError::Running => {
+                terrace_platform::error::Error::failed_precondition(
+                    "REBUILD_RUNNING",
+                    "a rebuild of the search index is running",
+                )
+            }
+            crate::search::feed::RebuildError::Failed(error) => {
+                terrace_platform::error::Error::internal(error)
+            }
+        })?;
+        Ok(Response::new(pb::RebuildSearchIndexResponse {
+            indexed_count: i64::try_from(indexed).unwrap_or(i64::MAX),
+            complete_time: Some(validate::to_timestamp(self.ctx.clock.now())),
         }))
     }
 }

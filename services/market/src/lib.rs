@@ -1,8 +1,7 @@
 //! The market service: produce listings, search that understands Chinese, orders without overselling, and the price reference.
 //!
 //! The contracts are in `proto/terrace/market/v1`. Built so far: the taxonomy, listings and their
-//! lifecycle, photos, and the search index as a library; orders; search over gRPC and the price
-//! reference answer `UNIMPLEMENTED` (tonic's generated default) until they land.
+//! lifecycle, photos, and the search index as a library; orders, and search; the price reference and exchange rates answer `UNIMPLEMENTED` (tonic's generated default) until they land.
 //!
 //! # Layout
 //!
@@ -10,8 +9,9 @@
 //! - [`listings`]: produce listings, their lifecycle, versions and events; the expiry job.
 //! - [`units`]: units of produce and exact arithmetic on them (斤 ⇄ kg, price per kg, totals).
 //! - [`entity`]: one sea-orm entity per table.
-//! - [`search`]: the search index of listings: the tantivy index (jieba for Chinese, a stemmer for
-//!   English, versioned writes, filters and facets); its RPCs are still to come.
+//! - [`search`]: the search index of listings: one tantivy index per replica (jieba for Chinese, a
+//!   stemmer for English, versioned writes, filters and facets), built from the database at start
+//!   and fed by the listings' state stream; `SearchListings` and `RebuildSearchIndex`.
 //! - [`orders`]: orders that never oversell: one conditional statement reserves, every step
 //!   moves the same quantity back or into sold; the jobs that expire and complete orders. The
 //!   people on both sides come from the platform's projection of identity's users
@@ -49,7 +49,10 @@ impl Service for Market {
     fn state(ctx: &ServiceContext) -> anyhow::Result<MarketState> {
         let photos =
             terrace_photos::Photos::new(Self::NAME, &ctx.settings.photos, ctx.clock.clone())?;
-        Ok(MarketState { photos })
+        Ok(MarketState {
+            photos,
+            search: search::feed::Feed::new()?,
+        })
     }
 
     fn register(ctx: &ServiceContext, state: &Arc<MarketState>, server: &mut GrpcServer) {
@@ -69,6 +72,17 @@ impl Service for Market {
 
     async fn start(ctx: &ServiceContext, state: &Arc<MarketState>) -> anyhow::Result<()> {
         terrace_photos::spawn_prune(ctx, state.photos.clone());
+        // This replica's search index: built from the database, then following the listings.
+        let follower =
+            state
+                .search
+                .clone()
+                .follow(ctx.db.clone(), ctx.bus.clone(), ctx.shutdown.clone());
+        ctx.tasks.spawn(async move {
+            if let Err(error) = follower.await {
+                tracing::error!(%error, "the search index stopped following listings");
+            }
+        });
         let listings = listings::Listings::new(
             ctx.db.clone(),
             ctx.event_source(),
@@ -115,4 +129,6 @@ pub const PEOPLE_CONSUMER: &str = "market-people";
 pub struct MarketState {
     /// The photos of listings.
     pub photos: terrace_photos::Photos,
+    /// This replica's search index.
+    pub search: search::feed::Feed,
 }

@@ -5,4 +5,5 @@
 
 mod listings;
 mod orders;
+mod search;
 pub mod world;
