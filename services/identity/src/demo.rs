@@ -51,7 +51,7 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 5] = [
         phone: "+8613800000003",
         display_name: "张伟（采购商）",
         password: "terrace-demo-buyer",
-        grants: &[(Role::Buyer, COUNTY)],
+        grants: &[(Role::Buyer, "")],
     },
     DemoAccount {
         phone: "+8613800000004",

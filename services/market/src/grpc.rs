@@ -21,6 +21,7 @@ pub struct MarketGrpc {
     listings: Listings,
     orders: Orders,
     search: crate::search::feed::Feed,
+    prices: crate::prices::Prices,
 }
 
 impl MarketGrpc {
@@ -38,6 +39,7 @@ impl MarketGrpc {
             listings.clone(),
         );
         Self {
+            prices: crate::prices::Prices::new(ctx.db.clone(), ctx.clock.clone()),
             ctx,
             listings,
             orders,
@@ -373,5 +375,15 @@ impl MarketService for MarketGrpc {
             indexed_count: i64::try_from(indexed).unwrap_or(i64::MAX),
             complete_time: Some(validate::to_timestamp(self.ctx.clock.now())),
         }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_price_reference(
+        &self,
+        request: Request<pb::GetPriceReferenceRequest>,
+    ) -> Result<Response<pb::GetPriceReferenceResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = crate::prices::parse::PriceReference::parse(request.get_ref())?;
+        Ok(Response::new(self.prices.reference(&caller, query).await?))
     }
 }

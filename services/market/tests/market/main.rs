@@ -5,5 +5,6 @@
 
 mod listings;
 mod orders;
+mod prices;
 mod search;
 pub mod world;
