@@ -24,6 +24,13 @@ pub(crate) async fn run(settings: &Settings, command: EventsCommand) -> anyhow::
                 println!("identity: {users} users and {grants} grants queued for the state stream");
                 Ok(())
             }
+            "market" => {
+                let db = terrace_platform::db::connect(&settings.database, "market").await?;
+                terrace_platform::db::migrate::<terrace_market::migration::Migrator>(&db).await?;
+                let listings = terrace_market::admin::resnapshot(&db).await?;
+                println!("market: {listings} listings queued for the state stream");
+                Ok(())
+            }
             other => anyhow::bail!("{other} publishes no state yet: nothing to resnapshot"),
         },
     }

@@ -12,6 +12,8 @@
 //! - `terrace import divisions <dir>`: load the national division list into governance.
 //! - `terrace governance rotate-id-key`: re-seal the register's national ids under the active key.
 //! - `terrace governance verify-audit [--county <code>]`: recompute the audit log's hash chains.
+//! - `terrace market search "<query>"|reindex|rates set|rates list`: the market's operator
+//!   commands.
 //!
 //! # Layout
 //!
@@ -25,6 +27,7 @@
 //! - [`events`]: `terrace events resnapshot`.
 //! - [`import`]: `terrace import divisions`.
 //! - [`governance`]: `terrace governance rotate-id-key|verify-audit`.
+//! - [`market`]: `terrace market search|reindex|rates`.
 //! - [`audit`]: verifying the audit log's chains.
 //! - [`web`]: building the web apps for `terrace dev` when they are missing or stale.
 
@@ -33,6 +36,7 @@ mod audit;
 mod events;
 mod governance;
 mod import;
+mod market;
 mod services;
 mod sms_sink;
 mod substrate;
@@ -117,6 +121,12 @@ enum Command {
     Governance {
         #[command(subcommand)]
         action: governance::GovernanceCommand,
+    },
+    /// The market's operator commands: search as buyers do, reindex every replica, exchange
+    /// rates.
+    Market {
+        #[command(subcommand)]
+        action: market::MarketCommand,
     },
 }
 
@@ -245,6 +255,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Governance { action } => {
             let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
             governance::run(&settings, action).await
+        }
+        Command::Market { action } => {
+            let _telemetry = terrace_platform::telemetry::init(&settings.telemetry, "terrace-cli")?;
+            market::run(&settings, action).await
         }
     }
 }

@@ -48,6 +48,19 @@ impl MarketGrpc {
     }
 }
 
+impl MarketGrpc {
+    /// The exchange rate of `currency`, when one was asked for and operators keep it.
+    async fn rate(
+        &self,
+        currency: Option<&str>,
+    ) -> terrace_platform::error::Result<Option<crate::rates::Rate>> {
+        match currency {
+            Some(code) => Ok(crate::rates::find(&self.ctx.db, code).await?),
+            None => Ok(None),
+        }
+    }
+}
+
 // Methods not written here keep tonic's generated default (`UNIMPLEMENTED`) until they land.
 #[tonic::async_trait]
 impl MarketService for MarketGrpc {
@@ -114,11 +127,14 @@ impl MarketService for MarketGrpc {
         request: Request<pb::GetListingRequest>,
     ) -> Result<Response<pb::GetListingResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let id = listings::parse::listing_id(&request.get_ref().listing_id)?;
+        let request = request.get_ref();
+        let id = listings::parse::listing_id(&request.listing_id)?;
+        let currency = crate::search::parse::display_currency(&request.display_currency)?;
         let listing = self.listings.get(&caller, id).await?;
+        let rate = self.rate(currency.as_deref()).await?;
         Ok(Response::new(pb::GetListingResponse {
+            indicative_price: rate.and_then(|rate| crate::rates::indicative(&listing, &rate)),
             listing: Some(listing),
-            indicative_price: None,
         }))
     }
 
@@ -337,9 +353,11 @@ impl MarketService for MarketGrpc {
     ) -> Result<Response<pb::SearchListingsResponse>, Status> {
         Caller::required(&request)?;
         let command = crate::search::parse::SearchListings::parse(request.get_ref())?;
+        let rate = self.rate(command.display_currency.as_deref()).await?;
         Ok(Response::new(crate::search::search(
             &self.search,
             &command,
+            rate.as_ref(),
         )?))
     }
 

@@ -1,10 +1,12 @@
 //! The market service: produce listings, search that understands Chinese, orders without overselling, and the price reference.
 //!
-//! The contracts are in `proto/terrace/market/v1`. Built so far: the taxonomy, listings and their
-//! lifecycle, photos, and the search index as a library; orders, and search; the price reference and exchange rates answer `UNIMPLEMENTED` (tonic's generated default) until they land.
+//! The contracts are in `proto/terrace/market/v1`, every RPC of which is built: the taxonomy,
+//! listings and their lifecycle with photos, orders that never oversell, search, the price
+//! reference, and prices in a buyer's currency from the exchange rates operators keep.
 //!
 //! # Layout
 //!
+//! - [`admin`]: the command line's operations (resnapshot, reindex, search).
 //! - [`categories`]: the seeded produce taxonomy (in code) and its pictures.
 //! - [`listings`]: produce listings, their lifecycle, versions and events; the expiry job.
 //! - [`units`]: units of produce and exact arithmetic on them (斤 ⇄ kg, price per kg, totals).
@@ -16,11 +18,13 @@
 //!   moves the same quantity back or into sold; the jobs that expire and complete orders. The
 //!   people on both sides come from the platform's projection of identity's users
 //!   (`terrace_platform::people`, the consumer `market-people`).
-//! - [`prices`]: the price reference (empty until built).
+//! - [`prices`]: the price reference (median and quartiles around a farmer, per her unit).
+//! - [`rates`]: exchange rates operators keep, for prices shown in a buyer's currency.
 //! - [`grpc`]: the handlers of `terrace.market.v1.MarketService`.
 //! - [`migration`]: the service's migrator (the platform's tables first, then its own).
 //! - `main.rs`: the `terrace-market` binary, the same as `terrace serve --service market`.
 
+pub mod admin;
 pub mod categories;
 pub mod entity;
 pub mod grpc;
@@ -28,6 +32,7 @@ pub mod listings;
 pub mod migration;
 pub mod orders;
 pub mod prices;
+pub mod rates;
 pub mod search;
 pub mod units;
 

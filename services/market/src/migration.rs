@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::listings::MIGRATION.boxed());
         migrations.push(crate::orders::MIGRATION.boxed());
         migrations.push(terrace_platform::people::MIGRATION.boxed());
+        migrations.push(crate::rates::MIGRATION.boxed());
         migrations
     }
 }

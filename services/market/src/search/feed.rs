@@ -203,8 +203,8 @@ fn apply(index: &SearchIndex, envelope: &Envelope) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A new index of every listing in the database.
-async fn build(db: &DatabaseConnection) -> anyhow::Result<(SearchIndex, u64)> {
+/// A new index of every listing in the database, and how many.
+pub async fn build(db: &DatabaseConnection) -> anyhow::Result<(SearchIndex, u64)> {
     let index = SearchIndex::open_in_ram()?;
     let mut after = None;
     let mut count = 0u64;

@@ -30,7 +30,12 @@ use self::parse::{SearchCursor, SearchListings};
 use crate::categories::taxonomy;
 
 /// `SearchListings` over this replica's index.
-pub fn search(feed: &Feed, command: &SearchListings) -> Result<pb::SearchListingsResponse> {
+/// `rate`: the buyer's currency's exchange rate, when they asked for one and operators keep it.
+pub fn search(
+    feed: &Feed,
+    command: &SearchListings,
+    rate: Option<&crate::rates::Rate>,
+) -> Result<pb::SearchListingsResponse> {
     let page = feed
         .index()
         .search(&command.query)
@@ -49,10 +54,10 @@ pub fn search(feed: &Feed, command: &SearchListings) -> Result<pb::SearchListing
         .map(|(listing, hit)| {
             let highlighted_title = highlight(&listing, &command.locale, &command.query.text);
             pb::ListingSearchResult {
+                indicative_price: rate.and_then(|rate| crate::rates::indicative(&listing, rate)),
                 listing: Some(listing),
                 score: hit.score.unwrap_or_default(),
                 highlighted_title,
-                indicative_price: None,
             }
         })
         .collect::<Vec<_>>();

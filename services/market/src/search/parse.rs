@@ -43,6 +43,8 @@ pub struct SearchListings {
     pub query: SearchQuery,
     pub locale: String,
     pub facets: Vec<String>,
+    /// Prices also in this currency (an ISO 4217 code other than CNY), if asked.
+    pub display_currency: Option<String>,
 }
 
 impl SearchListings {
@@ -151,7 +153,8 @@ impl SearchListings {
             }
         };
         if !request.display_currency.is_empty()
-            && iso_currency::Currency::from_code(&request.display_currency).is_none()
+            && iso_currency::Currency::from_code(&request.display_currency.to_ascii_uppercase())
+                .is_none()
         {
             violations.add(
                 "display_currency",
@@ -201,6 +204,8 @@ impl SearchListings {
                 },
                 locale: locale?,
                 facets,
+                display_currency: Some(request.display_currency.to_ascii_uppercase())
+                    .filter(|code| !code.is_empty() && code != "CNY"),
             })
         })
     }
@@ -238,4 +243,19 @@ fn price_range(
         violations.add("price_range", "min must not be above max");
     }
     (min, max)
+}
+
+/// A display currency a request names: an ISO 4217 code; `None` for none or CNY.
+pub fn display_currency(code: &str) -> Result<Option<String>> {
+    let code = code.trim().to_ascii_uppercase();
+    if code.is_empty() || code == "CNY" {
+        return Ok(None);
+    }
+    if iso_currency::Currency::from_code(&code).is_none() {
+        return Err(terrace_platform::error::Error::invalid(
+            "display_currency",
+            "must be an ISO 4217 currency code such as USD",
+        ));
+    }
+    Ok(Some(code))
 }

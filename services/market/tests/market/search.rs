@@ -244,3 +244,88 @@ async fn bad_searches_name_the_field() {
         .unwrap_err();
     assert_eq!(violated_fields(&refused), ["sort"]);
 }
+
+#[tokio::test]
+async fn buyers_from_afar_see_prices_in_their_currency_at_the_operators_rate() {
+    use terrace_market::rates;
+    let mut w = World::new().await;
+    let farmer = w.farmer();
+    let listing = w.create(&farmer, apples(), true).await.unwrap();
+    let usd = rates::Rate {
+        currency: "USD".to_owned(),
+        cny_micro_per_unit: rates::parse_decimal("7.1234").unwrap(),
+        set_at: w.app.clock.now(),
+        set_by: "test".to_owned(),
+    };
+    rates::set(&w.db, &usd).await.unwrap();
+    let buyer = w.buyer();
+    let read = |currency: &str| pb::GetListingRequest {
+        listing_id: listing.id.clone(),
+        display_currency: currency.to_owned(),
+    };
+    let in_dollars = w
+        .client
+        .get_listing(w.app.request(read("usd"), &buyer.token))
+        .await
+        .unwrap()
+        .into_inner();
+    let price = in_dollars.indicative_price.unwrap();
+    // ¥3.50 a 斤 at 7.1234 is 49 cents; the listing itself stays in yuan.
+    assert_eq!(price.unit_price.unwrap().amount_minor, 49);
+    assert_eq!(price.rate, "7.1234");
+    assert_eq!(in_dollars.listing.unwrap().unit_price, Some(cny(350)));
+    // No rate kept for yen: shown without; an unknown code is refused.
+    let yen = w
+        .client
+        .get_listing(w.app.request(read("JPY"), &buyer.token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(yen.indicative_price, None);
+    let refused = w
+        .client
+        .get_listing(w.app.request(read("XYZ"), &buyer.token))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["display_currency"]);
+    // Search shows it on each hit.
+    let found = finds(
+        &w,
+        &buyer,
+        pb::SearchListingsRequest {
+            display_currency: "USD".to_owned(),
+            ..text("苹果")
+        },
+        &[&listing.id],
+    )
+    .await;
+    assert_eq!(
+        found.results[0]
+            .indicative_price
+            .as_ref()
+            .and_then(|p| p.unit_price.as_ref())
+            .map(|m| m.amount_minor),
+        Some(49)
+    );
+}
+
+#[tokio::test]
+async fn a_reindex_republishes_every_listing_for_every_replica() {
+    let mut w = World::new().await;
+    let farmer = w.farmer();
+    w.create(&farmer, apples(), true).await.unwrap();
+    w.create(&farmer, apples(), false).await.unwrap();
+    let queued = terrace_market::admin::resnapshot(&w.db).await.unwrap();
+    assert_eq!(queued, 2);
+    // The admin's search builds its own index from the database: the active listing only.
+    let page = terrace_market::admin::search(
+        &w.db,
+        &terrace_market::search::index::SearchQuery {
+            text: "苹果".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.total, 1);
+}
