@@ -188,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
                     ("governance", "demo_divisions"),
                     ("governance", "demo_register"),
                     ("governance", "demo_request_types"),
+                    ("market", "demo_listings"),
                 ] {
                     let section = settings
                         .services

@@ -7,6 +7,8 @@
 //! # Layout
 //!
 //! - [`admin`]: the command line's operations (resnapshot, reindex, search).
+//! - [`config`]: the service's own settings (`[services.market]`).
+//! - [`demo`]: the demonstration farmer's produce for `terrace dev --demo`.
 //! - [`categories`]: the seeded produce taxonomy (in code) and its pictures.
 //! - [`listings`]: produce listings, their lifecycle, versions and events; the expiry job.
 //! - [`units`]: units of produce and exact arithmetic on them (斤 ⇄ kg, price per kg, totals).
@@ -26,6 +28,8 @@
 
 pub mod admin;
 pub mod categories;
+pub mod config;
+pub mod demo;
 pub mod entity;
 pub mod grpc;
 pub mod listings;
@@ -55,6 +59,7 @@ impl Service for Market {
         let photos =
             terrace_photos::Photos::new(Self::NAME, &ctx.settings.photos, ctx.clock.clone())?;
         Ok(MarketState {
+            settings: ctx.settings.service(Self::NAME)?,
             photos,
             search: search::feed::Feed::new()?,
         })
@@ -94,6 +99,15 @@ impl Service for Market {
             ctx.clock.clone(),
             state.photos.clone(),
         );
+        if state.settings.demo_listings {
+            let (db, listings, now) = (ctx.db.clone(), listings.clone(), ctx.clock.now());
+            ctx.tasks.spawn(async move {
+                match demo::create_demo_listings(&db, &listings, now).await {
+                    Ok(made) => tracing::info!(made, "demonstration listings of 余村 ready"),
+                    Err(error) => tracing::warn!(%error, "demonstration listings not made"),
+                }
+            });
+        }
         let expiring = listings.clone();
         terrace_platform::jobs::spawn(ctx, listings::EXPIRY_JOB, move |now| {
             let listings = expiring.clone();
@@ -132,6 +146,7 @@ pub const PEOPLE_CONSUMER: &str = "market-people";
 /// What the market's handlers share beyond the service context.
 #[derive(Debug)]
 pub struct MarketState {
+    pub settings: config::MarketSettings,
     /// The photos of listings.
     pub photos: terrace_photos::Photos,
     /// This replica's search index.
