@@ -245,10 +245,18 @@ impl Listings {
         });
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut photos = self.photos.refs(&self.db, PHOTOS_OF_LISTING, &ids).await?;
+        let sellers: Vec<Uuid> = rows.iter().map(|row| row.seller_user_id).collect();
+        let names = terrace_platform::people::display_names(&self.db, &sellers).await?;
         Ok(pb::ListListingsResponse {
             listings: rows
                 .iter()
-                .map(|row| to_proto(row, photos.remove(&row.id).unwrap_or_default()))
+                .map(|row| pb::Listing {
+                    seller_display_name: names
+                        .get(&row.seller_user_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                    ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
+                })
                 .collect(),
             page: Some(page_response(next.as_ref())),
         })
@@ -583,7 +591,11 @@ impl Listings {
         row: &ListingRow,
     ) -> Result<pb::Listing> {
         let mut photos = self.photos.refs(conn, PHOTOS_OF_LISTING, &[row.id]).await?;
-        Ok(to_proto(row, photos.remove(&row.id).unwrap_or_default()))
+        let seller = terrace_platform::people::find(conn, row.seller_user_id).await?;
+        Ok(pb::Listing {
+            seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
+            ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
+        })
     }
 }
 

@@ -89,7 +89,20 @@ async fn an_order_goes_from_placed_to_completed_and_each_side_reaches_the_other(
         id: buyer.id,
         token: buyer.token,
     };
+    // The people consumer has the seller once identity published her; listings name her.
+    terrace_testkit::eventually(
+        "market to know the seller",
+        std::time::Duration::from_secs(30),
+        || async {
+            terrace_platform::people::find(&w.db, seller.id)
+                .await
+                .unwrap()
+                .map(|_| ())
+        },
+    )
+    .await;
     let listing = w.create(&seller, apples(), true).await.unwrap();
+    assert_eq!(listing.seller_display_name, "章大姐");
 
     // What is refused, and changes nothing.
     assert_refused(
