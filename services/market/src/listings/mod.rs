@@ -31,9 +31,9 @@ use prost::Message as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait as _};
 use terrace_platform::Clock;
 use terrace_platform::auth::{AdminLevel, AdminScope, Caller, Role};
-use terrace_platform::bus::outbox;
+use terrace_platform::bus::{Envelope, outbox};
 use terrace_platform::error::{Error, Result};
-use terrace_platform::idempotency::{self, Keep};
+use terrace_platform::idempotency::{self, Condition, Keep, NewRow};
 use terrace_platform::validate::{page_response, to_date, to_timestamp};
 use terrace_proto::common::v1 as common;
 use terrace_proto::market::v1 as pb;
@@ -157,6 +157,11 @@ impl Listings {
         Ok((seller, village))
     }
 
+    /// `CreateListing`. A listing without photos (what a phone sends most) is written **at once**:
+    /// one statement ([`idempotency::create_if`]) claims the request, inserts the row and enqueues
+    /// its snapshot and event, unless the creator's `request_id` already made a listing (a resend
+    /// after the idempotency log forgot it). Listings with photos to attach, and such resends, go
+    /// **carefully**: one transaction that reads what it checks.
     pub async fn create(
         &self,
         caller: &Caller,
@@ -164,26 +169,97 @@ impl Listings {
     ) -> Result<pb::CreateListingResponse> {
         let (seller, village) = Self::seller_and_village(caller, command.village.as_ref())?;
         let now = self.clock.now();
-        let key = command.mutation.key(caller);
+        let mut row = new_row(
+            Uuid::now_v7(),
+            seller,
+            &village,
+            &command.offer,
+            caller.actor().encode_to_vec(),
+            now,
+        );
+        row.created_key = command.mutation.key(caller).caller_key().to_owned();
+        row.created_request_id = command.mutation.request_id();
+        if command.publish {
+            publish(&mut row, None, now)?;
+        }
+        if command.photos.is_empty()
+            && let Some(answer) = self.create_at_once(caller, &command, &row, now).await?
+        {
+            return Ok(answer);
+        }
+        self.create_carefully(caller, &command, row, now).await
+    }
+
+    /// The create in one statement; `None` when it must go carefully after all.
+    async fn create_at_once(
+        &self,
+        caller: &Caller,
+        command: &CreateListing,
+        row: &ListingRow,
+        now: DateTime<Utc>,
+    ) -> Result<Option<pb::CreateListingResponse>> {
+        // No photos to look up: a new listing has none.
+        let seller = terrace_platform::people::find(&self.db, row.seller_user_id).await?;
+        let listing = pb::Listing {
+            seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
+            ..to_proto(row, Vec::new())
+        };
+        let events = [
+            Envelope::snapshot(&self.source, &listing, &listing.id),
+            Envelope::new(
+                &self.source,
+                &pb::ListingCreated {
+                    listing: Some(listing.clone()),
+                    actor: Some(caller.actor()),
+                },
+            ),
+        ];
+        let conditions = [Condition::Absent {
+            table: "listings",
+            equal: vec![
+                ("created_key", row.created_key.clone().into()),
+                ("created_request_id", row.created_request_id.into()),
+            ],
+        }];
+        let answer = pb::CreateListingResponse {
+            listing: Some(listing),
+        };
+        let created = idempotency::create_if(
+            &self.db,
+            caller,
+            &command.mutation,
+            now,
+            answer,
+            &conditions,
+            vec![NewRow::of(row)],
+            &events,
+        )
+        .await?;
+        if created.is_some() {
+            tracing::info!(listing_id = %row.id, village = %row.village_code, status = ?row.status, "listing created");
+        }
+        Ok(created)
+    }
+
+    /// The create in one transaction that reads what it checks.
+    async fn create_carefully(
+        &self,
+        caller: &Caller,
+        command: &CreateListing,
+        row: ListingRow,
+        now: DateTime<Utc>,
+    ) -> Result<pb::CreateListingResponse> {
         idempotency::once(&self.db, caller, &command.mutation, now, Keep::Answer, async |txn| {
             // A resend after the idempotency log was pruned: the listing this request made.
-            if let Some(row) = store::find_created(txn, key.caller_key(), command.mutation.request_id()).await? {
+            if let Some(made) = store::find_created(txn, &row.created_key, row.created_request_id).await? {
                 return Ok(pb::CreateListingResponse {
-                    listing: Some(self.to_proto(txn, &row).await?),
+                    listing: Some(self.to_proto(txn, &made).await?),
                 });
             }
-            let id = Uuid::now_v7();
-            let actor = caller.actor().encode_to_vec();
-            let mut row = new_row(id, seller, &village, &command.offer, actor, now);
-            row.created_key.clone_from(&key.caller_key().to_owned());
-            row.created_request_id = command.mutation.request_id();
-            if command.publish {
-                publish(&mut row, None, now)?;
-            }
             use sea_orm::ActiveModelTrait as _;
-            let row = sea_orm::IntoActiveModel::into_active_model(row).insert(txn).await?;
+            let row = sea_orm::IntoActiveModel::into_active_model(row.clone()).insert(txn).await?;
             self.photos
-                .attach(txn, caller, "listing.photos", &command.photos, PHOTOS_OF_LISTING, id, now)
+                .attach(txn, caller, "listing.photos", &command.photos, PHOTOS_OF_LISTING, row.id, now)
                 .await?;
             let listing = self.to_proto(txn, &row).await?;
             let unsigned = on_bus(&listing);
@@ -197,7 +273,7 @@ impl Listings {
                 },
             )
             .await?;
-            tracing::info!(listing_id = %id, village = %village, status = ?row.status, "listing created");
+            tracing::info!(listing_id = %row.id, village = %row.village_code, status = ?row.status, "listing created");
             Ok(pb::CreateListingResponse { listing: Some(listing) })
         })
         .await
