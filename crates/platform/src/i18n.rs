@@ -1029,6 +1029,149 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "officials of the area handle a request; its requester follows it and adds notes",
         "诉求由本地区干部办理；诉求人可以查看进度和留言",
     ),
+    ("listing", "商品"),
+    ("order", "订单"),
+    ("category", "品类"),
+    (
+        "only the listing's seller can do this",
+        "只有卖家本人可以这样做",
+    ),
+    (
+        "listings are made by farmers (or their helpers)",
+        "只有农户（或其帮办人）可以发布商品",
+    ),
+    (
+        "only a farmer of a village can sell; ask the village for the farmer role",
+        "只有村里的农户可以卖货；请向村里申请农户身份",
+    ),
+    (
+        "you can sell only from a village where you are a farmer",
+        "只能在您登记为农户的村发布商品",
+    ),
+    (
+        "required: name the village the produce comes from",
+        "必填：请选择农产品所在的村",
+    ),
+    ("a closed listing cannot change", "已下架的商品不能修改"),
+    (
+        "the unit cannot change once orders were placed",
+        "已有订单后不能更换单位",
+    ),
+    (
+        "the stock cannot go below what orders have reserved or bought",
+        "库存不能少于订单已预留或已售出的数量",
+    ),
+    (
+        "only an active or sold-out listing can be paused",
+        "只有在售或已售罄的商品可以暂停",
+    ),
+    ("the listing is closed already", "商品已经下架"),
+    (
+        "only a draft, paused or expired listing can be published",
+        "只有草稿、暂停或已过期的商品可以发布",
+    ),
+    (
+        "nothing is available to sell: restock first",
+        "没有可售数量：请先补货",
+    ),
+    (
+        "the listing expired: give a new expiry to publish it again",
+        "商品已过期：请设定新的到期时间再发布",
+    ),
+    (
+        "listings are hidden by officials of their village, township or county",
+        "商品只能由所在村、镇或县的干部隐藏",
+    ),
+    ("the listing is hidden already", "商品已被隐藏"),
+    ("the listing is not hidden", "商品没有被隐藏"),
+    (
+        "officials list the listings of their own area",
+        "干部只能查看本地区的商品",
+    ),
+    (
+        "orders are placed by buyers and farmers",
+        "只有采购商和农户可以下单",
+    ),
+    (
+        "the price changed since you saw it",
+        "价格已变动，请确认新价格",
+    ),
+    ("you cannot order your own listing", "不能购买自己的商品"),
+    (
+        "this listing was hidden by the village",
+        "该商品已被村里隐藏",
+    ),
+    ("below the listing's minimum order", "低于起订量"),
+    (
+        "the seller does not offer this way of handing over",
+        "卖家不提供这种交货方式",
+    ),
+    ("this listing is not for sale now", "该商品现在不在售"),
+    ("not that much is available", "可售数量不足"),
+    (
+        "officials list the orders of their own area",
+        "干部只能查看本地区的订单",
+    ),
+    (
+        "only the buyer and the seller move an order",
+        "只有买卖双方可以处理订单",
+    ),
+    ("only the seller does this", "只有卖家可以这样做"),
+    ("only the buyer does this", "只有买家可以这样做"),
+    (
+        "the order was not accepted in time",
+        "订单未在规定时间内被接受",
+    ),
+    (
+        "a pickup order is picked up, not shipped",
+        "自提订单应标记为已提货，而非已发货",
+    ),
+    (
+        "a delivery order is shipped, not picked up",
+        "配送订单应标记为已发货，而非已提货",
+    ),
+    (
+        "the search index is rebuilt by platform admins",
+        "搜索索引只能由平台管理员重建",
+    ),
+    (
+        "a rebuild of the search index is running",
+        "搜索索引正在重建",
+    ),
+    (
+        "must be a category of produce, not a group such as 水果",
+        "请选择具体农产品，而不是“水果”这样的大类",
+    ),
+    ("must be the unit of stocked", "必须与库存的单位相同"),
+    ("must not be more than is stocked", "不能超过库存"),
+    (
+        "must be a mass such as UNIT_KILOGRAM",
+        "必须是重量单位，如公斤",
+    ),
+    (
+        "only for units without a fixed weight (a crate, a piece...)",
+        "只适用于没有固定重量的单位（筐、个等）",
+    ),
+    (
+        "letters, digits, - and _ only",
+        "只能包含字母、数字、- 和 _",
+    ),
+    (
+        "must be CNY: orders settle in CNY",
+        "必须是人民币：订单以人民币结算",
+    ),
+    ("required for delivery", "配送时必填"),
+    ("relevance needs a query", "按相关度排序需要搜索词"),
+    ("min must not be above max", "最低价不能高于最高价"),
+    (
+        "must be an ISO 4217 currency code such as USD",
+        "必须是 ISO 4217 货币代码，如 USD",
+    ),
+    (
+        "must be a mass unit such as UNIT_KILOGRAM or UNIT_JIN",
+        "必须是重量单位，如公斤或斤",
+    ),
+    ("name an area to list (officials)", "干部请选择要查看的地区"),
 ];
 
 #[cfg(test)]
