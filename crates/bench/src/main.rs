@@ -397,6 +397,17 @@ async fn market_search(args: &Args, report: &mut measure::Report) -> anyhow::Res
         search.same_totals,
         search.mix
     ));
+    if !search.differing.is_empty() {
+        let terms: Vec<String> = search
+            .differing
+            .iter()
+            .map(|(text, count)| format!("{text:?} ({count})"))
+            .collect();
+        report.note(format!(
+            "market search: totals differ from bare for {}",
+            terms.join(", ")
+        ));
+    }
     report.add(
         &format!(
             "market: search, {} listings, facets (SearchIndex, {} threads)",

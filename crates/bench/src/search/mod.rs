@@ -47,6 +47,8 @@ pub(crate) struct MarketSearch {
     pub(crate) bare_hits: f64,
     /// Searches of the mix whose totals are the same in both indexes.
     pub(crate) same_totals: usize,
+    /// The terms of the searches whose totals differ, with how many of them differ.
+    pub(crate) differing: Vec<(&'static str, usize)>,
     /// The slowest searches of the mix on the market index, one at a time.
     pub(crate) slowest: Vec<Slow>,
     /// p50 and p99 of the mix run once, one search at a time, on each side (market, bare with
@@ -141,6 +143,17 @@ pub(crate) async fn market_search(
         .zip(&bare_totals)
         .filter(|(a, b)| a == b)
         .count();
+    let mut differing: Vec<(&'static str, usize)> = Vec::new();
+    for (spec, _) in mix
+        .iter()
+        .zip(ours_totals.iter().zip(&bare_totals))
+        .filter(|(_, (a, b))| a != b)
+    {
+        match differing.iter_mut().find(|(text, _)| *text == spec.text) {
+            Some((_, count)) => *count += 1,
+            None => differing.push((spec.text, 1)),
+        }
+    }
     let mut by_time: Vec<usize> = (0..mix.len()).collect();
     by_time.sort_by_key(|i| std::cmp::Reverse(ours_pass[*i].1));
     let slowest = by_time
@@ -202,6 +215,7 @@ pub(crate) async fn market_search(
         ours_hits: mean(&ours_totals),
         bare_hits: mean(&bare_totals),
         same_totals,
+        differing,
         slowest,
         alone,
     })
