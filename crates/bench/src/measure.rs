@@ -156,3 +156,49 @@ impl Report {
         }
     }
 }
+
+/// Runs `op(i)` for i in 0..ops over `threads` OS threads, closed-loop, and times each call: for
+/// blocking work (a search index), which would stall an async runtime's workers.
+pub(crate) fn run_threads<F>(ops: usize, threads: usize, op: F) -> anyhow::Result<Measurement>
+where
+    F: Fn(usize) -> anyhow::Result<()> + Sync,
+{
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let per_thread = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= ops {
+                            return anyhow::Ok(latencies);
+                        }
+                        let start = Instant::now();
+                        op(i)?;
+                        latencies.push(start.elapsed());
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a measuring thread panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let elapsed = started.elapsed();
+    Ok(Measurement::of(ops, elapsed, per_thread.concat()))
+}
+
+/// Runs of the same operations as one: their operations, time and latencies added up.
+pub(crate) fn merged(runs: Vec<Measurement>) -> Measurement {
+    let ops = runs.iter().map(|run| run.ops).sum();
+    let elapsed = runs.iter().map(|run| run.elapsed).sum();
+    let latencies = runs.into_iter().flat_map(|run| run.latencies).collect();
+    Measurement::of(ops, elapsed, latencies)
+}
