@@ -21,6 +21,7 @@
 
 mod governance;
 mod identity;
+mod market;
 mod measure;
 mod platform;
 mod requests;
@@ -59,6 +60,16 @@ struct Args {
     /// a bare tantivy index of the same listings. Needs no database.
     #[arg(long, conflicts_with_all = ["creates_only", "requests_only"])]
     search_only: bool,
+    /// Only the raw insert and the market's writes (issue 11): creating listings, and order
+    /// attempts on one hot listing.
+    #[arg(long, conflicts_with_all = ["creates_only", "requests_only", "search_only"])]
+    market_only: bool,
+    /// Order attempts on the hot listing.
+    #[arg(long, default_value_t = 100_000)]
+    hot_attempts: usize,
+    /// Concurrent buyers on the hot listing.
+    #[arg(long, default_value_t = 128)]
+    hot_buyers: usize,
     /// Listings in the market search indexes.
     #[arg(long, default_value_t = 1_000_000)]
     search_listings: usize,
@@ -106,6 +117,12 @@ async fn main() -> anyhow::Result<()> {
 
     if args.requests_only {
         service_requests(&args, &pg.insert, &mut report).await?;
+        report.print();
+        return Ok(());
+    }
+
+    if args.market_only {
+        market_writes(&args, &pg.insert, &mut report).await?;
         report.print();
         return Ok(());
     }
@@ -208,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
 
     if !args.creates_only {
         service_requests(&args, &pg.insert, &mut report).await?;
+        market_writes(&args, &pg.insert, &mut report).await?;
         identity_costs(&mut report).await?;
         market_search(&args, &mut report).await?;
     }
@@ -276,6 +294,73 @@ async fn substrate_and_calls(
         through.rate() / bare.rate(),
     );
 
+    Ok(())
+}
+
+/// Issue 11's write targets: creating a listing against the raw insert at the same concurrency,
+/// and order attempts from many buyers on one hot listing (nothing oversold) against a raw
+/// hot-row update.
+async fn market_writes(
+    args: &Args,
+    insert: &measure::Measurement,
+    report: &mut measure::Report,
+) -> anyhow::Result<()> {
+    let creates = market::creates(args.db_ops / 4, args.concurrency).await?;
+    report.add(
+        "market: create a listing (gRPC, farmers of 余村, no photos: claim + row + snapshot + event in one statement)",
+        &creates.grpc,
+    );
+    report.add(
+        "market: the same create in process (`Listings::create`, no gRPC)",
+        &creates.in_process,
+    );
+    report.add(
+        "postgres: the listing's row alone (sqlx, one INSERT, the table's indexes)",
+        &creates.row_alone,
+    );
+    report.ratio(
+        "listing create / raw insert",
+        creates.grpc.rate() / insert.rate(),
+    );
+    report.ratio(
+        "listing create in process / raw insert",
+        creates.in_process.rate() / insert.rate(),
+    );
+    report.ratio(
+        "the listing's row alone / raw insert",
+        creates.row_alone.rate() / insert.rate(),
+    );
+    let hot = market::hot_listing(args.hot_attempts, args.hot_buyers).await?;
+    report.add(
+        &format!(
+            "market: PlaceOrder on one hot listing, {} buyers at once (gRPC)",
+            hot.concurrency
+        ),
+        &hot.orders,
+    );
+    report.add(
+        "postgres: the same number of conditional hot-row updates, raw (sqlx)",
+        &hot.raw,
+    );
+    report.ratio(
+        "hot-listing orders / raw hot-row update",
+        hot.orders.rate() / hot.raw.rate(),
+    );
+    let oversold = (hot.reserved_milli - hot.stock_milli).max(0) / 1_000;
+    report.note(format!(
+        "market: {} order attempts on a stock of {} 斤: {} placed, {} refused, reserved {} 斤, \
+         oversold {} 斤",
+        hot.attempts,
+        hot.stock_milli / 1_000,
+        hot.placed,
+        hot.refused,
+        hot.reserved_milli / 1_000,
+        oversold
+    ));
+    anyhow::ensure!(
+        oversold == 0,
+        "the hot listing was oversold by {oversold} 斤"
+    );
     Ok(())
 }
 
