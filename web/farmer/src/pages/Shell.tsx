@@ -8,6 +8,7 @@ import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useOnline } from "../hooks/useOnline";
 import { errorMessage } from "../errors";
+import { sendOutbox } from "../sendOutbox";
 import { useSession } from "../session";
 
 /**
@@ -38,11 +39,13 @@ function Shell() {
   const relogin = snapshot.lost && everAuthenticated.current;
   const userId = snapshot.account?.userId ?? "";
 
-  // Requests filed offline are sent once the phone is back online, whichever screen is open
-  // (the requests' chunk is loaded only when something waits in the outbox).
+  // What waits in the outbox (requests filed, produce put up for sale offline) is sent once the
+  // phone is back online, whichever screen is open (the clients are loaded only when something
+  // waits). The page's own `online` event (useOnline) starts it: a browser's offline switch does
+  // not reach the service worker.
   useEffect(() => {
-    if (!online || !snapshot.authenticated || !localStorage.getItem("terrace.farmer.outbox")?.includes(userId)) return;
-    void import("./Requests").then((m) => m.sendOutbox(userId, (err) => errorMessage(t, err)));
+    if (!online || !snapshot.authenticated) return;
+    void sendOutbox(userId, (err) => errorMessage(t, err));
   }, [online, snapshot.authenticated, userId, t]);
 
   if (!snapshot.authenticated && !snapshot.restoring && !relogin) {
