@@ -1,13 +1,14 @@
 import { Popup } from "antd-mobile";
-import { ContentOutline, FileOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { ContentOutline, FileOutline, ShopbagOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
 import { Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Navigate, Outlet, useNavigate } from "react-router";
+import { NavLink, Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useOnline } from "../hooks/useOnline";
 import { errorMessage } from "../errors";
+import { canBuy, canSell } from "../market";
 import { sendOutbox } from "../sendOutbox";
 import { useSession } from "../session";
 
@@ -32,6 +33,7 @@ function Shell() {
   const snapshot = useSession();
   const online = useOnline();
   const navigate = useNavigate();
+  const location = useLocation();
   const everAuthenticated = useRef(false);
   if (snapshot.authenticated) {
     everAuthenticated.current = true;
@@ -64,6 +66,10 @@ function Shell() {
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
     { to: "/record", label: t("nav.record"), icon: <ContentOutline aria-hidden /> },
     { to: "/requests", label: t("nav.requests"), icon: <FileOutline aria-hidden /> },
+    // The market: buyers and farmers (a buyer lands on search, a farmer on what she sells).
+    ...(canBuy(snapshot.claims?.roles)
+      ? [{ to: canSell(snapshot.claims?.roles) ? "/market/mine" : "/market", match: "/market", label: t("nav.market"), icon: <ShopbagOutline aria-hidden /> }]
+      : []),
     { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
     { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
   ];
@@ -88,7 +94,11 @@ function Shell() {
       </main>
       <nav className="tab-bar" aria-label={t("nav.main")}>
         {tabs.map((tab) => (
-          <NavLink key={tab.to} to={tab.to} className={({ isActive }) => (isActive ? "tab active" : "tab")}>
+          <NavLink
+            key={tab.to}
+            to={tab.to}
+            className={({ isActive }) => (isActive || ("match" in tab && location.pathname.startsWith(tab.match ?? tab.to)) ? "tab active" : "tab")}
+          >
             {tab.icon}
             <span>{tab.label}</span>
           </NavLink>
