@@ -2191,7 +2191,8 @@ await check("farmer: two more offline; back online the network drops after the s
     if (!dropped) {
       // The request reaches the server and is done there; the phone never hears back.
       const response = await route.fetch();
-      dropped = await grpc(response);
+      // (An APIResponse: headers() where a page's Response has allHeaders().)
+      dropped = await grpc({ allHeaders: async () => response.headers(), body: () => response.body() });
       await route.abort("connectionreset");
       return;
     }
