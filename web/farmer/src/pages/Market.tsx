@@ -159,6 +159,8 @@ export function BuyPage() {
   const categories = useCategories();
   const [query, setQuery] = useState("");
   const [asked, setAsked] = useState("");
+  // Pressing search again asks again (new listings arrive), even with the same words.
+  const [round, setRound] = useState(0);
   const [filters, setFilters] = useState<Filters>({ categories: [], areas: [] });
   const [results, setResults] = useState<ListingSearchResult[]>();
   const [facets, setFacets] = useState<Facet[]>([]);
@@ -195,7 +197,7 @@ export function BuyPage() {
       })
       .catch((err: unknown) => !abort.signal.aborted && setProblem(errorMessage(t, err)));
     return () => abort.abort();
-  }, [asked, filters, i18n.language, t]);
+  }, [asked, round, filters, i18n.language, t]);
 
   const toggle = (field: "categories" | "areas", value: string) =>
     setFilters((f) => ({ ...f, [field]: f[field].includes(value) ? f[field].filter((v) => v !== value) : [...f[field], value] }));
@@ -223,6 +225,7 @@ export function BuyPage() {
         onSubmit={(e) => {
           e.preventDefault();
           setAsked(query.trim());
+          setRound((n) => n + 1);
         }}
       >
         <label htmlFor="market-query" className="visually-hidden">
