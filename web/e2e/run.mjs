@@ -1672,6 +1672,22 @@ await check("farmer: sending uploads the photo (UploadPhoto) and files the reque
 });
 await screen(phone, "farmer-request");
 
+/** The states of the items in the farmer app's outbox (IndexedDB `terrace-farmer`, store `outbox`). */
+async function outboxStates(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("terrace-farmer", 1);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const all = open.result.transaction("outbox").objectStore("outbox").getAll();
+          all.onsuccess = () => resolve(all.result.map((item) => `${item.kind}:${item.title}:${item.state}`));
+          all.onerror = () => reject(all.error);
+        };
+      }),
+  );
+}
+
 /** 王秀英's second request, filed offline and sent when back online; merged later into the walk-in's. */
 let offline;
 await check("farmer: offline, a request is kept on the phone under its request id and sent once when back online", async () => {
@@ -1697,8 +1713,8 @@ await check("farmer: offline, a request is kept on the phone under its request i
   }
   await phone.getByText("没有网络，联网后会自动发送").waitFor({ state: "detached" });
   await phone.getByRole("list", { name: "我的办事申请" }).getByText("水井旁边的路灯也不亮").waitFor();
-  const queued = await phone.evaluate(() => localStorage.getItem("terrace.farmer.outbox"));
-  assert(queued === "[]", `the outbox still holds ${queued}`);
+  const waiting = await outboxStates(phone);
+  assert(!waiting.some((item) => item.endsWith(":waiting")), `the outbox still holds ${waiting}`);
 });
 await screen(phone, "farmer-requests");
 
@@ -2058,6 +2074,303 @@ await check("console: the dashboard in English: its headings, the statuses and t
 await screen(desk2, "console-requests-dashboard-en");
 await handlingContext.close();
 current = phone;
+
+
+// ----- The market: 王秀英 sells offline (the network dropping mid-sync too), 张伟 buys, the official hides one ---
+const MARKET = "/terrace.market.v1.MarketService/";
+const mkt = (page, method) =>
+  page.waitForResponse((r) => new URL(r.url()).pathname === `${MARKET}${method}`, { timeout: TIMEOUT });
+const BUYER = { typed: "13800000003", e164: "+8613800000003", name: "张伟" };
+const stamp = String(Date.now()).slice(-6);
+/** Four listings: two made offline and sent when back online; two more whose sync loses an answer. */
+const SOLD = [
+  { title: `端到端苹果甲${stamp}`, produce: "苹果", amount: "120", price: "3.8" },
+  { title: `端到端苹果乙${stamp}`, produce: "苹果", amount: "50.5", price: "4" },
+  { title: `端到端梨丙${stamp}`, produce: "梨", amount: "80", price: "2.5" },
+  { title: `端到端梨丁${stamp}`, produce: "梨", amount: "30", price: "3" },
+];
+const outboxList = phone.getByRole("list", { name: "手机里等待发送的" });
+
+await check("farmer: 王秀英 opens the market: what she sells, and the sell form with the produce as pictures, grouped", async () => {
+  await phone.getByRole("link", { name: "集市" }).click();
+  await phone.waitForURL(/\/farmer\/market\/mine$/);
+  await phone.getByRole("heading", { level: 1, name: "我卖的货" }).waitFor();
+  const categories = mkt(phone, "ListCategories");
+  await phone.getByRole("link", { name: "我要卖货" }).click();
+  await phone.waitForURL(/\/farmer\/market\/sell$/);
+  const answer = await grpc(await categories);
+  assert(answer.status === 0, `ListCategories answered ${answer.status} ${answer.message}`);
+  await phone.getByRole("group", { name: "水果" }).getByRole("radio", { name: "苹果" }).waitFor();
+  // Nothing picked: the form says so without asking the server.
+  await phone.getByRole("button", { name: "上架" }).click();
+  await phone.locator("#category-error").filter({ hasText: "请点一下要卖的东西" }).waitFor();
+  // A quantity with more decimals than the contract's thousandths is caught on the phone.
+  await phone.getByRole("radio", { name: "苹果" }).check({ force: true });
+  await phone.getByLabel("有多少").fill("1.2345");
+  await phone.getByLabel("每斤多少钱（元）").fill("3.8");
+  await phone.getByRole("button", { name: "上架" }).click();
+  await phone.locator("#sell-quantity-error").filter({ hasText: "小数位太多了" }).waitFor();
+  // The unit is the category's default (斤); the title is made from its name.
+  const unit = await phone.locator("#sell-unit option:checked").innerText();
+  const title = await phone.getByLabel("标题").inputValue();
+  assert(unit === "斤" && title === "苹果", `the form starts with ${unit} and the title "${title}"`);
+});
+await screen(phone, "farmer-market-sell");
+
+/** One listing through the sell form while offline: kept in the outbox. */
+async function sellOffline(item, photo) {
+  await phone.getByRole("link", { name: "我要卖货" }).click();
+  await phone.waitForURL(/\/farmer\/market\/sell$/);
+  await phone.getByRole("radio", { name: item.produce }).check({ force: true });
+  await phone.getByLabel("有多少").fill(item.amount);
+  await phone.getByLabel("每斤多少钱（元）").fill(item.price);
+  await phone.getByLabel("标题").fill(item.title);
+  if (photo) {
+    await phone.locator("#sell-photos").setInputFiles(await drawnJpeg(phone));
+    await phone.getByRole("img", { name: "照片 1" }).waitFor();
+  }
+  await phone.getByRole("button", { name: "先存着，联网后上架" }).click();
+  await phone.waitForURL(/\/farmer\/market\/mine$/);
+  await outboxList.getByRole("listitem").filter({ hasText: item.title }).filter({ hasText: "等待发送" }).waitFor();
+}
+
+/** Waits until the outbox shows each of `items` sent. */
+async function allSent(items) {
+  for (const item of items) {
+    await outboxList.getByRole("listitem").filter({ hasText: item.title }).filter({ hasText: "已发送，已上架" }).waitFor();
+  }
+}
+
+await check("farmer: offline, two listings (one with a photo) are kept in the phone's outbox, each under the request id made when she pressed sell", async () => {
+  await phone.getByRole("link", { name: "返回我卖的货" }).click();
+  await farmerContext.setOffline(true);
+  try {
+    await sellOffline(SOLD[0], true);
+    await sellOffline(SOLD[1], false);
+    await phone.getByText("没有网络，已存在手机里，联网后会自动上架").waitFor();
+    const states = await outboxStates(phone);
+    const waiting = states.filter((s) => s.startsWith("listing:") && s.endsWith(":waiting"));
+    assert(waiting.length === 2, `the outbox holds ${states}`);
+    await screen(phone, "farmer-market-outbox");
+  } catch (error) {
+    await farmerContext.setOffline(false);
+    throw error;
+  }
+});
+
+await check("farmer: back online (the page's online event), both are sent by themselves, once each, and listed as sent", async () => {
+  const created = [];
+  const onResponse = (r) => new URL(r.url()).pathname === `${MARKET}CreateListing` && created.push(r);
+  phone.on("response", onResponse);
+  await farmerContext.setOffline(false);
+  await allSent(SOLD.slice(0, 2));
+  phone.off("response", onResponse);
+  const answers = await Promise.all(created.map(grpc));
+  assert(answers.length === 2 && answers.every((a) => a.status === 0), `CreateListing answered ${answers.map((a) => `${a.status} ${a.message}`)}`);
+  const ids = answers.map((a) => field(field(a.messages[0], 1), 1).toString("utf8"));
+  SOLD[0].id = ids[0];
+  SOLD[1].id = ids[1];
+  await phone.getByRole("list", { name: "我卖的货" }).getByText(SOLD[0].title).waitFor();
+  return `listings ${ids.map((id) => id.slice(-8)).join(", ")}`;
+});
+await screen(phone, "farmer-market-mine");
+
+await check("farmer: two more offline; back online the network drops after the server took the first (its answer lost): the outbox sends it again under the same request id, and the server answers with the same listing", async () => {
+  await farmerContext.setOffline(true);
+  try {
+    await sellOffline(SOLD[2], false);
+    await sellOffline(SOLD[3], false);
+  } catch (error) {
+    await farmerContext.setOffline(false);
+    throw error;
+  }
+  const seen = [];
+  let dropped;
+  await phone.route(`**${MARKET}CreateListing`, async (route) => {
+    seen.push(route.request().postDataBuffer()?.toString("base64"));
+    if (!dropped) {
+      // The request reaches the server and is done there; the phone never hears back.
+      const response = await route.fetch();
+      // (An APIResponse: headers() where a page's Response has allHeaders().)
+      dropped = await grpc({ allHeaders: async () => response.headers(), body: () => response.body() });
+      await route.abort("connectionreset");
+      return;
+    }
+    await route.continue();
+  });
+  await farmerContext.setOffline(false);
+  try {
+    await allSent(SOLD.slice(2));
+  } finally {
+    await phone.unroute(`**${MARKET}CreateListing`);
+  }
+  assert(dropped?.status === 0, `the dropped CreateListing answered ${dropped?.status} ${dropped?.message}`);
+  assert(seen.length >= 3, `CreateListing was sent ${seen.length} times`);
+  assert(seen[0] === seen[1], "the retry was not the same request (request id) as the dropped one");
+  const states = await outboxStates(phone);
+  assert(states.filter((s) => s.startsWith("listing:")).every((s) => s.endsWith(":sent")), `the outbox holds ${states}`);
+  return `${seen.length} CreateListing calls for 2 listings`;
+});
+
+const buyerContext = await browser.newContext({ ...devices["Pixel 7"], locale: "zh-CN" });
+const buyer = watch(await buyerContext.newPage());
+await check(`farmer app: the buyer ${BUYER.name} logs in by code and opens the market's search`, async () => {
+  await buyer.goto(`${BASE}/farmer/login`);
+  await buyer.getByLabel("手机号").fill(BUYER.typed);
+  const before = smsLines().length - 1;
+  const requested = rpc(buyer, "RequestOtp");
+  await buyer.getByRole("button", { name: /获取验证码/ }).click();
+  const sent = await grpc(await requested);
+  assert(sent.status === 0, `RequestOtp answered ${sent.status} ${sent.message}`);
+  await buyer.getByLabel("验证码").fill(await codeFor(BUYER.e164, Math.max(before, 0)));
+  await buyer.getByLabel("验证码").press("Enter");
+  await buyer.waitForURL(/\/farmer\/me$/);
+  await buyer.getByRole("link", { name: "集市" }).click();
+  await buyer.waitForURL(/\/farmer\/market$/);
+  await buyer.getByRole("heading", { level: 1, name: "买农产品" }).waitFor();
+});
+
+const results = buyer.getByRole("list", { name: "搜索结果" });
+await check("farmer app: each of the four listings made offline is found exactly once (the search index follows the listings)", async () => {
+  const deadline = Date.now() + TIMEOUT;
+  let counts = [];
+  for (;;) {
+    const searched = mkt(buyer, "SearchListings");
+    await buyer.getByRole("button", { name: "搜索" }).click();
+    await grpc(await searched);
+    await results.or(buyer.getByText("没有找到，换个词试试")).first().waitFor();
+    counts = await Promise.all(SOLD.map((item) => results.getByRole("link").filter({ hasText: item.title }).count()));
+    if (counts.every((c) => c === 1) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  assert(counts.every((c) => c === 1), `found ${SOLD.map((item, i) => `${item.title} ×${counts[i]}`).join(", ")}`);
+  // Price per unit and per kg (斤 is half a kilogram) and the village.
+  const first = results.getByRole("link").filter({ hasText: SOLD[0].title });
+  await first.getByText("¥3.80/斤").waitFor();
+  await first.getByText("¥7.60/公斤").waitFor();
+  // The category facet counts the taxonomy's groups (水果).
+  await buyer.getByRole("group", { name: "品类" }).getByRole("button", { name: /水果/ }).waitFor();
+});
+
+await check("farmer app: a search for 苹果 highlights the word in the titles, as text", async () => {
+  await buyer.getByLabel("搜索农产品").fill("苹果");
+  const searched = mkt(buyer, "SearchListings");
+  await buyer.getByRole("button", { name: "搜索" }).click();
+  await grpc(await searched);
+  await results.getByRole("link").filter({ hasText: SOLD[0].title }).locator("mark", { hasText: "苹果" }).first().waitFor();
+  await buyer.getByLabel("搜索农产品").fill("");
+  const all = mkt(buyer, "SearchListings");
+  await buyer.getByRole("button", { name: "搜索" }).click();
+  await grpc(await all);
+});
+await screen(buyer, "farmer-market-buy");
+
+let order;
+await check(`farmer app: ${BUYER.name} opens 王秀英's listing and orders 10 斤 for pickup (PlaceOrder), which waits for her`, async () => {
+  await results.getByRole("link").filter({ hasText: SOLD[0].title }).click();
+  await buyer.waitForURL(new RegExp(`/farmer/market/listings/${SOLD[0].id}$`));
+  await buyer.getByRole("heading", { level: 1, name: SOLD[0].title }).waitFor();
+  await buyer.getByLabel("买多少（斤）").fill("10");
+  await buyer.getByText("合计 ¥38.00").waitFor();
+  await screen(buyer, "farmer-market-listing");
+  const placed = mkt(buyer, "PlaceOrder");
+  await buyer.getByRole("button", { name: "下单" }).click();
+  const answer = await grpc(await placed);
+  assert(answer.status === 0, `PlaceOrder answered ${answer.status} ${answer.message}`);
+  order = { reference: field(field(answer.messages[0], 1), 2).toString("utf8") };
+  await buyer.waitForURL(/\/farmer\/market\/orders$/);
+  await buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: order.reference }).getByText("等卖家确认").waitFor();
+  return order.reference;
+});
+await screen(buyer, "farmer-market-my-orders");
+
+await check("farmer: 王秀英 sees the order among those received, accepts it, and then sees the buyer's phone", async () => {
+  await phone.getByRole("link", { name: "收到的订单", exact: true }).click();
+  await phone.waitForURL(/\/farmer\/market\/incoming$/);
+  const card = phone.getByRole("list", { name: "收到的订单" }).getByRole("listitem").filter({ hasText: order.reference });
+  await card.getByText("等卖家确认").waitFor();
+  const accepted = mkt(phone, "AcceptOrder");
+  await card.getByRole("button", { name: "接单" }).click();
+  const answer = await grpc(await accepted);
+  assert(answer.status === 0, `AcceptOrder answered ${answer.status} ${answer.message}`);
+  await card.getByText("卖家已接单").waitFor();
+  await card.getByRole("link", { name: BUYER.e164 }).waitFor();
+  await card.getByRole("button", { name: "买家已取货" }).waitFor();
+});
+await screen(phone, "farmer-market-incoming");
+
+await check(`farmer app: ${BUYER.name}'s order shows it accepted, with 王秀英's name and phone`, async () => {
+  await buyer.reload();
+  const card = buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: order.reference });
+  await card.getByText("卖家已接单").waitFor();
+  await card.getByText(`联系${FARMER.name}`).waitFor();
+  await card.getByRole("link", { name: FARMER.e164 }).waitFor();
+});
+await screen(buyer, "farmer-market-my-orders-accepted");
+await buyerContext.close();
+current = phone;
+
+const HIDE_REASON = "端到端测试：宣称有机但没有证书";
+const marketContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+const market = watch(await marketContext.newPage());
+await check(`console: the village official lists 余村's market listings and hides one with a reason`, async () => {
+  await consoleLogin(market, OFFICIAL);
+  const listed = mkt(market, "ListListings");
+  await market.getByRole("menuitem", { name: /集市货品/ }).click();
+  await market.waitForURL(/\/console\/market\/listings/);
+  const answer = await grpc(await listed);
+  assert(answer.status === 0, `ListListings answered ${answer.status} ${answer.message}`);
+  const row = market.getByRole("row").filter({ hasText: SOLD[1].title });
+  await row.waitFor();
+  await screen(market, "console-market-listings");
+  await row.getByRole("button", { name: "隐藏" }).click();
+  const dialog = market.getByRole("dialog", { name: new RegExp(SOLD[1].title) });
+  await dialog.getByLabel("原因").fill(HIDE_REASON);
+  await screen(market, "console-market-hide");
+  const hidden = mkt(market, "HideListing");
+  await dialog.getByRole("button", { name: "隐藏" }).click();
+  const hid = await grpc(await hidden);
+  assert(hid.status === 0, `HideListing answered ${hid.status} ${hid.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  await row.getByText("已隐藏").waitFor();
+  await row.getByText(HIDE_REASON).waitFor();
+});
+
+await check("console: only hidden listings, then the area's orders (ListOrders with area) list the order", async () => {
+  const filtered = mkt(market, "ListListings");
+  await market.getByLabel("只看已隐藏").check();
+  await grpc(await filtered);
+  await market.getByRole("row").filter({ hasText: SOLD[1].title }).waitFor();
+  assert((await market.getByRole("row").filter({ hasText: SOLD[0].title }).count()) === 0, "a listing not hidden is listed among the hidden");
+  const orders = mkt(market, "ListOrders");
+  await market.getByRole("menuitem", { name: /集市订单/ }).click();
+  const answer = await grpc(await orders);
+  assert(answer.status === 0, `ListOrders answered ${answer.status} ${answer.message}`);
+  await market.getByRole("row").filter({ hasText: order.reference }).getByText("已接单").waitFor();
+});
+await screen(market, "console-market-orders");
+await marketContext.close();
+current = phone;
+
+await check("farmer: 王秀英 sees the listing hidden by the official, with the reason", async () => {
+  await phone.getByRole("link", { name: "我卖的", exact: true }).click();
+  await phone.waitForURL(/\/farmer\/market\/mine$/);
+  await phone
+    .getByRole("list", { name: "我卖的货" })
+    .getByRole("listitem")
+    .filter({ hasText: SOLD[1].title })
+    .getByText(`已被村干部隐藏：${HIDE_REASON}`)
+    .waitFor();
+});
+await screen(phone, "farmer-market-hidden");
+
+await check("farmer: the market in English", async () => {
+  await phone.getByRole("button", { name: "English" }).click();
+  await phone.getByRole("heading", { level: 1, name: "What I sell" }).waitFor();
+  await phone.getByText("Hidden by the village official:").first().waitFor();
+  await phone.getByRole("button", { name: "简体中文" }).click();
+  await phone.getByRole("heading", { level: 1, name: "我卖的货" }).waitFor();
+});
 
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));

@@ -8,6 +8,7 @@
 // - ids.ts        request ids (UUIDv7) for idempotent calls
 // - phone.ts      typed phone numbers to E.164
 // - money.ts      terrace.common.v1.Money per locale (Intl, exact: no floats)
+// - quantity.ts   typed amounts to Quantity.value_milli and Money.amount_minor, exactly (`@terrace/api/quantity`)
 // - claims.ts     reading (not verifying) the access token's roles and areas
 // - tabs.ts       what the tabs of one app tell each other about logout and account switches
 // - accountCaches.ts  in-memory caches of one account's data, emptied when the account changes

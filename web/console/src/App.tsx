@@ -89,6 +89,15 @@ const router = createBrowserRouter(
           path: "governance/request-types",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).TypesPage }),
         },
+        // The market (listings to hide, orders): a chunk of its own.
+        {
+          path: "market/listings",
+          lazy: async () => ({ Component: (await import("./market/screens")).ListingsPage }),
+        },
+        {
+          path: "market/orders",
+          lazy: async () => ({ Component: (await import("./market/screens")).OrdersPage }),
+        },
         {
           path: "governance/audit",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),

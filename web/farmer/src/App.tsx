@@ -45,6 +45,13 @@ const router = createBrowserRouter(
           path: "requests/:requestId",
           lazy: async () => ({ Component: (await import("./pages/Requests")).RequestDetailPage }),
         },
+        // The market: one chunk for buying and selling.
+        { path: "market", lazy: async () => ({ Component: (await import("./pages/Market")).BuyPage }) },
+        { path: "market/listings/:listingId", lazy: async () => ({ Component: (await import("./pages/Market")).ListingPage }) },
+        { path: "market/orders", lazy: async () => ({ Component: (await import("./pages/Market")).MyOrdersPage }) },
+        { path: "market/sell", lazy: async () => ({ Component: (await import("./pages/Market")).SellPage }) },
+        { path: "market/mine", lazy: async () => ({ Component: (await import("./pages/Market")).MyListingsPage }) },
+        { path: "market/incoming", lazy: async () => ({ Component: (await import("./pages/Market")).IncomingOrdersPage }) },
         {
           path: "accounts",
           lazy: async () => ({ Component: (await import("./pages/AccountsPage")).default }),

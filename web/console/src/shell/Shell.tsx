@@ -10,6 +10,8 @@ import {
   InboxOutlined,
   IdcardOutlined,
   SafetyOutlined,
+  ShopOutlined,
+  ShoppingCartOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
   SolutionOutlined,
@@ -78,6 +80,10 @@ const REQUEST_PATHS: Record<RequestScreen, string[]> = {
   dashboard: ["/governance/requests/dashboard"],
   types: ["/governance/request-types"],
 };
+
+/** The market's screens for officials of an area: its listings (hide, unhide) and its orders. */
+const MARKET_PATHS: Record<string, string> = { marketListings: "/market/listings", marketOrders: "/market/orders" };
+const MARKET_ICONS: Record<string, React.ReactNode> = { marketListings: <ShopOutlined />, marketOrders: <ShoppingCartOutlined /> };
 
 function requestScreenAt(pathname: string, screens: RequestScreen[]): RequestScreen | undefined {
   let best: [RequestScreen, number] | undefined;
@@ -215,6 +221,7 @@ function Shell() {
     screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ??
     registerScreens.find((s) => REGISTER_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
     requestScreenAt(location.pathname, requestScreens) ??
+    Object.keys(MARKET_PATHS).find((k) => location.pathname.startsWith(MARKET_PATHS[k] ?? "-")) ??
     "";
   const menuItems: MenuProps["items"] = [
     ...screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) })),
@@ -235,6 +242,12 @@ function Shell() {
             type: "group" as const,
             label: t("shell.requestsGroup"),
             children: requestScreens.map((key) => ({ key, icon: REQUEST_ICONS[key], label: t(`shell.${key}`) })),
+          },
+          {
+            key: "market",
+            type: "group" as const,
+            label: t("shell.marketGroup"),
+            children: (["marketListings", "marketOrders"] as const).map((key) => ({ key, icon: MARKET_ICONS[key], label: t(`shell.${key}`) })),
           },
         ]
       : []),
@@ -286,7 +299,7 @@ function Shell() {
                       ? (REGISTER_PATHS[key as RegisterScreen][0] ?? "/")
                       : key in REQUEST_PATHS
                         ? (REQUEST_PATHS[key as RequestScreen][0] ?? "/")
-                        : `/identity/${key}`,
+                        : (MARKET_PATHS[key] ?? `/identity/${key}`),
                   )
                 }
                 items={menuItems}

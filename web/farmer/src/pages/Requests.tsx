@@ -1,11 +1,10 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { describeError, newRequestId } from "@terrace/api";
 import { checkFieldValues, fieldValueKey, type FieldProblem } from "@terrace/api/requestFields";
-import { GovernanceService, type GetServiceRequestResponse } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
+import type { GetServiceRequestResponse } from "@terrace/api/gen/terrace/governance/v1/governance_service_pb";
 import type { LocalizedText } from "@terrace/api/gen/terrace/common/v1/localized_text_pb";
 import type { MediaRef } from "@terrace/api/gen/terrace/common/v1/media_pb";
 import {
-  RequestChannel,
   RequestFieldType,
   ServiceRequestStatus,
   TimelineEntryKind,
@@ -23,82 +22,16 @@ import { Field } from "../components/Field";
 import { errorMessage, explainError } from "../errors";
 import { useFormat } from "../format";
 import { useOnline } from "../hooks/useOnline";
-import {
-  Outbox,
-  base64,
-  canRate,
-  canReopen,
-  compressPhoto,
-  isTransient,
-  myVillage,
-  sendQueued,
-  type Queued,
-  type Sender,
-} from "../requests";
-import { session, useSession } from "../session";
-
-const governance = session.client(GovernanceService);
-const outbox = new Outbox(localStorage);
+import { useOutbox } from "../hooks/useOutbox";
+import { base64, isTransient, type OutboxItem } from "../outbox";
+import { canRate, canReopen, compressPhoto, myVillage } from "../requests";
+import { governance, requestSender as sender, type RequestDraft } from "../senders";
+import { outbox } from "../sendOutbox";
+import { useSession } from "../session";
 
 function text(value: LocalizedText | undefined, language: string): string {
   const t = value?.translations ?? {};
   return t[language] || t["zh-CN"] || Object.values(t)[0] || "";
-}
-
-const sender: Sender = {
-  upload: async (requestId, jpeg) => {
-    const answer = await governance.uploadPhoto({ requestId, content: jpeg, contentType: "image/jpeg" });
-    return answer.photo?.id ?? "";
-  },
-  create: async (item, photoIds) => {
-    const answer = await governance.createServiceRequest({
-      requestId: item.requestId,
-      serviceRequest: {
-        typeId: item.typeId,
-        villageCode: item.villageCode,
-        description: item.description,
-        location: item.address || item.point ? { address: item.address, point: item.point } : undefined,
-        photos: photoIds.map((id) => ({ id })),
-        fieldValues: item.fieldValues,
-        channel: RequestChannel.APP,
-      },
-    });
-    return { id: answer.serviceRequest?.id ?? "" };
-  },
-};
-
-/** Told when a round of sending the outbox has ended, so that the list shows what was sent. */
-const OUTBOX_SENT = "terrace-outbox-sent";
-let sending: Promise<unknown> | undefined;
-
-/**
- * Sends the account's queued requests, one round at a time (the shell calls this whenever the
- * phone comes back online, on any screen; My requests too): a second call while a round runs
- * waits for it rather than sending the same requests alongside.
- */
-export async function sendOutbox(userId: string, explain: (err: unknown) => string): Promise<void> {
-  if (!userId || outbox.of(userId).length === 0) return;
-  sending ??= sendQueued(outbox, userId, sender, explain).finally(() => {
-    sending = undefined;
-    window.dispatchEvent(new Event(OUTBOX_SENT));
-  });
-  await sending;
-}
-
-/** Sends what waits in the outbox whenever the phone is (back) online; returns a reload counter. */
-function useOutbox(userId: string) {
-  const online = useOnline();
-  const { t } = useTranslation();
-  const [round, setRound] = useState(0);
-  useEffect(() => {
-    const sent = () => setRound((n) => n + 1);
-    window.addEventListener(OUTBOX_SENT, sent);
-    return () => window.removeEventListener(OUTBOX_SENT, sent);
-  }, []);
-  useEffect(() => {
-    if (online) void sendOutbox(userId, (err) => errorMessage(t, err));
-  }, [online, userId, t]);
-  return round;
 }
 
 export function StatusBadge({ status }: { status: ServiceRequestStatus }) {
@@ -117,13 +50,14 @@ export function RequestsPage() {
   const format = useFormat();
   const userId = useSession().account?.userId ?? "";
   const location = useLocation();
-  const round = useOutbox(userId);
+  // Sent ones are in the list below; what waits or was refused is shown above it.
+  const items = useOutbox(userId, "request");
+  const queued = items.filter((q) => q.state !== "sent");
+  const round = items.filter((q) => q.state === "sent").length;
   const [requests, setRequests] = useState<ServiceRequest[]>();
   const [problem, setProblem] = useState<string>();
-  const [queued, setQueued] = useState<Queued[]>(() => outbox.of(userId));
 
   useEffect(() => {
-    setQueued(outbox.of(userId));
     const abort = new AbortController();
     governance
       .listServiceRequests({ page: { pageSize: 50 } }, { signal: abort.signal })
@@ -154,17 +88,12 @@ export function RequestsPage() {
             {queued.map((q) => (
               <li key={q.requestId} className="card">
                 <p>
-                  <strong>{q.typeName}</strong>
+                  <strong>{q.title}</strong>
                 </p>
-                <p>{q.description}</p>
-                <p className={q.refused ? "field-error" : "muted"}>{q.refused ? t("requests.refused", { reason: q.refused }) : t("requests.waiting")}</p>
-                {q.refused && (
-                  <Button
-                    onClick={() => {
-                      outbox.remove(q.requestId);
-                      setQueued(outbox.of(userId));
-                    }}
-                  >
+                <p>{q.summary}</p>
+                <p className={q.state === "failed" ? "field-error" : "muted"}>{q.state === "failed" ? t("requests.refused", { reason: q.reason }) : t("requests.waiting")}</p>
+                {q.state === "failed" && (
+                  <Button onClick={() => void outbox.remove(q.requestId)}>
                     {t("requests.removeQueued")}
                   </Button>
                 )}
@@ -415,23 +344,28 @@ export function NewRequestPage() {
     setErrors(found);
     setMessage(undefined);
     if (Object.keys(found).length > 0 || !type || !village) return;
-    const item: Queued = {
+    const item: OutboxItem<RequestDraft> = {
+      kind: "request",
       requestId,
       userId,
       queuedAt: Date.now(),
-      typeId: type.id,
-      typeName: text(type.name, i18n.language),
-      villageCode: village,
-      description: description.trim(),
-      address: address.trim(),
-      point,
-      fieldValues: checked.values,
+      title: text(type.name, i18n.language),
+      summary: description.trim(),
+      payload: {
+        typeId: type.id,
+        villageCode: village,
+        description: description.trim(),
+        address: address.trim(),
+        point,
+        fieldValues: checked.values,
+      },
       photos: photos.map((p) => ({ requestId: p.requestId, jpegBase64: p.jpegBase64 })),
+      state: "waiting",
     };
     /** Into the outbox; false when the phone's storage is full (too many photos). */
-    const keep = () => {
+    const keep = async () => {
       try {
-        outbox.put(item);
+        await outbox.put(item);
         return true;
       } catch {
         setMessage(t("requests.storageFull"));
@@ -439,7 +373,7 @@ export function NewRequestPage() {
       }
     };
     if (!navigator.onLine) {
-      if (keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
+      if (await keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
       return;
     }
     setBusy(true);
@@ -450,7 +384,7 @@ export function NewRequestPage() {
       navigate(`/requests/${created.id}`, { state: { notice: t("requests.sent") } });
     } catch (err) {
       if (isTransient(err)) {
-        if (keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
+        if (await keep()) navigate("/requests", { state: { notice: t("requests.queued") } });
         return;
       }
       const { byField, message: rest } = explainError(t, err, {

@@ -1,13 +1,15 @@
 import { Popup } from "antd-mobile";
-import { ContentOutline, FileOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { ContentOutline, FileOutline, ShopbagOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
 import { Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Navigate, Outlet, useNavigate } from "react-router";
+import { NavLink, Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { useOnline } from "../hooks/useOnline";
 import { errorMessage } from "../errors";
+import { canBuy, canSell } from "../market";
+import { sendOutbox } from "../sendOutbox";
 import { useSession } from "../session";
 
 /**
@@ -31,6 +33,7 @@ function Shell() {
   const snapshot = useSession();
   const online = useOnline();
   const navigate = useNavigate();
+  const location = useLocation();
   const everAuthenticated = useRef(false);
   if (snapshot.authenticated) {
     everAuthenticated.current = true;
@@ -38,11 +41,13 @@ function Shell() {
   const relogin = snapshot.lost && everAuthenticated.current;
   const userId = snapshot.account?.userId ?? "";
 
-  // Requests filed offline are sent once the phone is back online, whichever screen is open
-  // (the requests' chunk is loaded only when something waits in the outbox).
+  // What waits in the outbox (requests filed, produce put up for sale offline) is sent once the
+  // phone is back online, whichever screen is open (the clients are loaded only when something
+  // waits). The page's own `online` event (useOnline) starts it: a browser's offline switch does
+  // not reach the service worker.
   useEffect(() => {
-    if (!online || !snapshot.authenticated || !localStorage.getItem("terrace.farmer.outbox")?.includes(userId)) return;
-    void import("./Requests").then((m) => m.sendOutbox(userId, (err) => errorMessage(t, err)));
+    if (!online || !snapshot.authenticated) return;
+    void sendOutbox(userId, (err) => errorMessage(t, err));
   }, [online, snapshot.authenticated, userId, t]);
 
   if (!snapshot.authenticated && !snapshot.restoring && !relogin) {
@@ -61,6 +66,10 @@ function Shell() {
     { to: "/me", label: t("nav.me"), icon: <UserOutline aria-hidden /> },
     { to: "/record", label: t("nav.record"), icon: <ContentOutline aria-hidden /> },
     { to: "/requests", label: t("nav.requests"), icon: <FileOutline aria-hidden /> },
+    // The market: buyers and farmers (a buyer lands on search, a farmer on what she sells).
+    ...(canBuy(snapshot.claims?.roles)
+      ? [{ to: canSell(snapshot.claims?.roles) ? "/market/mine" : "/market", match: "/market", label: t("nav.market"), icon: <ShopbagOutline aria-hidden /> }]
+      : []),
     { to: "/consents", label: t("nav.consents"), icon: <UserCircleOutline aria-hidden /> },
     { to: "/accounts", label: t("nav.accounts"), icon: <TeamOutline aria-hidden /> },
   ];
@@ -85,7 +94,11 @@ function Shell() {
       </main>
       <nav className="tab-bar" aria-label={t("nav.main")}>
         {tabs.map((tab) => (
-          <NavLink key={tab.to} to={tab.to} className={({ isActive }) => (isActive ? "tab active" : "tab")}>
+          <NavLink
+            key={tab.to}
+            to={tab.to}
+            className={({ isActive }) => (isActive || ("match" in tab && location.pathname.startsWith(tab.match ?? tab.to)) ? "tab active" : "tab")}
+          >
             {tab.icon}
             <span>{tab.label}</span>
           </NavLink>

@@ -23,6 +23,7 @@ import {
   type TableColumnsType,
 } from "antd";
 import { useEffect, useState } from "react";
+import type { TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router";
 import { useRequestId } from "../../components/intent";
@@ -45,11 +46,11 @@ import {
   type TypeValues,
 } from "./requests";
 
-export function fieldTypeLabel(t: ReturnType<typeof useTranslation>["t"], type: RequestFieldType): string {
+export function fieldTypeLabel(t: TFunction, type: RequestFieldType): string {
   return t(`requests.fieldTypes.${RequestFieldType[type] ?? "UNSPECIFIED"}` as "requests.fieldTypes.TEXT");
 }
 
-export function slaText(t: ReturnType<typeof useTranslation>["t"], type: RequestType): string {
+export function slaText(t: TFunction, type: RequestType): string {
   if (type.slaWorkingDays > 0) return t("requests.slaDaysText", { count: type.slaWorkingDays });
   if (type.slaHours > 0) return t("requests.slaHoursText", { count: type.slaHours });
   return t("requests.slaNone");
