@@ -354,11 +354,9 @@ impl MarketService for MarketGrpc {
         Caller::required(&request)?;
         let command = crate::search::parse::SearchListings::parse(request.get_ref())?;
         let rate = self.rate(command.display_currency.as_deref()).await?;
-        Ok(Response::new(crate::search::search(
-            &self.search,
-            &command,
-            rate.as_ref(),
-        )?))
+        let mut found = crate::search::search(&self.search, &command, rate.as_ref())?;
+        crate::search::name_areas(&self.ctx.db, &mut found).await?;
+        Ok(Response::new(found))
     }
 
     #[tracing::instrument(skip_all)]

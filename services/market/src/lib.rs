@@ -20,6 +20,8 @@
 //!   moves the same quantity back or into sold; the jobs that expire and complete orders. The
 //!   people on both sides come from the platform's projection of identity's users
 //!   (`terrace_platform::people`, the consumer `market-people`).
+//! - [`places`]: the names of villages and areas, projected from governance's division tree
+//!   (the consumer `market-places`).
 //! - [`prices`]: the price reference (median and quartiles around a farmer, per her unit).
 //! - [`rates`]: exchange rates operators keep, for prices shown in a buyer's currency.
 //! - [`grpc`]: the handlers of `terrace.market.v1.MarketService`.
@@ -35,6 +37,7 @@ pub mod grpc;
 pub mod listings;
 pub mod migration;
 pub mod orders;
+pub mod places;
 pub mod prices;
 pub mod rates;
 pub mod search;
@@ -135,6 +138,9 @@ impl Service for Market {
         );
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
+        let places = places::consumer(ctx);
+        places.ensure().await?;
+        ctx.tasks.spawn(places.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::orders::MIGRATION.boxed());
         migrations.push(terrace_platform::people::MIGRATION.boxed());
         migrations.push(crate::rates::MIGRATION.boxed());
+        migrations.push(crate::places::MIGRATION.boxed());
         migrations
     }
 }

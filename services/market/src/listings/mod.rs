@@ -202,6 +202,9 @@ impl Listings {
         let seller = terrace_platform::people::find(&self.db, row.seller_user_id).await?;
         let listing = pb::Listing {
             seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
+            village_name: crate::places::name(&self.db, &row.village_code)
+                .await?
+                .unwrap_or_default(),
             ..to_proto(row, Vec::new())
         };
         let events = [
@@ -323,6 +326,8 @@ impl Listings {
         let mut photos = self.photos.refs(&self.db, PHOTOS_OF_LISTING, &ids).await?;
         let sellers: Vec<Uuid> = rows.iter().map(|row| row.seller_user_id).collect();
         let names = terrace_platform::people::display_names(&self.db, &sellers).await?;
+        let villages: Vec<String> = rows.iter().map(|row| row.village_code.clone()).collect();
+        let places = crate::places::names(&self.db, &villages).await?;
         Ok(pb::ListListingsResponse {
             listings: rows
                 .iter()
@@ -331,6 +336,7 @@ impl Listings {
                         .get(&row.seller_user_id)
                         .cloned()
                         .unwrap_or_default(),
+                    village_name: places.get(&row.village_code).cloned().unwrap_or_default(),
                     ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
                 })
                 .collect(),
@@ -670,6 +676,9 @@ impl Listings {
         let seller = terrace_platform::people::find(conn, row.seller_user_id).await?;
         Ok(pb::Listing {
             seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
+            village_name: crate::places::name(conn, &row.village_code)
+                .await?
+                .unwrap_or_default(),
             ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
         })
     }

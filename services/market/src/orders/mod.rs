@@ -586,7 +586,12 @@ impl Orders {
             }
             _ => None,
         };
-        Ok(to_proto(row, counterpart))
+        Ok(pb::Order {
+            village_name: crate::places::name(conn, &row.village_code)
+                .await?
+                .unwrap_or_default(),
+            ..to_proto(row, counterpart)
+        })
     }
 }
 

@@ -158,3 +158,33 @@ fn facets(command: &SearchListings, counted: &index::FacetResults) -> Vec<pb::Fa
     }
     out
 }
+
+/// Names the area facet's buckets (`330523` → 安吉县) from market's projection of places, and
+/// writes their values as the contract's 12-digit codes.
+pub async fn name_areas(
+    db: &sea_orm::DatabaseConnection,
+    response: &mut pb::SearchListingsResponse,
+) -> Result<()> {
+    let Some(areas) = response
+        .facets
+        .iter_mut()
+        .find(|facet| facet.field == "area")
+    else {
+        return Ok(());
+    };
+    let codes: Vec<String> = areas
+        .buckets
+        .iter()
+        .map(|bucket| bucket.value.clone())
+        .collect();
+    let names = crate::places::names(db, &codes).await?;
+    for bucket in &mut areas.buckets {
+        if let Some(name) = names.get(&bucket.value) {
+            bucket.label.clone_from(name);
+        }
+        if let Ok(scope) = terrace_platform::auth::AdminScope::parse(&bucket.value) {
+            bucket.value = scope.to_proto().code;
+        }
+    }
+    Ok(())
+}

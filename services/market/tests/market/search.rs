@@ -329,3 +329,37 @@ async fn a_reindex_republishes_every_listing_for_every_replica() {
     .unwrap();
     assert_eq!(page.total, 1);
 }
+
+#[tokio::test]
+async fn listings_and_area_counts_name_their_places_from_governances_divisions() {
+    let mut w = World::with_governance().await;
+    eventually("market to know 余村", REACHES_SEARCH, || async {
+        terrace_market::places::name(&w.db, crate::world::VILLAGE)
+            .await
+            .unwrap()
+            .map(|_| ())
+    })
+    .await;
+    let farmer = w.farmer();
+    let buyer = w.buyer();
+    let listing = w.create(&farmer, apples(), true).await.unwrap();
+    assert_eq!(listing.village_name, "余村村委会", "the official name");
+    let found = finds(
+        &w,
+        &buyer,
+        pb::SearchListingsRequest {
+            facets: vec!["area".to_owned()],
+            area_facet_level: common::AdminLevel::Township as i32,
+            ..text("苹果")
+        },
+        &[&listing.id],
+    )
+    .await;
+    assert_eq!(
+        found.results[0].listing.as_ref().unwrap().village_name,
+        "余村村委会"
+    );
+    let township = &found.facets[0].buckets[0];
+    assert_eq!(township.value, "330523108000");
+    assert_eq!(township.label, "天荒坪镇");
+}

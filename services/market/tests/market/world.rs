@@ -57,8 +57,30 @@ impl World {
         .await
     }
 
+    /// With governance running too, its demonstration county imported: its divisions reach
+    /// market's projection of places.
+    pub async fn with_governance() -> Self {
+        let app = TestApp::spawn_with(
+            &[
+                ServiceDef::of::<terrace_governance::Governance>(),
+                ServiceDef::of::<Market>(),
+            ],
+            |settings| {
+                settings.services.insert(
+                    "governance".into(),
+                    serde_json::json!({ "demo_divisions": true }),
+                );
+            },
+        )
+        .await;
+        Self::around(app).await
+    }
+
     async fn of(services: &[ServiceDef]) -> Self {
-        let app = TestApp::spawn(services).await;
+        Self::around(TestApp::spawn(services).await).await
+    }
+
+    async fn around(app: TestApp) -> Self {
         app.clock.set(monday_morning());
         let db = app.ctx.database("market").await;
         let client = MarketServiceClient::new(app.channel().await);
