@@ -2323,12 +2323,12 @@ await check(`console: the village official lists 余村's market listings and hi
   const row = market.getByRole("row").filter({ hasText: SOLD[1].title });
   await row.waitFor();
   await screen(market, "console-market-listings");
-  await row.getByRole("button", { name: "隐藏" }).click();
+  await row.getByRole("button", { name: /^隐\s*藏$/ }).click();
   const dialog = market.getByRole("dialog", { name: new RegExp(SOLD[1].title) });
   await dialog.getByLabel("原因").fill(HIDE_REASON);
   await screen(market, "console-market-hide");
   const hidden = mkt(market, "HideListing");
-  await dialog.getByRole("button", { name: "隐藏" }).click();
+  await dialog.getByRole("button", { name: /^隐\s*藏$/ }).click();
   const hid = await grpc(await hidden);
   assert(hid.status === 0, `HideListing answered ${hid.status} ${hid.message}`);
   await dialog.waitFor({ state: "hidden" });
