@@ -19,6 +19,7 @@ use terrace_testkit::TestApp;
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::measure::{self, Measurement};
+use crate::requests::{authorized, header};
 
 /// 余村, where the farmers sell.
 const VILLAGE: &str = "330523108204";
@@ -46,18 +47,6 @@ pub(crate) struct HotListing {
     pub(crate) orders: Measurement,
     /// The same number of conditional hot-row updates sent raw at the same concurrency.
     pub(crate) raw: Measurement,
-}
-
-fn header(token: &str) -> anyhow::Result<MetadataValue<Ascii>> {
-    Ok(format!("Bearer {token}").parse()?)
-}
-
-fn authorized<T>(message: T, header: &MetadataValue<Ascii>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", header.clone());
-    request
 }
 
 /// 200 斤 of apples at ¥3.50, as the farmer app sends them.

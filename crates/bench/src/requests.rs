@@ -64,11 +64,11 @@ pub(crate) struct Listings {
     pub(crate) inbox: Listing,
 }
 
-fn header(token: &str) -> anyhow::Result<MetadataValue<Ascii>> {
+pub(crate) fn header(token: &str) -> anyhow::Result<MetadataValue<Ascii>> {
     Ok(format!("Bearer {token}").parse()?)
 }
 
-fn authorized<T>(message: T, header: &MetadataValue<Ascii>) -> tonic::Request<T> {
+pub(crate) fn authorized<T>(message: T, header: &MetadataValue<Ascii>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
