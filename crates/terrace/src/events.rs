@@ -27,7 +27,8 @@ pub(crate) async fn run(settings: &Settings, command: EventsCommand) -> anyhow::
             "market" => {
                 let db = terrace_platform::db::connect(&settings.database, "market").await?;
                 terrace_platform::db::migrate::<terrace_market::migration::Migrator>(&db).await?;
-                let listings = terrace_market::admin::resnapshot(&db).await?;
+                let listings = terrace_market::admin::listings(db, settings)?;
+                let listings = terrace_market::admin::resnapshot(&listings).await?;
                 println!("market: {listings} listings queued for the state stream");
                 Ok(())
             }

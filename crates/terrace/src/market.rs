@@ -47,6 +47,7 @@ pub(crate) enum RatesCommand {
 pub(crate) async fn run(settings: &Settings, command: MarketCommand) -> anyhow::Result<()> {
     let db = terrace_platform::db::connect(&settings.database, "market").await?;
     terrace_platform::db::migrate::<terrace_market::migration::Migrator>(&db).await?;
+    let listings = terrace_market::admin::listings(db.clone(), settings)?;
     match command {
         MarketCommand::Search { query, limit } => {
             let query = SearchQuery {
@@ -55,7 +56,7 @@ pub(crate) async fn run(settings: &Settings, command: MarketCommand) -> anyhow::
                 limit,
                 ..Default::default()
             };
-            let page = terrace_market::admin::search(&db, &query).await?;
+            let page = terrace_market::admin::search(&listings, &query).await?;
             println!("{} listings found", page.total);
             for hit in page.hits {
                 let Ok(listing) = <pb::Listing as prost::Message>::decode(hit.payload.as_slice())
@@ -92,7 +93,7 @@ pub(crate) async fn run(settings: &Settings, command: MarketCommand) -> anyhow::
             Ok(())
         }
         MarketCommand::Reindex => {
-            let written = terrace_market::admin::resnapshot(&db).await?;
+            let written = terrace_market::admin::resnapshot(&listings).await?;
             println!(
                 "{written} listings queued for the state stream: every replica's search index takes them as the relay publishes"
             );

@@ -85,23 +85,23 @@ impl Service for Market {
 
     async fn start(ctx: &ServiceContext, state: &Arc<MarketState>) -> anyhow::Result<()> {
         terrace_photos::spawn_prune(ctx, state.photos.clone());
-        // This replica's search index: built from the database, then following the listings.
-        let follower =
-            state
-                .search
-                .clone()
-                .follow(ctx.db.clone(), ctx.bus.clone(), ctx.shutdown.clone());
-        ctx.tasks.spawn(async move {
-            if let Err(error) = follower.await {
-                tracing::error!(%error, "the search index stopped following listings");
-            }
-        });
         let listings = listings::Listings::new(
             ctx.db.clone(),
             ctx.event_source(),
             ctx.clock.clone(),
             state.photos.clone(),
         );
+        // This replica's search index: built from the database, then following the listings.
+        let follower =
+            state
+                .search
+                .clone()
+                .follow(listings.clone(), ctx.bus.clone(), ctx.shutdown.clone());
+        ctx.tasks.spawn(async move {
+            if let Err(error) = follower.await {
+                tracing::error!(%error, "the search index stopped following listings");
+            }
+        });
         if state.settings.demo_listings {
             let (db, listings, now) = (ctx.db.clone(), listings.clone(), ctx.clock.now());
             ctx.tasks.spawn(async move {

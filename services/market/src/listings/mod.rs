@@ -24,7 +24,7 @@
 pub mod parse;
 pub mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use prost::Message as _;
@@ -199,14 +199,7 @@ impl Listings {
         now: DateTime<Utc>,
     ) -> Result<Option<pb::CreateListingResponse>> {
         // No photos to look up: a new listing has none.
-        let seller = terrace_platform::people::find(&self.db, row.seller_user_id).await?;
-        let listing = pb::Listing {
-            seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
-            village_name: crate::places::name(&self.db, &row.village_code)
-                .await?
-                .unwrap_or_default(),
-            ..to_proto(row, Vec::new())
-        };
+        let listing = one(named(&self.db, std::slice::from_ref(row), HashMap::new()).await?)?;
         let events = [
             Envelope::snapshot(&self.source, &listing, &listing.id),
             Envelope::new(
@@ -322,24 +315,8 @@ impl Listings {
         let (rows, next) = query.page.finish(rows, |rows| {
             rows.last().map(|row| ListingCursor { id: row.id })
         });
-        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let mut photos = self.photos.refs(&self.db, PHOTOS_OF_LISTING, &ids).await?;
-        let sellers: Vec<Uuid> = rows.iter().map(|row| row.seller_user_id).collect();
-        let names = terrace_platform::people::display_names(&self.db, &sellers).await?;
-        let villages: Vec<String> = rows.iter().map(|row| row.village_code.clone()).collect();
-        let places = crate::places::names(&self.db, &villages).await?;
         Ok(pb::ListListingsResponse {
-            listings: rows
-                .iter()
-                .map(|row| pb::Listing {
-                    seller_display_name: names
-                        .get(&row.seller_user_id)
-                        .cloned()
-                        .unwrap_or_default(),
-                    village_name: places.get(&row.village_code).cloned().unwrap_or_default(),
-                    ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
-                })
-                .collect(),
+            listings: self.to_protos(&self.db, &rows).await?,
             page: Some(page_response(next.as_ref())),
         })
     }
@@ -666,22 +643,73 @@ impl Listings {
         Ok(row)
     }
 
-    /// The listing as the contract shows it, with its photos.
+    /// The listing as the contract shows it: with its photos, its seller's name and its village's.
     pub async fn to_proto<C: ConnectionTrait>(
         &self,
         conn: &C,
         row: &ListingRow,
     ) -> Result<pb::Listing> {
-        let mut photos = self.photos.refs(conn, PHOTOS_OF_LISTING, &[row.id]).await?;
-        let seller = terrace_platform::people::find(conn, row.seller_user_id).await?;
-        Ok(pb::Listing {
-            seller_display_name: seller.map(|known| known.display_name).unwrap_or_default(),
-            village_name: crate::places::name(conn, &row.village_code)
-                .await?
-                .unwrap_or_default(),
+        one(self.to_protos(conn, std::slice::from_ref(row)).await?)
+    }
+
+    /// Listings as the contract shows them, their photos and names read in three queries for the
+    /// lot.
+    pub async fn to_protos<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rows: &[ListingRow],
+    ) -> Result<Vec<pb::Listing>> {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let photos = self.photos.refs(conn, PHOTOS_OF_LISTING, &ids).await?;
+        named(conn, rows, photos).await
+    }
+
+    /// A page of every listing by id, as the state stream carries them: what a search index is
+    /// built from (`crate::search::feed`) and what a resnapshot republishes. The last id read
+    /// says where the next page starts; `None` when there are no more.
+    pub async fn page_for_bus(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<(Vec<pb::Listing>, Option<Uuid>)> {
+        let rows = store::page_by_id(&self.db, after, limit).await?;
+        let last = rows.last().map(|row| row.id);
+        let listings = self.to_protos(&self.db, &rows).await?;
+        Ok((listings.iter().map(on_bus).collect(), last))
+    }
+
+    /// The database these listings live in.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// `rows` as the contract shows them, with `photos` and their sellers' and villages' names (from
+/// market's projections of people and places).
+async fn named<C: ConnectionTrait>(
+    conn: &C,
+    rows: &[ListingRow],
+    mut photos: HashMap<Uuid, Vec<common::MediaRef>>,
+) -> Result<Vec<pb::Listing>> {
+    let sellers: Vec<Uuid> = rows.iter().map(|row| row.seller_user_id).collect();
+    let names = terrace_platform::people::display_names(conn, &sellers).await?;
+    let villages: Vec<String> = rows.iter().map(|row| row.village_code.clone()).collect();
+    let places = crate::places::names(conn, &villages).await?;
+    Ok(rows
+        .iter()
+        .map(|row| pb::Listing {
+            seller_display_name: names.get(&row.seller_user_id).cloned().unwrap_or_default(),
+            village_name: places.get(&row.village_code).cloned().unwrap_or_default(),
             ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
         })
-    }
+        .collect())
+}
+
+/// The one listing of a list made from one row.
+fn one(mut listings: Vec<pb::Listing>) -> Result<pb::Listing> {
+    listings
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a listing made from a row went missing")))
 }
 
 /// Whether `caller` may read `row`: buyers what is for sale, the seller and the area's officials

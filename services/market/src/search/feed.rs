@@ -26,7 +26,6 @@ use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt as _;
 use prost::Message as _;
-use sea_orm::DatabaseConnection;
 use terrace_platform::auth::AdminScope;
 use terrace_platform::bus::{Bus, Envelope};
 use terrace_proto::market::v1 as pb;
@@ -35,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::index::{CategoryDoc, ListingDoc, SearchIndex, Texts};
 use crate::categories::taxonomy;
-use crate::listings;
+use crate::listings::Listings;
 use crate::units;
 
 /// How often applied snapshots are made searchable.
@@ -115,7 +114,7 @@ impl Feed {
     /// Follows the listings' state stream into the index until `shutdown`, building it first.
     pub async fn follow(
         self,
-        db: DatabaseConnection,
+        listings: Listings,
         bus: Bus,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
@@ -138,7 +137,7 @@ impl Feed {
             .state
             .last_sequence
             + 1;
-        let built = build(&db).await?;
+        let built = build(&listings).await?;
         tracing::info!(listings = built.1, "search index built from the database");
         self.swap(built.0);
         let consumer: async_nats::jetstream::consumer::Consumer<pull::OrderedConfig> = stream
@@ -160,7 +159,7 @@ impl Feed {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 Some(reply) = requests.recv() => {
-                    let answer = build(&db).await.map(|(index, count)| {
+                    let answer = build(&listings).await.map(|(index, count)| {
                         self.swap(index);
                         count
                     });
@@ -203,20 +202,20 @@ fn apply(index: &SearchIndex, envelope: &Envelope) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A new index of every listing in the database, and how many.
-pub async fn build(db: &DatabaseConnection) -> anyhow::Result<(SearchIndex, u64)> {
+/// A new index of every listing in the database (each as the state stream carries it: photos
+/// and names included), and how many.
+pub async fn build(listings: &Listings) -> anyhow::Result<(SearchIndex, u64)> {
     let index = SearchIndex::open_in_ram()?;
     let mut after = None;
     let mut count = 0u64;
     loop {
-        let rows = listings::store::page_by_id(db, after, BUILD_PAGE).await?;
-        let Some(last) = rows.last() else { break };
-        after = Some(last.id);
-        for row in &rows {
-            // Photos are public: their plain URLs, as the state stream carries them.
-            index.upsert(&doc_of(&listings::to_proto(row, Vec::new())))?;
+        let (page, last) = listings.page_for_bus(after, BUILD_PAGE).await?;
+        let Some(last) = last else { break };
+        after = Some(last);
+        for listing in &page {
+            index.upsert(&doc_of(listing))?;
         }
-        count += rows.len() as u64;
+        count += page.len() as u64;
     }
     index.commit()?;
     Ok((index, count))

@@ -315,11 +315,12 @@ async fn a_reindex_republishes_every_listing_for_every_replica() {
     let farmer = w.farmer();
     w.create(&farmer, apples(), true).await.unwrap();
     w.create(&farmer, apples(), false).await.unwrap();
-    let queued = terrace_market::admin::resnapshot(&w.db).await.unwrap();
+    let listings = terrace_market::admin::listings(w.db.clone(), &w.app.settings).unwrap();
+    let queued = terrace_market::admin::resnapshot(&listings).await.unwrap();
     assert_eq!(queued, 2);
     // The admin's search builds its own index from the database: the active listing only.
     let page = terrace_market::admin::search(
-        &w.db,
+        &listings,
         &terrace_market::search::index::SearchQuery {
             text: "苹果".to_owned(),
             ..Default::default()
@@ -362,4 +363,20 @@ async fn listings_and_area_counts_name_their_places_from_governances_divisions()
     let township = &found.facets[0].buckets[0];
     assert_eq!(township.value, "330523108000");
     assert_eq!(township.label, "天荒坪镇");
+    // An index rebuilt from the database holds the listings as the state stream does: named.
+    let admin = w.person(&[(Role::PlatformAdmin, "")]);
+    w.client
+        .rebuild_search_index(w.app.request(
+            pb::RebuildSearchIndexRequest {
+                request_id: request_id(),
+            },
+            &admin.token,
+        ))
+        .await
+        .unwrap();
+    let rebuilt = search(&w, &buyer, text("苹果")).await;
+    assert_eq!(
+        rebuilt.results[0].listing.as_ref().unwrap().village_name,
+        "余村村委会"
+    );
 }
