@@ -208,6 +208,21 @@ pub async fn display_names<C: ConnectionTrait>(
     Ok(rows.into_iter().collect())
 }
 
+/// The users among `ids` the service knows (names and phones), by id.
+pub async fn find_many<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, KnownUser>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows = KnownUsers::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+}
+
 /// The user `id`, if the service knows them.
 pub async fn find<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<KnownUser>> {
     Ok(KnownUsers::find_by_id(id).one(conn).await?)

@@ -322,12 +322,10 @@ impl Orders {
         let (rows, next) = query.page.finish(rows, |rows| {
             rows.last().map(|row| OrderCursor { id: row.id })
         });
-        let mut orders = Vec::with_capacity(rows.len());
-        for row in &rows {
-            orders.push(self.to_proto(&self.db, row, caller.subject_user()).await?);
-        }
         Ok(pb::ListOrdersResponse {
-            orders,
+            orders: self
+                .to_protos(&self.db, &rows, caller.subject_user())
+                .await?,
             page: Some(page_response(next.as_ref())),
         })
     }
@@ -404,9 +402,6 @@ impl Orders {
         *row = store::save(conn, row.clone()).await?;
         let available = match settle {
             Some(settle) => {
-                let before = listings::store::find(conn, row.listing_id)
-                    .await?
-                    .map(|l| l.status);
                 let listing = store::settle(
                     conn,
                     row.listing_id,
@@ -419,10 +414,17 @@ impl Orders {
                 .ok_or_else(|| {
                     Error::internal(anyhow::anyhow!("order {} names no listing", row.id))
                 })?;
-                Some(
-                    self.announce_stock(conn, caller, &listing, before.unwrap_or(listing.status))
-                        .await?,
-                )
+                // A release turns a sold-out listing active, which it was if all that is
+                // available now is what came back; nothing else changes the status.
+                let before = if settle == Settle::Release
+                    && listing.status == ListingStatus::Active
+                    && listings::available_milli(&listing) == row.quantity_milli
+                {
+                    ListingStatus::SoldOut
+                } else {
+                    listing.status
+                };
+                Some(self.announce_stock(conn, caller, &listing, before).await?)
             }
             None => None,
         };
@@ -554,44 +556,64 @@ impl Orders {
         row: &OrderRow,
         viewer: Option<Uuid>,
     ) -> Result<pb::Order> {
-        let accepted = matches!(
-            row.status,
-            OrderStatus::Confirmed
-                | OrderStatus::Shipped
-                | OrderStatus::PickedUp
-                | OrderStatus::Completed
-                | OrderStatus::NoShow
-        );
-        let counterpart = match viewer {
-            Some(viewer) if accepted && viewer == row.buyer_user_id => {
-                let seller = people::find(conn, row.seller_user_id).await?;
-                seller.map(|known| pb::OrderContact {
-                    display_name: known.display_name,
-                    phone_number: known.phone_number,
-                })
+        self.to_protos(conn, std::slice::from_ref(row), viewer)
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("an order made from a row went missing"))
+            })
+    }
+
+    /// Orders as the contract shows them to `viewer`, the people and places they name read in two
+    /// queries for the lot.
+    pub async fn to_protos<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rows: &[OrderRow],
+        viewer: Option<Uuid>,
+    ) -> Result<Vec<pb::Order>> {
+        // The other side of each accepted order the viewer is a party to.
+        let other = |row: &OrderRow| {
+            let accepted = matches!(
+                row.status,
+                OrderStatus::Confirmed
+                    | OrderStatus::Shipped
+                    | OrderStatus::PickedUp
+                    | OrderStatus::Completed
+                    | OrderStatus::NoShow
+            );
+            match viewer {
+                Some(viewer) if accepted && viewer == row.buyer_user_id => Some(row.seller_user_id),
+                Some(viewer) if accepted && viewer == row.seller_user_id => Some(row.buyer_user_id),
+                _ => None,
             }
-            Some(viewer) if accepted && viewer == row.seller_user_id => {
-                let buyer = people::find(conn, row.buyer_user_id).await?;
-                Some(pb::OrderContact {
-                    display_name: buyer
-                        .as_ref()
-                        .map(|known| known.display_name.clone())
-                        .unwrap_or_default(),
-                    phone_number: if row.contact_phone.is_empty() {
-                        buyer.map(|known| known.phone_number).unwrap_or_default()
-                    } else {
-                        row.contact_phone.clone()
-                    },
-                })
-            }
-            _ => None,
         };
-        Ok(pb::Order {
-            village_name: crate::places::name(conn, &row.village_code)
-                .await?
-                .unwrap_or_default(),
-            ..to_proto(row, counterpart)
-        })
+        let others: Vec<Uuid> = rows.iter().filter_map(other).collect();
+        let people = people::find_many(conn, &others).await?;
+        let villages: Vec<String> = rows.iter().map(|row| row.village_code.clone()).collect();
+        let places = crate::places::names(conn, &villages).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let counterpart = other(row).map(|id| {
+                    let known = people.get(&id);
+                    // The buyer's phone for this order is the one they gave with it, if any.
+                    let phone = if id == row.buyer_user_id && !row.contact_phone.is_empty() {
+                        row.contact_phone.clone()
+                    } else {
+                        known.map(|k| k.phone_number.clone()).unwrap_or_default()
+                    };
+                    pb::OrderContact {
+                        display_name: known.map(|k| k.display_name.clone()).unwrap_or_default(),
+                        phone_number: phone,
+                    }
+                });
+                pb::Order {
+                    village_name: places.get(&row.village_code).cloned().unwrap_or_default(),
+                    ..to_proto(row, counterpart)
+                }
+            })
+            .collect())
     }
 }
 

@@ -2,8 +2,6 @@
 //! same quantity back to available or into sold; the seller and buyer reach each other once the
 //! seller accepts; unanswered orders lapse and handed-over ones complete on the services' clock.
 
-use std::time::Duration;
-
 use terrace_market::orders::{COMPLETION_JOB, EXPIRY_JOB};
 use terrace_platform::auth::Role;
 use terrace_proto::common::v1 as common;
@@ -345,6 +343,29 @@ async fn declines_cancellations_and_no_shows_give_the_quantity_back() {
     let now = w.get(&farmer, &listing.id).await.unwrap();
     assert_eq!(now.status, pb::ListingStatus::Active as i32);
     assert_eq!(now.available, Some(quantity(50_000, common::Unit::Jin)));
+    // Both moves were announced: sold out by the last order, active again by the decline.
+    let moves: Vec<(i32, i32)> = events::decoded::<pb::ListingStatusChanged>(
+        &w.app,
+        "market",
+        "market.listing.status_changed",
+    )
+    .await
+    .iter()
+    .map(|change| (change.from_status, change.listing.as_ref().unwrap().status))
+    .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                pb::ListingStatus::Active as i32,
+                pb::ListingStatus::SoldOut as i32
+            ),
+            (
+                pb::ListingStatus::SoldOut as i32,
+                pb::ListingStatus::Active as i32
+            ),
+        ]
+    );
     // The buyer cancels while pending; the seller may not cancel a pending order.
     let cancel = |id: &str| pb::CancelOrderRequest {
         request_id: request_id(),
@@ -473,7 +494,6 @@ async fn unanswered_orders_lapse_and_handed_over_ones_complete_on_the_clock() {
             .kind,
         common::ActorKind::System as i32
     );
-    let _ = Duration::ZERO;
 }
 
 #[tokio::test]
