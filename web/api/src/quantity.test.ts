@@ -51,3 +51,14 @@ describe("typed amounts", () => {
     expect(totalFen(1n, 1n)).toBe(0n);
   });
 });
+
+describe("commas in typed amounts", () => {
+  it("are thousands separators only where they stand as such; anywhere else the amount is refused, never read ten times too large", () => {
+    expect(parseQuantityMilli("1,200")).toEqual({ ok: true, value: 1200000n });
+    expect(parseQuantityMilli("1，200.5")).toEqual({ ok: true, value: 1200500n });
+    expect(parseYuanToFen("12，5")).toEqual({ ok: false, problem: "format" });
+    expect(parseYuanToFen("1,5")).toEqual({ ok: false, problem: "format" });
+    expect(parseQuantityMilli("1 2")).toEqual({ ok: false, problem: "format" });
+    expect(parseQuantityMilli("12,00")).toEqual({ ok: false, problem: "format" });
+  });
+});

@@ -13,12 +13,19 @@ export type Parsed = { ok: true; value: bigint } | { ok: false; problem: AmountP
 /** int64's upper bound: what the server stores. */
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Full-width digits and point (what a Chinese keyboard may type) as ASCII; spaces and thousands commas out. */
+/**
+ * Full-width digits and point (what a Chinese keyboard may type) as ASCII, surrounding spaces
+ * out, and thousands commas out where they stand as thousands commas ("1,200"). Anything else
+ * ("12，5", "1,5", "1 2") is left to fail as a format: read as a decimal point or dropped, a comma
+ * could make a price ten times too large without a word.
+ */
 function normalise(text: string): string {
-  return text
+  const ascii = text
+    .trim()
     .replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0))
     .replace(/[．。]/g, ".")
-    .replace(/[\s,，]/g, "");
+    .replace(/，/g, ",");
+  return /^\d{1,3}(,\d{3})+(\.\d*)?$/.test(ascii) ? ascii.replace(/,/g, "") : ascii;
 }
 
 /**

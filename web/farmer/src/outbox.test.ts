@@ -132,3 +132,26 @@ describe("the phone's outbox", () => {
     expect(fromLegacy(null)).toEqual([]);
   });
 });
+
+describe("an item its sender cannot send", () => {
+  it("fails with its reason and holds back nothing behind it (only the network's answers wait)", async () => {
+    const outbox = new Outbox(memoryStore());
+    await outbox.put(queued("bad", "u1", 1, "broken"));
+    await outbox.put(queued("good", "u1", 2, "request"));
+    const calls: string[] = [];
+    const broken: Sender<never> = {
+      upload: async () => {
+        throw new TypeError("a sender's own bug");
+      },
+      create: async () => ({ id: "never" }),
+    };
+    const senders = { broken, request: recording(calls) };
+    const round = await sendQueued(outbox, "u1", senders, (e) => String(e));
+    expect(round.interrupted).toBe(false);
+    const states = (await outbox.of("u1")).map((q) => [q.requestId, q.state]);
+    expect(states).toEqual([
+      ["bad", "failed"],
+      ["good", "sent"],
+    ]);
+  });
+});

@@ -1,4 +1,4 @@
-import { Code, describeError } from "@terrace/api";
+import { Code, ConnectError, describeError } from "@terrace/api";
 
 /**
  * The phone's outbox: what a farmer did without a network (a service request filed, produce put
@@ -92,6 +92,9 @@ export class Outbox {
 
 /** Failures after which the same item is sent again later: the network, not the item. */
 export function isTransient(err: unknown): boolean {
+  // Only the network's or the server's transient answers: anything else (a sender's own bug, a
+  // storage error) fails the item, or one bad item would hold back every item behind it.
+  if (!(err instanceof ConnectError)) return false;
   const code = describeError(err).code;
   return code === Code.Unavailable || code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.Canceled || code === Code.Unauthenticated;
 }

@@ -1,4 +1,4 @@
-import { Outbox, idbStore, type RoundResult } from "./outbox";
+import { Outbox, idbStore, sendQueued, type RoundResult } from "./outbox";
 
 /**
  * The app's one outbox (IndexedDB) and its sending: what the shell calls whenever the phone is
@@ -31,7 +31,6 @@ export async function sendOutbox(userId: string, explain: (err: unknown) => stri
   sending ??= (async () => {
     // The clients are loaded with the first round, not with the shell.
     const { senders } = await import("./senders");
-    const { sendQueued } = await import("./outbox");
     const round = () => sendQueued(outbox, userId, senders, explain);
     return "locks" in navigator ? navigator.locks.request("terrace.farmer.outbox", round) : round();
   })()

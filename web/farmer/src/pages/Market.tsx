@@ -265,7 +265,9 @@ export function BuyPage() {
                   <Cover listing={l} categories={categories} />
                   <span className="listing-text">
                     <strong className="listing-title">
-                      {highlightParts(r.highlightedTitle || localized(l.title, i18n.language)).map((p, i) => (p.em ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))}
+                      {r.highlightedTitle
+                        ? highlightParts(r.highlightedTitle).map((p, i) => (p.em ? <mark key={i}>{p.text}</mark> : <span key={i}>{p.text}</span>))
+                        : localized(l.title, i18n.language)}
                     </strong>
                     <span className="listing-price">{price(l.unitPrice, unit)}</span>
                     {l.pricePerKg && unit !== Unit.KILOGRAM && <span className="muted">{price(l.pricePerKg, Unit.KILOGRAM)}</span>}
