@@ -19,20 +19,12 @@ use terrace_testkit::TestApp;
 use tonic::metadata::{Ascii, MetadataValue};
 
 use crate::measure::{self, Measurement};
-use crate::requests::{authorized, header};
+use crate::requests::{Creates, authorized, header};
 
 /// 余村, where the farmers sell.
 const VILLAGE: &str = "330523108204";
 /// Farmers the creates are spread over, each with a token of their own.
 const FARMERS: usize = 50;
-
-/// The creates: over gRPC, in process, and the row alone.
-#[derive(Debug)]
-pub(crate) struct Creates {
-    pub(crate) grpc: Measurement,
-    pub(crate) in_process: Measurement,
-    pub(crate) row_alone: Measurement,
-}
 
 /// The hot listing.
 #[derive(Debug)]

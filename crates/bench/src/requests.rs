@@ -33,7 +33,7 @@ const LISTED_ROWS: i64 = 100_000;
 /// The page an official's screen asks for.
 const PAGE_SIZE: i32 = 50;
 
-/// The creates: over gRPC, in process, and the row alone.
+/// The creates of one service: over gRPC, in process, and the row alone.
 #[derive(Debug)]
 pub(crate) struct Creates {
     pub(crate) grpc: Measurement,

@@ -2,9 +2,7 @@
 //! answers, about ten lines an RPC.
 
 use terrace_platform::auth::Caller;
-use terrace_platform::error::Violations;
 use terrace_platform::service::ServiceContext;
-use terrace_platform::validate;
 use terrace_proto::market::v1 as pb;
 use terrace_proto::market::v1::market_service_server::MarketService;
 use tonic::{Request, Response, Status};
@@ -92,15 +90,8 @@ impl MarketService for MarketGrpc {
         request: Request<pb::UploadPhotoRequest>,
     ) -> Result<Response<pb::UploadPhotoResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let request = request.into_inner();
-        let mut violations = Violations::new();
-        let request_id = validate::request_id(&mut violations, "request_id", &request.request_id);
-        let request_id = violations.finish_with(|| request_id)?;
-        let upload = terrace_photos::Upload {
-            content: request.content.into(),
-            content_type: request.content_type,
-            public: true,
-        };
+        let listings::parse::UploadPhoto { request_id, upload } =
+            listings::parse::UploadPhoto::parse(request.into_inner())?;
         let photo = self
             .listings
             .upload_photo(&caller, request_id, upload)
@@ -365,32 +356,10 @@ impl MarketService for MarketGrpc {
         request: Request<pb::RebuildSearchIndexRequest>,
     ) -> Result<Response<pb::RebuildSearchIndexResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let mut violations = Violations::new();
-        validate::request_id(&mut violations, "request_id", &request.get_ref().request_id);
-        violations.finish()?;
-        let admin = terrace_platform::auth::Role::PlatformAdmin.rank();
-        if !caller.covers(&terrace_platform::auth::AdminScope::country(), admin, None) {
-            return Err(terrace_platform::error::Error::permission_denied(
-                "NOT_A_PLATFORM_ADMIN",
-                "the search index is rebuilt by platform admins",
-            )
-            .into());
-        }
-        let indexed = self.search.rebuild().await.map_err(|error| match error {
-            crate::search::feed::RebuildError::Running => {
-                terrace_platform::error::Error::failed_precondition(
-                    "REBUILD_RUNNING",
-                    "a rebuild of the search index is running",
-                )
-            }
-            crate::search::feed::RebuildError::Failed(error) => {
-                terrace_platform::error::Error::internal(error)
-            }
-        })?;
-        Ok(Response::new(pb::RebuildSearchIndexResponse {
-            indexed_count: i64::try_from(indexed).unwrap_or(i64::MAX),
-            complete_time: Some(validate::to_timestamp(self.ctx.clock.now())),
-        }))
+        crate::search::parse::rebuild(request.get_ref())?;
+        Ok(Response::new(
+            crate::search::rebuild(&self.search, &caller, self.ctx.clock.now()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all)]

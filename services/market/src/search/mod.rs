@@ -188,3 +188,29 @@ pub async fn name_areas(
     }
     Ok(())
 }
+
+/// `RebuildSearchIndex`: platform admins rebuild this replica's index from the database.
+pub async fn rebuild(
+    feed: &Feed,
+    caller: &terrace_platform::auth::Caller,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<pb::RebuildSearchIndexResponse> {
+    use terrace_platform::auth::{AdminScope, Role};
+    if !caller.covers(&AdminScope::country(), Role::PlatformAdmin.rank(), None) {
+        return Err(Error::permission_denied(
+            "NOT_A_PLATFORM_ADMIN",
+            "the search index is rebuilt by platform admins",
+        ));
+    }
+    let indexed = feed.rebuild().await.map_err(|error| match error {
+        feed::RebuildError::Running => Error::failed_precondition(
+            "REBUILD_RUNNING",
+            "a rebuild of the search index is running",
+        ),
+        feed::RebuildError::Failed(error) => Error::internal(error),
+    })?;
+    Ok(pb::RebuildSearchIndexResponse {
+        indexed_count: i64::try_from(indexed).unwrap_or(i64::MAX),
+        complete_time: Some(terrace_platform::validate::to_timestamp(now)),
+    })
+}

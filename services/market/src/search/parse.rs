@@ -259,3 +259,10 @@ pub fn display_currency(code: &str) -> Result<Option<String>> {
     }
     Ok(Some(code))
 }
+
+/// `RebuildSearchIndex`: only its request id to check.
+pub fn rebuild(request: &pb::RebuildSearchIndexRequest) -> Result<()> {
+    let mut violations = Violations::new();
+    validate::request_id(&mut violations, "request_id", &request.request_id);
+    violations.finish()
+}
