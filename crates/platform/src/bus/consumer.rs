@@ -359,24 +359,16 @@ impl<H: Handler> Consumer<H> {
 
     /// Pulls and handles messages until `shutdown`, reconnecting after errors.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut backoff =
-            crate::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(7));
+        let mut restarts = crate::backoff::Restarts::new(
+            format!("consumer {}", self.spec.name),
+            Duration::from_millis(200),
+            Duration::from_secs(7),
+        );
         loop {
             let started = tokio::time::Instant::now();
-            match self.run_once(&shutdown).await {
-                Ok(()) => return Ok(()),
-                Err(error) => {
-                    // A consumer that ran for a while before failing starts its backoff afresh.
-                    if started.elapsed() > Duration::from_secs(60) {
-                        backoff.reset();
-                    }
-                    tracing::warn!(consumer = %self.spec.name, error = format!("{error:#}"), "consumer interrupted, restarting");
-                }
-            }
-            let wait = backoff.next_delay();
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(wait) => {}
+            let ended = self.run_once(&shutdown).await;
+            if !restarts.again(started, ended, &shutdown).await {
+                return Ok(());
             }
         }
     }

@@ -15,6 +15,9 @@
 //! meanwhile (they wait in the consumer), and swaps the new index in when it is complete:
 //! searches answer from the old one until then.
 //!
+//! **Back after a failure.** An error (the database or NATS away) starts the follower over,
+//! with a backoff: built again, followed from a new noted point.
+//!
 //! **Within a second.** The follower commits what it applied every [`COMMIT_EVERY`] when there
 //! is something to commit.
 
@@ -112,6 +115,9 @@ impl Feed {
     }
 
     /// Follows the listings' state stream into the index until `shutdown`, building it first.
+    /// After an error (the database or NATS away for a moment) it starts over: the index is
+    /// built again and followed from a new point, and searches answer from the old index
+    /// meanwhile.
     pub async fn follow(
         self,
         listings: Listings,
@@ -124,6 +130,30 @@ impl Feed {
             .await
             .take()
             .context("the search follower runs once per replica")?;
+        let mut restarts = terrace_platform::backoff::Restarts::new(
+            "market search follower",
+            Duration::from_millis(500),
+            Duration::from_secs(15),
+        );
+        loop {
+            let started = tokio::time::Instant::now();
+            let ended = self
+                .follow_once(&listings, &bus, &shutdown, &mut requests)
+                .await;
+            if !restarts.again(started, ended, &shutdown).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Builds the index and follows the stream until `shutdown` or an error.
+    async fn follow_once(
+        &self,
+        listings: &Listings,
+        bus: &Bus,
+        shutdown: &CancellationToken,
+        requests: &mut mpsc::Receiver<Rebuild>,
+    ) -> anyhow::Result<()> {
         let stream_name = bus.naming.state_stream("market");
         let mut stream = bus
             .jetstream
@@ -137,7 +167,7 @@ impl Feed {
             .state
             .last_sequence
             + 1;
-        let built = build(&listings).await?;
+        let built = build(listings).await?;
         tracing::info!(listings = built.1, "search index built from the database");
         self.swap(built.0);
         let consumer: async_nats::jetstream::consumer::Consumer<pull::OrderedConfig> = stream
@@ -159,7 +189,7 @@ impl Feed {
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 Some(reply) = requests.recv() => {
-                    let answer = build(&listings).await.map(|(index, count)| {
+                    let answer = build(listings).await.map(|(index, count)| {
                         self.swap(index);
                         count
                     });
