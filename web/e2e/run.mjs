@@ -2265,6 +2265,30 @@ await check("farmer app: a search for 苹果 highlights the word in the titles, 
 });
 await screen(buyer, "farmer-market-buy");
 
+await check("farmer app: the 品类 facet narrows the search: 水果 pressed lists fruit only (not the demo's tea) and offers its kinds; 苹果 narrows to apples; letting go of both lists everything again", async () => {
+  const facet = buyer.getByRole("group", { name: "品类" });
+  const fruit = mkt(buyer, "SearchListings");
+  await facet.getByRole("button", { name: /^水果/ }).click();
+  const answer = await grpc(await fruit);
+  assert(answer.status === 0, `SearchListings answered ${answer.status} ${answer.message}`);
+  // Chosen, 水果 stays on screen pressed; the server counts its kinds.
+  await facet.getByRole("button", { name: "水果", pressed: true }).waitFor();
+  await facet.getByRole("button", { name: /^梨 \(\d+\)$/ }).waitFor();
+  await results.getByRole("link").filter({ hasText: SOLD[2].title }).waitFor();
+  assert((await results.getByRole("link").filter({ hasText: "安吉白茶" }).count()) === 0, "the tea is listed under 水果");
+  const apples = mkt(buyer, "SearchListings");
+  await facet.getByRole("button", { name: /^苹果 \(\d+\)$/ }).click();
+  await grpc(await apples);
+  await facet.getByRole("button", { name: "苹果", pressed: true }).waitFor();
+  await results.getByRole("link").filter({ hasText: SOLD[2].title }).waitFor({ state: "detached" });
+  await results.getByRole("link").filter({ hasText: SOLD[0].title }).waitFor();
+  assert((await facet.getByRole("button", { name: "水果", pressed: true }).count()) === 0, "水果 still pressed beside 苹果");
+  const all = mkt(buyer, "SearchListings");
+  await facet.getByRole("button", { name: "苹果", pressed: true }).click();
+  await grpc(await all);
+  await results.getByRole("link").filter({ hasText: "安吉白茶" }).waitFor();
+});
+
 let order;
 await check(`farmer app: ${BUYER.name} opens 王秀英's listing and orders 10 斤 for pickup (PlaceOrder), which waits for her`, async () => {
   await results.getByRole("link").filter({ hasText: SOLD[0].title }).click();
@@ -2307,6 +2331,62 @@ await check(`farmer app: ${BUYER.name}'s order shows it accepted, with 王秀英
   await card.getByRole("link", { name: FARMER.e164 }).waitFor();
 });
 await screen(buyer, "farmer-market-my-orders-accepted");
+
+await check(`farmer app: ${BUYER.name} orders 5 斤 of pears; 王秀英 declines with a reason, and the buyer reads it`, async () => {
+  await buyer.goto(`${BASE}/farmer/market`);
+  await results.getByRole("link").filter({ hasText: SOLD[2].title }).click();
+  await buyer.getByRole("heading", { level: 1, name: SOLD[2].title }).waitFor();
+  await buyer.getByLabel("买多少（斤）").fill("5");
+  const placed = mkt(buyer, "PlaceOrder");
+  await buyer.getByRole("button", { name: "下单" }).click();
+  const answer = await grpc(await placed);
+  assert(answer.status === 0, `PlaceOrder answered ${answer.status} ${answer.message}`);
+  const reference = field(field(answer.messages[0], 1), 2).toString("utf8");
+  await phone.getByRole("link", { name: "收到的订单", exact: true }).click();
+  await phone.reload();
+  const card = phone.getByRole("list", { name: "收到的订单" }).getByRole("listitem").filter({ hasText: reference });
+  await card.getByRole("button", { name: "不接" }).click();
+  await card.getByLabel("原因").fill("梨已经订完了");
+  const declined = mkt(phone, "DeclineOrder");
+  await card.getByRole("button", { name: "不接" }).click();
+  const refusal = await grpc(await declined);
+  assert(refusal.status === 0, `DeclineOrder answered ${refusal.status} ${refusal.message}`);
+  await card.getByText("卖家没接").waitFor();
+  await buyer.goto(`${BASE}/farmer/market/orders`);
+  const mine = buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: reference });
+  await mine.getByText("卖家没接").waitFor();
+  await mine.getByText("梨已经订完了").waitFor();
+});
+
+await check("farmer: 王秀英 marks the accepted order picked up (its 10 斤 sold), and the buyer may confirm receipt", async () => {
+  const card = phone.getByRole("list", { name: "收到的订单" }).getByRole("listitem").filter({ hasText: order.reference });
+  const handed = mkt(phone, "MarkOrderPickedUp");
+  await card.getByRole("button", { name: "买家已取货" }).click();
+  const answer = await grpc(await handed);
+  assert(answer.status === 0, `MarkOrderPickedUp answered ${answer.status} ${answer.message}`);
+  await card.getByText("已取货").waitFor();
+  await buyer.reload();
+  const mine = buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: order.reference });
+  const completed = mkt(buyer, "CompleteOrder");
+  await mine.getByRole("button", { name: "确认收货" }).click();
+  const done = await grpc(await completed);
+  assert(done.status === 0, `CompleteOrder answered ${done.status} ${done.message}`);
+  await mine.getByText("已完成").waitFor();
+});
+
+await check("farmer: 王秀英 pauses a listing and puts it up again (my listings)", async () => {
+  await phone.getByRole("link", { name: "我卖的", exact: true }).click();
+  const card = phone.getByRole("list", { name: "我卖的货" }).getByRole("listitem").filter({ hasText: SOLD[3].title });
+  const paused = mkt(phone, "PauseListing");
+  await card.getByRole("button", { name: "暂停" }).click();
+  assert((await grpc(await paused)).status === 0, "PauseListing failed");
+  // Paused: its status says so and it may be put up again.
+  await card.locator(".status.listing-paused").waitFor();
+  const published = mkt(phone, "PublishListing");
+  await card.getByRole("button", { name: "上架" }).click();
+  assert((await grpc(await published)).status === 0, "PublishListing failed");
+  await card.getByRole("button", { name: "暂停" }).waitFor();
+});
 await buyerContext.close();
 current = phone;
 
@@ -2336,7 +2416,7 @@ await check(`console: the village official lists 余村's market listings and hi
   await row.getByText(HIDE_REASON).waitFor();
 });
 
-await check("console: only hidden listings, then the area's orders (ListOrders with area) list the order", async () => {
+await check("console: only hidden listings, then the area's orders (ListOrders with area) list the order, completed", async () => {
   const filtered = mkt(market, "ListListings");
   // The box follows the address bar (a router transition): clicked, then judged by the request it makes.
   await market.getByLabel("只看已隐藏").click();
@@ -2348,12 +2428,30 @@ await check("console: only hidden listings, then the area's orders (ListOrders w
   await market.getByRole("menuitem", { name: /集市订单/ }).click();
   const answer = await grpc(await orders);
   assert(answer.status === 0, `ListOrders answered ${answer.status} ${answer.message}`);
-  await market.getByRole("row").filter({ hasText: order.reference }).getByText("已接单").waitFor();
+  await market.getByRole("row").filter({ hasText: order.reference }).getByText("已完成").waitFor();
 });
 await screen(market, "console-market-orders");
-await marketContext.close();
-current = phone;
 
+await check("console: the price reference by category: 水果 per 斤 (苹果 priced from the listings, 猕猴桃 without prices), then 茶叶 (the demo's white tea)", async () => {
+  const first = mkt(market, "GetPriceReference");
+  await market.getByRole("menuitem", { name: /价格参考/ }).click();
+  await market.waitForURL(/\/console\/market\/prices/);
+  const answer = await grpc(await first);
+  assert(answer.status === 0, `GetPriceReference answered ${answer.status} ${answer.message}`);
+  const apple = market.getByRole("row").filter({ hasText: "苹果" });
+  // The apple listings left in search (the hidden one is not an asking price): a median per 斤 and its count.
+  await apple.getByText(/^¥\d+\.\d{2}\/斤$/).first().waitFor();
+  await apple.getByText(/共 \d+ 笔/).first().waitFor();
+  const kiwi = market.getByRole("row").filter({ hasText: "猕猴桃" });
+  assert((await kiwi.getByText("暂无价格").count()) === 2, "猕猴桃 shows prices it does not have");
+  await screen(market, "console-market-prices");
+  await market.getByRole("combobox", { name: "大类" }).click();
+  const tea = mkt(market, "GetPriceReference");
+  await market.getByRole("option", { name: "茶叶" }).click();
+  await grpc(await tea);
+  await market.waitForURL(/group=tea/);
+  await market.getByRole("row").filter({ hasText: "绿茶" }).getByText(/^¥\d+\.\d{2}\/两$/).first().waitFor();
+});
 await check("farmer: 王秀英 sees the listing hidden by the official, with the reason", async () => {
   await phone.getByRole("link", { name: "我卖的", exact: true }).click();
   await phone.waitForURL(/\/farmer\/market\/mine$/);
@@ -2365,6 +2463,24 @@ await check("farmer: 王秀英 sees the listing hidden by the official, with the
     .waitFor();
 });
 await screen(phone, "farmer-market-hidden");
+
+await check("console: the official lifts the hide (no note needed); 王秀英's listing shows no reason any more", async () => {
+  await market.getByRole("menuitem", { name: /集市货品/ }).click();
+  const row = market.getByRole("row").filter({ hasText: SOLD[1].title });
+  await row.getByRole("button", { name: "取消隐藏" }).click();
+  const dialog = market.getByRole("dialog", { name: new RegExp(SOLD[1].title) });
+  const unhidden = mkt(market, "UnhideListing");
+  await dialog.getByRole("button", { name: "取消隐藏" }).click();
+  const answer = await grpc(await unhidden);
+  assert(answer.status === 0, `UnhideListing answered ${answer.status} ${answer.message}`);
+  await dialog.waitFor({ state: "hidden" });
+  await phone.reload();
+  const card = phone.getByRole("list", { name: "我卖的货" }).getByRole("listitem").filter({ hasText: SOLD[1].title });
+  await card.getByRole("button", { name: "暂停" }).waitFor();
+  assert((await card.getByText("已被村干部隐藏").count()) === 0, "the reason is still shown");
+});
+await marketContext.close();
+current = phone;
 
 await check("farmer: the market in English", async () => {
   await phone.getByRole("button", { name: "English" }).click();

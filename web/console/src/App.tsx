@@ -89,7 +89,7 @@ const router = createBrowserRouter(
           path: "governance/request-types",
           lazy: async () => ({ Component: (await import("./governance/requests/screens")).TypesPage }),
         },
-        // The market (listings to hide, orders): a chunk of its own.
+        // The market (listings to hide, orders, the price reference): a chunk of its own.
         {
           path: "market/listings",
           lazy: async () => ({ Component: (await import("./market/screens")).ListingsPage }),
@@ -97,6 +97,10 @@ const router = createBrowserRouter(
         {
           path: "market/orders",
           lazy: async () => ({ Component: (await import("./market/screens")).OrdersPage }),
+        },
+        {
+          path: "market/prices",
+          lazy: async () => ({ Component: (await import("./market/screens")).PricesPage }),
         },
         {
           path: "governance/audit",

@@ -1,7 +1,7 @@
 import { FulfilmentMethod, ListingStatus } from "@terrace/api/gen/terrace/market/v1/listings_pb";
 import { OrderStatus } from "@terrace/api/gen/terrace/market/v1/orders_pb";
 import { describe, expect, it } from "vitest";
-import { buyerActions, canBuy, canSell, groupCategories, highlightParts, listingActions, priceBucket, sellerActions } from "./market";
+import { buyerActions, canBuy, categoryChips, pickCategory, canSell, groupCategories, highlightParts, listingActions, pressIds, priceBucket, sellerActions } from "./market";
 
 describe("the market on the phone", () => {
   it("farmers sell; buyers and farmers buy", () => {
@@ -52,5 +52,52 @@ describe("the market on the phone", () => {
     expect(priceBucket("-500")).toEqual({ min: undefined, max: 500n });
     expect(priceBucket("2000-")).toEqual({ min: 2000n, max: undefined });
     expect(priceBucket("x")).toBeUndefined();
+  });
+});
+
+describe("request ids of repeated presses", () => {
+  const transient = (err: unknown) => err === "network";
+  const counter = () => {
+    let n = 0;
+    return () => `id-${++n}`;
+  };
+
+  it("keeps one id per action and thing until the press is answered", () => {
+    const ids = pressIds(counter(), transient);
+    const first = ids.idFor("order-1", "accept");
+    expect(ids.idFor("order-1", "accept")).toBe(first);
+    expect(ids.idFor("order-1", "decline")).not.toBe(first);
+    expect(ids.idFor("order-2", "accept")).not.toBe(first);
+    ids.settle("order-1", "accept");
+    expect(ids.idFor("order-1", "accept")).not.toBe(first);
+  });
+
+  it("keeps the id after a lost answer, and forgets it after a definite refusal", () => {
+    const ids = pressIds(counter(), transient);
+    const first = ids.idFor("listing-1", "pause");
+    ids.settle("listing-1", "pause", "network");
+    expect(ids.idFor("listing-1", "pause")).toBe(first);
+    ids.settle("listing-1", "pause", "FAILED_PRECONDITION");
+    expect(ids.idFor("listing-1", "pause")).not.toBe(first);
+  });
+});
+
+describe("the category facet", () => {
+  const parents: Record<string, string> = { "fruit.apple": "fruit", "fruit.pear": "fruit", fruit: "" };
+  const parentOf = (id: string) => parents[id];
+
+  it("narrows a chosen group to a kind, lets a pressed chip go, and keeps other choices", () => {
+    expect(pickCategory([], "fruit", parentOf)).toEqual(["fruit"]);
+    expect(pickCategory(["fruit"], "fruit.apple", parentOf)).toEqual(["fruit.apple"]);
+    expect(pickCategory(["fruit.apple"], "fruit.pear", parentOf)).toEqual(["fruit.apple", "fruit.pear"]);
+    expect(pickCategory(["fruit.apple", "fruit.pear"], "fruit.apple", parentOf)).toEqual(["fruit.pear"]);
+    expect(pickCategory(["tea"], "fruit", parentOf)).toEqual(["tea", "fruit"]);
+  });
+
+  it("keeps a chosen category on screen when the server counts the level below it", () => {
+    const buckets = [{ value: "fruit.apple", count: 2n }, { value: "fruit.pear", count: 1n }];
+    expect(categoryChips(buckets, ["fruit"]).map((c) => c.value)).toEqual(["fruit", "fruit.apple", "fruit.pear"]);
+    expect(categoryChips(buckets, ["fruit.apple"]).map((c) => c.value)).toEqual(["fruit.apple", "fruit.pear"]);
+    expect(categoryChips(buckets, [])).toEqual(buckets);
   });
 });

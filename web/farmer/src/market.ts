@@ -97,3 +97,50 @@ export function priceBucket(value: string): { min?: bigint; max?: bigint } | und
   if (!match) return undefined;
   return { min: match[1] ? BigInt(match[1]) : undefined, max: match[2] ? BigInt(match[2]) : undefined };
 }
+
+/**
+ * Request ids for buttons that may be pressed again after a lost answer (accept, pause…): the
+ * same id for the same action on the same thing until the server answered it, so the repeated
+ * press is the same request (answered again as it was) rather than a second one (told the order
+ * is already accepted). A definite refusal forgets the id too: the next press is a new attempt.
+ */
+export function pressIds(make: () => string, transient: (err: unknown) => boolean) {
+  const ids = new Map<string, string>();
+  return {
+    /** The id for pressing `action` on `thing`. */
+    idFor(thing: string, action: string): string {
+      const key = `${thing}:${action}`;
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = make();
+        ids.set(key, id);
+      }
+      return id;
+    },
+    /** The press was answered (`err` undefined) or failed: keep the id only for a transient failure. */
+    settle(thing: string, action: string, err?: unknown) {
+      if (err === undefined || !transient(err)) ids.delete(`${thing}:${action}`);
+    },
+  };
+}
+
+/**
+ * The categories searched after pressing `id`'s chip: pressed again, it is let go; a kind of
+ * produce pressed under a chosen group (苹果 under 水果) narrows it, replacing the group (kept
+ * both, the search would still find every fruit).
+ */
+export function pickCategory(chosen: string[], id: string, parentOf: (id: string) => string | undefined): string[] {
+  if (chosen.includes(id)) return chosen.filter((c) => c !== id);
+  const parent = parentOf(id);
+  return [...chosen.filter((c) => c !== parent), id];
+}
+
+/**
+ * The chips of the category facet: the server's buckets (it counts one level below what is
+ * chosen: the kinds once a group is chosen), and before them each chosen category it no longer
+ * counts, so that what narrows the search stays on screen and can be let go.
+ */
+export function categoryChips<B extends { value: string }>(buckets: B[], chosen: string[]): (B | { value: string; chosenOnly: true })[] {
+  const missing = chosen.filter((id) => !buckets.some((b) => b.value === id)).map((value) => ({ value, chosenOnly: true as const }));
+  return [...missing, ...buckets];
+}

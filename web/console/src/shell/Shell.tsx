@@ -12,6 +12,7 @@ import {
   SafetyOutlined,
   ShopOutlined,
   ShoppingCartOutlined,
+  LineChartOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
   SolutionOutlined,
@@ -81,9 +82,9 @@ const REQUEST_PATHS: Record<RequestScreen, string[]> = {
   types: ["/governance/request-types"],
 };
 
-/** The market's screens for officials of an area: its listings (hide, unhide) and its orders. */
-const MARKET_PATHS: Record<string, string> = { marketListings: "/market/listings", marketOrders: "/market/orders" };
-const MARKET_ICONS: Record<string, React.ReactNode> = { marketListings: <ShopOutlined />, marketOrders: <ShoppingCartOutlined /> };
+/** The market's screens for officials of an area: its listings (hide, unhide), its orders and the price reference. */
+const MARKET_PATHS: Record<string, string> = { marketListings: "/market/listings", marketOrders: "/market/orders", marketPrices: "/market/prices" };
+const MARKET_ICONS: Record<string, React.ReactNode> = { marketListings: <ShopOutlined />, marketOrders: <ShoppingCartOutlined />, marketPrices: <LineChartOutlined /> };
 
 function requestScreenAt(pathname: string, screens: RequestScreen[]): RequestScreen | undefined {
   let best: [RequestScreen, number] | undefined;
@@ -247,7 +248,7 @@ function Shell() {
             key: "market",
             type: "group" as const,
             label: t("shell.marketGroup"),
-            children: (["marketListings", "marketOrders"] as const).map((key) => ({ key, icon: MARKET_ICONS[key], label: t(`shell.${key}`) })),
+            children: (["marketListings", "marketOrders", "marketPrices"] as const).map((key) => ({ key, icon: MARKET_ICONS[key], label: t(`shell.${key}`) })),
           },
         ]
       : []),

@@ -25,7 +25,7 @@ import { errorMessage, explainError } from "../errors";
 import { useFormat } from "../format";
 import { useOnline } from "../hooks/useOnline";
 import { useOutbox } from "../hooks/useOutbox";
-import { buyerActions, canBuy, canSell, categoryName, groupCategories, highlightParts, listingActions, priceBucket, sellerActions } from "../market";
+import { buyerActions, canBuy, canSell, categoryChips, categoryName, groupCategories, highlightParts, listingActions, pickCategory, pressIds, priceBucket, sellerActions } from "../market";
 import { base64, isTransient, type OutboxItem } from "../outbox";
 import { compressPhoto, myVillage } from "../requests";
 import { listingSender, market, type ListingDraft } from "../senders";
@@ -204,8 +204,11 @@ export function BuyPage() {
   const facet = (name: string) => facets.find((f) => f.field === name)?.buckets ?? [];
   const chosen = (name: string, value: string) =>
     name === "category" ? filters.categories.includes(value) : name === "area" ? filters.areas.includes(value) : filters.price === value;
+  const parentOf = (id: string) => categories.find((c) => c.id === id)?.parentId;
   const pick = (name: string, value: string) =>
-    name === "category" ? toggle("categories", value) : name === "area" ? toggle("areas", value) : setFilters((f) => ({ ...f, price: f.price === value ? undefined : value }));
+    name === "category"
+      ? setFilters((f) => ({ ...f, categories: pickCategory(f.categories, value, parentOf) }))
+      : name === "area" ? toggle("areas", value) : setFilters((f) => ({ ...f, price: f.price === value ? undefined : value }));
   const priceLabel = (value: string) => {
     const range = priceBucket(value);
     const yuan = (fen: bigint) => format.money({ amountMinor: fen, currencyCode: "CNY" } as Money);
@@ -236,18 +239,21 @@ export function BuyPage() {
           {t("market.search")}
         </Button>
       </form>
-      {(["category", "area", "price"] as const).map((name) =>
-        facet(name).length > 0 ? (
+      {(["category", "area", "price"] as const).map((name) => {
+        const chips = name === "category" ? categoryChips(facet(name), filters.categories) : facet(name);
+        return chips.length > 0 ? (
           <fieldset key={name} className="facet">
             <legend>{t(`market.facet.${name}`)}</legend>
-            {facet(name).map((b) => (
+            {chips.map((b) => (
               <button key={b.value} type="button" className={chosen(name, b.value) ? "chip on" : "chip"} aria-pressed={chosen(name, b.value)} onClick={() => pick(name, b.value)}>
-                {name === "price" ? priceLabel(b.value) : b.label || b.value} ({b.count.toString()})
+                {"chosenOnly" in b
+                  ? categoryName(categories.find((c) => c.id === b.value), i18n.language) || b.value
+                  : `${name === "price" ? priceLabel(b.value) : b.label || b.value} (${b.count.toString()})`}
               </button>
             ))}
           </fieldset>
-        ) : null,
-      )}
+        ) : null;
+      })}
       <Problem text={problem} />
       {results === undefined && !problem ? (
         <Loading />
@@ -491,18 +497,24 @@ function OrderCard({ order, children }: { order: Order; children?: ReactNode }) 
   );
 }
 
-/** Runs one order action under its own request id; the list reloads after it. */
+/**
+ * Runs one order action; the list reloads after it. A press repeated after a lost answer goes
+ * under the same request id (`pressIds`), so the server answers it as the first time.
+ */
 function useOrderAction(reload: () => void) {
   const { t } = useTranslation();
   const [busy, setBusy] = useState<string>();
   const [problem, setProblem] = useState<string>();
-  const run = async (orderId: string, what: (requestId: string) => Promise<unknown>) => {
+  const [ids] = useState(() => pressIds(newRequestId, isTransient));
+  const run = async (orderId: string, action: string, what: (requestId: string) => Promise<unknown>) => {
     setBusy(orderId);
     setProblem(undefined);
     try {
-      await what(newRequestId());
+      await what(ids.idFor(orderId, action));
+      ids.settle(orderId, action);
       reload();
     } catch (err) {
+      ids.settle(orderId, action, err);
       setProblem(errorMessage(t, err));
     } finally {
       setBusy(undefined);
@@ -558,10 +570,10 @@ export function MyOrdersPage() {
                       label={t("market.cancelOrder")}
                       min={1}
                       busy={action.busy === o.id}
-                      onSend={(reason) => void action.run(o.id, (requestId) => market.cancelOrder({ requestId, orderId: o.id, reason }))}
+                      onSend={(reason) => void action.run(o.id, a, (requestId) => market.cancelOrder({ requestId, orderId: o.id, reason }))}
                     />
                   ) : (
-                    <Button key={a} color="primary" loading={action.busy === o.id} onClick={() => void action.run(o.id, (requestId) => market.completeOrder({ requestId, orderId: o.id }))}>
+                    <Button key={a} color="primary" loading={action.busy === o.id} onClick={() => void action.run(o.id, a, (requestId) => market.completeOrder({ requestId, orderId: o.id }))}>
                       {t("market.complete")}
                     </Button>
                   ),
@@ -615,10 +627,10 @@ export function IncomingOrdersPage() {
                       label={t("market.decline")}
                       min={1}
                       busy={action.busy === o.id}
-                      onSend={(reason) => void action.run(o.id, (requestId) => market.declineOrder({ requestId, orderId: o.id, reason }))}
+                      onSend={(reason) => void action.run(o.id, a, (requestId) => market.declineOrder({ requestId, orderId: o.id, reason }))}
                     />
                   ) : (
-                    <Button key={a} color={a === "noShow" ? "default" : "primary"} loading={action.busy === o.id} onClick={() => void action.run(o.id, call(o, a))}>
+                    <Button key={a} color={a === "noShow" ? "default" : "primary"} loading={action.busy === o.id} onClick={() => void action.run(o.id, a, call(o, a))}>
                       {label[a]}
                     </Button>
                   ),
@@ -676,16 +688,20 @@ export function MyListingsPage() {
     return () => abort.abort();
   }, [generation, sentCount, t]);
 
+  // A press repeated after a lost answer goes under the same request id.
+  const [ids] = useState(() => pressIds(newRequestId, isTransient));
   const act = async (l: Listing, a: "publish" | "pause" | "close") => {
     setBusy(l.id);
     setProblem(undefined);
     try {
-      const requestId = newRequestId();
+      const requestId = ids.idFor(l.id, a);
       if (a === "publish") await market.publishListing({ requestId, listingId: l.id });
       else if (a === "pause") await market.pauseListing({ requestId, listingId: l.id });
       else await market.closeListing({ requestId, listingId: l.id });
+      ids.settle(l.id, a);
       setGeneration((n) => n + 1);
     } catch (err) {
+      ids.settle(l.id, a, err);
       setProblem(errorMessage(t, err));
     } finally {
       setBusy(undefined);
