@@ -135,7 +135,7 @@ pub(crate) async fn run(settings: &Settings, command: MarketCommand) -> anyhow::
                 set_at: terrace_platform::Clock::system().now(),
                 set_by: source.trim().to_owned(),
             };
-            rates::set(&db, &rate).await?;
+            rates::set_by_operator(&db, "terrace/market", &rate).await?;
             println!(
                 "1 {} = {} CNY (indicative prices use it from now on)",
                 rate.currency,

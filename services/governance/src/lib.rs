@@ -176,6 +176,9 @@ impl Service for Governance {
         let records = audit::identity::consumer(ctx);
         records.ensure().await?;
         ctx.tasks.spawn(records.run(ctx.shutdown.clone()));
+        let market_records = audit::market::consumer(ctx);
+        market_records.ensure().await?;
+        ctx.tasks.spawn(market_records.run(ctx.shutdown.clone()));
         let people = people::consumer(ctx);
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));

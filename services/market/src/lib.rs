@@ -7,6 +7,8 @@
 //! # Layout
 //!
 //! - [`admin`]: the command line's operations (resnapshot, reindex, search).
+//! - [`audit`]: the actions governance's audit log records (officials' hides, helpers' and
+//!   operators' actions), published in the action's transaction.
 //! - [`config`]: the service's own settings (`[services.market]`).
 //! - [`demo`]: the demonstration farmer's produce for `terrace dev --demo`.
 //! - [`categories`]: the seeded produce taxonomy (in code) and its pictures.
@@ -29,6 +31,7 @@
 //! - `main.rs`: the `terrace-market` binary, the same as `terrace serve --service market`.
 
 pub mod admin;
+pub mod audit;
 pub mod categories;
 pub mod config;
 pub mod demo;

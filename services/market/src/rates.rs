@@ -6,11 +6,15 @@
 //! conversions are exact integer arithmetic rounded half-even to the currency's minor unit.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, FromQueryResult, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, FromQueryResult, Statement, TransactionTrait as _,
+};
+use terrace_platform::auth::Caller;
 use terrace_platform::validate::to_timestamp;
 use terrace_proto::common::v1 as common;
 use terrace_proto::market::v1 as pb;
 
+use crate::audit::{self, Audited};
 use crate::units;
 
 /// The rates' table.
@@ -90,6 +94,36 @@ pub async fn set<C: ConnectionTrait>(conn: &C, rate: &Rate) -> Result<(), DbErr>
     ))
     .await?;
     Ok(())
+}
+
+/// Sets a rate as the operator at the command line (`terrace market rates set`): the rate and its
+/// record for governance's audit log (`exchange_rate.set`, the stated source as the operator's
+/// reason, the rate before) in one transaction. `source` is the market's event source.
+pub async fn set_by_operator(
+    db: &DatabaseConnection,
+    source: &str,
+    rate: &Rate,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    let before = all(&txn)
+        .await?
+        .into_iter()
+        .find(|kept| kept.currency == rate.currency);
+    set(&txn, rate).await?;
+    let operator = Caller::operator(rate.set_by.clone());
+    let details = serde_json::json!({
+        "cny_per_unit": rate.decimal(),
+        "before": before.as_ref().map(Rate::decimal),
+    });
+    let what = Audited {
+        action: "exchange_rate.set",
+        target_type: "exchange_rate",
+        target_id: rate.currency.clone(),
+        area: None,
+        details,
+    };
+    audit::record(&txn, source, &operator, what, rate.set_at).await?;
+    txn.commit().await
 }
 
 /// Every rate, by currency.

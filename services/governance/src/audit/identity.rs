@@ -9,8 +9,6 @@
 //! added as `identity_record_id`. Exactly once: the platform's runner records the event id in the
 //! inbox in the same transaction as the appends, so a redelivery appends nothing.
 
-use std::collections::BTreeMap;
-
 use chrono::DateTime;
 use sea_orm::DatabaseTransaction;
 use terrace_platform::auth::AdminScope;
@@ -19,7 +17,7 @@ use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerEr
 use terrace_platform::service::ServiceContext;
 use terrace_proto::identity::v1 as identity;
 
-use super::{Written, chain_of, write};
+use super::{Record, append_to_counties};
 
 /// The durable consumer's name.
 pub const CONSUMER: &str = "governance-audit-identity";
@@ -65,40 +63,16 @@ impl Handler for IdentityRecords {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| reject("an invalid area"))?;
         let details = with_record_id(&record.details_json, &record.id);
-        // Chains in code order, so that two transactions appending to the same chains lock
-        // their heads in the same order.
-        let mut chains: BTreeMap<String, (AdminScope, Vec<AdminScope>)> = BTreeMap::new();
-        for area in areas {
-            let chain = chain_of(&area);
-            chains
-                .entry(chain.as_str().to_owned())
-                .or_insert_with(|| (chain, Vec::new()))
-                .1
-                .push(area);
-        }
-        if chains.is_empty() {
-            chains.insert(String::new(), (AdminScope::country(), Vec::new()));
-        }
-        for (chain, areas) in chains.values() {
-            let area = match areas.as_slice() {
-                [only] => only,
-                _ => chain,
-            };
-            write(
-                txn,
-                Written {
-                    actor: &actor,
-                    action: &record.action,
-                    target_type: &record.target_type,
-                    target_id: &record.target_id,
-                    area,
-                    details_json: &details,
-                },
-                at,
-            )
+        let written = Record {
+            actor: &actor,
+            action: &record.action,
+            target_type: &record.target_type,
+            target_id: &record.target_id,
+            details_json: &details,
+        };
+        append_to_counties(txn, &written, areas, at)
             .await
             .map_err(|error| HandlerError::Retry(error.into()))?;
-        }
         Ok(())
     }
 }

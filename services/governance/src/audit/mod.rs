@@ -1,7 +1,8 @@
 //! The tamper-evident audit log: [`append`] (every mutating action of an official, an agency or
 //! an operator, in the transaction that does it), identity's audit records joining it
 //! ([`identity`]), `ListAuditEntries` ([`Audit::list`]) and the verification of a chain
-//! ([`chain::verify`], [`verify_stored`], `terrace governance verify-audit`).
+//! ([`chain::verify`], [`verify_stored`], `terrace governance verify-audit`); market's audited
+//! actions join it too ([`market`]).
 //!
 //! **Chains.** One hash chain per county, so that appends in different counties never wait for
 //! each other: an entry's chain is the county of its area (the first six digits, [`chain_of`]);
@@ -21,10 +22,11 @@
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns the request into a
 //! query, this module applies it over a [`Caller`], [`store`] holds the SQL, and `grpc.rs`
 //! answers; [`chain`] is the hashing and verification, [`identity`] the consumer of identity's
-//! records.
+//! records, [`market`] the consumer of market's.
 
 pub mod chain;
 pub mod identity;
+pub mod market;
 pub mod parse;
 pub mod store;
 
@@ -148,6 +150,62 @@ struct Written<'a> {
     target_id: &'a str,
     area: &'a AdminScope,
     details_json: &'a str,
+}
+
+/// A record another service made of an action (identity's audit records, market's audited
+/// actions), to be appended as it came.
+pub(crate) struct Record<'a> {
+    pub actor: &'a common::Actor,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub details_json: &'a str,
+}
+
+/// Appends another service's `record` to the chain of each county among `areas`, once per
+/// county (with the area itself when it is that county's only one, else the county), or to the
+/// country's chain when there is none, keeping the record's time `at` and actor. Chains are
+/// locked in code order, so that two transactions appending to the same chains take their heads
+/// in the same order.
+pub(crate) async fn append_to_counties<C: ConnectionTrait>(
+    conn: &C,
+    record: &Record<'_>,
+    areas: Vec<AdminScope>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let mut chains: std::collections::BTreeMap<String, (AdminScope, Vec<AdminScope>)> =
+        std::collections::BTreeMap::new();
+    for area in areas {
+        let chain = chain_of(&area);
+        chains
+            .entry(chain.as_str().to_owned())
+            .or_insert_with(|| (chain, Vec::new()))
+            .1
+            .push(area);
+    }
+    if chains.is_empty() {
+        chains.insert(String::new(), (AdminScope::country(), Vec::new()));
+    }
+    for (chain, areas) in chains.values() {
+        let area = match areas.as_slice() {
+            [only] => only,
+            _ => chain,
+        };
+        write(
+            conn,
+            Written {
+                actor: record.actor,
+                action: record.action,
+                target_type: record.target_type,
+                target_id: record.target_id,
+                area,
+                details_json: record.details_json,
+            },
+            at,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Appends `entry` to the chain of its area: locks the head, hashes, writes, moves the head.

@@ -43,6 +43,7 @@ use self::parse::{
     CreateListing, HideChange, ListListings, ListingCursor, Move, Offer, Transition, UpdateListing,
     Whose,
 };
+use crate::audit::{self, Audited};
 use crate::entity::listings::{ListingStatus, Model as ListingRow};
 use crate::units;
 
@@ -200,7 +201,7 @@ impl Listings {
     ) -> Result<Option<pb::CreateListingResponse>> {
         // No photos to look up: a new listing has none.
         let listing = one(named(&self.db, std::slice::from_ref(row), HashMap::new()).await?)?;
-        let events = [
+        let mut events = vec![
             Envelope::snapshot(&self.source, &listing, &listing.id),
             Envelope::new(
                 &self.source,
@@ -210,6 +211,16 @@ impl Listings {
                 },
             ),
         ];
+        if audit::acts_for_others(caller) {
+            let village = village_of(row)?;
+            let details = serde_json::json!({ "status": status_proto(row.status).as_str_name() });
+            events.push(audit::envelope(
+                &self.source,
+                caller,
+                audited("listing.created", &listing, &village, details),
+                now,
+            ));
+        }
         let conditions = [Condition::Absent {
             table: "listings",
             equal: vec![
@@ -267,6 +278,15 @@ impl Listings {
                     listing: Some(unsigned.clone()),
                     actor: Some(caller.actor()),
                 },
+            )
+            .await?;
+            let village = village_of(&row)?;
+            audit::record_if_for_others(
+                txn,
+                &self.source,
+                caller,
+                || audited("listing.created", &listing, &village, serde_json::json!({ "status": status_proto(row.status).as_str_name() })),
+                now,
             )
             .await?;
             tracing::info!(listing_id = %row.id, village = %row.village_code, status = ?row.status, "listing created");
@@ -402,6 +422,22 @@ impl Listings {
                 let listing = self.to_proto(txn, &row).await?;
                 self.announce_update(txn, caller, &listing, &command.paths, from)
                     .await?;
+                let village = village_of(&row)?;
+                audit::record_if_for_others(
+                    txn,
+                    &self.source,
+                    caller,
+                    || {
+                        audited(
+                            "listing.updated",
+                            &listing,
+                            &village,
+                            serde_json::json!({ "changed_fields": command.paths }),
+                        )
+                    },
+                    now,
+                )
+                .await?;
                 Ok(pb::UpdateListingResponse {
                     listing: Some(listing),
                 })
@@ -472,6 +508,16 @@ impl Listings {
             let row = store::save(txn, row).await?;
             let listing = self.to_proto(txn, &row).await?;
             self.announce_status(txn, Some(caller), &listing, from).await?;
+            let village = village_of(&row)?;
+            let details = serde_json::json!({ "from": status_proto(from).as_str_name(), "to": status_proto(row.status).as_str_name() });
+            audit::record_if_for_others(
+                txn,
+                &self.source,
+                caller,
+                || audited("listing.status_changed", &listing, &village, details),
+                now,
+            )
+            .await?;
             tracing::info!(listing_id = %row.id, ?from, to = ?row.status, "listing status changed");
             Ok(listing)
         })
@@ -525,6 +571,7 @@ impl Listings {
                         unknown()
                     });
                 }
+                let lifted_reason = row.hidden_reason.clone();
                 match (&command.reason, row.hidden) {
                     (Some(_), true) => {
                         return Err(Error::failed_precondition(
@@ -575,6 +622,26 @@ impl Listings {
                     )
                     .await?;
                 }
+                // An official's judgement on a farmer's listing: always audited.
+                let (action, details) = if row.hidden {
+                    (
+                        "listing.hidden",
+                        serde_json::json!({ "reason": row.hidden_reason }),
+                    )
+                } else {
+                    (
+                        "listing.unhidden",
+                        serde_json::json!({ "lifted_reason": lifted_reason }),
+                    )
+                };
+                audit::record(
+                    txn,
+                    &self.source,
+                    caller,
+                    audited(action, &listing, &village, details),
+                    now,
+                )
+                .await?;
                 tracing::info!(listing_id = %row.id, hidden = row.hidden, "listing hide changed");
                 Ok(listing)
             },
@@ -703,6 +770,22 @@ async fn named<C: ConnectionTrait>(
             ..to_proto(row, photos.remove(&row.id).unwrap_or_default())
         })
         .collect())
+}
+
+/// `action` on `listing` as governance's audit log records it (when it records it).
+fn audited<'a>(
+    action: &'a str,
+    listing: &pb::Listing,
+    area: &'a AdminScope,
+    details: serde_json::Value,
+) -> Audited<'a> {
+    Audited {
+        action,
+        target_type: "listing",
+        target_id: listing.id.clone(),
+        area: Some(area),
+        details,
+    }
 }
 
 /// The one listing of a list made from one row.

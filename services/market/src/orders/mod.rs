@@ -41,6 +41,7 @@ use uuid::Uuid;
 
 use self::parse::{ListOrders, OrderCursor, OrderStep, PlaceOrder, Side, Step};
 use self::store::{Reservation, Settle};
+use crate::audit::{self, Audited};
 use crate::entity::listings::{ListingStatus, Model as ListingRow};
 use crate::entity::orders::{Column, Model as OrderRow, OrderStatus};
 use crate::listings::{self, Listings};
@@ -189,6 +190,8 @@ impl Orders {
                 &pb::OrderPlaced { order: Some(order.clone()), listing_available: Some(available), actor: Some(caller.actor()) },
             )
             .await?;
+            let village = AdminScope::parse(&row.village_code).map_err(Error::internal)?;
+            audit::record_if_for_others(txn, &self.source, caller, || audited("order.placed", &order, &village), now).await?;
             tracing::info!(order_id = %row.id, listing_id = %row.listing_id, quantity_milli = row.quantity_milli, "order placed");
             Ok(pb::PlaceOrderResponse { order: Some(order) })
         })
@@ -362,7 +365,17 @@ impl Orders {
                 check_step(&row, command.step, is_buyer, is_seller, now)?;
                 self.apply(txn, caller, &mut row, command.step, &command.note, now)
                     .await?;
-                self.to_proto(txn, &row, user).await
+                let order = self.to_proto(txn, &row, user).await?;
+                let village = AdminScope::parse(&row.village_code).map_err(Error::internal)?;
+                audit::record_if_for_others(
+                    txn,
+                    &self.source,
+                    caller,
+                    || audited(command.step.audit_action(), &order, &village),
+                    now,
+                )
+                .await?;
+                Ok(order)
             },
         )
         .await
@@ -814,5 +827,19 @@ pub fn to_proto(row: &OrderRow, counterpart: Option<pb::OrderContact>) -> pb::Or
         village_code: row.village_code.clone(),
         village_name: String::new(),
         counterpart,
+    }
+}
+
+/// `action` on `order` as governance's audit log records it (when it records it).
+fn audited<'a>(action: &'a str, order: &pb::Order, village: &'a AdminScope) -> Audited<'a> {
+    Audited {
+        action,
+        target_type: "order",
+        target_id: order.id.clone(),
+        area: Some(village),
+        details: serde_json::json!({
+            "status": pb::OrderStatus::try_from(order.status).unwrap_or_default().as_str_name(),
+            "reference": order.reference,
+        }),
     }
 }

@@ -143,6 +143,20 @@ impl Step {
         }
     }
 
+    /// The step as an audit log's action (`<entity>.<verb>`).
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Step::Accept => "order.accepted",
+            Step::Decline => "order.declined",
+            Step::Cancel => "order.cancelled",
+            Step::Ship => "order.shipped",
+            Step::PickUp => "order.picked_up",
+            Step::NoShow => "order.no_show",
+            Step::Complete => "order.completed",
+            Step::Expire => "order.expired",
+        }
+    }
+
     /// The status the step enters.
     pub fn target(self) -> OrderStatus {
         match self {
