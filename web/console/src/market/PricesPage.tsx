@@ -105,7 +105,7 @@ export default function PricesPage() {
       key: "area",
       render: (_, row) =>
         widened(area, row.reference.area) ? (
-          <Typography.Text type="warning">
+          <Typography.Text type="secondary">
             {t("market.widenedTo")} <AreaName area={row.reference.area} short />
           </Typography.Text>
         ) : (
