@@ -1,21 +1,69 @@
-//! The handlers of `terrace.notify.v1.NotifyService`.
+//! The handlers of `terrace.notify.v1.NotifyService`: each parses its request, applies it and
+//! answers, about ten lines an RPC.
 
+use terrace_platform::auth::Caller;
 use terrace_platform::service::ServiceContext;
+use terrace_proto::notify::v1 as pb;
 use terrace_proto::notify::v1::notify_service_server::NotifyService;
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
 
-/// Handlers share the service context: the database, the bus and the token verifier.
+use crate::NotifyState;
+use crate::inbox::watch::Watchers;
+use crate::inbox::{self, Inbox};
+
+/// Handlers share the service context, the inbox and this replica's streams.
 #[derive(Debug)]
 pub struct NotifyGrpc {
-    #[allow(dead_code)] // Read by the handlers that land with the notify issue.
     ctx: ServiceContext,
+    inbox: Inbox,
+    watchers: Watchers,
 }
 
 impl NotifyGrpc {
-    pub fn new(ctx: ServiceContext) -> Self {
-        Self { ctx }
+    pub fn new(ctx: ServiceContext, state: &NotifyState) -> Self {
+        Self {
+            inbox: Inbox::new(ctx.db.clone(), ctx.clock.clone()),
+            watchers: state.watchers.clone(),
+            ctx,
+        }
     }
 }
 
-// Every method keeps tonic's generated default (`UNIMPLEMENTED`) until its issue lands.
+// Methods not written here keep tonic's generated default (`UNIMPLEMENTED`) until they land.
 #[tonic::async_trait]
-impl NotifyService for NotifyGrpc {}
+impl NotifyService for NotifyGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn list_inbox(
+        &self,
+        request: Request<pb::ListInboxRequest>,
+    ) -> Result<Response<pb::ListInboxResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = inbox::parse::ListInbox::parse(request.get_ref())?;
+        Ok(Response::new(self.inbox.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn mark_read(
+        &self,
+        request: Request<pb::MarkReadRequest>,
+    ) -> Result<Response<pb::MarkReadResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = inbox::parse::MarkRead::parse(request.get_ref())?;
+        Ok(Response::new(self.inbox.mark_read(&caller, command).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_inbox(
+        &self,
+        request: Request<pb::WatchInboxRequest>,
+    ) -> Result<Response<BoxStream<pb::WatchInboxResponse>>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = inbox::parse::WatchInbox::parse(request.get_ref())?;
+        let stream = self
+            .watchers
+            .watch(&self.inbox, &caller, command, self.ctx.shutdown.clone())
+            .await?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

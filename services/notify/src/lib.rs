@@ -1,15 +1,18 @@
 //! The notify service: events to people: the in-app inbox, SMS, email and webhooks, with templates, preferences, quiet hours and broadcasts.
 //!
-//! The contracts are in `proto/terrace/notify/v1`; the behaviour lands with the service's own issue,
-//! and until then every RPC answers `UNIMPLEMENTED` (tonic's generated default). What exists now is
-//! the frame every service shares: registration with the platform's gRPC server, the database with
-//! the platform's outbox and inbox tables, and a binary of its own.
+//! The contracts are in `proto/terrace/notify/v1`. Built so far (issue 12, part by part): the
+//! in-app inbox (`ListInbox`, `MarkRead`, live `WatchInbox`), notify's projection of people, and
+//! the rules that tell buyers and sellers of their orders. The other RPCs answer `UNIMPLEMENTED`
+//! (tonic's generated default) until their part lands.
 //!
 //! # Layout
 //!
-//! - [`templates`]: versioned message templates per locale (empty until built).
+//! - [`templates`]: message templates per locale; for now the platform's own texts
+//!   ([`templates::defaults`], MiniJinja).
 //! - [`preferences`]: each person's channels, quiet hours and subscriptions (empty until built).
-//! - [`inbox`]: the in-app inbox (empty until built).
+//! - [`inbox`]: the in-app inbox: its RPCs, exactly-once writes, live streams woken through
+//!   PostgreSQL's `pg_notify` on every replica.
+//! - [`rules`]: which events become notifications, for whom, saying what (market's orders).
 //! - [`deliveries`]: deliveries on every channel and their receipts (empty until built).
 //! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
 //! - [`webhooks`]: signed webhooks to agencies (empty until built).
@@ -23,6 +26,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod migration;
 pub mod preferences;
+pub mod rules;
 pub mod templates;
 pub mod webhooks;
 
@@ -36,21 +40,47 @@ use terrace_proto::notify::v1::notify_service_server::NotifyServiceServer;
 #[derive(Debug)]
 pub struct Notify;
 
+/// What the handlers and the background tasks share: this replica's inbox streams.
+#[derive(Debug, Default)]
+pub struct NotifyState {
+    pub watchers: inbox::watch::Watchers,
+}
+
+/// The durable consumer keeping the people notify knows (names and phones), from identity.
+pub const PEOPLE_CONSUMER: &str = "notify-people";
+
 impl Service for Notify {
     const NAME: &'static str = "notify";
     type Migrator = migration::Migrator;
-    type State = ();
+    type State = NotifyState;
 
-    fn state(_ctx: &ServiceContext) -> anyhow::Result<()> {
-        Ok(())
+    fn state(_ctx: &ServiceContext) -> anyhow::Result<NotifyState> {
+        Ok(NotifyState::default())
     }
 
-    fn register(ctx: &ServiceContext, _state: &Arc<()>, server: &mut GrpcServer) {
+    fn register(ctx: &ServiceContext, state: &Arc<NotifyState>, server: &mut GrpcServer) {
         let limit = server.max_message_bytes();
         server.add_service(
-            NotifyServiceServer::new(grpc::NotifyGrpc::new(ctx.clone()))
+            NotifyServiceServer::new(grpc::NotifyGrpc::new(ctx.clone(), state))
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
+    }
+
+    async fn start(ctx: &ServiceContext, state: &Arc<NotifyState>) -> anyhow::Result<()> {
+        let pool = ctx.db.get_postgres_connection_pool().clone();
+        ctx.tasks
+            .spawn(state.watchers.clone().listen(pool, ctx.shutdown.clone()));
+        let people = terrace_platform::people::consumer(
+            ctx,
+            PEOPLE_CONSUMER,
+            terrace_platform::people::NothingElse,
+        );
+        people.ensure().await?;
+        ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
+        let orders = rules::market::consumer(ctx);
+        orders.ensure().await?;
+        ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
+        Ok(())
     }
 }

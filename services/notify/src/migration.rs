@@ -8,6 +8,9 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        terrace_platform::db::migrations()
+        let mut migrations = terrace_platform::db::migrations();
+        migrations.push(terrace_platform::people::MIGRATION.boxed());
+        migrations.push(crate::inbox::store::MIGRATION.boxed());
+        migrations
     }
 }

@@ -5,5 +5,6 @@
 //! into a command, this module applies it over a `Caller` (the rules), [`store`] holds the SQL,
 //! and `grpc.rs` answers. Identity's `grants` module is the example to follow.
 
+pub mod defaults;
 pub mod parse;
 pub mod store;

@@ -1,0 +1,12 @@
+//! Rules: which events become notifications, for whom, saying what. Each domain's rules are a
+//! consumer of the platform's runner (exactly once per event id, in one transaction with what
+//! they write) over the events notify cares about; recipients come from notify's own
+//! projections (people: names, phones), never another service's database.
+//!
+//! - [`market`]: orders — the farmer whose listing was ordered, the buyer told of each answer.
+//!
+//! The texts come from [`crate::templates::defaults`]; the words a text needs in the
+//! recipient's language (a quantity, a price) are made here by [`words`].
+
+pub mod market;
+pub mod words;

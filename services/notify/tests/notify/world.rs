@@ -1,0 +1,152 @@
+//! What every notify test starts from: market and notify over real gRPC, NATS and PostgreSQL,
+//! a clock set to a known morning, a farmer of 余村 selling apples and a buyer.
+
+use chrono::{DateTime, Utc};
+use terrace_market::Market;
+use terrace_notify::Notify;
+use terrace_platform::auth::Role;
+use terrace_platform::service::ServiceDef;
+use terrace_proto::common::v1 as common;
+use terrace_proto::market::v1 as market;
+use terrace_proto::market::v1::market_service_client::MarketServiceClient;
+use terrace_proto::notify::v1 as pb;
+use terrace_proto::notify::v1::notify_service_client::NotifyServiceClient;
+use terrace_testkit::TestApp;
+use terrace_testkit::rpc::request_id;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// 余村.
+pub const VILLAGE: &str = "330523108204";
+
+/// Monday 1 March 2027, 09:00 in China.
+pub fn monday_morning() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2027-03-01T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[allow(missing_debug_implementations)] // Holds the app, which is not Debug.
+pub struct World {
+    pub app: TestApp,
+    pub market: MarketServiceClient<Channel>,
+    pub notify: NotifyServiceClient<Channel>,
+}
+
+/// Someone with a token.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl World {
+    pub async fn new() -> Self {
+        let app = TestApp::spawn(&[ServiceDef::of::<Market>(), ServiceDef::of::<Notify>()]).await;
+        app.clock.set(monday_morning());
+        let channel = app.channel().await;
+        Self {
+            market: MarketServiceClient::new(channel.clone()),
+            notify: NotifyServiceClient::new(channel),
+            app,
+        }
+    }
+
+    pub fn person(&self, grants: &[(Role, &str)]) -> Person {
+        let id = Uuid::now_v7();
+        Person {
+            id,
+            token: self.app.token(&id.to_string(), grants),
+        }
+    }
+
+    /// A farmer of 余村 with 200 斤 of apples on sale.
+    pub async fn farmer_selling(&mut self) -> (Person, market::Listing) {
+        let farmer = self.person(&[(Role::Farmer, VILLAGE)]);
+        let listing = market::Listing {
+            category_id: "fruit.apple".to_owned(),
+            title: Some(common::LocalizedText {
+                translations: [("zh-CN".to_owned(), "红富士苹果".to_owned())].into(),
+            }),
+            stocked: Some(common::Quantity {
+                value_milli: 200_000,
+                unit: common::Unit::Jin as i32,
+            }),
+            unit_price: Some(common::Money {
+                amount_minor: 350,
+                currency_code: "CNY".to_owned(),
+            }),
+            fulfilment_methods: vec![market::FulfilmentMethod::Pickup as i32],
+            ..Default::default()
+        };
+        let request = market::CreateListingRequest {
+            request_id: request_id(),
+            listing: Some(listing),
+            publish: true,
+        };
+        let listing = self
+            .market
+            .create_listing(self.app.request(request, &farmer.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .listing
+            .unwrap();
+        (farmer, listing)
+    }
+
+    /// `buyer` orders `jin` 斤 of `listing`, for pickup.
+    pub async fn order(
+        &mut self,
+        buyer: &Person,
+        listing: &market::Listing,
+        jin: i64,
+    ) -> market::Order {
+        let request = market::PlaceOrderRequest {
+            request_id: request_id(),
+            order: Some(market::Order {
+                listing_id: listing.id.clone(),
+                quantity: Some(common::Quantity {
+                    value_milli: jin * 1000,
+                    unit: common::Unit::Jin as i32,
+                }),
+                fulfilment_method: market::FulfilmentMethod::Pickup as i32,
+                ..Default::default()
+            }),
+            expected_unit_price: None,
+        };
+        self.market
+            .place_order(self.app.request(request, &buyer.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
+    }
+
+    pub async fn list(&mut self, who: &Person) -> pb::ListInboxResponse {
+        self.notify
+            .list_inbox(
+                self.app
+                    .request(pb::ListInboxRequest::default(), &who.token),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    pub async fn watch(
+        &mut self,
+        who: &Person,
+        after: &str,
+    ) -> Result<tonic::Streaming<pb::WatchInboxResponse>, tonic::Status> {
+        let request = pb::WatchInboxRequest {
+            after_item_id: after.to_owned(),
+        };
+        Ok(self
+            .notify
+            .watch_inbox(self.app.request(request, &who.token))
+            .await?
+            .into_inner())
+    }
+}
