@@ -12,7 +12,8 @@
 //! - [`preferences`]: each person's channels, quiet hours and subscriptions (empty until built).
 //! - [`inbox`]: the in-app inbox: its RPCs, exactly-once writes, live streams woken through
 //!   PostgreSQL's `pg_notify` on every replica.
-//! - [`rules`]: which events become notifications, for whom, saying what (market's orders).
+//! - [`rules`]: which events become notifications, for whom, saying what (market's orders,
+//!   governance's service requests).
 //! - [`deliveries`]: deliveries on every channel and their receipts (empty until built).
 //! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
 //! - [`webhooks`]: signed webhooks to agencies (empty until built).
@@ -81,6 +82,9 @@ impl Service for Notify {
         let orders = rules::market::consumer(ctx);
         orders.ensure().await?;
         ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
+        let requests = rules::governance::consumer(ctx);
+        requests.ensure().await?;
+        ctx.tasks.spawn(requests.run(ctx.shutdown.clone()));
         Ok(())
     }
 }

@@ -212,7 +212,12 @@ impl Handler for OrderRules {
                 category: pb::NotificationCategory::Orders,
                 title: text.title,
                 body: text.body,
-                link: format!("terrace://market/orders/{}", order.id),
+                // The app's page of the order for this side: the buyer's orders, or those the
+                // seller received.
+                link: match told.party {
+                    Party::Buyer => format!("terrace://market/orders/{}", order.id),
+                    Party::Seller => format!("terrace://market/incoming/{}", order.id),
+                },
                 critical: false,
                 source_id: envelope.id.to_string(),
                 dedup_key: format!("{}:{}:{recipient}", envelope.id, told.key),

@@ -4,9 +4,12 @@
 //! projections (people: names, phones), never another service's database.
 //!
 //! - [`market`]: orders — the farmer whose listing was ordered, the buyer told of each answer.
+//! - [`governance`]: service requests — the villager (and followers) told of each step, an
+//!   escalation and a public reply.
 //!
 //! The texts come from [`crate::templates::defaults`]; the words a text needs in the
 //! recipient's language (a quantity, a price) are made here by [`words`].
 
+pub mod governance;
 pub mod market;
 pub mod words;

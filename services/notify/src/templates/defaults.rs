@@ -133,6 +133,42 @@ pub const TEXTS: &[Text] = &[
         "Marked as not collected",
         "The seller recorded that order {{ reference }} ({{ title }}, {{ quantity }}) was not collected; the order is closed.",
     ),
+    text(
+        "governance.request.status_changed",
+        "zh-CN",
+        "您的诉求 {{ reference }}：{{ status }}",
+        "办理进度：{{ status }}。{% if note %}\n说明：{{ note }}{% endif %}",
+    ),
+    text(
+        "governance.request.status_changed",
+        "en",
+        "Your request {{ reference }}: {{ status }}",
+        "Progress: {{ status }}.{% if note %}\nNote: {{ note }}{% endif %}",
+    ),
+    text(
+        "governance.request.escalated",
+        "zh-CN",
+        "您的诉求 {{ reference }} 已转上一级办理",
+        "没有在时限内办完，已转交上一级（第 {{ level }} 级）督办。",
+    ),
+    text(
+        "governance.request.escalated",
+        "en",
+        "Your request {{ reference }} went one level up",
+        "It was not handled in time and is now with the level above (level {{ level }}).",
+    ),
+    text(
+        "governance.request.note_added",
+        "zh-CN",
+        "您的诉求 {{ reference }} 有新回复",
+        "{{ note }}",
+    ),
+    text(
+        "governance.request.note_added",
+        "en",
+        "A reply on your request {{ reference }}",
+        "{{ note }}",
+    ),
 ];
 
 /// The text of `key` in `locale`, else in [`FALLBACK_LOCALE`].

@@ -75,7 +75,10 @@ async fn an_order_reaches_the_farmers_inbox_once_and_her_open_stream_at_once() {
         "{}",
         first.body
     );
-    assert_eq!(first.link, format!("terrace://market/orders/{}", order.id));
+    assert_eq!(
+        first.link,
+        format!("terrace://market/incoming/{}", order.id)
+    );
     assert_eq!(first.category, pb::NotificationCategory::Orders as i32);
     assert_eq!(placed.unread_count, 1);
 
