@@ -15,7 +15,7 @@ use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use terrace_platform::Clock;
 use terrace_platform::bus::Envelope;
-use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
+use terrace_platform::bus::consumer::{Consumer, Handler, HandlerError};
 use terrace_platform::service::ServiceContext;
 use terrace_proto::governance::v1 as governance;
 use terrace_proto::notify::v1 as pb;
@@ -29,15 +29,11 @@ pub const CONSUMER: &str = "notify-governance-requests";
 
 /// The consumer of governance's service-request events, to be run by the service.
 pub fn consumer(ctx: &ServiceContext) -> Consumer<RequestRules> {
-    Consumer::new(
-        ConsumerSpec {
-            name: CONSUMER.to_owned(),
-            domain: "governance".to_owned(),
-            subject: Some("governance.request.>".to_owned()),
-        },
-        &ctx.db,
-        &ctx.bus,
-        &ctx.settings.consumer,
+    super::consumer(
+        ctx,
+        CONSUMER,
+        "governance",
+        "governance.request.>",
         RequestRules::new(ctx.clock.clone()),
     )
 }

@@ -19,7 +19,7 @@ use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use terrace_platform::Clock;
 use terrace_platform::bus::Envelope;
-use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
+use terrace_platform::bus::consumer::{Consumer, Handler, HandlerError};
 use terrace_platform::service::ServiceContext;
 use terrace_proto::market::v1 as market;
 use terrace_proto::notify::v1 as pb;
@@ -34,15 +34,11 @@ pub const CONSUMER: &str = "notify-market-orders";
 
 /// The consumer of market's order events, to be run by the service.
 pub fn consumer(ctx: &ServiceContext) -> Consumer<OrderRules> {
-    Consumer::new(
-        ConsumerSpec {
-            name: CONSUMER.to_owned(),
-            domain: "market".to_owned(),
-            subject: Some("market.order.>".to_owned()),
-        },
-        &ctx.db,
-        &ctx.bus,
-        &ctx.settings.consumer,
+    super::consumer(
+        ctx,
+        CONSUMER,
+        "market",
+        "market.order.>",
         OrderRules::new(ctx.clock.clone()),
     )
 }

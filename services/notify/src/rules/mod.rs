@@ -13,3 +13,28 @@
 pub mod governance;
 pub mod market;
 pub mod words;
+
+use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler};
+use terrace_platform::service::ServiceContext;
+
+/// A durable consumer `name` of `domain`'s events on `subject` (a NATS filter), handled by
+/// `rules`: the frame every rule set shares.
+pub fn consumer<H: Handler>(
+    ctx: &ServiceContext,
+    name: &str,
+    domain: &str,
+    subject: &str,
+    rules: H,
+) -> Consumer<H> {
+    Consumer::new(
+        ConsumerSpec {
+            name: name.to_owned(),
+            domain: domain.to_owned(),
+            subject: Some(subject.to_owned()),
+        },
+        &ctx.db,
+        &ctx.bus,
+        &ctx.settings.consumer,
+        rules,
+    )
+}

@@ -16,7 +16,7 @@ use terrace_testkit::eventually;
 use terrace_testkit::rpc::{assert_refused, request_id, violated_fields};
 use tonic::Code;
 
-use crate::world::{Person, World};
+use crate::world::World;
 
 /// How long an event may take to reach an inbox on a busy machine.
 const REACHES: Duration = Duration::from_secs(30);
@@ -40,22 +40,6 @@ fn item(message: &pb::WatchInboxResponse) -> &pb::InboxItem {
         Some(Event::Item(item)) => item,
         other => panic!("expected an item, got {other:?}"),
     }
-}
-
-async fn inbox_when(w: &mut World, who: &Person, count: usize) -> pb::ListInboxResponse {
-    let (notify, app) = (w.notify.clone(), &w.app);
-    eventually(&format!("{count} items in the inbox"), REACHES, || {
-        let mut notify = notify.clone();
-        async move {
-            let inbox = notify
-                .list_inbox(app.request(pb::ListInboxRequest::default(), &who.token))
-                .await
-                .unwrap()
-                .into_inner();
-            (inbox.items.len() >= count).then_some(inbox)
-        }
-    })
-    .await
 }
 
 #[tokio::test]
@@ -100,7 +84,7 @@ async fn an_order_reaches_the_farmers_inbox_once_and_her_open_stream_at_once() {
         .accept_order(w.app.request(accept, &farmer.token))
         .await
         .unwrap();
-    let told = inbox_when(&mut w, &buyer, 1).await;
+    let told = w.inbox_when(&buyer, 1).await;
     assert!(
         told.items[0].title.ends_with("接单了"),
         "{:?}",
@@ -153,7 +137,7 @@ async fn an_order_reaches_the_farmers_inbox_once_and_her_open_stream_at_once() {
     // item it had, the phone gets it first.
     drop(watching);
     let second = w.order(&buyer, &listing, 20).await;
-    inbox_when(&mut w, &farmer, 2).await;
+    w.inbox_when(&farmer, 2).await;
     let mut resumed = w.watch(&farmer, &first.id).await.unwrap();
     let missed = next(&mut resumed).await;
     assert!(

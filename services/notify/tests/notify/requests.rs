@@ -2,14 +2,11 @@
 //! request, with a public note, lands in her inbox once, in her words; her own reopening tells
 //! nobody.
 
-use std::time::Duration;
-
 use terrace_platform::auth::Role;
 use terrace_platform::bus::Envelope;
 use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1 as governance;
 use terrace_proto::notify::v1 as pb;
-use terrace_testkit::eventually;
 use uuid::Uuid;
 
 use crate::world::World;
@@ -81,19 +78,7 @@ async fn a_resolved_request_reaches_the_villagers_inbox_once_and_her_own_step_te
         "井已经修好",
     );
     let sent = publish_as_governance(&w, &event).await;
-    let (notify, app, token) = (w.notify.clone(), &w.app, villager.token.clone());
-    let inbox = eventually("the villager told", Duration::from_secs(30), || {
-        let (mut notify, token) = (notify.clone(), token.clone());
-        async move {
-            let inbox = notify
-                .list_inbox(app.request(pb::ListInboxRequest::default(), &token))
-                .await
-                .unwrap()
-                .into_inner();
-            (!inbox.items.is_empty()).then_some(inbox)
-        }
-    })
-    .await;
+    let inbox = w.inbox_when(&villager, 1).await;
     let item = &inbox.items[0];
     assert_eq!(item.title, "您的诉求 R-20270301-0007：已办结");
     assert_eq!(item.body, "办理进度：已办结。\n说明：井已经修好");
@@ -129,18 +114,7 @@ async fn a_resolved_request_reaches_the_villagers_inbox_once_and_her_own_step_te
         }),
     };
     publish_as_governance(&w, &reply).await;
-    let both = eventually("the reply told", Duration::from_secs(30), || {
-        let (mut notify, token) = (notify.clone(), token.clone());
-        async move {
-            let inbox = notify
-                .list_inbox(app.request(pb::ListInboxRequest::default(), &token))
-                .await
-                .unwrap()
-                .into_inner();
-            (inbox.items.len() >= 2).then_some(inbox)
-        }
-    })
-    .await;
+    let both = w.inbox_when(&villager, 2).await;
     let titles: Vec<&str> = both.items.iter().map(|item| item.title.as_str()).collect();
     assert_eq!(
         titles,

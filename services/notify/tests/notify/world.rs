@@ -135,6 +135,27 @@ impl World {
             .into_inner()
     }
 
+    /// Waits until `who`'s inbox holds at least `count` items.
+    pub async fn inbox_when(&self, who: &Person, count: usize) -> pb::ListInboxResponse {
+        let (notify, app) = (self.notify.clone(), &self.app);
+        terrace_testkit::eventually(
+            &format!("{count} items in the inbox"),
+            std::time::Duration::from_secs(30),
+            || {
+                let mut notify = notify.clone();
+                async move {
+                    let inbox = notify
+                        .list_inbox(app.request(pb::ListInboxRequest::default(), &who.token))
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    (inbox.items.len() >= count).then_some(inbox)
+                }
+            },
+        )
+        .await
+    }
+
     pub async fn watch(
         &mut self,
         who: &Person,
