@@ -2,7 +2,8 @@
 //! from identity's state stream and events, so that a service names and reaches people without
 //! calling identity (and without another service's database).
 //!
-//! A service adds [`MIGRATION`] (the `known_users` table) to its migrator and runs [`consumer`]:
+//! A service adds [`MIGRATION`] (the `known_users` table) and [`LOCALE_MIGRATION`] to its
+//! migrator and runs [`consumer`]:
 //! it starts from `state.identity.user.>` (every user's latest snapshot, however old) and then
 //! follows `identity.user.>` (created, updated, erased). Snapshots and events overlap at the
 //! start, and replicas and retries reorder them, so a row changes only for a message newer than
@@ -34,6 +35,24 @@ pub const MIGRATION: crate::db::SqlMigration = crate::db::SqlMigration {
     up: SQL,
 };
 
+/// The person's language and time zone, for what a service says to them (notify's texts, quiet
+/// hours): added to `known_users` after the table; every service that has the table takes it.
+/// Rows made before it read zh-CN and Asia/Shanghai until their person's next snapshot or event
+/// (`terrace events resnapshot --service identity` brings every row up to date at once).
+pub const LOCALE_MIGRATION: crate::db::SqlMigration = crate::db::SqlMigration {
+    name: "m20261204_230001_known_users_locale",
+    up: r"
+ALTER TABLE known_users
+    ADD COLUMN locale    text NOT NULL DEFAULT 'zh-CN',
+    ADD COLUMN time_zone text NOT NULL DEFAULT 'Asia/Shanghai';
+",
+};
+
+/// The language of a person who chose none.
+pub const DEFAULT_LOCALE: &str = "zh-CN";
+/// The time zone of a person who chose none.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+
 /// The table, as every service that knows people has it.
 pub const SQL: &str = r"
 CREATE TABLE known_users (
@@ -58,6 +77,10 @@ pub mod known_users {
         pub phone_number: String,
         /// The time of the snapshot or event this row reflects: an older one changes nothing.
         pub version: DateTimeUtc,
+        /// BCP 47, e.g. "zh-CN", "en" ([`super::LOCALE_MIGRATION`]).
+        pub locale: String,
+        /// IANA, e.g. "Asia/Shanghai".
+        pub time_zone: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -177,11 +200,19 @@ async fn remember(
         display_name: sea_orm::Set(user.display_name.clone()),
         phone_number: sea_orm::Set(user.phone_number.clone()),
         version: sea_orm::Set(version),
+        locale: sea_orm::Set(or_default(&user.locale, DEFAULT_LOCALE)),
+        time_zone: sea_orm::Set(or_default(&user.time_zone, DEFAULT_TIME_ZONE)),
     };
     KnownUsers::insert(row)
         .on_conflict(
             OnConflict::column(Column::Id)
-                .update_columns([Column::DisplayName, Column::PhoneNumber, Column::Version])
+                .update_columns([
+                    Column::DisplayName,
+                    Column::PhoneNumber,
+                    Column::Version,
+                    Column::Locale,
+                    Column::TimeZone,
+                ])
                 .action_and_where(Expr::col((KnownUsers, Column::Version)).lt(Expr::col((
                     sea_orm::sea_query::Alias::new("excluded"),
                     Column::Version,
@@ -191,6 +222,15 @@ async fn remember(
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+fn or_default(value: &str, default: &str) -> String {
+    if value.trim().is_empty() {
+        default
+    } else {
+        value
+    }
+    .to_owned()
 }
 
 /// The display names of the users among `ids` the service knows.

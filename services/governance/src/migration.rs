@@ -23,6 +23,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::requests::NUMBER_BLOCK_MIGRATION.boxed());
         migrations.push(crate::requests::FOLLOWERS_MIGRATION.boxed());
         migrations.push(crate::request_types::PUBLIC_LISTING_MIGRATION.boxed());
+        migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
         migrations
     }
 }

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
         migrations.push(terrace_platform::people::MIGRATION.boxed());
         migrations.push(crate::rates::MIGRATION.boxed());
         migrations.push(crate::places::MIGRATION.boxed());
+        migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
         migrations
     }
 }

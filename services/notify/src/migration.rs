@@ -11,6 +11,7 @@ impl MigratorTrait for Migrator {
         let mut migrations = terrace_platform::db::migrations();
         migrations.push(terrace_platform::people::MIGRATION.boxed());
         migrations.push(crate::inbox::store::MIGRATION.boxed());
+        migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
         migrations
     }
 }

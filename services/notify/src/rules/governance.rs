@@ -156,8 +156,15 @@ impl Handler for RequestRules {
             return Ok(());
         };
         let now = self.clock.now();
-        for recipient in recipients(&event) {
-            let locale = defaults::FALLBACK_LOCALE;
+        let told = recipients(&event);
+        let people = terrace_platform::people::find_many(txn, &told)
+            .await
+            .map_err(|error| HandlerError::Retry(error.into()))?;
+        for recipient in told {
+            // In the recipient's language (zh-CN for someone notify does not know yet).
+            let locale = people
+                .get(&recipient)
+                .map_or(defaults::FALLBACK_LOCALE, |person| person.locale.as_str());
             let vars = Vars {
                 reference: event.request.reference.clone(),
                 status: status_word(event.request.status, locale),

@@ -11,8 +11,8 @@
 //! | picked up | nobody (both were there) | |
 //!
 //! Names come from notify's projection of people (`notify-people`); a person it does not know
-//! yet is named by role ("买家"). Each recipient reads their text in their language (zh-CN until
-//! the projection carries the locale, see `docs/architecture.md`).
+//! yet is named by role ("买家"). Each recipient reads their text in their own language (the
+//! projection's `locale`; zh-CN for someone notify does not know yet).
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
@@ -171,7 +171,7 @@ impl Handler for OrderRules {
             })
         };
         let (buyer, seller) = (parse(&order.buyer_user_id)?, parse(&order.seller_user_id)?);
-        let names = terrace_platform::people::display_names(txn, &[buyer, seller])
+        let people = terrace_platform::people::find_many(txn, &[buyer, seller])
             .await
             .map_err(|error| HandlerError::Retry(error.into()))?;
         let now = self.clock.now();
@@ -180,12 +180,15 @@ impl Handler for OrderRules {
                 Party::Buyer => buyer,
                 Party::Seller => seller,
             };
-            let locale = defaults::FALLBACK_LOCALE;
+            // In the recipient's language (zh-CN for someone notify does not know yet).
+            let locale = people
+                .get(&recipient)
+                .map_or(defaults::FALLBACK_LOCALE, |person| person.locale.as_str());
             let name = |id: Uuid, buyer: bool| {
-                names
+                people
                     .get(&id)
+                    .map(|person| person.display_name.clone())
                     .filter(|name| !name.is_empty())
-                    .cloned()
                     .unwrap_or_else(|| words::party(buyer, locale).to_owned())
             };
             let vars = Vars {

@@ -268,3 +268,44 @@ async fn bad_inbox_requests_name_the_field_and_streams_are_limited() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn each_person_is_told_in_their_own_language() {
+    let mut w = World::new().await;
+    let (farmer, listing) = w.farmer_selling().await;
+    let buyer = w.person(&[(Role::Buyer, "")]);
+    // As notify's projection keeps them from identity: the farmer reads English, the buyer
+    // Chinese.
+    let db = w.app.ctx.database("notify").await;
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "INSERT INTO known_users (id, display_name, phone_number, version, locale, time_zone)
+         VALUES ($1, 'Wang Xiuying', '+8613800000001', now(), 'en', 'Asia/Shanghai'),
+                ($2, '张伟', '+8613800000003', now(), 'zh-CN', 'Asia/Shanghai')",
+        [farmer.id.into(), buyer.id.into()],
+    ))
+    .await
+    .unwrap();
+    let order = w.order(&buyer, &listing, 10).await;
+    let told = w.inbox_when(&farmer, 1).await;
+    // The title of a listing written in Chinese only stays Chinese.
+    assert_eq!(told.items[0].title, "New order: 红富士苹果");
+    assert_eq!(
+        told.items[0].body,
+        format!(
+            "张伟 wants 10 jin, ¥35.00 in all (pickup). Order {}: please accept or decline within 48 hours.",
+            order.reference
+        )
+    );
+    let accept = market::AcceptOrderRequest {
+        request_id: request_id(),
+        order_id: order.id.clone(),
+        note: String::new(),
+    };
+    w.market
+        .accept_order(w.app.request(accept, &farmer.token))
+        .await
+        .unwrap();
+    let answered = w.inbox_when(&buyer, 1).await;
+    assert_eq!(answered.items[0].title, "Wang Xiuying 接单了");
+}
