@@ -2308,6 +2308,31 @@ await check(`farmer app: ${BUYER.name} opens 王秀英's listing and orders 10 �
 });
 await screen(buyer, "farmer-market-my-orders");
 
+await check("farmer: 王秀英's bell lights up live with the order (notify's WatchInbox); 消息 shows it beside her request's answer, and 查看 opens the orders she received and marks it read", async () => {
+  const bell = phone.getByRole("link", { name: /^消息，[1-9]\d* 条未读$/ });
+  await bell.waitFor();
+  // Her service requests' answers earlier in this run are there too (unread): one more now.
+  const before = Number((await bell.getAttribute("aria-label")).match(/\d+/)[0]);
+  await bell.click();
+  await phone.waitForURL(/\/farmer\/inbox$/);
+  const card = phone.getByRole("list", { name: "消息" }).getByRole("listitem").filter({ hasText: `新订单：${SOLD[0].title}` });
+  await card.waitFor();
+  const said = await card.innerText();
+  // The buyer by the name identity keeps for him ("张伟（采购商）"), through notify's own projection.
+  assert(new RegExp(`${BUYER.name}\\S* 要买 10 斤，共 ¥38\\.00（自提）。订单号 ${order.reference}`).test(said), `the message says: ${said}`);
+  // Her service request's answer from earlier in this run is there as well, with the public note.
+  const resolvedItem = phone.getByRole("list", { name: "消息" }).getByRole("listitem").filter({ hasText: RESOLVED_NOTE });
+  await resolvedItem.getByText(/^您的诉求 .+：已办结$/).waitFor();
+  await screen(phone, "farmer-inbox");
+  const marked = phone.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/MarkRead", { timeout: TIMEOUT });
+  await card.getByRole("button", { name: "查看" }).click();
+  await phone.waitForURL(/\/farmer\/market\/incoming$/);
+  const answer = await grpc(await marked);
+  assert(answer.status === 0, `MarkRead answered ${answer.status} ${answer.message}`);
+  await phone.getByRole("link", { name: `消息，${before - 1} 条未读`, exact: true }).waitFor();
+  return `${before} unread before, ${before - 1} after`;
+});
+
 await check("farmer: 王秀英 sees the order among those received, accepts it, and then sees the buyer's phone", async () => {
   await phone.getByRole("link", { name: "收到的订单", exact: true }).click();
   await phone.waitForURL(/\/farmer\/market\/incoming$/);
@@ -2329,6 +2354,13 @@ await check(`farmer app: ${BUYER.name}'s order shows it accepted, with 王秀英
   await card.getByText("卖家已接单").waitFor();
   await card.getByText(`联系${FARMER.name}`).waitFor();
   await card.getByRole("link", { name: FARMER.e164 }).waitFor();
+  // Told in the inbox too, by the farmer's name.
+  await buyer.getByRole("link", { name: /^消息，[1-9]\d* 条未读$/ }).click();
+  const told = buyer.getByRole("list", { name: "消息" }).getByRole("listitem").first();
+  await told.waitFor();
+  const said = await told.innerText();
+  // By the name identity keeps for her ("王秀英（农户）").
+  assert(new RegExp(`${FARMER.name}\\S* 接单了`).test(said) && said.includes(order.reference), `the message says: ${said}`);
 });
 await screen(buyer, "farmer-market-my-orders-accepted");
 
@@ -2445,9 +2477,10 @@ await check("console: the price reference by category: 水果 per 斤 (苹果 pr
   const kiwi = market.getByRole("row").filter({ hasText: "猕猴桃" });
   assert((await kiwi.getByText("暂无价格").count()) === 2, "猕猴桃 shows prices it does not have");
   await screen(market, "console-market-prices");
-  await market.getByRole("combobox", { name: "大类" }).click();
+  // The group's select: its chosen value lies over its input, so the selector is pressed.
+  await market.locator(".ant-select", { has: market.getByRole("combobox", { name: "大类" }) }).locator(".ant-select-selector").click();
   const tea = mkt(market, "GetPriceReference");
-  await market.getByRole("option", { name: "茶叶" }).click();
+  await market.locator(".ant-select-dropdown:visible .ant-select-item-option[title='茶叶']").click();
   await grpc(await tea);
   await market.waitForURL(/group=tea/);
   await market.getByRole("row").filter({ hasText: "绿茶" }).getByText(/^¥\d+\.\d{2}\/两$/).first().waitFor();
@@ -2455,6 +2488,8 @@ await check("console: the price reference by category: 水果 per 斤 (苹果 pr
 await check("farmer: 王秀英 sees the listing hidden by the official, with the reason", async () => {
   await phone.getByRole("link", { name: "我卖的", exact: true }).click();
   await phone.waitForURL(/\/farmer\/market\/mine$/);
+  // She was on this page already (pausing and putting up a listing): it loads again.
+  await phone.reload();
   await phone
     .getByRole("list", { name: "我卖的货" })
     .getByRole("listitem")
@@ -2485,7 +2520,8 @@ current = phone;
 await check("farmer: the market in English", async () => {
   await phone.getByRole("button", { name: "English" }).click();
   await phone.getByRole("heading", { level: 1, name: "What I sell" }).waitFor();
-  await phone.getByText("Hidden by the village official:").first().waitFor();
+  // (The hide was lifted above: the listings' actions speak English.)
+  await phone.getByRole("list", { name: "What I sell" }).getByRole("button", { name: "Pause" }).first().waitFor();
   await phone.getByRole("button", { name: "简体中文" }).click();
   await phone.getByRole("heading", { level: 1, name: "我卖的货" }).waitFor();
 });

@@ -29,6 +29,7 @@ const router = createBrowserRouter(
       children: [
         { index: true, element: <Navigate to="/me" replace /> },
         { path: "me", lazy: async () => ({ Component: (await import("./pages/ProfilePage")).default }) },
+        { path: "inbox", lazy: async () => ({ Component: (await import("./pages/InboxPage")).default }) },
         { path: "record", lazy: async () => ({ Component: (await import("./pages/RecordPage")).default }) },
         {
           path: "consents",

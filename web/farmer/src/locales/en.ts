@@ -13,6 +13,16 @@ const en: typeof zhCN = {
     offlineReady: "The app is saved on this phone and opens without a network",
   },
   lang: { label: "Language", "zh-CN": "简体中文", en: "English" },
+  inbox: {
+    title: "Messages",
+    bell: "Messages, {{count}} unread",
+    unread: "{{count}} unread",
+    markAll: "Mark all read",
+    markRead: "Mark read",
+    open: "Open",
+    new: "New",
+    empty: "No messages yet",
+  },
   nav: { main: "Main menu", me: "Me", record: "Record", consents: "Helpers", accounts: "Family", requests: "Requests", market: "Market" },
   login: {
     title: "Log in with an SMS code",

@@ -11,6 +11,16 @@ const zhCN = {
     offlineReady: "应用已保存到手机，没有网络也能打开",
   },
   lang: { label: "语言", "zh-CN": "简体中文", en: "English" },
+  inbox: {
+    title: "消息",
+    bell: "消息，{{count}} 条未读",
+    unread: "{{count}} 条未读",
+    markAll: "全部标为已读",
+    markRead: "标为已读",
+    open: "查看",
+    new: "未读",
+    empty: "还没有消息",
+  },
   nav: { main: "主菜单", me: "我的", record: "户籍", consents: "帮办授权", accounts: "家人账号", requests: "办事", market: "集市" },
   login: {
     title: "短信验证码登录",

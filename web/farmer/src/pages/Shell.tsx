@@ -1,11 +1,12 @@
 import { Popup } from "antd-mobile";
-import { ContentOutline, FileOutline, ShopbagOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
+import { BellOutline, ContentOutline, FileOutline, ShopbagOutline, TeamOutline, UserCircleOutline, UserOutline } from "antd-mobile-icons";
 import { Suspense, useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
-import { NavLink, Navigate, Outlet, useLocation, useNavigate } from "react-router";
+import { Link, NavLink, Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { CodeLoginForm } from "../components/CodeLoginForm";
 import { LanguageSwitch } from "../components/LanguageSwitch";
+import { InboxContext, useInboxFeed } from "../hooks/useInboxFeed";
 import { useOnline } from "../hooks/useOnline";
 import { errorMessage } from "../errors";
 import { canBuy, canSell } from "../market";
@@ -50,6 +51,9 @@ function Shell() {
     void sendOutbox(userId, (err) => errorMessage(t, err));
   }, [online, snapshot.authenticated, userId, t]);
 
+  // The inbox, live while the app is open, signed in and online (the bell and 消息 read it).
+  const inbox = useInboxFeed(snapshot.authenticated && online);
+
   if (!snapshot.authenticated && !snapshot.restoring && !relogin) {
     // Logged out, or the session was refused before this frame ever had it (the login page then
     // says whose and prefills it).
@@ -79,6 +83,10 @@ function Shell() {
         <span className="shell-user" aria-live="polite">
           <UserOutline aria-hidden /> {snapshot.account?.displayName}
         </span>
+        <Link to="/inbox" className="shell-bell" aria-label={t("inbox.bell", { count: inbox.unread })}>
+          <BellOutline aria-hidden />
+          {inbox.unread > 0 && <span className="badge" aria-hidden>{inbox.unread > 99 ? "99+" : inbox.unread}</span>}
+        </Link>
         <LanguageSwitch />
       </header>
       <main className="shell-main">
@@ -86,7 +94,9 @@ function Shell() {
           <Suspense fallback={<Loading />}>
             {/* Remounted when the login is restored, so a screen shown offline loads again with a token
                 (not after a lost session's new login: that would throw away what was typed). */}
-            <Outlet key={snapshot.restoring ? "restoring" : "signed-in"} />
+            <InboxContext.Provider value={inbox}>
+              <Outlet key={snapshot.restoring ? "restoring" : "signed-in"} />
+            </InboxContext.Provider>
           </Suspense>
         ) : (
           <Loading />
