@@ -75,15 +75,7 @@ async fn an_order_reaches_the_farmers_inbox_once_and_her_open_stream_at_once() {
     );
 
     // The farmer accepts: the buyer is told.
-    let accept = market::AcceptOrderRequest {
-        request_id: request_id(),
-        order_id: order.id.clone(),
-        note: String::new(),
-    };
-    w.market
-        .accept_order(w.app.request(accept, &farmer.token))
-        .await
-        .unwrap();
+    w.accept(&farmer, &order).await;
     let told = w.inbox_when(&buyer, 1).await;
     assert!(
         told.items[0].title.ends_with("接单了"),
@@ -297,15 +289,7 @@ async fn each_person_is_told_in_their_own_language() {
             order.reference
         )
     );
-    let accept = market::AcceptOrderRequest {
-        request_id: request_id(),
-        order_id: order.id.clone(),
-        note: String::new(),
-    };
-    w.market
-        .accept_order(w.app.request(accept, &farmer.token))
-        .await
-        .unwrap();
+    w.accept(&farmer, &order).await;
     let answered = w.inbox_when(&buyer, 1).await;
     assert_eq!(answered.items[0].title, "Wang Xiuying 接单了");
 }

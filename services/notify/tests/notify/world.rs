@@ -124,6 +124,19 @@ impl World {
             .unwrap()
     }
 
+    /// The seller accepts `order`.
+    pub async fn accept(&mut self, seller: &Person, order: &market::Order) {
+        let accept = market::AcceptOrderRequest {
+            request_id: request_id(),
+            order_id: order.id.clone(),
+            note: String::new(),
+        };
+        self.market
+            .accept_order(self.app.request(accept, &seller.token))
+            .await
+            .unwrap();
+    }
+
     pub async fn list(&mut self, who: &Person) -> pb::ListInboxResponse {
         self.notify
             .list_inbox(
