@@ -2406,6 +2406,52 @@ await check("farmer: 王秀英 marks the accepted order picked up (its 10 斤 so
   await mine.getByText("已完成").waitFor();
 });
 
+/** 张伟 orders `jin` 斤 of `item` for pickup; answers the order's reference. */
+async function orderAsBuyer(item, jin) {
+  await buyer.goto(`${BASE}/farmer/market`);
+  await results.getByRole("link").filter({ hasText: item.title }).click();
+  await buyer.getByRole("heading", { level: 1, name: item.title }).waitFor();
+  await buyer.getByLabel("买多少（斤）").fill(String(jin));
+  const placed = mkt(buyer, "PlaceOrder");
+  await buyer.getByRole("button", { name: "下单" }).click();
+  const answer = await grpc(await placed);
+  assert(answer.status === 0, `PlaceOrder answered ${answer.status} ${answer.message}`);
+  await buyer.waitForURL(/\/farmer\/market\/orders$/);
+  return field(field(answer.messages[0], 1), 2).toString("utf8");
+}
+
+await check(`farmer app: ${BUYER.name} cancels an order with a reason before it is answered; 王秀英 sees it cancelled, with the reason`, async () => {
+  const reference = await orderAsBuyer(SOLD[3], 5);
+  const mine = buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: reference });
+  await mine.getByRole("button", { name: "取消订单" }).click();
+  await mine.getByLabel("原因").fill("买错了，不要了");
+  const cancelled = mkt(buyer, "CancelOrder");
+  await mine.getByRole("button", { name: "取消订单" }).click();
+  const answer = await grpc(await cancelled);
+  assert(answer.status === 0, `CancelOrder answered ${answer.status} ${answer.message}`);
+  await mine.getByText("已取消").waitFor();
+  await phone.goto(`${BASE}/farmer/market/incoming`);
+  const card = phone.getByRole("list", { name: "收到的订单" }).getByRole("listitem").filter({ hasText: reference });
+  await card.getByText("已取消").waitFor();
+  await card.getByText("原因：买错了，不要了").waitFor();
+});
+
+await check(`farmer: 王秀英 accepts another order of ${BUYER.name}'s and records that he did not come; his order says so and its quantity is back on sale`, async () => {
+  const reference = await orderAsBuyer(SOLD[2], 5);
+  await phone.reload();
+  const card = phone.getByRole("list", { name: "收到的订单" }).getByRole("listitem").filter({ hasText: reference });
+  const accepted = mkt(phone, "AcceptOrder");
+  await card.getByRole("button", { name: "接单" }).click();
+  assert((await grpc(await accepted)).status === 0, "AcceptOrder failed");
+  const recorded = mkt(phone, "RecordNoShow");
+  await card.getByRole("button", { name: "买家没来取" }).click();
+  const answer = await grpc(await recorded);
+  assert(answer.status === 0, `RecordNoShow answered ${answer.status} ${answer.message}`);
+  await card.getByText("买家没来", { exact: true }).waitFor();
+  await buyer.reload();
+  await buyer.getByRole("list", { name: "我买的" }).getByRole("listitem").filter({ hasText: reference }).getByText("买家没来", { exact: true }).waitFor();
+});
+
 await check("farmer: 王秀英 pauses a listing and puts it up again (my listings)", async () => {
   await phone.getByRole("link", { name: "我卖的", exact: true }).click();
   const card = phone.getByRole("list", { name: "我卖的货" }).getByRole("listitem").filter({ hasText: SOLD[3].title });
