@@ -160,6 +160,38 @@ pub fn attachments(
     (violations.len() == before).then_some(photos)
 }
 
+/// An `UploadPhoto` request of any service, parsed: its request id and the upload. Whether the
+/// photo is public is the service's to say (a listing's always are; a service request's as
+/// asked).
+#[derive(Debug)]
+pub struct UploadCommand {
+    pub request_id: uuid::Uuid,
+    pub upload: Upload,
+}
+
+impl UploadCommand {
+    pub fn parse(
+        request_id: &str,
+        content: Vec<u8>,
+        content_type: String,
+        public: bool,
+    ) -> Result<Self> {
+        let mut violations = Violations::new();
+        let request_id =
+            terrace_platform::validate::request_id(&mut violations, "request_id", request_id);
+        violations.finish_with(|| {
+            Some(Self {
+                request_id: request_id?,
+                upload: Upload {
+                    content: content.into(),
+                    content_type,
+                    public,
+                },
+            })
+        })
+    }
+}
+
 /// An upload as the RPC carried it.
 #[derive(Debug, Clone)]
 pub struct Upload {

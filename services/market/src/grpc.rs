@@ -90,7 +90,7 @@ impl MarketService for MarketGrpc {
         request: Request<pb::UploadPhotoRequest>,
     ) -> Result<Response<pb::UploadPhotoResponse>, Status> {
         let caller = Caller::required(&request)?;
-        let listings::parse::UploadPhoto { request_id, upload } =
+        let terrace_photos::UploadCommand { request_id, upload } =
             listings::parse::UploadPhoto::parse(request.into_inner())?;
         let photo = self
             .listings

@@ -243,7 +243,7 @@ impl Requests {
     pub async fn upload_photo(
         &self,
         caller: &Caller,
-        command: parse::UploadPhoto,
+        command: terrace_photos::UploadCommand,
     ) -> Result<common::MediaRef> {
         let photo = self
             .photos

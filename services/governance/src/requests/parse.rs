@@ -527,25 +527,16 @@ impl AddNote {
 
 /// `UploadPhoto`.
 #[derive(Debug)]
-pub struct UploadPhoto {
-    pub request_id: Uuid,
-    pub upload: terrace_photos::Upload,
-}
+pub struct UploadPhoto;
 
 impl UploadPhoto {
-    pub fn parse(request: pb::UploadPhotoRequest) -> Result<Self> {
-        let mut violations = Violations::new();
-        let request_id = validate::request_id(&mut violations, "request_id", &request.request_id);
-        violations.finish_with(|| {
-            Some(Self {
-                request_id: request_id?,
-                upload: terrace_photos::Upload {
-                    content: request.content.into(),
-                    content_type: request.content_type,
-                    public: request.public,
-                },
-            })
-        })
+    pub fn parse(request: pb::UploadPhotoRequest) -> Result<terrace_photos::UploadCommand> {
+        terrace_photos::UploadCommand::parse(
+            &request.request_id,
+            request.content,
+            request.content_type,
+            request.public,
+        )
     }
 }
 
