@@ -256,9 +256,13 @@ impl Stream {
                     Err(error) => return self.failed(error.into()).await,
                 };
             let full = items.len() as u64 == BACKLOG_BATCH;
+            if items.is_empty() {
+                break;
+            }
+            // One count for the batch (not a query per item): the unread count after it.
+            let unread = self.unread().await?;
             for item in items {
                 self.cursor = Some(item.id);
-                let unread = self.unread().await?;
                 self.send(
                     pb::watch_inbox_response::Event::Item(to_proto(&item)),
                     unread,
