@@ -9,6 +9,7 @@ use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 
 use crate::NotifyState;
+use crate::deliveries::{self, Deliveries};
 use crate::inbox::watch::Watchers;
 use crate::inbox::{self, Inbox};
 
@@ -17,6 +18,7 @@ use crate::inbox::{self, Inbox};
 pub struct NotifyGrpc {
     ctx: ServiceContext,
     inbox: Inbox,
+    deliveries: Deliveries,
     watchers: Watchers,
 }
 
@@ -24,6 +26,7 @@ impl NotifyGrpc {
     pub fn new(ctx: ServiceContext, state: &NotifyState) -> Self {
         Self {
             inbox: Inbox::new(ctx.db.clone(), ctx.clock.clone()),
+            deliveries: Deliveries::new(ctx.db.clone()),
             watchers: state.watchers.clone(),
             ctx,
         }
@@ -65,5 +68,25 @@ impl NotifyService for NotifyGrpc {
             .watch(&self.inbox, &caller, command, self.ctx.shutdown.clone())
             .await?;
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = deliveries::parse::ListDeliveries::parse(request.get_ref())?;
+        Ok(Response::new(self.deliveries.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_delivery(
+        &self,
+        request: Request<pb::GetDeliveryRequest>,
+    ) -> Result<Response<pb::GetDeliveryResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = deliveries::parse::GetDelivery::parse(request.get_ref())?;
+        Ok(Response::new(self.deliveries.get(&caller, query).await?))
     }
 }

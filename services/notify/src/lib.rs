@@ -1,9 +1,10 @@
 //! The notify service: events to people: the in-app inbox, SMS, email and webhooks, with templates, preferences, quiet hours and broadcasts.
 //!
 //! The contracts are in `proto/terrace/notify/v1`. Built so far (issue 12, part by part): the
-//! in-app inbox (`ListInbox`, `MarkRead`, live `WatchInbox`), notify's projection of people, and
-//! the rules that tell buyers and sellers of their orders. The other RPCs answer `UNIMPLEMENTED`
-//! (tonic's generated default) until their part lands.
+//! in-app inbox (`ListInbox`, `MarkRead`, live `WatchInbox`), notify's projection of people, the
+//! rules that tell buyers and sellers of their orders and villagers of their requests, one-time
+//! codes by SMS, and delivery records (`ListDeliveries`, `GetDelivery`) with retries and receipts.
+//! The other RPCs answer `UNIMPLEMENTED` (tonic's generated default) until their part lands.
 //!
 //! # Layout
 //!
@@ -14,7 +15,12 @@
 //!   PostgreSQL's `pg_notify` on every replica.
 //! - [`rules`]: which events become notifications, for whom, saying what (market's orders,
 //!   governance's service requests).
-//! - [`deliveries`]: deliveries on every channel and their receipts (empty until built).
+//! - [`deliveries`]: deliveries on the outside channels: queued by the rules, sent and retried by
+//!   each replica's dispatcher, their records with status history.
+//! - [`channels`]: the one trait outside channels are sent through.
+//! - [`sms`]: the SMS channel: providers (an HTTP gateway, the development log), segment
+//!   counting, delivery receipts.
+//! - [`config`]: the service's settings (`[services.notify]`).
 //! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
 //! - [`webhooks`]: signed webhooks to agencies (empty until built).
 //! - [`grpc`]: the handlers of `terrace.notify.v1.NotifyService`.
@@ -22,12 +28,15 @@
 //! - `main.rs`: the `terrace-notify` binary, the same as `terrace serve --service notify`.
 
 pub mod broadcasts;
+pub mod channels;
+pub mod config;
 pub mod deliveries;
 pub mod grpc;
 pub mod inbox;
 pub mod migration;
 pub mod preferences;
 pub mod rules;
+pub mod sms;
 pub mod templates;
 pub mod webhooks;
 
@@ -41,10 +50,13 @@ use terrace_proto::notify::v1::notify_service_server::NotifyServiceServer;
 #[derive(Debug)]
 pub struct Notify;
 
-/// What the handlers and the background tasks share: this replica's inbox streams.
-#[derive(Debug, Default)]
+/// What the handlers and the background tasks share: this replica's inbox streams, its
+/// settings and its outside channels.
+#[derive(Debug)]
 pub struct NotifyState {
     pub watchers: inbox::watch::Watchers,
+    pub settings: config::NotifySettings,
+    pub sms: sms::SmsChannel,
 }
 
 /// The durable consumer keeping the people notify knows (names and phones), from identity.
@@ -55,8 +67,25 @@ impl Service for Notify {
     type Migrator = migration::Migrator;
     type State = NotifyState;
 
-    fn state(_ctx: &ServiceContext) -> anyhow::Result<NotifyState> {
-        Ok(NotifyState::default())
+    fn state(ctx: &ServiceContext) -> anyhow::Result<NotifyState> {
+        let settings: config::NotifySettings = ctx
+            .settings
+            .service(Self::NAME)
+            .map_err(|error| anyhow::anyhow!("settings of services.notify: {error}"))?;
+        Ok(NotifyState {
+            watchers: inbox::watch::Watchers::default(),
+            sms: sms::SmsChannel::from_settings(&settings.sms)?,
+            settings,
+        })
+    }
+
+    fn http_routes(ctx: &ServiceContext, state: &Arc<NotifyState>) -> axum::Router {
+        sms::receipts::router(sms::receipts::Receipts {
+            db: ctx.db.clone(),
+            clock: ctx.clock.clone(),
+            token: state.settings.sms.receipt_token.clone(),
+            source: ctx.event_source(),
+        })
     }
 
     fn register(ctx: &ServiceContext, state: &Arc<NotifyState>, server: &mut GrpcServer) {
@@ -79,7 +108,24 @@ impl Service for Notify {
         );
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
-        let orders = rules::market::consumer(ctx);
+        let signature = state.sms.signature();
+        let (identity_codes, claim_codes) = rules::codes::consumers(ctx, signature);
+        identity_codes.ensure().await?;
+        ctx.tasks.spawn(identity_codes.run(ctx.shutdown.clone()));
+        claim_codes.ensure().await?;
+        ctx.tasks.spawn(claim_codes.run(ctx.shutdown.clone()));
+        let dispatcher = deliveries::dispatch::Dispatcher::new(
+            ctx.db.clone(),
+            ctx.clock.clone(),
+            channels::Channels::default().with(
+                terrace_proto::notify::v1::Channel::Sms,
+                Arc::new(state.sms.clone()),
+            ),
+            state.settings.delivery.clone(),
+            ctx.event_source(),
+        );
+        ctx.tasks.spawn(dispatcher.run(ctx.shutdown.clone()));
+        let orders = rules::market::consumer(ctx, signature);
         orders.ensure().await?;
         ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
         let requests = rules::governance::consumer(ctx);

@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         migrations.push(terrace_platform::people::MIGRATION.boxed());
         migrations.push(crate::inbox::store::MIGRATION.boxed());
         migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
+        migrations.push(crate::deliveries::store::MIGRATION.boxed());
         migrations
     }
 }

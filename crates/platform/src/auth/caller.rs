@@ -257,6 +257,16 @@ impl Caller {
         areas.iter().map(|area| best_over(area)).min().flatten()
     }
 
+    /// The areas this caller governs with at least `min_rank` (the whole country, `""`, for the
+    /// operator and platform admins): what a list limited to one's scope filters by.
+    pub fn governed_areas(&self, min_rank: u8, api_scope: Option<&str>) -> Vec<AdminScope> {
+        self.standing(api_scope)
+            .into_iter()
+            .filter(|(rank, _)| *rank >= min_rank)
+            .map(|(_, area)| area.clone())
+            .collect()
+    }
+
     /// Whether this caller governs `area` with at least `min_rank`.
     pub fn covers(&self, area: &AdminScope, min_rank: u8, api_scope: Option<&str>) -> bool {
         self.reach(&[area], api_scope)

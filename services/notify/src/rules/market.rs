@@ -33,13 +33,13 @@ use crate::templates::defaults;
 pub const CONSUMER: &str = "notify-market-orders";
 
 /// The consumer of market's order events, to be run by the service.
-pub fn consumer(ctx: &ServiceContext) -> Consumer<OrderRules> {
+pub fn consumer(ctx: &ServiceContext, signature: &str) -> Consumer<OrderRules> {
     super::consumer(
         ctx,
         CONSUMER,
         "market",
         "market.order.>",
-        OrderRules::new(ctx.clock.clone()),
+        OrderRules::new(ctx.clock.clone(), signature),
     )
 }
 
@@ -47,11 +47,16 @@ pub fn consumer(ctx: &ServiceContext) -> Consumer<OrderRules> {
 #[derive(Debug)]
 pub struct OrderRules {
     clock: Clock,
+    /// The SMS signature texts are counted with.
+    signature: String,
 }
 
 impl OrderRules {
-    pub fn new(clock: Clock) -> Self {
-        Self { clock }
+    pub fn new(clock: Clock, signature: &str) -> Self {
+        Self {
+            clock,
+            signature: signature.to_owned(),
+        }
     }
 }
 
@@ -205,6 +210,34 @@ impl Handler for OrderRules {
                 reason: order.cancel_reason.clone(),
                 by: words::party(cancelled_by_buyer(order), locale),
             };
+            // By SMS as well, for the answers that have a text message (the platform's default
+            // for orders), to the phone notify knows.
+            if let Some(person) = people.get(&recipient) {
+                super::queue_sms(
+                    txn,
+                    super::SmsText {
+                        key: told.key,
+                        locale,
+                        vars: &vars,
+                        signature: &self.signature,
+                    },
+                    super::Recipient {
+                        user: Some(recipient),
+                        phone: &person.phone_number,
+                    },
+                    super::About {
+                        category: pb::NotificationCategory::Orders,
+                        critical: false,
+                        secret: false,
+                        expire_at: None,
+                        dedupe_key: format!("{}:{}:{recipient}", envelope.id, told.key),
+                        area: order.village_code.clone(),
+                    },
+                    envelope,
+                    now,
+                )
+                .await?;
+            }
             let text = defaults::render(told.key, locale, &vars).map_err(HandlerError::Reject)?;
             let item = NewItem {
                 user_id: recipient,

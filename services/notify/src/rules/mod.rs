@@ -1,21 +1,33 @@
 //! Rules: which events become notifications, for whom, saying what. Each domain's rules are a
 //! consumer of the platform's runner (exactly once per event id, in one transaction with what
 //! they write) over the events notify cares about; recipients come from notify's own
-//! projections (people: names, phones), never another service's database.
+//! projections (people: names, phones, locales), never another service's database.
 //!
-//! - [`market`]: orders — the farmer whose listing was ordered, the buyer told of each answer.
+//! - [`market`]: orders — the farmer whose listing was ordered, the buyer told of each answer
+//!   (in-app, and by SMS for the answers that have a text message).
 //! - [`governance`]: service requests — the villager (and followers) told of each step, an
 //!   escalation and a public reply.
+//! - [`codes`]: one-time codes, texted to the phone that asked.
 //!
 //! The texts come from [`crate::templates::defaults`]; the words a text needs in the
 //! recipient's language (a quantity, a price) are made here by [`words`].
 
+pub mod codes;
 pub mod governance;
 pub mod market;
 pub mod words;
 
-use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseTransaction;
+use serde::Serialize;
+use terrace_platform::bus::Envelope;
+use terrace_platform::bus::consumer::{Consumer, ConsumerSpec, Handler, HandlerError};
 use terrace_platform::service::ServiceContext;
+use terrace_proto::notify::v1 as pb;
+use uuid::Uuid;
+
+use crate::deliveries::{self, NewDelivery};
+use crate::templates::defaults;
 
 /// A durable consumer `name` of `domain`'s events on `subject` (a NATS filter), handled by
 /// `rules`: the frame every rule set shares.
@@ -37,4 +49,88 @@ pub fn consumer<H: Handler>(
         &ctx.settings.consumer,
         rules,
     )
+}
+
+/// The text message to render: its key, the recipient's locale, the values, the signature it
+/// is sent under (counted in its segments).
+#[derive(Debug)]
+pub struct SmsText<'a, V> {
+    pub key: &'static str,
+    pub locale: &'a str,
+    pub vars: &'a V,
+    pub signature: &'a str,
+}
+
+/// Who a text goes to.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub user: Option<Uuid>,
+    /// E.164.
+    pub phone: &'a str,
+}
+
+/// What a notification is, for its delivery record.
+#[derive(Debug, Clone)]
+pub struct About {
+    pub category: pb::NotificationCategory,
+    pub critical: bool,
+    /// The text holds a secret (emptied once final).
+    pub secret: bool,
+    pub expire_at: Option<DateTime<Utc>>,
+    /// One notification, one text: the event, the rule, the recipient.
+    pub dedupe_key: String,
+    /// The area it is about (a code prefix), for officials reading records; `""` for none.
+    pub area: String,
+}
+
+/// Queues the text message of `text` to `to`, if the key has one (in the handler's
+/// transaction, once per deduplication key). A text that does not render is a rejected event:
+/// it never will.
+pub async fn queue_sms<V: Serialize>(
+    txn: &DatabaseTransaction,
+    text: SmsText<'_, V>,
+    to: Recipient<'_>,
+    about: About,
+    envelope: &Envelope,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    if to.phone.is_empty() {
+        return Ok(());
+    }
+    let Some(rendered) = defaults::render_sms(text.key, text.locale, text.vars)
+        .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?
+    else {
+        return Ok(());
+    };
+    let segments = crate::sms::segments::count(&crate::sms::signed(text.signature, &rendered.body));
+    let params = serde_json::to_value(text.vars)
+        .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?;
+    deliveries::queue(
+        txn,
+        NewDelivery {
+            recipient: to.user,
+            address: to.phone.to_owned(),
+            channel: pb::Channel::Sms,
+            category: about.category,
+            critical: about.critical,
+            template_key: text.key.to_owned(),
+            template_version: 0,
+            template_code: rendered.template_code.to_owned(),
+            locale: rendered.locale.to_owned(),
+            subject: String::new(),
+            body: rendered.body,
+            params,
+            secret: about.secret,
+            expire_at: about.expire_at,
+            sms_segments: i32::try_from(segments.count).unwrap_or(i32::MAX),
+            dedupe_key: about.dedupe_key,
+            source_event_id: envelope.id.to_string(),
+            source_event_type: envelope.event_type.clone(),
+            area: about.area,
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
 }

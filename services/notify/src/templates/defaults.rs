@@ -171,22 +171,168 @@ pub const TEXTS: &[Text] = &[
     ),
 ];
 
-/// The text of `key` in `locale`, else in [`FALLBACK_LOCALE`].
-pub fn find(key: &str, locale: &str) -> Option<&'static Text> {
+/// A text's key and locale: what [`find_in`] looks texts up by.
+pub trait Localized {
+    fn key(&self) -> &str;
+    fn locale(&self) -> &'static str;
+}
+
+impl Localized for Text {
+    fn key(&self) -> &str {
+        self.key
+    }
+    fn locale(&self) -> &'static str {
+        self.locale
+    }
+}
+
+impl Localized for SmsText {
+    fn key(&self) -> &str {
+        self.key
+    }
+    fn locale(&self) -> &'static str {
+        self.locale
+    }
+}
+
+/// The text of `key` in `locale`, else in the locale's language, else in [`FALLBACK_LOCALE`].
+pub fn find_in<'a, T: Localized>(texts: &'a [T], key: &str, locale: &str) -> Option<&'a T> {
     let language = locale.split('-').next().unwrap_or(locale);
-    TEXTS
-        .iter()
-        .find(|t| t.key == key && t.locale == locale)
-        .or_else(|| {
-            TEXTS
-                .iter()
-                .find(|t| t.key == key && t.locale.split('-').next() == Some(language))
-        })
-        .or_else(|| {
-            TEXTS
-                .iter()
-                .find(|t| t.key == key && t.locale == FALLBACK_LOCALE)
-        })
+    let of_key = || texts.iter().filter(move |t| t.key() == key);
+    of_key()
+        .find(|t| t.locale() == locale)
+        .or_else(|| of_key().find(|t| t.locale().split('-').next() == Some(language)))
+        .or_else(|| of_key().find(|t| t.locale() == FALLBACK_LOCALE))
+}
+
+/// The in-app text of `key` in `locale`, else its fallback.
+pub fn find(key: &str, locale: &str) -> Option<&'static Text> {
+    find_in(TEXTS, key, locale)
+}
+
+/// A text message: its body, and the template id the SMS provider approved for it (carriers in
+/// China carry only registered templates). The signature is the deployment's
+/// (`services.notify.sms.signature`).
+#[derive(Debug, Clone, Copy)]
+pub struct SmsText {
+    pub key: &'static str,
+    pub locale: &'static str,
+    pub template_code: &'static str,
+    pub body: &'static str,
+}
+
+const fn sms(
+    key: &'static str,
+    locale: &'static str,
+    template_code: &'static str,
+    body: &'static str,
+) -> SmsText {
+    SmsText {
+        key,
+        locale,
+        template_code,
+        body,
+    }
+}
+
+/// Every built-in text message. Codes read `验证码 123456` / `code 123456` so that a person (and
+/// a test) finds them at a glance; everything fits one UCS-2 segment with the signature where it
+/// can.
+pub const SMS_TEXTS: &[SmsText] = &[
+    sms(
+        "identity.otp",
+        "zh-CN",
+        "SMS_TERRACE_OTP",
+        "验证码 {{ code }}，用于{{ purpose }}，{{ minutes }} 分钟内有效。请勿告诉他人。",
+    ),
+    sms(
+        "identity.otp",
+        "en",
+        "SMS_TERRACE_OTP_EN",
+        "Terrace code {{ code }} to {{ purpose }}, valid for {{ minutes }} minutes. Never share it.",
+    ),
+    sms(
+        "governance.resident_claim.code",
+        "zh-CN",
+        "SMS_TERRACE_CLAIM",
+        "验证码 {{ code }}，用于把本号码的村民档案关联到 Terrace 账户，{{ minutes }} 分钟内有效。不是您本人操作请忽略。",
+    ),
+    sms(
+        "governance.resident_claim.code",
+        "en",
+        "SMS_TERRACE_CLAIM_EN",
+        "Terrace code {{ code }} to link the village record of this phone to an account, valid for {{ minutes }} minutes. Not you? Ignore it.",
+    ),
+    sms(
+        "market.order.placed",
+        "zh-CN",
+        "SMS_TERRACE_ORDER_PLACED",
+        "{{ buyer }}下单 {{ quantity }}{{ title }}，共 {{ total }}（{{ reference }}），请 48 小时内接单。",
+    ),
+    sms(
+        "market.order.placed",
+        "en",
+        "SMS_TERRACE_ORDER_PLACED_EN",
+        "New order {{ reference }}: {{ buyer }} wants {{ quantity }} of {{ title }}, {{ total }}. Open Terrace to accept within 48 hours.",
+    ),
+    sms(
+        "market.order.accepted",
+        "zh-CN",
+        "SMS_TERRACE_ORDER_ACCEPTED",
+        "您的订单 {{ reference }}（{{ title }}）{{ seller }} 已接单，卖家电话在订单里。",
+    ),
+    sms(
+        "market.order.accepted",
+        "en",
+        "SMS_TERRACE_ORDER_ACCEPTED_EN",
+        "{{ seller }} accepted your order {{ reference }} ({{ title }}); their phone is on the order.",
+    ),
+    sms(
+        "market.order.declined",
+        "zh-CN",
+        "SMS_TERRACE_ORDER_DECLINED",
+        "您的订单 {{ reference }}（{{ title }}）{{ seller }} 没有接。原因：{{ reason }}",
+    ),
+    sms(
+        "market.order.declined",
+        "en",
+        "SMS_TERRACE_ORDER_DECLINED_EN",
+        "{{ seller }} declined your order {{ reference }} ({{ title }}). Reason: {{ reason }}",
+    ),
+];
+
+/// A text message rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedSms {
+    pub locale: &'static str,
+    pub template_code: &'static str,
+    pub body: String,
+}
+
+/// Renders the text message of `key` in `locale` (or its fallback) with `vars`; `None` when the
+/// key has no text message (the notification goes in-app only).
+pub fn render_sms(
+    key: &str,
+    locale: &str,
+    vars: &impl Serialize,
+) -> anyhow::Result<Option<RenderedSms>> {
+    let Some(text) = find_in(SMS_TEXTS, key, locale) else {
+        return Ok(None);
+    };
+    Ok(Some(RenderedSms {
+        locale: text.locale,
+        template_code: text.template_code,
+        body: environment().render_str(text.body, vars)?,
+    }))
+}
+
+/// Strict rendering of plain text and Markdown: a missing variable is an error, nothing is
+/// escaped (the inbox sanitizes; SMS is plain text).
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env
 }
 
 /// A text rendered: title and body.
@@ -201,10 +347,7 @@ pub struct Rendered {
 /// missing from `vars` is an error.
 pub fn render(key: &str, locale: &str, vars: &impl Serialize) -> anyhow::Result<Rendered> {
     let text = find(key, locale).ok_or_else(|| anyhow::anyhow!("no text for {key}"))?;
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // Plain text and Markdown, not HTML: nothing is escaped here (the inbox sanitizes).
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    let env = environment();
     let title = env.render_str(text.title, vars)?;
     let body = env.render_str(text.body, vars)?;
     Ok(Rendered {
@@ -238,6 +381,36 @@ mod tests {
         assert_eq!(find("market.order.placed", "en-GB").unwrap().locale, "en");
         assert_eq!(find("market.order.placed", "ug").unwrap().locale, "zh-CN");
         assert!(find("no.such.key", "zh-CN").is_none());
+    }
+
+    #[test]
+    fn every_text_message_has_both_locales_and_a_template_id() {
+        for text in SMS_TEXTS {
+            assert!(!text.template_code.is_empty(), "{}", text.key);
+            for locale in ["zh-CN", "en"] {
+                assert!(
+                    SMS_TEXTS
+                        .iter()
+                        .any(|t| t.key == text.key && t.locale == locale),
+                    "{} has no {locale} text message",
+                    text.key
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_code_fits_one_text_message_with_the_signature() {
+        let vars = serde_json::json!({ "code": "123456", "purpose": "登录", "minutes": 5 });
+        let text = render_sms("identity.otp", "zh-CN", &vars).unwrap().unwrap();
+        let signed = crate::sms::signed("Terrace", &text.body);
+        assert!(signed.starts_with("【Terrace】验证码 123456"), "{signed}");
+        assert_eq!(crate::sms::segments::count(&signed).count, 1, "{signed}");
+        assert!(
+            render_sms("market.order.shipped", "zh-CN", &vars)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -155,7 +155,7 @@ async fn a_redelivered_order_event_writes_no_second_notification() {
         ..Default::default()
     };
     let envelope = Envelope::new("terrace/market", &event);
-    let rules = OrderRules::new(w.app.clock.clock());
+    let rules = OrderRules::new(w.app.clock.clock(), "Terrace");
     for _ in 0..2 {
         let txn = db.begin().await.unwrap();
         rules.handle(&txn, &envelope).await.unwrap();

@@ -5,4 +5,5 @@
 
 mod inbox;
 mod requests;
+mod sms;
 pub mod world;

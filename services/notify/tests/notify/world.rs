@@ -42,7 +42,18 @@ pub struct Person {
 
 impl World {
     pub async fn new() -> Self {
-        let app = TestApp::spawn(&[ServiceDef::of::<Market>(), ServiceDef::of::<Notify>()]).await;
+        Self::with_notify(serde_json::json!({})).await
+    }
+
+    /// As [`World::new`], with notify's settings (`[services.notify]`) as given.
+    pub async fn with_notify(notify: serde_json::Value) -> Self {
+        let app = TestApp::spawn_with(
+            &[ServiceDef::of::<Market>(), ServiceDef::of::<Notify>()],
+            |settings| {
+                settings.services.insert("notify".to_owned(), notify);
+            },
+        )
+        .await;
         app.clock.set(monday_morning());
         let channel = app.channel().await;
         Self {
@@ -50,6 +61,48 @@ impl World {
             notify: NotifyServiceClient::new(channel),
             app,
         }
+    }
+
+    /// Publishes `event` as `source` (`terrace/identity`) would through its outbox relay, on
+    /// the test's NATS.
+    pub async fn publish_as<E: terrace_platform::bus::Event>(
+        &self,
+        source: &str,
+        event: &E,
+    ) -> terrace_platform::bus::Envelope {
+        let envelope = terrace_platform::bus::Envelope::new(source, event);
+        self.republish(&envelope).await;
+        envelope
+    }
+
+    /// Publishes `envelope` again, as a relay does after a lost acknowledgement (same id).
+    pub async fn republish(&self, envelope: &terrace_platform::bus::Envelope) {
+        // Every domain's stream, the secret one too, is made for any bus.
+        let bus = self.app.ctx.bus(&[]).await;
+        bus.jetstream
+            .publish_with_headers(
+                bus.naming.subject(&envelope.subject),
+                envelope.headers(),
+                envelope.payload.clone(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    /// Notify's projection knows `who` by `name`, `phone` and `locale`, as it would from identity.
+    pub async fn known(&self, who: &Person, name: &str, phone: &str, locale: &str) {
+        use sea_orm::ConnectionTrait as _;
+        let db = self.app.ctx.database("notify").await;
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "INSERT INTO known_users (id, display_name, phone_number, version, locale, time_zone)
+             VALUES ($1, $2, $3, now(), $4, 'Asia/Shanghai')",
+            [who.id.into(), name.into(), phone.into(), locale.into()],
+        ))
+        .await
+        .unwrap();
     }
 
     pub fn person(&self, grants: &[(Role, &str)]) -> Person {
