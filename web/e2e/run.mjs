@@ -287,14 +287,17 @@ function smsLines() {
 }
 
 /** The newest code for `phone` in lines after the first `after`; polled until it appears. */
+/** A code in a text of notify's development SMS log: `<phone> 【Terrace】验证码 123456，...`. */
+const CODE = /(?:验证码|code) (\d{6})/;
+
 async function codeFor(phone, after) {
   const deadline = Date.now() + TIMEOUT;
   while (Date.now() < deadline) {
     const line = smsLines()
       .slice(after)
-      .filter((l) => l.startsWith(`${phone} code `))
+      .filter((l) => l.startsWith(`${phone} `) && CODE.test(l))
       .at(-1);
-    if (line) return /code (\d{6})/.exec(line)[1];
+    if (line) return CODE.exec(line)[1];
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`no code for ${phone} in ${SMS_LOG} within ${TIMEOUT / 1000} s`);

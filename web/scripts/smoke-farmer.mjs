@@ -29,6 +29,9 @@ function check(condition, what) {
 }
 
 /** The newest code in the SMS log for `phone` that was not in `before` lines. */
+/** A code in a text of notify's development SMS log: `<phone> 【Terrace】验证码 123456，...`. */
+const CODE = /(?:验证码|code) (\d{6})/;
+
 async function codeFor(phone, beforeLines) {
   for (let i = 0; i < 40; i++) {
     let lines = [];
@@ -37,9 +40,9 @@ async function codeFor(phone, beforeLines) {
     } catch {
       // not written yet
     }
-    const fresh = lines.slice(beforeLines).filter((l) => l.startsWith(`${phone} code `));
+    const fresh = lines.slice(beforeLines).filter((l) => l.startsWith(`${phone} `) && CODE.test(l));
     const last = fresh.at(-1);
-    if (last) return /code (\d{6})/.exec(last)[1];
+    if (last) return CODE.exec(last)[1];
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`no code for ${phone} in ${smsLog}`);

@@ -19,8 +19,6 @@
 //!
 //! - `main.rs`: command-line parsing and dispatch (this file).
 //! - [`services`]: the list of services this binary can run.
-//! - [`sms_sink`]: one-time codes and resident-claim codes shown in development, until notify
-//!   sends SMS.
 //! - [`substrate`]: finding or starting PostgreSQL and NATS for `terrace dev`.
 //! - [`users`]: `terrace user create|grant|revoke`.
 //! - [`agencies`]: `terrace agency create|rotate`.
@@ -38,7 +36,6 @@ mod governance;
 mod import;
 mod market;
 mod services;
-mod sms_sink;
 mod substrate;
 mod users;
 mod web;
@@ -49,7 +46,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use terrace_platform::config::{Settings, Sources};
-use tokio_util::sync::CancellationToken;
 
 /// Terrace: the digital-village platform.
 #[derive(Debug, Parser)]
@@ -199,20 +195,31 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            let sink_stop = CancellationToken::new();
-            let sink = tokio::spawn(sms_sink::run(
-                settings.nats.clone(),
-                data_dir.join("sms.log"),
-                sink_stop.clone(),
-            ));
-            let result = terrace_platform::service::serve(settings, services::all()).await;
-            sink_stop.cancel();
-            if let Ok(Err(error)) = sink.await {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "the development sms sink stopped"
-                );
+            // Texts (one-time codes among them) go through notify's development provider: shown
+            // in the log and appended to `<data dir>/sms.log`, unless a provider is configured.
+            let notify = settings
+                .services
+                .entry("notify".to_owned())
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(section) = notify.as_object_mut() {
+                let sms = section
+                    .entry("sms")
+                    .or_insert_with(|| serde_json::json!({}));
+                if let Some(sms) = sms.as_object_mut()
+                    && !sms.contains_key("provider")
+                {
+                    sms.insert("provider".to_owned(), "log".into());
+                    sms.insert(
+                        "log_file".to_owned(),
+                        data_dir
+                            .join("sms.log")
+                            .to_string_lossy()
+                            .into_owned()
+                            .into(),
+                    );
+                }
             }
+            let result = terrace_platform::service::serve(settings, services::all()).await;
             substrate.stop().await;
             result
         }

@@ -86,7 +86,8 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
         .unwrap()
         .into_inner();
     assert_eq!(login.user.unwrap().display_name, "王秀英（农户）");
-    // One-time codes show up in the development SMS sink; the farmer logs in with one.
+    // One-time codes go out through notify's development SMS provider into the log; the farmer
+    // logs in with one.
     IdentityServiceClient::new(channel.clone())
         .request_otp(RequestOtpRequest {
             request_id: uuid::Uuid::now_v7().to_string(),
@@ -97,14 +98,21 @@ async fn dev_runs_every_service_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     let sms_log = data_dir.join("sms.log");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let code = loop {
         let log = std::fs::read_to_string(&sms_log).unwrap_or_default();
-        if let Some(line) = log
+        // notify's development provider: `<phone> 【Terrace】验证码 123456，...`.
+        if let Some(code) = log
             .lines()
-            .find(|line| line.starts_with("+8613800000001 code "))
+            .filter(|line| line.starts_with("+8613800000001 "))
+            .find_map(|line| {
+                let (_, after) = line
+                    .split_once("验证码 ")
+                    .or_else(|| line.split_once("code "))?;
+                Some(after.get(..6)?.to_owned())
+            })
         {
-            break line["+8613800000001 code ".len()..][..6].to_owned();
+            break code;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
