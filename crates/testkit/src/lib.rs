@@ -14,6 +14,7 @@
 //! - [`events`]: the events a service published, counted in their stream.
 //! - [`jobs`]: waiting for the job runner to settle around a move of the clock.
 //! - [`rpc`]: request ids, field violations and reasons of refusals, users seeded with roles.
+//! - [`sms`]: an SMS gateway on loopback speaking notify's gateway protocol.
 //! - [`probe`]: a small service that exercises every platform layer from the outside.
 //! - [`pb`]: the probe's generated protobuf code.
 
@@ -27,6 +28,7 @@ pub mod jobs;
 pub mod probe;
 pub mod process;
 pub mod rpc;
+pub mod sms;
 pub mod tls;
 pub mod tokens;
 

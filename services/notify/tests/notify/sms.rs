@@ -4,123 +4,23 @@
 //! one-time code texted once however often its event comes, and forgotten once sent; who may
 //! read which delivery record.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use sea_orm::{ConnectionTrait as _, Statement};
 use terrace_platform::auth::Role;
 use terrace_proto::identity::v1 as identity;
 use terrace_proto::notify::v1 as pb;
 use terrace_testkit::eventually;
+use terrace_testkit::sms::{RECEIPT_TOKEN, SmsGateway as Gateway, notify_settings};
 use tonic::Code;
 
 use crate::world::{Person, VILLAGE, World};
-
-/// One send the gateway got.
-#[derive(Debug, Clone)]
-struct Received {
-    idempotency_key: String,
-    authorization: String,
-    body: serde_json::Value,
-}
-
-/// The local gateway: records every send, answers each with the next planned status (then 200).
-#[derive(Debug, Clone, Default)]
-struct Gateway {
-    received: Arc<Mutex<Vec<Received>>>,
-    answers: Arc<Mutex<Vec<u16>>>,
-}
-
-async fn take(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-    Json(body): Json<serde_json::Value>,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let number = {
-        let mut received = gateway.received.lock().unwrap();
-        received.push(Received {
-            idempotency_key: header("idempotency-key"),
-            authorization: header("authorization"),
-            body,
-        });
-        received.len()
-    };
-    let status = {
-        let mut answers = gateway.answers.lock().unwrap();
-        if answers.is_empty() {
-            200
-        } else {
-            answers.remove(0)
-        }
-    };
-    (
-        StatusCode::from_u16(status).unwrap(),
-        Json(serde_json::json!({ "message_id": format!("gw-{number}") })),
-    )
-}
-
-impl Gateway {
-    /// Serves on a free loopback port; its URL.
-    async fn start(&self) -> String {
-        let router = axum::Router::new()
-            .route("/send", axum::routing::post(take))
-            .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        format!("http://{addr}/send")
-    }
-
-    fn answer_next(&self, statuses: &[u16]) {
-        self.answers.lock().unwrap().extend_from_slice(statuses);
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// Waits until the gateway got `count` sends.
-    async fn when(&self, count: usize) -> Vec<Received> {
-        eventually(
-            &format!("{count} sends at the gateway"),
-            Duration::from_secs(30),
-            || async { Some(self.received()).filter(|r| r.len() >= count) },
-        )
-        .await
-    }
-}
-
-const RECEIPT_TOKEN: &str = "receipt-token-of-the-test";
 
 /// A world whose notify texts through `gateway`: retries after 30 s, then 60 s..., three
 /// attempts at most.
 async fn world_texting_through(gateway: &Gateway) -> World {
     let url = gateway.start().await;
-    World::with_notify(serde_json::json!({
-        "sms": {
-            "provider": "gateway",
-            "signature": "Terrace",
-            "gateway": { "url": url, "token": "gateway-token", "timeout": "5s" },
-            "receipt_token": RECEIPT_TOKEN,
-        },
-        "delivery": {
-            "first_retry": "30s",
-            "max_retry": "10m",
-            "max_attempts": 3,
-            "poll_interval": "20ms",
-        },
-    }))
-    .await
+    World::with_notify(notify_settings(&url)).await
 }
 
 async fn deliveries(
@@ -214,7 +114,15 @@ async fn a_new_order_is_texted_to_the_farmer_and_the_gateways_receipt_marks_it_d
         )
     );
 
-    // The farmer reads her own record: masked, with its history and the gateway's id.
+    // The farmer reads her own record (once the gateway's answer is recorded): masked, with its
+    // history and the gateway's id.
+    delivery_when(
+        &w,
+        &farmer,
+        &sent[0].idempotency_key,
+        pb::DeliveryStatus::Sent,
+    )
+    .await;
     let mine = deliveries(
         &w,
         &farmer,
