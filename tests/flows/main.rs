@@ -1,0 +1,16 @@
+//! The platform's end-to-end flows: all five services running in one test process over real
+//! PostgreSQL, NATS (JetStream) and gRPC, talking to each other only through events; the one
+//! thing outside the platform, the SMS gateway, is a small local server speaking its protocol.
+//!
+//! - [`market`]: a farmer lists, a buyer orders, both are told once (in-app and by SMS).
+//! - [`requests`]: a villager files a request, an official resolves it, she is told; an overdue
+//!   request escalates and she is told.
+//! - [`codes`]: a one-time code arrives through the SMS gateway, and signs a buyer up.
+
+// Helpers of a test binary are test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod codes;
+mod market;
+mod requests;
+pub mod world;
