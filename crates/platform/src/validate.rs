@@ -528,6 +528,25 @@ pub fn enum_value<E: TryFrom<i32>>(
         .ok()
 }
 
+/// A repeated enum field: each value as [`enum_value`] judges it, named by its index
+/// (`statuses[2]`); `None` when any is refused.
+pub fn enum_values<E: TryFrom<i32>>(
+    violations: &mut Violations,
+    field: &str,
+    values: &[i32],
+    what: &str,
+) -> Option<Vec<E>> {
+    let before = violations.len();
+    let parsed: Vec<E> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(index, value)| {
+            enum_value(violations, &format!("{field}[{index}]"), *value, what)
+        })
+        .collect();
+    (violations.len() == before).then_some(parsed)
+}
+
 /// The domains an API scope may name: the services.
 pub const API_DOMAINS: [&str; 5] = ["identity", "governance", "agri", "market", "notify"];
 /// The longest API scope, in bytes (they are ASCII).

@@ -77,32 +77,20 @@ impl SearchListings {
             })
             .collect();
         let (price_min, price_max) = price_range(&mut violations, request.price_range.as_ref());
-        let grades = request
-            .grades
-            .iter()
-            .enumerate()
-            .filter_map(|(index, grade)| {
-                validate::enum_value::<pb::ProduceGrade>(
-                    &mut violations,
-                    &format!("grades[{index}]"),
-                    *grade,
-                    "a grade such as PRODUCE_GRADE_FIRST",
-                )
-            })
-            .collect();
-        let certifications = request
-            .certifications
-            .iter()
-            .enumerate()
-            .filter_map(|(index, c)| {
-                validate::enum_value::<pb::Certification>(
-                    &mut violations,
-                    &format!("certifications[{index}]"),
-                    *c,
-                    "a certification such as CERTIFICATION_ORGANIC",
-                )
-            })
-            .collect();
+        let grades = validate::enum_values::<pb::ProduceGrade>(
+            &mut violations,
+            "grades",
+            &request.grades,
+            "a grade such as PRODUCE_GRADE_FIRST",
+        )
+        .unwrap_or_default();
+        let certifications = validate::enum_values::<pb::Certification>(
+            &mut violations,
+            "certifications",
+            &request.certifications,
+            "a certification such as CERTIFICATION_ORGANIC",
+        )
+        .unwrap_or_default();
         let min_available = request.min_available.as_ref().and_then(|quantity| {
             validate::quantity(
                 &mut violations,

@@ -51,16 +51,25 @@ impl ListDeliveries {
             Text::optional(200),
         )
         .map(|id| Some(id).filter(|id| !id.is_empty()));
-        let channels =
-            enums::<pb::Channel>(v, "channels", &request.channels, "CHANNEL_SMS").map(|channels| {
-                channels
-                    .into_iter()
-                    .filter_map(|c| i16::try_from(c as i32).ok())
-                    .collect()
-            });
-        let statuses =
-            enums::<pb::DeliveryStatus>(v, "statuses", &request.statuses, "DELIVERY_STATUS_SENT")
-                .map(|statuses| statuses.into_iter().filter_map(status_of).collect());
+        let channels = validate::enum_values::<pb::Channel>(
+            v,
+            "channels",
+            &request.channels,
+            "a channel such as CHANNEL_SMS",
+        )
+        .map(|channels| {
+            channels
+                .into_iter()
+                .filter_map(|c| i16::try_from(c as i32).ok())
+                .collect()
+        });
+        let statuses = validate::enum_values::<pb::DeliveryStatus>(
+            v,
+            "statuses",
+            &request.statuses,
+            "a status such as DELIVERY_STATUS_SENT",
+        )
+        .map(|statuses| statuses.into_iter().filter_map(status_of).collect());
         let range = request.create_time_range.as_ref();
         let created_from = validate::timestamp(
             v,
@@ -119,29 +128,6 @@ impl GetDelivery {
         );
         violations.finish_with(|| Some(Self { id: id? }))
     }
-}
-
-/// Repeated enum values, each named by its index when it is not one; `None` if any is not.
-fn enums<E: TryFrom<i32>>(
-    violations: &mut Violations,
-    field: &str,
-    values: &[i32],
-    example: &str,
-) -> Option<Vec<E>> {
-    let before = violations.len();
-    let parsed: Vec<E> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(index, value)| {
-            validate::enum_value(
-                violations,
-                &format!("{field}[{index}]"),
-                *value,
-                &format!("a value such as {example}"),
-            )
-        })
-        .collect();
-    (violations.len() == before).then_some(parsed)
 }
 
 /// The stored status of a contract status.

@@ -44,21 +44,18 @@ impl ListInbox {
 
 /// Categories as stored; `None` when one is not a category.
 fn categories(violations: &mut Violations, values: &[i32]) -> Option<Vec<i16>> {
-    let before = violations.len();
-    let categories: Vec<i16> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(index, value)| {
-            let category: pb::NotificationCategory = validate::enum_value(
-                violations,
-                &format!("categories[{index}]"),
-                *value,
-                "a category such as NOTIFICATION_CATEGORY_ORDERS",
-            )?;
-            i16::try_from(category as i32).ok()
-        })
-        .collect();
-    (violations.len() == before).then_some(categories)
+    let categories: Vec<pb::NotificationCategory> = validate::enum_values(
+        violations,
+        "categories",
+        values,
+        "a category such as NOTIFICATION_CATEGORY_ORDERS",
+    )?;
+    Some(
+        categories
+            .into_iter()
+            .filter_map(|category| i16::try_from(category as i32).ok())
+            .collect(),
+    )
 }
 
 /// `MarkRead`.
