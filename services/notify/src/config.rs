@@ -103,6 +103,9 @@ pub struct DeliverySettings {
     pub poll_interval: Duration,
     /// Deliveries taken per look, and sent at once.
     pub batch: u32,
+    /// Texts one person may be sent in an hour, critical ones (codes) aside; more are recorded as
+    /// suppressed.
+    pub texts_per_hour: u32,
 }
 
 impl Default for DeliverySettings {
@@ -114,6 +117,7 @@ impl Default for DeliverySettings {
             lease: Duration::from_secs(120),
             poll_interval: Duration::from_millis(250),
             batch: 32,
+            texts_per_hour: 10,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::NotifyState;
 use crate::deliveries::{self, Deliveries};
 use crate::inbox::watch::Watchers;
 use crate::inbox::{self, Inbox};
+use crate::preferences::{self, Preferences};
 
 /// Handlers share the service context, the inbox and this replica's streams.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ pub struct NotifyGrpc {
     ctx: ServiceContext,
     inbox: Inbox,
     deliveries: Deliveries,
+    preferences: Preferences,
     watchers: Watchers,
 }
 
@@ -27,6 +29,7 @@ impl NotifyGrpc {
         Self {
             inbox: Inbox::new(ctx.db.clone(), ctx.clock.clone()),
             deliveries: Deliveries::new(ctx.db.clone()),
+            preferences: Preferences::new(ctx.db.clone(), ctx.clock.clone()),
             watchers: state.watchers.clone(),
             ctx,
         }
@@ -88,5 +91,26 @@ impl NotifyService for NotifyGrpc {
         let caller = Caller::required(&request)?;
         let query = deliveries::parse::GetDelivery::parse(request.get_ref())?;
         Ok(Response::new(self.deliveries.get(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_preferences(
+        &self,
+        request: Request<pb::GetPreferencesRequest>,
+    ) -> Result<Response<pb::GetPreferencesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        Ok(Response::new(self.preferences.get(&caller).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_preferences(
+        &self,
+        request: Request<pb::UpdatePreferencesRequest>,
+    ) -> Result<Response<pb::UpdatePreferencesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = preferences::parse::UpdatePreferences::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.preferences.update(&caller, command).await?,
+        ))
     }
 }

@@ -108,8 +108,8 @@ impl Service for Notify {
         );
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
-        let signature = state.sms.signature();
-        let (identity_codes, claim_codes) = rules::codes::consumers(ctx, signature);
+        let texting = rules::Texting::of(state);
+        let (identity_codes, claim_codes) = rules::codes::consumers(ctx, &texting);
         identity_codes.ensure().await?;
         ctx.tasks.spawn(identity_codes.run(ctx.shutdown.clone()));
         claim_codes.ensure().await?;
@@ -125,7 +125,7 @@ impl Service for Notify {
             ctx.event_source(),
         );
         ctx.tasks.spawn(dispatcher.run(ctx.shutdown.clone()));
-        let orders = rules::market::consumer(ctx, signature);
+        let orders = rules::market::consumer(ctx, &texting);
         orders.ensure().await?;
         ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
         let requests = rules::governance::consumer(ctx);

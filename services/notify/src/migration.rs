@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::inbox::store::MIGRATION.boxed());
         migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
         migrations.push(crate::deliveries::store::MIGRATION.boxed());
+        migrations.push(crate::preferences::store::MIGRATION.boxed());
         migrations
     }
 }

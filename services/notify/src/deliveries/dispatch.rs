@@ -94,9 +94,9 @@ impl Dispatcher {
         let lease_until = terrace_platform::clock::add(now, inner.settings.lease);
         let rows = store::claim_due(&inner.db, now, lease_until, inner.settings.batch).await?;
         let taken = rows.len();
-        futures::stream::iter(rows)
-            .for_each_concurrent(None, |row| async move {
-                if let Err(error) = self.attempt(row).await {
+        futures::stream::iter(sends(rows))
+            .for_each_concurrent(None, |rows| async move {
+                if let Err(error) = self.attempt(rows).await {
                     // The lease lapses and another look sends it again.
                     tracing::warn!(error = format!("{error:#}"), "recording a delivery failed");
                 }
@@ -105,44 +105,66 @@ impl Dispatcher {
         Ok(taken)
     }
 
-    /// One attempt at `row`, recorded.
-    async fn attempt(&self, row: DeliveryRow) -> anyhow::Result<()> {
+    /// One attempt at one message — a delivery, or a person's digest of several — recorded on
+    /// each.
+    async fn attempt(&self, rows: Vec<DeliveryRow>) -> anyhow::Result<()> {
         let inner = &self.inner;
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
         let started = inner.clock.now();
-        let outcome = if row.expire_at.is_some_and(|at| at <= started) {
+        let outcome = if rows.len() == 1 && first.expire_at.is_some_and(|at| at <= started) {
             outcome(Status::Suppressed, "expired before it could be sent")
         } else {
-            let channel = pb::Channel::try_from(i32::from(row.channel))
+            let channel = pb::Channel::try_from(i32::from(first.channel))
                 .ok()
                 .and_then(|channel| inner.channels.get(channel));
             match channel {
                 None => outcome(Status::Suppressed, "this channel is not available"),
                 Some(channel) => {
-                    let message = Outgoing {
-                        delivery_id: row.id,
-                        address: row.address.clone(),
-                        subject: row.subject.clone(),
-                        body: row.body.clone(),
-                        template_code: row.template_code.clone(),
-                        params: row.params.clone(),
+                    let message = if rows.len() == 1 {
+                        Outgoing {
+                            delivery_id: first.id,
+                            address: first.address.clone(),
+                            subject: first.subject.clone(),
+                            body: first.body.clone(),
+                            template_code: first.template_code.clone(),
+                            params: first.params.clone(),
+                        }
+                    } else {
+                        // The digest goes under its first delivery's id, on every attempt.
+                        Outgoing {
+                            delivery_id: first.id,
+                            address: first.address.clone(),
+                            subject: String::new(),
+                            body: digest_text(&rows),
+                            template_code: String::new(),
+                            params: serde_json::json!({}),
+                        }
                     };
                     let sent = channel.send(&message).await;
-                    self.judge(&row, sent, inner.clock.now())
+                    let mut judged = self.judge(first, sent, inner.clock.now());
+                    if rows.len() > 1 && judged.status == Status::Sent {
+                        judged.detail = format!("{} (a digest of {})", judged.detail, rows.len());
+                    }
+                    judged
                 }
             }
         };
         let now = inner.clock.now();
         let txn = inner.db.begin().await?;
-        if store::record(&txn, &row, &outcome, now).await? {
-            let mut after = row.clone();
-            after.status = outcome.status;
-            if let Some(id) = &outcome.provider_message_id {
-                after.provider_message_id.clone_from(id);
+        for row in &rows {
+            if store::record(&txn, row, &outcome, now).await? {
+                let mut after = row.clone();
+                after.status = outcome.status;
+                if let Some(id) = &outcome.provider_message_id {
+                    after.provider_message_id.clone_from(id);
+                }
+                if outcome.status == Status::Failed {
+                    after.last_error.clone_from(&outcome.detail);
+                }
+                publish_final(&txn, &inner.source, &after).await?;
             }
-            if outcome.status == Status::Failed {
-                after.last_error.clone_from(&outcome.detail);
-            }
-            publish_final(&txn, &inner.source, &after).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -182,6 +204,45 @@ impl Dispatcher {
             Err(Failure::Suppress(why)) => outcome(Status::Suppressed, &why),
         }
     }
+}
+
+/// The messages a batch makes: each delivery alone, except a person's digest deliveries on one
+/// channel, which go as one message.
+fn sends(rows: Vec<DeliveryRow>) -> Vec<Vec<DeliveryRow>> {
+    let mut sends: Vec<Vec<DeliveryRow>> = Vec::new();
+    for row in rows {
+        let digest_of = |send: &&mut Vec<DeliveryRow>| {
+            send.first().is_some_and(|first| {
+                first.digest
+                    && row.digest
+                    && first.recipient_user_id == row.recipient_user_id
+                    && first.channel == row.channel
+                    && first.address == row.address
+            })
+        };
+        match sends.iter_mut().find(|send| digest_of(send)) {
+            Some(send) => send.push(row),
+            None => sends.push(vec![row]),
+        }
+    }
+    for send in &mut sends {
+        send.sort_by_key(|row| row.id);
+    }
+    sends
+}
+
+/// A digest's text: how many, then each, oldest first, in the first one's language.
+pub fn digest_text(rows: &[DeliveryRow]) -> String {
+    let chinese = rows.first().is_none_or(|row| row.locale.starts_with("zh"));
+    let mut text = if chinese {
+        format!("今日消息 {} 条：", rows.len())
+    } else {
+        format!("Your {} messages today:", rows.len())
+    };
+    for (index, row) in rows.iter().enumerate() {
+        text.push_str(&format!("\n{}. {}", index + 1, row.body));
+    }
+    text
 }
 
 fn outcome(status: Status, detail: &str) -> Outcome {

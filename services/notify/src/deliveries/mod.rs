@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use self::parse::{DeliveryCursor, GetDelivery, ListDeliveries};
 use self::store::{Change, Filter, Status};
+use crate::preferences::policy::Plan;
 
 pub use self::store::Model as DeliveryRow;
 
@@ -67,12 +68,28 @@ pub struct NewDelivery {
 }
 
 /// Queues `delivery` in `conn` (the handler's transaction) unless it was queued before; `true`
-/// when queued now. It is due at once.
+/// when queued now: due at once, held until the plan says (DEFERRED), or recorded as not sent
+/// (SUPPRESSED, with the reason in its history).
 pub async fn queue<C: ConnectionTrait>(
     conn: &C,
     delivery: NewDelivery,
+    plan: Plan,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let (status, next_attempt_at, digest, detail) = match plan {
+        Plan::Send => (Status::Queued, now, false, ""),
+        Plan::Defer { until, digest } => (
+            Status::Deferred,
+            until,
+            digest,
+            if digest {
+                "held for the daily digest"
+            } else {
+                "held for quiet hours"
+            },
+        ),
+        Plan::Suppress(why) => (Status::Suppressed, now, false, why),
+    };
     let row = DeliveryRow {
         id: Uuid::now_v7(),
         recipient_user_id: delivery.recipient,
@@ -88,9 +105,10 @@ pub async fn queue<C: ConnectionTrait>(
         body: delivery.body,
         params: delivery.params,
         secret: delivery.secret,
-        status: Status::Queued,
+        status,
         attempts: 0,
-        next_attempt_at: now,
+        next_attempt_at,
+        digest,
         lease_until: None,
         expire_at: delivery.expire_at,
         last_error: String::new(),
@@ -105,7 +123,7 @@ pub async fn queue<C: ConnectionTrait>(
         created_at: now,
         updated_at: now,
     };
-    Ok(store::insert(conn, row).await?)
+    Ok(store::insert(conn, row, detail).await?)
 }
 
 /// The delivery records: the *apply* step of their RPCs.

@@ -125,6 +125,7 @@ pub struct Model {
     pub source_event_id: String,
     pub source_event_type: String,
     pub area: String,
+    pub digest: bool,
     pub broadcast_id: Option<Uuid>,
     pub webhook_endpoint_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
@@ -146,8 +147,8 @@ pub struct Change {
 }
 
 /// Writes `row` unless its notification was queued before on that channel; `true` when written
-/// now (with its first history line).
-pub async fn insert<C: ConnectionTrait>(conn: &C, row: Model) -> Result<bool, DbErr> {
+/// now (with its first history line, saying `detail`).
+pub async fn insert<C: ConnectionTrait>(conn: &C, row: Model, detail: &str) -> Result<bool, DbErr> {
     let (id, status, at) = (row.id, row.status, row.created_at);
     let written = Entity::insert(ActiveModel::from(row))
         .on_conflict(
@@ -158,7 +159,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, row: Model) -> Result<bool, Db
         .exec_without_returning(conn)
         .await?;
     if written > 0 {
-        history(conn, id, status, at, "").await?;
+        history(conn, id, status, at, detail).await?;
     }
     Ok(written > 0)
 }

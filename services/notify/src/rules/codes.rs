@@ -21,7 +21,7 @@ use terrace_proto::identity::v1::{OtpPurpose, OtpRequested};
 use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
-use super::SmsText;
+use super::{SmsText, Texting};
 
 /// The consumer of identity's codes.
 pub const IDENTITY_CONSUMER: &str = "notify-identity-codes";
@@ -31,7 +31,7 @@ pub const GOVERNANCE_CONSUMER: &str = "notify-governance-codes";
 /// The consumers of both kinds of code, to be run by the service.
 pub fn consumers(
     ctx: &ServiceContext,
-    signature: &str,
+    texting: &Texting,
 ) -> (
     Consumer<CodeRules<OtpRequested>>,
     Consumer<CodeRules<ResidentClaimCodeRequested>>,
@@ -42,14 +42,14 @@ pub fn consumers(
             IDENTITY_CONSUMER,
             "secret",
             "secret.identity.otp.requested",
-            CodeRules::new(ctx.clock.clone(), signature),
+            CodeRules::new(ctx.clock.clone(), texting.clone()),
         ),
         super::consumer(
             ctx,
             GOVERNANCE_CONSUMER,
             "secret",
             "secret.governance.resident_claim.code_requested",
-            CodeRules::new(ctx.clock.clone(), signature),
+            CodeRules::new(ctx.clock.clone(), texting.clone()),
         ),
     )
 }
@@ -132,15 +132,15 @@ struct Vars<'a> {
 #[derive(Debug)]
 pub struct CodeRules<E> {
     clock: Clock,
-    signature: String,
+    texting: Texting,
     _event: std::marker::PhantomData<fn() -> E>,
 }
 
 impl<E> CodeRules<E> {
-    pub fn new(clock: Clock, signature: &str) -> Self {
+    pub fn new(clock: Clock, texting: Texting) -> Self {
         Self {
             clock,
-            signature: signature.to_owned(),
+            texting,
             _event: std::marker::PhantomData,
         }
     }
@@ -174,15 +174,17 @@ impl<E: CodeEvent> Handler for CodeRules<E> {
         };
         super::queue_sms(
             txn,
+            &self.texting,
             SmsText {
                 key: code.key,
                 locale: &code.locale,
                 vars: &vars,
-                signature: &self.signature,
             },
+            // Critical: no preference holds a code back.
             super::Recipient {
                 user: code.user,
                 phone: &code.phone,
+                preferences: None,
             },
             super::About {
                 category: pb::NotificationCategory::Security,

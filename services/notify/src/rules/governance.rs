@@ -161,10 +161,24 @@ impl Handler for RequestRules {
             .await
             .map_err(|error| HandlerError::Retry(error.into()))?;
         for recipient in told {
-            // In the recipient's language (zh-CN for someone notify does not know yet).
-            let locale = people
-                .get(&recipient)
-                .map_or(defaults::FALLBACK_LOCALE, |person| person.locale.as_str());
+            // In the recipient's language (their choice, else identity's; zh-CN for someone
+            // notify does not know yet), unless they turned these items off.
+            let preferences = crate::preferences::recipient(txn, recipient, people.get(&recipient))
+                .await
+                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+            if preferences.policy.plan(
+                pb::NotificationCategory::ServiceRequests,
+                pb::Channel::InApp,
+                false,
+                now,
+            ) != crate::preferences::policy::Plan::Send
+            {
+                continue;
+            }
+            let locale = preferences
+                .locale
+                .as_deref()
+                .unwrap_or(defaults::FALLBACK_LOCALE);
             let vars = Vars {
                 reference: event.request.reference.clone(),
                 status: status_word(event.request.status, locale),

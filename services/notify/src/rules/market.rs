@@ -33,13 +33,13 @@ use crate::templates::defaults;
 pub const CONSUMER: &str = "notify-market-orders";
 
 /// The consumer of market's order events, to be run by the service.
-pub fn consumer(ctx: &ServiceContext, signature: &str) -> Consumer<OrderRules> {
+pub fn consumer(ctx: &ServiceContext, texting: &super::Texting) -> Consumer<OrderRules> {
     super::consumer(
         ctx,
         CONSUMER,
         "market",
         "market.order.>",
-        OrderRules::new(ctx.clock.clone(), signature),
+        OrderRules::new(ctx.clock.clone(), texting.clone()),
     )
 }
 
@@ -47,16 +47,12 @@ pub fn consumer(ctx: &ServiceContext, signature: &str) -> Consumer<OrderRules> {
 #[derive(Debug)]
 pub struct OrderRules {
     clock: Clock,
-    /// The SMS signature texts are counted with.
-    signature: String,
+    texting: super::Texting,
 }
 
 impl OrderRules {
-    pub fn new(clock: Clock, signature: &str) -> Self {
-        Self {
-            clock,
-            signature: signature.to_owned(),
-        }
+    pub fn new(clock: Clock, texting: super::Texting) -> Self {
+        Self { clock, texting }
     }
 }
 
@@ -185,10 +181,16 @@ impl Handler for OrderRules {
                 Party::Buyer => buyer,
                 Party::Seller => seller,
             };
-            // In the recipient's language (zh-CN for someone notify does not know yet).
-            let locale = people
-                .get(&recipient)
-                .map_or(defaults::FALLBACK_LOCALE, |person| person.locale.as_str());
+            // In the recipient's language (their choice, else identity's; zh-CN for someone
+            // notify does not know yet), as their preferences plan it.
+            let person = people.get(&recipient);
+            let preferences = crate::preferences::recipient(txn, recipient, person)
+                .await
+                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+            let locale = preferences
+                .locale
+                .as_deref()
+                .unwrap_or(defaults::FALLBACK_LOCALE);
             let name = |id: Uuid, buyer: bool| {
                 people
                     .get(&id)
@@ -212,18 +214,19 @@ impl Handler for OrderRules {
             };
             // By SMS as well, for the answers that have a text message (the platform's default
             // for orders), to the phone notify knows.
-            if let Some(person) = people.get(&recipient) {
+            if let Some(person) = person {
                 super::queue_sms(
                     txn,
+                    &self.texting,
                     super::SmsText {
                         key: told.key,
                         locale,
                         vars: &vars,
-                        signature: &self.signature,
                     },
                     super::Recipient {
                         user: Some(recipient),
                         phone: &person.phone_number,
+                        preferences: Some(&preferences),
                     },
                     super::About {
                         category: pb::NotificationCategory::Orders,
@@ -254,7 +257,15 @@ impl Handler for OrderRules {
                 source_id: envelope.id.to_string(),
                 dedup_key: format!("{}:{}:{recipient}", envelope.id, told.key),
             };
-            deliver(txn, item, now).await?;
+            if preferences.policy.plan(
+                pb::NotificationCategory::Orders,
+                pb::Channel::InApp,
+                false,
+                now,
+            ) == crate::preferences::policy::Plan::Send
+            {
+                deliver(txn, item, now).await?;
+            }
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
 use crate::deliveries::{self, NewDelivery};
+use crate::preferences::policy::Plan;
 use crate::templates::defaults;
 
 /// A durable consumer `name` of `domain`'s events on `subject` (a NATS filter), handled by
@@ -51,22 +52,39 @@ pub fn consumer<H: Handler>(
     )
 }
 
-/// The text message to render: its key, the recipient's locale, the values, the signature it
-/// is sent under (counted in its segments).
+/// What the rules need to know of the SMS channel: the signature texts are sent under (counted
+/// in their segments) and how many ordinary texts one person may get an hour.
+#[derive(Debug, Clone)]
+pub struct Texting {
+    pub signature: String,
+    pub per_hour: u32,
+}
+
+impl Texting {
+    pub fn of(state: &crate::NotifyState) -> Self {
+        Self {
+            signature: state.sms.signature().to_owned(),
+            per_hour: state.settings.delivery.texts_per_hour,
+        }
+    }
+}
+
+/// The text message to render: its key, the recipient's locale, the values.
 #[derive(Debug)]
 pub struct SmsText<'a, V> {
     pub key: &'static str,
     pub locale: &'a str,
     pub vars: &'a V,
-    pub signature: &'a str,
 }
 
-/// Who a text goes to.
+/// Who a text goes to: a person (whose preferences hold) or just a phone.
 #[derive(Debug, Clone, Copy)]
 pub struct Recipient<'a> {
     pub user: Option<Uuid>,
     /// E.164.
     pub phone: &'a str,
+    /// The person's preferences; `None` for a phone of nobody notify knows (codes).
+    pub preferences: Option<&'a crate::preferences::Recipient>,
 }
 
 /// What a notification is, for its delivery record.
@@ -84,10 +102,12 @@ pub struct About {
 }
 
 /// Queues the text message of `text` to `to`, if the key has one (in the handler's
-/// transaction, once per deduplication key). A text that does not render is a rejected event:
-/// it never will.
+/// transaction, once per deduplication key), as the person's preferences and the hourly limit
+/// plan it: now, held (quiet hours, digest) or recorded as not sent. A text that does not
+/// render is a rejected event: it never will.
 pub async fn queue_sms<V: Serialize>(
     txn: &DatabaseTransaction,
+    texting: &Texting,
     text: SmsText<'_, V>,
     to: Recipient<'_>,
     about: About,
@@ -102,7 +122,22 @@ pub async fn queue_sms<V: Serialize>(
     else {
         return Ok(());
     };
-    let segments = crate::sms::segments::count(&crate::sms::signed(text.signature, &rendered.body));
+    let segments =
+        crate::sms::segments::count(&crate::sms::signed(&texting.signature, &rendered.body));
+    let mut plan = to.preferences.map_or(Plan::Send, |person| {
+        person
+            .policy
+            .plan(about.category, pb::Channel::Sms, about.critical, now)
+    });
+    if let (Some(user), false, Plan::Send | Plan::Defer { .. }) = (to.user, about.critical, plan) {
+        let hour_ago = now - chrono::Duration::hours(1);
+        let sent =
+            crate::preferences::store::recent_sends(txn, user, pb::Channel::Sms as i16, hour_ago)
+                .await?;
+        if sent >= i64::from(texting.per_hour) {
+            plan = Plan::Suppress("rate limit: too many texts to this person in the last hour");
+        }
+    }
     let params = serde_json::to_value(text.vars)
         .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?;
     deliveries::queue(
@@ -128,6 +163,7 @@ pub async fn queue_sms<V: Serialize>(
             source_event_type: envelope.event_type.clone(),
             area: about.area,
         },
+        plan,
         now,
     )
     .await

@@ -155,7 +155,13 @@ async fn a_redelivered_order_event_writes_no_second_notification() {
         ..Default::default()
     };
     let envelope = Envelope::new("terrace/market", &event);
-    let rules = OrderRules::new(w.app.clock.clock(), "Terrace");
+    let rules = OrderRules::new(
+        w.app.clock.clock(),
+        terrace_notify::rules::Texting {
+            signature: "Terrace".to_owned(),
+            per_hour: 10,
+        },
+    );
     for _ in 0..2 {
         let txn = db.begin().await.unwrap();
         rules.handle(&txn, &envelope).await.unwrap();

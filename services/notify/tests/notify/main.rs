@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod inbox;
+mod preferences;
 mod requests;
 mod sms;
 pub mod world;
