@@ -21,6 +21,7 @@
 //! - [`sms`]: the SMS channel: providers (an HTTP gateway, the development log), segment
 //!   counting, delivery receipts.
 //! - [`config`]: the service's settings (`[services.notify]`).
+//! - [`erasure`]: what notify forgets of a person identity erased.
 //! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
 //! - [`webhooks`]: signed webhooks to agencies (empty until built).
 //! - [`grpc`]: the handlers of `terrace.notify.v1.NotifyService`.
@@ -31,6 +32,7 @@ pub mod broadcasts;
 pub mod channels;
 pub mod config;
 pub mod deliveries;
+pub mod erasure;
 pub mod grpc;
 pub mod inbox;
 pub mod migration;
@@ -101,11 +103,7 @@ impl Service for Notify {
         let pool = ctx.db.get_postgres_connection_pool().clone();
         ctx.tasks
             .spawn(state.watchers.clone().listen(pool, ctx.shutdown.clone()));
-        let people = terrace_platform::people::consumer(
-            ctx,
-            PEOPLE_CONSUMER,
-            terrace_platform::people::NothingElse,
-        );
+        let people = terrace_platform::people::consumer(ctx, PEOPLE_CONSUMER, erasure::Erase);
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
         let texting = rules::Texting::of(state);

@@ -383,3 +383,75 @@ async fn texts_beyond_the_hourly_limit_are_recorded_as_not_sent() {
     assert!(limited[0].history[0].detail.starts_with("rate limit"));
     assert_eq!(gateway.when(2).await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_erased_person_leaves_no_preferences_inbox_or_address_behind() {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    use terrace_platform::bus::Envelope;
+    let gateway = SmsGateway::default();
+    let mut w = texting_world(&gateway, 10).await;
+    let (farmer, listing) = w.farmer_selling().await;
+    let buyer = w.person(&[(Role::Buyer, "")]);
+    w.known(&farmer, "王秀英", "+8613800000001", "zh-CN").await;
+    update(&w, &farmer, quiet_nights(), &["quiet_hours"])
+        .await
+        .unwrap();
+    w.order(&buyer, &listing, 10).await;
+    w.inbox_when(&farmer, 1).await;
+    gateway.when(1).await;
+
+    // Identity erases her: `identity.user.erased` carrying her id, as its outbox publishes it.
+    let mut erased =
+        Envelope::tombstone::<identity::User>("terrace/identity", &farmer.id.to_string());
+    erased.subject = terrace_platform::bus::envelope::erased_subject::<identity::User>();
+    erased.payload = farmer.id.to_string().into_bytes().into();
+    w.republish(&erased).await;
+
+    let db = w.app.ctx.database("notify").await;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                sql,
+                [farmer.id.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+        }
+    };
+    eventually(
+        "her erasure to reach notify",
+        Duration::from_secs(30),
+        || async {
+            (count("SELECT count(*) AS n FROM known_users WHERE id = $1").await == 0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count("SELECT count(*) AS n FROM preferences WHERE user_id = $1").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM inbox_items WHERE user_id = $1").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) AS n FROM deliveries WHERE recipient_user_id = $1").await,
+        0
+    );
+    let kept = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT count(*) AS n FROM deliveries WHERE address = '' AND body = ''".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(kept, 1, "the record stays, naming nobody");
+}
