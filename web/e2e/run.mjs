@@ -2336,6 +2336,44 @@ await check("farmer: 王秀英's bell lights up live with the order (notify's Wa
   return `${before} unread before, ${before - 1} after`;
 });
 
+await check("farmer: 王秀英 was texted about the order too (notify's SMS channel into the development log); in 提醒设置 she turns order texts off and quiet nights on, and both hold after a reload", async () => {
+  // The text, signed, naming the order: one line of `.terrace/sms.log` for her phone.
+  const deadline = Date.now() + TIMEOUT;
+  let text;
+  while (!text && Date.now() < deadline) {
+    text = smsLines().find((l) => l.startsWith(`${FARMER.e164} `) && l.includes(order.reference));
+    if (!text) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert(text && text.includes("【Terrace】") && text.includes("下单 10 斤"), `no text about ${order.reference} for ${FARMER.e164}: ${text}`);
+  await phone.goto(`${BASE}/farmer/inbox`);
+  await phone.getByRole("link", { name: "提醒设置" }).click();
+  await phone.waitForURL(/\/farmer\/inbox\/settings$/);
+  const orders = phone.getByRole("switch", { name: "订单也发短信" });
+  assert((await orders.getAttribute("aria-checked")) === "true", "order texts are on by default");
+  await orders.click();
+  await phone.getByRole("switch", { name: "夜里不发短信" }).click();
+  await phone.getByLabel("到", { exact: true }).fill("06:30");
+  const updated = phone.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/UpdatePreferences", { timeout: TIMEOUT });
+  await phone.getByRole("button", { name: /保\s*存/ }).click();
+  const answer = await grpc(await updated);
+  assert(answer.status === 0, `UpdatePreferences answered ${answer.status} ${answer.message}`);
+  await phone.getByRole("status").filter({ hasText: "已保存" }).waitFor();
+  await screen(phone, "farmer-notify-settings");
+  await phone.reload();
+  await phone.getByRole("switch", { name: "夜里不发短信" }).waitFor();
+  assert((await phone.getByRole("switch", { name: "订单也发短信" }).getAttribute("aria-checked")) === "false", "order texts came back on");
+  assert((await phone.getByRole("switch", { name: "夜里不发短信" }).getAttribute("aria-checked")) === "true", "quiet nights came back off");
+  assert((await phone.getByLabel("到", { exact: true }).inputValue()) === "06:30", "the quiet end came back different");
+  // Back on, so that the rest of the run is texted as before.
+  await phone.getByRole("switch", { name: "订单也发短信" }).click();
+  await phone.getByRole("switch", { name: "夜里不发短信" }).click();
+  const again = phone.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/UpdatePreferences", { timeout: TIMEOUT });
+  await phone.getByRole("button", { name: /保\s*存/ }).click();
+  assert((await grpc(await again)).status === 0, "turning them back failed");
+  await phone.goto(`${BASE}/farmer/market/incoming`);
+  return text;
+});
+
 await check("farmer: 王秀英 sees the order among those received, accepts it, and then sees the buyer's phone", async () => {
   await phone.getByRole("link", { name: "收到的订单", exact: true }).click();
   await phone.waitForURL(/\/farmer\/market\/incoming$/);

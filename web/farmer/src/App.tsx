@@ -30,6 +30,10 @@ const router = createBrowserRouter(
         { index: true, element: <Navigate to="/me" replace /> },
         { path: "me", lazy: async () => ({ Component: (await import("./pages/ProfilePage")).default }) },
         { path: "inbox", lazy: async () => ({ Component: (await import("./pages/InboxPage")).default }) },
+        {
+          path: "inbox/settings",
+          lazy: async () => ({ Component: (await import("./pages/NotifySettingsPage")).default }),
+        },
         { path: "record", lazy: async () => ({ Component: (await import("./pages/RecordPage")).default }) },
         {
           path: "consents",

@@ -1,6 +1,6 @@
 import { Button } from "antd-mobile";
 import { useTranslation } from "react-i18next";
-import { useNavigate } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
 import { useFormat } from "../format";
@@ -32,6 +32,9 @@ export default function InboxPage() {
   return (
     <div className="page">
       <h1>{t("inbox.title")}</h1>
+      <p>
+        <Link to="/inbox/settings">{t("settings.title")}</Link>
+      </p>
       <p className="muted" aria-live="polite">
         {t("inbox.unread", { count: inbox.unread })}
       </p>
