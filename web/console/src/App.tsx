@@ -102,6 +102,11 @@ const router = createBrowserRouter(
           path: "market/prices",
           lazy: async () => ({ Component: (await import("./market/screens")).PricesPage }),
         },
+        // Notify (what was sent about the official's areas): a chunk of its own.
+        {
+          path: "notify/deliveries",
+          lazy: async () => ({ Component: (await import("./notify/DeliveriesPage")).default }),
+        },
         {
           path: "governance/audit",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),

@@ -13,6 +13,7 @@ import {
   ShopOutlined,
   ShoppingCartOutlined,
   LineChartOutlined,
+  NotificationOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
   SolutionOutlined,
@@ -85,6 +86,12 @@ const REQUEST_PATHS: Record<RequestScreen, string[]> = {
 /** The market's screens for officials of an area: its listings (hide, unhide), its orders and the price reference. */
 const MARKET_PATHS: Record<string, string> = { marketListings: "/market/listings", marketOrders: "/market/orders", marketPrices: "/market/prices" };
 const MARKET_ICONS: Record<string, React.ReactNode> = { marketListings: <ShopOutlined />, marketOrders: <ShoppingCartOutlined />, marketPrices: <LineChartOutlined /> };
+
+/** Notify's screens for officials: what was sent about their areas. */
+const NOTIFY_PATHS: Record<string, string> = { notifyDeliveries: "/notify/deliveries" };
+
+/** Every grouped screen's path by menu key, for the selected item and navigation. */
+const GROUP_PATHS: Record<string, string> = { ...MARKET_PATHS, ...NOTIFY_PATHS };
 
 function requestScreenAt(pathname: string, screens: RequestScreen[]): RequestScreen | undefined {
   let best: [RequestScreen, number] | undefined;
@@ -222,7 +229,7 @@ function Shell() {
     screens.find((s) => location.pathname.startsWith(`/identity/${s}`)) ??
     registerScreens.find((s) => REGISTER_PATHS[s].some((p) => location.pathname.startsWith(p))) ??
     requestScreenAt(location.pathname, requestScreens) ??
-    Object.keys(MARKET_PATHS).find((k) => location.pathname.startsWith(MARKET_PATHS[k] ?? "-")) ??
+    Object.keys(GROUP_PATHS).find((k) => location.pathname.startsWith(GROUP_PATHS[k] ?? "-")) ??
     "";
   const menuItems: MenuProps["items"] = [
     ...screens.map((key) => ({ key, icon: MENU_ICONS[key], label: t(`shell.${key}`) })),
@@ -249,6 +256,12 @@ function Shell() {
             type: "group" as const,
             label: t("shell.marketGroup"),
             children: (["marketListings", "marketOrders", "marketPrices"] as const).map((key) => ({ key, icon: MARKET_ICONS[key], label: t(`shell.${key}`) })),
+          },
+          {
+            key: "notify",
+            type: "group" as const,
+            label: t("shell.notifyGroup"),
+            children: [{ key: "notifyDeliveries", icon: <NotificationOutlined />, label: t("shell.notifyDeliveries") }],
           },
         ]
       : []),
@@ -300,7 +313,7 @@ function Shell() {
                       ? (REGISTER_PATHS[key as RegisterScreen][0] ?? "/")
                       : key in REQUEST_PATHS
                         ? (REQUEST_PATHS[key as RequestScreen][0] ?? "/")
-                        : (MARKET_PATHS[key] ?? `/identity/${key}`),
+                        : (GROUP_PATHS[key] ?? `/identity/${key}`),
                   )
                 }
                 items={menuItems}
