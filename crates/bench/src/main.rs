@@ -18,11 +18,13 @@
 //! - [`governance`]: creating a resident; the national division import and search.
 //! - [`requests`]: filing a service request; a township's list over 100,000 requests.
 //! - [`search`]: the market's search index over a million listings against bare tantivy.
+//! - [`notify`]: an event to an inbox row, closed-loop and at half of capacity.
 
 mod governance;
 mod identity;
 mod market;
 mod measure;
+mod notify;
 mod platform;
 mod requests;
 mod search;
@@ -64,6 +66,13 @@ struct Args {
     /// attempts on one hot listing.
     #[arg(long, conflicts_with_all = ["creates_only", "requests_only", "search_only"])]
     market_only: bool,
+    /// Only notify (issue 12): market's order events to the seller's inbox row, against a raw
+    /// JetStream publish and the raw insert.
+    #[arg(long, conflicts_with_all = ["creates_only", "requests_only", "search_only", "market_only"])]
+    notify_only: bool,
+    /// Events per notify measurement.
+    #[arg(long, default_value_t = 5_000)]
+    notify_events: usize,
     /// Order attempts on the hot listing.
     #[arg(long, default_value_t = 100_000)]
     hot_attempts: usize,
@@ -123,6 +132,12 @@ async fn main() -> anyhow::Result<()> {
 
     if args.market_only {
         market_writes(&args, &pg.insert, &mut report).await?;
+        report.print();
+        return Ok(());
+    }
+
+    if args.notify_only {
+        notify_inbox(&args, &ctx, &pg.insert_at_half, &mut report).await?;
         report.print();
         return Ok(());
     }
@@ -228,6 +243,7 @@ async fn main() -> anyhow::Result<()> {
         market_writes(&args, &pg.insert, &mut report).await?;
         identity_costs(&mut report).await?;
         market_search(&args, &mut report).await?;
+        notify_inbox(&args, &ctx, &pg.insert_at_half, &mut report).await?;
     }
 
     if let Some(bin) = &args.terrace_bin {
@@ -247,6 +263,38 @@ async fn main() -> anyhow::Result<()> {
     }
 
     report.print();
+    Ok(())
+}
+
+/// Issue 12's target: an event to its inbox row, p99 at half of capacity, beside a raw JetStream
+/// publish (awaiting its ack) and the raw insert at half its capacity.
+async fn notify_inbox(
+    args: &Args,
+    ctx: &TestContext,
+    insert_at_half: &measure::Measurement,
+    report: &mut measure::Report,
+) -> anyhow::Result<()> {
+    let js = substrate::jetstream(ctx, args.notify_events * 5, 0).await?;
+    report.add("jetstream: publish, await each ack", &js.sync);
+    let inbox = notify::event_to_inbox(args.notify_events, args.concurrency).await?;
+    report.add(
+        "notify: OrderPlaced published → the seller's inbox row committed (and a text queued)",
+        &inbox.capacity,
+    );
+    report.add(
+        "notify: the same, open-loop at half that rate",
+        &inbox.at_half,
+    );
+    if let (Some(p99), Some(insert)) = (
+        inbox.at_half.percentile(0.99),
+        insert_at_half.percentile(0.99),
+    ) {
+        report.note(format!(
+            "notify: event to inbox p99 at half capacity {:.1} ms (target < 25 ms); raw insert p99 at half its capacity {:.2} ms",
+            p99.as_secs_f64() * 1e3,
+            insert.as_secs_f64() * 1e3
+        ));
+    }
     Ok(())
 }
 

@@ -45,11 +45,13 @@ pub enum Plan {
 }
 
 /// The platform's default for a pair nobody set: in-app on for everything; SMS on for security,
-/// orders, alerts and polls; e-mail and webhooks off.
+/// orders, alerts and polls; e-mail off except for security, which is on everywhere (it cannot
+/// be turned off, so what the preferences show and send back must say so).
 pub fn default_enabled(category: NotificationCategory, channel: Channel) -> bool {
     use NotificationCategory as C;
     match channel {
         Channel::InApp => true,
+        _ if category == C::Security => true,
         Channel::Sms => matches!(category, C::Security | C::Orders | C::Alerts | C::Polls),
         _ => false,
     }
@@ -185,6 +187,10 @@ mod tests {
         assert!(!policy.enabled(C::ServiceRequests, Channel::Sms));
         assert!(policy.enabled(C::ServiceRequests, Channel::InApp));
         assert!(!policy.enabled(C::Orders, Channel::Email));
+        assert!(
+            policy.enabled(C::Security, Channel::Email),
+            "security is never off"
+        );
     }
 
     #[test]

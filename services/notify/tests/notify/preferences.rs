@@ -128,6 +128,12 @@ async fn the_defaults_are_filled_in_and_an_update_changes_only_what_its_mask_nam
     assert_eq!(before.time_zone, "Asia/Shanghai");
     assert_eq!(before.locale, "en", "identity's language until she chooses");
     assert!(!before.quiet_hours.unwrap().enabled);
+    // What GetPreferences answers goes back through UpdatePreferences as it is (a phone sends
+    // the settings back whole): security shows on everywhere.
+    let round_trip = update(&w, &farmer, before.clone(), &["channel_settings"])
+        .await
+        .unwrap();
+    assert_eq!(round_trip.channel_settings, before.channel_settings);
 
     let after = update(
         &w,
