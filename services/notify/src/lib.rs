@@ -126,7 +126,7 @@ impl Service for Notify {
         let orders = rules::market::consumer(ctx, &texting);
         orders.ensure().await?;
         ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
-        let requests = rules::governance::consumer(ctx);
+        let requests = rules::governance::consumer(ctx, &texting);
         requests.ensure().await?;
         ctx.tasks.spawn(requests.run(ctx.shutdown.clone()));
         Ok(())

@@ -8,8 +8,8 @@
 //! | escalated | `governance.request.escalated` |
 //! | public note added | `governance.request.note_added` |
 //!
-//! A villager's own step (reopening, say) tells nobody; a person filed for without an account
-//! is reached by SMS once that channel lands (notify part 1's rest).
+//! A villager's own step (reopening, say) tells nobody. A walk-in or phone caller an official
+//! filed for, who has no account, is told by text at the phone they left (`contact_phone`).
 
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
@@ -28,13 +28,13 @@ use crate::templates::defaults;
 pub const CONSUMER: &str = "notify-governance-requests";
 
 /// The consumer of governance's service-request events, to be run by the service.
-pub fn consumer(ctx: &ServiceContext) -> Consumer<RequestRules> {
+pub fn consumer(ctx: &ServiceContext, texting: &super::Texting) -> Consumer<RequestRules> {
     super::consumer(
         ctx,
         CONSUMER,
         "governance",
         "governance.request.>",
-        RequestRules::new(ctx.clock.clone()),
+        RequestRules::new(ctx.clock.clone(), texting.clone()),
     )
 }
 
@@ -42,11 +42,12 @@ pub fn consumer(ctx: &ServiceContext) -> Consumer<RequestRules> {
 #[derive(Debug)]
 pub struct RequestRules {
     clock: Clock,
+    texting: super::Texting,
 }
 
 impl RequestRules {
-    pub fn new(clock: Clock) -> Self {
-        Self { clock }
+    pub fn new(clock: Clock, texting: super::Texting) -> Self {
+        Self { clock, texting }
     }
 }
 
@@ -199,6 +200,42 @@ impl Handler for RequestRules {
             Inbox::deliver(txn, item, now)
                 .await
                 .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+        }
+        // A caller without an account hears by text, at the phone they left, in Chinese.
+        let request = &event.request;
+        if request.requester_user_id.is_empty() && !request.contact_phone.is_empty() {
+            let locale = defaults::FALLBACK_LOCALE;
+            let vars = Vars {
+                reference: request.reference.clone(),
+                status: status_word(request.status, locale),
+                note: event.note.clone(),
+                level: request.escalation_level,
+            };
+            super::queue_sms(
+                txn,
+                &self.texting,
+                super::SmsText {
+                    key: event.key,
+                    locale,
+                    vars: &vars,
+                },
+                super::Recipient {
+                    user: None,
+                    phone: &request.contact_phone,
+                    preferences: None,
+                },
+                super::About {
+                    category: pb::NotificationCategory::ServiceRequests,
+                    critical: false,
+                    secret: false,
+                    expire_at: None,
+                    dedupe_key: format!("{}:{}:{}", envelope.id, event.key, request.contact_phone),
+                    area: request.village_code.clone(),
+                },
+                envelope,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }

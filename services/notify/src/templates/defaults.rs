@@ -299,6 +299,42 @@ pub const SMS_TEXTS: &[SmsText] = &[
         "SMS_TERRACE_ORDER_DECLINED_EN",
         "{{ seller }} declined your order {{ reference }} ({{ title }}). Reason: {{ reason }}",
     ),
+    sms(
+        "governance.request.status_changed",
+        "zh-CN",
+        "SMS_TERRACE_REQUEST_STATUS",
+        "您的诉求 {{ reference }}：{{ status }}。{% if note %}{{ note }}{% endif %}",
+    ),
+    sms(
+        "governance.request.status_changed",
+        "en",
+        "SMS_TERRACE_REQUEST_STATUS_EN",
+        "Your request {{ reference }}: {{ status }}.{% if note %} {{ note }}{% endif %}",
+    ),
+    sms(
+        "governance.request.escalated",
+        "zh-CN",
+        "SMS_TERRACE_REQUEST_ESCALATED",
+        "您的诉求 {{ reference }} 没有在时限内办完，已转上一级督办。",
+    ),
+    sms(
+        "governance.request.escalated",
+        "en",
+        "SMS_TERRACE_REQUEST_ESCALATED_EN",
+        "Your request {{ reference }} was not handled in time and went one level up.",
+    ),
+    sms(
+        "governance.request.note_added",
+        "zh-CN",
+        "SMS_TERRACE_REQUEST_REPLY",
+        "您的诉求 {{ reference }} 有新回复：{{ note }}",
+    ),
+    sms(
+        "governance.request.note_added",
+        "en",
+        "SMS_TERRACE_REQUEST_REPLY_EN",
+        "A reply on your request {{ reference }}: {{ note }}",
+    ),
 ];
 
 /// A text message rendered.

@@ -13,19 +13,7 @@ use crate::world::World;
 
 /// Publishes `event` as governance would (its outbox relay), on the test's NATS.
 async fn publish_as_governance<E: terrace_platform::bus::Event>(w: &World, event: &E) -> Envelope {
-    let bus = w.app.ctx.bus(&["governance"]).await;
-    let envelope = Envelope::new("terrace/governance", event);
-    bus.jetstream
-        .publish_with_headers(
-            bus.naming.subject(&envelope.subject),
-            envelope.headers(),
-            envelope.payload.clone(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    envelope
+    w.publish_as("terrace/governance", event).await
 }
 
 fn resolved(
@@ -125,4 +113,34 @@ async fn a_resolved_request_reaches_the_villagers_inbox_once_and_her_own_step_te
         "the copy added nothing"
     );
     assert_eq!(both.unread_count, 2);
+}
+
+#[tokio::test]
+async fn a_walk_in_caller_without_an_account_is_texted_at_the_phone_they_left() {
+    let gateway = terrace_testkit::sms::SmsGateway::default();
+    let url = gateway.start().await;
+    let w = World::with_notify(terrace_testkit::sms::notify_settings(&url)).await;
+    let mut event = resolved(
+        Uuid::nil(),
+        &Uuid::now_v7().to_string(),
+        governance::ServiceRequestStatus::Resolved,
+        "水泵已经换好了",
+    );
+    let request = event.service_request.as_mut().unwrap();
+    request.requester_user_id = String::new();
+    request.contact_name = "孙大爷".to_owned();
+    request.contact_phone = "+8613800000088".to_owned();
+    request.village_code = "330523108204".to_owned();
+    let sent = publish_as_governance(&w, &event).await;
+    w.republish(&sent).await;
+    let texts = gateway.when(1).await;
+    assert_eq!(texts[0].to(), "+8613800000088");
+    assert_eq!(
+        texts[0].text(),
+        "【Terrace】您的诉求 R-20270301-0007：已办结。水泵已经换好了"
+    );
+    assert_eq!(texts[0].body["template_code"], "SMS_TERRACE_REQUEST_STATUS");
+    // The same event again: no second text.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(gateway.received().len(), 1);
 }
