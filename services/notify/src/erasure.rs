@@ -1,7 +1,8 @@
-//! What notify forgets when identity erases a person (China's PIPL): their preferences, their
-//! inbox, and in their delivery records the address and the text — the records themselves stay,
-//! as the count of what was sent, with nothing left that names the person. Run by the people
-//! consumer in the transaction that deletes them from notify's projection.
+//! What notify forgets when identity erases a person (China's PIPL): their preferences and
+//! subscriptions, their inbox, and in their delivery records the address and the text — the
+//! records themselves stay, as the count of what was sent, with nothing left that names the
+//! person. Run by the people consumer in the transaction that deletes them from notify's
+//! projection.
 
 use sea_orm::{ConnectionTrait as _, DatabaseTransaction, DbErr, Statement};
 use terrace_platform::people::Forget;
@@ -15,6 +16,7 @@ impl Forget for Erase {
     async fn forget(&self, txn: &DatabaseTransaction, user: Uuid) -> Result<(), DbErr> {
         for sql in [
             "DELETE FROM preferences WHERE user_id = $1",
+            "DELETE FROM subscriptions WHERE user_id = $1",
             "DELETE FROM inbox_items WHERE user_id = $1",
             "UPDATE deliveries SET address = '', body = '', subject = '', params = '{}'::jsonb,
                     recipient_user_id = NULL

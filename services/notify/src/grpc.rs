@@ -13,6 +13,7 @@ use crate::deliveries::{self, Deliveries};
 use crate::inbox::watch::Watchers;
 use crate::inbox::{self, Inbox};
 use crate::preferences::{self, Preferences};
+use crate::subscriptions::{self, Subscriptions};
 
 /// Handlers share the service context, the inbox and this replica's streams.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ pub struct NotifyGrpc {
     inbox: Inbox,
     deliveries: Deliveries,
     preferences: Preferences,
+    subscriptions: Subscriptions,
     watchers: Watchers,
 }
 
@@ -30,6 +32,7 @@ impl NotifyGrpc {
             inbox: Inbox::new(ctx.db.clone(), ctx.clock.clone()),
             deliveries: Deliveries::new(ctx.db.clone()),
             preferences: Preferences::new(ctx.db.clone(), ctx.clock.clone()),
+            subscriptions: Subscriptions::new(ctx.db.clone(), ctx.clock.clone()),
             watchers: state.watchers.clone(),
             ctx,
         }
@@ -111,6 +114,42 @@ impl NotifyService for NotifyGrpc {
         let command = preferences::parse::UpdatePreferences::parse(request.get_ref())?;
         Ok(Response::new(
             self.preferences.update(&caller, command).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_subscription(
+        &self,
+        request: Request<pb::CreateSubscriptionRequest>,
+    ) -> Result<Response<pb::CreateSubscriptionResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = subscriptions::parse::CreateSubscription::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.subscriptions.create(&caller, command).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_subscriptions(
+        &self,
+        request: Request<pb::ListSubscriptionsRequest>,
+    ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = subscriptions::parse::ListSubscriptions::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.subscriptions.list(&caller, query).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_subscription(
+        &self,
+        request: Request<pb::DeleteSubscriptionRequest>,
+    ) -> Result<Response<pb::DeleteSubscriptionResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = subscriptions::parse::DeleteSubscription::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.subscriptions.delete(&caller, command).await?,
         ))
     }
 }

@@ -11,6 +11,8 @@
 //! - [`templates`]: message templates per locale; for now the platform's own texts
 //!   ([`templates::defaults`], MiniJinja).
 //! - [`preferences`]: each person's channels, quiet hours and subscriptions (empty until built).
+//! - [`subscriptions`]: what people follow beyond their own records (new listings of a
+//!   category in an area).
 //! - [`inbox`]: the in-app inbox: its RPCs, exactly-once writes, live streams woken through
 //!   PostgreSQL's `pg_notify` on every replica.
 //! - [`rules`]: which events become notifications, for whom, saying what (market's orders,
@@ -39,6 +41,7 @@ pub mod migration;
 pub mod preferences;
 pub mod rules;
 pub mod sms;
+pub mod subscriptions;
 pub mod templates;
 pub mod webhooks;
 
@@ -126,6 +129,9 @@ impl Service for Notify {
         let orders = rules::market::consumer(ctx, &texting);
         orders.ensure().await?;
         ctx.tasks.spawn(orders.run(ctx.shutdown.clone()));
+        let listings = rules::listings::consumer(ctx);
+        listings.ensure().await?;
+        ctx.tasks.spawn(listings.run(ctx.shutdown.clone()));
         let requests = rules::governance::consumer(ctx, &texting);
         requests.ensure().await?;
         ctx.tasks.spawn(requests.run(ctx.shutdown.clone()));

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
         migrations.push(terrace_platform::people::LOCALE_MIGRATION.boxed());
         migrations.push(crate::deliveries::store::MIGRATION.boxed());
         migrations.push(crate::preferences::store::MIGRATION.boxed());
+        migrations.push(crate::subscriptions::store::MIGRATION.boxed());
         migrations
     }
 }

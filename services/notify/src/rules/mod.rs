@@ -8,12 +8,14 @@
 //! - [`governance`]: service requests — the villager (and followers) told of each step, an
 //!   escalation and a public reply.
 //! - [`codes`]: one-time codes, texted to the phone that asked.
+//! - [`listings`]: a listing going on sale, told to the buyers following its category there.
 //!
 //! The texts come from [`crate::templates::defaults`]; the words a text needs in the
 //! recipient's language (a quantity, a price) are made here by [`words`].
 
 pub mod codes;
 pub mod governance;
+pub mod listings;
 pub mod market;
 pub mod words;
 

@@ -134,6 +134,18 @@ pub const TEXTS: &[Text] = &[
         "The seller recorded that order {{ reference }} ({{ title }}, {{ quantity }}) was not collected; the order is closed.",
     ),
     text(
+        "market.listing.followed",
+        "zh-CN",
+        "新上架：{{ title }}",
+        "{{ village }}的{{ seller }}上架了{{ title }}，{{ quantity }}，每单位 {{ price }}。",
+    ),
+    text(
+        "market.listing.followed",
+        "en",
+        "Just listed: {{ title }}",
+        "{{ seller }} of {{ village }} listed {{ title }}: {{ quantity }} at {{ price }} a unit.",
+    ),
+    text(
         "governance.request.status_changed",
         "zh-CN",
         "您的诉求 {{ reference }}：{{ status }}",

@@ -7,4 +7,5 @@ mod inbox;
 mod preferences;
 mod requests;
 mod sms;
+mod subscriptions;
 pub mod world;
