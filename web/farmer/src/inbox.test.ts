@@ -11,6 +11,7 @@ describe("the inbox on the phone", () => {
     expect(linkPath("terrace://market/orders/0190-ab")).toBe("/market/orders");
     expect(linkPath("terrace://market/incoming/0190-ab")).toBe("/market/incoming");
     expect(linkPath("terrace://requests/0190-ab")).toBe("/requests");
+    expect(linkPath("terrace://market/listings/0190-ab")).toBe("/market/listings/0190-ab");
     expect(linkPath("https://example.com/x")).toBeUndefined();
     expect(linkPath("terrace://unknown/page")).toBeUndefined();
   });

@@ -7,7 +7,8 @@ import type { InboxItem } from "@terrace/api/gen/terrace/notify/v1/notify_pb";
 export function linkPath(link: string): string | undefined {
   const match = /^terrace:\/\/([a-z]+)(?:\/([a-z_]+))?(?:\/([\w-]+))?$/.exec(link);
   if (!match) return undefined;
-  const [, area, page] = match;
+  const [, area, page, id] = match;
+  if (area === "market" && page === "listings" && id) return `/market/listings/${id}`;
   if (area === "market" && page === "orders") return "/market/orders";
   if (area === "market" && page === "incoming") return "/market/incoming";
   if (area === "requests") return "/requests";
