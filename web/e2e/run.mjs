@@ -2282,6 +2282,16 @@ await check("farmer app: the 品类 facet narrows the search: 水果 pressed lis
   await results.getByRole("link").filter({ hasText: SOLD[2].title }).waitFor({ state: "detached" });
   await results.getByRole("link").filter({ hasText: SOLD[0].title }).waitFor();
   assert((await facet.getByRole("button", { name: "水果", pressed: true }).count()) === 0, "水果 still pressed beside 苹果");
+  // With one kind chosen, the buyer may follow it in the county (notify's CreateSubscription).
+  const followed = buyer.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/CreateSubscription", { timeout: TIMEOUT });
+  await buyer.getByRole("button", { name: "苹果上新时通知我" }).click();
+  const follow = await grpc(await followed);
+  assert(follow.status === 0, `CreateSubscription answered ${follow.status} ${follow.message}`);
+  await buyer.getByRole("status").filter({ hasText: "已关注" }).waitFor();
+  const again = buyer.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/CreateSubscription", { timeout: TIMEOUT });
+  await buyer.getByRole("button", { name: "苹果上新时通知我" }).click();
+  assert((await grpc(await again)).status === 6, "following apples twice was not ALREADY_EXISTS (6)");
+  await buyer.getByRole("status").filter({ hasText: "已经关注过了" }).waitFor();
   const all = mkt(buyer, "SearchListings");
   await facet.getByRole("button", { name: "苹果", pressed: true }).click();
   await grpc(await all);

@@ -1,7 +1,7 @@
 import { FulfilmentMethod, ListingStatus } from "@terrace/api/gen/terrace/market/v1/listings_pb";
 import { OrderStatus } from "@terrace/api/gen/terrace/market/v1/orders_pb";
 import { describe, expect, it } from "vitest";
-import { buyerActions, canBuy, categoryChips, pickCategory, canSell, groupCategories, highlightParts, listingActions, pressIds, priceBucket, sellerActions } from "./market";
+import { buyerActions, canBuy, categoryChips, followTopic, pickCategory, canSell, groupCategories, highlightParts, listingActions, pressIds, priceBucket, sellerActions } from "./market";
 
 describe("the market on the phone", () => {
   it("farmers sell; buyers and farmers buy", () => {
@@ -99,5 +99,15 @@ describe("the category facet", () => {
     expect(categoryChips(buckets, ["fruit"]).map((c) => c.value)).toEqual(["fruit", "fruit.apple", "fruit.pear"]);
     expect(categoryChips(buckets, ["fruit.apple"]).map((c) => c.value)).toEqual(["fruit.apple", "fruit.pear"]);
     expect(categoryChips(buckets, [])).toEqual(buckets);
+  });
+});
+
+describe("following produce", () => {
+  it("follows the one category chosen in the county of the chosen village, else of what was found", () => {
+    expect(followTopic(["fruit.apple"], ["330523108204"])).toEqual({ categoryId: "fruit.apple", county: "330523000000" });
+    expect(followTopic(["fruit"], [], "330522100200")).toEqual({ categoryId: "fruit", county: "330522000000" });
+    expect(followTopic([], ["330523108204"])).toBeUndefined();
+    expect(followTopic(["fruit", "tea"], ["330523108204"])).toBeUndefined();
+    expect(followTopic(["fruit"], [])).toBeUndefined();
   });
 });

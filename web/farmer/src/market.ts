@@ -144,3 +144,14 @@ export function categoryChips<B extends { value: string }>(buckets: B[], chosen:
   const missing = chosen.filter((id) => !buckets.some((b) => b.value === id)).map((value) => ({ value, chosenOnly: true as const }));
   return [...missing, ...buckets];
 }
+
+/**
+ * What the buyer may follow from a search: the one category chosen, in the county of the chosen
+ * village (else of the first listing found); undefined unless exactly one category is chosen and
+ * a village is known.
+ */
+export function followTopic(categories: string[], villages: string[], firstFound?: string): { categoryId: string; county: string } | undefined {
+  const village = villages[0] ?? firstFound;
+  if (categories.length !== 1 || !village || !/^\d{12}$/.test(village)) return undefined;
+  return { categoryId: categories[0] as string, county: `${village.slice(0, 6)}000000` };
+}

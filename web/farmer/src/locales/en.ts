@@ -358,6 +358,9 @@ const en: typeof zhCN = {
     },
   },
   market: {
+    follow: "Tell me of new {{category}}",
+    followed: "Following: new listings in this county will come to your messages",
+    alreadyFollowed: "Already following",
     nav: { label: "Market", buy: "Buy", myOrders: "My orders", myListings: "Selling", incoming: "Orders received" },
     buyTitle: "Buy produce",
     searchLabel: "Search produce",

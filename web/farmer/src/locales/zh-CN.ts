@@ -356,6 +356,9 @@ const zhCN = {
     },
   },
   market: {
+    follow: "{{category}}上新时通知我",
+    followed: "已关注：本县有新货上架时会在消息里告诉你",
+    alreadyFollowed: "已经关注过了",
     nav: { label: "集市", buy: "买货", myOrders: "我买的", myListings: "我卖的", incoming: "收到的订单" },
     buyTitle: "买农产品",
     searchLabel: "搜索农产品",

@@ -20,12 +20,13 @@ import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react
 import { useTranslation } from "react-i18next";
 import { Link, NavLink, useLocation, useNavigate, useParams } from "react-router";
 import { Loading } from "../App";
+import { notify } from "../hooks/useInboxFeed";
 import { Field } from "../components/Field";
 import { errorMessage, explainError } from "../errors";
 import { useFormat } from "../format";
 import { useOnline } from "../hooks/useOnline";
 import { useOutbox } from "../hooks/useOutbox";
-import { buyerActions, canBuy, canSell, categoryChips, categoryName, groupCategories, highlightParts, listingActions, pickCategory, pressIds, priceBucket, sellerActions } from "../market";
+import { buyerActions, canBuy, canSell, categoryChips, categoryName, followTopic, groupCategories, highlightParts, listingActions, pickCategory, pressIds, priceBucket, sellerActions } from "../market";
 import { base64, isTransient, type OutboxItem } from "../outbox";
 import { compressPhoto, myVillage } from "../requests";
 import { listingSender, market, type ListingDraft } from "../senders";
@@ -254,6 +255,7 @@ export function BuyPage() {
           </fieldset>
         ) : null;
       })}
+      <FollowButton topic={followTopic(filters.categories, filters.areas, results?.[0]?.listing?.villageCode)} name={(id) => categoryName(categories.find((c) => c.id === id), i18n.language) || id} />
       <Problem text={problem} />
       {results === undefined && !problem ? (
         <Loading />
@@ -1021,6 +1023,46 @@ export function SellPage() {
       <Button color="primary" block size="large" loading={busy} onClick={() => void sell()}>
         {online ? t("market.publishNow") : t("market.publishLater")}
       </Button>
+    </div>
+  );
+}
+
+/**
+ * 上新时通知我: follows the chosen category in its county (notify's CreateSubscription); a new
+ * listing of it there then arrives in 消息. Following it again says so, nothing more.
+ */
+function FollowButton({ topic, name }: { topic?: { categoryId: string; county: string }; name: (id: string) => string }) {
+  const { t } = useTranslation();
+  const [said, setSaid] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setSaid(undefined), [topic?.categoryId, topic?.county]);
+  if (!topic) return null;
+  const follow = async () => {
+    setBusy(true);
+    try {
+      await notify.createSubscription({
+        requestId: newRequestId(),
+        subscription: {
+          topic: { case: "marketCategory", value: { categoryId: topic.categoryId, area: { code: topic.county, level: AdminLevel.COUNTY } } },
+        },
+      });
+      setSaid(t("market.followed"));
+    } catch (err) {
+      setSaid(describeError(err).code === Code.AlreadyExists ? t("market.alreadyFollowed") : errorMessage(t, err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions">
+      <Button size="small" loading={busy} onClick={() => void follow()}>
+        {t("market.follow", { category: name(topic.categoryId) })}
+      </Button>
+      {said && (
+        <p className="muted" role="status">
+          {said}
+        </p>
+      )}
     </div>
   );
 }
