@@ -73,6 +73,9 @@ struct Args {
     /// Events per notify measurement.
     #[arg(long, default_value_t = 5_000)]
     notify_events: usize,
+    /// Sellers without phones: the inbox row alone, no text queued beside it.
+    #[arg(long)]
+    notify_no_texts: bool,
     /// Order attempts on the hot listing.
     #[arg(long, default_value_t = 100_000)]
     hot_attempts: usize,
@@ -276,9 +279,14 @@ async fn notify_inbox(
 ) -> anyhow::Result<()> {
     let js = substrate::jetstream(ctx, args.notify_events * 5, 0).await?;
     report.add("jetstream: publish, await each ack", &js.sync);
-    let inbox = notify::event_to_inbox(args.notify_events, args.concurrency).await?;
+    let inbox =
+        notify::event_to_inbox(args.notify_events, args.concurrency, !args.notify_no_texts).await?;
     report.add(
-        "notify: OrderPlaced published → the seller's inbox row committed (and a text queued)",
+        if args.notify_no_texts {
+            "notify: OrderPlaced published → the seller's inbox row committed (no phone, no text)"
+        } else {
+            "notify: OrderPlaced published → the seller's inbox row committed (and a text queued)"
+        },
         &inbox.capacity,
     );
     report.add(

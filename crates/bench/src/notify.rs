@@ -31,8 +31,13 @@ pub(crate) struct EventToInbox {
 /// Who waits for whose inbox row.
 type Waiters = Arc<Mutex<HashMap<Uuid, oneshot::Sender<()>>>>;
 
-/// `ops` events closed-loop at `concurrency`, then `ops` at half the rate reached.
-pub(crate) async fn event_to_inbox(ops: usize, concurrency: usize) -> anyhow::Result<EventToInbox> {
+/// `ops` events closed-loop at `concurrency`, then `ops` at half the rate reached. Without
+/// `phones` the sellers have none, so no text is queued beside the inbox row.
+pub(crate) async fn event_to_inbox(
+    ops: usize,
+    concurrency: usize,
+    phones: bool,
+) -> anyhow::Result<EventToInbox> {
     let app = TestApp::spawn(&[ServiceDef::of::<Notify>()]).await;
     let db = app.ctx.database("notify").await;
     // Every seller is known to notify (a name and a phone), as its people projection keeps them.
@@ -40,10 +45,11 @@ pub(crate) async fn event_to_inbox(ops: usize, concurrency: usize) -> anyhow::Re
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "INSERT INTO known_users (id, display_name, phone_number, version, locale, time_zone)
-         SELECT id, '王秀英', '+86138' || lpad((row_number() OVER ())::text, 8, '0'), now(),
-                'zh-CN', 'Asia/Shanghai'
+         SELECT id, '王秀英',
+                CASE WHEN $2 THEN '+86138' || lpad((row_number() OVER ())::text, 8, '0') ELSE '' END,
+                now(), 'zh-CN', 'Asia/Shanghai'
            FROM unnest($1::uuid[]) AS id",
-        [sellers.as_ref().clone().into()],
+        [sellers.as_ref().clone().into(), phones.into()],
     ))
     .await?;
 

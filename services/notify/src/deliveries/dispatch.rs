@@ -87,87 +87,93 @@ impl Dispatcher {
         }
     }
 
-    /// Takes one batch of due deliveries and sends it; how many it took.
+    /// Takes one batch of due deliveries, sends it, and records every outcome in one
+    /// transaction (one commit for the batch, not one per delivery: the commits were what the
+    /// event-to-inbox path waited behind); how many it took. A batch is recorded once its
+    /// slowest send returned (a gateway's timeout at most).
     pub async fn send_due(&self) -> anyhow::Result<usize> {
         let inner = &self.inner;
         let now = inner.clock.now();
         let lease_until = terrace_platform::clock::add(now, inner.settings.lease);
         let rows = store::claim_due(&inner.db, now, lease_until, inner.settings.batch).await?;
         let taken = rows.len();
-        futures::stream::iter(sends(rows))
-            .for_each_concurrent(None, |rows| async move {
-                if let Err(error) = self.attempt(rows).await {
-                    // The lease lapses and another look sends it again.
-                    tracing::warn!(error = format!("{error:#}"), "recording a delivery failed");
-                }
+        if taken == 0 {
+            return Ok(0);
+        }
+        let attempts: Vec<(Vec<DeliveryRow>, Outcome)> = futures::stream::iter(sends(rows))
+            .map(|rows| async move {
+                let outcome = self.attempt(&rows).await;
+                (rows, outcome)
             })
+            .buffer_unordered(taken)
+            .collect()
             .await;
-        Ok(taken)
-    }
-
-    /// One attempt at one message — a delivery, or a person's digest of several — recorded on
-    /// each.
-    async fn attempt(&self, rows: Vec<DeliveryRow>) -> anyhow::Result<()> {
-        let inner = &self.inner;
-        let Some(first) = rows.first() else {
-            return Ok(());
-        };
-        let started = inner.clock.now();
-        let outcome = if rows.len() == 1 && first.expire_at.is_some_and(|at| at <= started) {
-            outcome(Status::Suppressed, "expired before it could be sent")
-        } else {
-            let channel = pb::Channel::try_from(i32::from(first.channel))
-                .ok()
-                .and_then(|channel| inner.channels.get(channel));
-            match channel {
-                None => outcome(Status::Suppressed, "this channel is not available"),
-                Some(channel) => {
-                    let message = if rows.len() == 1 {
-                        Outgoing {
-                            delivery_id: first.id,
-                            address: first.address.clone(),
-                            subject: first.subject.clone(),
-                            body: first.body.clone(),
-                            template_code: first.template_code.clone(),
-                            params: first.params.clone(),
-                        }
-                    } else {
-                        // The digest goes under its first delivery's id, on every attempt.
-                        Outgoing {
-                            delivery_id: first.id,
-                            address: first.address.clone(),
-                            subject: String::new(),
-                            body: digest_text(&rows),
-                            template_code: String::new(),
-                            params: serde_json::json!({}),
-                        }
-                    };
-                    let sent = channel.send(&message).await;
-                    let mut judged = self.judge(first, sent, inner.clock.now());
-                    if rows.len() > 1 && judged.status == Status::Sent {
-                        judged.detail = format!("{} (a digest of {})", judged.detail, rows.len());
-                    }
-                    judged
-                }
-            }
-        };
+        // If recording fails, the leases lapse and another look sends them again, under the
+        // same delivery ids.
         let now = inner.clock.now();
         let txn = inner.db.begin().await?;
-        for row in &rows {
-            if store::record(&txn, row, &outcome, now).await? {
-                let mut after = row.clone();
-                after.status = outcome.status;
-                if let Some(id) = &outcome.provider_message_id {
-                    after.provider_message_id.clone_from(id);
+        for (rows, outcome) in &attempts {
+            for row in rows {
+                if store::record(&txn, row, outcome, now).await? {
+                    let mut after = row.clone();
+                    after.status = outcome.status;
+                    if let Some(id) = &outcome.provider_message_id {
+                        after.provider_message_id.clone_from(id);
+                    }
+                    if outcome.status == Status::Failed {
+                        after.last_error.clone_from(&outcome.detail);
+                    }
+                    publish_final(&txn, &inner.source, &after).await?;
                 }
-                if outcome.status == Status::Failed {
-                    after.last_error.clone_from(&outcome.detail);
-                }
-                publish_final(&txn, &inner.source, &after).await?;
             }
         }
         txn.commit().await?;
-        Ok(())
+        Ok(taken)
+    }
+
+    /// One attempt at one message — a delivery, or a person's digest of several — and what came
+    /// of it, for each of them.
+    async fn attempt(&self, rows: &[DeliveryRow]) -> Outcome {
+        let inner = &self.inner;
+        let Some(first) = rows.first() else {
+            return outcome(Status::Suppressed, "nothing to send");
+        };
+        let started = inner.clock.now();
+        if rows.len() == 1 && first.expire_at.is_some_and(|at| at <= started) {
+            return outcome(Status::Suppressed, "expired before it could be sent");
+        }
+        let channel = pb::Channel::try_from(i32::from(first.channel))
+            .ok()
+            .and_then(|channel| inner.channels.get(channel));
+        let Some(channel) = channel else {
+            return outcome(Status::Suppressed, "this channel is not available");
+        };
+        let message = if rows.len() == 1 {
+            Outgoing {
+                delivery_id: first.id,
+                address: first.address.clone(),
+                subject: first.subject.clone(),
+                body: first.body.clone(),
+                template_code: first.template_code.clone(),
+                params: first.params.clone(),
+            }
+        } else {
+            // The digest goes under its first delivery's id, on every attempt.
+            Outgoing {
+                delivery_id: first.id,
+                address: first.address.clone(),
+                subject: String::new(),
+                body: digest_text(rows),
+                template_code: String::new(),
+                params: serde_json::json!({}),
+            }
+        };
+        let sent = channel.send(&message).await;
+        let mut judged = self.judge(first, sent, inner.clock.now());
+        if rows.len() > 1 && judged.status == Status::Sent {
+            judged.detail = format!("{} (a digest of {})", judged.detail, rows.len());
+        }
+        judged
     }
 
     /// What `sent` means for `row`.
