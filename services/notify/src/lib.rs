@@ -64,6 +64,21 @@ pub struct NotifyState {
     pub sms: sms::SmsChannel,
 }
 
+/// The person whose notifications the caller reads or sets (an inbox, preferences,
+/// subscriptions): their own, or the villager's for a helper. `what` names the thing in the
+/// refusal ("an inbox", "preferences").
+pub fn own_person(
+    caller: &terrace_platform::auth::Caller,
+    what: &str,
+) -> terrace_platform::error::Result<uuid::Uuid> {
+    caller.subject_user().ok_or_else(|| {
+        terrace_platform::error::Error::permission_denied(
+            "NOT_A_USER",
+            format!("{what} belong to a person; sign in as one"),
+        )
+    })
+}
+
 /// The durable consumer keeping the people notify knows (names and phones), from identity.
 pub const PEOPLE_CONSUMER: &str = "notify-people";
 

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use terrace_platform::Clock;
 use terrace_platform::auth::Caller;
-use terrace_platform::error::{Error, Result};
+use terrace_platform::error::Result;
 use terrace_platform::idempotency::{self, Keep};
 use terrace_platform::validate::{page_response, to_timestamp};
 use terrace_proto::notify::v1 as pb;
@@ -141,9 +141,7 @@ impl Inbox {
 
 /// The person whose inbox the caller reads: their own (a helper reads the villager's).
 pub fn own_user(caller: &Caller) -> Result<Uuid> {
-    caller.subject_user().ok_or_else(|| {
-        Error::permission_denied("NOT_A_USER", "an inbox belongs to a person; sign in as one")
-    })
+    crate::own_person(caller, "an inbox's items")
 }
 
 /// A row as the contract shows it.

@@ -128,7 +128,7 @@ impl Preferences {
 
     /// `GetPreferences`: the caller's own, defaults filled in.
     pub async fn get(&self, caller: &Caller) -> Result<pb::GetPreferencesResponse> {
-        let user = own(caller)?;
+        let user = crate::own_person(caller, "preferences")?;
         let row = store::find(&self.db, user).await?;
         let person = terrace_platform::people::find(&self.db, user).await?;
         Ok(pb::GetPreferencesResponse {
@@ -147,7 +147,7 @@ impl Preferences {
         caller: &Caller,
         command: UpdatePreferences,
     ) -> Result<pb::UpdatePreferencesResponse> {
-        let user = own(caller)?;
+        let user = crate::own_person(caller, "preferences")?;
         let now = self.clock.now();
         idempotency::once(
             &self.db,
@@ -189,16 +189,6 @@ impl Preferences {
         )
         .await
     }
-}
-
-/// The person whose preferences the caller reads: their own (a helper the villager's).
-fn own(caller: &Caller) -> Result<Uuid> {
-    caller.subject_user().ok_or_else(|| {
-        Error::permission_denied(
-            "NOT_A_USER",
-            "preferences belong to a person; sign in as one",
-        )
-    })
 }
 
 /// Preferences as the contract shows them: every pair of category and outside-or-in-app

@@ -31,15 +31,6 @@ pub struct Subscriptions {
     clock: Clock,
 }
 
-fn own(caller: &Caller) -> Result<Uuid> {
-    caller.subject_user().ok_or_else(|| {
-        Error::permission_denied(
-            "NOT_A_USER",
-            "subscriptions belong to a person; sign in as one",
-        )
-    })
-}
-
 impl Subscriptions {
     pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
         Self { db, clock }
@@ -51,7 +42,7 @@ impl Subscriptions {
         caller: &Caller,
         command: CreateSubscription,
     ) -> Result<pb::CreateSubscriptionResponse> {
-        let user = own(caller)?;
+        let user = crate::own_person(caller, "subscriptions")?;
         let now = self.clock.now();
         idempotency::once(
             &self.db,
@@ -94,7 +85,7 @@ impl Subscriptions {
         caller: &Caller,
         query: ListSubscriptions,
     ) -> Result<pb::ListSubscriptionsResponse> {
-        let user = own(caller)?;
+        let user = crate::own_person(caller, "subscriptions")?;
         let rows = store::page(
             &self.db,
             user,
@@ -117,7 +108,7 @@ impl Subscriptions {
         caller: &Caller,
         command: DeleteSubscription,
     ) -> Result<pb::DeleteSubscriptionResponse> {
-        let user = own(caller)?;
+        let user = crate::own_person(caller, "subscriptions")?;
         let now = self.clock.now();
         idempotency::once(
             &self.db,
