@@ -1172,6 +1172,61 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "必须是重量单位，如公斤或斤",
     ),
     ("name an area to list (officials)", "干部请选择要查看的地区"),
+    // Notifications (notify): preferences, subscriptions, delivery records.
+    (
+        "security notices (one-time codes) cannot be turned off",
+        "验证码等安全通知不能关闭",
+    ),
+    (
+        "security notices (codes) cannot wait for a digest",
+        "验证码等安全通知不能放进每日汇总",
+    ),
+    (
+        "must be minutes after midnight, 0 to 1439",
+        "必须是零点起的分钟数，0 到 1439",
+    ),
+    (
+        "must be CHANNEL_SMS or CHANNEL_EMAIL",
+        "必须是短信或电子邮件",
+    ),
+    (
+        "this category and channel are set twice",
+        "这个类别和渠道设置了两次",
+    ),
+    (
+        "webhooks are an agency's, not a person's; one of CHANNEL_IN_APP, CHANNEL_SMS, CHANNEL_EMAIL",
+        "Webhook 属于对接机构，不属于个人；请选应用内、短信或电子邮件",
+    ),
+    (
+        "{} cannot be changed; one of {}",
+        "{} 不能修改；可修改的是 {}",
+    ),
+    (
+        "must be a market category id such as fruit.apple",
+        "必须是集市品类编号，如 fruit.apple",
+    ),
+    ("required: what to follow", "必填：要关注什么"),
+    (
+        "at most {} subscriptions; delete one first",
+        "最多关注 {} 项；请先取消一项",
+    ),
+    (
+        "preferences belong to a person; sign in as one",
+        "提醒设置属于个人，请以个人身份登录",
+    ),
+    (
+        "subscriptions belong to a person; sign in as one",
+        "关注属于个人，请以个人身份登录",
+    ),
+    (
+        "an inbox's items belong to a person; sign in as one",
+        "消息属于个人，请以个人身份登录",
+    ),
+    ("you do not govern that area", "您不管辖这个地区"),
+    (
+        "you may read your own deliveries, or those of areas you govern",
+        "只能查看发给您本人的通知，或您管辖地区的通知记录",
+    ),
 ];
 
 #[cfg(test)]

@@ -188,3 +188,36 @@ fn settings(violations: &mut Violations, given: &[pb::ChannelSetting]) -> Option
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use terrace_platform::i18n::{Locale, translate};
+
+    #[test]
+    fn every_refusal_of_notify_reads_in_chinese_too() {
+        for text in [
+            "security notices (one-time codes) cannot be turned off",
+            "security notices (codes) cannot wait for a digest",
+            "must be minutes after midnight, 0 to 1439",
+            "must be CHANNEL_SMS or CHANNEL_EMAIL",
+            "this category and channel are set twice",
+            "webhooks are an agency's, not a person's; one of CHANNEL_IN_APP, CHANNEL_SMS, \
+             CHANNEL_EMAIL",
+            "user_id cannot be changed; one of channel_settings, digest",
+            "must be a market category id such as fruit.apple",
+            "required: what to follow",
+            "must be after start_time",
+            "at most 50 subscriptions; delete one first",
+            "preferences belong to a person; sign in as one",
+            "subscriptions belong to a person; sign in as one",
+            "an inbox's items belong to a person; sign in as one",
+            "you do not govern that area",
+            "you may read your own deliveries, or those of areas you govern",
+        ] {
+            assert!(
+                translate(text, Locale::ZhCn).is_some(),
+                "no Chinese for {text:?}"
+            );
+        }
+    }
+}
