@@ -21,7 +21,7 @@ use terrace_proto::governance::v1 as governance;
 use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
-use crate::inbox::{Inbox, NewItem};
+use crate::inbox::NewItem;
 use crate::templates::defaults;
 
 /// The durable consumer's name.
@@ -164,18 +164,7 @@ impl Handler for RequestRules {
         for recipient in told {
             // In the recipient's language (their choice, else identity's; zh-CN for someone
             // notify does not know yet), unless they turned these items off.
-            let preferences = crate::preferences::recipient(txn, recipient, people.get(&recipient))
-                .await
-                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
-            if preferences.policy.plan(
-                pb::NotificationCategory::ServiceRequests,
-                pb::Channel::InApp,
-                false,
-                now,
-            ) != crate::preferences::policy::Plan::Send
-            {
-                continue;
-            }
+            let preferences = super::preferences_of(txn, recipient, people.get(&recipient)).await?;
             let locale = preferences
                 .locale
                 .as_deref()
@@ -197,9 +186,7 @@ impl Handler for RequestRules {
                 source_id: envelope.id.to_string(),
                 dedup_key: format!("{}:{}:{recipient}", envelope.id, event.key),
             };
-            Inbox::deliver(txn, item, now)
-                .await
-                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+            super::write_item(txn, &preferences, item, now).await?;
         }
         // A caller without an account hears by text, at the phone they left, in Chinese.
         let request = &event.request;

@@ -15,8 +15,7 @@ use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
 use super::words;
-use crate::inbox::{Inbox, NewItem};
-use crate::preferences::policy::Plan;
+use crate::inbox::NewItem;
 use crate::subscriptions::store as subscriptions;
 use crate::templates::defaults;
 
@@ -94,18 +93,7 @@ impl Handler for ListingRules {
             .map_err(|error| HandlerError::Retry(error.into()))?;
         let now = self.clock.now();
         for follower in followers {
-            let preferences = crate::preferences::recipient(txn, follower, people.get(&follower))
-                .await
-                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
-            if preferences.policy.plan(
-                pb::NotificationCategory::Listings,
-                pb::Channel::InApp,
-                false,
-                now,
-            ) != Plan::Send
-            {
-                continue;
-            }
+            let preferences = super::preferences_of(txn, follower, people.get(&follower)).await?;
             let locale = preferences
                 .locale
                 .as_deref()
@@ -132,9 +120,7 @@ impl Handler for ListingRules {
                 source_id: envelope.id.to_string(),
                 dedup_key: format!("{}:market.listing.followed:{follower}", envelope.id),
             };
-            Inbox::deliver(txn, item, now)
-                .await
-                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+            super::write_item(txn, &preferences, item, now).await?;
         }
         Ok(())
     }

@@ -14,7 +14,6 @@
 //! yet is named by role ("买家"). Each recipient reads their text in their own language (the
 //! projection's `locale`; zh-CN for someone notify does not know yet).
 
-use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 use terrace_platform::Clock;
@@ -26,7 +25,7 @@ use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
 use super::words;
-use crate::inbox::{Inbox, NewItem};
+use crate::inbox::NewItem;
 use crate::templates::defaults;
 
 /// The durable consumer's name.
@@ -184,9 +183,7 @@ impl Handler for OrderRules {
             // In the recipient's language (their choice, else identity's; zh-CN for someone
             // notify does not know yet), as their preferences plan it.
             let person = people.get(&recipient);
-            let preferences = crate::preferences::recipient(txn, recipient, person)
-                .await
-                .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+            let preferences = super::preferences_of(txn, recipient, person).await?;
             let locale = preferences
                 .locale
                 .as_deref()
@@ -257,29 +254,10 @@ impl Handler for OrderRules {
                 source_id: envelope.id.to_string(),
                 dedup_key: format!("{}:{}:{recipient}", envelope.id, told.key),
             };
-            if preferences.policy.plan(
-                pb::NotificationCategory::Orders,
-                pb::Channel::InApp,
-                false,
-                now,
-            ) == crate::preferences::policy::Plan::Send
-            {
-                deliver(txn, item, now).await?;
-            }
+            super::write_item(txn, &preferences, item, now).await?;
         }
         Ok(())
     }
-}
-
-async fn deliver(
-    txn: &DatabaseTransaction,
-    item: NewItem,
-    now: DateTime<Utc>,
-) -> Result<(), HandlerError> {
-    Inbox::deliver(txn, item, now)
-        .await
-        .map(|_| ())
-        .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
 }
 
 #[cfg(test)]

@@ -172,3 +172,36 @@ pub async fn queue_sms<V: Serialize>(
     .map(|_| ())
     .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
 }
+
+/// The preferences of `user` (known to notify as `person`, if at all), for a rule: a database
+/// error is retried.
+pub async fn preferences_of(
+    txn: &DatabaseTransaction,
+    user: Uuid,
+    person: Option<&terrace_platform::people::KnownUser>,
+) -> Result<crate::preferences::Recipient, HandlerError> {
+    crate::preferences::recipient(txn, user, person)
+        .await
+        .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
+}
+
+/// Writes `item` into its recipient's inbox (in the handler's transaction, once per
+/// deduplication key) unless their preferences turned its category off in the app.
+pub async fn write_item(
+    txn: &DatabaseTransaction,
+    preferences: &crate::preferences::Recipient,
+    item: crate::inbox::NewItem,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    if preferences
+        .policy
+        .plan(item.category, pb::Channel::InApp, item.critical, now)
+        != Plan::Send
+    {
+        return Ok(());
+    }
+    crate::inbox::Inbox::deliver(txn, item, now)
+        .await
+        .map(|_| ())
+        .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
+}
