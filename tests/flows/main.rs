@@ -6,6 +6,8 @@
 //! - [`requests`]: a villager files a request, an official resolves it, she is told; an overdue
 //!   request escalates and she is told.
 //! - [`codes`]: a one-time code arrives through the SMS gateway, and signs a buyer up.
+//! - [`templates`]: an admin's new order text goes out under its own template id and
+//!   signature, and the edit is audited.
 
 // Helpers of a test binary are test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,4 +15,5 @@
 mod codes;
 mod market;
 mod requests;
+mod templates;
 pub mod world;

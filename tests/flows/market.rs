@@ -3,7 +3,6 @@
 //! flows.
 
 use terrace_platform::auth::Role;
-use terrace_proto::common::v1 as common;
 use terrace_proto::market::v1 as market;
 use terrace_proto::notify::v1 as notify;
 use terrace_testkit::rpc::request_id;
@@ -19,58 +18,8 @@ async fn a_farmer_lists_a_buyer_orders_and_each_is_told_once_in_the_app_and_by_t
     let buyer = w
         .person("+8613800000032", "张伟", &[(Role::Buyer, "")])
         .await;
-    let mut market = w.market.clone();
-    let listing = market
-        .create_listing(w.app.request(
-            market::CreateListingRequest {
-                request_id: request_id(),
-                listing: Some(market::Listing {
-                    category_id: "fruit.apple".to_owned(),
-                    title: Some(common::LocalizedText {
-                        translations: [("zh-CN".to_owned(), "红富士苹果".to_owned())].into(),
-                    }),
-                    stocked: Some(common::Quantity {
-                        value_milli: 200_000,
-                        unit: common::Unit::Jin as i32,
-                    }),
-                    unit_price: Some(common::Money {
-                        amount_minor: 350,
-                        currency_code: "CNY".to_owned(),
-                    }),
-                    fulfilment_methods: vec![market::FulfilmentMethod::Pickup as i32],
-                    ..Default::default()
-                }),
-                publish: true,
-            },
-            &farmer.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .listing
-        .unwrap();
-    let order = market
-        .place_order(w.app.request(
-            market::PlaceOrderRequest {
-                request_id: request_id(),
-                order: Some(market::Order {
-                    listing_id: listing.id.clone(),
-                    quantity: Some(common::Quantity {
-                        value_milli: 10_000,
-                        unit: common::Unit::Jin as i32,
-                    }),
-                    fulfilment_method: market::FulfilmentMethod::Pickup as i32,
-                    ..Default::default()
-                }),
-                expected_unit_price: None,
-            },
-            &buyer.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .order
-        .unwrap();
+    let listing = w.apples_on_sale(&farmer).await;
+    let order = w.order(&buyer, &listing, 10).await;
 
     // The farmer: one item, one text, naming the buyer as identity knows him.
     let told = w.inbox_when(&farmer, 1).await;
@@ -88,7 +37,8 @@ async fn a_farmer_lists_a_buyer_orders_and_each_is_told_once_in_the_app_and_by_t
         texts[0].text()
     );
 
-    market
+    w.market
+        .clone()
         .accept_order(w.app.request(
             market::AcceptOrderRequest {
                 request_id: request_id(),

@@ -8,9 +8,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, Statement};
 use terrace_platform::auth::Role;
 use terrace_platform::service::ServiceDef;
+use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use terrace_proto::identity::v1 as identity;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use terrace_proto::market::v1 as market;
 use terrace_proto::market::v1::market_service_client::MarketServiceClient;
 use terrace_proto::notify::v1 as notify;
 use terrace_proto::notify::v1::notify_service_client::NotifyServiceClient;
@@ -97,6 +99,68 @@ impl World {
             phone: seeded.phone,
             token: seeded.token,
         }
+    }
+
+    /// 200 斤 of 红富士苹果 that `farmer` put on sale, 3.50 a 斤, for pickup.
+    pub async fn apples_on_sale(&self, farmer: &Person) -> market::Listing {
+        let request = market::CreateListingRequest {
+            request_id: request_id(),
+            listing: Some(market::Listing {
+                category_id: "fruit.apple".to_owned(),
+                title: Some(common::LocalizedText {
+                    translations: [("zh-CN".to_owned(), "红富士苹果".to_owned())].into(),
+                }),
+                stocked: Some(common::Quantity {
+                    value_milli: 200_000,
+                    unit: common::Unit::Jin as i32,
+                }),
+                unit_price: Some(common::Money {
+                    amount_minor: 350,
+                    currency_code: "CNY".to_owned(),
+                }),
+                fulfilment_methods: vec![market::FulfilmentMethod::Pickup as i32],
+                ..Default::default()
+            }),
+            publish: true,
+        };
+        self.market
+            .clone()
+            .create_listing(self.app.request(request, &farmer.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .listing
+            .unwrap()
+    }
+
+    /// `buyer` orders `jin` 斤 of `listing`, for pickup.
+    pub async fn order(
+        &self,
+        buyer: &Person,
+        listing: &market::Listing,
+        jin: i64,
+    ) -> market::Order {
+        let request = market::PlaceOrderRequest {
+            request_id: request_id(),
+            order: Some(market::Order {
+                listing_id: listing.id.clone(),
+                quantity: Some(common::Quantity {
+                    value_milli: jin * 1000,
+                    unit: common::Unit::Jin as i32,
+                }),
+                fulfilment_method: market::FulfilmentMethod::Pickup as i32,
+                ..Default::default()
+            }),
+            expected_unit_price: None,
+        };
+        self.market
+            .clone()
+            .place_order(self.app.request(request, &buyer.token))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap()
     }
 
     /// An official, by token only (officials act; they are not told anything in these flows).

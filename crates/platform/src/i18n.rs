@@ -1227,6 +1227,106 @@ const ZH_CN_ENTRIES: &[(&str, &str)] = &[
         "you may read your own deliveries, or those of areas you govern",
         "只能查看发给您本人的通知，或您管辖地区的通知记录",
     ),
+    (
+        "templates are saved and activated by platform admins",
+        "模板只能由平台管理员保存和启用",
+    ),
+    ("templates are read by officials", "模板只有干部可以查看"),
+    (
+        "required: a template key such as market.order.placed",
+        "必填：模板键，如 market.order.placed",
+    ),
+    (
+        "must be lower-case dotted words, e.g. market.order.placed",
+        "必须是用点分隔的小写单词，如 market.order.placed",
+    ),
+    (
+        "must be lower_snake_case, e.g. order_total",
+        "必须是小写字母和下划线，如 order_total",
+    ),
+    ("declared twice", "重复声明"),
+    ("at most {} variables", "最多 {} 个变量"),
+    ("at most {} texts", "最多 {} 条文本"),
+    ("a second {} text for {}", "又一条 {} 文本（{}）重复了"),
+    (
+        "only in-app and e-mail texts have a title",
+        "只有应用内消息和邮件有标题",
+    ),
+    (
+        "the signature's name alone, without brackets: 【】 are added",
+        "只填签名名称，不要括号：【】会自动加上",
+    ),
+    (
+        "only SMS texts carry a provider template id and a signature",
+        "只有短信文本才带服务商模板编号和签名",
+    ),
+    (
+        "uses {}, which is not a declared variable",
+        "用到了 {}，它不是已声明的变量",
+    ),
+    ("{} needs a {} text", "{} 需要一条 {} 文本"),
+    (
+        "{} is required but no text uses it",
+        "{} 是必填变量，但没有文本用到它",
+    ),
+    (
+        "the rule that sends {} supplies no {}; it supplies {}",
+        "发送 {} 的规则不提供 {}；它提供 {}",
+    ),
+    ("the rule supplies {} as {}", "规则提供的 {} 是 {} 类型"),
+    (
+        "{} is sent as {}; its category is the rule's",
+        "{} 按 {} 类别发送；类别由规则决定",
+    ),
+    (
+        "whether {} is critical is the rule's",
+        "{} 是否紧急由规则决定",
+    ),
+    (
+        "the rule sends {} on {}: keep a text for it",
+        "规则发送 {} 用的是 {}：请保留这条文本",
+    ),
+    ("{} cannot change; one of {}", "{} 不能修改；可修改的是 {}"),
+    (
+        "must be a version number or 0 for none",
+        "必须是版本号，或填 0 表示不核对",
+    ),
+    (
+        "must be a version number, or 0 for the active one",
+        "必须是版本号，或填 0 表示当前启用的版本",
+    ),
+    (
+        "required: the version to activate, from 1",
+        "必填：要启用的版本号，从 1 开始",
+    ),
+    (
+        "must be the start of a template key, e.g. market.",
+        "必须是模板键的开头，如 market.",
+    ),
+    ("at most {} values", "最多 {} 个值"),
+    ("not a declared variable", "不是已声明的变量"),
+    ("required by the template", "模板要求必填"),
+    ("required: a value", "必填：需要一个值"),
+    ("does not fit a variable of type {}", "不符合 {} 类型的变量"),
+    ("not a URL", "不是网址"),
+    (
+        "must be an https:// or terrace:// link",
+        "必须是 https:// 或 terrace:// 链接",
+    ),
+    ("not a decimal number such as 12.5", "不是小数，如 12.5"),
+    ("not a calendar date", "不是有效日期"),
+    ("not an instant", "不是有效时刻"),
+    ("the template has no {} text", "模板没有 {} 文本"),
+    (
+        "{} is at version {} now, not {}; read it again",
+        "{} 现在是第 {} 版，不是第 {} 版；请重新读取",
+    ),
+    (
+        "required: a BCP 47 language tag such as zh-CN",
+        "必填：BCP 47 语言标记，如 zh-CN",
+    ),
+    ("template version", "模板版本"),
+    ("template", "模板"),
 ];
 
 #[cfg(test)]

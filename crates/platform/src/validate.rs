@@ -669,6 +669,22 @@ pub fn locale(violations: &mut Violations, field: &str, value: &str) -> Option<S
     }
 }
 
+/// A BCP 47 language tag (`zh-CN`, `en`, `ug`), required, in its canonical spelling
+/// (`EN-gb` reads as `en-GB`).
+pub fn language_tag(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
+    if value.is_empty() {
+        violations.add(field, "required: a BCP 47 language tag such as zh-CN");
+        return None;
+    }
+    match icu_locale_core::LanguageIdentifier::try_from_str(value) {
+        Ok(tag) => Some(tag.to_string()),
+        Err(_) => {
+            violations.add(field, "not a BCP 47 language tag");
+            None
+        }
+    }
+}
+
 /// An IANA time zone (`Asia/Shanghai`); empty is the default.
 pub fn time_zone(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
     if value.is_empty() {

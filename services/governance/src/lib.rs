@@ -176,9 +176,14 @@ impl Service for Governance {
         let records = audit::identity::consumer(ctx);
         records.ensure().await?;
         ctx.tasks.spawn(records.run(ctx.shutdown.clone()));
-        let market_records = audit::market::consumer(ctx);
+        let market_records =
+            audit::services::consumer::<terrace_proto::market::v1::AuditRecorded>(ctx);
         market_records.ensure().await?;
         ctx.tasks.spawn(market_records.run(ctx.shutdown.clone()));
+        let notify_records =
+            audit::services::consumer::<terrace_proto::notify::v1::AuditRecorded>(ctx);
+        notify_records.ensure().await?;
+        ctx.tasks.spawn(notify_records.run(ctx.shutdown.clone()));
         let people = people::consumer(ctx);
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));

@@ -23,6 +23,8 @@ pub struct Outgoing {
     pub body: String,
     /// The provider's approved template id (SMS in China), if the text has one.
     pub template_code: String,
+    /// The SMS signature the template names; empty: the channel's own.
+    pub signature: String,
     /// The values the text was rendered with, for providers that render themselves.
     pub params: serde_json::Value,
 }

@@ -14,6 +14,7 @@ use crate::inbox::watch::Watchers;
 use crate::inbox::{self, Inbox};
 use crate::preferences::{self, Preferences};
 use crate::subscriptions::{self, Subscriptions};
+use crate::templates::{self, Templates};
 
 /// Handlers share the service context, the inbox and this replica's streams.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ pub struct NotifyGrpc {
     deliveries: Deliveries,
     preferences: Preferences,
     subscriptions: Subscriptions,
+    templates: Templates,
     watchers: Watchers,
 }
 
@@ -33,6 +35,12 @@ impl NotifyGrpc {
             deliveries: Deliveries::new(ctx.db.clone()),
             preferences: Preferences::new(ctx.db.clone(), ctx.clock.clone()),
             subscriptions: Subscriptions::new(ctx.db.clone(), ctx.clock.clone()),
+            templates: Templates::new(
+                ctx.db.clone(),
+                ctx.clock.clone(),
+                ctx.event_source(),
+                state.sms.signature().to_owned(),
+            ),
             watchers: state.watchers.clone(),
             ctx,
         }
@@ -151,5 +159,83 @@ impl NotifyService for NotifyGrpc {
         Ok(Response::new(
             self.subscriptions.delete(&caller, command).await?,
         ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_template(
+        &self,
+        request: Request<pb::CreateTemplateRequest>,
+    ) -> Result<Response<pb::CreateTemplateResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = templates::parse::CreateTemplate::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.templates.create(&caller, command).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_template(
+        &self,
+        request: Request<pb::GetTemplateRequest>,
+    ) -> Result<Response<pb::GetTemplateResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = templates::parse::GetTemplate::parse(request.get_ref())?;
+        Ok(Response::new(self.templates.get(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_templates(
+        &self,
+        request: Request<pb::ListTemplatesRequest>,
+    ) -> Result<Response<pb::ListTemplatesResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = templates::parse::ListTemplates::parse(request.get_ref())?;
+        Ok(Response::new(self.templates.list(&caller, query).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_template(
+        &self,
+        request: Request<pb::UpdateTemplateRequest>,
+    ) -> Result<Response<pb::UpdateTemplateResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = templates::parse::UpdateTemplate::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.templates.update(&caller, command).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_template_versions(
+        &self,
+        request: Request<pb::ListTemplateVersionsRequest>,
+    ) -> Result<Response<pb::ListTemplateVersionsResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = templates::parse::ListTemplateVersions::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.templates.versions(&caller, query).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn activate_template_version(
+        &self,
+        request: Request<pb::ActivateTemplateVersionRequest>,
+    ) -> Result<Response<pb::ActivateTemplateVersionResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let command = templates::parse::ActivateTemplateVersion::parse(request.get_ref())?;
+        Ok(Response::new(
+            self.templates.activate(&caller, command).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn preview_template(
+        &self,
+        request: Request<pb::PreviewTemplateRequest>,
+    ) -> Result<Response<pb::PreviewTemplateResponse>, Status> {
+        let caller = Caller::required(&request)?;
+        let query = templates::parse::PreviewTemplate::parse(request.get_ref())?;
+        Ok(Response::new(self.templates.preview(&caller, query).await?))
     }
 }

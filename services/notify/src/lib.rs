@@ -3,13 +3,14 @@
 //! The contracts are in `proto/terrace/notify/v1`. Built so far (issue 12, part by part): the
 //! in-app inbox (`ListInbox`, `MarkRead`, live `WatchInbox`), notify's projection of people, the
 //! rules that tell buyers and sellers of their orders and villagers of their requests, one-time
-//! codes by SMS, and delivery records (`ListDeliveries`, `GetDelivery`) with retries and receipts.
+//! codes by SMS, delivery records (`ListDeliveries`, `GetDelivery`) with retries and receipts,
+//! preferences, subscriptions and versioned templates with preview.
 //! The other RPCs answer `UNIMPLEMENTED` (tonic's generated default) until their part lands.
 //!
 //! # Layout
 //!
-//! - [`templates`]: message templates per locale; for now the platform's own texts
-//!   ([`templates::defaults`], MiniJinja).
+//! - [`templates`]: versioned message templates per locale and channel (MiniJinja), seeded with
+//!   the platform's own texts ([`templates::defaults`]); what the rules render.
 //! - [`preferences`]: each person's channels, quiet hours and subscriptions (empty until built).
 //! - [`subscriptions`]: what people follow beyond their own records (new listings of a
 //!   category in an area).
@@ -118,6 +119,14 @@ impl Service for Notify {
     }
 
     async fn start(ctx: &ServiceContext, state: &Arc<NotifyState>) -> anyhow::Result<()> {
+        let seeded = templates::seed(&ctx.db, ctx.clock.now()).await?;
+        if seeded != templates::Seeded::default() {
+            tracing::info!(
+                added = seeded.added,
+                updated = seeded.updated,
+                "built-in templates seeded"
+            );
+        }
         let pool = ctx.db.get_postgres_connection_pool().clone();
         ctx.tasks
             .spawn(state.watchers.clone().listen(pool, ctx.shutdown.clone()));

@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::deliveries::store::MIGRATION.boxed());
         migrations.push(crate::preferences::store::MIGRATION.boxed());
         migrations.push(crate::subscriptions::store::MIGRATION.boxed());
+        migrations.push(crate::templates::store::MIGRATION.boxed());
         migrations
     }
 }

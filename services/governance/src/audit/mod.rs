@@ -1,8 +1,8 @@
 //! The tamper-evident audit log: [`append`] (every mutating action of an official, an agency or
 //! an operator, in the transaction that does it), identity's audit records joining it
 //! ([`identity`]), `ListAuditEntries` ([`Audit::list`]) and the verification of a chain
-//! ([`chain::verify`], [`verify_stored`], `terrace governance verify-audit`); market's audited
-//! actions join it too ([`market`]).
+//! ([`chain::verify`], [`verify_stored`], `terrace governance verify-audit`); market's and notify's
+//! audited actions join it too ([`services`]).
 //!
 //! **Chains.** One hash chain per county, so that appends in different counties never wait for
 //! each other: an entry's chain is the county of its area (the first six digits, [`chain_of`]);
@@ -22,12 +22,12 @@
 //! Layout (the service's rhythm, `docs/architecture.md`): [`parse`] turns the request into a
 //! query, this module applies it over a [`Caller`], [`store`] holds the SQL, and `grpc.rs`
 //! answers; [`chain`] is the hashing and verification, [`identity`] the consumer of identity's
-//! records, [`market`] the consumer of market's.
+//! records, [`services`] the consumers of the other services' audited actions.
 
 pub mod chain;
 pub mod identity;
-pub mod market;
 pub mod parse;
+pub mod services;
 pub mod store;
 
 use chrono::{DateTime, Utc};

@@ -155,6 +155,7 @@ impl Dispatcher {
                 subject: first.subject.clone(),
                 body: first.body.clone(),
                 template_code: first.template_code.clone(),
+                signature: first.signature.clone(),
                 params: first.params.clone(),
             }
         } else {
@@ -165,6 +166,7 @@ impl Dispatcher {
                 subject: String::new(),
                 body: digest_text(rows),
                 template_code: String::new(),
+                signature: String::new(),
                 params: serde_json::json!({}),
             }
         };

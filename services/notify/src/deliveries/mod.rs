@@ -49,6 +49,8 @@ pub struct NewDelivery {
     pub template_version: i32,
     /// The provider's approved template id (SMS).
     pub template_code: String,
+    /// The SMS signature the template names; empty: the deployment's.
+    pub signature: String,
     pub locale: String,
     pub subject: String,
     pub body: String,
@@ -100,6 +102,7 @@ pub async fn queue<C: ConnectionTrait>(
         template_key: delivery.template_key,
         template_version: delivery.template_version,
         template_code: delivery.template_code,
+        signature: delivery.signature,
         locale: delivery.locale,
         subject: delivery.subject,
         body: delivery.body,

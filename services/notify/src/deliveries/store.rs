@@ -108,6 +108,7 @@ pub struct Model {
     pub template_key: String,
     pub template_version: i32,
     pub template_code: String,
+    pub signature: String,
     pub locale: String,
     pub subject: String,
     pub body: String,

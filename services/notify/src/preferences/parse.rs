@@ -213,6 +213,15 @@ mod tests {
             "an inbox's items belong to a person; sign in as one",
             "you do not govern that area",
             "you may read your own deliveries, or those of areas you govern",
+            "templates are saved and activated by platform admins",
+            "the rule that sends market.order.placed supplies no phone; it supplies title, quantity",
+            "the rule supplies level as VARIABLE_TYPE_INTEGER",
+            "uses phone, which is not a declared variable",
+            "CHANNEL_EMAIL needs a zh-CN text",
+            "unused is required but no text uses it",
+            "market.order.placed is at version 2 now, not 1; read it again",
+            "does not fit a variable of type VARIABLE_TYPE_DATE",
+            "template notices.water_cut not found",
         ] {
             assert!(
                 translate(text, Locale::ZhCn).is_some(),

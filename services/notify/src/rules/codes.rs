@@ -211,17 +211,20 @@ mod tests {
         assert_eq!(purpose_words(Some(OtpPurpose::Login), "zh-CN"), "登录");
         assert_eq!(purpose_words(Some(OtpPurpose::SignUp), "en"), "sign up");
         assert_eq!(purpose_words(None, "zh-CN"), "登录");
-        let rendered = defaults::render_sms(
-            "identity.otp",
-            "en",
-            &Vars {
-                code: "654321",
-                purpose: purpose_words(Some(OtpPurpose::ResetPassword), "en"),
-                minutes: 5,
-            },
-        )
-        .unwrap()
-        .unwrap();
+        let rendered = defaults::built_in_of("identity.otp")
+            .and_then(|otp| {
+                otp.render(
+                    pb::Channel::Sms,
+                    "en",
+                    &Vars {
+                        code: "654321",
+                        purpose: purpose_words(Some(OtpPurpose::ResetPassword), "en"),
+                        minutes: 5,
+                    },
+                )
+            })
+            .unwrap()
+            .unwrap();
         assert!(
             rendered
                 .body

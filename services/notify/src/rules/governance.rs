@@ -175,11 +175,13 @@ impl Handler for RequestRules {
                 note: event.note.clone(),
                 level: event.request.escalation_level,
             };
-            let text = defaults::render(event.key, locale, &vars).map_err(HandlerError::Reject)?;
+            let text = super::in_app_text(txn, event.key, locale, &vars)
+                .await?
+                .text;
             let item = NewItem {
                 user_id: recipient,
                 category: pb::NotificationCategory::ServiceRequests,
-                title: text.title,
+                title: text.subject,
                 body: text.body,
                 link: format!("terrace://requests/{}", event.request.id),
                 critical: false,
@@ -275,7 +277,9 @@ mod tests {
                 note: "井已经修好".to_owned(),
                 level: 1,
             };
-            let rendered = defaults::render(text.key, text.locale, &vars)
+            let rendered = defaults::built_in_of(text.key)
+                .and_then(|b| b.render(pb::Channel::InApp, text.locale, &vars))
+                .unwrap_or_else(|| panic!("{} has no in-app text", text.key))
                 .unwrap_or_else(|error| panic!("{} {}: {error}", text.key, text.locale));
             assert!(!rendered.body.contains("{{"));
         }

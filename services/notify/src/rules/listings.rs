@@ -108,12 +108,13 @@ impl Handler for ListingRules {
                 village: listing.village_name.clone(),
                 seller: listing.seller_display_name.clone(),
             };
-            let text = defaults::render("market.listing.followed", locale, &vars)
-                .map_err(HandlerError::Reject)?;
+            let text = super::in_app_text(txn, "market.listing.followed", locale, &vars)
+                .await?
+                .text;
             let item = NewItem {
                 user_id: follower,
                 category: pb::NotificationCategory::Listings,
-                title: text.title,
+                title: text.subject,
                 body: text.body,
                 link: format!("terrace://market/listings/{}", listing.id),
                 critical: false,

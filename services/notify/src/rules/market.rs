@@ -238,11 +238,11 @@ impl Handler for OrderRules {
                 )
                 .await?;
             }
-            let text = defaults::render(told.key, locale, &vars).map_err(HandlerError::Reject)?;
+            let text = super::in_app_text(txn, told.key, locale, &vars).await?.text;
             let item = NewItem {
                 user_id: recipient,
                 category: pb::NotificationCategory::Orders,
-                title: text.title,
+                title: text.subject,
                 body: text.body,
                 // The app's page of the order for this side: the buyer's orders, or those the
                 // seller received.
@@ -324,9 +324,11 @@ mod tests {
             .iter()
             .filter(|t| t.key.starts_with("market.order."))
         {
-            let rendered = defaults::render(text.key, text.locale, &vars)
+            let rendered = defaults::built_in_of(text.key)
+                .and_then(|b| b.render(pb::Channel::InApp, text.locale, &vars))
+                .unwrap_or_else(|| panic!("{} has no in-app text", text.key))
                 .unwrap_or_else(|error| panic!("{} {}: {error}", text.key, text.locale));
-            assert!(!rendered.title.is_empty() && !rendered.body.contains("{{"));
+            assert!(!rendered.subject.is_empty() && !rendered.body.contains("{{"));
         }
     }
 }

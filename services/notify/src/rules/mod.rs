@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::deliveries::{self, NewDelivery};
 use crate::preferences::policy::Plan;
-use crate::templates::defaults;
+use crate::templates;
 
 /// A durable consumer `name` of `domain`'s events on `subject` (a NATS filter), handled by
 /// `rules`: the frame every rule set shares.
@@ -119,13 +119,19 @@ pub async fn queue_sms<V: Serialize>(
     if to.phone.is_empty() {
         return Ok(());
     }
-    let Some(rendered) = defaults::render_sms(text.key, text.locale, text.vars)
-        .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?
+    let Some(rendered) =
+        templates::render_for(txn, text.key, pb::Channel::Sms, text.locale, text.vars).await?
     else {
         return Ok(());
     };
-    let segments =
-        crate::sms::segments::count(&crate::sms::signed(&texting.signature, &rendered.body));
+    let version = rendered.version;
+    let rendered = rendered.text;
+    let signature = if rendered.signature.is_empty() {
+        texting.signature.clone()
+    } else {
+        rendered.signature.clone()
+    };
+    let segments = crate::sms::segments::count(&crate::sms::signed(&signature, &rendered.body));
     let mut plan = to.preferences.map_or(Plan::Send, |person| {
         person
             .policy
@@ -151,9 +157,10 @@ pub async fn queue_sms<V: Serialize>(
             category: about.category,
             critical: about.critical,
             template_key: text.key.to_owned(),
-            template_version: 0,
-            template_code: rendered.template_code.to_owned(),
-            locale: rendered.locale.to_owned(),
+            template_version: version,
+            template_code: rendered.provider_template_id,
+            signature,
+            locale: rendered.locale,
             subject: String::new(),
             body: rendered.body,
             params,
@@ -171,6 +178,18 @@ pub async fn queue_sms<V: Serialize>(
     .await
     .map(|_| ())
     .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
+}
+
+/// The in-app text of `key` in `locale` (or its fallback) with `vars`, from the template store.
+pub async fn in_app_text<V: Serialize>(
+    txn: &DatabaseTransaction,
+    key: &str,
+    locale: &str,
+    vars: &V,
+) -> Result<templates::RenderedText, HandlerError> {
+    templates::render_for(txn, key, pb::Channel::InApp, locale, vars)
+        .await?
+        .ok_or_else(|| HandlerError::Reject(anyhow::anyhow!("{key} has no in-app text")))
 }
 
 /// The preferences of `user` (known to notify as `person`, if at all), for a rule: a database

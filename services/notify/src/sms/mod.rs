@@ -97,11 +97,16 @@ impl Channel for SmsChannel {
                     "no SMS provider is configured".to_owned(),
                 ));
             };
-            let text = signed(&self.signature, &message.body);
+            let signature = if message.signature.is_empty() {
+                &self.signature
+            } else {
+                &message.signature
+            };
+            let text = signed(signature, &message.body);
             let sms = Sms {
                 delivery_id: message.delivery_id,
                 to: &message.address,
-                signature: &self.signature,
+                signature,
                 template_code: &message.template_code,
                 params: &message.params,
                 text: &text,

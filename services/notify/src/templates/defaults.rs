@@ -1,16 +1,17 @@
 //! The platform's own texts for the notifications its rules make, per locale (zh-CN and en),
-//! in MiniJinja as the contract's templates are. They are what a notification says until an
-//! operator saves a template of the same key (the template store lands with the rest of the
-//! notify issue); a locale without a text falls back to zh-CN.
-//!
-//! Rendering is strict: a variable a text uses but the rule did not give is an error, never an
-//! empty gap in a message (a test renders every text with its rule's variables).
+//! in MiniJinja as the contract's templates are, and what each rule supplies to them
+//! ([`BUILT_IN`]). They are seeded into the template store as each key's first version (a
+//! release that changes them adds a version, active while nobody chose another), so that an
+//! operator sees and edits them like any template; rules render the store's active version and
+//! fall back to these when it cannot render.
 
-use minijinja::{Environment, UndefinedBehavior};
-use serde::Serialize;
+use std::collections::BTreeSet;
 
-/// The locale every text exists in, used when the recipient's has none.
-pub const FALLBACK_LOCALE: &str = "zh-CN";
+use terrace_proto::notify::v1 as pb;
+
+use super::parse::Definition;
+pub use super::render::FALLBACK_LOCALE;
+use super::store::{Content, Variable};
 
 /// A text's title and body (Markdown), per locale.
 #[derive(Debug, Clone, Copy)]
@@ -183,45 +184,6 @@ pub const TEXTS: &[Text] = &[
     ),
 ];
 
-/// A text's key and locale: what [`find_in`] looks texts up by.
-pub trait Localized {
-    fn key(&self) -> &str;
-    fn locale(&self) -> &'static str;
-}
-
-impl Localized for Text {
-    fn key(&self) -> &str {
-        self.key
-    }
-    fn locale(&self) -> &'static str {
-        self.locale
-    }
-}
-
-impl Localized for SmsText {
-    fn key(&self) -> &str {
-        self.key
-    }
-    fn locale(&self) -> &'static str {
-        self.locale
-    }
-}
-
-/// The text of `key` in `locale`, else in the locale's language, else in [`FALLBACK_LOCALE`].
-pub fn find_in<'a, T: Localized>(texts: &'a [T], key: &str, locale: &str) -> Option<&'a T> {
-    let language = locale.split('-').next().unwrap_or(locale);
-    let of_key = || texts.iter().filter(move |t| t.key() == key);
-    of_key()
-        .find(|t| t.locale() == locale)
-        .or_else(|| of_key().find(|t| t.locale().split('-').next() == Some(language)))
-        .or_else(|| of_key().find(|t| t.locale() == FALLBACK_LOCALE))
-}
-
-/// The in-app text of `key` in `locale`, else its fallback.
-pub fn find(key: &str, locale: &str) -> Option<&'static Text> {
-    find_in(TEXTS, key, locale)
-}
-
 /// A text message: its body, and the template id the SMS provider approved for it (carriers in
 /// China carry only registered templates). The signature is the deployment's
 /// (`services.notify.sms.signature`).
@@ -349,60 +311,293 @@ pub const SMS_TEXTS: &[SmsText] = &[
     ),
 ];
 
-/// A text message rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedSms {
-    pub locale: &'static str,
-    pub template_code: &'static str,
-    pub body: String,
+/// A variable a rule supplies to its texts.
+#[derive(Debug, Clone, Copy)]
+pub struct Supplied {
+    pub name: &'static str,
+    pub kind: pb::VariableType,
+    pub description: &'static str,
 }
 
-/// Renders the text message of `key` in `locale` (or its fallback) with `vars`; `None` when the
-/// key has no text message (the notification goes in-app only).
-pub fn render_sms(
-    key: &str,
-    locale: &str,
-    vars: &impl Serialize,
-) -> anyhow::Result<Option<RenderedSms>> {
-    let Some(text) = find_in(SMS_TEXTS, key, locale) else {
-        return Ok(None);
-    };
-    Ok(Some(RenderedSms {
-        locale: text.locale,
-        template_code: text.template_code,
-        body: environment().render_str(text.body, vars)?,
-    }))
+const fn supplied(
+    name: &'static str,
+    kind: pb::VariableType,
+    description: &'static str,
+) -> Supplied {
+    Supplied {
+        name,
+        kind,
+        description,
+    }
 }
 
-/// Strict rendering of plain text and Markdown: a missing variable is an error, nothing is
-/// escaped (the inbox sanitizes; SMS is plain text).
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env
+/// A template the platform's rules send: its key, what it is, and what the rule supplies. A
+/// saved version of it may use fewer of the variables, never others, and keeps its category,
+/// its criticality and a text for every channel the rule sends on.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltIn {
+    pub key: &'static str,
+    pub description: &'static str,
+    pub category: pb::NotificationCategory,
+    pub critical: bool,
+    pub supplies: &'static [Supplied],
 }
 
-/// A text rendered: title and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub locale: &'static str,
-    pub title: String,
-    pub body: String,
+use pb::NotificationCategory as Category;
+use pb::VariableType as Type;
+
+/// What the order rules supply (`rules::market`): words already in the reader's language.
+const ORDER: &[Supplied] = &[
+    supplied("title", Type::String, "the listing's title"),
+    supplied(
+        "quantity",
+        Type::String,
+        "the quantity ordered, with its unit (10 斤)",
+    ),
+    supplied(
+        "total",
+        Type::String,
+        "the order's total, formatted (¥35.00)",
+    ),
+    supplied(
+        "reference",
+        Type::String,
+        "the order's reference (M-20270301-0001)",
+    ),
+    supplied("buyer", Type::String, "the buyer's name"),
+    supplied("seller", Type::String, "the seller's name"),
+    supplied("method", Type::String, "pickup or delivery, in words"),
+    supplied("reason", Type::String, "why it was declined or cancelled"),
+    supplied(
+        "by",
+        Type::String,
+        "who cancelled: the buyer or the seller, in words",
+    ),
+];
+
+/// What the listing rule supplies (`rules::listings`).
+const LISTING: &[Supplied] = &[
+    supplied("title", Type::String, "the listing's title"),
+    supplied(
+        "price",
+        Type::String,
+        "the price per unit, formatted (¥3.50)",
+    ),
+    supplied(
+        "quantity",
+        Type::String,
+        "the quantity on sale, with its unit",
+    ),
+    supplied("village", Type::String, "the village's name"),
+    supplied("seller", Type::String, "the seller's name"),
+];
+
+/// What the service request rules supply (`rules::governance`).
+const REQUEST: &[Supplied] = &[
+    supplied("reference", Type::String, "the request's reference"),
+    supplied("status", Type::String, "its new status, in words"),
+    supplied(
+        "note",
+        Type::String,
+        "the official's public note (may be empty)",
+    ),
+    supplied(
+        "level",
+        Type::Integer,
+        "the level it went up to (1 township, 2 county)",
+    ),
+];
+
+/// What the code rules supply (`rules::codes`).
+const CODE: &[Supplied] = &[
+    supplied("code", Type::String, "the one-time code"),
+    supplied("purpose", Type::String, "what the code is for, in words"),
+    supplied("minutes", Type::Integer, "minutes the code is valid"),
+];
+
+const fn built_in(
+    key: &'static str,
+    description: &'static str,
+    category: Category,
+    supplies: &'static [Supplied],
+) -> BuiltIn {
+    BuiltIn {
+        key,
+        description,
+        category,
+        critical: matches!(category, Category::Security),
+        supplies,
+    }
 }
 
-/// Renders `key` in `locale` (or the fallback) with `vars`; an unknown key or a variable
-/// missing from `vars` is an error.
-pub fn render(key: &str, locale: &str, vars: &impl Serialize) -> anyhow::Result<Rendered> {
-    let text = find(key, locale).ok_or_else(|| anyhow::anyhow!("no text for {key}"))?;
-    let env = environment();
-    let title = env.render_str(text.title, vars)?;
-    let body = env.render_str(text.body, vars)?;
-    Ok(Rendered {
-        locale: text.locale,
-        title,
-        body,
-    })
+/// Every template the platform's rules send.
+pub const BUILT_IN: &[BuiltIn] = &[
+    built_in(
+        "market.order.placed",
+        "To the seller: a buyer ordered.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.accepted",
+        "To the buyer: the seller accepted.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.declined",
+        "To the buyer: the seller declined.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.cancelled",
+        "To the other party: an order was cancelled.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.expired",
+        "To both: nobody answered an order in time.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.shipped",
+        "To the buyer: the seller shipped.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.completed",
+        "To both: an order is completed.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.order.no_show",
+        "To the buyer: marked as not collected.",
+        Category::Orders,
+        ORDER,
+    ),
+    built_in(
+        "market.listing.followed",
+        "To buyers following a category in an area: a new listing.",
+        Category::Listings,
+        LISTING,
+    ),
+    built_in(
+        "governance.request.status_changed",
+        "To the requester: their request changed status.",
+        Category::ServiceRequests,
+        REQUEST,
+    ),
+    built_in(
+        "governance.request.escalated",
+        "To the requester: their overdue request went one level up.",
+        Category::ServiceRequests,
+        REQUEST,
+    ),
+    built_in(
+        "governance.request.note_added",
+        "To the requester: an official replied.",
+        Category::ServiceRequests,
+        REQUEST,
+    ),
+    built_in(
+        "identity.otp",
+        "A one-time code to sign in or confirm a phone.",
+        Category::Security,
+        CODE,
+    ),
+    built_in(
+        "governance.resident_claim.code",
+        "A one-time code to link a village record to an account.",
+        Category::Security,
+        CODE,
+    ),
+];
+
+/// The built-in template of `key`, if the platform's rules send one.
+pub fn built_in_of(key: &str) -> Option<&'static BuiltIn> {
+    BUILT_IN.iter().find(|b| b.key == key)
+}
+
+impl BuiltIn {
+    /// The platform's version of this template: its in-app and SMS texts, declaring the
+    /// supplied variables they use.
+    pub fn definition(&self) -> Definition {
+        let mut contents: Vec<Content> = TEXTS
+            .iter()
+            .filter(|t| t.key == self.key)
+            .map(|t| Content {
+                locale: t.locale.to_owned(),
+                channel: pb::Channel::InApp as i32,
+                subject: t.title.to_owned(),
+                body: t.body.to_owned(),
+                provider_template_id: String::new(),
+                signature: String::new(),
+            })
+            .collect();
+        contents.extend(
+            SMS_TEXTS
+                .iter()
+                .filter(|t| t.key == self.key)
+                .map(|t| Content {
+                    locale: t.locale.to_owned(),
+                    channel: pb::Channel::Sms as i32,
+                    subject: String::new(),
+                    body: t.body.to_owned(),
+                    provider_template_id: t.template_code.to_owned(),
+                    signature: String::new(),
+                }),
+        );
+        let used: BTreeSet<String> = contents
+            .iter()
+            .flat_map(|c| [c.subject.as_str(), c.body.as_str()])
+            .filter_map(|source| super::render::used_variables(source).ok())
+            .flatten()
+            .collect();
+        Definition {
+            description: self.description.to_owned(),
+            category: self.category,
+            critical: self.critical,
+            variables: self
+                .supplies
+                .iter()
+                .filter(|s| used.contains(s.name))
+                .map(|s| Variable {
+                    name: s.name.to_owned(),
+                    kind: s.kind as i32,
+                    required: true,
+                    description: s.description.to_owned(),
+                })
+                .collect(),
+            contents,
+        }
+    }
+
+    /// Renders this template's `channel` text in `locale` (or its fallback) with `vars`;
+    /// `None` when the rule sends it on another channel only.
+    pub fn render(
+        &self,
+        channel: pb::Channel,
+        locale: &str,
+        vars: &impl serde::Serialize,
+    ) -> Option<Result<super::render::Rendered, minijinja::Error>> {
+        let definition = self.definition();
+        super::render::pick(&definition.contents, channel, locale)
+            .map(|content| super::render::content(content, vars))
+    }
+
+    /// The channels the rule sends this template on.
+    pub fn channels(&self) -> BTreeSet<i32> {
+        self.definition()
+            .contents
+            .iter()
+            .map(|c| c.channel)
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -425,13 +620,6 @@ mod tests {
     }
 
     #[test]
-    fn a_locale_falls_back_by_language_then_to_chinese() {
-        assert_eq!(find("market.order.placed", "en-GB").unwrap().locale, "en");
-        assert_eq!(find("market.order.placed", "ug").unwrap().locale, "zh-CN");
-        assert!(find("no.such.key", "zh-CN").is_none());
-    }
-
-    #[test]
     fn every_text_message_has_both_locales_and_a_template_id() {
         for text in SMS_TEXTS {
             assert!(!text.template_code.is_empty(), "{}", text.key);
@@ -448,23 +636,60 @@ mod tests {
     }
 
     #[test]
+    fn every_text_belongs_to_a_built_in_and_passes_the_checks_of_a_saved_template() {
+        for key in TEXTS
+            .iter()
+            .map(|t| t.key)
+            .chain(SMS_TEXTS.iter().map(|t| t.key))
+        {
+            assert!(
+                built_in_of(key).is_some(),
+                "{key} is in no rule's catalogue"
+            );
+        }
+        for built_in in BUILT_IN {
+            let definition = built_in.definition();
+            assert!(
+                !definition.contents.is_empty(),
+                "{} has no text",
+                built_in.key
+            );
+            let mut violations = terrace_platform::error::Violations::new();
+            definition.check(&mut violations, "template", Some(built_in));
+            assert!(
+                violations.finish().is_ok(),
+                "{}: {:?}",
+                built_in.key,
+                definition
+            );
+        }
+    }
+
+    #[test]
     fn a_code_fits_one_text_message_with_the_signature() {
         let vars = serde_json::json!({ "code": "123456", "purpose": "登录", "minutes": 5 });
-        let text = render_sms("identity.otp", "zh-CN", &vars).unwrap().unwrap();
-        let signed = crate::sms::signed("Terrace", &text.body);
+        let otp = built_in_of("identity.otp").unwrap();
+        let rendered = otp
+            .render(pb::Channel::Sms, "zh-CN", &vars)
+            .unwrap()
+            .unwrap();
+        let signed = crate::sms::signed("Terrace", &rendered.body);
         assert!(signed.starts_with("【Terrace】验证码 123456"), "{signed}");
         assert_eq!(crate::sms::segments::count(&signed).count, 1, "{signed}");
         assert!(
-            render_sms("market.order.shipped", "zh-CN", &vars)
-                .unwrap()
-                .is_none()
+            otp.render(pb::Channel::InApp, "zh-CN", &vars).is_none(),
+            "codes go by text only"
         );
     }
 
     #[test]
     fn a_missing_variable_is_an_error_not_a_gap() {
         let vars = serde_json::json!({ "title": "苹果" });
-        let error = render("market.order.placed", "zh-CN", &vars).unwrap_err();
+        let placed = built_in_of("market.order.placed").unwrap();
+        let error = placed
+            .render(pb::Channel::InApp, "zh-CN", &vars)
+            .unwrap()
+            .unwrap_err();
         assert!(error.to_string().contains("undefined"), "{error}");
     }
 }

@@ -8,4 +8,5 @@ mod preferences;
 mod requests;
 mod sms;
 mod subscriptions;
+mod templates;
 pub mod world;

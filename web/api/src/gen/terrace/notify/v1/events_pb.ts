@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AuditedAction } from "../../common/v1/audit_pb";
+import { file_terrace_common_v1_audit } from "../../common/v1/audit_pb";
 import type { Money } from "../../common/v1/money_pb";
 import { file_terrace_common_v1_money } from "../../common/v1/money_pb";
 import type { Quantity } from "../../common/v1/quantity_pb";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file terrace/notify/v1/events.proto.
  */
 export const file_terrace_notify_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch50ZXJyYWNlL25vdGlmeS92MS9ldmVudHMucHJvdG8SEXRlcnJhY2Uubm90aWZ5LnYxIkIKEURlbGl2ZXJ5RGVsaXZlcmVkEi0KCGRlbGl2ZXJ5GAEgASgLMhsudGVycmFjZS5ub3RpZnkudjEuRGVsaXZlcnkiPwoORGVsaXZlcnlGYWlsZWQSLQoIZGVsaXZlcnkYASABKAsyGy50ZXJyYWNlLm5vdGlmeS52MS5EZWxpdmVyeSJDChBCcm9hZGNhc3RTdGFydGVkEi8KCWJyb2FkY2FzdBgBIAEoCzIcLnRlcnJhY2Uubm90aWZ5LnYxLkJyb2FkY2FzdCJEChFCcm9hZGNhc3RGaW5pc2hlZBIvCglicm9hZGNhc3QYASABKAsyHC50ZXJyYWNlLm5vdGlmeS52MS5Ccm9hZGNhc3Qi4gEKEkluYm91bmRTbXNSZWNlaXZlZBIbChNwcm92aWRlcl9tZXNzYWdlX2lkGAEgASgJEhQKDHBob25lX251bWJlchgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEgwKBHRleHQYBCABKAkSLgoEc2VsbBgFIAEoCzIeLnRlcnJhY2Uubm90aWZ5LnYxLlNlbGxDb21tYW5kSAASPwoOcmVxdWVzdF9zdGF0dXMYBiABKAsyJS50ZXJyYWNlLm5vdGlmeS52MS5SZXF1ZXN0U3RhdHVzUXVlcnlIAEIJCgdjb21tYW5kInsKC1NlbGxDb21tYW5kEg8KB3Byb2R1Y2UYASABKAkSLQoIcXVhbnRpdHkYAiABKAsyGy50ZXJyYWNlLmNvbW1vbi52MS5RdWFudGl0eRIsCgp1bml0X3ByaWNlGAMgASgLMhgudGVycmFjZS5jb21tb24udjEuTW9uZXkiJwoSUmVxdWVzdFN0YXR1c1F1ZXJ5EhEKCXJlZmVyZW5jZRgBIAEoCWIGcHJvdG8z", [file_terrace_common_v1_money, file_terrace_common_v1_quantity, file_terrace_notify_v1_notify]);
+  fileDesc("Ch50ZXJyYWNlL25vdGlmeS92MS9ldmVudHMucHJvdG8SEXRlcnJhY2Uubm90aWZ5LnYxIkIKEURlbGl2ZXJ5RGVsaXZlcmVkEi0KCGRlbGl2ZXJ5GAEgASgLMhsudGVycmFjZS5ub3RpZnkudjEuRGVsaXZlcnkiPwoORGVsaXZlcnlGYWlsZWQSLQoIZGVsaXZlcnkYASABKAsyGy50ZXJyYWNlLm5vdGlmeS52MS5EZWxpdmVyeSJBCg1BdWRpdFJlY29yZGVkEjAKBmFjdGlvbhgBIAEoCzIgLnRlcnJhY2UuY29tbW9uLnYxLkF1ZGl0ZWRBY3Rpb24iQwoQQnJvYWRjYXN0U3RhcnRlZBIvCglicm9hZGNhc3QYASABKAsyHC50ZXJyYWNlLm5vdGlmeS52MS5Ccm9hZGNhc3QiRAoRQnJvYWRjYXN0RmluaXNoZWQSLwoJYnJvYWRjYXN0GAEgASgLMhwudGVycmFjZS5ub3RpZnkudjEuQnJvYWRjYXN0IuIBChJJbmJvdW5kU21zUmVjZWl2ZWQSGwoTcHJvdmlkZXJfbWVzc2FnZV9pZBgBIAEoCRIUCgxwaG9uZV9udW1iZXIYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIMCgR0ZXh0GAQgASgJEi4KBHNlbGwYBSABKAsyHi50ZXJyYWNlLm5vdGlmeS52MS5TZWxsQ29tbWFuZEgAEj8KDnJlcXVlc3Rfc3RhdHVzGAYgASgLMiUudGVycmFjZS5ub3RpZnkudjEuUmVxdWVzdFN0YXR1c1F1ZXJ5SABCCQoHY29tbWFuZCJ7CgtTZWxsQ29tbWFuZBIPCgdwcm9kdWNlGAEgASgJEi0KCHF1YW50aXR5GAIgASgLMhsudGVycmFjZS5jb21tb24udjEuUXVhbnRpdHkSLAoKdW5pdF9wcmljZRgDIAEoCzIYLnRlcnJhY2UuY29tbW9uLnYxLk1vbmV5IicKElJlcXVlc3RTdGF0dXNRdWVyeRIRCglyZWZlcmVuY2UYASABKAliBnByb3RvMw", [file_terrace_common_v1_audit, file_terrace_common_v1_money, file_terrace_common_v1_quantity, file_terrace_notify_v1_notify]);
 
 /**
  * A delivery reached the recipient (provider accepted it, or a receipt confirmed it).
@@ -62,6 +64,29 @@ export const DeliveryFailedSchema: GenMessage<DeliveryFailed> = /*@__PURE__*/
   messageDesc(file_terrace_notify_v1_events, 1);
 
 /**
+ * An audited action of notify: a template saved or a version activated (and, as they land,
+ * broadcasts and webhook endpoints). Published in the action's transaction; governance appends
+ * it to its hash-chained audit log. Subject: `notify.audit.recorded`.
+ *
+ * @generated from message terrace.notify.v1.AuditRecorded
+ */
+export type AuditRecorded = Message<"terrace.notify.v1.AuditRecorded"> & {
+  /**
+   * The action.
+   *
+   * @generated from field: terrace.common.v1.AuditedAction action = 1;
+   */
+  action?: AuditedAction | undefined;
+};
+
+/**
+ * Describes the message terrace.notify.v1.AuditRecorded.
+ * Use `create(AuditRecordedSchema)` to create a new message.
+ */
+export const AuditRecordedSchema: GenMessage<AuditRecorded> = /*@__PURE__*/
+  messageDesc(file_terrace_notify_v1_events, 2);
+
+/**
  * A broadcast started fanning out. Subject: `notify.broadcast.started`.
  *
  * @generated from message terrace.notify.v1.BroadcastStarted
@@ -80,7 +105,7 @@ export type BroadcastStarted = Message<"terrace.notify.v1.BroadcastStarted"> & {
  * Use `create(BroadcastStartedSchema)` to create a new message.
  */
 export const BroadcastStartedSchema: GenMessage<BroadcastStarted> = /*@__PURE__*/
-  messageDesc(file_terrace_notify_v1_events, 2);
+  messageDesc(file_terrace_notify_v1_events, 3);
 
 /**
  * A broadcast reached a final status. Subject: `notify.broadcast.finished`.
@@ -101,7 +126,7 @@ export type BroadcastFinished = Message<"terrace.notify.v1.BroadcastFinished"> &
  * Use `create(BroadcastFinishedSchema)` to create a new message.
  */
 export const BroadcastFinishedSchema: GenMessage<BroadcastFinished> = /*@__PURE__*/
-  messageDesc(file_terrace_notify_v1_events, 3);
+  messageDesc(file_terrace_notify_v1_events, 4);
 
 /**
  * A structured text arrived from a registered phone on the inbound SMS door and was parsed.
@@ -169,7 +194,7 @@ export type InboundSmsReceived = Message<"terrace.notify.v1.InboundSmsReceived">
  * Use `create(InboundSmsReceivedSchema)` to create a new message.
  */
 export const InboundSmsReceivedSchema: GenMessage<InboundSmsReceived> = /*@__PURE__*/
-  messageDesc(file_terrace_notify_v1_events, 4);
+  messageDesc(file_terrace_notify_v1_events, 5);
 
 /**
  * A parsed SELL text: make a draft listing.
@@ -204,7 +229,7 @@ export type SellCommand = Message<"terrace.notify.v1.SellCommand"> & {
  * Use `create(SellCommandSchema)` to create a new message.
  */
 export const SellCommandSchema: GenMessage<SellCommand> = /*@__PURE__*/
-  messageDesc(file_terrace_notify_v1_events, 5);
+  messageDesc(file_terrace_notify_v1_events, 6);
 
 /**
  * A parsed STATUS text: report a service request's status.
@@ -225,5 +250,5 @@ export type RequestStatusQuery = Message<"terrace.notify.v1.RequestStatusQuery">
  * Use `create(RequestStatusQuerySchema)` to create a new message.
  */
 export const RequestStatusQuerySchema: GenMessage<RequestStatusQuery> = /*@__PURE__*/
-  messageDesc(file_terrace_notify_v1_events, 6);
+  messageDesc(file_terrace_notify_v1_events, 7);
 
