@@ -2634,6 +2634,56 @@ await check("farmer: the market in English", async () => {
   await phone.getByRole("heading", { level: 1, name: "我卖的货" }).waitFor();
 });
 
+// Notification templates: the platform admin edits what a seller reads of a new order.
+const PLATFORM = { phone: "13800000006", password: "terrace-demo-platform", name: "吴海燕" };
+const ntf = (page, method) =>
+  page.waitForResponse((r) => new URL(r.url()).pathname === `/terrace.notify.v1.NotifyService/${method}`, { timeout: TIMEOUT });
+const templatesContext = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 900 } });
+const templates = watch(await templatesContext.newPage());
+current = templates;
+await check("console: the platform admin opens 通知模板, the order text, and previews it with values typed in", async () => {
+  await consoleLogin(templates, PLATFORM);
+  const listed = ntf(templates, "ListTemplates");
+  await templates.getByRole("menuitem", { name: /通知模板/ }).click();
+  await templates.waitForURL(/\/console\/notify\/templates/);
+  const answer = await grpc(await listed);
+  assert(answer.status === 0, `ListTemplates answered ${answer.status} ${answer.message}`);
+  await templates.getByRole("link", { name: "market.order.placed" }).click();
+  await templates.getByRole("heading", { level: 1, name: "模板 market.order.placed" }).waitFor();
+  const values = { buyer: "张伟", quantity: "10 斤", title: "红富士苹果", total: "¥35.00", reference: "M-1", method: "自提" };
+  for (const [name, value] of Object.entries(values)) await templates.getByLabel(`${name} 的值`).fill(value);
+  const previewed = ntf(templates, "PreviewTemplate");
+  await templates.getByRole("button", { name: "生成预览" }).click();
+  const preview = await grpc(await previewed);
+  assert(preview.status === 0, `PreviewTemplate answered ${preview.status} ${preview.message}`);
+  await templates.getByRole("region", { name: "预览结果" }).getByText("张伟 要买 10 斤，共 ¥35.00（自提）", { exact: false }).waitFor();
+});
+await screen(templates, "console-notify-template");
+await check("console: a text naming what the rule does not supply is refused, naming it; fixed, it saves as the active version; version 1 comes back", async () => {
+  const body = templates.getByLabel("应用内 zh-CN 的正文");
+  await body.fill("{{ buyer }} 要买 {{ quantity }}（{{ phone }}）");
+  const refused = ntf(templates, "UpdateTemplate");
+  await templates.getByRole("button", { name: "保存为新版本" }).click();
+  const no = await grpc(await refused);
+  assert(no.status === 3, `UpdateTemplate answered ${no.status} ${no.message}, not INVALID_ARGUMENT`);
+  await templates.getByRole("alert").filter({ hasText: "没有保存" }).getByText(/phone/).first().waitFor();
+  await body.fill("{{ buyer }} 订了 {{ quantity }}{{ title }}，订单号 {{ reference }}，请尽快接单。");
+  const saved = ntf(templates, "UpdateTemplate");
+  await templates.getByRole("button", { name: "保存为新版本" }).click();
+  const yes = await grpc(await saved);
+  assert(yes.status === 0, `UpdateTemplate answered ${yes.status} ${yes.message}`);
+  const active = templates.getByRole("row").filter({ hasText: "启用中" });
+  await active.first().waitFor();
+  assert(!(await active.first().innerText()).includes("第 1 版"), "the new version is not the active one");
+  const activated = ntf(templates, "ActivateTemplateVersion");
+  await templates.getByRole("button", { name: "启用第 1 版" }).click();
+  const back = await grpc(await activated);
+  assert(back.status === 0, `ActivateTemplateVersion answered ${back.status} ${back.message}`);
+  await templates.getByRole("row").filter({ hasText: "第 1 版" }).getByText("启用中").waitFor();
+});
+await templatesContext.close();
+current = phone;
+
 await check("farmer: no gRPC-Web answer came from the service worker", async () => {
   assert(fromWorker.length === 0, fromWorker.join(", "));
 });

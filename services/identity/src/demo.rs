@@ -34,7 +34,7 @@ pub struct DemoAccount {
 }
 
 /// The demonstration accounts (the README's table lists them).
-pub const DEMO_ACCOUNTS: [DemoAccount; 5] = [
+pub const DEMO_ACCOUNTS: [DemoAccount; 6] = [
     DemoAccount {
         phone: "+8613800000001",
         display_name: "王秀英（农户）",
@@ -64,6 +64,12 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 5] = [
         display_name: "周志强（县管理员）",
         password: "terrace-demo-county",
         grants: &[(Role::CountyAdmin, COUNTY)],
+    },
+    DemoAccount {
+        phone: "+8613800000006",
+        display_name: "吴海燕（平台管理员）",
+        password: "terrace-demo-platform",
+        grants: &[(Role::PlatformAdmin, "")],
     },
 ];
 

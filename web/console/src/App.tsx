@@ -108,6 +108,14 @@ const router = createBrowserRouter(
           lazy: async () => ({ Component: (await import("./notify/DeliveriesPage")).default }),
         },
         {
+          path: "notify/templates",
+          lazy: async () => ({ Component: (await import("./notify/screens")).TemplatesPage }),
+        },
+        {
+          path: "notify/templates/:key",
+          lazy: async () => ({ Component: (await import("./notify/screens")).TemplatePage }),
+        },
+        {
           path: "governance/audit",
           lazy: async () => ({ Component: (await import("./governance/register/screens")).AuditChainPage }),
         },

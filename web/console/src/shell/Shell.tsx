@@ -13,6 +13,7 @@ import {
   ShopOutlined,
   ShoppingCartOutlined,
   LineChartOutlined,
+  FileTextOutlined,
   NotificationOutlined,
   DownOutlined,
   SafetyCertificateOutlined,
@@ -87,8 +88,8 @@ const REQUEST_PATHS: Record<RequestScreen, string[]> = {
 const MARKET_PATHS: Record<string, string> = { marketListings: "/market/listings", marketOrders: "/market/orders", marketPrices: "/market/prices" };
 const MARKET_ICONS: Record<string, React.ReactNode> = { marketListings: <ShopOutlined />, marketOrders: <ShoppingCartOutlined />, marketPrices: <LineChartOutlined /> };
 
-/** Notify's screens for officials: what was sent about their areas. */
-const NOTIFY_PATHS: Record<string, string> = { notifyDeliveries: "/notify/deliveries" };
+/** Notify's screens for officials: what was sent about their areas, and what notifications say. */
+const NOTIFY_PATHS: Record<string, string> = { notifyDeliveries: "/notify/deliveries", notifyTemplates: "/notify/templates" };
 
 /** Every grouped screen's path by menu key, for the selected item and navigation. */
 const GROUP_PATHS: Record<string, string> = { ...MARKET_PATHS, ...NOTIFY_PATHS };
@@ -261,7 +262,10 @@ function Shell() {
             key: "notify",
             type: "group" as const,
             label: t("shell.notifyGroup"),
-            children: [{ key: "notifyDeliveries", icon: <NotificationOutlined />, label: t("shell.notifyDeliveries") }],
+            children: [
+              { key: "notifyDeliveries", icon: <NotificationOutlined />, label: t("shell.notifyDeliveries") },
+              { key: "notifyTemplates", icon: <FileTextOutlined />, label: t("shell.notifyTemplates") },
+            ],
           },
         ]
       : []),
