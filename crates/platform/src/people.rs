@@ -8,8 +8,9 @@
 //! follows `identity.user.>` (created, updated, erased). Snapshots and events overlap at the
 //! start, and replicas and retries reorder them, so a row changes only for a message newer than
 //! the one it reflects (its `version`, the envelope's time). An erased user (a tombstone, or
-//! `identity.user.erased`) is deleted, and the service's own [`Forget`] takes them out of
-//! whatever else it holds, in the same transaction.
+//! `identity.user.erased`) is deleted, and the service's own [`PersonalData`] takes them out of
+//! whatever else it holds, in the same transaction ([`PersonalData`], which also keeps what a
+//! service needs beyond the row).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
@@ -89,9 +90,22 @@ pub mod known_users {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// What a service does, beyond deleting the row, when a person is erased: take them out of what
-/// it holds about them, in the consumer's transaction.
-pub trait Forget: Send + Sync + 'static {
+/// What a service keeps of a person beyond `known_users`, and takes out when they are erased,
+/// in the consumer's transaction.
+pub trait PersonalData: Send + Sync + 'static {
+    /// Keeps what the service needs of `person` beyond the row (notify: their e-mail address);
+    /// called whenever the row takes a newer snapshot or event, never for an older one. Nothing,
+    /// by default.
+    fn remember(
+        &self,
+        _txn: &DatabaseTransaction,
+        _user: Uuid,
+        _person: &identity::User,
+    ) -> impl Future<Output = std::result::Result<(), DbErr>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Takes the erased person out of what the service holds (beyond their row).
     fn forget(
         &self,
         txn: &DatabaseTransaction,
@@ -103,14 +117,18 @@ pub trait Forget: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct NothingElse;
 
-impl Forget for NothingElse {
+impl PersonalData for NothingElse {
     async fn forget(&self, _: &DatabaseTransaction, _: Uuid) -> std::result::Result<(), DbErr> {
         Ok(())
     }
 }
 
 /// The consumer that keeps `known_users`, durable as `name` (`<service>-people`).
-pub fn consumer<F: Forget>(ctx: &ServiceContext, name: &str, forget: F) -> Consumer<People<F>> {
+pub fn consumer<F: PersonalData>(
+    ctx: &ServiceContext,
+    name: &str,
+    personal: F,
+) -> Consumer<People<F>> {
     Consumer::new(
         ConsumerSpec {
             name: name.to_owned(),
@@ -120,7 +138,7 @@ pub fn consumer<F: Forget>(ctx: &ServiceContext, name: &str, forget: F) -> Consu
         &ctx.db,
         &ctx.bus,
         &ctx.settings.consumer,
-        People { forget },
+        People { personal },
     )
     .from_state("state.identity.user.>")
 }
@@ -128,10 +146,10 @@ pub fn consumer<F: Forget>(ctx: &ServiceContext, name: &str, forget: F) -> Consu
 /// Keeps `known_users` from identity's user snapshots and events.
 #[derive(Debug)]
 pub struct People<F> {
-    forget: F,
+    personal: F,
 }
 
-impl<F: Forget> Handler for People<F> {
+impl<F: PersonalData> Handler for People<F> {
     async fn handle(
         &self,
         txn: &DatabaseTransaction,
@@ -152,7 +170,7 @@ impl<F: Forget> Handler for People<F> {
                     .exec(txn)
                     .await
                     .map_err(retry)?;
-                self.forget.forget(txn, id).await.map_err(retry)?;
+                self.personal.forget(txn, id).await.map_err(retry)?;
             }
             return Ok(());
         }
@@ -184,17 +202,24 @@ impl<F: Forget> Handler for People<F> {
                 event.id
             ))
         })?;
-        remember(txn, id, &user, event.time).await.map_err(retry)
+        if remember(txn, id, &user, event.time).await.map_err(retry)? {
+            self.personal
+                .remember(txn, id, &user)
+                .await
+                .map_err(retry)?;
+        }
+        Ok(())
     }
 }
 
-/// Writes `user` as of `version`, unless the row reflects a newer message already.
+/// Writes `user` as of `version`, unless the row reflects a newer message already; whether it
+/// did.
 async fn remember(
     txn: &DatabaseTransaction,
     id: Uuid,
     user: &identity::User,
     version: DateTime<Utc>,
-) -> std::result::Result<(), DbErr> {
+) -> std::result::Result<bool, DbErr> {
     let row = known_users::ActiveModel {
         id: sea_orm::Set(id),
         display_name: sea_orm::Set(user.display_name.clone()),
@@ -220,8 +245,8 @@ async fn remember(
                 .to_owned(),
         )
         .exec_without_returning(txn)
-        .await?;
-    Ok(())
+        .await
+        .map(|written| written > 0)
 }
 
 fn or_default(value: &str, default: &str) -> String {

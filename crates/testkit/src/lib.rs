@@ -29,6 +29,7 @@ pub mod probe;
 pub mod process;
 pub mod rpc;
 pub mod sms;
+pub mod smtp;
 pub mod tls;
 pub mod tokens;
 

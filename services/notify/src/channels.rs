@@ -1,4 +1,4 @@
-//! The channels that leave the platform (SMS now; e-mail and webhooks as they land), behind one
+//! The channels that leave the platform (SMS and e-mail now; webhooks as they land), behind one
 //! trait the dispatcher sends through. The in-app inbox is not one of them: its row is written
 //! in the transaction of the event that caused it (exactly once), not sent.
 

@@ -14,6 +14,8 @@ use terrace_platform::config::humantime_secs;
 pub struct NotifySettings {
     /// The SMS channel (`[services.notify.sms]`).
     pub sms: SmsSettings,
+    /// The e-mail channel (`[services.notify.email]`).
+    pub email: EmailSettings,
     /// How deliveries to outside channels are sent and retried (`[services.notify.delivery]`).
     pub delivery: DeliverySettings,
 }
@@ -55,6 +57,31 @@ impl Default for SmsSettings {
             log_file: None,
             gateway: GatewaySettings::default(),
             receipt_token: SecretString::from(String::new()),
+        }
+    }
+}
+
+/// The e-mail channel: SMTP through `lettre`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EmailSettings {
+    /// The SMTP server as lettre reads it: `smtps://user:password@mail.example.org` (TLS),
+    /// `smtp://mail.example.org:587?tls=required` (STARTTLS), `smtp://127.0.0.1:2525` (plain, a
+    /// relay on the same host). Empty: no e-mail; mails are recorded as suppressed.
+    pub url: SecretString,
+    /// The sender, `Terrace <noreply@terrace.example>`.
+    pub from: String,
+    /// How long one send may take before it counts as failed (and is retried).
+    #[serde(with = "humantime_secs")]
+    pub timeout: Duration,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(String::new()),
+            from: "Terrace <noreply@terrace.invalid>".to_owned(),
+            timeout: Duration::from_secs(30),
         }
     }
 }

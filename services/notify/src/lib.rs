@@ -21,10 +21,13 @@
 //! - [`deliveries`]: deliveries on the outside channels: queued by the rules, sent and retried by
 //!   each replica's dispatcher, their records with status history.
 //! - [`channels`]: the one trait outside channels are sent through.
+//! - [`email`]: the e-mail channel (SMTP through lettre).
 //! - [`sms`]: the SMS channel: providers (an HTTP gateway, the development log), segment
 //!   counting, delivery receipts.
 //! - [`config`]: the service's settings (`[services.notify]`).
-//! - [`erasure`]: what notify forgets of a person identity erased.
+//! - [`contacts`]: the e-mail addresses notify keeps from identity's users.
+//! - [`erasure`]: what notify keeps of a person beyond the projection, and forgets of one
+//!   identity erased.
 //! - [`broadcasts`]: messages to a whole village, township or county (empty until built).
 //! - [`webhooks`]: signed webhooks to agencies (empty until built).
 //! - [`grpc`]: the handlers of `terrace.notify.v1.NotifyService`.
@@ -34,7 +37,9 @@
 pub mod broadcasts;
 pub mod channels;
 pub mod config;
+pub mod contacts;
 pub mod deliveries;
+pub mod email;
 pub mod erasure;
 pub mod grpc;
 pub mod inbox;
@@ -63,6 +68,7 @@ pub struct NotifyState {
     pub watchers: inbox::watch::Watchers,
     pub settings: config::NotifySettings,
     pub sms: sms::SmsChannel,
+    pub email: email::EmailChannel,
 }
 
 /// The person whose notifications the caller reads or sets (an inbox, preferences,
@@ -96,6 +102,7 @@ impl Service for Notify {
         Ok(NotifyState {
             watchers: inbox::watch::Watchers::default(),
             sms: sms::SmsChannel::from_settings(&settings.sms)?,
+            email: email::EmailChannel::from_settings(&settings.email)?,
             settings,
         })
     }
@@ -142,10 +149,15 @@ impl Service for Notify {
         let dispatcher = deliveries::dispatch::Dispatcher::new(
             ctx.db.clone(),
             ctx.clock.clone(),
-            channels::Channels::default().with(
-                terrace_proto::notify::v1::Channel::Sms,
-                Arc::new(state.sms.clone()),
-            ),
+            channels::Channels::default()
+                .with(
+                    terrace_proto::notify::v1::Channel::Sms,
+                    Arc::new(state.sms.clone()),
+                )
+                .with(
+                    terrace_proto::notify::v1::Channel::Email,
+                    Arc::new(state.email.clone()),
+                ),
             state.settings.delivery.clone(),
             ctx.event_source(),
         );

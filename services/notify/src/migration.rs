@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::preferences::store::MIGRATION.boxed());
         migrations.push(crate::subscriptions::store::MIGRATION.boxed());
         migrations.push(crate::templates::store::MIGRATION.boxed());
+        migrations.push(crate::contacts::MIGRATION.boxed());
         migrations
     }
 }

@@ -10,7 +10,7 @@
 
 use sea_orm::{DatabaseTransaction, DbErr};
 use terrace_platform::bus::consumer::Consumer;
-use terrace_platform::people::{Forget, People};
+use terrace_platform::people::{People, PersonalData};
 use terrace_platform::service::ServiceContext;
 use uuid::Uuid;
 
@@ -36,7 +36,7 @@ pub fn consumer(ctx: &ServiceContext) -> Consumer<People<Erase>> {
 #[derive(Debug, Clone, Copy)]
 pub struct Erase;
 
-impl Forget for Erase {
+impl PersonalData for Erase {
     async fn forget(&self, txn: &DatabaseTransaction, id: Uuid) -> Result<(), DbErr> {
         // Identity tombstones the user, not their grants: an erased person leaves nothing.
         grants::forget_user(txn, id).await?;

@@ -21,7 +21,7 @@ use terrace_proto::identity::v1::{OtpPurpose, OtpRequested};
 use terrace_proto::notify::v1 as pb;
 use uuid::Uuid;
 
-use super::{SmsText, Texting};
+use super::Texting;
 
 /// The consumer of identity's codes.
 pub const IDENTITY_CONSUMER: &str = "notify-identity-codes";
@@ -175,7 +175,7 @@ impl<E: CodeEvent> Handler for CodeRules<E> {
         super::queue_sms(
             txn,
             &self.texting,
-            SmsText {
+            super::Text {
                 key: code.key,
                 locale: &code.locale,
                 vars: &vars,

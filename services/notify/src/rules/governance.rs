@@ -189,6 +189,31 @@ impl Handler for RequestRules {
                 dedup_key: format!("{}:{}:{recipient}", envelope.id, event.key),
             };
             super::write_item(txn, &preferences, item, now).await?;
+            // By text and e-mail too, where the person turned them on for requests (texts are
+            // off for requests by default) and the template has such a text.
+            super::tell_outside(
+                txn,
+                &self.texting,
+                super::Text {
+                    key: event.key,
+                    locale,
+                    vars: &vars,
+                },
+                recipient,
+                people.get(&recipient),
+                &preferences,
+                super::About {
+                    category: pb::NotificationCategory::ServiceRequests,
+                    critical: false,
+                    secret: false,
+                    expire_at: None,
+                    dedupe_key: format!("{}:{}:{recipient}", envelope.id, event.key),
+                    area: event.request.village_code.clone(),
+                },
+                envelope,
+                now,
+            )
+            .await?;
         }
         // A caller without an account hears by text, at the phone they left, in Chinese.
         let request = &event.request;
@@ -203,7 +228,7 @@ impl Handler for RequestRules {
             super::queue_sms(
                 txn,
                 &self.texting,
-                super::SmsText {
+                super::Text {
                     key: event.key,
                     locale,
                     vars: &vars,

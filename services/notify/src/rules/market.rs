@@ -210,34 +210,31 @@ impl Handler for OrderRules {
                 by: words::party(cancelled_by_buyer(order), locale),
             };
             // By SMS as well, for the answers that have a text message (the platform's default
-            // for orders), to the phone notify knows.
-            if let Some(person) = person {
-                super::queue_sms(
-                    txn,
-                    &self.texting,
-                    super::SmsText {
-                        key: told.key,
-                        locale,
-                        vars: &vars,
-                    },
-                    super::Recipient {
-                        user: Some(recipient),
-                        phone: &person.phone_number,
-                        preferences: Some(&preferences),
-                    },
-                    super::About {
-                        category: pb::NotificationCategory::Orders,
-                        critical: false,
-                        secret: false,
-                        expire_at: None,
-                        dedupe_key: format!("{}:{}:{recipient}", envelope.id, told.key),
-                        area: order.village_code.clone(),
-                    },
-                    envelope,
-                    now,
-                )
-                .await?;
-            }
+            // for orders), to the phone notify knows; by e-mail where the template has an
+            // e-mail text and the person an address.
+            super::tell_outside(
+                txn,
+                &self.texting,
+                super::Text {
+                    key: told.key,
+                    locale,
+                    vars: &vars,
+                },
+                recipient,
+                person,
+                &preferences,
+                super::About {
+                    category: pb::NotificationCategory::Orders,
+                    critical: false,
+                    secret: false,
+                    expire_at: None,
+                    dedupe_key: format!("{}:{}:{recipient}", envelope.id, told.key),
+                    area: order.village_code.clone(),
+                },
+                envelope,
+                now,
+            )
+            .await?;
             let text = super::in_app_text(txn, told.key, locale, &vars).await?.text;
             let item = NewItem {
                 user_id: recipient,

@@ -71,9 +71,9 @@ impl Texting {
     }
 }
 
-/// The text message to render: its key, the recipient's locale, the values.
+/// The text to render on an outside channel: its key, the recipient's locale, the values.
 #[derive(Debug)]
-pub struct SmsText<'a, V> {
+pub struct Text<'a, V> {
     pub key: &'static str,
     pub locale: &'a str,
     pub vars: &'a V,
@@ -97,20 +97,20 @@ pub struct About {
     /// The text holds a secret (emptied once final).
     pub secret: bool,
     pub expire_at: Option<DateTime<Utc>>,
-    /// One notification, one text: the event, the rule, the recipient.
+    /// One notification, one delivery per channel: the event, the rule, the recipient.
     pub dedupe_key: String,
     /// The area it is about (a code prefix), for officials reading records; `""` for none.
     pub area: String,
 }
 
-/// Queues the text message of `text` to `to`, if the key has one (in the handler's
+/// Queues the text message of `text` to `to`, if the template has one (in the handler's
 /// transaction, once per deduplication key), as the person's preferences and the hourly limit
 /// plan it: now, held (quiet hours, digest) or recorded as not sent. A text that does not
 /// render is a rejected event: it never will.
 pub async fn queue_sms<V: Serialize>(
     txn: &DatabaseTransaction,
     texting: &Texting,
-    text: SmsText<'_, V>,
+    text: Text<'_, V>,
     to: Recipient<'_>,
     about: About,
     envelope: &Envelope,
@@ -124,14 +124,13 @@ pub async fn queue_sms<V: Serialize>(
     else {
         return Ok(());
     };
-    let version = rendered.version;
-    let rendered = rendered.text;
-    let signature = if rendered.signature.is_empty() {
+    let signature = if rendered.text.signature.is_empty() {
         texting.signature.clone()
     } else {
-        rendered.signature.clone()
+        rendered.text.signature.clone()
     };
-    let segments = crate::sms::segments::count(&crate::sms::signed(&signature, &rendered.body));
+    let segments =
+        crate::sms::segments::count(&crate::sms::signed(&signature, &rendered.text.body));
     let mut plan = to.preferences.map_or(Plan::Send, |person| {
         person
             .policy
@@ -146,27 +145,125 @@ pub async fn queue_sms<V: Serialize>(
             plan = Plan::Suppress("rate limit: too many texts to this person in the last hour");
         }
     }
+    let outside = Outside {
+        channel: pb::Channel::Sms,
+        user: to.user,
+        address: to.phone,
+        signature,
+        sms_segments: i32::try_from(segments.count).unwrap_or(i32::MAX),
+    };
+    queue(txn, &text, rendered, outside, about, plan, envelope, now).await
+}
+
+/// Queues the e-mail of `text` to `user` at `address`, if the template has an e-mail text, as
+/// the person's preferences plan it (e-mail is off until they turn it on).
+pub async fn queue_email<V: Serialize>(
+    txn: &DatabaseTransaction,
+    text: Text<'_, V>,
+    user: Uuid,
+    address: &str,
+    preferences: &crate::preferences::Recipient,
+    about: About,
+    envelope: &Envelope,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    let Some(rendered) =
+        templates::render_for(txn, text.key, pb::Channel::Email, text.locale, text.vars).await?
+    else {
+        return Ok(());
+    };
+    let plan = preferences
+        .policy
+        .plan(about.category, pb::Channel::Email, about.critical, now);
+    let outside = Outside {
+        channel: pb::Channel::Email,
+        user: Some(user),
+        address,
+        signature: String::new(),
+        sms_segments: 0,
+    };
+    queue(txn, &text, rendered, outside, about, plan, envelope, now).await
+}
+
+/// Tells `user` of `text` on the outside channels they can be reached on: by SMS at the phone
+/// in notify's people projection, by e-mail at the address notify keeps — each as their
+/// preferences plan it.
+#[allow(clippy::too_many_arguments)] // One notification's parts; a struct would only rename them.
+pub async fn tell_outside<V: Serialize>(
+    txn: &DatabaseTransaction,
+    texting: &Texting,
+    text: Text<'_, V>,
+    user: Uuid,
+    person: Option<&terrace_platform::people::KnownUser>,
+    preferences: &crate::preferences::Recipient,
+    about: About,
+    envelope: &Envelope,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
+    if let Some(person) = person {
+        let again = Text {
+            key: text.key,
+            locale: text.locale,
+            vars: text.vars,
+        };
+        let to = Recipient {
+            user: Some(user),
+            phone: &person.phone_number,
+            preferences: Some(preferences),
+        };
+        queue_sms(txn, texting, again, to, about.clone(), envelope, now).await?;
+    }
+    let address = crate::contacts::email_of(txn, user)
+        .await
+        .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))?;
+    if let Some(address) = address {
+        queue_email(txn, text, user, &address, preferences, about, envelope, now).await?;
+    }
+    Ok(())
+}
+
+/// Where an outside delivery goes.
+struct Outside<'a> {
+    channel: pb::Channel,
+    user: Option<Uuid>,
+    address: &'a str,
+    signature: String,
+    sms_segments: i32,
+}
+
+/// Writes the delivery of `rendered` on `outside`'s channel as `plan` says.
+#[allow(clippy::too_many_arguments)] // Private: the one place both channels queue through.
+async fn queue<V: Serialize>(
+    txn: &DatabaseTransaction,
+    text: &Text<'_, V>,
+    rendered: templates::RenderedText,
+    outside: Outside<'_>,
+    about: About,
+    plan: Plan,
+    envelope: &Envelope,
+    now: DateTime<Utc>,
+) -> Result<(), HandlerError> {
     let params = serde_json::to_value(text.vars)
         .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?;
     deliveries::queue(
         txn,
         NewDelivery {
-            recipient: to.user,
-            address: to.phone.to_owned(),
-            channel: pb::Channel::Sms,
+            recipient: outside.user,
+            address: outside.address.to_owned(),
+            channel: outside.channel,
             category: about.category,
             critical: about.critical,
             template_key: text.key.to_owned(),
-            template_version: version,
-            template_code: rendered.provider_template_id,
-            signature,
-            locale: rendered.locale,
-            subject: String::new(),
-            body: rendered.body,
+            template_version: rendered.version,
+            template_code: rendered.text.provider_template_id,
+            signature: outside.signature,
+            locale: rendered.text.locale,
+            subject: rendered.text.subject,
+            body: rendered.text.body,
             params,
             secret: about.secret,
             expire_at: about.expire_at,
-            sms_segments: i32::try_from(segments.count).unwrap_or(i32::MAX),
+            sms_segments: outside.sms_segments,
             dedupe_key: about.dedupe_key,
             source_event_id: envelope.id.to_string(),
             source_event_type: envelope.event_type.clone(),

@@ -3,6 +3,7 @@
 // Helpers of a test binary are test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod email;
 mod inbox;
 mod preferences;
 mod requests;
