@@ -28,6 +28,8 @@
 //!   which runs one or all of them over already-bound listeners.
 //! - [`otp`]: one-time codes sent by SMS: made, hashed, compared.
 //! - [`people`]: a service's own projection of identity's users (`known_users`), kept by a consumer.
+//! - [`officials`]: a service's own projection of identity's role grants (`known_grants`): who
+//!   governs an area.
 //! - [`phone`]: phone numbers, parsed and normalised to E.164 (logins, register records).
 //! - [`shutdown`]: the signal that tells every task of a process to finish.
 //! - [`throttle`]: per-key rate limits on the clock, each refusing in its own words.
@@ -49,6 +51,7 @@ pub mod i18n;
 pub mod idempotency;
 pub mod jobs;
 pub mod mounts;
+pub mod officials;
 pub mod otp;
 pub mod people;
 pub mod phone;

@@ -25,6 +25,7 @@ impl PersonalData for Erase {
     }
 
     async fn forget(&self, txn: &DatabaseTransaction, user: Uuid) -> Result<(), DbErr> {
+        terrace_platform::officials::forget_user(txn, user).await?;
         for sql in [
             "DELETE FROM contact_emails WHERE user_id = $1",
             "DELETE FROM preferences WHERE user_id = $1",

@@ -140,6 +140,10 @@ impl Service for Notify {
         let people = terrace_platform::people::consumer(ctx, PEOPLE_CONSUMER, erasure::Erase);
         people.ensure().await?;
         ctx.tasks.spawn(people.run(ctx.shutdown.clone()));
+        let officials =
+            terrace_platform::officials::consumer(ctx, rules::officials::GRANTS_CONSUMER);
+        officials.ensure().await?;
+        ctx.tasks.spawn(officials.run(ctx.shutdown.clone()));
         let texting = rules::Texting::of(state);
         let (identity_codes, claim_codes) = rules::codes::consumers(ctx, &texting);
         identity_codes.ensure().await?;

@@ -17,6 +17,15 @@ impl MigratorTrait for Migrator {
         migrations.push(crate::subscriptions::store::MIGRATION.boxed());
         migrations.push(crate::templates::store::MIGRATION.boxed());
         migrations.push(crate::contacts::MIGRATION.boxed());
+        migrations.push(GRANTS_MIGRATION.boxed());
         migrations
     }
 }
+
+/// Notify's projection of identity's role grants (`terrace_platform::officials`): who governs
+/// an area, to tell them of requests.
+pub const GRANTS_MIGRATION: terrace_platform::db::SqlMigration =
+    terrace_platform::db::SqlMigration {
+        name: "m20261205_000006_notify_known_grants",
+        up: terrace_platform::officials::SQL,
+    };

@@ -8,7 +8,8 @@
 //! | escalated | `governance.request.escalated` |
 //! | public note added | `governance.request.note_added` |
 //!
-//! A villager's own step (reopening, say) tells nobody. A walk-in or phone caller an official
+//! The officials who must act are told too ([`super::officials`]). A villager's own step
+//! (reopening, say) tells nobody. A walk-in or phone caller an official
 //! filed for, who has no account, is told by text at the phone they left (`contact_phone`).
 
 use sea_orm::DatabaseTransaction;
@@ -153,10 +154,11 @@ impl Handler for RequestRules {
         txn: &DatabaseTransaction,
         envelope: &Envelope,
     ) -> Result<(), HandlerError> {
+        let now = self.clock.now();
+        super::officials::tell(txn, &self.texting, envelope, now).await?;
         let Some(event) = read(envelope).map_err(HandlerError::Reject)? else {
             return Ok(());
         };
-        let now = self.clock.now();
         let told = recipients(&event);
         let people = terrace_platform::people::find_many(txn, &told)
             .await
@@ -294,7 +296,7 @@ mod tests {
     fn every_request_text_renders_in_both_languages() {
         for text in defaults::TEXTS
             .iter()
-            .filter(|t| t.key.starts_with("governance.request."))
+            .filter(|t| t.key.starts_with("governance.request.") && !t.key.ends_with(".officials"))
         {
             let vars = Vars {
                 reference: "R-20270301-0001".to_owned(),

@@ -7,6 +7,8 @@
 //!   (in-app, and by SMS for the answers that have a text message).
 //! - [`governance`]: service requests — the villager (and followers) told of each step, an
 //!   escalation and a public reply.
+//! - [`officials`]: service requests for officials — a new one to the level responsible, an
+//!   escalated one to the level above, an assigned one to its assignee.
 //! - [`codes`]: one-time codes, texted to the phone that asked.
 //! - [`listings`]: a listing going on sale, told to the buyers following its category there.
 //!
@@ -17,6 +19,7 @@ pub mod codes;
 pub mod governance;
 pub mod listings;
 pub mod market;
+pub mod officials;
 pub mod words;
 
 use chrono::{DateTime, Utc};

@@ -182,6 +182,42 @@ pub const TEXTS: &[Text] = &[
         "A reply on your request {{ reference }}",
         "{{ note }}",
     ),
+    text(
+        "governance.request.created.officials",
+        "zh-CN",
+        "新诉求 {{ reference }}",
+        "辖区内有一件新诉求：{{ summary }}。请在时限内受理。",
+    ),
+    text(
+        "governance.request.created.officials",
+        "en",
+        "New request {{ reference }}",
+        "A new request in your area: {{ summary }}. Please acknowledge it in time.",
+    ),
+    text(
+        "governance.request.escalated.officials",
+        "zh-CN",
+        "督办：诉求 {{ reference }}",
+        "这件诉求下一级没有在时限内办完，已转到您这一级督办：{{ summary }}",
+    ),
+    text(
+        "governance.request.escalated.officials",
+        "en",
+        "Escalated to you: request {{ reference }}",
+        "This request was not handled in time below and came up to your level: {{ summary }}",
+    ),
+    text(
+        "governance.request.assigned.officials",
+        "zh-CN",
+        "诉求 {{ reference }} 分派给您了",
+        "请您办理：{{ summary }}",
+    ),
+    text(
+        "governance.request.assigned.officials",
+        "en",
+        "Request {{ reference }} is assigned to you",
+        "Please handle it: {{ summary }}",
+    ),
 ];
 
 /// A text message: its body, and the template id the SMS provider approved for it (carriers in
@@ -408,6 +444,17 @@ const REQUEST: &[Supplied] = &[
     ),
 ];
 
+/// What the officials' request rules supply (`rules::officials`).
+const OFFICIALS_REQUEST: &[Supplied] = &[
+    supplied("reference", Type::String, "the request's reference"),
+    supplied(
+        "summary",
+        Type::String,
+        "the start of its description, on one line",
+    ),
+    supplied("level", Type::Integer, "how many times it was escalated"),
+];
+
 /// What the code rules supply (`rules::codes`).
 const CODE: &[Supplied] = &[
     supplied("code", Type::String, "the one-time code"),
@@ -503,6 +550,24 @@ pub const BUILT_IN: &[BuiltIn] = &[
         "To the requester: an official replied.",
         Category::ServiceRequests,
         REQUEST,
+    ),
+    built_in(
+        "governance.request.created.officials",
+        "To the officials of the level responsible: a new request.",
+        Category::ServiceRequests,
+        OFFICIALS_REQUEST,
+    ),
+    built_in(
+        "governance.request.escalated.officials",
+        "To the officials a request went up to.",
+        Category::ServiceRequests,
+        OFFICIALS_REQUEST,
+    ),
+    built_in(
+        "governance.request.assigned.officials",
+        "To the official a request was assigned to.",
+        Category::ServiceRequests,
+        OFFICIALS_REQUEST,
     ),
     built_in(
         "identity.otp",
