@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait as _, Statement};
 use terrace_platform::auth::Role;
 use terrace_platform::service::ServiceDef;
-use terrace_proto::common::v1 as common;
 use terrace_proto::governance::v1::governance_service_client::GovernanceServiceClient;
 use terrace_proto::identity::v1 as identity;
 use terrace_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -105,22 +104,7 @@ impl World {
     pub async fn apples_on_sale(&self, farmer: &Person) -> market::Listing {
         let request = market::CreateListingRequest {
             request_id: request_id(),
-            listing: Some(market::Listing {
-                category_id: "fruit.apple".to_owned(),
-                title: Some(common::LocalizedText {
-                    translations: [("zh-CN".to_owned(), "红富士苹果".to_owned())].into(),
-                }),
-                stocked: Some(common::Quantity {
-                    value_milli: 200_000,
-                    unit: common::Unit::Jin as i32,
-                }),
-                unit_price: Some(common::Money {
-                    amount_minor: 350,
-                    currency_code: "CNY".to_owned(),
-                }),
-                fulfilment_methods: vec![market::FulfilmentMethod::Pickup as i32],
-                ..Default::default()
-            }),
+            listing: Some(terrace_testkit::market::apples()),
             publish: true,
         };
         self.market
@@ -142,15 +126,7 @@ impl World {
     ) -> market::Order {
         let request = market::PlaceOrderRequest {
             request_id: request_id(),
-            order: Some(market::Order {
-                listing_id: listing.id.clone(),
-                quantity: Some(common::Quantity {
-                    value_milli: jin * 1000,
-                    unit: common::Unit::Jin as i32,
-                }),
-                fulfilment_method: market::FulfilmentMethod::Pickup as i32,
-                ..Default::default()
-            }),
+            order: Some(terrace_testkit::market::pickup_order(&listing.id, jin)),
             expected_unit_price: None,
         };
         self.market

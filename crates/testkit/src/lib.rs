@@ -25,6 +25,7 @@ pub mod app;
 pub mod context;
 pub mod events;
 pub mod jobs;
+pub mod market;
 pub mod probe;
 pub mod process;
 pub mod rpc;

@@ -204,14 +204,11 @@ impl Handler for RequestRules {
                 recipient,
                 people.get(&recipient),
                 &preferences,
-                super::About {
-                    category: pb::NotificationCategory::ServiceRequests,
-                    critical: false,
-                    secret: false,
-                    expire_at: None,
-                    dedupe_key: format!("{}:{}:{recipient}", envelope.id, event.key),
-                    area: event.request.village_code.clone(),
-                },
+                super::About::ordinary(
+                    pb::NotificationCategory::ServiceRequests,
+                    format!("{}:{}:{recipient}", envelope.id, event.key),
+                    event.request.village_code.clone(),
+                ),
                 envelope,
                 now,
             )
@@ -240,14 +237,11 @@ impl Handler for RequestRules {
                     phone: &request.contact_phone,
                     preferences: None,
                 },
-                super::About {
-                    category: pb::NotificationCategory::ServiceRequests,
-                    critical: false,
-                    secret: false,
-                    expire_at: None,
-                    dedupe_key: format!("{}:{}:{}", envelope.id, event.key, request.contact_phone),
-                    area: request.village_code.clone(),
-                },
+                super::About::ordinary(
+                    pb::NotificationCategory::ServiceRequests,
+                    format!("{}:{}:{}", envelope.id, event.key, request.contact_phone),
+                    request.village_code.clone(),
+                ),
                 envelope,
                 now,
             )

@@ -223,14 +223,11 @@ impl Handler for OrderRules {
                 recipient,
                 person,
                 &preferences,
-                super::About {
-                    category: pb::NotificationCategory::Orders,
-                    critical: false,
-                    secret: false,
-                    expire_at: None,
-                    dedupe_key: format!("{}:{}:{recipient}", envelope.id, told.key),
-                    area: order.village_code.clone(),
-                },
+                super::About::ordinary(
+                    pb::NotificationCategory::Orders,
+                    format!("{}:{}:{recipient}", envelope.id, told.key),
+                    order.village_code.clone(),
+                ),
                 envelope,
                 now,
             )

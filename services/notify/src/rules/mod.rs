@@ -106,6 +106,21 @@ pub struct About {
     pub area: String,
 }
 
+impl About {
+    /// An ordinary notification (not critical, no secret, no expiry) of `category`, about
+    /// `area`, once per `dedupe_key`.
+    pub fn ordinary(category: pb::NotificationCategory, dedupe_key: String, area: String) -> Self {
+        Self {
+            category,
+            critical: false,
+            secret: false,
+            expire_at: None,
+            dedupe_key,
+            area,
+        }
+    }
+}
+
 /// Queues the text message of `text` to `to`, if the template has one (in the handler's
 /// transaction, once per deduplication key), as the person's preferences and the hourly limit
 /// plan it: now, held (quiet hours, digest) or recorded as not sent. A text that does not

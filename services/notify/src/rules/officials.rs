@@ -194,14 +194,11 @@ pub async fn tell(
             official,
             people.get(&official),
             &preferences,
-            super::About {
-                category: pb::NotificationCategory::ServiceRequests,
-                critical: false,
-                secret: false,
-                expire_at: None,
-                dedupe_key: dedup_key,
-                area: request.village_code.clone(),
-            },
+            super::About::ordinary(
+                pb::NotificationCategory::ServiceRequests,
+                dedup_key,
+                request.village_code.clone(),
+            ),
             envelope,
             now,
         )

@@ -6,7 +6,6 @@ use terrace_market::Market;
 use terrace_notify::Notify;
 use terrace_platform::auth::Role;
 use terrace_platform::service::ServiceDef;
-use terrace_proto::common::v1 as common;
 use terrace_proto::market::v1 as market;
 use terrace_proto::market::v1::market_service_client::MarketServiceClient;
 use terrace_proto::notify::v1 as pb;
@@ -116,25 +115,9 @@ impl World {
     /// A farmer of 余村 with 200 斤 of apples on sale.
     pub async fn farmer_selling(&mut self) -> (Person, market::Listing) {
         let farmer = self.person(&[(Role::Farmer, VILLAGE)]);
-        let listing = market::Listing {
-            category_id: "fruit.apple".to_owned(),
-            title: Some(common::LocalizedText {
-                translations: [("zh-CN".to_owned(), "红富士苹果".to_owned())].into(),
-            }),
-            stocked: Some(common::Quantity {
-                value_milli: 200_000,
-                unit: common::Unit::Jin as i32,
-            }),
-            unit_price: Some(common::Money {
-                amount_minor: 350,
-                currency_code: "CNY".to_owned(),
-            }),
-            fulfilment_methods: vec![market::FulfilmentMethod::Pickup as i32],
-            ..Default::default()
-        };
         let request = market::CreateListingRequest {
             request_id: request_id(),
-            listing: Some(listing),
+            listing: Some(terrace_testkit::market::apples()),
             publish: true,
         };
         let listing = self
@@ -157,15 +140,7 @@ impl World {
     ) -> market::Order {
         let request = market::PlaceOrderRequest {
             request_id: request_id(),
-            order: Some(market::Order {
-                listing_id: listing.id.clone(),
-                quantity: Some(common::Quantity {
-                    value_milli: jin * 1000,
-                    unit: common::Unit::Jin as i32,
-                }),
-                fulfilment_method: market::FulfilmentMethod::Pickup as i32,
-                ..Default::default()
-            }),
+            order: Some(terrace_testkit::market::pickup_order(&listing.id, jin)),
             expected_unit_price: None,
         };
         self.market
