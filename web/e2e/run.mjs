@@ -1749,6 +1749,33 @@ await check(`console: the village official of ${VILLAGE_NAME} finds the request 
   return src.split("?")[0];
 });
 await screen(inbox, "console-request");
+await check(`console: the bell tells the village official of ${VILLAGE_NAME} of the new request; 我的消息 opens it and marks it read`, async () => {
+  await inbox.getByRole("button", { name: /^我的消息，\d+ 条未读$/ }).click();
+  await inbox.waitForURL(/\/console\/notify\/inbox$/);
+  await inbox.getByRole("heading", { level: 1, name: "我的消息" }).waitFor();
+  const item = inbox.getByRole("listitem").filter({ hasText: `新诉求 ${filed.reference}` });
+  await item.getByText("未读").waitFor();
+  await screen(inbox, "console-inbox");
+  // 提醒设置 from there: texts about requests on, saved, and off again (as they were).
+  await inbox.getByRole("link", { name: "提醒设置" }).click();
+  await inbox.getByRole("heading", { level: 1, name: "提醒设置" }).waitFor();
+  const box = inbox.getByRole("checkbox", { name: "办事申请：短信" });
+  for (const on of [true, false]) {
+    if ((await box.isChecked()) !== on) await box.click();
+    const updated = inbox.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/UpdatePreferences", { timeout: TIMEOUT });
+    await inbox.getByRole("button", { name: /保\s*存/ }).click();
+    const answer = await grpc(await updated);
+    assert(answer.status === 0, `UpdatePreferences answered ${answer.status} ${answer.message}`);
+    assert((await box.isChecked()) === on, "the saved setting is not shown");
+    if (on) await screen(inbox, "console-notify-preferences");
+  }
+  await inbox.goBack();
+  await inbox.getByRole("heading", { level: 1, name: "我的消息" }).waitFor();
+  const marked = inbox.waitForResponse((r) => new URL(r.url()).pathname === "/terrace.notify.v1.NotifyService/MarkRead", { timeout: TIMEOUT });
+  await item.getByRole("button", { name: `查看「新诉求 ${filed.reference}」` }).click();
+  assert((await grpc(await marked)).status === 0, "MarkRead failed");
+  await inbox.waitForURL(new RegExp(`/console/governance/requests/${filed.id}$`));
+});
 
 /** One workflow step from the request's page: its button, its dialog, the status it leads to. */
 async function step(button, status, note) {

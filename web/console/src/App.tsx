@@ -108,6 +108,14 @@ const router = createBrowserRouter(
           lazy: async () => ({ Component: (await import("./notify/DeliveriesPage")).default }),
         },
         {
+          path: "notify/inbox",
+          lazy: async () => ({ Component: (await import("./notify/InboxPage")).default }),
+        },
+        {
+          path: "notify/preferences",
+          lazy: async () => ({ Component: (await import("./notify/PreferencesPage")).default }),
+        },
+        {
           path: "notify/templates",
           lazy: async () => ({ Component: (await import("./notify/screens")).TemplatesPage }),
         },

@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { InboxItemSchema } from "@terrace/api/gen/terrace/notify/v1/notify_pb";
 import { describe, expect, it } from "vitest";
-import { linkPath, markedRead, merged } from "./inbox";
+import { markedRead, merged } from "@terrace/api/inbox";
+import { linkPath } from "./inbox";
 
 const item = (id: string) => create(InboxItemSchema, { id, title: id });
 

@@ -1,5 +1,8 @@
 import type { Preferences } from "@terrace/api/gen/terrace/notify/v1/notify_pb";
 import { Channel, NotificationCategory } from "@terrace/api/gen/terrace/notify/v1/notify_pb";
+import { minutesOfTime, timeOfMinutes } from "@terrace/api/preferences";
+
+export { minutesOfTime, timeOfMinutes };
 
 /** What the phone's 提醒设置 screen changes: texts about orders and requests, and quiet nights. */
 export interface SettingsDraft {
@@ -9,18 +12,6 @@ export interface SettingsDraft {
   /** "HH:MM", local to the person's time zone. */
   quietStart: string;
   quietEnd: string;
-}
-
-/** "22:00" for 1320. */
-export function timeOfMinutes(minutes: number): string {
-  const m = Math.max(0, Math.min(1439, Math.trunc(minutes)));
-  return `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-}
-
-/** 1320 for "22:00"; undefined for anything else than a time of day. */
-export function minutesOfTime(time: string): number | undefined {
-  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(time);
-  return match ? Number(match[1]) * 60 + Number(match[2]) : undefined;
 }
 
 function enabled(p: Preferences, category: NotificationCategory, channel: Channel): boolean {

@@ -13,6 +13,7 @@ import {
   ShopOutlined,
   ShoppingCartOutlined,
   LineChartOutlined,
+  BellOutlined,
   FileTextOutlined,
   NotificationOutlined,
   DownOutlined,
@@ -20,12 +21,13 @@ import {
   SolutionOutlined,
   TeamOutlined,
 } from "@ant-design/icons";
-import { App, Button, Dropdown, Flex, Layout, Menu, Modal, Tag, Typography, type MenuProps } from "antd";
+import { App, Badge, Button, Dropdown, Flex, Layout, Menu, Modal, Tag, Typography, type MenuProps } from "antd";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, Outlet, useLocation, useNavigate } from "react-router";
 import { Loading } from "../App";
 import { errorMessage } from "../errors";
+import { InboxContext, useInboxFeed } from "../notify/inbox";
 import {
   registerScreensFor,
   requestScreensFor,
@@ -129,6 +131,7 @@ function Shell() {
   const snapshot = useSession();
   const location = useLocation();
   const navigate = useNavigate();
+  const inbox = useInboxFeed();
   const { message, modal } = App.useApp();
   const [me, setMe] = useState<GetCurrentUserResponse>();
   const everAuthenticated = useRef(false);
@@ -296,6 +299,13 @@ function Shell() {
                   ))
                 )}
               </span>
+              <Badge count={inbox.unread} size="small">
+                <Button
+                  icon={<BellOutlined />}
+                  aria-label={t("inbox.bell", { count: inbox.unread })}
+                  onClick={() => void navigate("/notify/inbox")}
+                />
+              </Badge>
               <LanguageSwitch />
               <Dropdown menu={{ items: accountMenu, onClick: (info) => void onAccountMenu(info) }} trigger={["click"]}>
                 <Button aria-label={t("shell.account")} aria-haspopup="menu">
@@ -325,7 +335,9 @@ function Shell() {
             </nav>
           </Layout.Sider>
           <Layout.Content id="main" tabIndex={-1} style={{ padding: 24 }}>
-            <Outlet />
+            <InboxContext.Provider value={inbox}>
+              <Outlet />
+            </InboxContext.Provider>
           </Layout.Content>
         </Layout>
       </Layout>
