@@ -1085,11 +1085,16 @@ export const BroadcastProgressSchema: GenMessage<BroadcastProgress> = /*@__PURE_
   messageDesc(file_terrace_notify_v1_notify, 16);
 
 /**
- * An agency's webhook endpoint. Each POST carries the event payload as JSON (canonical proto3
- * JSON mapping) with headers `Terrace-Event-Id`, `Terrace-Event-Type`, and
- * `Terrace-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`; receivers
- * should reject signatures older than 5 minutes. Failed posts are retried with exponential
- * backoff for 24 hours.
+ * An agency's webhook endpoint. Each POST follows the Standard Webhooks specification
+ * (https://www.standardwebhooks.com): the body is JSON `{"type": "<event subject>",
+ * "timestamp": "<RFC 3339>", "data": <the event in the canonical proto3 JSON mapping>}`, with
+ * headers `webhook-id` (the delivery id, the same on every retry: the receiver's idempotency
+ * key), `webhook-timestamp` (unix seconds) and `webhook-signature`
+ * (`v1,<base64 HMAC-SHA256(secret, "<webhook-id>.<webhook-timestamp>.<body>")>`; during a
+ * secret rotation one signature per live secret, space-separated). Secrets are `whsec_` followed
+ * by base64 of 32 random bytes. Receivers should reject timestamps more than 5 minutes away.
+ * Failed posts are retried with exponential backoff for 24 hours; an endpoint that keeps
+ * failing for that long is disabled.
  *
  * @generated from message terrace.notify.v1.WebhookEndpoint
  */
