@@ -36,10 +36,12 @@ use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge};
+use opentelemetry::trace::TraceContextExt as _;
 use sea_orm::DatabaseConnection;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use uuid::Uuid;
 
 use super::Bus;
@@ -318,7 +320,17 @@ impl Relay {
         if claimed == 0 {
             return Ok(0);
         }
-        let span = tracing::debug_span!("outbox.relay", claimed);
+        let span = tracing::debug_span!(parent: None, "outbox.relay", claimed);
+        // A batch carries the events of many requests, so it is a trace of its own, linked to
+        // each row's (OpenTelemetry's messaging conventions for a batch publish): in a collector
+        // the change's trace leads to the relay round that published it, and back.
+        for traceparent in rows.iter().filter_map(|row| row.traceparent.as_deref()) {
+            let context = crate::telemetry::propagation::context_from_traceparent(traceparent);
+            let linked = context.span().span_context().clone();
+            if linked.is_valid() {
+                span.add_link(linked);
+            }
+        }
         let round = self.publish(rows).instrument(span).await;
         if !round.sent.is_empty() {
             sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
