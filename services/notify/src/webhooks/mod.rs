@@ -1,9 +1,12 @@
 //! Signed webhooks to agencies: `CreateWebhookEndpoint`, `GetWebhookEndpoint`, `ListWebhookEndpoints`, `UpdateWebhookEndpoint`, `DeleteWebhookEndpoint`, `RotateWebhookSecret`.
 //!
-//! Empty until the notify issue that builds it: the place is laid out so that every service has
-//! the one rhythm (`docs/architecture.md`, "One rhythm per RPC"). [`parse`] turns each request
-//! into a command, this module applies it over a `Caller` (the rules), [`store`] holds the SQL,
-//! and `grpc.rs` answers. Identity's `grants` module is the example to follow.
+//! Built so far: the two pieces every send needs — [`signing`] (Standard Webhooks signatures and
+//! `whsec_` secrets, verified by an independent implementation in its tests) and [`target`]
+//! (https only, public addresses only unless the operator allows private ones). The endpoints'
+//! RPCs ([`parse`], [`store`]), the rule that queues events for them and the channel that posts
+//! them are the rest of issue 12; until then the RPCs answer `UNIMPLEMENTED`.
 
 pub mod parse;
+pub mod signing;
 pub mod store;
+pub mod target;
