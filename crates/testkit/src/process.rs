@@ -122,12 +122,24 @@ impl TerraceProcess {
     }
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, for a child process to bind.
+///
+/// Taken below the kernel's ephemeral range (Linux: 32768-60999), at random: a port the kernel
+/// handed out (`bind(0)`) is free again the moment it is checked, and another test's listener or
+/// outgoing connection could take it before the child binds it — a race that made `terrace dev`
+/// fail with "Address already in use" on a busy machine. Ports below the range are only ever
+/// taken on purpose, by this function in another test, which checks that the port binds.
 pub async fn free_port() -> anyhow::Result<u16> {
-    Ok(tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await?
-        .local_addr()?
-        .port())
+    for _ in 0..100 {
+        let port = rand::random_range(20_000..32_000);
+        if tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between 20000 and 32000 after 100 tries")
 }
 
 /// The health of `service` (`""` for the whole server), or `None` if the call failed.
