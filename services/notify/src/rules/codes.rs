@@ -172,11 +172,12 @@ impl<E: CodeEvent> Handler for CodeRules<E> {
             purpose: purpose_words(code.purpose, &code.locale),
             minutes,
         };
+        let template = crate::templates::active(txn, code.key).await?;
         super::queue_sms(
             txn,
             &self.texting,
             super::Text {
-                key: code.key,
+                template: &template,
                 locale: &code.locale,
                 vars: &vars,
             },

@@ -163,6 +163,7 @@ impl Handler for RequestRules {
         let people = terrace_platform::people::find_many(txn, &told)
             .await
             .map_err(|error| HandlerError::Retry(error.into()))?;
+        let template = crate::templates::active(txn, event.key).await?;
         for recipient in told {
             // In the recipient's language (their choice, else identity's; zh-CN for someone
             // notify does not know yet), unless they turned these items off.
@@ -177,9 +178,7 @@ impl Handler for RequestRules {
                 note: event.note.clone(),
                 level: event.request.escalation_level,
             };
-            let text = super::in_app_text(txn, event.key, locale, &vars)
-                .await?
-                .text;
+            let text = super::in_app_text(&template, locale, &vars)?.text;
             let item = NewItem {
                 user_id: recipient,
                 category: pb::NotificationCategory::ServiceRequests,
@@ -197,7 +196,7 @@ impl Handler for RequestRules {
                 txn,
                 &self.texting,
                 super::Text {
-                    key: event.key,
+                    template: &template,
                     locale,
                     vars: &vars,
                 },
@@ -228,7 +227,7 @@ impl Handler for RequestRules {
                 txn,
                 &self.texting,
                 super::Text {
-                    key: event.key,
+                    template: &template,
                     locale,
                     vars: &vars,
                 },

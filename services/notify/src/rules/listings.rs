@@ -92,6 +92,7 @@ impl Handler for ListingRules {
             .await
             .map_err(|error| HandlerError::Retry(error.into()))?;
         let now = self.clock.now();
+        let template = crate::templates::active(txn, "market.listing.followed").await?;
         for follower in followers {
             let preferences = super::preferences_of(txn, follower, people.get(&follower)).await?;
             let locale = preferences
@@ -108,9 +109,7 @@ impl Handler for ListingRules {
                 village: listing.village_name.clone(),
                 seller: listing.seller_display_name.clone(),
             };
-            let text = super::in_app_text(txn, "market.listing.followed", locale, &vars)
-                .await?
-                .text;
+            let text = super::in_app_text(&template, locale, &vars)?.text;
             let item = NewItem {
                 user_id: follower,
                 category: pb::NotificationCategory::Listings,

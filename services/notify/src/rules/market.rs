@@ -176,6 +176,7 @@ impl Handler for OrderRules {
             .map_err(|error| HandlerError::Retry(error.into()))?;
         let now = self.clock.now();
         for told in told(&event) {
+            let template = crate::templates::active(txn, told.key).await?;
             let recipient = match told.party {
                 Party::Buyer => buyer,
                 Party::Seller => seller,
@@ -216,7 +217,7 @@ impl Handler for OrderRules {
                 txn,
                 &self.texting,
                 super::Text {
-                    key: told.key,
+                    template: &template,
                     locale,
                     vars: &vars,
                 },
@@ -232,7 +233,7 @@ impl Handler for OrderRules {
                 now,
             )
             .await?;
-            let text = super::in_app_text(txn, told.key, locale, &vars).await?.text;
+            let text = super::in_app_text(&template, locale, &vars)?.text;
             let item = NewItem {
                 user_id: recipient,
                 category: pb::NotificationCategory::Orders,

@@ -74,10 +74,10 @@ impl Texting {
     }
 }
 
-/// The text to render on an outside channel: its key, the recipient's locale, the values.
+/// The text to render on an outside channel: its template, the recipient's locale, the values.
 #[derive(Debug)]
 pub struct Text<'a, V> {
-    pub key: &'static str,
+    pub template: &'a templates::Active,
     pub locale: &'a str,
     pub vars: &'a V,
 }
@@ -137,8 +137,9 @@ pub async fn queue_sms<V: Serialize>(
     if to.phone.is_empty() {
         return Ok(());
     }
-    let Some(rendered) =
-        templates::render_for(txn, text.key, pb::Channel::Sms, text.locale, text.vars).await?
+    let Some(rendered) = text
+        .template
+        .render(pb::Channel::Sms, text.locale, text.vars)?
     else {
         return Ok(());
     };
@@ -185,8 +186,9 @@ pub async fn queue_email<V: Serialize>(
     envelope: &Envelope,
     now: DateTime<Utc>,
 ) -> Result<(), HandlerError> {
-    let Some(rendered) =
-        templates::render_for(txn, text.key, pb::Channel::Email, text.locale, text.vars).await?
+    let Some(rendered) = text
+        .template
+        .render(pb::Channel::Email, text.locale, text.vars)?
     else {
         return Ok(());
     };
@@ -220,7 +222,7 @@ pub async fn tell_outside<V: Serialize>(
 ) -> Result<(), HandlerError> {
     if let Some(person) = person {
         let again = Text {
-            key: text.key,
+            template: text.template,
             locale: text.locale,
             vars: text.vars,
         };
@@ -262,7 +264,7 @@ async fn queue<V: Serialize>(
     now: DateTime<Utc>,
 ) -> Result<(), HandlerError> {
     let params = serde_json::to_value(text.vars)
-        .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.key)))?;
+        .map_err(|error| HandlerError::Reject(anyhow::anyhow!("{}: {error}", text.template.key)))?;
     deliveries::queue(
         txn,
         NewDelivery {
@@ -271,7 +273,7 @@ async fn queue<V: Serialize>(
             channel: outside.channel,
             category: about.category,
             critical: about.critical,
-            template_key: text.key.to_owned(),
+            template_key: text.template.key.to_owned(),
             template_version: rendered.version,
             template_code: rendered.text.provider_template_id,
             signature: outside.signature,
@@ -295,16 +297,15 @@ async fn queue<V: Serialize>(
     .map_err(|error| HandlerError::Retry(anyhow::anyhow!(error)))
 }
 
-/// The in-app text of `key` in `locale` (or its fallback) with `vars`, from the template store.
-pub async fn in_app_text<V: Serialize>(
-    txn: &DatabaseTransaction,
-    key: &str,
+/// The in-app text of `template` in `locale` (or its fallback) with `vars`.
+pub fn in_app_text<V: Serialize>(
+    template: &templates::Active,
     locale: &str,
     vars: &V,
 ) -> Result<templates::RenderedText, HandlerError> {
-    templates::render_for(txn, key, pb::Channel::InApp, locale, vars)
-        .await?
-        .ok_or_else(|| HandlerError::Reject(anyhow::anyhow!("{key} has no in-app text")))
+    template
+        .render(pb::Channel::InApp, locale, vars)?
+        .ok_or_else(|| HandlerError::Reject(anyhow::anyhow!("{} has no in-app text", template.key)))
 }
 
 /// The preferences of `user` (known to notify as `person`, if at all), for a rule: a database

@@ -157,6 +157,7 @@ pub async fn tell(
     let people = terrace_platform::people::find_many(txn, &told)
         .await
         .map_err(|error| HandlerError::Retry(error.into()))?;
+    let template = crate::templates::active(txn, event.key).await?;
     for official in told {
         let preferences = super::preferences_of(txn, official, people.get(&official)).await?;
         let locale = preferences
@@ -168,9 +169,7 @@ pub async fn tell(
             summary: summary(&request.description),
             level: request.escalation_level,
         };
-        let text = super::in_app_text(txn, event.key, locale, &vars)
-            .await?
-            .text;
+        let text = super::in_app_text(&template, locale, &vars)?.text;
         let dedup_key = format!("{}:{}:{official}", envelope.id, event.key);
         let item = NewItem {
             user_id: official,
@@ -187,7 +186,7 @@ pub async fn tell(
             txn,
             texting,
             super::Text {
-                key: event.key,
+                template: &template,
                 locale,
                 vars: &vars,
             },

@@ -5,7 +5,8 @@
 //! Each save writes a new immutable version; one version of a key is active and is what
 //! notifications are rendered from. The platform's own texts ([`defaults`]) are seeded as their
 //! keys' first versions when the service starts ([`seed`]), so operators see and edit them like
-//! any other. A rule renders the active version ([`render_for`]); should that fail (it was
+//! any other. A rule reads the active version once per event ([`active`]) and renders it for
+//! every recipient and channel; should that fail (it was
 //! checked when saved, so only a bug could make it), the rule falls back to the built-in text
 //! rather than lose the notification.
 //!
@@ -474,16 +475,18 @@ pub struct Seeded {
 /// Writes the platform's texts into the store: a key it lacks gets them as version 1; a key
 /// whose latest version is the platform's older texts gets a new version, activated while the
 /// platform's is the active one (an operator's choice of another version stands). Safe on every
-/// start of every replica: each key is handled under its lock, and an unchanged key is left
-/// alone.
+/// start of every replica: each key is handled under its lock, all in one transaction, and an
+/// unchanged key is left alone.
 pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<Seeded> {
     let platform = Caller::System {
         job: "notify templates",
     };
     let mut seeded = Seeded::default();
+    // One transaction: keys are locked in the same order on every replica, so two starting at
+    // once wait for each other rather than deadlock.
+    let txn = db.begin().await?;
     for built_in in defaults::BUILT_IN {
         let definition = built_in.definition();
-        let txn = db.begin().await?;
         match store::active_for_update(&txn, built_in.key).await? {
             None => {
                 let row = version_row(built_in.key, 1, &definition, &platform, true, now);
@@ -506,8 +509,8 @@ pub async fn seed(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result
                 }
             }
         }
-        txn.commit().await?;
     }
+    txn.commit().await?;
     Ok(seeded)
 }
 
@@ -518,48 +521,67 @@ pub struct RenderedText {
     pub text: render::Rendered,
 }
 
-/// Renders `key`'s `channel` text in `locale` (or its fallback) with `vars` from the active
-/// version; `None` when the template has no text for the channel. A stored version that cannot
-/// render falls back to the built-in text (logged), so that a notification is never lost to a
-/// template; only a built-in text that cannot render is an error (a bug the tests catch).
-pub async fn render_for<C: ConnectionTrait>(
+/// A template as a rule renders it: the active version of its key, read once per event and
+/// rendered for every recipient and channel from memory.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub key: &'static str,
+    /// `None` when no version is stored (the built-in text is used).
+    row: Option<VersionRow>,
+}
+
+/// Reads the active version of `key`.
+pub async fn active<C: ConnectionTrait>(
     conn: &C,
-    key: &str,
-    channel: pb::Channel,
-    locale: &str,
-    vars: &impl Serialize,
-) -> std::result::Result<Option<RenderedText>, RenderError> {
-    if let Some(row) = store::active(conn, key)
+    key: &'static str,
+) -> std::result::Result<Active, RenderError> {
+    let row = store::active(conn, key)
         .await
-        .map_err(RenderError::Database)?
-    {
-        let contents = row.contents();
-        match render::pick(&contents, channel, locale).map(|c| render::content(c, vars)) {
-            Some(Ok(text)) => {
-                return Ok(Some(RenderedText {
-                    version: row.version,
-                    text,
-                }));
+        .map_err(RenderError::Database)?;
+    Ok(Active { key, row })
+}
+
+impl Active {
+    /// Renders the `channel` text in `locale` (or its fallback) with `vars`; `None` when the
+    /// template has no text for the channel. A stored version that cannot render falls back to
+    /// the built-in text (logged), so that a notification is never lost to a template; only a
+    /// built-in text that cannot render is an error (a bug the tests catch).
+    pub fn render(
+        &self,
+        channel: pb::Channel,
+        locale: &str,
+        vars: &impl Serialize,
+    ) -> std::result::Result<Option<RenderedText>, RenderError> {
+        let key = self.key;
+        if let Some(row) = &self.row {
+            let contents = row.contents();
+            match render::pick(&contents, channel, locale).map(|c| render::content(c, vars)) {
+                Some(Ok(text)) => {
+                    return Ok(Some(RenderedText {
+                        version: row.version,
+                        text,
+                    }));
+                }
+                None => return Ok(None),
+                Some(Err(error)) => tracing::warn!(
+                    key,
+                    version = row.version,
+                    %error,
+                    "a saved template does not render; the built-in text is used"
+                ),
             }
-            None => return Ok(None),
-            Some(Err(error)) => tracing::warn!(
-                key,
-                version = row.version,
-                %error,
-                "a saved template does not render; the built-in text is used"
-            ),
         }
+        let built_in = defaults::built_in_of(key)
+            .ok_or_else(|| RenderError::Template(anyhow::anyhow!("no template {key}")))?;
+        built_in
+            .render(channel, locale, vars)
+            .map(|rendered| {
+                rendered
+                    .map(|text| RenderedText { version: 0, text })
+                    .map_err(|error| RenderError::Template(anyhow::anyhow!("{key}: {error}")))
+            })
+            .transpose()
     }
-    let built_in = defaults::built_in_of(key)
-        .ok_or_else(|| RenderError::Template(anyhow::anyhow!("no template {key}")))?;
-    built_in
-        .render(channel, locale, vars)
-        .map(|rendered| {
-            rendered
-                .map(|text| RenderedText { version: 0, text })
-                .map_err(|error| RenderError::Template(anyhow::anyhow!("{key}: {error}")))
-        })
-        .transpose()
 }
 
 /// Why a rule's text did not render.
